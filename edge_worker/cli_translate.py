@@ -1,0 +1,134 @@
+"""`translate` and `eval` subcommands: run the local translator from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+
+class CliError(Exception):
+    """Bad input: printed on stderr, exit status 2."""
+
+
+def register(subparsers: Any) -> None:
+    """Add the subcommands to an argparse subparsers object; each sets `func(args) -> int`."""
+    translate = subparsers.add_parser("translate", help="translate one summary into JSON for each system")
+    translate.add_argument("summary", nargs="?", default="-", help="file with the summary text, or - for stdin")
+    translate.add_argument("--summary-id", default="cli", help="id recorded in the output (default: cli)")
+    _common(translate)
+    translate.set_defaults(func=lambda args: handle(run_translate, args))
+
+    evaluate = subparsers.add_parser("eval", help="score the model on the systems' labelled examples")
+    evaluate.add_argument("--json", dest="json_out", type=Path, help="also write the results as JSON here")
+    _common(evaluate)
+    evaluate.set_defaults(func=lambda args: handle(run_eval, args))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--system", action="append", dest="systems", metavar="NAME",
+                        help="system to use (repeatable; default: all)")
+    parser.add_argument("--systems-dir", type=Path, help="folder of system definitions (default: shipped ones)")
+    parser.add_argument("--model", help="model folder or reference (default: the prepared SmolLM2 model)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 means greedy (default)")
+    parser.add_argument("--max-tokens", type=int, help="cap below each system's max_output_tokens")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _systems(args: argparse.Namespace) -> list[Any]:
+    from schemas.system_definition import load_systems
+
+    loaded = load_systems(args.systems_dir) if args.systems_dir else load_systems()
+    for error in loaded.errors:
+        _progress(f"warning: skipped {error}")
+    if not args.systems:
+        if not loaded.systems:
+            raise CliError("no usable system definitions found")
+        return list(loaded.systems.values())
+    unknown = [name for name in args.systems if name not in loaded.systems]
+    if unknown:
+        raise CliError(f"unknown system(s): {', '.join(unknown)} (known: {', '.join(sorted(loaded.systems))})")
+    return [loaded.systems[name] for name in args.systems]
+
+
+def _translator(args: argparse.Namespace) -> Any:
+    from edge_worker import model_store
+    from edge_worker.translator import Translator
+
+    if args.max_tokens is not None and args.max_tokens <= 0:
+        raise CliError("--max-tokens must be positive")
+    if args.temperature < 0:
+        raise CliError("--temperature must not be negative")
+    ref = args.model or str(model_store.prepare_default_model())
+    _progress(f"loading model {ref}")
+    model, tokenizer, info = model_store.load_model(ref)
+    return Translator(model, tokenizer, info, temperature=args.temperature, max_tokens=args.max_tokens)
+
+
+def _read_summary(source: str) -> str:
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read summary file {source}: {exc}") from None
+    if not text.strip():
+        raise CliError("the summary is empty")
+    return text
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    summary = _read_summary(args.summary)
+    systems = _systems(args)
+    translator = _translator(args)
+    _progress(f"translating for {len(systems)} system(s)")
+    for translation in translator.translate(args.summary_id, summary, systems):
+        _progress(f"{translation.system}: {translation.stats.generated_tokens} tokens "
+                  f"in {translation.stats.seconds:.1f} s")
+        print(translation.model_dump_json(), flush=True)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from edge_worker.evaluate import evaluate_system, render_markdown
+
+    systems = _systems(args)
+    translator = _translator(args)
+    results = [evaluate_system(translator, system, progress=_progress) for system in systems]
+    print(render_markdown(results), end="")
+    if args.json_out:
+        args.json_out.write_text(json.dumps([result.model_dump() for result in results], indent=2) + "\n")
+        _progress(f"wrote {args.json_out}")
+    return 0
+
+
+def handle(command: Any, args: argparse.Namespace) -> int:
+    """Run a parsed subcommand, turning expected failures into a message and an exit status."""
+    from edge_worker.constrained import ConstrainedGenerationError, UnsupportedSchemaError
+    from edge_worker.translator import InvalidTranslationError
+
+    try:
+        return command(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (UnsupportedSchemaError, ConstrainedGenerationError, InvalidTranslationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="ssp-edge")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

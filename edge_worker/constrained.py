@@ -1,0 +1,350 @@
+"""Grammar-constrained decoding: llguidance JSON Schema matchers as mlx-lm logits processors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import llguidance
+import llguidance.hf
+import llguidance.numpy
+import mlx.core as mx
+import numpy as np
+from mlx_lm.generate import generate_step
+
+# Compact JSON: no free whitespace, so a budget of tokens buys content, not indentation.
+JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
+_CLOSERS = set(b'"]}')
+
+
+class UnsupportedSchemaError(ValueError):
+    """The constrained decoder cannot compile a system's JSON Schema."""
+
+
+class ConstrainedGenerationError(RuntimeError):
+    """Generation ended without a complete document (budget exhausted or matcher error)."""
+
+
+@dataclass(frozen=True)
+class GrammarTokenizer:
+    """What the matcher needs to know about one tokenizer; built once per tokenizer (about 1 s)."""
+
+    ll_tokenizer: llguidance.LLTokenizer
+    eos_token_ids: frozenset[int]
+    token_bytes: list[bytes]
+    # Tokens that end a document soonest: runs of closing characters and minimal values.
+    closing_ids: dict[bytes, int]
+    # Tokens that may start a new object, array or item (outside strings).
+    opens_structure: np.ndarray
+
+
+_cache: dict[int, tuple[Any, GrammarTokenizer]] = {}
+_cache_lock = threading.Lock()
+_MINIMAL_VALUES = (b'""', b"null", b"0", b"[]", b"{}", b"false", b'"')
+
+
+def grammar_tokenizer(tokenizer: Any) -> GrammarTokenizer:
+    """The cached GrammarTokenizer for an mlx-lm TokenizerWrapper (or a fast HF tokenizer)."""
+    with _cache_lock:
+        hit = _cache.get(id(tokenizer))
+        if hit is not None and hit[0] is tokenizer:
+            return hit[1]
+    hf_tokenizer = getattr(tokenizer, "_tokenizer", tokenizer)
+    eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])
+    if hf_tokenizer.eos_token_id is not None:
+        eos_ids.add(hf_tokenizer.eos_token_id)
+    ll_tokenizer = llguidance.hf.from_tokenizer(hf_tokenizer, eos_token=sorted(eos_ids) or None)
+    token_bytes = [ll_tokenizer.decode_bytes([i]) for i in range(ll_tokenizer.vocab_size)]
+    closing_ids: dict[bytes, int] = {}
+    for token_id, text in enumerate(token_bytes):
+        if token_id in eos_ids or ll_tokenizer.is_special_token(token_id):
+            continue
+        if (text and set(text) <= _CLOSERS) or text in _MINIMAL_VALUES:
+            closing_ids.setdefault(text, token_id)
+    opens = np.array([any(byte in b"{[," for byte in text) for text in token_bytes], dtype=bool)
+    built = GrammarTokenizer(ll_tokenizer, frozenset(eos_ids), token_bytes, closing_ids, opens)
+    with _cache_lock:
+        _cache[id(tokenizer)] = (tokenizer, built)
+    return built
+
+
+class _JsonCursor:
+    """Tracks whether the output is inside a string and which brackets are open."""
+
+    def __init__(self) -> None:
+        self.in_string = False
+        self.escaped = False
+        self.open: list[int] = []
+
+    def feed(self, data: bytes) -> None:
+        for byte in data:
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif byte == 0x5C:  # backslash
+                    self.escaped = True
+                elif byte == 0x22:
+                    self.in_string = False
+            elif byte == 0x22:
+                self.in_string = True
+            elif byte in (0x5B, 0x7B):
+                self.open.append(byte + 2)  # '[' -> ']', '{' -> '}'
+            elif byte in (0x5D, 0x7D) and self.open:
+                self.open.pop()
+
+    def copy(self) -> "_JsonCursor":
+        twin = _JsonCursor()
+        twin.in_string, twin.escaped, twin.open = self.in_string, self.escaped, list(self.open)
+        return twin
+
+    def closing_suffix(self) -> bytes:
+        return (b'"' if self.in_string else b"") + bytes(reversed(self.open))
+
+
+def compile_schema(schema: dict, gtok: GrammarTokenizer, *, system: str) -> str:
+    """The llguidance grammar for a JSON Schema, or UnsupportedSchemaError naming system and problem."""
+    try:
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, overrides=JSON_OPTIONS)
+    except ValueError as exc:
+        raise UnsupportedSchemaError(f"system {system!r}: schema is not a JSON object: {exc}") from exc
+    problem = llguidance.LLMatcher.validate_grammar(grammar, gtok.ll_tokenizer)
+    if problem:
+        raise UnsupportedSchemaError(
+            f"system {system!r}: JSON Schema not supported by the constrained decoder: {problem.strip()}"
+        )
+    return grammar
+
+
+def use_metal_mask() -> bool:
+    """True when logits live on the Apple GPU, where llguidance's Metal kernel applies the mask."""
+    return mx.default_device() == mx.gpu and mx.metal.is_available()
+
+
+@dataclass
+class SchemaConstraint:
+    """A logits processor that only allows tokens keeping the output a valid prefix of the schema.
+
+    mlx-lm computes step t+1 before yielding token t, and its processors receive the whole token
+    history, so the matcher is synced from that history (never from yielded tokens).
+    Near the end of the budget it simulates the shortest way to close the document and, when the
+    budget gets tight, allows only the token that closes soonest, so output always completes.
+    """
+
+    gtok: GrammarTokenizer
+    grammar: str
+    max_tokens: int
+    system: str = "?"
+    metal: Optional[bool] = None
+    generated: list[int] = field(default_factory=list)
+    mask_seconds: float = 0.0
+    mask_calls: int = 0
+    closing_steps: int = 0
+
+    def __post_init__(self) -> None:
+        self.matcher = llguidance.LLMatcher(self.gtok.ll_tokenizer, self.grammar, log_level=0)
+        if self.matcher.is_error():
+            raise UnsupportedSchemaError(f"system {self.system!r}: {self.matcher.get_error()}")
+        if self.metal is None:
+            self.metal = use_metal_mask()
+        self._prompt_len: Optional[int] = None
+        self._cursor = _JsonCursor()
+        self._bitmask = llguidance.numpy.allocate_token_bitmask(1, self.gtok.ll_tokenizer.vocab_size)
+        self._scratch = llguidance.numpy.allocate_token_bitmask(1, self.gtok.ll_tokenizer.vocab_size)
+        shortest = self._closing_cost(self.max_tokens)
+        if shortest is None:
+            raise ConstrainedGenerationError(
+                f"system {self.system!r}: the smallest valid document needs more than {self.max_tokens} tokens"
+            )
+        # Steps before the end where the closing cost is re-simulated (each simulation costs a few masks).
+        self._watch_from = self.max_tokens - max(shortest + 8, self.max_tokens // 8)
+
+    @property
+    def complete(self) -> bool:
+        return self.matcher.is_accepting() or self.matcher.is_stopped()
+
+    def sync(self, generated: list[int]) -> None:
+        """Consume any generated tokens the matcher has not seen yet."""
+        for token in generated[len(self.generated):]:
+            if token in self.gtok.eos_token_ids and self.complete:
+                self.generated.append(token)
+                continue
+            if not self.matcher.consume_token(token):
+                raise ConstrainedGenerationError(
+                    f"system {self.system!r}: token {token} rejected by the grammar: {self.matcher.get_error()}"
+                )
+            self.generated.append(token)
+            self._cursor.feed(self._bytes(token))
+
+    def __call__(self, tokens: mx.array, logits: mx.array) -> mx.array:
+        started = time.perf_counter()
+        if self._prompt_len is None:
+            self._prompt_len = tokens.size
+        seen = self._prompt_len + len(self.generated)
+        if tokens.size > seen:
+            self.sync(self.generated + tokens[seen:].tolist())
+        llguidance.numpy.fill_next_token_bitmask(self.matcher, self._bitmask)
+        if len(self.generated) >= self._watch_from and not self.complete:
+            self._keep_within_budget(self.max_tokens - len(self.generated))
+        masked = self._apply(logits, self._bitmask)
+        self.mask_seconds += time.perf_counter() - started
+        self.mask_calls += 1
+        return masked
+
+    def _keep_within_budget(self, remaining: int) -> None:
+        allowed = self._allowed(self._bitmask)
+        cost = self._closing_cost(remaining + 1)
+        if cost is None or cost + 2 >= remaining:
+            choice = self._closing_choice(allowed, self._cursor)
+            if choice is not None:
+                self._only(choice)
+                self.closing_steps += 1
+            return
+        if self._cursor.in_string:
+            return
+        # Opening a new item or object can add many required tokens at once: drop openers that
+        # would leave the document unfinishable in the remaining budget.
+        changed = False
+        for token in np.flatnonzero(allowed & self.gtok.opens_structure[: len(allowed)]):
+            after = self._closing_cost(remaining, first=int(token))
+            if after is None or after + 2 >= remaining:
+                allowed[token] = False
+                changed = True
+        if changed and allowed.any():
+            self._bitmask[0] = np.packbits(self._padded(allowed), bitorder="little").view(np.int32)
+
+    def _only(self, token: int) -> None:
+        self._bitmask[0] = 0
+        self._bitmask[0, token // 32] = np.uint32(1 << (token % 32)).view(np.int32)
+
+    def _padded(self, allowed: np.ndarray) -> np.ndarray:
+        padded = np.zeros(self._bitmask.shape[1] * 32, dtype=bool)
+        padded[: len(allowed)] = allowed
+        return padded
+
+    def _bytes(self, token: int) -> bytes:
+        return self.gtok.token_bytes[token] if token < len(self.gtok.token_bytes) else b""
+
+    def _allowed(self, bitmask: np.ndarray) -> np.ndarray:
+        bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
+        return bits[: self.gtok.ll_tokenizer.vocab_size].astype(bool)
+
+    def _closing_choice(self, allowed: np.ndarray, cursor: _JsonCursor) -> Optional[int]:
+        """The allowed token that closes the open string/arrays/objects soonest, if any."""
+        suffix = cursor.closing_suffix()
+        for text in [suffix[:k] for k in range(len(suffix), 0, -1)] + list(_MINIMAL_VALUES):
+            token_id = self.gtok.closing_ids.get(text)
+            if token_id is not None and allowed[token_id]:
+                return token_id
+        return None
+
+    def _closing_cost(self, limit: int, first: Optional[int] = None) -> Optional[int]:
+        """Tokens needed to finish the document from here following the closing policy (None: > limit).
+
+        With `first`, the cost after that token is consumed.
+        """
+        matcher, cursor = self.matcher.deep_copy(), self._cursor.copy()
+        if first is not None:
+            if not matcher.consume_token(first):
+                return None
+            cursor.feed(self._bytes(first))
+        for steps in range(limit + 1):
+            if matcher.is_accepting() or matcher.is_stopped():
+                return steps
+            if matcher.is_error():
+                return None
+            llguidance.numpy.fill_next_token_bitmask(matcher, self._scratch)
+            allowed = self._allowed(self._scratch)
+            choice = self._closing_choice(allowed, cursor)
+            if choice is None:
+                candidates = np.flatnonzero(allowed)
+                if len(candidates) == 0:
+                    return None
+                choice = int(candidates[0])
+            matcher.consume_token(choice)
+            cursor.feed(self._bytes(choice))
+        return None
+
+    def _apply(self, logits: mx.array, bitmask: np.ndarray) -> mx.array:
+        if self.metal:
+            import llguidance.mlx
+
+            return llguidance.mlx.apply_token_bitmask(logits, bitmask)
+        allowed = self._allowed(bitmask)
+        vocab = logits.shape[-1]
+        if len(allowed) < vocab:
+            allowed = np.concatenate([allowed, np.zeros(vocab - len(allowed), dtype=bool)])
+        return mx.where(mx.array(allowed[:vocab]), logits, mx.array(-mx.inf, dtype=logits.dtype))
+
+
+@dataclass
+class Generation:
+    tokens: list[int]
+    text: str
+    prompt_tokens: int
+    seconds: float
+    first_token_seconds: float
+    mask_seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed: tokens after the first over the time after the first (prefill excluded)."""
+        decode_seconds = self.seconds - self.first_token_seconds
+        return (len(self.tokens) - 1) / decode_seconds if len(self.tokens) > 1 and decode_seconds > 0 else 0.0
+
+
+def generate_constrained(
+    model: Any,
+    tokenizer: Any,
+    prompt_tokens: list[int],
+    constraint: Optional[SchemaConstraint],
+    *,
+    max_tokens: int,
+    sampler: Optional[Callable[[mx.array], mx.array]] = None,
+    prompt_cache: Optional[list[Any]] = None,
+) -> Generation:
+    """Generate until the constraint's document is complete (or max_tokens without a constraint).
+
+    prompt_tokens are the tokens not yet in prompt_cache (the whole prompt when there is no cache).
+    """
+    started = time.perf_counter()
+    eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])
+    processors = [constraint] if constraint is not None else None
+    out: list[int] = []
+    first_token_seconds = 0.0
+    steps = generate_step(
+        mx.array(prompt_tokens),
+        model,
+        max_tokens=max_tokens,
+        sampler=sampler,
+        logits_processors=processors,
+        prompt_cache=prompt_cache,
+    )
+    for token, _ in steps:
+        if not out:
+            first_token_seconds = time.perf_counter() - started
+        if constraint is None and token in eos_ids:
+            break
+        out.append(token)
+        if constraint is not None:
+            constraint.sync(out)
+            if constraint.complete:
+                break
+    seconds = time.perf_counter() - started
+    if constraint is not None:
+        if out and out[-1] in eos_ids:
+            out.pop()
+        if not constraint.complete:
+            raise ConstrainedGenerationError(
+                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens"
+            )
+    text = tokenizer.decode(out)
+    return Generation(
+        tokens=out,
+        text=text,
+        prompt_tokens=len(prompt_tokens),
+        seconds=seconds,
+        first_token_seconds=first_token_seconds,
+        mask_seconds=constraint.mask_seconds if constraint is not None else 0.0,
+    )

@@ -1,0 +1,200 @@
+"""Translate one summary into one schema-valid JSON document per system with a local MLX model."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any, Iterable, Optional, Protocol
+
+import mlx.core as mx
+from jsonschema import Draft202012Validator
+from mlx_lm.models.cache import make_prompt_cache
+from mlx_lm.sample_utils import make_sampler
+from pydantic import BaseModel, ConfigDict
+
+from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
+from edge_worker.prompting import SummaryPrompt, build_summary_prompt, prompt_version
+from schemas.lineage import content_version
+
+PREFILL_STEP = 2048
+
+
+class InvalidTranslationError(RuntimeError):
+    """Constrained output that still failed JSON parsing or schema validation."""
+
+
+class ModelInfoLike(Protocol):
+    model_id: str
+    weights_digest: str
+
+
+class SystemLike(Protocol):
+    name: str
+    instructions: str
+    schema: dict[str, Any]
+    max_output_tokens: int
+
+    @property
+    def schema_version(self) -> str: ...
+
+
+class Lineage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    translator_model_version: str
+    translator_prompt_version: str
+    schema_version: str
+
+
+class TranslationStats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens_processed: int
+    generated_tokens: int
+    seconds: float
+    tokens_per_second: float
+
+
+class Translation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary_id: str
+    system: str
+    document: dict[str, Any]
+    lineage: Lineage
+    stats: TranslationStats
+
+
+def model_version(model_info: ModelInfoLike) -> str:
+    return content_version(
+        "translator-model", {"model_id": model_info.model_id, "weights_digest": model_info.weights_digest}
+    )
+
+
+class Translator:
+    """One summary, many systems: the summary prefix is prefilled once and its KV cache reused."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        model_info: ModelInfoLike,
+        *,
+        temperature: float = 0.0,
+        max_tokens: Optional[int] = None,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_info = model_info
+        self.model_version = model_version(model_info)
+        self.temperature = temperature
+        self.max_tokens = max_tokens  # optional cap below each system's max_output_tokens
+        self.gtok = grammar_tokenizer(tokenizer)
+        self._grammars: dict[str, str] = {}
+
+    def translate(
+        self,
+        summary_id: str,
+        summary_text: str,
+        systems: Iterable[SystemLike],
+        *,
+        naive: bool = False,
+        seed: Optional[int] = None,
+    ) -> list[Translation]:
+        """naive=True prefills the full prompt for every system (the comparison baseline)."""
+        systems = list(systems)
+        for system in systems:
+            self._grammar(system)  # fail on an unsupported schema before any model work
+        prompt = build_summary_prompt(self.tokenizer, summary_text)
+        if seed is not None:
+            mx.random.seed(seed)
+        results = []
+        prefix_cache, prefix_seconds, prefix_tokens = None, 0.0, 0
+        if not naive:
+            started = time.perf_counter()
+            prefix_cache = self._prefill(prompt.prefix_tokens)
+            prefix_seconds, prefix_tokens = time.perf_counter() - started, len(prompt.prefix_tokens)
+        for system in systems:
+            if naive:
+                tokens, cache = prompt.full_tokens(system), None
+            else:
+                tokens, cache = prompt.suffix_tokens(system), copy.deepcopy(prefix_cache)
+            results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds))
+            prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
+        return results
+
+    def summary_prompt(self, summary_text: str) -> SummaryPrompt:
+        return build_summary_prompt(self.tokenizer, summary_text)
+
+    def _grammar(self, system: SystemLike) -> str:
+        key = content_version("schema", system.schema)
+        if key not in self._grammars:
+            self._grammars[key] = compile_schema(system.schema, self.gtok, system=system.name)
+        return self._grammars[key]
+
+    def _prefill(self, tokens: list[int]) -> list[Any]:
+        cache = make_prompt_cache(self.model)
+        for start in range(0, len(tokens), PREFILL_STEP):
+            self.model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
+            mx.eval([c.state for c in cache])
+        return cache
+
+    def _budget(self, system: SystemLike) -> int:
+        limit = system.max_output_tokens
+        return min(limit, self.max_tokens) if self.max_tokens else limit
+
+    def _translate_one(
+        self,
+        summary_id: str,
+        system: SystemLike,
+        tokens: list[int],
+        cache: Optional[list[Any]],
+        extra_prompt_tokens: int,
+        extra_seconds: float,
+    ) -> Translation:
+        budget = self._budget(system)
+        constraint = SchemaConstraint(self.gtok, self._grammar(system), max_tokens=budget, system=system.name)
+        generation = generate_constrained(
+            self.model,
+            self.tokenizer,
+            tokens,
+            constraint,
+            max_tokens=budget,
+            sampler=make_sampler(temp=self.temperature),
+            prompt_cache=cache,
+        )
+        document = _checked_document(system, generation.text)
+        seconds = generation.seconds + extra_seconds
+        return Translation(
+            summary_id=summary_id,
+            system=system.name,
+            document=document,
+            lineage=Lineage(
+                translator_model_version=self.model_version,
+                translator_prompt_version=prompt_version(system),
+                schema_version=system.schema_version,
+            ),
+            stats=TranslationStats(
+                prompt_tokens_processed=len(tokens) + extra_prompt_tokens,
+                generated_tokens=len(generation.tokens),
+                seconds=round(seconds, 4),
+                tokens_per_second=round(generation.tokens_per_second, 2),
+            ),
+        )
+
+
+def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
+    # Defence in depth: the grammar should make both checks unreachable.
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidTranslationError(f"system {system.name!r}: output is not JSON ({exc}): {text[:200]!r}") from exc
+    validator = Draft202012Validator(system.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+    if errors or not isinstance(document, dict):
+        problems = "; ".join(
+            f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:3]
+        ) or "not a JSON object"
+        raise InvalidTranslationError(f"system {system.name!r}: output breaks the schema: {problems}")
+    return document

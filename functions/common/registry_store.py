@@ -1,0 +1,36 @@
+"""The model registry table: content-addressed entries, written once, listed by kind."""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError as BotoClientError
+
+from schemas.lineage import RegistryEntry
+
+
+class RegistryStore:
+    def __init__(self, table_name: str) -> None:
+        self.table = boto3.resource("dynamodb").Table(table_name)
+
+    def put(self, entry: RegistryEntry) -> bool:
+        """Store an entry; False if that version was already known (content-addressed, so nothing changes)."""
+        try:
+            self.table.put_item(Item=entry.model_dump(), ConditionExpression=Attr("version_id").not_exists())
+        except BotoClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, version_id: str) -> dict[str, Any] | None:
+        return self.table.get_item(Key={"version_id": version_id}).get("Item")
+
+    def page_by_kind(self, kind: str, limit: int, start: dict | None = None) -> tuple[list[dict], dict | None]:
+        kwargs: dict[str, Any] = {"IndexName": "by_kind", "KeyConditionExpression": Key("kind").eq(kind),
+                                  "Limit": limit, "ScanIndexForward": False}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.table.query(**kwargs)
+        return page.get("Items", []), page.get("LastEvaluatedKey")

@@ -1,0 +1,66 @@
+"""SQS batch handler: summarize each queued session once (idempotent on session id + content hash)."""
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
+)
+
+from functions.common.queues import Queues
+from functions.common.registry_store import RegistryStore
+from functions.common.session_store import SessionStore
+from functions.common.settings import Settings
+from functions.common.usage_store import UsageStore
+from functions.summarize.service import SummarizeService
+from schemas.contracts import SummarizeRequest
+
+settings = Settings.from_env()
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+store = SessionStore(settings.sessions_table, settings.data_bucket)
+service = SummarizeService(
+    store=store, registry=RegistryStore(settings.registry_table), usage=UsageStore(settings.usage_table),
+    queues=Queues(settings.summarize_queue_url, settings.edge_queue_url),
+    max_attempts=int(os.environ.get("SUMMARIZE_MAX_ATTEMPTS", "3")))
+idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]",
+                                expires_after_seconds=30 * 24 * 3600)
+_summarizer = None
+
+
+def summarizer():
+    """Built on first use: the API key is read (and cached) only when a summary is needed."""
+    global _summarizer
+    if _summarizer is None:
+        from functions.summarize.providers import summarizer_from_env
+        _summarizer = summarizer_from_env()
+    return _summarizer
+
+
+@idempotent_function(data_keyword_argument="request", config=idempotency,
+                     persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table))
+def summarize_once(request: SummarizeRequest) -> dict:
+    """The one cloud LLM call for this content; a redelivery gets the stored result back."""
+    item = store.get(request.session_id)
+    session = store.read_raw(item["raw_key"])
+    result = summarizer().summarize(session)
+    summary_key = store.put_summary_text(request.session_id, result.text)
+    logger.info("summarized", session_id=request.session_id, model_id=result.model_id,
+                input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens)
+    return {"summary_key": summary_key, "model_id": result.model_id, "provider": result.provider,
+            "usage": result.usage.model_dump(), "latency_ms": result.latency_ms, "stop_reason": result.stop_reason}
+
+
+def record_handler(record: SQSRecord) -> str:
+    request = SummarizeRequest.model_validate_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    return service.handle(request, attempt, lambda r: summarize_once(request=r))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context) -> dict:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

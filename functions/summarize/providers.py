@@ -1,0 +1,194 @@
+"""The LLM port of the summarize function and its adapters (Anthropic API, Amazon Bedrock).
+
+Only this module imports `anthropic`; the SDK's own retries (exponential backoff, retry-after)
+handle 408/409/429/5xx/529 and timeouts before an error reaches the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anthropic
+
+from functions.summarize.prompt import build_messages
+from schemas.contracts import Session, TokenUsage
+
+PROVIDERS = ("anthropic", "bedrock")
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_TOKENS = 2048
+SECRET_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    text: str
+    model_id: str
+    provider: str
+    usage: TokenUsage
+    latency_ms: int
+    stop_reason: str | None
+
+
+class SummarizerError(Exception):
+    """A summary that could not be made; `retryable` says whether trying again later may help."""
+
+    def __init__(self, message: str, retryable: bool, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Summarizer(Protocol):
+    def summarize(self, session: Session) -> SummaryResult: ...
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+class AnthropicSummarizer:
+    """Summarizes with the Messages API of an `anthropic.Anthropic` or `anthropic.AnthropicBedrock` client."""
+
+    def __init__(
+        self,
+        client: Any,
+        model_id: str,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        provider: str = "anthropic",
+        secrets: tuple[str, ...] = (),
+    ):
+        self._client = client
+        self.model_id = model_id
+        self.max_tokens = max_tokens
+        self.provider = provider
+        self._secrets = tuple(secret for secret in secrets if secret)
+
+    def summarize(self, session: Session) -> SummaryResult:
+        system, messages = build_messages(session)
+        started = time.perf_counter()
+        try:
+            message = self._client.messages.create(
+                model=self.model_id, max_tokens=self.max_tokens, system=system, messages=messages
+            )
+        except anthropic.APIStatusError as error:
+            raise self._error(self._describe_status(error), _is_retryable_status(error.status_code), error.status_code) from None
+        except anthropic.APITimeoutError:
+            raise self._error(f"{self.provider} request timed out after {self._timeout_text()} (retries exhausted)", True) from None
+        except anthropic.APIConnectionError as error:
+            cause = error.__cause__
+            detail = f": {type(cause).__name__}: {cause}" if cause else ""
+            raise self._error(f"{self.provider} connection failed (retries exhausted){detail}", True) from None
+        except (anthropic.AnthropicError, RuntimeError) as error:
+            # Client-side failures such as unresolvable AWS credentials: retrying the same call will not help.
+            raise self._error(f"{self.provider} client error: {type(error).__name__}: {error}", False) from None
+        latency_ms = round((time.perf_counter() - started) * 1000)
+
+        text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text").strip()
+        if message.stop_reason == "refusal":
+            raise self._error(f"{self.provider} model {message.model} refused to summarize the session", False)
+        if not text:
+            raise self._error(
+                f"{self.provider} model {message.model} returned no text (stop_reason={message.stop_reason})", False
+            )
+        usage = message.usage
+        return SummaryResult(
+            text=text,
+            model_id=message.model or self.model_id,
+            provider=self.provider,
+            usage=TokenUsage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+            ),
+            latency_ms=latency_ms,
+            stop_reason=message.stop_reason,
+        )
+
+    def _describe_status(self, error: anthropic.APIStatusError) -> str:
+        kind = error.type or "error"
+        detail = error.api_message or (error.body if isinstance(error.body, str) else "") or "no message"
+        request_id = f", request-id {error.request_id}" if error.request_id else ""
+        return f"{self.provider} returned HTTP {error.status_code} {kind}: {detail}{request_id}"
+
+    def _timeout_text(self) -> str:
+        timeout = getattr(self._client, "timeout", None)
+        seconds = getattr(timeout, "read", timeout)
+        return f"{seconds:g}s" if isinstance(seconds, (int, float)) else "the client timeout"
+
+    def _error(self, message: str, retryable: bool, status: int | None = None) -> SummarizerError:
+        for secret in self._secrets:
+            message = message.replace(secret, "[redacted]")
+        return SummarizerError(message, retryable=retryable, status=status)
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> Any:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _api_key(environ: Mapping[str, str]) -> str:
+    key = environ.get("ANTHROPIC_API_KEY")
+    if key:
+        return key
+    parameter = environ.get("ANTHROPIC_API_KEY_PARAMETER")
+    if not parameter:
+        raise ValueError("set ANTHROPIC_API_KEY_PARAMETER (an SSM SecureString name) or, locally, ANTHROPIC_API_KEY")
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    # Powertools caches the decrypted value in memory for max_age seconds.
+    try:
+        return get_parameter(parameter, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+    except Exception as error:
+        raise SummarizerError(
+            f"cannot read SSM parameter {parameter!r}: {type(error).__name__}: {error}", retryable=True
+        ) from None
+
+
+def summarizer_from_env(environ: Mapping[str, str] | None = None) -> AnthropicSummarizer:
+    """Build the configured summarizer; raises ValueError naming a missing or bad variable."""
+    environ = os.environ if environ is None else environ
+    provider = environ.get("SUMMARIZER_PROVIDER", "anthropic").strip().lower()
+    if provider not in PROVIDERS:
+        raise ValueError(f"SUMMARIZER_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    model_id = environ.get("SUMMARIZER_MODEL_ID", "").strip()
+    if not model_id:
+        raise ValueError("SUMMARIZER_MODEL_ID is required (e.g. claude-haiku-4-5)")
+    timeout = _number(environ, "LLM_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, float)
+    max_retries = _number(environ, "LLM_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)
+    max_tokens = _number(environ, "SUMMARIZER_MAX_TOKENS", DEFAULT_MAX_TOKENS, int)
+    base_url = environ.get("ANTHROPIC_BASE_URL") or None
+
+    if provider == "anthropic":
+        api_key = _api_key(environ)
+        client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        return AnthropicSummarizer(client, model_id, max_tokens, provider="anthropic", secrets=(api_key,))
+
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) is required for SUMMARIZER_PROVIDER=bedrock")
+    # No explicit keys: the SDK signs with the standard AWS credential chain (the Lambda role).
+    client = anthropic.AnthropicBedrock(
+        aws_region=region,
+        base_url=environ.get("ANTHROPIC_BEDROCK_BASE_URL") or None,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+    return AnthropicSummarizer(client, model_id, max_tokens, provider="bedrock")

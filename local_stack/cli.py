@@ -1,0 +1,62 @@
+"""`python -m local_stack up|invoke`: run the pipeline's cloud side locally, or one function once."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_stack.stack import LocalStack, StackOptions
+from local_stack.template import DEFAULT_TEMPLATE
+
+
+def _up(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port))
+    stack.start()
+    try:
+        print(f"local stack ready in {stack.started_in_s:.2f}s", flush=True)
+        print(f"  HTTP API     {stack.api_url}", flush=True)
+        print(f"  AWS (moto)   {stack.moto.url}", flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        stop.wait()
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        stack.stop()
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: cannot read event {args.event}: {exc}", file=sys.stderr)
+        return 2
+    options = StackOptions(template=Path(args.template), event_sources=False, serve_http=False)
+    with LocalStack(options) as stack:
+        if args.function not in stack.app.functions:
+            print(f"error: no function {args.function!r} in the template; have: "
+                  f"{', '.join(stack.app.functions)}", file=sys.stderr)
+            return 2
+        result = stack.invoke(args.function, event)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_stack", description=__doc__)
+    parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the local stack and serve until Ctrl-C")
+    up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 picks a free one)")
+    up.set_defaults(run=_up)
+    invoke = commands.add_parser("invoke", help="run one template function with an event file")
+    invoke.add_argument("function", help="logical id, e.g. IngestFunction")
+    invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/ingest/post_session.json")
+    invoke.set_defaults(run=_invoke)
+    args = parser.parse_args(argv)
+    return args.run(args)

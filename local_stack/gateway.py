@@ -1,0 +1,142 @@
+"""A local HTTP API: the template's HttpApi routes, its Lambda authorizer, then the route's function."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import urlsplit
+
+from local_stack.apigw_events import authorizer_event, http_event, http_response
+from local_stack.runtime import FunctionError
+from local_stack.template import HttpRoute
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's own request limit
+
+Invoke = Callable[[str, dict], object]
+
+
+class AuthorizerCache:
+    """Caches allow/deny per identity for `ReauthorizeEvery` seconds, as API Gateway does."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, bool, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bool, dict] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry and entry[0] > time.monotonic():
+            return entry[1], entry[2]
+        return None
+
+    def put(self, key: str, allowed: bool, context: dict) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl, allowed, context)
+
+
+class LocalHttpApi:
+    def __init__(self, routes: list[HttpRoute], authorizer: str | None, invoke: Invoke, *,
+                 host: str = "127.0.0.1", port: int = 0, authorizer_ttl: float = 300.0) -> None:
+        self.routes, self.authorizer, self.invoke = routes, authorizer, invoke
+        self.cache = AuthorizerCache(authorizer_ttl)
+        self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def route_for(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    def authorize(self, event: dict) -> tuple[int, dict | None]:
+        """Status 0 and the authorizer context when allowed, else 401/403 as API Gateway answers."""
+        identity = event["headers"].get("authorization")
+        if not identity:
+            return 401, None
+        cached = self.cache.get(identity)
+        if cached is None:
+            try:
+                result = self.invoke(self.authorizer, authorizer_event(event, [identity]))
+            except FunctionError:
+                return 500, None
+            cached = (bool(result.get("isAuthorized")), result.get("context") or {})
+            self.cache.put(identity, *cached)
+        allowed, context = cached
+        return (0, context) if allowed else (403, None)
+
+    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+               source_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        parts = urlsplit(target)
+        found = self.route_for(method, parts.path)
+        if found is None:
+            return _message(404, "Not Found")
+        route, params = found
+        event = http_event(method=method, path=parts.path, raw_query=parts.query, headers=headers, body=body,
+                           route_key=route.route_key, path_parameters=params, source_ip=source_ip,
+                           authorizer_context=None)
+        if route.authorized:
+            status, context = self.authorize(event)
+            if status == 401:
+                return _message(401, "Unauthorized")
+            if status == 403:
+                return _message(403, "Forbidden")
+            if status:
+                return _message(500, "Internal Server Error")
+            event["requestContext"]["authorizer"] = {"lambda": context}
+        try:
+            return http_response(self.invoke(route.function, event))
+        except FunctionError:
+            return _message(500, "Internal Server Error")
+
+    def _handler_class(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_PAYLOAD_BYTES:
+                    status, headers, body = _message(413, "Request Entity Too Large")
+                    self.close_connection = True
+                else:
+                    raw = self.rfile.read(length) if length else b""
+                    status, headers, body = api.handle(
+                        self.command, self.path, list(self.headers.items()), raw, self.client_address[0])
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+        return Handler
+
+
+def _message(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("content-type", "application/json")], json.dumps({"message": message}).encode()

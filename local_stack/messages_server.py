@@ -1,0 +1,516 @@
+"""A local stand-in for Claude: enough of the Anthropic Messages API for the real `anthropic` client.
+
+Routes: POST /v1/messages (non-streaming), POST /v1/messages/count_tokens, and Bedrock's
+POST /model/<id>/invoke. Replies come from a backend: `ScriptedBackend` (deterministic, with
+scripted failures for tests) or `MlxBackend` (a local MLX model).
+
+    python -m local_stack.messages_server --model PATH --port 8765
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import sys
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterable, Literal, Mapping, Protocol
+from urllib.parse import unquote
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+class RequestError(Exception):
+    """A request the server rejects with an Anthropic-style error body."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the server does with one call: reply, fail with an error, or hang first."""
+
+    kind: Literal["reply", "error", "hang"]
+    status: int = 200
+    message: str = ""
+    text: str | None = None
+    seconds: float = 0.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def reply(text: str | None = None) -> Outcome:
+    """Succeed; `text` overrides the backend's own summary."""
+    return Outcome("reply", text=text)
+
+
+def fail(status: int, message: str | None = None, headers: Mapping[str, str] | None = None) -> Outcome:
+    return Outcome("error", status=status, message=message or f"scripted {status} error", headers=headers or {})
+
+
+def rate_limited(message: str = "Number of request tokens has exceeded your per-minute rate limit") -> Outcome:
+    return fail(429, message)
+
+
+def overloaded(message: str = "Overloaded") -> Outcome:
+    return fail(529, message)
+
+
+def hang(seconds: float) -> Outcome:
+    """Wait `seconds` before replying (longer than the client's timeout, to make it give up)."""
+    return Outcome("hang", seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str = "end_turn"
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+class Backend(Protocol):
+    def decide(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Outcome: ...
+
+    def generate(self, body: Mapping[str, Any], model: str) -> Generation: ...
+
+    def count_tokens(self, body: Mapping[str, Any]) -> int: ...
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return ""
+
+
+def prompt_text(body: Mapping[str, Any]) -> str:
+    """System text plus every message's text, as one string to match scripts against."""
+    parts = [_text_of(body.get("system"))]
+    parts += [_text_of(message.get("content")) for message in body.get("messages", []) if isinstance(message, dict)]
+    return "\n".join(parts)
+
+
+def _cached_prefix(body: Mapping[str, Any]) -> str:
+    """System text up to and including the last block marked with cache_control."""
+    system = body.get("system")
+    if not isinstance(system, list):
+        return ""
+    marked = [i for i, block in enumerate(system) if isinstance(block, dict) and block.get("cache_control")]
+    if not marked:
+        return ""
+    return "\n".join(_text_of([block]) for block in system[: marked[-1] + 1])
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class _Rule:
+    when: str | None
+    queue: deque[Outcome]
+    persistent: Outcome | None
+
+
+class ScriptedBackend:
+    """Deterministic replies plus scripted failures, matched per call or per text in the prompt.
+
+    `script(outcomes, when=...)` queues one outcome per matching call; `always(outcome, when=...)`
+    applies to every matching call. Keyed rules win over unkeyed ones, queues over `always`.
+    """
+
+    def __init__(self, keep_requests: int = 10_000):
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._calls = 0
+        self._calls_by_key: dict[str, int] = {}
+        self._seen_prefixes: set[str] = set()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=keep_requests)
+
+    def script(self, outcomes: Iterable[Outcome], when: str | None = None) -> ScriptedBackend:
+        with self._lock:
+            self._rule(when).queue.extend(outcomes)
+        return self
+
+    def always(self, outcome: Outcome, when: str | None = None) -> ScriptedBackend:
+        with self._lock:
+            self._rule(when).persistent = outcome
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._calls = 0
+            self._calls_by_key.clear()
+            self._seen_prefixes.clear()
+            self.requests.clear()
+
+    @property
+    def calls(self) -> int:
+        with self._lock:
+            return self._calls
+
+    def calls_matching(self, text: str) -> int:
+        """Calls whose prompt contained `text` (exact for scripted keys, else over kept requests)."""
+        with self._lock:
+            if text in self._calls_by_key:
+                return self._calls_by_key[text]
+            return sum(1 for request in self.requests if text in request["prompt"])
+
+    def _rule(self, when: str | None) -> _Rule:
+        for rule in self._rules:
+            if rule.when == when:
+                return rule
+        rule = _Rule(when, deque(), None)
+        self._rules.append(rule)
+        if when is not None:
+            self._calls_by_key.setdefault(when, 0)
+        return rule
+
+    def decide(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Outcome:
+        prompt = prompt_text(body)
+        with self._lock:
+            self._calls += 1
+            self.requests.append({"body": dict(body), "headers": dict(headers), "prompt": prompt})
+            for key in self._calls_by_key:
+                if key in prompt:
+                    self._calls_by_key[key] += 1
+            keyed = [rule for rule in self._rules if rule.when is not None and rule.when in prompt]
+            unkeyed = [rule for rule in self._rules if rule.when is None]
+            for rules in (keyed, unkeyed):
+                for rule in rules:
+                    if rule.queue:
+                        return rule.queue.popleft()
+                for rule in rules:
+                    if rule.persistent is not None:
+                        return rule.persistent
+        return reply()
+
+    def generate(self, body: Mapping[str, Any], model: str) -> Generation:
+        prompt = prompt_text(body)
+        digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+        messages = body.get("messages") or [{}]
+        last = _text_of(messages[-1].get("content")) if isinstance(messages[-1], dict) else ""
+        excerpt = " ".join(last.split())[-160:]
+        text = (
+            f"Scripted summary {digest}. The request held {len(messages)} message(s) and "
+            f"{len(prompt)} characters. It ends with: {excerpt}"
+        )
+        prefix = _cached_prefix(body)
+        with self._lock:
+            cache_hit = bool(prefix) and prefix in self._seen_prefixes
+            if prefix:
+                self._seen_prefixes.add(prefix)
+        prefix_tokens = estimate_tokens(prefix)
+        return Generation(
+            text=text,
+            input_tokens=max(estimate_tokens(prompt) - prefix_tokens, 1),
+            output_tokens=estimate_tokens(text),
+            cache_creation_input_tokens=0 if cache_hit else prefix_tokens,
+            cache_read_input_tokens=prefix_tokens if cache_hit else 0,
+        )
+
+    def count_tokens(self, body: Mapping[str, Any]) -> int:
+        return estimate_tokens(prompt_text(body))
+
+
+class MlxBackend:
+    """Replies from a local MLX model (greedy, bounded length), one generation at a time."""
+
+    def __init__(self, model_path: str, max_tokens: int = 512):
+        from mlx_lm import load
+
+        self.model_path = model_path
+        self.max_tokens = max_tokens
+        self._model, self._tokenizer = load(model_path)
+        self._lock = threading.Lock()
+
+    def decide(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Outcome:
+        return reply()
+
+    def _chat(self, body: Mapping[str, Any]) -> list[dict[str, str]]:
+        chat = []
+        system = _text_of(body.get("system"))
+        if system:
+            chat.append({"role": "system", "content": system})
+        for message in body.get("messages", []):
+            chat.append({"role": message.get("role", "user"), "content": _text_of(message.get("content"))})
+        return chat
+
+    def _prompt_tokens(self, body: Mapping[str, Any]) -> list[int]:
+        tokens = self._tokenizer.apply_chat_template(self._chat(body), add_generation_prompt=True, tokenize=True)
+        return list(tokens["input_ids"] if isinstance(tokens, Mapping) else tokens)
+
+    def _generate(self, body: Mapping[str, Any]) -> Generation:
+        from mlx_lm import stream_generate
+
+        limit = min(int(body.get("max_tokens", self.max_tokens)), self.max_tokens)
+        prompt = self._prompt_tokens(body)
+        pieces, finish, generated = [], None, 0
+        for response in stream_generate(self._model, self._tokenizer, prompt, max_tokens=limit):
+            pieces.append(response.text)
+            generated = response.generation_tokens
+            finish = response.finish_reason
+        return Generation(
+            text="".join(pieces).strip(),
+            input_tokens=len(prompt),
+            output_tokens=generated,
+            stop_reason="max_tokens" if finish == "length" else "end_turn",
+        )
+
+    def generate(self, body: Mapping[str, Any], model: str) -> Generation:
+        with self._lock:
+            return self._generate(body)
+
+    def count_tokens(self, body: Mapping[str, Any]) -> int:
+        with self._lock:
+            return len(self._prompt_tokens(body))
+
+
+_BEDROCK_INVOKE = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+
+
+def _check_messages_body(body: Any, needs_model: bool, count_only: bool = False) -> None:
+    if not isinstance(body, dict):
+        raise RequestError(400, "request body must be a JSON object")
+    if needs_model and not (isinstance(body.get("model"), str) and body["model"]):
+        raise RequestError(400, "model: field required (a non-empty string)")
+    if not count_only:
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise RequestError(400, "max_tokens: field required (an integer >= 1)")
+        if body.get("stream"):
+            raise RequestError(400, "stream: streaming is not supported by this local server")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(400, "messages: field required (a non-empty list)")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise RequestError(400, f"messages.{index}.role: must be 'user' or 'assistant'")
+        if not isinstance(message.get("content"), (str, list)):
+            raise RequestError(400, f"messages.{index}.content: must be a string or a list of content blocks")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _MessagesHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            sys.stderr.write(f"messages-server: {format % args}\n")
+
+    def do_GET(self) -> None:
+        self._drain()
+        self._send_error(RequestError(405 if self.path.startswith(("/v1/messages", "/model/")) else 404,
+                                      f"{self.command} {self.path} is not supported"))
+
+    def do_POST(self) -> None:
+        try:
+            body = self._read_json()
+            path = self.path.split("?", 1)[0]
+            if path == "/v1/messages":
+                self._require_api_key()
+                _check_messages_body(body, needs_model=True)
+                self._messages(body, body["model"])
+            elif path == "/v1/messages/count_tokens":
+                self._require_api_key()
+                _check_messages_body(body, needs_model=True, count_only=True)
+                self._send_json(200, {"input_tokens": self.server.backend.count_tokens(body)})
+            elif match := _BEDROCK_INVOKE.match(path):
+                if not self.headers.get("authorization"):
+                    raise RequestError(403, "Authorization header (SigV4 or bearer token) is required")
+                _check_messages_body(body, needs_model=False)
+                if not body.get("anthropic_version"):
+                    raise RequestError(400, "anthropic_version: field required in the body for Bedrock")
+                self._messages(body, unquote(match["model"]))
+            else:
+                raise RequestError(404, f"no route for POST {path}")
+        except RequestError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _drain(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _read_json(self) -> Any:
+        raw = self._drain()
+        try:
+            return json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise RequestError(400, f"request body is not valid JSON: {error}") from None
+
+    def _require_api_key(self) -> None:
+        if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+            raise RequestError(401, "x-api-key header is required")
+        if not self.headers.get("anthropic-version"):
+            raise RequestError(400, "anthropic-version header is required")
+
+    def _messages(self, body: dict[str, Any], model: str) -> None:
+        backend = self.server.backend
+        outcome = backend.decide(body, dict(self.headers.items()))
+        if outcome.kind == "hang" and self.server.stopping.wait(outcome.seconds):
+            self.close_connection = True
+            return
+        if outcome.kind == "error":
+            self._send_error(RequestError(outcome.status, outcome.message), outcome.headers)
+            return
+        generation = backend.generate(body, model)
+        text = outcome.text if outcome.text is not None else generation.text
+        self._send_json(200, {
+            "id": f"msg_local_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": generation.stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": generation.input_tokens,
+                "output_tokens": generation.output_tokens if outcome.text is None else estimate_tokens(text),
+                "cache_creation_input_tokens": generation.cache_creation_input_tokens,
+                "cache_read_input_tokens": generation.cache_read_input_tokens,
+            },
+        })
+
+    def _send_error(self, error: RequestError, headers: Mapping[str, str] | None = None) -> None:
+        body = {
+            "type": "error",
+            "error": {"type": ERROR_TYPES.get(error.status, "api_error"), "message": error.message},
+            "request_id": self._request_id,
+        }
+        self._send_json(error.status, body, headers)
+
+    def _send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode("utf-8")
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.send_header("request-id", self._request_id)
+            self.send_header("connection", "close")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    @property
+    def _request_id(self) -> str:
+        if not hasattr(self, "_rid"):
+            self._rid = f"req_local_{uuid.uuid4().hex[:20]}"
+        return self._rid
+
+
+class _MessagesHTTPServer(ThreadingHTTPServer):
+    # Handler threads are joined by server_close(): a thread left blocked on a kept-alive
+    # socket at interpreter exit aborts the process once MLX is loaded.
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], backend: Backend, verbose: bool = False):
+        super().__init__(address, _Handler)
+        self.backend = backend
+        self.verbose = verbose
+        self.stopping = threading.Event()
+
+
+@dataclass
+class MessagesServer:
+    """A running server; `stop()` wakes hanging calls and closes the socket."""
+
+    backend: Backend
+    host: str
+    port: int
+    _httpd: _MessagesHTTPServer
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._httpd.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MessagesServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_messages_server(backend: Backend, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> MessagesServer:
+    httpd = _MessagesHTTPServer((host, port), backend, verbose=verbose)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="messages-server", daemon=True
+    )
+    thread.start()
+    return MessagesServer(backend=backend, host=host, port=httpd.server_address[1], _httpd=httpd, _thread=thread)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack.messages_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="MLX model folder (mlx_lm.load); without it, scripted deterministic replies")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--max-tokens", type=int, default=512, help="cap on generated tokens per reply")
+    args = parser.parse_args(argv)
+
+    if args.model:
+        print(f"loading MLX model from {args.model}", file=sys.stderr)
+        try:
+            backend: Backend = MlxBackend(args.model, max_tokens=args.max_tokens)
+        except (OSError, ValueError) as error:
+            print(f"error: cannot load model from {args.model}: {error}", file=sys.stderr)
+            return 2
+    else:
+        backend = ScriptedBackend(keep_requests=100)
+    try:
+        server = start_messages_server(backend, host=args.host, port=args.port, verbose=True)
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    print(f"messages server listening on {server.url} ({type(backend).__name__}); Ctrl-C stops", file=sys.stderr)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

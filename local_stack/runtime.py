@@ -1,0 +1,92 @@
+"""Run a template function's handler in its own worker processes, as Lambda runs each function apart."""
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import time
+import traceback
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+_handler: Any = None
+_handler_path = ""
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str
+    invoked_function_arn: str
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _init_worker(environment: dict[str, str], handler_path: str) -> None:
+    global _handler_path
+    os.environ.update(environment)
+    _handler_path = handler_path
+
+
+def _error(error_type: str, exc: BaseException) -> dict:
+    return {"ok": False, "error": {"errorType": error_type, "errorMessage": str(exc),
+                                   "stackTrace": traceback.format_exception(exc)}}
+
+
+def _run(event: dict, context: LambdaContext) -> dict:
+    global _handler
+    if _handler is None:
+        try:
+            module_name, function_name = _handler_path.rsplit(".", 1)
+            _handler = getattr(importlib.import_module(module_name), function_name)
+        except Exception as exc:  # reported like Lambda's init errors, and tried again on the next call
+            return _error("Runtime.ImportModuleError", exc)
+    try:
+        return {"ok": True, "result": _handler(event, context)}
+    except Exception as exc:  # the handler's error is Lambda's error response, not the runner's
+        return _error(type(exc).__name__, exc)
+
+
+class FunctionError(RuntimeError):
+    def __init__(self, function: str, error: dict) -> None:
+        super().__init__(f"{function} failed: {error['errorType']}: {error['errorMessage']}")
+        self.error = error
+
+
+class FunctionRuntime:
+    """A pool of worker processes for one function (its concurrency), started lazily like cold starts."""
+
+    def __init__(self, name: str, handler: str, environment: dict[str, str], *,
+                 memory_mb: int = 512, timeout_s: int = 30, concurrency: int = 2) -> None:
+        self.name, self.handler = name, handler
+        self.memory_mb, self.timeout_s = memory_mb, timeout_s
+        self._pool = ProcessPoolExecutor(
+            max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=(environment, handler))
+
+    def invoke(self, event: dict) -> Any:
+        """Run the handler; raise FunctionError with Lambda's error shape if it raised."""
+        context = LambdaContext(
+            function_name=self.name, memory_limit_in_mb=self.memory_mb, timeout_seconds=self.timeout_s,
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}")
+        outcome = self._pool.submit(_run, event, context).result(timeout=self.timeout_s + 30)
+        if not outcome["ok"]:
+            raise FunctionError(self.name, outcome["error"])
+        return outcome["result"]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

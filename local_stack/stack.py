@@ -1,0 +1,133 @@
+"""The whole cloud side on one machine: moto provisioned from template.yaml plus the template's functions."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_stack.gateway import LocalHttpApi
+from local_stack.moto_process import MotoServer
+from local_stack.provision import REGION, Provisioned, aws_client, provision
+from local_stack.runtime import FunctionRuntime
+from local_stack.sqs_poller import QueuePoller
+from local_stack.stream_poller import StreamPoller
+from local_stack.template import DEFAULT_TEMPLATE, SamApp, load_app
+
+log = logging.getLogger("local_stack")
+
+
+@dataclass
+class StackOptions:
+    template: Path = DEFAULT_TEMPLATE
+    host: str = "127.0.0.1"
+    api_port: int = 0
+    parameters: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the local Messages API endpoint
+    retry_delay_s: int = 1
+    event_sources: bool = True  # queue and stream pollers
+    serve_http: bool = True
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.app: SamApp = load_app(self.options.template)
+        self.moto = MotoServer(self.options.host)
+        self.provisioned: Provisioned | None = None
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.http_api: LocalHttpApi | None = None
+        self.pollers: list[QueuePoller | StreamPoller] = []
+        self.started_in_s: float | None = None
+
+    # ----- lifecycle -----
+    def start(self) -> "LocalStack":
+        began = time.monotonic()
+        self.moto.start()
+        try:
+            self.provisioned = provision(self.app, self.moto.url, parameters=self.options.parameters)
+            for name in self.app.functions:
+                self.runtimes[name] = self._runtime(name)
+            if self.options.serve_http:
+                self.http_api = LocalHttpApi(
+                    self.app.http_routes, self.app.http_authorizer, self.invoke,
+                    host=self.options.host, port=self.options.api_port)
+                self.http_api.start()
+            if self.options.event_sources:
+                self._start_pollers()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in_s = time.monotonic() - began
+        return self
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
+        if self.http_api:
+            self.http_api.stop()
+            self.http_api = None
+        for runtime in self.runtimes.values():
+            runtime.close()
+        self.runtimes.clear()
+        self.moto.stop()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ----- access -----
+    @property
+    def api_url(self) -> str:
+        return self.http_api.url if self.http_api else ""
+
+    def client(self, service: str):
+        return aws_client(service, self.moto.url)
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.provisioned.physical[logical_id]
+
+    def resolved(self, logical_id: str, attribute: str | None = None) -> str:
+        resolver = self.provisioned.resolver
+        return resolver.get_att(logical_id, attribute) if attribute else resolver.ref(logical_id)
+
+    def function_environment(self, name: str) -> dict[str, str]:
+        resolved = self.provisioned.resolver.resolve(self.app.function_environment(name))
+        return {
+            **{key: str(value) for key, value in resolved.items()},
+            "AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_LAMBDA_FUNCTION_NAME": f"{self.provisioned.stack_name}-{name}",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **self.options.extra_env,
+        }
+
+    def invoke(self, function: str, event: dict):
+        return self.runtimes[function].invoke(event)
+
+    # ----- wiring -----
+    def _runtime(self, name: str) -> FunctionRuntime:
+        reserved = self.app.functions[name].get("ReservedConcurrentExecutions")
+        return FunctionRuntime(
+            name, self.app.functions[name]["Handler"], self.function_environment(name),
+            memory_mb=int(self.app.function_setting(name, "MemorySize", 128)),
+            timeout_s=int(self.app.function_setting(name, "Timeout", 3)),
+            concurrency=min(int(reserved or 2), 2))
+
+    def _start_pollers(self) -> None:
+        sqs, streams = self.client("sqs"), self.client("dynamodbstreams")
+        for source in self.app.queue_sources:
+            self.pollers.append(QueuePoller(
+                sqs, self.resolved(source.queue), self.resolved(source.queue, "Arn"), source.function, self.invoke,
+                batch_size=source.batch_size, reports_item_failures=source.reports_item_failures,
+                retry_delay_s=self.options.retry_delay_s))
+        for source in self.app.stream_sources:
+            self.pollers.append(StreamPoller(
+                streams, self.resolved(source.table, "StreamArn"), source.function, self.invoke,
+                batch_size=source.batch_size, reports_item_failures=source.reports_item_failures,
+                max_retries=source.max_retries))
+        for poller in self.pollers:
+            poller.start()

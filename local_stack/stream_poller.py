@@ -1,0 +1,93 @@
+"""Deliver DynamoDB stream records to a function in batches, as Lambda's stream event source does."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Callable
+
+from local_stack.runtime import FunctionError
+
+log = logging.getLogger("local_stack.streams")
+
+
+def stream_record(record: dict, stream_arn: str) -> dict:
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class StreamPoller:
+    def __init__(self, streams, stream_arn: str, function: str, invoke: Callable[[str, dict], object], *,
+                 batch_size: int, reports_item_failures: bool, max_retries: int, interval_s: float = 0.2) -> None:
+        self.streams, self.stream_arn, self.function, self.invoke = streams, stream_arn, function, invoke
+        self.batch_size, self.reports_item_failures = batch_size, reports_item_failures
+        self.max_retries, self.interval_s = max_retries, interval_s
+        self._iterators: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"stream-{function}", daemon=True)
+
+    def start(self) -> None:
+        self._open_shards()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _open_shards(self) -> None:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def poll_once(self) -> int:
+        delivered = 0
+        for shard_id, iterator in list(self._iterators.items()):
+            response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            records = response.get("Records", [])
+            if records:
+                self._deliver([stream_record(r, self.stream_arn) for r in records])
+                delivered += len(records)
+            if response.get("NextShardIterator"):
+                self._iterators[shard_id] = response["NextShardIterator"]
+        return delivered
+
+    def _deliver(self, records: list[dict]) -> None:
+        """Retry from the first failed record, then move past it after max_retries (as with no destination)."""
+        attempts = 0
+        while records and not self._stop.is_set():
+            try:
+                result = self.invoke(self.function, {"Records": records})
+                failures = (result or {}).get("batchItemFailures") if self.reports_item_failures else None
+            except FunctionError as exc:
+                log.warning("stream batch failed: %s", exc)
+                failures = [{"itemIdentifier": records[0]["dynamodb"].get("SequenceNumber")}]
+            if not failures:
+                return
+            attempts += 1
+            first = min(failures, key=lambda f: str(f.get("itemIdentifier")))["itemIdentifier"]
+            start = next((i for i, r in enumerate(records) if r["dynamodb"].get("SequenceNumber") == first), 0)
+            if attempts > self.max_retries:
+                log.error("dropping stream record %s after %d retries", first, self.max_retries)
+                start += 1
+                attempts = 0
+            records = records[start:]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.poll_once() == 0:
+                    self._stop.wait(self.interval_s)
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("stream polling failed")
+                    self._stop.wait(1)

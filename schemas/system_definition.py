@@ -1,0 +1,206 @@
+"""System definitions are data: `schemas/systems/<name>.json`, validated on load."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from schemas.lineage import content_version
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+MAX_OUTPUT_TOKENS_LIMIT = 8192
+
+
+class SystemDefinitionError(Exception):
+    """A definition file that cannot be used, and why."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class _Example(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=1)
+    expected: Any
+
+
+class _DefinitionFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(min_length=1)
+    instructions: str = Field(min_length=1)
+    output_schema: dict[str, Any] = Field(alias="schema")
+    examples: list[_Example]
+    max_output_tokens: StrictInt = Field(gt=0, le=MAX_OUTPUT_TOKENS_LIMIT)
+    version: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SystemDefinition:
+    name: str
+    description: str
+    instructions: str
+    schema: dict[str, Any]
+    examples: tuple[dict[str, Any], ...]
+    max_output_tokens: int
+    version: str | None = None
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def schema_version(self) -> str:
+        return content_version("schema", self.schema)
+
+    @property
+    def definition_version(self) -> str:
+        return content_version("system", self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition in its file shape (what `from_dict` reads back)."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "instructions": self.instructions,
+            "schema": self.schema,
+            "examples": [dict(example) for example in self.examples],
+            "max_output_tokens": self.max_output_tokens,
+        }
+        if self.version is not None:
+            data["version"] = self.version
+        return data
+
+    def validator(self) -> Draft202012Validator:
+        return output_validator(self.schema)
+
+    def validation_errors(self, instance: Any) -> list[str]:
+        """Every way `instance` breaks the schema, as readable lines (empty when valid)."""
+        return [_describe(error) for error in self.validator().iter_errors(instance)]
+
+    @classmethod
+    def from_dict(cls, data: Any, source: Path | str | None = None) -> "SystemDefinition":
+        """Validate a definition given as data; raises SystemDefinitionError."""
+        where = Path(source) if source is not None else Path("<definition>")
+        if not isinstance(data, dict):
+            raise SystemDefinitionError(where, f"expected a JSON object, got {type(data).__name__}")
+        try:
+            parsed = _DefinitionFile.model_validate(data)
+        except ValidationError as exc:
+            raise SystemDefinitionError(where, _pydantic_problem(exc)) from None
+        try:
+            Draft202012Validator.check_schema(parsed.output_schema)
+        except SchemaError as exc:
+            at = "/".join(str(part) for part in exc.path) or "(root)"
+            raise SystemDefinitionError(where, f"schema is not valid JSON Schema at {at}: {exc.message}") from None
+        validator = output_validator(parsed.output_schema)
+        for index, example in enumerate(parsed.examples):
+            errors = [_describe(error) for error in validator.iter_errors(example.expected)]
+            if errors:
+                raise SystemDefinitionError(
+                    where, f"examples[{index}].expected does not match the schema: {'; '.join(errors[:3])}"
+                )
+        return cls(
+            name=parsed.name,
+            description=parsed.description,
+            instructions=parsed.instructions,
+            schema=parsed.output_schema,
+            examples=tuple(example.model_dump() for example in parsed.examples),
+            max_output_tokens=parsed.max_output_tokens,
+            version=parsed.version,
+            source=Path(source) if source is not None else None,
+        )
+
+
+def output_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A draft 2020-12 validator that also checks formats such as date and date-time."""
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _describe(error: Any) -> str:
+    at = "/".join(str(part) for part in error.absolute_path) or "(root)"
+    return f"at {at}: {error.message}"
+
+
+def _pydantic_problem(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        at = ".".join(str(part) for part in error["loc"]) or "(root)"
+        problems.append(f"{at}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def default_systems_dir() -> Path:
+    return Path(__file__).resolve().parent / "systems"
+
+
+def load_system(path: Path | str) -> SystemDefinition:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemDefinitionError(path, f"cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SystemDefinitionError(path, "file is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemDefinitionError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    definition = SystemDefinition.from_dict(data, source=path)
+    if definition.name != path.stem:
+        raise SystemDefinitionError(path, f"name {definition.name!r} does not match the file name {path.stem!r}")
+    return definition
+
+
+Check = Callable[[SystemDefinition], None]
+
+
+@dataclass
+class LoadedSystems:
+    systems: dict[str, SystemDefinition]
+    errors: list[SystemDefinitionError]
+
+
+def load_systems(folder: Path | str | None = None, checks: Iterable[Check] = ()) -> LoadedSystems:
+    """Load every `*.json` in `folder`; a broken file is reported in `errors`, the rest still load.
+
+    Each of `checks` may raise ValueError to reject a definition that parsed (e.g. a grammar check).
+    """
+    folder = Path(folder) if folder is not None else default_systems_dir()
+    if not folder.is_dir():
+        return LoadedSystems({}, [SystemDefinitionError(folder, "systems folder does not exist")])
+    checks = list(checks)
+    systems: dict[str, SystemDefinition] = {}
+    errors: list[SystemDefinitionError] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            definition = load_system(path)
+            for check in checks:
+                try:
+                    check(definition)
+                except ValueError as exc:
+                    raise SystemDefinitionError(path, str(exc)) from None
+        except SystemDefinitionError as exc:
+            errors.append(exc)
+            continue
+        systems[definition.name] = definition
+    return LoadedSystems(systems, errors)
+
+
+def check_llguidance_grammar(definition: SystemDefinition) -> None:
+    """Raise ValueError when llguidance cannot compile the schema (edge only: imports llguidance)."""
+    from llguidance import LLMatcher
+
+    grammar = LLMatcher.grammar_from_json_schema(definition.schema)
+    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
+    if is_error or messages:
+        raise ValueError("schema is not supported by llguidance: " + "; ".join(messages or ["unknown error"]))

@@ -1,0 +1,44 @@
+"""Shared fixtures for the edge worker tests: a tiny random llama loaded through mlx_lm.load."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tiny_model import build_tiny_model  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TinyModelInfo:
+    model_id: str
+    weights_digest: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class LoadedTinyModel:
+    model: Any
+    tokenizer: Any
+    info: TinyModelInfo
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> LoadedTinyModel:
+    import hashlib
+
+    import mlx_lm
+
+    model, tokenizer = mlx_lm.load(str(tiny_model_dir))
+    digest = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
+    return LoadedTinyModel(model, tokenizer, TinyModelInfo("tiny-random-llama", digest, tiny_model_dir))
