@@ -17,6 +17,8 @@ from mlx_lm.generate import generate_step
 # Compact JSON: no free whitespace, so a budget of tokens buys content, not indentation.
 JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
 _CLOSERS = set(b'"]}')
+# Below this many spare tokens, openers ("{", "[", ",") that would overrun the budget are masked.
+OPENER_CHECK_SLACK = 96
 
 
 class UnsupportedSchemaError(ValueError):
@@ -38,11 +40,14 @@ class GrammarTokenizer:
     closing_ids: dict[bytes, int]
     # Tokens that may start a new object, array or item (outside strings).
     opens_structure: np.ndarray
+    # Tokens that leave a string needing more bytes before it can close (escape, partial UTF-8).
+    opens_in_string: np.ndarray
 
 
 _cache: dict[int, tuple[Any, GrammarTokenizer]] = {}
 _cache_lock = threading.Lock()
 _MINIMAL_VALUES = (b'""', b"null", b"0", b"[]", b"{}", b"false", b'"')
+_SHORT_ENDINGS = _MINIMAL_VALUES + (b"Z", b",")
 
 
 def grammar_tokenizer(tokenizer: Any) -> GrammarTokenizer:
@@ -61,13 +66,24 @@ def grammar_tokenizer(tokenizer: Any) -> GrammarTokenizer:
     for token_id, text in enumerate(token_bytes):
         if token_id in eos_ids or ll_tokenizer.is_special_token(token_id):
             continue
-        if (text and set(text) <= _CLOSERS) or text in _MINIMAL_VALUES:
+        if (text and set(text) <= _CLOSERS) or text in _SHORT_ENDINGS:
             closing_ids.setdefault(text, token_id)
     opens = np.array([any(byte in b"{[," for byte in text) for text in token_bytes], dtype=bool)
-    built = GrammarTokenizer(ll_tokenizer, frozenset(eos_ids), token_bytes, closing_ids, opens)
+    opens_in_string = np.array([_leaves_string_open(text) for text in token_bytes], dtype=bool)
+    built = GrammarTokenizer(ll_tokenizer, frozenset(eos_ids), token_bytes, closing_ids, opens, opens_in_string)
     with _cache_lock:
         _cache[id(tokenizer)] = (tokenizer, built)
     return built
+
+
+def _leaves_string_open(text: bytes) -> bool:
+    if b"\\" in text:
+        return True
+    try:
+        text.lstrip(bytes(range(0x80, 0xC0))).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data"
+    return False
 
 
 class _JsonCursor:
@@ -103,10 +119,34 @@ class _JsonCursor:
         return (b'"' if self.in_string else b"") + bytes(reversed(self.open))
 
 
+# llguidance's own date formats allow year 0000 and 29 February in any year; the validator does not.
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+STRICT_FORMATS = {"date": f"^{_DATE}$", "date-time": f"^{_DATE}T{_TIME}$"}
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The schema the grammar is built from: date formats replaced by patterns the validator agrees with."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: grammar_schema(value) for key, value in schema.items()}
+    if out.get("format") in STRICT_FORMATS and "pattern" not in out:
+        out["pattern"] = STRICT_FORMATS[out.pop("format")]
+    return out
+
+
 def compile_schema(schema: dict, gtok: GrammarTokenizer, *, system: str) -> str:
     """The llguidance grammar for a JSON Schema, or UnsupportedSchemaError naming system and problem."""
     try:
-        grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, overrides=JSON_OPTIONS)
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(grammar_schema(schema), overrides=JSON_OPTIONS)
     except ValueError as exc:
         raise UnsupportedSchemaError(f"system {system!r}: schema is not a JSON object: {exc}") from exc
     problem = llguidance.LLMatcher.validate_grammar(grammar, gtok.ll_tokenizer)
@@ -157,8 +197,7 @@ class SchemaConstraint:
             raise ConstrainedGenerationError(
                 f"system {self.system!r}: the smallest valid document needs more than {self.max_tokens} tokens"
             )
-        # Steps before the end where the closing cost is re-simulated (each simulation costs a few masks).
-        self._watch_from = self.max_tokens - max(shortest + 8, self.max_tokens // 8)
+        self._cost_hint = shortest
 
     @property
     def complete(self) -> bool:
@@ -185,16 +224,22 @@ class SchemaConstraint:
         if tokens.size > seen:
             self.sync(self.generated + tokens[seen:].tolist())
         llguidance.numpy.fill_next_token_bitmask(self.matcher, self._bitmask)
-        if len(self.generated) >= self._watch_from and not self.complete:
-            self._keep_within_budget(self.max_tokens - len(self.generated))
+        if not self.complete:
+            self._keep_within_budget()
         masked = self._apply(logits, self._bitmask)
         self.mask_seconds += time.perf_counter() - started
         self.mask_calls += 1
         return masked
 
-    def _keep_within_budget(self, remaining: int) -> None:
-        allowed = self._allowed(self._bitmask)
+    def _keep_within_budget(self) -> None:
+        remaining = self.max_tokens - len(self.generated)
+        if self._cursor.in_string and remaining > self._cost_hint + 8:
+            return  # inside a string the cost to finish stays what it was when the string opened
+        if remaining > 2 * self._cost_hint + OPENER_CHECK_SLACK:
+            return  # far from the end: skip the simulation
         cost = self._closing_cost(remaining + 1)
+        self._cost_hint = cost if cost is not None else remaining
+        allowed = self._allowed(self._bitmask)
         if cost is None or cost + 2 >= remaining:
             choice = self._closing_choice(allowed, self._cursor)
             if choice is not None:
@@ -202,13 +247,18 @@ class SchemaConstraint:
                 self.closing_steps += 1
             return
         if self._cursor.in_string:
+            calm = allowed & ~self.gtok.opens_in_string[: len(allowed)]
+            if calm.any() and not np.array_equal(calm, allowed):
+                self._bitmask[0] = np.packbits(self._padded(calm), bitorder="little").view(np.int32)
+            return
+        if remaining - cost > OPENER_CHECK_SLACK:
             return
         # Opening a new item or object can add many required tokens at once: drop openers that
         # would leave the document unfinishable in the remaining budget.
         changed = False
         for token in np.flatnonzero(allowed & self.gtok.opens_structure[: len(allowed)]):
             after = self._closing_cost(remaining, first=int(token))
-            if after is None or after + 2 >= remaining:
+            if after is None or after + 3 >= remaining:
                 allowed[token] = False
                 changed = True
         if changed and allowed.any():
@@ -231,13 +281,17 @@ class SchemaConstraint:
         return bits[: self.gtok.ll_tokenizer.vocab_size].astype(bool)
 
     def _closing_choice(self, allowed: np.ndarray, cursor: _JsonCursor) -> Optional[int]:
-        """The allowed token that closes the open string/arrays/objects soonest, if any."""
+        """The allowed token that closes the open string/arrays/objects soonest (deterministic)."""
         suffix = cursor.closing_suffix()
-        for text in [suffix[:k] for k in range(len(suffix), 0, -1)] + list(_MINIMAL_VALUES):
+        candidates = [suffix[:k] for k in range(len(suffix), 0, -1)]
+        # Inside a string Z can end a date-time; outside, "," moves on to the next required key.
+        candidates += [b"Z"] if cursor.in_string else [b","] + list(_MINIMAL_VALUES)
+        for text in candidates:
             token_id = self.gtok.closing_ids.get(text)
             if token_id is not None and allowed[token_id]:
                 return token_id
-        return None
+        first = np.flatnonzero(allowed)
+        return int(first[0]) if len(first) else None
 
     def _closing_cost(self, limit: int, first: Optional[int] = None) -> Optional[int]:
         """Tokens needed to finish the document from here following the closing policy (None: > limit).
@@ -258,10 +312,7 @@ class SchemaConstraint:
             allowed = self._allowed(self._scratch)
             choice = self._closing_choice(allowed, cursor)
             if choice is None:
-                candidates = np.flatnonzero(allowed)
-                if len(candidates) == 0:
-                    return None
-                choice = int(candidates[0])
+                return None
             matcher.consume_token(choice)
             cursor.feed(self._bytes(choice))
         return None

@@ -3,30 +3,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from local_stack.local_tokens import issue_local_tokens, tokens_path
+from local_stack.samples import post_samples
 from local_stack.stack import LocalStack, StackOptions
+from local_stack.summarizer_choice import choose_summarizer
 from local_stack.template import DEFAULT_TEMPLATE
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 def _up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port))
-    stack.start()
+    summarizer = choose_summarizer(args.llm)
+    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port, extra_env=summarizer.env))
     try:
-        print(f"local stack ready in {stack.started_in_s:.2f}s", flush=True)
-        print(f"  HTTP API     {stack.api_url}", flush=True)
-        print(f"  AWS (moto)   {stack.moto.url}", flush=True)
-        print("Ctrl-C stops everything.", flush=True)
+        stack.start()
+        os.environ.update(stack.aws_environment())
+        tokens = issue_local_tokens(stack.resolved("TokensTable"))
+        _say(f"local stack ready in {stack.started_in_s:.2f}s")
+        _say(f"  HTTP API     {stack.api_url}")
+        _say(f"  Dashboard    {stack.api_url}/#token={tokens['dashboard']}")
+        _say(f"  AWS (moto)   {stack.moto.url}")
+        _say(f"  Summarizer   {summarizer.description}")
+        _say(f"  Tokens       {tokens_path()}")
+        if args.samples:
+            for session_id, status in post_samples(stack.api_url, tokens):
+                _say(f"  posted {session_id}: HTTP {status}")
+        _say("Ctrl-C stops everything.")
         stop.wait()
     finally:
         print("stopping...", file=sys.stderr, flush=True)
         stack.stop()
+        summarizer.stop()
     return 0
 
 
@@ -53,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the local stack and serve until Ctrl-C")
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 picks a free one)")
+    up.add_argument("--llm", choices=("auto", "mlx", "scripted"), default="auto",
+                    help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else the local model")
+    up.add_argument("--no-samples", dest="samples", action="store_false", help="do not post the sample sessions")
     up.set_defaults(run=_up)
     invoke = commands.add_parser("invoke", help="run one template function with an event file")
     invoke.add_argument("function", help="logical id, e.g. IngestFunction")

@@ -20,6 +20,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Protocol
 from urllib.parse import unquote
 
@@ -113,7 +114,7 @@ def prompt_text(body: Mapping[str, Any]) -> str:
     """System text plus every message's text, as one string to match scripts against."""
     parts = [_text_of(body.get("system"))]
     parts += [_text_of(message.get("content")) for message in body.get("messages", []) if isinstance(message, dict)]
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
 def _cached_prefix(body: Mapping[str, Any]) -> str:
@@ -246,6 +247,8 @@ class MlxBackend:
     def __init__(self, model_path: str, max_tokens: int = 512):
         from mlx_lm import load
 
+        if not Path(model_path).is_dir():
+            raise FileNotFoundError(f"model folder not found: {model_path}")
         self.model_path = model_path
         self.max_tokens = max_tokens
         self._model, self._tokenizer = load(model_path)
@@ -278,7 +281,7 @@ class MlxBackend:
             generated = response.generation_tokens
             finish = response.finish_reason
         return Generation(
-            text="".join(pieces).strip(),
+            text="".join(pieces),
             input_tokens=len(prompt),
             output_tokens=generated,
             stop_reason="max_tokens" if finish == "length" else "end_turn",
@@ -369,13 +372,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _require_api_key(self) -> None:
         if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
-            raise RequestError(401, "x-api-key header is required")
+            raise RequestError(401, "authentication required: send an x-api-key header (any value) or Authorization: Bearer")
         if not self.headers.get("anthropic-version"):
             raise RequestError(400, "anthropic-version header is required")
 
     def _messages(self, body: dict[str, Any], model: str) -> None:
         backend = self.server.backend
-        outcome = backend.decide(body, dict(self.headers.items()))
+        outcome = backend.decide(body, {name.lower(): value for name, value in self.headers.items()})
         if outcome.kind == "hang" and self.server.stopping.wait(outcome.seconds):
             self.close_connection = True
             return

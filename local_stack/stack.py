@@ -94,12 +94,16 @@ class LocalStack:
         resolver = self.provisioned.resolver
         return resolver.get_att(logical_id, attribute) if attribute else resolver.ref(logical_id)
 
+    def aws_environment(self) -> dict[str, str]:
+        """What a boto3 process needs to talk to this stack's moto server."""
+        return {"AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
     def function_environment(self, name: str) -> dict[str, str]:
         resolved = self.provisioned.resolver.resolve(self.app.function_environment(name))
         return {
             **{key: str(value) for key, value in resolved.items()},
-            "AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            **self.aws_environment(),
             "AWS_LAMBDA_FUNCTION_NAME": f"{self.provisioned.stack_name}-{name}",
             "POWERTOOLS_TRACE_DISABLED": "true",
             **self.options.extra_env,

@@ -7,6 +7,7 @@ import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError as BotoClientError
 
+from functions.common.clock import utc_now
 from schemas.lineage import RegistryEntry
 
 
@@ -34,3 +35,7 @@ class RegistryStore:
             kwargs["ExclusiveStartKey"] = start
         page = self.table.query(**kwargs)
         return page.get("Items", []), page.get("LastEvaluatedKey")
+
+    def set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
+        """A named pointer (e.g. the active definition of a system); unlike entries, it is overwritten."""
+        self.table.put_item(Item={"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})

@@ -56,7 +56,7 @@ class SessionStore:
             "status": SessionStatus.RECEIVED.value, "content_hash": content_hash,
             "received_at": now, "received_day": now[:10], "updated_at": now,
             "started_at": session.started_at.isoformat(), "raw_key": key, "attempts": 0,
-            "turn_count": len(session.turns),
+            "turn_count": len(session.turns), "systems": {},
         }
         try:
             self.table.put_item(Item=item, ConditionExpression=Attr("session_id").not_exists())

@@ -1,0 +1,114 @@
+"""`ssp-edge` / `python -m edge_worker.cli`: the edge worker's command line.
+
+Subcommands are added by `register(subparsers)` functions. Besides the ones here, every module
+`edge_worker/cli_<name>.py` that defines `register(subparsers)` is picked up; each subcommand sets
+`handler=<function(args) -> int>` with `set_defaults`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Register = Callable[[argparse._SubParsersAction], None]
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _prepare_model(args: argparse.Namespace) -> int:
+    from edge_worker.model_store import ModelStoreError, prepare_default_model
+    from edge_worker.gguf_import import GGUFImportError
+
+    try:
+        folder = prepare_default_model()
+    except (ModelStoreError, GGUFImportError, OSError) as exc:
+        return _fail(str(exc))
+    print(folder)
+    return 0
+
+
+def _import_gguf(args: argparse.Namespace) -> int:
+    from edge_worker.gguf_import import GGUFImportError, import_gguf
+
+    try:
+        folder = import_gguf(args.src, args.dest, overwrite=args.overwrite)
+    except (GGUFImportError, OSError) as exc:
+        return _fail(str(exc))
+    print(folder)
+    return 0
+
+
+def _systems(args: argparse.Namespace) -> int:
+    from schemas.system_definition import check_llguidance_grammar, load_systems
+
+    loaded = load_systems(args.dir, checks=[check_llguidance_grammar])
+    for name, definition in sorted(loaded.systems.items()):
+        label = definition.version or "-"
+        print(
+            f"{name}\tversion={label}\t{definition.definition_version}\t{definition.schema_version}"
+            f"\texamples={len(definition.examples)}\tmax_output_tokens={definition.max_output_tokens}"
+        )
+    for error in loaded.errors:
+        print(f"broken: {error}", file=sys.stderr)
+    if loaded.errors:
+        return _fail(f"{len(loaded.errors)} broken system definition(s)")
+    return 0
+
+
+def register_model_commands(subparsers: argparse._SubParsersAction) -> None:
+    prepare = subparsers.add_parser("prepare-model", help="download and import the default local model")
+    prepare.set_defaults(handler=_prepare_model)
+
+    gguf = subparsers.add_parser("import-gguf", help="turn a llama GGUF file into an MLX model folder")
+    gguf.add_argument("src", type=Path, help="GGUF file (Q4_0, Q4_1, Q8_0, F16 or F32 tensors)")
+    gguf.add_argument("dest", type=Path, help="folder to create")
+    gguf.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    gguf.set_defaults(handler=_import_gguf)
+
+
+def register_systems_command(subparsers: argparse._SubParsersAction) -> None:
+    systems = subparsers.add_parser("systems", help="list system definitions and report broken ones")
+    systems.add_argument("--dir", type=Path, default=None, help="definitions folder (default: the shipped one)")
+    systems.set_defaults(handler=_systems)
+
+
+def discovered_registrars() -> list[Register]:
+    """`register` of every `edge_worker.cli_*` module."""
+    import edge_worker
+
+    registrars = []
+    for module in sorted(pkgutil.iter_modules(edge_worker.__path__), key=lambda info: info.name):
+        if module.name.startswith("cli_"):
+            loaded = importlib.import_module(f"edge_worker.{module.name}")
+            if callable(getattr(loaded, "register", None)):
+                registrars.append(loaded.register)
+    return registrars
+
+
+def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssp-edge", description="Session summary pipeline: edge worker")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    if registrars is None:
+        registrars = [register_model_commands, register_systems_command, *discovered_registrars()]
+    for register in registrars:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Tokens for the local stack, kept in the state directory (mode 0600), never printed."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from functions.common.tokens import TokenStore
+
+SAMPLE_SOURCES = ("synapse", "planner", "nudge")
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SSP_HOME") or Path.home() / ".session-summary-pipeline").expanduser() / "local"
+
+
+def issue_local_tokens(tokens_table: str) -> dict[str, str]:
+    store = TokenStore(tokens_table)
+    tokens = {
+        "dashboard": store.create("local-dashboard", ["read", "refresh"]),
+        "edge": store.create("local-edge", ["edge"]),
+        "admin": store.create("local-admin", ["admin"]),
+        **{f"ingest-{source}": store.create(f"local-ingest-{source}", ["ingest"], source=source)
+           for source in SAMPLE_SOURCES},
+    }
+    path = state_dir() / "tokens.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(tokens, fh, indent=2)
+    return tokens
+
+
+def tokens_path() -> Path:
+    return state_dir() / "tokens.json"

@@ -1,0 +1,43 @@
+"""Which LLM the local stack's summarizer talks to: Claude when configured, else a local Messages API server."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from local_stack.messages_server import MessagesServer, ScriptedBackend, start_messages_server
+
+LOCAL_MODEL_ID = "local-smollm2-135m"
+
+
+@dataclass
+class SummarizerChoice:
+    description: str
+    env: dict[str, str] = field(default_factory=dict)
+    server: MessagesServer | None = None
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+
+def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> SummarizerChoice:
+    """llm: "auto" (Claude if a key or Bedrock is configured, else the local model), "mlx" or "scripted"."""
+    environ = dict(os.environ if environ is None else environ)
+    wants_cloud = environ.get("ANTHROPIC_API_KEY") or environ.get("SUMMARIZER_PROVIDER") == "bedrock"
+    if llm == "auto" and wants_cloud:
+        keys = ("ANTHROPIC_API_KEY", "SUMMARIZER_PROVIDER", "SUMMARIZER_MODEL_ID", "AWS_PROFILE")
+        passed = {k: environ[k] for k in keys if environ.get(k)}
+        provider = passed.get("SUMMARIZER_PROVIDER", "anthropic")
+        return SummarizerChoice(f"Claude via {provider}", passed)
+    if llm == "scripted":
+        backend = ScriptedBackend()
+        model_id = "local-scripted"
+    else:
+        from edge_worker.model_store import prepare_default_model
+        from local_stack.messages_server import MlxBackend
+        backend = MlxBackend(str(prepare_default_model()))
+        model_id = LOCAL_MODEL_ID
+    server = start_messages_server(backend)
+    env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "local", "SUMMARIZER_PROVIDER": "anthropic",
+           "SUMMARIZER_MODEL_ID": model_id, "LLM_TIMEOUT_SECONDS": "600"}
+    return SummarizerChoice(f"local Messages API at {server.url} ({model_id})", env, server)

@@ -1,0 +1,72 @@
+"""MlxBackend on a tiny random llama (real mlx_lm.load), called through the real anthropic client."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import anthropic
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
+from tiny_model import build_tiny_model  # noqa: E402
+
+from local_stack.messages_server import MlxBackend, start_messages_server  # noqa: E402
+
+SYSTEM = "You write the single, permanent summary of one session."
+USER = "Summarize: the user planned a trip to Lisbon on 2024-05-12."
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("messages-server-tiny"))
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    handle = start_messages_server(MlxBackend(str(model_dir), max_tokens=12))
+    yield handle
+    handle.stop()
+
+
+def direct_generation(model_dir: Path, max_tokens: int) -> tuple[str, int, int]:
+    """What mlx_lm produces for the same chat without the server: (text, prompt tokens, generated tokens)."""
+    from mlx_lm import load, stream_generate
+
+    model, tokenizer = load(str(model_dir))
+    chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
+    prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+    pieces, generated = [], 0
+    for response in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens):
+        pieces.append(response.text)
+        generated = response.generation_tokens
+    return "".join(pieces), len(prompt), generated
+
+
+def test_mlx_backend_answers_like_mlx_lm_through_the_sdk(server, model_dir):
+    client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
+    message = client.messages.create(
+        model="local-mlx",
+        max_tokens=8,
+        system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": USER}]}],
+    )
+    text, prompt_tokens, generated = direct_generation(model_dir, max_tokens=8)
+    assert generated > 0 and text
+    assert message.content[0].text == text
+    assert message.usage.input_tokens == prompt_tokens
+    assert message.usage.output_tokens == generated
+    assert message.stop_reason == ("max_tokens" if generated == 8 else "end_turn")
+    assert message.model == "local-mlx"
+
+    counted = client.messages.count_tokens(
+        model="local-mlx", system=SYSTEM, messages=[{"role": "user", "content": USER}]
+    )
+    assert counted.input_tokens == prompt_tokens
+
+
+def test_backend_caps_generated_tokens(server):
+    client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
+    message = client.messages.create(model="local-mlx", max_tokens=4000,
+                                     messages=[{"role": "user", "content": USER}])
+    assert message.usage.output_tokens <= 12

@@ -1,0 +1,64 @@
+"""`python -m local_stack up` starts, says where it listens, and Ctrl-C leaves no process behind."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_up_serves_then_stops_cleanly_on_ctrl_c():
+    process = subprocess.Popen([sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines, api_url = [], None
+    deadline = time.monotonic() + 60
+    while api_url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "HTTP API" in line:
+            api_url = line.split()[-1]
+    assert api_url, "".join(lines)
+    assert any("ready in" in line for line in lines)
+    response = httpx.get(f"{api_url}/summaries")
+    assert response.status_code == 401  # served by the local gateway, which asks for a token
+    helpers = _descendants(process.pid)
+    assert helpers, "the moto server should be a child process"
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    time.sleep(0.5)
+    assert not [pid for pid in helpers if _alive(pid)]

@@ -1,0 +1,173 @@
+"""System definitions: the shipped files load and validate; broken files are reported by name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from llguidance import LLMatcher
+
+from schemas.lineage import content_version
+from schemas.system_definition import (
+    SystemDefinition,
+    SystemDefinitionError,
+    check_llguidance_grammar,
+    default_systems_dir,
+    load_system,
+    load_systems,
+)
+
+SHIPPED = ("nudge", "planner", "synapse")
+
+
+@pytest.fixture()
+def systems_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "systems"
+    shutil.copytree(default_systems_dir(), folder)
+    return folder
+
+
+def _planner_data() -> dict:
+    return json.loads((default_systems_dir() / "planner.json").read_text(encoding="utf-8"))
+
+
+def test_shipped_definitions_load_without_errors():
+    loaded = load_systems()
+    assert loaded.errors == []
+    assert sorted(loaded.systems) == list(SHIPPED)
+    for name, definition in loaded.systems.items():
+        assert definition.name == name
+        assert 2 <= len(definition.examples) <= 3
+        assert definition.instructions.strip() and definition.description.strip()
+        assert 0 < definition.max_output_tokens <= 2048
+
+
+def test_versions_are_content_addressed():
+    planner = load_system(default_systems_dir() / "planner.json")
+    assert planner.schema_version == content_version("schema", planner.schema)
+    assert planner.definition_version.startswith("system:")
+    changed = SystemDefinition.from_dict({**planner.to_dict(), "instructions": "Other words."})
+    assert changed.schema_version == planner.schema_version
+    assert changed.definition_version != planner.definition_version
+    assert SystemDefinition.from_dict(planner.to_dict()).definition_version == planner.definition_version
+
+
+def _unbounded(schema: dict, at: str = "") -> list[str]:
+    problems = []
+    kind = schema.get("type")
+    if kind == "object" and schema.get("additionalProperties") is not False:
+        problems.append(f"{at or '/'}: object without additionalProperties false")
+    if kind == "array" and "maxItems" not in schema:
+        problems.append(f"{at}: array without maxItems")
+    if kind == "string" and not ({"maxLength", "enum", "format", "pattern"} & schema.keys()):
+        problems.append(f"{at}: string without maxLength")
+    for key, sub in schema.get("properties", {}).items():
+        problems += _unbounded(sub, f"{at}/{key}")
+    if isinstance(schema.get("items"), dict):
+        problems += _unbounded(schema["items"], f"{at}/items")
+    for index, sub in enumerate(schema.get("anyOf", [])):
+        problems += _unbounded(sub, f"{at}/anyOf/{index}")
+    return problems
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_schemas_keep_outputs_bounded(name):
+    assert _unbounded(load_systems().systems[name].schema) == []
+
+
+def test_bound_check_itself_finds_an_unbounded_schema():
+    assert _unbounded({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string"}}}}) == [
+        "/: object without additionalProperties false",
+        "/a: array without maxItems",
+        "/a/items: string without maxLength",
+    ]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_schemas_compile_in_llguidance(name):
+    definition = load_systems().systems[name]
+    grammar = LLMatcher.grammar_from_json_schema(definition.schema)
+    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
+    assert (is_error, messages) == (False, [])
+    check_llguidance_grammar(definition)
+
+
+def test_examples_are_checked_with_formats():
+    data = _planner_data()
+    data["examples"][1]["expected"]["events"][0]["start"] = "2025-06-10T08:30:00"  # no offset
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(data, source="planner.json")
+    assert "examples[1].expected" in str(caught.value) and "date-time" in str(caught.value)
+
+
+def test_validation_errors_describe_each_problem():
+    planner = load_systems().systems["planner"]
+    assert planner.validation_errors({"tasks": [], "events": []}) == []
+    problems = planner.validation_errors(
+        {"tasks": [{"title": "x", "due": "tomorrow", "priority": "urgent", "status": "todo"}], "events": []}
+    )
+    assert any("tasks/0/priority" in problem for problem in problems)
+    assert any("tasks/0/due" in problem for problem in problems)
+
+
+def test_broken_files_are_reported_by_name_and_the_others_still_load(systems_copy: Path):
+    (systems_copy / "badjson.json").write_text('{"name": "badjson", ', encoding="utf-8")
+    bad_schema = {**_planner_data(), "name": "badschema", "schema": {"type": "objekt"}, "examples": []}
+    (systems_copy / "badschema.json").write_text(json.dumps(bad_schema), encoding="utf-8")
+    failing = _planner_data() | {"name": "failing"}
+    failing["examples"] = [{"summary": "s", "expected": {"tasks": "none", "events": []}}]
+    (systems_copy / "failing.json").write_text(json.dumps(failing), encoding="utf-8")
+    (systems_copy / "renamed.json").write_text(json.dumps(_planner_data()), encoding="utf-8")
+
+    loaded = load_systems(systems_copy)
+
+    assert sorted(loaded.systems) == list(SHIPPED)
+    problems = {error.path.name: error.problem for error in loaded.errors}
+    assert sorted(problems) == ["badjson.json", "badschema.json", "failing.json", "renamed.json"]
+    assert "invalid JSON at line 1" in problems["badjson.json"]
+    assert "not valid JSON Schema" in problems["badschema.json"]
+    assert "examples[0].expected does not match the schema" in problems["failing.json"]
+    assert "'planner' does not match the file name 'renamed'" in problems["renamed.json"]
+    for error in loaded.errors:
+        assert str(error).startswith(str(error.path)) and error.problem in str(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"max_output_tokens": "600"}, "max_output_tokens"),
+        ({"max_output_tokens": 10**6}, "max_output_tokens"),
+        ({"name": "Planner!"}, "name"),
+        ({"examples": [{"summary": "s"}]}, "examples.0.expected"),
+    ],
+)
+def test_structure_problems_are_named(change, expected):
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(_planner_data() | change, source="x.json")
+    assert expected in caught.value.problem
+
+
+def test_a_top_level_array_is_rejected(tmp_path: Path):
+    path = tmp_path / "list.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(SystemDefinitionError, match="expected a JSON object"):
+        load_system(path)
+
+
+def test_a_missing_folder_is_reported(tmp_path: Path):
+    loaded = load_systems(tmp_path / "nowhere")
+    assert loaded.systems == {} and "does not exist" in loaded.errors[0].problem
+
+
+def test_checks_reject_schemas_llguidance_cannot_compile(systems_copy: Path):
+    odd = _planner_data() | {"name": "odd", "examples": []}
+    odd["schema"] = {"type": "object", "properties": {"a": {"type": "string", "format": "color"}}}
+    (systems_copy / "odd.json").write_text(json.dumps(odd), encoding="utf-8")
+    assert "odd" in load_systems(systems_copy).systems
+    loaded = load_systems(systems_copy, checks=[check_llguidance_grammar])
+    assert sorted(loaded.systems) == list(SHIPPED)
+    assert [error.path.name for error in loaded.errors] == ["odd.json"]
+    assert "llguidance" in loaded.errors[0].problem and "color" in loaded.errors[0].problem

@@ -1,0 +1,89 @@
+"""Shared helpers for tests that run the local stack."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from functions.common.tokens import TokenStore
+from local_stack.messages_server import ScriptedBackend, start_messages_server
+from local_stack.stack import LocalStack, StackOptions
+
+LLM_ENV = {"ANTHROPIC_API_KEY": "local-test-key", "SUMMARIZER_MODEL_ID": "local-scripted",
+           "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "5"}
+
+
+@contextlib.contextmanager
+def aws_env(endpoint: str) -> Iterator[None]:
+    """Point this process's boto3 at the stack's moto server."""
+    keys = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def running_stack(backend: ScriptedBackend | None = None, **options: Any) -> Iterator[LocalStack]:
+    """A local stack whose summarizer talks to a scripted Messages API server."""
+    backend = backend or ScriptedBackend()
+    server = start_messages_server(backend)
+    extra_env = {**LLM_ENV, "ANTHROPIC_BASE_URL": server.url, **options.pop("extra_env", {})}
+    stack = LocalStack(StackOptions(extra_env=extra_env, **options))
+    try:
+        stack.start()
+        with aws_env(stack.moto.url):
+            yield stack
+    finally:
+        stack.stop()
+        server.stop()
+
+
+def make_token(stack: LocalStack, scopes: list[str], source: str | None = None, name: str = "test") -> str:
+    with aws_env(stack.moto.url):
+        return TokenStore(stack.resolved("TokensTable")).create(name, scopes, source=source)
+
+
+def api_client(stack: LocalStack, token: str | None) -> httpx.Client:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=stack.api_url, headers=headers, timeout=30)
+
+
+def session_body(session_id: str, source: str = "planner", text: str = "Book the dentist for Friday") -> dict:
+    return {"session_id": session_id, "source": source, "user_id": "user-1",
+            "started_at": "2026-11-24T09:00:00Z", "ended_at": "2026-11-24T09:10:00Z",
+            "turns": [{"role": "user", "content": text, "timestamp": "2026-11-24T09:00:05Z"},
+                      {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"}]}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def queue_messages(stack: LocalStack, logical_id: str) -> int:
+    attrs = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.resolved(logical_id),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=1, default=str)
