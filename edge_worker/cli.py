@@ -23,8 +23,8 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _prepare_model(args: argparse.Namespace) -> int:
-    from edge_worker.model_store import ModelStoreError, prepare_default_model
     from edge_worker.gguf_import import GGUFImportError
+    from edge_worker.model_store import ModelStoreError, prepare_default_model
 
     try:
         folder = prepare_default_model()
@@ -35,10 +35,13 @@ def _prepare_model(args: argparse.Namespace) -> int:
 
 
 def _import_gguf(args: argparse.Namespace) -> int:
+    import mlx.core as mx
+
     from edge_worker.gguf_import import GGUFImportError, import_gguf
 
+    dtype = None if args.dtype == "auto" else getattr(mx, args.dtype)
     try:
-        folder = import_gguf(args.src, args.dest, overwrite=args.overwrite)
+        folder = import_gguf(args.src, args.dest, overwrite=args.overwrite, dtype=dtype)
     except (GGUFImportError, OSError) as exc:
         return _fail(str(exc))
     print(folder)
@@ -70,6 +73,12 @@ def register_model_commands(subparsers: argparse._SubParsersAction) -> None:
     gguf.add_argument("src", type=Path, help="GGUF file (Q4_0, Q4_1, Q8_0, F16 or F32 tensors)")
     gguf.add_argument("dest", type=Path, help="folder to create")
     gguf.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    gguf.add_argument(
+        "--dtype",
+        choices=("auto", "float16", "float32"),
+        default="auto",
+        help="type of scales, biases and norms (auto: float16 with Metal, float32 on CPU)",
+    )
     gguf.set_defaults(handler=_import_gguf)
 
 

@@ -14,17 +14,17 @@ class CliError(Exception):
 
 
 def register(subparsers: Any) -> None:
-    """Add the subcommands to an argparse subparsers object; each sets `func(args) -> int`."""
+    """Add the subcommands to an argparse subparsers object; each sets `handler(args) -> int`."""
     translate = subparsers.add_parser("translate", help="translate one summary into JSON for each system")
     translate.add_argument("summary", nargs="?", default="-", help="file with the summary text, or - for stdin")
     translate.add_argument("--summary-id", default="cli", help="id recorded in the output (default: cli)")
     _common(translate)
-    translate.set_defaults(func=lambda args: handle(run_translate, args))
+    translate.set_defaults(handler=lambda args: handle(run_translate, args))
 
     evaluate = subparsers.add_parser("eval", help="score the model on the systems' labelled examples")
     evaluate.add_argument("--json", dest="json_out", type=Path, help="also write the results as JSON here")
     _common(evaluate)
-    evaluate.set_defaults(func=lambda args: handle(run_eval, args))
+    evaluate.set_defaults(handler=lambda args: handle(run_eval, args))
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +111,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def handle(command: Any, args: argparse.Namespace) -> int:
     """Run a parsed subcommand, turning expected failures into a message and an exit status."""
     from edge_worker.constrained import ConstrainedGenerationError, UnsupportedSchemaError
+    from edge_worker.model_store import ModelStoreError
     from edge_worker.translator import InvalidTranslationError
 
     try:
@@ -118,7 +119,7 @@ def handle(command: Any, args: argparse.Namespace) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (UnsupportedSchemaError, ConstrainedGenerationError, InvalidTranslationError) as exc:
+    except (UnsupportedSchemaError, ConstrainedGenerationError, InvalidTranslationError, ModelStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -127,7 +128,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="ssp-edge")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

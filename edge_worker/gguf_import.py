@@ -121,7 +121,7 @@ def convert_weights(
     names = sorted(tensors)
     step = max(1, len(names) // 10)
     for index, name in enumerate(names, start=1):
-        if name in ("rope_freqs.weight",):
+        if name == "rope_freqs.weight":
             raise GGUFImportError("rope_freqs (Llama 3.1 rope scaling) is not supported")
         target = mlx_name(name)
         array = tensors[name]

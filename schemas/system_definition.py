@@ -36,7 +36,7 @@ class _Example(BaseModel):
 
 
 class _DefinitionFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = Field(min_length=1)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlx.core as mx
 import pytest
 from tiny_gguf import write_tiny_gguf
 
@@ -45,6 +46,11 @@ def test_import_gguf_writes_a_model_folder(tmp_path: Path, capsys: pytest.Captur
 
     assert main(["import-gguf", str(tmp_path / "tiny.gguf"), str(tmp_path / "out")]) == 1
     assert "already exists" in capsys.readouterr().err
+
+    assert main(["import-gguf", "--dtype", "float16", "--overwrite", str(tmp_path / "tiny.gguf"), str(tmp_path / "out")]) == 0
+    weights = mx.load(str(tmp_path / "out" / "model.safetensors"))
+    assert weights["model.layers.0.self_attn.q_proj.scales"].dtype == mx.float16
+    assert weights["model.norm.weight"].dtype == mx.float16
 
 
 def test_import_gguf_names_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -10,7 +10,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import boto3
 import pytest
@@ -19,6 +19,7 @@ from stack_helpers import make_token, running_stack
 
 from functions.common.auth import SCOPES
 from local_stack.messages_server import ScriptedBackend, fail
+from local_stack.runtime import FunctionError
 from local_stack.template import load_app
 from schemas.contracts import Session
 
@@ -172,7 +173,7 @@ class ConnectionsRecorder:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
                 data = self.rfile.read(int(self.headers.get("content-length") or 0))
-                recorder.posts.append((self.path, json.loads(data)))
+                recorder.posts.append((unquote(self.path), json.loads(data)))
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -241,8 +242,8 @@ def failed_session_id(stack, backend) -> str:
     post["headers"]["content-length"] = str(len(post["body"].encode()))
     assert stack.invoke("IngestFunction", post)["statusCode"] == 202
     backend.script([fail(400, "prompt is too long: 214113 tokens > 200000 maximum")], when=session_id)
-    result = stack.invoke("SummarizeFunction", sqs_event_for(load("summarize/sqs_batch.json"), session))
-    assert len(result["batchItemFailures"]) == 1
+    with pytest.raises(FunctionError, match="BatchProcessingError"):  # every record of the batch failed
+        stack.invoke("SummarizeFunction", sqs_event_for(load("summarize/sqs_batch.json"), session))
     assert session_item(stack, session_id)["status"] == "FAILED"
     return session_id
 

@@ -138,6 +138,7 @@ def test_broken_files_are_reported_by_name_and_the_others_still_load(systems_cop
     ("change", "expected"),
     [
         ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"output_schema": {"type": "object"}}, "output_schema: Extra inputs are not permitted"),
         ({"max_output_tokens": "600"}, "max_output_tokens"),
         ({"max_output_tokens": 10**6}, "max_output_tokens"),
         ({"name": "Planner!"}, "name"),
