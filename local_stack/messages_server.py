@@ -10,14 +10,16 @@ scripted failures for tests) or `MlxBackend` (a local MLX model).
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
 import re
+import signal
 import sys
 import threading
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -242,9 +244,13 @@ class ScriptedBackend:
 
 
 class MlxBackend:
-    """Replies from a local MLX model (greedy, bounded length), one generation at a time."""
+    """Replies from a local MLX model (greedy, bounded length), one generation at a time.
 
-    def __init__(self, model_path: str, max_tokens: int = 512):
+    Like the real API's prompt caching, a system prompt marked with cache_control is prefilled
+    once; later calls start from a copy of its KV cache and report it as cache_read_input_tokens.
+    """
+
+    def __init__(self, model_path: str, max_tokens: int = 512, cached_prefixes: int = 4):
         from mlx_lm import load
 
         if not Path(model_path).is_dir():
@@ -253,6 +259,8 @@ class MlxBackend:
         self.max_tokens = max_tokens
         self._model, self._tokenizer = load(model_path)
         self._lock = threading.Lock()
+        self._prefix_caches: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._cached_prefixes = cached_prefixes
 
     def decide(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Outcome:
         return reply()
@@ -266,25 +274,58 @@ class MlxBackend:
             chat.append({"role": message.get("role", "user"), "content": _text_of(message.get("content"))})
         return chat
 
-    def _prompt_tokens(self, body: Mapping[str, Any]) -> list[int]:
-        tokens = self._tokenizer.apply_chat_template(self._chat(body), add_generation_prompt=True, tokenize=True)
+    def _tokens(self, chat: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+        tokens = self._tokenizer.apply_chat_template(chat, add_generation_prompt=add_generation_prompt, tokenize=True)
         return list(tokens["input_ids"] if isinstance(tokens, Mapping) else tokens)
+
+    def _cacheable_prefix(self, body: Mapping[str, Any], prompt: list[int]) -> list[int]:
+        """Tokens of the system turn when it is marked for caching and is a strict prefix of the prompt."""
+        if not _cached_prefix(body):
+            return []
+        prefix = self._tokens(self._chat(body)[:1], add_generation_prompt=False)
+        return prefix if len(prefix) < len(prompt) and prompt[: len(prefix)] == prefix else []
+
+    def _prefix_cache(self, prefix: list[int]) -> tuple[Any, bool]:
+        """A private copy of the KV cache after `prefix`, and whether it was already cached."""
+        import mlx.core as mx
+        from mlx_lm.models.cache import make_prompt_cache
+
+        key = tuple(prefix)
+        hit = key in self._prefix_caches
+        if hit:
+            self._prefix_caches.move_to_end(key)
+        else:
+            cache = make_prompt_cache(self._model)
+            for start in range(0, len(prefix), 512):
+                self._model(mx.array(prefix[start : start + 512])[None], cache=cache)
+                mx.eval([entry.state for entry in cache])
+            self._prefix_caches[key] = cache
+            while len(self._prefix_caches) > self._cached_prefixes:
+                self._prefix_caches.popitem(last=False)
+        return copy.deepcopy(self._prefix_caches[key]), hit
 
     def _generate(self, body: Mapping[str, Any]) -> Generation:
         from mlx_lm import stream_generate
 
         limit = min(int(body.get("max_tokens", self.max_tokens)), self.max_tokens)
-        prompt = self._prompt_tokens(body)
+        prompt = self._tokens(self._chat(body), add_generation_prompt=True)
+        prefix = self._cacheable_prefix(body, prompt)
+        options: dict[str, Any] = {}
+        hit = False
+        if prefix:
+            options["prompt_cache"], hit = self._prefix_cache(prefix)
         pieces, finish, generated = [], None, 0
-        for response in stream_generate(self._model, self._tokenizer, prompt, max_tokens=limit):
+        for response in stream_generate(self._model, self._tokenizer, prompt[len(prefix):], max_tokens=limit, **options):
             pieces.append(response.text)
             generated = response.generation_tokens
             finish = response.finish_reason
         return Generation(
             text="".join(pieces),
-            input_tokens=len(prompt),
+            input_tokens=len(prompt) - len(prefix),
             output_tokens=generated,
             stop_reason="max_tokens" if finish == "length" else "end_turn",
+            cache_creation_input_tokens=0 if hit else len(prefix),
+            cache_read_input_tokens=len(prefix) if hit else 0,
         )
 
     def generate(self, body: Mapping[str, Any], model: str) -> Generation:
@@ -293,7 +334,7 @@ class MlxBackend:
 
     def count_tokens(self, body: Mapping[str, Any]) -> int:
         with self._lock:
-            return len(self._prompt_tokens(body))
+            return len(self._tokens(self._chat(body), add_generation_prompt=True))
 
 
 _BEDROCK_INVOKE = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
@@ -483,6 +524,10 @@ def start_messages_server(backend: Backend, host: str = "127.0.0.1", port: int =
     return MessagesServer(backend=backend, host=host, port=httpd.server_address[1], _httpd=httpd, _thread=thread)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack.messages_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="MLX model folder (mlx_lm.load); without it, scripted deterministic replies")
@@ -506,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
     print(f"messages server listening on {server.url} ({type(backend).__name__}); Ctrl-C stops", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from local_stack.runtime import FunctionRuntime
 from local_stack.sqs_poller import QueuePoller
 from local_stack.stream_poller import StreamPoller
 from local_stack.template import DEFAULT_TEMPLATE, SamApp, load_app
+from local_stack.websocket_api import LocalWebSocketApi
 
 log = logging.getLogger("local_stack")
 
@@ -37,6 +38,7 @@ class LocalStack:
         self.provisioned: Provisioned | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.http_api: LocalHttpApi | None = None
+        self.websocket_api: LocalWebSocketApi | None = None
         self.pollers: list[QueuePoller | StreamPoller] = []
         self.started_in_s: float | None = None
 
@@ -46,13 +48,19 @@ class LocalStack:
         self.moto.start()
         try:
             self.provisioned = provision(self.app, self.moto.url, parameters=self.options.parameters)
-            for name in self.app.functions:
-                self.runtimes[name] = self._runtime(name)
-            if self.options.serve_http:
+            if self.options.serve_http:  # bound before the functions start, so their URLs are known
                 self.http_api = LocalHttpApi(
                     self.app.http_routes, self.app.http_authorizer, self.invoke,
                     host=self.options.host, port=self.options.api_port)
+                if self.app.websocket_routes:
+                    self.websocket_api = LocalWebSocketApi(
+                        self.app.websocket_routes, self.invoke, stage=self.app.websocket_stage, host=self.options.host)
+            for name in self.app.functions:
+                self.runtimes[name] = self._runtime(name)
+            if self.http_api:
                 self.http_api.start()
+            if self.websocket_api:
+                self.websocket_api.start()
             if self.options.event_sources:
                 self._start_pollers()
         except BaseException:
@@ -68,6 +76,9 @@ class LocalStack:
         if self.http_api:
             self.http_api.stop()
             self.http_api = None
+        if self.websocket_api:
+            self.websocket_api.stop()
+            self.websocket_api = None
         for runtime in self.runtimes.values():
             runtime.close()
         self.runtimes.clear()
@@ -99,10 +110,24 @@ class LocalStack:
         return {"AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
 
+    def local_urls(self) -> dict[str, str]:
+        """The template's API Gateway URLs (as resolved) -> where the local servers listen."""
+        refs, urls = self.provisioned.resolver.refs, {}
+        suffix = f"execute-api.{REGION}.amazonaws.com"
+        for name, res in self.app.resources.items():
+            if res["Type"] == "AWS::Serverless::HttpApi" and self.http_api:
+                urls[f"https://{refs[name]}.{suffix}"] = self.http_api.url
+            if res["Type"] == "AWS::ApiGatewayV2::Api" and self.websocket_api:
+                stage = self.app.websocket_stage
+                urls[f"wss://{refs[name]}.{suffix}/{stage}"] = self.websocket_api.url
+                urls[f"https://{refs[name]}.{suffix}/{stage}"] = self.websocket_api.management_url
+        return urls
+
     def function_environment(self, name: str) -> dict[str, str]:
         resolved = self.provisioned.resolver.resolve(self.app.function_environment(name))
+        local_urls = self.local_urls()
         return {
-            **{key: str(value) for key, value in resolved.items()},
+            **{key: local_urls.get(str(value), str(value)) for key, value in resolved.items()},
             **self.aws_environment(),
             "AWS_LAMBDA_FUNCTION_NAME": f"{self.provisioned.stack_name}-{name}",
             "POWERTOOLS_TRACE_DISABLED": "true",

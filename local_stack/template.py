@@ -92,6 +92,7 @@ class SamApp:
     queue_sources: list[QueueSource] = field(default_factory=list)
     stream_sources: list[StreamSource] = field(default_factory=list)
     websocket_routes: list[WebSocketRoute] = field(default_factory=list)
+    websocket_stage: str = "live"
 
     @property
     def resources(self) -> dict[str, dict]:
@@ -156,6 +157,9 @@ def parse_app(raw: dict) -> SamApp:
                     "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
                     int(ev.get("MaximumRetryAttempts", 3))))
     app.websocket_routes = _websocket_routes(resources)
+    for res in resources.values():
+        if res["Type"] == "AWS::ApiGatewayV2::Stage":
+            app.websocket_stage = res["Properties"]["StageName"]
     return app
 
 

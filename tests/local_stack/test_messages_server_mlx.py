@@ -43,18 +43,26 @@ def direct_generation(model_dir: Path, max_tokens: int) -> tuple[str, int, int]:
     return "".join(pieces), len(prompt), generated
 
 
-def test_mlx_backend_answers_like_mlx_lm_through_the_sdk(server, model_dir):
-    client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
-    message = client.messages.create(
+def create(client, cache_system: bool):
+    system_block = {"type": "text", "text": SYSTEM}
+    if cache_system:
+        system_block["cache_control"] = {"type": "ephemeral"}
+    return client.messages.create(
         model="local-mlx",
         max_tokens=8,
-        system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        system=[system_block],
         messages=[{"role": "user", "content": [{"type": "text", "text": USER}]}],
     )
+
+
+def test_mlx_backend_answers_like_mlx_lm_through_the_sdk(server, model_dir):
+    client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
+    message = create(client, cache_system=False)
     text, prompt_tokens, generated = direct_generation(model_dir, max_tokens=8)
     assert generated > 0 and text
     assert message.content[0].text == text
     assert message.usage.input_tokens == prompt_tokens
+    assert message.usage.cache_creation_input_tokens == 0 and message.usage.cache_read_input_tokens == 0
     assert message.usage.output_tokens == generated
     assert message.stop_reason == ("max_tokens" if generated == 8 else "end_turn")
     assert message.model == "local-mlx"
@@ -63,6 +71,18 @@ def test_mlx_backend_answers_like_mlx_lm_through_the_sdk(server, model_dir):
         model="local-mlx", system=SYSTEM, messages=[{"role": "user", "content": USER}]
     )
     assert counted.input_tokens == prompt_tokens
+
+
+def test_cache_control_reuses_the_system_prefix_and_keeps_the_answer(server, model_dir):
+    client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
+    text, prompt_tokens, _ = direct_generation(model_dir, max_tokens=8)
+    first, second = create(client, cache_system=True), create(client, cache_system=True)
+    written = first.usage.cache_creation_input_tokens
+    assert 0 < written < prompt_tokens
+    assert first.usage.input_tokens + written == prompt_tokens
+    assert second.usage.cache_read_input_tokens == written and second.usage.cache_creation_input_tokens == 0
+    assert second.usage.input_tokens == first.usage.input_tokens
+    assert first.content[0].text == second.content[0].text == text
 
 
 def test_backend_caps_generated_tokens(server):

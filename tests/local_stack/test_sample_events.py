@@ -399,7 +399,7 @@ def test_edge_pending_sample_lists_summarized_sessions(stack, summarized):
     assert {json.loads(r["body"])["session_id"] for r in load("summarize/sqs_batch.json")["Records"]} <= pending
 
 
-def test_edge_get_summary_sample_returns_the_summary_text(stack, summarized, backend):
+def test_edge_get_summary_sample_returns_the_summary_text(stack, summarized):
     result = invoke(stack, "api/edge_get_summary.json")
     assert result["statusCode"] == 200, result
     summary = body_of(result)
