@@ -93,6 +93,7 @@ class _JsonCursor:
         self.in_string = False
         self.escaped = False
         self.open: list[int] = []
+        self.strings_opened = 0
 
     def feed(self, data: bytes) -> None:
         for byte in data:
@@ -105,6 +106,7 @@ class _JsonCursor:
                     self.in_string = False
             elif byte == 0x22:
                 self.in_string = True
+                self.strings_opened += 1
             elif byte in (0x5B, 0x7B):
                 self.open.append(byte + 2)  # '[' -> ']', '{' -> '}'
             elif byte in (0x5D, 0x7D) and self.open:
@@ -113,6 +115,7 @@ class _JsonCursor:
     def copy(self) -> "_JsonCursor":
         twin = _JsonCursor()
         twin.in_string, twin.escaped, twin.open = self.in_string, self.escaped, list(self.open)
+        twin.strings_opened = self.strings_opened
         return twin
 
     def closing_suffix(self) -> bytes:
@@ -180,6 +183,7 @@ class SchemaConstraint:
     generated: list[int] = field(default_factory=list)
     mask_seconds: float = 0.0
     mask_calls: int = 0
+    guard_seconds: float = 0.0  # part of mask_seconds spent keeping the output within budget
     closing_steps: int = 0
 
     def __post_init__(self) -> None:
@@ -197,7 +201,7 @@ class SchemaConstraint:
             raise ConstrainedGenerationError(
                 f"system {self.system!r}: the smallest valid document needs more than {self.max_tokens} tokens"
             )
-        self._cost_hint = shortest
+        self._cost_hint, self._hint_at, self._hint_string = shortest, 0, -1
 
     @property
     def complete(self) -> bool:
@@ -225,7 +229,9 @@ class SchemaConstraint:
             self.sync(self.generated + tokens[seen:].tolist())
         llguidance.numpy.fill_next_token_bitmask(self.matcher, self._bitmask)
         if not self.complete:
+            guard_started = time.perf_counter()
             self._keep_within_budget()
+            self.guard_seconds += time.perf_counter() - guard_started
         masked = self._apply(logits, self._bitmask)
         self.mask_seconds += time.perf_counter() - started
         self.mask_calls += 1
@@ -233,12 +239,15 @@ class SchemaConstraint:
 
     def _keep_within_budget(self) -> None:
         remaining = self.max_tokens - len(self.generated)
-        if self._cursor.in_string and remaining > self._cost_hint + 8:
-            return  # inside a string the cost to finish stays what it was when the string opened
-        if remaining > 2 * self._cost_hint + OPENER_CHECK_SLACK:
-            return  # far from the end: skip the simulation
+        since = len(self.generated) - self._hint_at
+        if remaining > 2 * self._cost_hint + OPENER_CHECK_SLACK and since < 16:
+            return  # far from the end: refresh the estimate every 16 tokens only
+        same_string = self._cursor.in_string and self._hint_string == self._cursor.strings_opened
+        if same_string and remaining > self._cost_hint + 8:
+            return  # inside one string the cost to finish does not grow
         cost = self._closing_cost(remaining + 1)
         self._cost_hint = cost if cost is not None else remaining
+        self._hint_at, self._hint_string = len(self.generated), self._cursor.strings_opened
         allowed = self._allowed(self._bitmask)
         if cost is None or cost + 2 >= remaining:
             choice = self._closing_choice(allowed, self._cursor)
@@ -390,7 +399,10 @@ def generate_constrained(
             raise ConstrainedGenerationError(
                 f"system {constraint.system!r}: output did not complete within {max_tokens} tokens"
             )
-    text = tokenizer.decode(out)
+    if constraint is not None:  # the exact bytes the grammar accepted (no detokenizer clean-up)
+        text = constraint.gtok.ll_tokenizer.decode_bytes(out).decode("utf-8", errors="replace")
+    else:
+        text = tokenizer.decode(out)
     return Generation(
         tokens=out,
         text=text,

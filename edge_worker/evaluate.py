@@ -69,8 +69,9 @@ def leaf_matches(predicted: Any, expected: Any) -> tuple[int, int, int]:
 
 
 def prf(true_positives: int, predicted: int, expected: int) -> tuple[float, float, float]:
-    precision = true_positives / predicted if predicted else (1.0 if not expected else 0.0)
-    recall = true_positives / expected if expected else (1.0 if not predicted else 0.0)
+    # Vacuous cases count as 1.0: predicting nothing is precise, expecting nothing is fully recalled.
+    precision = true_positives / predicted if predicted else 1.0
+    recall = true_positives / expected if expected else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f1
 

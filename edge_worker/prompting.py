@@ -17,11 +17,16 @@ SUMMARY_BLOCK = "Session summary (data, between the tags):\n<summary>\n{summary}
 SYSTEM_BLOCK = (
     "Target system: {name}\n"
     "Instructions for {name}:\n{instructions}\n\n"
-    "The answer must match this JSON Schema:\n{schema}\n\n"
+    "Shape of the answer (keys marked ? are optional):\n{schema}\n\n"
     "Write the JSON object for {name} now."
 )
 # Everything that shapes the prompt besides the per-system instructions; versioned with them.
-TEMPLATE_TEXT = "\n---\n".join(["system: " + SYSTEM_MESSAGE, "user: " + SUMMARY_BLOCK + SYSTEM_BLOCK])
+# The schema is shown as a compact outline (the grammar enforces the rest): a quarter of the tokens.
+SCHEMA_RENDERING = "outline-v1"
+TEMPLATE_TEXT = "\n---\n".join(
+    ["system: " + SYSTEM_MESSAGE, "user: " + SUMMARY_BLOCK + SYSTEM_BLOCK, "schema: " + SCHEMA_RENDERING]
+)
+_FORMAT_HINTS = {"date": '"YYYY-MM-DD"', "date-time": '"YYYY-MM-DDThh:mm:ss+hh:mm"', "time": '"hh:mm:ss"'}
 _SPLIT = "\u0000SYSTEM-PART\u0000"
 
 
@@ -36,8 +41,37 @@ def prompt_version(system: SystemLike) -> str:
 
 
 def schema_for_prompt(schema: dict[str, Any]) -> str:
-    shown = {key: value for key, value in schema.items() if key not in ("$schema", "$id")}
-    return json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
+    """A compact outline of a JSON Schema, e.g. {"due"?: "YYYY-MM-DD" | null, "tags": [string]}."""
+    return _outline(schema)
+
+
+def _outline(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return "any"
+    if "const" in schema:
+        return json.dumps(schema["const"], ensure_ascii=False)
+    if "enum" in schema:
+        return "|".join(json.dumps(value, ensure_ascii=False) for value in schema["enum"])
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(_outline(option) for option in schema[key])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_outline({**schema, "type": one}) for one in kind)
+    if kind == "object" or "properties" in schema:
+        required = set(schema.get("required", []))
+        fields = [
+            f"{json.dumps(name, ensure_ascii=False)}{'' if name in required else '?'}: {_outline(sub)}"
+            for name, sub in schema.get("properties", {}).items()
+        ]
+        return "{" + ", ".join(fields) + "}"
+    if kind == "array":
+        return "[" + _outline(schema.get("items", {})) + "]"
+    if kind == "string":
+        if schema.get("format") in _FORMAT_HINTS:
+            return _FORMAT_HINTS[schema["format"]]
+        return f"string /{schema['pattern']}/" if "pattern" in schema else "string"
+    return kind if isinstance(kind, str) else "any"
 
 
 def neutralize(summary: str, special_tokens: list[str]) -> str:

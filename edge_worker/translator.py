@@ -14,7 +14,7 @@ from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
 from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
-from edge_worker.prompting import SummaryPrompt, build_summary_prompt, prompt_version
+from edge_worker.prompting import build_summary_prompt, prompt_version
 from schemas.lineage import content_version
 
 PREFILL_STEP = 2048
@@ -104,6 +104,8 @@ class Translator:
     ) -> list[Translation]:
         """naive=True prefills the full prompt for every system (the comparison baseline)."""
         systems = list(systems)
+        if not systems:
+            return []
         for system in systems:
             self._grammar(system)  # fail on an unsupported schema before any model work
         prompt = build_summary_prompt(self.tokenizer, summary_text)
@@ -123,9 +125,6 @@ class Translator:
             results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds))
             prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
         return results
-
-    def summary_prompt(self, summary_text: str) -> SummaryPrompt:
-        return build_summary_prompt(self.tokenizer, summary_text)
 
     def _grammar(self, system: SystemLike) -> str:
         key = content_version("schema", system.schema)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,7 @@ from local_stack.apigw_events import authorizer_event, http_event, http_response
 from local_stack.runtime import FunctionError
 from local_stack.template import HttpRoute
 
+log = logging.getLogger("local_stack.gateway")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's own request limit
 
 Invoke = Callable[[str, dict], object]
@@ -103,7 +105,8 @@ class LocalHttpApi:
             event["requestContext"]["authorizer"] = {"lambda": context}
         try:
             return http_response(self.invoke(route.function, event))
-        except FunctionError:
+        except FunctionError as error:
+            log.error("%s %s: %s\n%s", method, parts.path, error, "".join(error.error.get("stackTrace", [])))
             return _message(500, "Internal Server Error")
 
     def _handler_class(self):

@@ -18,6 +18,7 @@ import re
 import signal
 import sys
 import threading
+import traceback
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -399,6 +400,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            self._send_error(RequestError(500, f"backend failed: {type(error).__name__}: {error}"))
 
     def _drain(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)

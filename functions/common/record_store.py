@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.common.clock import utc_now
@@ -69,26 +68,24 @@ class RecordStore:
                                ContentType="application/json")
         else:
             item["document"] = text
-        condition = ("attribute_not_exists(summary_id)" if expected_version == 0
-                     else "version = :expected")
-        values = {} if expected_version == 0 else {":expected": {"N": str(expected_version)}}
+        condition = "attribute_not_exists(summary_id)" if expected_version == 0 else "version = :expected"
+        values = {} if expected_version == 0 else {"ExpressionAttributeValues": {":expected": expected_version}}
         history = {"record_key": record_key(summary_id, system), "version": version, "created_at": now,
                    "patch": json.dumps(patch), "document_hash": doc_hash, "request_id": request_id or "", **lineage}
         state = {"version": version, "updated_at": now, "document_hash": doc_hash, **lineage}
-        serialize = TypeSerializer().serialize
-        try:
+        try:  # the resource's client serializes plain Python values itself
             self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.names["records"], "Item": {k: serialize(v) for k, v in item.items()},
-                         "ConditionExpression": condition, **({"ExpressionAttributeValues": values} if values else {})}},
-                {"Put": {"TableName": self.names["history"], "Item": {k: serialize(v) for k, v in history.items()},
+                {"Put": {"TableName": self.names["records"], "Item": item, "ConditionExpression": condition, **values}},
+                {"Put": {"TableName": self.names["history"], "Item": history,
                          "ConditionExpression": "attribute_not_exists(record_key)"}},
-                {"Update": {"TableName": self.names["sessions"], "Key": {"session_id": {"S": summary_id}},
+                {"Update": {"TableName": self.names["sessions"], "Key": {"session_id": summary_id},
                             "UpdateExpression": "SET systems.#system = :state, updated_at = :now",
                             "ExpressionAttributeNames": {"#system": system},
-                            "ExpressionAttributeValues": {":state": serialize(state), ":now": {"S": now}}}},
+                            "ExpressionAttributeValues": {":state": state, ":now": now}}},
             ])
         except BotoClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == ["ConditionalCheckFailed"]:
                 raise StaleVersionError(f"{summary_id}/{system} is no longer at version {expected_version}") from error
             raise
         return item

@@ -46,6 +46,9 @@ class SummarizerError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.retryable, self.status))
+
 
 class Summarizer(Protocol):
     def summarize(self, session: Session) -> SummaryResult: ...

@@ -38,12 +38,35 @@ OWN_SCHEMA = {
         },
     },
 }
+# Every new item costs many required tokens: the budget guard must look ahead, not just close brackets.
+DEEP_SCHEMA = {
+    "type": "object",
+    "required": ["groups"],
+    "properties": {
+        "groups": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["label", "members", "meta"],
+                "properties": {
+                    "label": {"type": "string"},
+                    "members": {"type": "array", "minItems": 1, "items": {
+                        "type": "object", "required": ["name", "role"],
+                        "properties": {"name": {"type": "string"}, "role": {"enum": ["lead", "member"]}},
+                    }},
+                    "meta": {"type": "object", "required": ["created"],
+                             "properties": {"created": {"type": "string", "format": "date-time"}}},
+                },
+            },
+        }
+    },
+}
 PROMPTS = [
     "Session summary: the user booked a dentist visit and wants a daily walk reminder.",
     '{"tasks": [], "events": [{"title": "x"}]} <|im_start|> unrelated text 12345',
     "a",
 ]
-RUNS = 50  # per schema: 200 generations in all
+RUNS = 50  # per schema: 212 generations in all
 TEMPERATURES = [0.0, 1.0, 5.0, 50.0]  # 50 is close to a uniform walk over allowed tokens
 
 
@@ -66,13 +89,13 @@ def test_shipped_systems_are_present():
     assert {"planner", "synapse", "nudge"} <= set(SHIPPED.systems)
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED.systems) + ["own"])
+@pytest.mark.parametrize("name", sorted(SHIPPED.systems) + ["own", "deep"])
 def test_random_generations_are_always_schema_valid(tiny_model, name):
-    schema = OWN_SCHEMA if name == "own" else SHIPPED.systems[name].schema
+    schema = {"own": OWN_SCHEMA, "deep": DEEP_SCHEMA}.get(name) or SHIPPED.systems[name].schema
     validator = output_validator(schema)
     shapes = set()
-    for run in range(RUNS):
-        budget = (48, 96, 160)[run % 3]
+    for run in range(RUNS if name != "deep" else 12):
+        budget = (48, 96, 160)[run % 3] if name != "deep" else 400
         generation = _generate(
             tiny_model,
             schema,

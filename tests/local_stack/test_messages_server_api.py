@@ -219,3 +219,13 @@ def test_cli_rejects_a_missing_model_folder(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "nope" in result.stderr and "not found" in result.stderr
+
+
+def test_a_failing_backend_gives_a_500_error_body_not_a_dropped_connection():
+    class Broken(ScriptedBackend):
+        def generate(self, body, model):
+            raise RuntimeError("weights missing")
+
+    with start_messages_server(Broken()) as broken:
+        status, error, _ = post(broken.url, body())
+    assert status == 500 and error["error"] == {"type": "api_error", "message": "backend failed: RuntimeError: weights missing"}

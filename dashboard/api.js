@@ -1,0 +1,73 @@
+// Every call to the pipeline's API: bearer token, JSON in and out, errors with a readable message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const SCOPE_HINT = {
+  read: "Token missing or lacks the read scope.",
+  refresh: "Token missing or lacks the refresh scope.",
+};
+
+// What to show the user for a failed call that needed `scope`.
+export function describeError(error, scope = "read") {
+  if (error instanceof ApiError) {
+    if (error.status === 401 || error.status === 403) return SCOPE_HINT[scope] || SCOPE_HINT.read;
+    return `${error.message} (HTTP ${error.status})`;
+  }
+  return `Cannot reach the API: ${error.message}`;
+}
+
+export class Api {
+  constructor(token, base = new URL(".", location.href)) {
+    this.token = token;
+    this.base = base;
+  }
+
+  url(path, params = {}) {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+    }
+    return url;
+  }
+
+  async request(method, path, { params, body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(this.url(path, params), {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new ApiError(response.status, data.error || "http_error", data.message || response.statusText);
+    }
+    return { status: response.status, data };
+  }
+
+  async get(path, params) {
+    return (await this.request("GET", path, { params })).data;
+  }
+
+  post(path, body) {
+    return this.request("POST", path, { body });
+  }
+
+  // Read-side endpoints
+  summaries(filters, next) { return this.get("summaries", { ...filters, next }); }
+  summary(id) { return this.get(`summaries/${encodeURIComponent(id)}`); }
+  history(id, system, next) {
+    return this.get(`summaries/${encodeURIComponent(id)}/systems/${encodeURIComponent(system)}/history`,
+      { limit: 100, next });
+  }
+  systems() { return this.get("systems"); }
+  registry(kind, next) { return this.get("registry", { kind, next }); }
+  usage(range) { return this.get("usage", range); }
+  refresh(selector) { return this.post("refresh", selector); }
+  refreshStatus(requestId) { return this.get(`refresh/${encodeURIComponent(requestId)}`); }
+}

@@ -1,0 +1,28 @@
+// The token (and live-updates URL) arrive in the fragment once, then live in this tab's sessionStorage only.
+
+const TOKEN_KEY = "ssp.token";
+const WS_KEY = "ssp.ws";
+
+export function takeFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get("token");
+  if (token) {
+    save(token, params.get("ws") || "");
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+export function save(token, wsUrl) {
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+  if (wsUrl) sessionStorage.setItem(WS_KEY, wsUrl.trim());
+  else sessionStorage.removeItem(WS_KEY);
+}
+
+export function load() {
+  return { token: sessionStorage.getItem(TOKEN_KEY) || "", wsUrl: sessionStorage.getItem(WS_KEY) || "" };
+}
+
+export function forget() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(WS_KEY);
+}

@@ -1,0 +1,79 @@
+"""The systems the edge translates for: definition files, reloaded when the folders change (watchdog)."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, load_systems
+
+log = logging.getLogger("edge_worker.catalog")
+Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
+
+
+class SystemCatalog:
+    def __init__(self, folders: list[Path] | None = None) -> None:
+        self.folders = [Path(f) for f in (folders or [default_systems_dir()])]
+        self.systems: dict[str, SystemDefinition] = {}
+        self.errors: list[SystemDefinitionError] = []
+        self._lock = threading.Lock()
+        self._observer: Observer | None = None
+
+    def reload(self) -> tuple[list[SystemDefinition], list[SystemDefinitionError]]:
+        """Re-read every folder; returns definitions that are new or changed, and broken files."""
+        found: dict[str, SystemDefinition] = {}
+        errors: list[SystemDefinitionError] = []
+        for folder in self.folders:
+            loaded = load_systems(folder)
+            errors.extend(loaded.errors)
+            for name, definition in loaded.systems.items():
+                if name in found:
+                    errors.append(SystemDefinitionError(definition.source or folder,
+                                                        f"system {name!r} is also defined in {found[name].source}"))
+                    continue
+                found[name] = definition
+        with self._lock:
+            changed = [d for name, d in found.items()
+                       if name not in self.systems or self.systems[name].definition_version != d.definition_version]
+            self.systems, self.errors = found, errors
+        return changed, errors
+
+    def current(self) -> list[SystemDefinition]:
+        with self._lock:
+            return list(self.systems.values())
+
+    def get(self, name: str) -> SystemDefinition | None:
+        with self._lock:
+            return self.systems.get(name)
+
+    def watch(self, on_change: Changed, debounce_s: float = 0.3) -> None:
+        catalog = self
+
+        class Handler(FileSystemEventHandler):
+            def __init__(self) -> None:
+                self._timer: threading.Timer | None = None
+
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if not str(event.src_path).endswith(".json") and not str(getattr(event, "dest_path", "")).endswith(".json"):
+                    return
+                if self._timer:
+                    self._timer.cancel()
+                self._timer = threading.Timer(debounce_s, lambda: on_change(*catalog.reload()))
+                self._timer.daemon = True
+                self._timer.start()
+
+        self._observer = Observer()
+        for folder in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._observer.schedule(Handler(), str(folder), recursive=False)
+        self._observer.daemon = True
+        self._observer.start()
+
+    def stop(self) -> None:
+        if self._observer:
+            self._observer.stop()
+            self._observer.join(timeout=5)

@@ -1,0 +1,102 @@
+"""Subcommands to run and operate the daemon: run, status, launchd, token-store."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import signal
+import sys
+import threading
+
+import boto3
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge_worker.config import ConfigError, load_config
+    from edge_worker.runtime import build_worker
+
+    try:
+        config = load_config(args.config)
+        worker = build_worker(config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    print("stopping: finishing the translation in flight...", file=sys.stderr, flush=True)
+    worker.stop()
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from edge_worker.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    path = config.state_dir / "status.json"
+    status = json.loads(path.read_text()) if path.exists() else {"note": "the worker has not run yet"}
+    try:
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=config.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        status["queue_waiting"] = int(attributes["ApproximateNumberOfMessages"])
+        status["queue_in_flight"] = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    except Exception as error:  # offline: show what is known locally
+        status["queue_error"] = str(error)
+    from edge_worker.outbox import Outbox
+    outbox = Outbox(config.state_dir / "outbox.sqlite3")
+    status["outbox"] = outbox.size()
+    outbox.close()
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def _launchd(args: argparse.Namespace) -> int:
+    from edge_worker import launchd
+
+    if sys.platform != "darwin" or args.action == "print":
+        sys.stdout.write(launchd.agent_plist().decode())
+        if sys.platform != "darwin" and args.action != "print":
+            print(f"\n(not macOS: printed the agent; save it as {launchd.plist_path()} on the Mac)", file=sys.stderr)
+        return 0
+    if args.action == "install":
+        print(f"installed {launchd.install()}")
+    elif launchd.uninstall():
+        print("uninstalled")
+    else:
+        print("no agent installed")
+    return 0
+
+
+def _token_store(args: argparse.Namespace) -> int:
+    import keyring
+
+    from edge_worker.config import KEYRING_SERVICE
+    token = getpass.getpass("edge API token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if not token:
+        print("error: empty token", file=sys.stderr)
+        return 2
+    keyring.set_password(KEYRING_SERVICE, "api-token", token)
+    print("stored in the OS keychain")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for name, handler, text in (("run", _run, "run the daemon until SIGINT/SIGTERM"),
+                                ("status", _status, "queue depth, outbox size, model and last error")):
+        command = subparsers.add_parser(name, help=text)
+        command.add_argument("--config", type=Path, default=None,
+                             help="settings file (default $SSP_HOME/edge.json)")
+        command.set_defaults(handler=handler)
+    agent = subparsers.add_parser("launchd", help="install/uninstall the macOS launchd agent (prints it elsewhere)")
+    agent.add_argument("action", choices=("install", "uninstall", "print"))
+    agent.set_defaults(handler=_launchd)
+    token = subparsers.add_parser("token-store", help="keep the edge API token in the OS keychain")
+    token.set_defaults(handler=_token_store)

@@ -1,0 +1,25 @@
+"""Deciding what to translate: which systems a request needs, given what the cloud already stored."""
+from __future__ import annotations
+
+from typing import Any
+
+from edge_worker.prompting import prompt_version
+from schemas.system_definition import SystemDefinition
+
+
+def lineage_for(system: SystemDefinition, model_version: str) -> dict[str, str]:
+    return {"translator_model_version": model_version, "translator_prompt_version": prompt_version(system),
+            "schema_version": system.schema_version}
+
+
+def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
+    """The stored record was made by this exact model, prompt and schema."""
+    return bool(state) and all(state.get(key) == value for key, value in lineage.items())
+
+
+def systems_to_translate(requested: list[SystemDefinition], stored: dict[str, dict], model_version: str,
+                         force: bool) -> list[SystemDefinition]:
+    """A refresh redoes everything asked for; otherwise only what is missing or made by other versions."""
+    if force:
+        return requested
+    return [s for s in requested if not is_current(stored.get(s.name), lineage_for(s, model_version))]

@@ -1,0 +1,254 @@
+"""The edge daemon: long-poll EdgeQueue, translate with the local model, store through the API."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+from edge_worker.catalog import SystemCatalog
+from edge_worker.config import EdgeConfig
+from edge_worker.jobs import is_current, lineage_for, systems_to_translate
+from edge_worker.outbox import Outbox
+from edge_worker.prompting import TEMPLATE_TEXT
+from schemas.contracts import TranslateRequest
+from schemas.lineage import content_version
+from schemas.system_definition import SystemDefinition, SystemDefinitionError
+
+logger = Logger(service="session-summary-pipeline-edge")
+
+
+class TranslatorLike(Protocol):
+    model_version: str
+    model_info: Any
+
+    def translate(self, summary_id: str, summary_text: str, systems: list) -> list: ...
+
+
+@dataclass
+class WorkerStatus:
+    model: str = ""
+    model_version: str = ""
+    translated: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    outboxed: int = 0
+    last_error: str | None = None
+    last_error_at: str | None = None
+    broken_files: list[str] = field(default_factory=list)
+
+
+class EdgeWorker:
+    def __init__(self, config: EdgeConfig, api: EdgeApi, translator: TranslatorLike, *,
+                 catalog: SystemCatalog | None = None, sqs=None) -> None:
+        self.config, self.api, self.translator = config, api, translator
+        self.catalog = catalog or SystemCatalog(config.systems_dirs or None)
+        self.sqs = sqs or boto3.client("sqs")
+        self.outbox = Outbox(config.state_dir / "outbox.sqlite3")
+        self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
+        self.stop_event = threading.Event()
+        self._published: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    # ----- lifecycle -----
+    def start(self) -> "EdgeWorker":
+        changed, errors = self.catalog.reload()
+        self._on_systems_changed(changed, errors)
+        self.catalog.watch(self._on_systems_changed)
+        for target, name in ((self._poll_loop, "edge-poll"), (self._flush_loop, "edge-outbox"),
+                             (self._reconcile_loop, "edge-reconcile")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        logger.info("edge worker started", model=self.status.model, systems=sorted(self.catalog.systems))
+        return self
+
+    def stop(self, timeout: float = 600) -> None:
+        """Finish the translation in flight, then stop; an unfinished message returns to the queue."""
+        self.stop_event.set()
+        self.catalog.stop()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._write_status()
+        self.outbox.close()
+
+    # ----- systems -----
+    def _on_systems_changed(self, changed: list[SystemDefinition], errors: list[SystemDefinitionError]) -> None:
+        self.status.broken_files = [str(error) for error in errors]
+        for error in errors:
+            logger.warning("broken system definition ignored", problem=str(error))
+        for definition in changed:
+            try:
+                published = self.api.put_system(definition.name, definition.to_dict())
+                logger.info("system published", system=definition.name,
+                            definition_version=published.get("definition_version"),
+                            backfill_request_id=published.get("backfill_request_id"))
+            except (ApiUnavailable, ApiRejected) as error:
+                self._error(f"publishing {definition.name}: {error}")
+                self.outbox.add("PUT", f"/edge/systems/{definition.name}", definition.to_dict())
+        self._write_status()
+
+    # ----- the queue -----
+    def _poll_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.config.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=self.config.wait_seconds,
+                    VisibilityTimeout=self.config.visibility_seconds).get("Messages", [])
+            except Exception as error:  # network loss: wait and try again
+                self._error(f"receiving from the edge queue: {error}")
+                self.stop_event.wait(5)
+                continue
+            for message in messages:
+                self._handle_message(message)
+
+    def _handle_message(self, message: dict) -> None:
+        receipt = message["ReceiptHandle"]
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._extend_visibility, args=(receipt, done), daemon=True)
+        heartbeat.start()
+        try:
+            request = TranslateRequest.model_validate_json(message["Body"])
+            self.process(request)
+        except ApiUnavailable as error:
+            self._error(f"message {message['MessageId']}: {error}")  # stays in the queue; retried later
+            return
+        except Exception as error:
+            self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
+            return
+        finally:
+            done.set()
+            heartbeat.join()
+        self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
+
+    def _extend_visibility(self, receipt: str, done: threading.Event) -> None:
+        interval = max(1.0, self.config.visibility_seconds / 3)
+        while not done.wait(interval):
+            try:
+                self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
+                                                   VisibilityTimeout=self.config.visibility_seconds)
+            except Exception as error:
+                self._error(f"extending visibility: {error}")
+
+    # ----- translation -----
+    def process(self, request: TranslateRequest) -> int:
+        """Translate what the request needs and store it; returns how many systems were translated."""
+        if request.system and self.catalog.get(request.system) is None:
+            logger.warning("request for an unknown system skipped", system=request.system,
+                           summary_id=request.summary_id)
+            return 0
+        requested = [self.catalog.get(request.system)] if request.system else self.catalog.current()
+        summary = self.api.summary(request.summary_id)
+        todo = systems_to_translate(requested, summary.get("systems", {}), self.translator.model_version,
+                                    force=request.reason == "refresh")
+        if not todo:
+            return 0
+        started = time.perf_counter()
+        translations = self.translator.translate(request.summary_id, summary["text"], todo)
+        self.status.translated += len(translations)
+        for definition, translation in zip(todo, translations):
+            self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))
+        logger.info("translated", summary_id=request.summary_id, systems=[s.name for s in todo],
+                    reason=request.reason, seconds=round(time.perf_counter() - started, 3))
+        self._write_status()
+        return len(translations)
+
+    def _store(self, request: TranslateRequest, system: SystemDefinition, document: dict,
+               state: dict | None) -> None:
+        lineage = lineage_for(system, self.translator.model_version)
+        body = {"document": document, "lineage": lineage, "expected_version": int((state or {}).get("version", 0)),
+                "request_id": request.request_id if request.reason == "refresh" else None}
+        path = f"/edge/summaries/{request.summary_id}/systems/{system.name}"
+        try:
+            self._publish_lineage(system)
+            result = self.api.put_record(request.summary_id, system.name, body)
+        except ApiUnavailable:
+            self.outbox.add("PUT", path, body)
+            self.status.outboxed += 1
+            logger.warning("API unreachable: result kept in the outbox", summary_id=request.summary_id,
+                           system=system.name)
+            return
+        except ApiRejected as error:
+            if error.status != 409:
+                raise
+            current = self.api.summary(request.summary_id).get("systems", {}).get(system.name)
+            if is_current(current, lineage) and request.reason != "refresh":
+                return  # another worker stored this very translation first
+            body["expected_version"] = int((current or {}).get("version", 0))
+            result = self.api.put_record(request.summary_id, system.name, body)
+        if result.get("outcome") == "unchanged":
+            self.status.unchanged += 1
+        else:
+            self.status.stored += 1
+
+    def _publish_lineage(self, system: SystemDefinition) -> None:
+        """Registry entries for the model and prompt, sent once per process (content-addressed, so idempotent)."""
+        entries = [("translator-model", self.translator.model_info.registry_content()),
+                   ("translator-prompt", {"template": TEMPLATE_TEXT, "instructions": system.instructions})]
+        for kind, content in entries:
+            version_id = content_version(kind, content)
+            if version_id not in self._published:
+                try:
+                    self.api.put_registry(version_id, kind, content)
+                except ApiUnavailable:
+                    self.outbox.add("PUT", f"/edge/registry/{version_id}", {"kind": kind, "content": content})
+                    raise
+                self._published.add(version_id)
+
+    # ----- background work -----
+    def _flush_loop(self) -> None:
+        while not self.stop_event.wait(self.config.flush_seconds):
+            self.flush_outbox()
+
+    def flush_outbox(self) -> int:
+        sent, rejected = self.outbox.flush(self.api)
+        for problem in rejected:
+            self._error(f"outbox entry rejected: {problem}")
+        if sent:
+            logger.info("outbox flushed", sent=sent, remaining=self.outbox.size())
+        return sent
+
+    def _reconcile_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.reconcile()
+            except ApiUnavailable as error:
+                self._error(f"reconcile: {error}")
+            self.stop_event.wait(self.config.reconcile_seconds)
+
+    def reconcile(self) -> int:
+        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them."""
+        done, token = 0, None
+        while not self.stop_event.is_set():
+            page = self.api.pending_page(token)
+            for item in page["items"]:
+                missing = systems_to_translate(self.catalog.current(), item.get("systems", {}),
+                                               self.translator.model_version, force=False)
+                if missing:
+                    done += self.process(TranslateRequest(summary_id=item["summary_id"], reason="backfill",
+                                                          request_id=f"reconcile-{int(time.time())}"))
+            token = page.get("next")
+            if not token:
+                break
+        return done
+
+    # ----- status -----
+    def _error(self, message: str) -> None:
+        self.status.last_error = message
+        self.status.last_error_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        logger.error(message)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        path = self.config.state_dir / "status.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**self.status.__dict__, "outbox": self.outbox.size() if not self.stop_event.is_set() else None,
+                "systems": sorted(self.catalog.systems), "updated_at": time.time()}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(path)

@@ -1,0 +1,250 @@
+"""The dashboard in a real headless Chromium against the local stack: live list, detail, history, refresh."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from schemas.contracts import TranslateRequest
+from schemas.lineage import content_version
+from schemas.system_definition import default_systems_dir, load_system
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+PLANNER = load_system(default_systems_dir() / "planner.json")
+TRANSLATOR_MODEL = {"model_id": "hand-written-translations", "weights_digest": "none"}
+TRANSLATOR_PROMPT = {"template": "written by the test", "instructions": PLANNER.instructions}
+
+
+class EdgeByHand:
+    """Plays the edge worker through the edge API: reads EdgeQueue, writes planner records with a lineage."""
+
+    def __init__(self, stack) -> None:
+        self.stack = stack
+        self.api = api_client(stack, make_token(stack, ["edge"], name="edge-by-hand"))
+        self.queue_url = stack.resolved("EdgeQueue")
+        self.translations = 0
+
+    def publish(self) -> None:
+        for kind, content in (("translator-model", TRANSLATOR_MODEL), ("translator-prompt", TRANSLATOR_PROMPT),
+                              ("schema", PLANNER.schema)):
+            response = self.api.put(f"/edge/registry/{content_version(kind, content)}",
+                                    json={"kind": kind, "content": content})
+            assert response.status_code in (200, 201), response.text
+        response = self.api.put("/edge/systems/planner", json=PLANNER.to_dict())
+        assert response.status_code == 200, response.text
+
+    def lineage(self) -> dict[str, str]:
+        return {"translator_model_version": content_version("translator-model", TRANSLATOR_MODEL),
+                "translator_prompt_version": content_version("translator-prompt", TRANSLATOR_PROMPT),
+                "schema_version": PLANNER.schema_version}
+
+    def document(self, events: int = 0) -> dict:
+        self.translations += 1
+        return {"tasks": [{"title": f"Book the dentist (translation {self.translations})", "due": None,
+                           "priority": "medium", "status": "todo"}],
+                "events": [{"title": "Dentist", "start": "2026-11-27T09:00:00Z"}][:events]}
+
+    def put(self, summary_id: str, document: dict, request_id: str | None = None) -> int:
+        current = self.api.get(f"/edge/summaries/{summary_id}").json()["systems"].get("planner", {})
+        body = {"document": document, "lineage": self.lineage(),
+                "expected_version": int(current.get("version", 0)), "request_id": request_id}
+        response = self.api.put(f"/edge/summaries/{summary_id}/systems/planner", json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()["version"]
+
+    def drain(self) -> list[TranslateRequest]:
+        """Handle every queued request: refreshes always re-translate, others only fill in missing records."""
+        handled = []
+        while True:
+            messages = self.stack.client("sqs").receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not messages:
+                return handled
+            for message in messages:
+                request = TranslateRequest.model_validate_json(message["Body"])
+                stored = self.api.get(f"/edge/summaries/{request.summary_id}").json()["systems"]
+                if request.system in (None, "planner") and (request.reason == "refresh" or "planner" not in stored):
+                    self.put(request.summary_id, self.document(events=1),
+                             request.request_id if request.reason == "refresh" else None)
+                handled.append(request)
+                self.stack.client("sqs").delete_message(QueueUrl=self.queue_url,
+                                                        ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    return context, page, problems
+
+
+def dashboard_url(stack, token: str) -> str:
+    return f"{stack.api_url}/#token={token}&ws={stack.websocket_api.url}"
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def post_session(stack, session_id: str, text: str = "Book the dentist for Friday") -> None:
+    with api_client(stack, make_token(stack, ["ingest"], source="planner", name="planner")) as client:
+        response = client.post("/sessions", json=session_body(session_id, text=text))
+        assert response.status_code == 202, response.text
+
+
+def refresh_click(page: Page, button) -> dict:
+    with page.expect_response(lambda r: r.url.endswith("/refresh") and r.request.method == "POST") as answer:
+        button.click()
+    return {**answer.value.json(), "http_status": answer.value.status}
+
+
+def test_a_token_without_the_read_scope_is_told_so(stack, browser):
+    context, page, problems = open_page(browser, 1280, 800)
+    page.goto(f"{stack.api_url}/#token={make_token(stack, ['ingest'], source='planner', name='wrong-scope')}")
+    expect(page.get_by_role("alert")).to_have_text(re.compile("token missing or lacks the read scope", re.I))
+    expect(page.get_by_label("Token", exact=True)).to_be_visible()
+    assert "token=" not in page.url  # taken out of the address bar
+    shot(page, "00-wrong-scope")
+    context.close()
+    assert [p for p in problems if "403" not in p] == []  # the refused call itself is logged by the browser
+
+
+def test_live_list_detail_history_and_coalesced_refresh(stack, browser):
+    edge = EdgeByHand(stack)
+    edge.publish()  # before any session exists, so there is nothing to backfill
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="dashboard")))
+    expect(page.locator("#live-status")).to_have_text("Live updates on")
+    expect(page.locator("#list-state")).to_contain_text("No summaries")
+    shot(page, "01-empty-list")
+    page.evaluate("window.loadedOnce = true")
+
+    post_session(stack, "dash-live-1")
+    row = page.locator('tr[data-summary-id="dash-live-1"]')
+    expect(row).to_have_attribute("data-status", "SUMMARIZED")
+    assert page.evaluate("window.loadedOnce") is True  # arrived over the WebSocket, not by reloading
+    shot(page, "02-live-row")
+
+    assert [r.reason for r in edge.drain()] == ["new"]  # the summarizer asks for every system once
+    expect(row.locator('[data-system="planner"]')).to_have_text("planner v1")
+    row.get_by_role("button", name="Open summary dash-live-1").click()
+    expect(page.locator("#detail-heading")).to_be_focused()
+    expect(page.locator(".summary-text")).to_contain_text("Scripted summary")
+    card = page.locator('article[data-system="planner"]')
+    expect(card.get_by_label("planner JSON")).to_contain_text('"title": "Book the dentist (translation 1)"')
+    lineage = edge.lineage()
+    for name, value in lineage.items():
+        expect(card.locator(f'[data-lineage="{name}"]')).to_contain_text(value)
+    expect(page.locator('[data-lineage="summarizer_model_version"]')).to_contain_text("summarizer-model:")
+    shot(page, "03-detail")
+
+    edge.put("dash-live-1", edge.document(events=0))  # version 2 arrives while the page is open
+    expect(card.locator(".version")).to_have_text("version 2")
+    card.get_by_role("button", name="History").click()
+    newest = card.locator('.history-entry[data-version="2"]')
+    expect(newest.locator('.diff-line[data-kind="changed"]')).to_contain_text(
+        'tasks[0].title: "Book the dentist (translation 1)" → "Book the dentist (translation 2)"')
+    expect(newest.locator('.diff-line[data-kind="removed"]')).to_contain_text('events[0]: {"title":"Dentist"')
+    expect(card.locator('.history-entry[data-version="1"] .diff-line[data-kind="added"]')).to_have_count(2)
+    shot(page, "04-history-diff")
+
+    refresh = card.get_by_role("button", name="Refresh planner")
+    first, second = refresh_click(page, refresh), refresh_click(page, refresh)
+    assert (first["http_status"], first["coalesced"]) == (202, False)
+    assert (second["http_status"], second["coalesced"]) == (200, True)
+    assert second["request_id"] == first["request_id"]
+    tracked = page.locator(f'.refresh-item[data-request-id="{first["request_id"]}"]')
+    expect(tracked).to_have_attribute("data-coalesced", "true")
+    shot(page, "05-refresh-requested")
+
+    handled = edge.drain()
+    assert [(r.reason, r.request_id) for r in handled] == [("refresh", first["request_id"])]
+    expect(card.locator(".version")).to_have_text("version 3")
+    expect(tracked).to_have_attribute("data-state", "done")
+    expect(card.locator('.history-entry[data-version="3"]')).to_contain_text(first["request_id"])
+    history = edge.api.get("/summaries/dash-live-1/systems/planner/history",
+                           headers={"authorization": f"Bearer {make_token(stack, ['read'], name='reader')}"}).json()
+    assert [entry["version"] for entry in history["items"]] == [3, 2, 1]  # one re-translation for two clicks
+    assert queue_messages(stack, "EdgeQueue") == 0
+    shot(page, "06-refreshed")
+    context.close()
+    assert problems == []
+
+
+def test_narrow_screen_has_no_sideways_scrolling(stack, browser):
+    post_session(stack, "dash-narrow-1", text="Plan the team offsite and send the agenda to Ana by Monday")
+    reader = api_client(stack, make_token(stack, ["read"], name="narrow-reader"))
+    wait_for(lambda: reader.get("/summaries/dash-narrow-1").json().get("status") == "SUMMARIZED", timeout=30)
+    context, page, problems = open_page(browser, 390, 844)
+    page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="narrow")))
+    row = page.locator('tr[data-summary-id="dash-narrow-1"]')
+    expect(row).to_be_visible()
+    page.get_by_label("Search loaded summaries").fill("narrow")
+    expect(page.locator("#summary-rows tr")).to_have_count(1)
+    assert _overflow(page) <= 0
+    shot(page, "07-narrow-list")
+    row.get_by_role("button").click()
+    expect(page.locator(".summary-text")).to_be_visible()
+    assert _overflow(page) <= 0
+    shot(page, "08-narrow-detail")
+    page.get_by_role("button", name="Costs").click()
+    expect(page.get_by_role("img", name=re.compile("per day"))).to_be_visible()
+    assert _overflow(page) <= 0
+    shot(page, "09-narrow-costs")
+    context.close()
+    reader.close()
+    assert problems == []
+
+
+def _overflow(page: Page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_system_registry_and_cost_views(stack, browser):
+    EdgeByHand(stack).publish()
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="catalog")))
+    page.get_by_role("button", name="Systems").click()
+    expect(page.locator('#systems-body article[data-system="planner"]')).to_contain_text(PLANNER.schema_version)
+    shot(page, "10-systems")
+    page.get_by_role("button", name="Registry").click()
+    page.get_by_label("Kind", exact=True).select_option("schema")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(f'li[data-version-id="{PLANNER.schema_version}"]')).to_be_visible()
+    shot(page, "11-registry")
+    page.get_by_role("button", name="Costs").click()
+    page.get_by_label("Chart", exact=True).select_option("calls")
+    chart = page.get_by_role("img", name=re.compile("Calls per day"))
+    expect(chart.locator("rect.bar").first).to_be_attached()
+    assert json.loads(page.evaluate("JSON.stringify([...document.querySelectorAll('rect.bar')]"
+                                    ".filter(r => +r.getAttribute('height') > 0).length)")) >= 1
+    shot(page, "12-costs")
+    context.close()
+    assert problems == []
