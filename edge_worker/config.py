@@ -17,6 +17,8 @@ ENV_OVERRIDES = {  # environment variable -> setting
     "SSP_SYSTEMS_DIRS": "systems_dirs",
     "SSP_WAIT_SECONDS": "wait_seconds",
     "SSP_RECONCILE_SECONDS": "reconcile_seconds",
+    "SSP_VISIBILITY_SECONDS": "visibility_seconds",
+    "SSP_EDGE_STATE_DIR": "state_dir",
 }
 
 

@@ -32,7 +32,7 @@ def _up(args: argparse.Namespace) -> int:
         tokens = issue_local_tokens(stack.resolved("TokensTable"))
         _say(f"local stack ready in {stack.started_in_s:.2f}s")
         _say(f"  HTTP API     {stack.api_url}")
-        _say(f"  Dashboard    {stack.api_url}/#token={tokens['dashboard']}")
+        _say(f"  Dashboard    {stack.api_url}/#token={tokens['dashboard']}&ws={stack.websocket_api.url}")
         _say(f"  AWS (moto)   {stack.moto.url}")
         _say(f"  Summarizer   {summarizer.description}")
         _say(f"  Tokens       {tokens_path()}")

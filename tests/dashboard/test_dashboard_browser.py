@@ -1,8 +1,10 @@
 """The dashboard in a real headless Chromium against the local stack: live list, detail, history, refresh."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,16 @@ from schemas.contracts import TranslateRequest
 from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir, load_system
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
+from tiny_model import build_tiny_model  # noqa: E402
+
+from edge_worker.api_client import EdgeApi  # noqa: E402
+from edge_worker.catalog import SystemCatalog  # noqa: E402
+from edge_worker.config import EdgeConfig  # noqa: E402
+from edge_worker.model_store import load_model  # noqa: E402
+from edge_worker.translator import Translator  # noqa: E402
+from edge_worker.worker import EdgeWorker  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -246,5 +258,56 @@ def test_system_registry_and_cost_views(stack, browser):
     assert json.loads(page.evaluate("JSON.stringify([...document.querySelectorAll('rect.bar')]"
                                     ".filter(r => +r.getAttribute('height') > 0).length)")) >= 1
     shot(page, "12-costs")
+    context.close()
+    assert problems == []
+
+
+@contextlib.contextmanager
+def real_edge_worker(stack, state_dir: Path):
+    """The edge daemon itself, translating with a tiny random-weight model (fast, schema-valid output)."""
+    model, tokenizer, info = load_model(str(build_tiny_model(state_dir / "model")))
+    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"),
+                        systems_dirs=[default_systems_dir()], state_dir=state_dir / "state",
+                        wait_seconds=1, visibility_seconds=30, reconcile_seconds=3600, flush_seconds=0.5)
+    worker = EdgeWorker(config, EdgeApi(stack.api_url, make_token(stack, ["edge"], name="edge-daemon")),
+                        Translator(model, tokenizer, info, max_tokens=160),
+                        catalog=SystemCatalog(config.systems_dirs), sqs=stack.client("sqs")).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def test_records_from_the_edge_worker_and_one_retranslation_for_two_clicks(stack, browser, tmp_path):
+    systems = sorted(p.stem for p in default_systems_dir().glob("*.json"))
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="edge-watch")))
+    expect(page.locator("#live-status")).to_have_text("Live updates on")
+    with real_edge_worker(stack, tmp_path) as worker:
+        post_session(stack, "dash-edge-1", text="Call the plumber tomorrow at 8 and water the plants daily")
+        row = page.locator('tr[data-summary-id="dash-edge-1"]')
+        for system in systems:
+            expect(row.locator(f'[data-system="{system}"]')).to_have_text(f"{system} v1", timeout=60_000)
+        row.get_by_role("button").click()
+        cards = page.locator("article.record-card")
+        expect(cards).to_have_count(len(systems))
+        for system in systems:
+            card = page.locator(f'article[data-system="{system}"]')
+            expect(card.locator('[data-lineage="translator_model_version"]')).to_contain_text(
+                worker.translator.model_version)
+            expect(card.get_by_label(f"{system} JSON")).to_contain_text("{")
+        shot(page, "13-edge-worker-records")
+
+        wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
+        translated = worker.status.translated
+        refresh = page.locator('article[data-system="planner"]').get_by_role("button", name="Refresh planner")
+        first, second = refresh_click(page, refresh), refresh_click(page, refresh)
+        assert (first["http_status"], second["http_status"], second["coalesced"]) == (202, 200, True)
+        tracked = page.locator(f'.refresh-item[data-request-id="{first["request_id"]}"]')
+        expect(tracked).to_have_attribute("data-state", "done", timeout=60_000)
+        expect(tracked).to_contain_text("1/1 translated")
+        wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
+        assert worker.status.translated - translated == 1  # two clicks, one re-translation
+        shot(page, "14-edge-worker-refreshed")
     context.close()
     assert problems == []
