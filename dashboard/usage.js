@@ -41,7 +41,8 @@ export function barChart(days, metricKey) {
   });
   // Text stays outside the stretched SVG so it is never distorted.
   return h("figure", { class: "chart" },
-    h("figcaption", { class: "muted" }, `${metric.label} per day · highest ${metric.format(max)}`),
+    h("figcaption", { class: "muted" }, max ? `${metric.label} per day · highest ${metric.format(max)}`
+      : `${metric.label} per day · every day is zero`),
     chart,
     h("div", { class: "chart-axis muted", "aria-hidden": "true" }, h("span", {}, first), h("span", {}, last)));
 }

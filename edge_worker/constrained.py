@@ -42,6 +42,8 @@ class GrammarTokenizer:
     opens_structure: np.ndarray
     # Tokens that leave a string needing more bytes before it can close (escape, partial UTF-8).
     opens_in_string: np.ndarray
+    # Tokens that can end a string and open something in one go, e.g. '"},{"'.
+    quote_then_opens: np.ndarray
 
 
 _cache: dict[int, tuple[Any, GrammarTokenizer]] = {}
@@ -70,7 +72,10 @@ def grammar_tokenizer(tokenizer: Any) -> GrammarTokenizer:
             closing_ids.setdefault(text, token_id)
     opens = np.array([any(byte in b"{[," for byte in text) for text in token_bytes], dtype=bool)
     opens_in_string = np.array([_leaves_string_open(text) for text in token_bytes], dtype=bool)
-    built = GrammarTokenizer(ll_tokenizer, frozenset(eos_ids), token_bytes, closing_ids, opens, opens_in_string)
+    quote_then_opens = opens & np.array([b'"' in text for text in token_bytes], dtype=bool)
+    built = GrammarTokenizer(
+        ll_tokenizer, frozenset(eos_ids), token_bytes, closing_ids, opens, opens_in_string, quote_then_opens
+    )
     with _cache_lock:
         _cache[id(tokenizer)] = (tokenizer, built)
     return built
@@ -240,11 +245,14 @@ class SchemaConstraint:
     def _keep_within_budget(self) -> None:
         remaining = self.max_tokens - len(self.generated)
         since = len(self.generated) - self._hint_at
-        if remaining > 2 * self._cost_hint + OPENER_CHECK_SLACK and since < 16:
+        near = remaining <= 2 * self._cost_hint + OPENER_CHECK_SLACK
+        if not near and since < 16:
             return  # far from the end: refresh the estimate every 16 tokens only
-        same_string = self._cursor.in_string and self._hint_string == self._cursor.strings_opened
-        if same_string and remaining > self._cost_hint + 8:
-            return  # inside one string the cost to finish does not grow
+        if self._cursor.in_string:
+            if near:  # close strings with a plain quote, so the next step's opener check sees "," "{" "["
+                self._drop(self.gtok.quote_then_opens)
+            if self._hint_string == self._cursor.strings_opened and remaining > self._cost_hint + 8:
+                return  # inside one string the cost to finish does not grow
         cost = self._closing_cost(remaining + 1)
         self._cost_hint = cost if cost is not None else remaining
         self._hint_at, self._hint_string = len(self.generated), self._cursor.strings_opened
@@ -256,9 +264,7 @@ class SchemaConstraint:
                 self.closing_steps += 1
             return
         if self._cursor.in_string:
-            calm = allowed & ~self.gtok.opens_in_string[: len(allowed)]
-            if calm.any() and not np.array_equal(calm, allowed):
-                self._bitmask[0] = np.packbits(self._padded(calm), bitorder="little").view(np.int32)
+            self._drop(self.gtok.opens_in_string)
             return
         if remaining - cost > OPENER_CHECK_SLACK:
             return
@@ -272,6 +278,13 @@ class SchemaConstraint:
                 changed = True
         if changed and allowed.any():
             self._bitmask[0] = np.packbits(self._padded(allowed), bitorder="little").view(np.int32)
+
+    def _drop(self, tokens: np.ndarray) -> None:
+        """Disallow `tokens` (a boolean vocabulary mask) unless that would leave nothing allowed."""
+        allowed = self._allowed(self._bitmask)
+        kept = allowed & ~tokens[: len(allowed)]
+        if kept.any() and not np.array_equal(kept, allowed):
+            self._bitmask[0] = np.packbits(self._padded(kept), bitorder="little").view(np.int32)
 
     def _only(self, token: int) -> None:
         self._bitmask[0] = 0
@@ -396,8 +409,10 @@ def generate_constrained(
         if out and out[-1] in eos_ids:
             out.pop()
         if not constraint.complete:
+            partial = constraint.gtok.ll_tokenizer.decode_bytes(out).decode("utf-8", errors="replace")
             raise ConstrainedGenerationError(
-                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens"
+                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens: "
+                f"{partial[-120:]!r}"
             )
     if constraint is not None:  # the exact bytes the grammar accepted (no detokenizer clean-up)
         text = constraint.gtok.ll_tokenizer.decode_bytes(out).decode("utf-8", errors="replace")

@@ -53,6 +53,7 @@ class EdgeWorker:
         self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
         self.stop_event = threading.Event()
         self._published: set[str] = set()
+        self._in_flight: str | None = None
         self._threads: list[threading.Thread] = []
 
     # ----- lifecycle -----
@@ -68,14 +69,27 @@ class EdgeWorker:
         logger.info("edge worker started", model=self.status.model, systems=sorted(self.catalog.systems))
         return self
 
-    def stop(self, timeout: float = 600) -> None:
-        """Finish the translation in flight, then stop; an unfinished message returns to the queue."""
+    def stop(self, grace_s: float = 30.0) -> None:
+        """Let the translation in flight finish within the grace period, else release its message at once."""
         self.stop_event.set()
         self.catalog.stop()
+        deadline = time.monotonic() + grace_s
         for thread in self._threads:
-            thread.join(timeout=timeout)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self._in_flight:
+            self._release(self._in_flight)
         self._write_status()
-        self.outbox.close()
+        if not any(thread.is_alive() for thread in self._threads):
+            self.outbox.close()
+
+    def _release(self, receipt: str) -> None:
+        """Make an unfinished message visible again now, for the next worker or the next start."""
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
+                                               VisibilityTimeout=0)
+            logger.info("in-flight message released for later")
+        except Exception as error:
+            self._error(f"releasing the in-flight message: {error}")
 
     # ----- systems -----
     def _on_systems_changed(self, changed: list[SystemDefinition], errors: list[SystemDefinitionError]) -> None:
@@ -109,6 +123,7 @@ class EdgeWorker:
 
     def _handle_message(self, message: dict) -> None:
         receipt = message["ReceiptHandle"]
+        self._in_flight = receipt
         done = threading.Event()
         heartbeat = threading.Thread(target=self._extend_visibility, args=(receipt, done), daemon=True)
         heartbeat.start()
@@ -124,6 +139,7 @@ class EdgeWorker:
         finally:
             done.set()
             heartbeat.join()
+            self._in_flight = None
         self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
 
     def _extend_visibility(self, receipt: str, done: threading.Event) -> None:

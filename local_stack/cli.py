@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from local_stack.local_tokens import issue_local_tokens, tokens_path
+from local_stack.local_tokens import issue_local_tokens, state_dir, tokens_path
 from local_stack.samples import post_samples
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.summarizer_choice import choose_summarizer
@@ -25,7 +25,9 @@ def _up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     summarizer = choose_summarizer(args.llm)
-    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port, extra_env=summarizer.env))
+    edge = None
+    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port, extra_env=summarizer.env,
+                                    parameters=summarizer.parameters))
     try:
         stack.start()
         os.environ.update(stack.aws_environment())
@@ -39,13 +41,30 @@ def _up(args: argparse.Namespace) -> int:
         if args.samples:
             for session_id, status in post_samples(stack.api_url, tokens):
                 _say(f"  posted {session_id}: HTTP {status}")
+        if args.edge:
+            edge = _start_edge_worker(stack, tokens["edge"], args.edge_model)
         _say("Ctrl-C stops everything.")
         stop.wait()
     finally:
         print("stopping...", file=sys.stderr, flush=True)
+        if edge:
+            edge.stop(grace_s=5)
         stack.stop()
         summarizer.stop()
     return 0
+
+
+def _start_edge_worker(stack: LocalStack, token: str, model: str):
+    """The edge worker in this process, translating with the local model (as it would on the Mac)."""
+    from edge_worker.config import EdgeConfig
+    from edge_worker.runtime import build_worker
+
+    _say("  Edge worker  loading the translation model...")
+    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"), model=model,
+                        state_dir=state_dir() / "edge", wait_seconds=5, reconcile_seconds=60)
+    worker = build_worker(config, token=token, sqs=stack.client("sqs")).start()
+    _say(f"  Edge worker  translating with {worker.status.model} for {', '.join(sorted(worker.catalog.systems))}")
+    return worker
 
 
 def _invoke(args: argparse.Namespace) -> int:
@@ -74,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--llm", choices=("auto", "mlx", "scripted"), default="auto",
                     help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else the local model")
     up.add_argument("--no-samples", dest="samples", action="store_false", help="do not post the sample sessions")
+    up.add_argument("--no-edge", dest="edge", action="store_false", help="do not run the edge worker")
+    up.add_argument("--edge-model", default="", help="MLX model folder or Hugging Face id (default: the prepared SmolLM2)")
     up.set_defaults(run=_up)
     invoke = commands.add_parser("invoke", help="run one template function with an event file")
     invoke.add_argument("function", help="logical id, e.g. IngestFunction")

@@ -88,5 +88,13 @@ class FunctionRuntime:
             raise FunctionError(self.name, outcome["error"])
         return outcome["result"]
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, grace_s: float = 2.0) -> None:
+        """Stop the workers; an invocation still running after the grace period is ended, as a timeout would."""
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)

@@ -143,7 +143,7 @@ class LocalStack:
         return FunctionRuntime(
             name, self.app.functions[name]["Handler"], self.function_environment(name),
             memory_mb=int(self.app.function_setting(name, "MemorySize", 128)),
-            timeout_s=int(self.app.function_setting(name, "Timeout", 3)),
+            timeout_s=int(self.provisioned.resolver.resolve(self.app.function_setting(name, "Timeout", 3))),
             concurrency=min(int(reserved or 2), 2))
 
     def _start_pollers(self) -> None:

@@ -13,6 +13,7 @@ LOCAL_MODEL_ID = "local-smollm2-135m"
 class SummarizerChoice:
     description: str
     env: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
     server: MessagesServer | None = None
 
     def stop(self) -> None:
@@ -39,5 +40,7 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
         model_id = LOCAL_MODEL_ID
     server = start_messages_server(backend)
     env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "local", "SUMMARIZER_PROVIDER": "anthropic",
-           "SUMMARIZER_MODEL_ID": model_id, "LLM_TIMEOUT_SECONDS": "600"}
-    return SummarizerChoice(f"local Messages API at {server.url} ({model_id})", env, server)
+           "SUMMARIZER_MODEL_ID": model_id, "LLM_TIMEOUT_SECONDS": "840", "SUMMARIZER_MAX_TOKENS": "384"}
+    # A small local model on a laptop CPU needs minutes per summary; Lambda's own ceiling is 900 s.
+    return SummarizerChoice(f"local Messages API at {server.url} ({model_id})", env,
+                            {"SummarizeTimeoutSeconds": "900"}, server)

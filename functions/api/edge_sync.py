@@ -36,7 +36,6 @@ class RegistryUpload(Contract):
     content: dict[str, Any]
 
 
-ACTIVE_SYSTEM_KIND = "active-system"
 Outcome = Literal["created", "updated", "unchanged"]
 
 
@@ -97,11 +96,11 @@ class EdgeSync:
             raise ClientError("name_mismatch", f"definition is named {definition.name!r}, not {name!r}", status=422)
         self.registry.put(RegistryEntry.make("schema", definition.schema))
         self.registry.put(RegistryEntry.make("system", definition.to_dict()))
-        previous = self.registry.get(f"{ACTIVE_SYSTEM_KIND}:{name}")
-        changed = not previous or previous["content"].get("definition_version") != definition.definition_version
+        previous = self.registry.active_system(name)
+        changed = not previous or previous.get("definition_version") != definition.definition_version
         pointer = {"name": name, "description": definition.description,
                    "definition_version": definition.definition_version, "schema_version": definition.schema_version}
-        self.registry.set_pointer(f"{ACTIVE_SYSTEM_KIND}:{name}", ACTIVE_SYSTEM_KIND, pointer)
+        self.registry.set_active_system(pointer)
         return {**pointer, "changed": changed}
 
     def summarized_page(self, limit: int, next_token: str | None) -> dict[str, Any]:

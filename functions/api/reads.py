@@ -77,9 +77,7 @@ class Reads:
         return {"items": entries, "next": token}
 
     def systems(self) -> dict[str, Any]:
-        items, _ = self.registry.page_by_kind("active-system", limit=100)
-        return {"items": sorted((plain(item["content"]) | {"updated_at": item["created_at"]} for item in items),
-                                key=lambda s: s["name"])}
+        return {"items": plain(self.registry.active_systems())}
 
     def system_records(self, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
         items, token = self.records.page_for_system(system, limit, next_token)

@@ -52,6 +52,7 @@ class RefreshService:
 
     def request(self, selector: RefreshSelector) -> tuple[bool, dict[str, Any]]:
         """(created, request item); a repeat of the same selection within the window returns the first one."""
+        self._check_exists(selector)
         selection = selector.model_dump(exclude_none=True)
         key = "key:" + hashlib.sha256(canonical_json(selection).encode()).hexdigest()[:32]
         now = int(time.time())
@@ -76,6 +77,14 @@ class RefreshService:
                 dedup_key=f"{request_id}:{summary_id}:{system}")
         return True, item
 
+    def _check_exists(self, selector: RefreshSelector) -> None:
+        if selector.summary_id:
+            item = self.sessions.get_item(Key={"session_id": selector.summary_id}).get("Item")
+            if not item or item.get("status") != "SUMMARIZED":
+                raise ClientError("not_found", f"no summarized session {selector.summary_id}", status=404)
+        if selector.system and not self.registry.active_system(selector.system):
+            raise ClientError("not_found", f"no published system {selector.system}", status=404)
+
     def get(self, request_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"request_id": request_id}, ConsistentRead=True).get("Item")
         if not item or request_id.startswith("key:"):
@@ -97,10 +106,10 @@ class RefreshService:
                 raise
 
     def _active_systems(self) -> list[str]:
-        items, _ = self.registry.page_by_kind("active-system", limit=100)
-        if not items:
+        names = [system["name"] for system in self.registry.active_systems()]
+        if not names:
             raise ClientError("no_systems", "no system definitions have been published yet", status=409)
-        return sorted(item["content"]["name"] for item in items)
+        return names
 
     def _summarized_ids(self) -> Iterator[str]:
         kwargs: dict[str, Any] = {"IndexName": "by_status", "KeyConditionExpression": Key("status").eq("SUMMARIZED"),

@@ -10,6 +10,8 @@ from botocore.exceptions import ClientError as BotoClientError
 from functions.common.clock import utc_now
 from schemas.lineage import RegistryEntry
 
+ACTIVE_SYSTEM_KIND = "active-system"
+
 
 class RegistryStore:
     def __init__(self, table_name: str) -> None:
@@ -39,3 +41,15 @@ class RegistryStore:
     def set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
         """A named pointer (e.g. the active definition of a system); unlike entries, it is overwritten."""
         self.table.put_item(Item={"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})
+
+    # Systems published by the edge: one overwritten pointer per system name.
+    def active_system(self, name: str) -> dict[str, Any] | None:
+        item = self.get(f"{ACTIVE_SYSTEM_KIND}:{name}")
+        return item["content"] if item else None
+
+    def active_systems(self) -> list[dict[str, Any]]:
+        items, _ = self.page_by_kind(ACTIVE_SYSTEM_KIND, limit=100)
+        return sorted((item["content"] | {"updated_at": item["created_at"]} for item in items), key=lambda s: s["name"])
+
+    def set_active_system(self, pointer: dict[str, Any]) -> None:
+        self.set_pointer(f"{ACTIVE_SYSTEM_KIND}:{pointer['name']}", ACTIVE_SYSTEM_KIND, pointer)

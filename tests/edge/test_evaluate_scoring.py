@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_worker.cli import main
+from edge_worker.cli_translate import main
 from edge_worker.evaluate import SystemEvaluation, evaluate_system, flatten, leaf_matches, prf, render_markdown
 from edge_worker.translator import Translator
 from schemas.system_definition import load_systems
@@ -84,6 +84,7 @@ def test_eval_command_writes_markdown_and_json(tiny_model_dir, tmp_path):
 
 
 def test_commands_reject_bad_input_with_a_message(tmp_path, capsys):
+    # In-process through this module's own parser; the subprocess tests above go through `ssp-edge`.
     assert main(["translate", str(tmp_path / "missing.txt")]) == 2
     assert "cannot read summary file" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"

@@ -39,7 +39,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_serves_then_stops_cleanly_on_ctrl_c():
-    process = subprocess.Popen([sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines, api_url = [], None
