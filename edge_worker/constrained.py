@@ -18,7 +18,9 @@ from mlx_lm.generate import generate_step
 JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
 _CLOSERS = set(b'"]}')
 # Below this many spare tokens, openers ("{", "[", ",") that would overrun the budget are masked.
-OPENER_CHECK_SLACK = 96
+OPENER_CHECK_SLACK = 48
+# With at most this many allowed tokens (keys, enums, digits, openers) each one is checked ahead.
+LOOKAHEAD_CHOICES = 48
 
 
 class UnsupportedSchemaError(ValueError):
@@ -263,15 +265,20 @@ class SchemaConstraint:
                 self._only(choice)
                 self.closing_steps += 1
             return
-        if self._cursor.in_string:
-            self._drop(self.gtok.opens_in_string)
+        if self._cursor.in_string and np.count_nonzero(allowed) > LOOKAHEAD_CHOICES:
+            self._drop(self.gtok.opens_in_string)  # free text: only escapes and partial characters matter
             return
         if remaining - cost > OPENER_CHECK_SLACK:
             return
-        # Opening a new item or object can add many required tokens at once: drop openers that
-        # would leave the document unfinishable in the remaining budget.
+        # One token can add many required tokens at once (a new item, an optional key with a long
+        # value): drop choices that would leave the document unfinishable in the remaining budget.
+        candidates = np.flatnonzero(allowed)
+        if len(candidates) > LOOKAHEAD_CHOICES:
+            candidates = np.flatnonzero(allowed & self.gtok.opens_structure[: len(allowed)])
+        if len(candidates) < 2:
+            return
         changed = False
-        for token in np.flatnonzero(allowed & self.gtok.opens_structure[: len(allowed)]):
+        for token in candidates:
             after = self._closing_cost(remaining, first=int(token))
             if after is None or after + 3 >= remaining:
                 allowed[token] = False

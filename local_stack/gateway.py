@@ -122,8 +122,12 @@ class LocalHttpApi:
                     self.close_connection = True
                 else:
                     raw = self.rfile.read(length) if length else b""
-                    status, headers, body = api.handle(
-                        self.command, self.path, list(self.headers.items()), raw, self.client_address[0])
+                    try:
+                        status, headers, body = api.handle(
+                            self.command, self.path, list(self.headers.items()), raw, self.client_address[0])
+                    except Exception:  # the gateway answers even when the local runtime itself fails
+                        log.exception("%s %s failed in the local gateway", self.command, self.path)
+                        status, headers, body = _message(500, "Internal Server Error")
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in ("content-length", "connection"):

@@ -4,10 +4,12 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +37,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _init_worker(environment: dict[str, str], handler_path: str) -> None:
+def _init_worker(environment: dict[str, str], handler_path: str, preload: tuple[str, ...]) -> None:
     global _handler_path
     os.environ.update(environment)
     _handler_path = handler_path
+    for module in preload:  # e.g. a test's fault injection hooks, loaded before the handler like an extension
+        importlib.import_module(module)
 
 
 def _error(error_type: str, exc: BaseException) -> dict:
@@ -70,12 +74,17 @@ class FunctionRuntime:
     """A pool of worker processes for one function (its concurrency), started lazily like cold starts."""
 
     def __init__(self, name: str, handler: str, environment: dict[str, str], *,
-                 memory_mb: int = 512, timeout_s: int = 30, concurrency: int = 2) -> None:
+                 memory_mb: int = 512, timeout_s: int = 30, concurrency: int = 2,
+                 preload: tuple[str, ...] = ()) -> None:
         self.name, self.handler = name, handler
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
-        self._pool = ProcessPoolExecutor(
-            max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(environment, handler))
+        self._pool_args = dict(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(environment, handler, preload))
+        self._pool = ProcessPoolExecutor(**self._pool_args)
+        self._lock = threading.Lock()
+
+    def worker_pids(self) -> list[int]:
+        return list((self._pool._processes or {}).keys())
 
     def invoke(self, event: dict) -> Any:
         """Run the handler; raise FunctionError with Lambda's error shape if it raised."""
@@ -83,7 +92,15 @@ class FunctionRuntime:
             function_name=self.name, memory_limit_in_mb=self.memory_mb, timeout_seconds=self.timeout_s,
             aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}")
-        outcome = self._pool.submit(_run, event, context).result(timeout=self.timeout_s + 30)
+        pool = self._pool
+        try:
+            outcome = pool.submit(_run, event, context).result(timeout=self.timeout_s + 30)
+        except BrokenProcessPool as exc:  # a worker died mid-invocation: Lambda starts a fresh environment
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = ProcessPoolExecutor(**self._pool_args)
+            raise FunctionError(self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc),
+                                            "stackTrace": []}) from exc
         if not outcome["ok"]:
             raise FunctionError(self.name, outcome["error"])
         return outcome["result"]

@@ -28,6 +28,7 @@ class StackOptions:
     retry_delay_s: int = 1
     event_sources: bool = True  # queue and stream pollers
     serve_http: bool = True
+    worker_preload: tuple[str, ...] = ()  # modules each function worker imports first (e.g. fault hooks)
 
 
 class LocalStack:
@@ -144,7 +145,7 @@ class LocalStack:
             name, self.app.functions[name]["Handler"], self.function_environment(name),
             memory_mb=int(self.app.function_setting(name, "MemorySize", 128)),
             timeout_s=int(self.provisioned.resolver.resolve(self.app.function_setting(name, "Timeout", 3))),
-            concurrency=min(int(reserved or 2), 2))
+            concurrency=min(int(reserved or 2), 2), preload=self.options.worker_preload)
 
     def _start_pollers(self) -> None:
         sqs, streams = self.client("sqs"), self.client("dynamodbstreams")

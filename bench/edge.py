@@ -1,0 +1,141 @@
+"""Summaries per minute end to end on the local stack, and the share of wall time spent outside the model."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from bench.ingest import aws_environment, make_sessions
+from bench.models import load_bench_model
+from bench.progress import progress
+from local_stack.messages_server import ScriptedBackend, start_messages_server
+from local_stack.stack import LocalStack, StackOptions
+from schemas.system_definition import default_systems_dir, load_systems
+
+SESSIONS = 3
+LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scripted",
+           "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "30"}
+
+
+class TimedTranslator:
+    """The real translator, with the wall-clock intervals it spends translating recorded."""
+
+    def __init__(self, translator: Any) -> None:
+        self.inner = translator
+        self.model_version, self.model_info = translator.model_version, translator.model_info
+        self.intervals: list[tuple[float, float]] = []
+        self.generated_tokens = 0
+        self._lock = threading.Lock()
+
+    def translate(self, summary_id: str, summary_text: str, systems: list) -> list:
+        started = time.perf_counter()
+        translations = self.inner.translate(summary_id, summary_text, systems)
+        with self._lock:
+            self.intervals.append((started, time.perf_counter()))
+            self.generated_tokens += sum(t.stats.generated_tokens for t in translations)
+        return translations
+
+    def seconds_between(self, start: float, end: float) -> float:
+        with self._lock:
+            return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.intervals)
+
+
+@contextlib.contextmanager
+def _stack() -> Iterator[LocalStack]:
+    server = start_messages_server(ScriptedBackend())
+    stack = LocalStack(StackOptions(extra_env={**LLM_ENV, "ANTHROPIC_BASE_URL": server.url}))
+    try:
+        stack.start()
+        with aws_environment(stack):
+            yield stack
+    finally:
+        stack.stop()
+        server.stop()
+
+
+@contextlib.contextmanager
+def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> Iterator[Any]:
+    """An edge worker in this process, as the edge worker tests start one."""
+    from edge_worker.api_client import EdgeApi
+    from edge_worker.catalog import SystemCatalog
+    from edge_worker.config import EdgeConfig
+    from edge_worker.worker import EdgeWorker
+    from functions.common.tokens import TokenStore
+
+    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"),
+                        systems_dirs=[default_systems_dir()], state_dir=state_dir, wait_seconds=1,
+                        visibility_seconds=600, reconcile_seconds=3600, flush_seconds=0.5)
+    api = EdgeApi(config.api_url, TokenStore(stack.resolved("TokensTable")).create("bench-edge", ["edge"]))
+    worker = EdgeWorker(config, api, translator, catalog=SystemCatalog(config.systems_dirs),
+                        sqs=stack.client("sqs")).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def _wait_for(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"edge throughput: not done within {timeout:.0f}s")
+        time.sleep(0.02)
+
+
+def _valid_records(stack: LocalStack, session_ids: list[str], systems: dict[str, Any]) -> int:
+    from functions.common.tokens import TokenStore
+
+    token = TokenStore(stack.resolved("TokensTable")).create("bench-reader", ["read"])
+    valid = 0
+    with httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {token}"}, timeout=30) as client:
+        for session_id in session_ids:
+            for record in client.get(f"/summaries/{session_id}").json().get("records", []):
+                valid += not systems[record["system"]].validation_errors(record["document"])
+    return valid
+
+
+def run(quick: bool, max_tokens: int) -> dict[str, Any]:
+    from edge_worker.translator import Translator
+
+    systems = load_systems().systems
+    expected = SESSIONS * len(systems)
+    with tempfile.TemporaryDirectory() as scratch:
+        loaded = load_bench_model(quick, Path(scratch))
+        translator = TimedTranslator(Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=max_tokens))
+        progress("edge: warming up the translator (grammars, first prefill)")
+        translator.inner.translate("warm-up", "A short warm-up summary.", list(systems.values()))
+        progress("edge: starting the local stack with a scripted summarizer")
+        with _stack() as stack, _worker(stack, translator, Path(scratch) / "edge") as worker:
+            time.sleep(2)  # let the start-up system publication settle
+            from bench.ingest import ingest_tokens
+
+            tokens = ingest_tokens(stack)
+            sessions = make_sessions("bench-edge", SESSIONS)
+            done_before = worker.status.stored + worker.status.unchanged
+            progress(f"edge: posting {SESSIONS} sessions; the worker translates each for {len(systems)} systems")
+            started = time.perf_counter()
+            with httpx.Client(base_url=stack.api_url, timeout=60) as client:
+                for session in sessions:
+                    response = client.post("/sessions", json=session,
+                                           headers={"authorization": f"Bearer {tokens[session['source']]}"})
+                    response.raise_for_status()
+            _wait_for(lambda: worker.status.stored + worker.status.unchanged - done_before >= expected,
+                      timeout=900)
+            wall = time.perf_counter() - started
+            model_seconds = translator.seconds_between(started, started + wall)
+            first_translation = min((a for a, _ in translator.intervals if a >= started), default=started)
+            valid = _valid_records(stack, [s["session_id"] for s in sessions], systems)
+    return {"model": loaded.label, "sessions": SESSIONS, "systems": len(systems), "max_tokens_per_system": max_tokens,
+            "wall_seconds": round(wall, 3), "translator_seconds": round(model_seconds, 3),
+            "overhead_seconds": round(wall - model_seconds, 3),
+            "overhead_share": round((wall - model_seconds) / wall, 4),
+            "first_translation_after_seconds": round(first_translation - started, 3),
+            "summaries_per_minute": round(SESSIONS / wall * 60, 2),
+            "system_documents_per_minute": round(expected / wall * 60, 2),
+            "generated_tokens": translator.generated_tokens, "schema_valid_records": valid, "expected_records": expected}

@@ -1,0 +1,50 @@
+"""Fault injection for function workers: fail chosen AWS calls via botocore event hooks.
+
+Loaded into each local function worker before its handler (StackOptions.worker_preload). The plan comes
+from SSP_FAULT_PLAN, e.g. {"s3.PutObject": [3, 8], "dynamodb.UpdateItem": [4]}: the 3rd and 8th PutObject
+calls across all workers fail. Counters and the log of injected faults live in SSP_FAULT_DIR.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+PLAN = json.loads(os.environ.get("SSP_FAULT_PLAN", "{}"))
+STATE = Path(os.environ.get("SSP_FAULT_DIR", "/tmp"))
+
+
+def _next_count(operation: str) -> int:
+    with open(STATE / "counters.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = STATE / f"{operation}.count"
+        count = int(path.read_text()) + 1 if path.exists() else 1
+        path.write_text(str(count))
+        return count
+
+
+def _inject(operation: str, model, **_):
+    count = _next_count(operation)
+    if count in PLAN.get(operation, []):
+        with open(STATE / "injected.jsonl", "a") as log:
+            log.write(json.dumps({"operation": operation, "call": count, "pid": os.getpid()}) + "\n")
+        raise ClientError({"Error": {"Code": "InternalError", "Message": f"injected fault on {operation} #{count}"},
+                           "ResponseMetadata": {"HTTPStatusCode": 500}}, model.name)
+
+
+if PLAN:
+    boto3.setup_default_session()
+    for planned in PLAN:
+        service, name = planned.split(".", 1)
+        boto3.DEFAULT_SESSION.events.register(
+            f"before-call.{service}.{name}",
+            lambda model, planned=planned, **kw: _inject(planned, model, **kw))
+
+
+def injected(state_dir: Path) -> list[dict]:
+    path = state_dir / "injected.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
