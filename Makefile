@@ -38,10 +38,10 @@ bench: setup model
 	$(PY) -m bench --out bench
 
 load: setup
-	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_load.py
+	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_load.py
 
 faults: setup model
-	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_faults.py
+	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
 
 lint: setup
 	$(VENV)/bin/cfn-lint template.yaml

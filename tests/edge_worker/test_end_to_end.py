@@ -1,7 +1,7 @@
 """Sample sessions go from POST to stored, schema-valid JSON for every system, each with its lineage."""
 from __future__ import annotations
 
-from conftest import edge_worker
+from edge_helpers import edge_worker
 
 from local_stack.samples import sample_sessions
 from schemas.system_definition import load_systems

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from conftest import edge_worker
+from edge_helpers import edge_worker
 from tiny_model import build_tiny_model
 
 from schemas.system_definition import default_systems_dir, load_systems

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import FULL
+from suite_size import FULL
 from counts import queue_depth, s3_keys, sessions_by_status
 from report import report
 
