@@ -8,7 +8,9 @@ SSP_HOME ?= $(HOME)/.session-summary-pipeline
 export SSP_HOME
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup model browser run test bench load faults lint clean
+SAM := .tools/sam/bin/sam
+
+.PHONY: setup model browser tools run test bench load faults lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +30,16 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver
 
+# AWS SAM CLI in its own environment (its pins clash with the project's), for `sam validate` and `sam build`.
+tools: $(SAM)
+$(SAM):
+	$(PYTHON) -m venv .tools/sam
+	.tools/sam/bin/pip install --quiet aws-sam-cli==1.170.0
+
 run: setup model
 	$(PY) -m local_stack up
 
-test: setup model browser
+test: setup model browser tools
 	$(PY) -m pytest
 
 bench: setup model
@@ -47,4 +55,4 @@ lint: setup
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts
+	rm -rf $(VENV) .tools .pytest_cache build *.egg-info test-artifacts .aws-sam

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import boto3
 import httpx
 
+from bench.import_time import measure_all
 from bench.progress import progress
 from local_stack.samples import sample_sessions
 from local_stack.stack import LocalStack, StackOptions
@@ -174,8 +175,6 @@ def warm_up(stack: LocalStack, tokens: dict[str, str]) -> None:
 def run(quick: bool, scaling_sizes: tuple[int, ...]) -> dict[str, Any]:
     """The ingest comparison at N sessions, and at each scaling size (reusing N when it is one of them)."""
     main_count = 40 if quick else 400
-    from bench.import_time import measure_all
-
     with ingest_stack() as stack:
         tokens = ingest_tokens(stack)
         warm_up(stack, tokens)

@@ -1,11 +1,12 @@
 """Our translator vs Outlines (mlx-lm integration) vs unconstrained mlx-lm: same model, prompt, schemas, budget.
 
-Every system gets the same prompt tokens (our translation prompt) and the same cap on generated tokens.
-Ours prefills the summary once for all systems; the other two prefill each system's full prompt.
+Every system gets the same prompt tokens (our translation prompt, prefilled once and shared by the three
+decoders) and the same cap on generated tokens, so the comparison isolates constrained decoding.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
@@ -65,7 +66,7 @@ def _cpu_mask_for_outlines() -> bool:
     return True
 
 
-def _validity(system: Any, text: str) -> bool:
+def _valid(system: Any, text: str) -> bool:
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
@@ -73,72 +74,78 @@ def _validity(system: Any, text: str) -> bool:
     return isinstance(document, dict) and not system.validation_errors(document)
 
 
-def _stream(loaded: BenchModel, prompt: list[int], cap: int, processor: Any) -> dict[str, Any]:
-    """Greedy mlx-lm stream_generate from the prompt tokens, with an optional logits processor."""
-    from mlx_lm import stream_generate
+def _prefill(model: Any, cache: list[Any], tokens: list[int]) -> None:
+    import mlx.core as mx
+
+    if tokens:
+        model(mx.array(tokens)[None], cache=cache)
+        mx.eval([c.state for c in cache])
+
+
+def _decode(loaded: BenchModel, cache: list[Any], last_token: int, cap: int, processor: Any,
+            on_token: Callable[[list[int]], bool]) -> tuple[list[int], float]:
+    """Greedy decode from a prefilled cache; stops at EOS, at the cap, or when on_token says done."""
+    import mlx.core as mx
+    from mlx_lm.generate import generate_step
+
+    eos = set(loaded.tokenizer.eos_token_ids)
+    out: list[int] = []
+    started = time.perf_counter()
+    for token, _ in generate_step(mx.array([last_token]), loaded.model, max_tokens=cap,
+                                  logits_processors=[processor] if processor is not None else None,
+                                  prompt_cache=cache):
+        if token in eos and processor is None:
+            break
+        out.append(token)
+        if on_token(out) or token in eos:
+            break
+    return out, time.perf_counter() - started
+
+
+class _Engine:
+    """One way of decoding: a processor per system, how to read its text, whether it is done."""
+
+    def __init__(self, name: str, setup_seconds: float, processor_for: Callable[[Any], Any],
+                 text_of: Callable[[Any, list[int]], str], done: Callable[[Any, list[int]], bool]):
+        self.name, self.setup_seconds = name, setup_seconds
+        self.processor_for, self.text_of, self.done = processor_for, text_of, done
+        self.tokens = self.valid = self.documents = self.hit_cap = self.failures = 0
+        self.seconds = 0.0
+
+
+def _ours(loaded: BenchModel, systems: list[Any], cap: int) -> _Engine:
+    from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 
     started = time.perf_counter()
-    pieces, last = [], None
-    for response in stream_generate(loaded.model, loaded.tokenizer, prompt, max_tokens=cap,
-                                    logits_processors=[processor] if processor is not None else None):
-        pieces.append(response.text)
-        last = response
-    return {"seconds": time.perf_counter() - started, "tokens": last.generation_tokens if last else 0,
-            "hit_cap": bool(last and last.finish_reason == "length"),
-            "tokens_per_second": last.generation_tps if last else 0.0, "text": "".join(pieces)}
-
-
-def _run_naive(loaded: BenchModel, systems: list[Any], cap: int,
-               processor_for: Callable[[Any], Any]) -> dict[str, Any]:
-    from edge_worker.prompting import build_summary_prompt
-
-    per_summary, tokens, decode_seconds, valid, total, hit_cap = [], 0, 0.0, 0, 0, 0
-    for summary in SUMMARIES:
-        prompt = build_summary_prompt(loaded.tokenizer, summary)
-        started = time.perf_counter()
-        for system in systems:
-            result = _stream(loaded, prompt.full_tokens(system), cap, processor_for(system))
-            tokens += result["tokens"]
-            decode_seconds += result["tokens"] / result["tokens_per_second"] if result["tokens_per_second"] else 0.0
-            valid += _validity(system, result["text"])
-            hit_cap += result["hit_cap"]
-            total += 1
-        per_summary.append(time.perf_counter() - started)
-    return {"seconds_per_summary": sum(per_summary) / len(per_summary), "generated_tokens": tokens,
-            "tokens_per_second": tokens / decode_seconds if decode_seconds else 0.0, "valid": valid, "documents": total,
-            "hit_cap": hit_cap}
-
-
-def _run_ours(loaded: BenchModel, systems: list[Any], cap: int) -> dict[str, Any]:
-    from edge_worker.translator import Translator
-
-    started = time.perf_counter()
-    translator = Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=cap)
-    for system in systems:
-        translator._grammar(system)  # compiled once per schema, like the worker does at start
+    gtok = grammar_tokenizer(loaded.tokenizer)
+    grammars = {s.name: compile_schema(s.schema, gtok, system=s.name) for s in systems}
     setup = time.perf_counter() - started
-    translator.translate("warm-up", "A short warm-up summary.", systems[:1])
-    per_summary, tokens, decode_seconds, valid, total = [], 0, 0.0, 0, 0
-    for index, summary in enumerate(SUMMARIES):
-        started = time.perf_counter()
-        try:
-            translations = translator.translate(f"bench-{index}", summary, systems)
-        except Exception as error:  # counted as invalid, never hidden
-            progress(f"translation: ours failed: {type(error).__name__}: {error}")
-            translations = []
-        per_summary.append(time.perf_counter() - started)
-        for translation in translations:
-            tokens += translation.stats.generated_tokens
-            tps = translation.stats.tokens_per_second
-            decode_seconds += translation.stats.generated_tokens / tps if tps else 0.0
-            valid += not next(s for s in systems if s.name == translation.system).validation_errors(translation.document)
-        total += len(systems)
-    return {"seconds_per_summary": sum(per_summary) / len(per_summary), "generated_tokens": tokens,
-            "tokens_per_second": tokens / decode_seconds if decode_seconds else 0.0, "valid": valid,
-            "documents": total, "setup_seconds": setup, "hit_cap": None}
+
+    def processor_for(system: Any) -> Any:
+        return SchemaConstraint(gtok, grammars[system.name], max_tokens=min(cap, system.max_output_tokens),
+                                system=system.name)
+
+    def done(processor: Any, out: list[int]) -> bool:
+        processor.sync(out)
+        return processor.complete
+
+    def text_of(processor: Any, out: list[int]) -> str:
+        tokens = [t for t in out if t not in gtok.eos_token_ids]
+        return gtok.ll_tokenizer.decode_bytes(tokens).decode("utf-8", errors="replace")
+
+    return _Engine("ours (llguidance + budget guard)", setup, processor_for, text_of, done)
 
 
-def _run_outlines(loaded: BenchModel, systems: list[Any], cap: int) -> dict[str, Any]:
+def _plain_text(loaded: BenchModel) -> Callable[[Any, list[int]], str]:
+    eos = set(loaded.tokenizer.eos_token_ids)
+    return lambda processor, out: loaded.tokenizer.decode([t for t in out if t not in eos])
+
+
+def _unconstrained(loaded: BenchModel) -> _Engine:
+    return _Engine("unconstrained mlx-lm", 0.0, lambda system: None, _plain_text(loaded), lambda p, out: False)
+
+
+def _outlines(loaded: BenchModel, systems: list[Any]) -> tuple[_Engine, bool]:
     import outlines
     from outlines.types import JsonSchema
 
@@ -152,32 +159,82 @@ def _run_outlines(loaded: BenchModel, systems: list[Any], cap: int) -> dict[str,
 
     def processor_for(system: Any) -> Any:
         processor = processors[system.name]
-        processor.reset()
+        processor.reset()  # what Outlines' Generator does before each call
         return processor
 
-    warm = processor_for(systems[0])
+    return _Engine(f"Outlines {OUTLINES_PIN} (outlines-core)", setup, processor_for, _plain_text(loaded),
+                   lambda p, out: False), shimmed
+
+
+def _measure(loaded: BenchModel, systems: list[Any], cap: int, engines: list[_Engine],
+             summaries: tuple[str, ...]) -> float:
+    """Each summary's prompt is prefilled once per system and shared; every engine decodes from a copy.
+
+    Returns the prompt-processing seconds per summary (prefix once plus each system's suffix).
+    """
+    from mlx_lm.models.cache import make_prompt_cache
+
     from edge_worker.prompting import build_summary_prompt
 
-    _stream(loaded, build_summary_prompt(loaded.tokenizer, "A short warm-up summary.").full_tokens(systems[0]), 4, warm)
-    result = _run_naive(loaded, systems, cap, processor_for)
-    return {**result, "setup_seconds": setup, "cpu_mask_substituted": shimmed}
+    prompt_seconds = 0.0
+    for index, summary in enumerate(summaries):
+        prompt = build_summary_prompt(loaded.tokenizer, summary)
+        started = time.perf_counter()
+        prefix = make_prompt_cache(loaded.model)
+        _prefill(loaded.model, prefix, prompt.prefix_tokens)
+        prompt_seconds += time.perf_counter() - started
+        for system in systems:
+            progress(f"translation: summary {index + 1}/{len(summaries)}, {system.name}: prompt")
+            suffix = prompt.suffix_tokens(system)
+            started = time.perf_counter()
+            cache = copy.deepcopy(prefix)
+            _prefill(loaded.model, cache, suffix[:-1])
+            prompt_seconds += time.perf_counter() - started
+            for engine in engines:
+                progress(f"translation: summary {index + 1}/{len(summaries)}, {system.name}: {engine.name}")
+                processor = engine.processor_for(system)
+                started = time.perf_counter()
+                try:
+                    out, seconds = _decode(loaded, copy.deepcopy(cache), suffix[-1], cap, processor,
+                                           lambda tokens: engine.done(processor, tokens))
+                except Exception as error:  # an engine failure is an invalid document, reported
+                    progress(f"translation: {engine.name} failed on {system.name}: {type(error).__name__}: {error}")
+                    out, seconds = [], time.perf_counter() - started
+                    engine.failures += 1
+                engine.seconds += seconds
+                engine.tokens += len(out)
+                engine.documents += 1
+                engine.hit_cap += len(out) >= cap
+                engine.valid += _valid(system, engine.text_of(processor, out))
+    return prompt_seconds / len(summaries)
 
 
-def run(quick: bool, cap: int) -> dict[str, Any]:
+def run(quick: bool, cap: int, summaries: int) -> dict[str, Any]:
     from schemas.system_definition import load_systems
 
     shipped = load_systems().systems
     systems = [shipped[name] for name in ("planner", "synapse", "nudge")]
     available, status = outlines_status()
+    chosen = SUMMARIES[:summaries]
     with tempfile.TemporaryDirectory() as scratch:
         loaded = load_bench_model(quick, Path(scratch))
-        progress(f"translation: ours, {len(SUMMARIES)} summaries x {len(systems)} systems, cap {cap} tokens")
-        results = {"ours (llguidance, prefix reuse)": _run_ours(loaded, systems, cap)}
-        progress("translation: unconstrained mlx-lm")
-        results["unconstrained mlx-lm"] = _run_naive(loaded, systems, cap, lambda system: None)
+        engines = [_ours(loaded, systems, cap), _unconstrained(loaded)]
+        shimmed = False
         if available:
-            progress("translation: Outlines")
-            results[f"Outlines {OUTLINES_PIN} (outlines-core)"] = _run_outlines(loaded, systems, cap)
-    return {"model": loaded.label, "summaries": len(SUMMARIES), "systems": [s.name for s in systems], "cap": cap,
+            outlines_engine, shimmed = _outlines(loaded, systems)
+            engines.append(outlines_engine)
+        progress(f"translation: {len(chosen)} summaries x {len(systems)} systems x {len(engines)} decoders, cap {cap}")
+        prompt_seconds = _measure(loaded, systems, cap, engines, chosen)
+    results = {}
+    for engine in engines:
+        decode_per_summary = engine.seconds / len(chosen)
+        results[engine.name] = {
+            "tokens_per_second": engine.tokens / engine.seconds if engine.seconds else 0.0,
+            "decode_seconds_per_summary": decode_per_summary,
+            "seconds_per_summary": prompt_seconds + decode_per_summary,
+            "generated_tokens": engine.tokens, "valid": engine.valid, "documents": engine.documents,
+            "hit_cap": engine.hit_cap, "failures": engine.failures, "setup_seconds": engine.setup_seconds}
+    return {"model": loaded.label, "summaries": len(chosen), "systems": [s.name for s in systems], "cap": cap,
+            "prompt_seconds_per_summary": prompt_seconds, "cpu_mask_substituted": shimmed,
             "outlines": status if available else None, "outlines_skipped": None if available else status,
             "results": results}

@@ -25,35 +25,42 @@ def _chart(key: str) -> list[str]:
     return ["", f"![{SECTION_TITLES[key]}]({CHARTS[key]})", ""]
 
 
-def translation(results: dict[str, Any], translator_markdown: str) -> list[str]:
+def translation(results: dict[str, Any], translator_markdown: str, translator_note: str) -> list[str]:
     compare = results["compare"]
-    lines = [translator_markdown.rstrip(), "",
-             f"### Ours vs Outlines vs unconstrained mlx-lm ({compare['model']})", "",
-             f"Same model, the same prompt tokens (our translation prompt) and schemas ({', '.join(compare['systems'])}), "
-             f"greedy, at most {compare['cap']} generated tokens per system, {compare['summaries']} summaries. Ours "
-             "prefills the summary once and reuses its KV cache for every system; the other two prefill each "
-             "system's whole prompt. Schema-valid: the output parses as JSON and passes the system's JSON Schema "
-             "(draft 2020-12 with formats).", ""]
+    lines = [translator_markdown.rstrip(), ""]
+    if translator_note:
+        lines += [translator_note, ""]
+    lines += [f"### Ours vs Outlines vs unconstrained mlx-lm ({compare['model']})", "",
+              f"Same model, the same prompt tokens (our translation prompt) and schemas "
+              f"({', '.join(compare['systems'])}), greedy, at most {compare['cap']} generated tokens per system, "
+              f"{compare['summaries']} summar{'y' if compare['summaries'] == 1 else 'ies'}. Each system's prompt is "
+              f"prefilled once ({compare['prompt_seconds_per_summary']:.2f} s per summary for all systems, with the "
+              "summary prefix shared) and every decoder starts from a copy of that KV cache, so the rows differ only "
+              "in decoding. Out of the box, Outlines' generator and mlx-lm's generate prefill each system's whole "
+              "prompt; the prefix-reuse table above prices that. Schema-valid: the output parses as JSON and passes "
+              "the system's JSON Schema (draft 2020-12 with formats).", ""]
     if compare["outlines_skipped"]:
         lines += [f"Outlines was skipped: {compare['outlines_skipped']}.", ""]
     rows = compare["results"]
     ours = next(iter(rows.values()))
-    lines += ["| | decode tokens/s | seconds per summary | vs ours | schema-valid | stopped at the cap | "
-              "constraint set-up (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| decoder | tokens/s | decode s per summary | s per summary (with prompt) | vs ours | schema-valid | "
+              "stopped at the cap | set-up s (once per schema) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in rows.items():
-        setup = f"{row['setup_seconds']:.2f}" if "setup_seconds" in row else "-"
-        capped = "-" if row.get("hit_cap") is None else f"{row['hit_cap']}/{row['documents']}"
-        lines.append(f"| {name} | {row['tokens_per_second']:.1f} | {row['seconds_per_summary']:.2f} | "
+        lines.append(f"| {name} | {row['tokens_per_second']:.1f} | {row['decode_seconds_per_summary']:.2f} | "
+                     f"{row['seconds_per_summary']:.2f} | "
                      f"{row['seconds_per_summary'] / ours['seconds_per_summary']:.2f}x | "
-                     f"{row['valid']}/{row['documents']} ({row['valid'] / row['documents']:.0%}) | {capped} | {setup} |")
-    notes = ["", "Set-up is paid once per schema and model: our grammar tokenizer plus llguidance grammars, "
-             "Outlines' outlines-core index per schema. Ours never stops at the cap: near the end of its budget "
-             "it steers the document to close, so every output is complete."]
-    outlines_row = next((row for name, row in rows.items() if name.startswith("Outlines")), None)
-    if outlines_row and outlines_row.get("cpu_mask_substituted"):
+                     f"{row['valid']}/{row['documents']} ({row['valid'] / row['documents']:.0%}) | "
+                     f"{row['hit_cap']}/{row['documents']} | {row['setup_seconds']:.2f} |")
+    notes = ["", "Set-up: our grammar tokenizer plus one llguidance grammar per schema; Outlines' outlines-core index "
+             "per schema. Ours does not run into the cap: near the end of its budget it steers the document to close, "
+             "so its outputs are complete; a decoder stopped at the cap leaves truncated JSON."]
+    if compare.get("cpu_mask_substituted"):
         notes.append("outlines-core applies its MLX mask with a Metal kernel, which this CPU build of MLX lacks; "
                      "the bench swaps in numpy bit unpacking plus `mx.where`, the same substitution our constraint "
-                     "makes on CPU. Outlines' own index and per-token mask computation are unchanged.")
+                     "makes on CPU. Outlines' index and per-token mask computation are its own.")
+    failures = {name: row["failures"] for name, row in rows.items() if row.get("failures")}
+    if failures:
+        notes.append("Decoders that raised (counted invalid): " + ", ".join(f"{k} {v}" for k, v in failures.items()))
     return lines + notes + _chart("translation")
 
 
@@ -137,7 +144,9 @@ def edge(results: dict[str, Any]) -> list[str]:
     lines = [f"{results['sessions']} sessions posted through the local gateway; the scripted summarizer answers; the "
              f"edge worker (in this process) long-polls the edge queue and translates each summary for "
              f"{results['systems']} systems with {results['model']} (at most {results['max_tokens_per_system']} "
-             "tokens per system), then stores each JSON through the API. Functions and translator warm. Wall time runs "
+             "tokens per system), then stores each JSON through the API. " + ("Functions warmed by one earlier session. "
+             if results["functions_warm"] else "Functions start cold (their start-up is in the wall time). ") +
+             "Grammars compiled before the clock starts. Wall time runs "
              "from the first POST to the last stored record; time outside the model is wall time minus the "
              "translator's own time.", "",
              "| | value |", "|---|---:|",
@@ -206,12 +215,19 @@ def render(results: dict[str, Any]) -> str:
              f"Machine: {one_line(machine)}. Other packages: " +
              ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if k not in ("mlx", "mlx-lm")) + ".", "",
              "Figures are ratios or per-unit costs measured side by side in this run; absolute times hold for this "
-             "machine only (MLX runs on the CPU here; Apple Silicon is the speed target).", ""]
+             "machine only (MLX runs on the CPU here; Apple Silicon is the speed target).", "",
+             "Section times: " + ", ".join(
+                 f"{SECTION_TITLES[key].split('. ', 1)[1]} {section['seconds']:.0f} s"
+                 + (f" (run {section['carried_from']})" if section.get("carried_from") else "")
+                 for key in SECTION_TITLES if "seconds" in (section := results["sections"].get(key, {}))) + ".", ""]
     for key, title in SECTION_TITLES.items():
         lines += [f"## {title}", ""]
         section = results["sections"].get(key)
-        if section is None or "error" in section:
-            lines += [f"This section failed: {section['error'] if section else 'not run'}", ""]
+        if section is None:
+            lines += ["Not run in this invocation (see `--only`).", ""]
+            continue
+        if "error" in section:
+            lines += [f"This section failed: {section['error']}", ""]
             continue
         lines += section["markdown"] + [""]
     return "\n".join(lines).rstrip() + "\n"

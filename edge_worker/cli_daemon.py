@@ -7,9 +7,9 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import boto3
-from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -167,7 +167,7 @@ class EdgeWorker:
         started = time.perf_counter()
         translations = self.translator.translate(request.summary_id, summary["text"], todo)
         self.status.translated += len(translations)
-        for definition, translation in zip(todo, translations):
+        for definition, translation in zip(todo, translations, strict=True):
             self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))
         logger.info("translated", summary_id=request.summary_id, systems=[s.name for s in todo],
                     reason=request.reason, seconds=round(time.perf_counter() - started, 3))

@@ -1,8 +1,10 @@
 """A local stand-in for Claude: enough of the Anthropic Messages API for the real `anthropic` client.
 
-Routes: POST /v1/messages (non-streaming), POST /v1/messages/count_tokens, and Bedrock's
+Routes: POST /v1/messages (non-streaming), POST /v1/messages/count_tokens, the Message Batches
+routes (POST /v1/messages/batches, GET /v1/messages/batches[/{id}[/results]]), and Bedrock's
 POST /model/<id>/invoke. Replies come from a backend: `ScriptedBackend` (deterministic, with
-scripted failures for tests) or `MlxBackend` (a local MLX model).
+scripted failures for tests) or `MlxBackend` (a local MLX model). A batch is processed in a
+background thread, one request at a time, through the same backend.
 
     python -m local_stack.messages_server --model PATH --port 8765
 """
@@ -14,6 +16,7 @@ import copy
 import hashlib
 import json
 import math
+import queue
 import re
 import signal
 import sys
@@ -22,6 +25,7 @@ import traceback
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Protocol
@@ -57,7 +61,7 @@ class RequestError(Exception):
 class Outcome:
     """What the server does with one call: reply, fail with an error, or hang first."""
 
-    kind: Literal["reply", "error", "hang"]
+    kind: Literal["reply", "error", "hang", "expire"]
     status: int = 200
     message: str = ""
     text: str | None = None
@@ -85,6 +89,11 @@ def overloaded(message: str = "Overloaded") -> Outcome:
 def hang(seconds: float) -> Outcome:
     """Wait `seconds` before replying (longer than the client's timeout, to make it give up)."""
     return Outcome("hang", seconds=seconds)
+
+
+def expire() -> Outcome:
+    """In a batch, the request's result is `expired`; a direct call gets a 504 instead."""
+    return Outcome("expire", status=504, message="scripted expiry: the request was not processed in time")
 
 
 @dataclass(frozen=True)
@@ -338,7 +347,153 @@ class MlxBackend:
             return len(self._tokens(self._chat(body), add_generation_prompt=True))
 
 
+def message_body(model: str, generation: Generation, outcome: Outcome) -> dict[str, Any]:
+    """A Messages API reply; a scripted `reply(text)` replaces the generated text."""
+    text = outcome.text if outcome.text is not None else generation.text
+    return {
+        "id": f"msg_local_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": generation.stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": generation.input_tokens,
+            "output_tokens": generation.output_tokens if outcome.text is None else estimate_tokens(text),
+            "cache_creation_input_tokens": generation.cache_creation_input_tokens,
+            "cache_read_input_tokens": generation.cache_read_input_tokens,
+        },
+    }
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+@dataclass
+class _Batch:
+    id: str
+    requests: list[dict[str, Any]]
+    headers: dict[str, str]
+    created_at: datetime
+    ended_at: datetime | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def view(self, base_url: str) -> dict[str, Any]:
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if self.ended_at is None:  # like the API: requests count as processing until the whole batch ends
+            counts["processing"] = len(self.requests)
+        else:
+            for result in self.results:
+                counts[result["result"]["type"]] += 1
+        return {
+            "id": self.id,
+            "type": "message_batch",
+            "processing_status": "ended" if self.ended_at else "in_progress",
+            "request_counts": counts,
+            "created_at": _rfc3339(self.created_at),
+            "expires_at": _rfc3339(self.created_at + timedelta(hours=24)),
+            "ended_at": _rfc3339(self.ended_at),
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{base_url}/v1/messages/batches/{self.id}/results" if self.ended_at else None,
+        }
+
+
+class BatchRunner:
+    """Holds the server's Message Batches and processes them in one background thread, in order."""
+
+    def __init__(self, backend: Backend, stopping: threading.Event):
+        self.backend = backend
+        self._stopping = stopping
+        self._lock = threading.Lock()
+        self._batches: dict[str, _Batch] = {}
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="messages-batches", daemon=True)
+        self._thread.start()
+
+    def create(self, requests: list[dict[str, Any]], headers: dict[str, str]) -> _Batch:
+        batch = _Batch(f"msgbatch_local_{uuid.uuid4().hex[:24]}", requests, headers, datetime.now(timezone.utc))
+        with self._lock:
+            self._batches[batch.id] = batch
+        self._queue.put(batch)
+        return batch
+
+    def get(self, batch_id: str) -> _Batch:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None:
+            raise RequestError(404, f"no message batch with id {batch_id!r}")
+        return batch
+
+    def all(self) -> list[_Batch]:
+        with self._lock:
+            return sorted(self._batches.values(), key=lambda batch: batch.created_at, reverse=True)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _work(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            results = []
+            for request in batch.requests:
+                results.append({"custom_id": request["custom_id"], "result": self._run(request["params"], batch.headers)})
+            with self._lock:
+                batch.results, batch.ended_at = results, datetime.now(timezone.utc)
+
+    def _run(self, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        try:
+            outcome = self.backend.decide(params, headers)
+            if outcome.kind == "hang" and self._stopping.wait(outcome.seconds):
+                return {"type": "canceled"}
+            if outcome.kind == "expire":
+                return {"type": "expired"}
+            if outcome.kind == "error":
+                return _errored(outcome.status, outcome.message)
+            return {"type": "succeeded", "message": message_body(params["model"], self.backend.generate(params, params["model"]), outcome)}
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            return _errored(500, f"backend failed: {type(error).__name__}: {error}")
+
+
+def _errored(status: int, message: str) -> dict[str, Any]:
+    return {"type": "errored", "error": {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"),
+                                                                   "message": message}}}
+
+
+_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_BATCH_REQUESTS = 100_000
+
+
+def _check_batch_body(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise RequestError(400, "request body must be a JSON object")
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise RequestError(400, "requests: field required (a non-empty list)")
+    if len(requests) > MAX_BATCH_REQUESTS:
+        raise RequestError(400, f"requests: at most {MAX_BATCH_REQUESTS} requests per batch, got {len(requests)}")
+    seen: set[str] = set()
+    for index, request in enumerate(requests):
+        if not isinstance(request, dict):
+            raise RequestError(400, f"requests.{index}: must be an object with custom_id and params")
+        custom_id = request.get("custom_id")
+        if not isinstance(custom_id, str) or not _CUSTOM_ID.match(custom_id):
+            raise RequestError(400, f"requests.{index}.custom_id: must match {_CUSTOM_ID.pattern}")
+        if custom_id in seen:
+            raise RequestError(400, f"requests.{index}.custom_id: {custom_id!r} is used by another request in this batch")
+        seen.add(custom_id)
+        try:
+            _check_messages_body(request.get("params"), needs_model=True)
+        except RequestError as error:
+            raise RequestError(400, f"requests.{index}.params: {error.message}") from None
+    return requests
+
+
 _BEDROCK_INVOKE = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+_BATCH = re.compile(r"^/v1/messages/batches/(?P<id>[A-Za-z0-9_-]+)(?P<results>/results)?$")
 
 
 def _check_messages_body(body: Any, needs_model: bool, count_only: bool = False) -> None:
@@ -371,9 +526,39 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"messages-server: {format % args}\n")
 
     def do_GET(self) -> None:
-        self._drain()
-        self._send_error(RequestError(405 if self.path.startswith(("/v1/messages", "/model/")) else 404,
-                                      f"{self.command} {self.path} is not supported"))
+        try:
+            self._drain()
+            path = self.path.split("?", 1)[0]
+            runner = self.server.batches
+            if path == "/v1/messages/batches":
+                self._require_api_key()
+                views = [batch.view(self._base_url) for batch in runner.all()]
+                self._send_json(200, {"data": views, "has_more": False,
+                                      "first_id": views[0]["id"] if views else None,
+                                      "last_id": views[-1]["id"] if views else None})
+            elif match := _BATCH.match(path):
+                self._require_api_key()
+                batch = runner.get(match["id"])
+                if not match["results"]:
+                    self._send_json(200, batch.view(self._base_url))
+                elif batch.ended_at is None:
+                    raise RequestError(400, f"message batch {batch.id} is still in_progress; results are available "
+                                            "once it has ended")
+                else:
+                    lines = "".join(json.dumps(result) + "\n" for result in batch.results)
+                    self._send_bytes(200, lines.encode("utf-8"), "application/binary")
+            else:
+                raise RequestError(405 if path.startswith(("/v1/messages", "/model/")) else 404,
+                                   f"{self.command} {self.path} is not supported")
+        except RequestError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    @property
+    def _base_url(self) -> str:
+        host = self.headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
+        return f"http://{host}"
 
     def do_POST(self) -> None:
         try:
@@ -383,6 +568,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._require_api_key()
                 _check_messages_body(body, needs_model=True)
                 self._messages(body, body["model"])
+            elif path == "/v1/messages/batches":
+                self._require_api_key()
+                requests = _check_batch_body(body)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                self._send_json(200, self.server.batches.create(requests, headers).view(self._base_url))
             elif path == "/v1/messages/count_tokens":
                 self._require_api_key()
                 _check_messages_body(body, needs_model=True, count_only=True)
@@ -427,26 +617,10 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.kind == "hang" and self.server.stopping.wait(outcome.seconds):
             self.close_connection = True
             return
-        if outcome.kind == "error":
+        if outcome.kind in ("error", "expire"):
             self._send_error(RequestError(outcome.status, outcome.message), outcome.headers)
             return
-        generation = backend.generate(body, model)
-        text = outcome.text if outcome.text is not None else generation.text
-        self._send_json(200, {
-            "id": f"msg_local_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": generation.stop_reason,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": generation.input_tokens,
-                "output_tokens": generation.output_tokens if outcome.text is None else estimate_tokens(text),
-                "cache_creation_input_tokens": generation.cache_creation_input_tokens,
-                "cache_read_input_tokens": generation.cache_read_input_tokens,
-            },
-        })
+        self._send_json(200, message_body(model, backend.generate(body, model), outcome))
 
     def _send_error(self, error: RequestError, headers: Mapping[str, str] | None = None) -> None:
         body = {
@@ -457,11 +631,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(error.status, body, headers)
 
     def _send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode("utf-8")
+        self._send_bytes(status, json.dumps(body).encode("utf-8"), "application/json", headers)
+
+    def _send_bytes(self, status: int, payload: bytes, content_type: str,
+                    headers: Mapping[str, str] | None = None) -> None:
         self.close_connection = True
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(payload)))
             self.send_header("request-id", self._request_id)
             self.send_header("connection", "close")
@@ -490,6 +667,7 @@ class _MessagesHTTPServer(ThreadingHTTPServer):
         self.backend = backend
         self.verbose = verbose
         self.stopping = threading.Event()
+        self.batches = BatchRunner(backend, self.stopping)
 
 
 @dataclass
@@ -508,6 +686,7 @@ class MessagesServer:
 
     def stop(self) -> None:
         self._httpd.stopping.set()
+        self._httpd.batches.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

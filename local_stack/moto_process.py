@@ -41,7 +41,7 @@ class MotoServer:
             except OSError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"moto server did not start on {self.url}")
+                    raise RuntimeError(f"moto server did not start on {self.url}") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from local_stack.gateway import LocalHttpApi
 from local_stack.moto_process import MotoServer
-from local_stack.provision import REGION, Provisioned, aws_client, provision
+from local_stack.provision import ACCOUNT, REGION, Provisioned, aws_client, provision
 from local_stack.runtime import FunctionRuntime
+from local_stack.scheduler import Scheduler, is_enabled, rate_seconds
 from local_stack.sqs_poller import QueuePoller
 from local_stack.stream_poller import StreamPoller
 from local_stack.template import DEFAULT_TEMPLATE, SamApp, load_app
@@ -26,7 +27,8 @@ class StackOptions:
     parameters: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the local Messages API endpoint
     retry_delay_s: int = 1
-    event_sources: bool = True  # queue and stream pollers
+    event_sources: bool = True  # queue and stream pollers, schedules
+    schedule_interval_s: float | None = None  # run every schedule this often instead of its rate (tests)
     serve_http: bool = True
     worker_preload: tuple[str, ...] = ()  # modules each function worker imports first (e.g. fault hooks)
 
@@ -40,7 +42,7 @@ class LocalStack:
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.http_api: LocalHttpApi | None = None
         self.websocket_api: LocalWebSocketApi | None = None
-        self.pollers: list[QueuePoller | StreamPoller] = []
+        self.pollers: list[QueuePoller | StreamPoller | Scheduler] = []
         self.started_in_s: float | None = None
 
     # ----- lifecycle -----
@@ -159,5 +161,27 @@ class LocalStack:
                 streams, self.resolved(source.table, "StreamArn"), source.function, self.invoke,
                 batch_size=source.batch_size, reports_item_failures=source.reports_item_failures,
                 max_retries=source.max_retries))
+        for source in self.app.schedule_sources:
+            scheduler = self._scheduler(source)
+            if scheduler:
+                self.pollers.append(scheduler)
         for poller in self.pollers:
             poller.start()
+
+    def _scheduler(self, source) -> Scheduler | None:
+        resolver = self.provisioned.resolver
+        where = f"{source.function}.{source.event}"
+        if not is_enabled(resolver.resolve(source.enabled)):
+            log.info("schedule %s is disabled in the template", where)
+            return None
+        expression = str(resolver.resolve(source.expression))
+        interval = self.options.schedule_interval_s or rate_seconds(expression)
+        if interval is None:
+            log.warning("schedule %s (%s) is not run locally: only rate(...) expressions are, "
+                        "unless StackOptions.schedule_interval_s is set", where, expression)
+            return None
+        name = f"{self.provisioned.stack_name}-{source.function}{source.event}"
+        arn = (f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}" if source.kind == "Schedule"
+               else f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}")
+        return Scheduler(source.function, source.kind, interval, arn, self.invoke, account=ACCOUNT, region=REGION,
+                         input_text=resolver.resolve(source.input))

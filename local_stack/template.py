@@ -74,6 +74,16 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    function: str
+    event: str  # the event's name under the function's Events
+    kind: str  # Schedule (EventBridge rule) or ScheduleV2 (EventBridge Scheduler)
+    expression: Any  # rate(...), cron(...) or at(...), possibly an intrinsic
+    enabled: Any = True  # possibly an intrinsic
+    input: Any = None  # JSON text sent instead of the default event
+
+
+@dataclass(frozen=True)
 class WebSocketRoute:
     route_key: str
     function: str
@@ -91,6 +101,7 @@ class SamApp:
     http_authorizer: str | None = None
     queue_sources: list[QueueSource] = field(default_factory=list)
     stream_sources: list[StreamSource] = field(default_factory=list)
+    schedule_sources: list[ScheduleSource] = field(default_factory=list)
     websocket_routes: list[WebSocketRoute] = field(default_factory=list)
     websocket_stage: str = "live"
 
@@ -138,7 +149,7 @@ def parse_app(raw: dict) -> SamApp:
             continue
         props = res.get("Properties", {})
         app.functions[name] = props
-        for event in props.get("Events", {}).values():
+        for event_name, event in props.get("Events", {}).items():
             kind, ev = event["Type"], event.get("Properties", {})
             if kind == "HttpApi":
                 api = apis.get(_logical_id(ev.get("ApiId", "")), {}).get("Properties", {})
@@ -151,6 +162,8 @@ def parse_app(raw: dict) -> SamApp:
                 app.queue_sources.append(QueueSource(
                     name, _logical_id(ev["Queue"]), int(ev.get("BatchSize", 10)),
                     "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", [])))
+            elif kind in ("Schedule", "ScheduleV2"):
+                app.schedule_sources.append(_schedule_source(name, event_name, kind, ev))
             elif kind == "DynamoDB":
                 app.stream_sources.append(StreamSource(
                     name, _logical_id(ev["Stream"]), int(ev.get("BatchSize", 100)),
@@ -161,6 +174,18 @@ def parse_app(raw: dict) -> SamApp:
         if res["Type"] == "AWS::ApiGatewayV2::Stage":
             app.websocket_stage = res["Properties"]["StageName"]
     return app
+
+
+def _schedule_source(function: str, event_name: str, kind: str, ev: dict) -> ScheduleSource:
+    expression = ev.get("Schedule") if kind == "Schedule" else ev.get("ScheduleExpression")
+    if expression is None:
+        raise ValueError(f"{function}.Events.{event_name}: a {kind} event needs "
+                         f"{'Schedule' if kind == 'Schedule' else 'ScheduleExpression'}")
+    enabled: Any = ev.get("Enabled", True)
+    if "State" in ev:
+        state = ev["State"]
+        enabled = state if isinstance(state, dict) else str(state).upper() == "ENABLED"
+    return ScheduleSource(function, event_name, kind, expression, enabled, ev.get("Input"))
 
 
 def _function_from_uri(uri: Any) -> str | None:

@@ -58,9 +58,10 @@ def _ttl_days(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m functions.admin", description="Manage the API's bearer tokens.")
-    groups = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
+    groups = parser.add_subparsers(dest="group", required=True, metavar="tokens", parser_class=_Parser)
     tokens = groups.add_parser("tokens", help="create, list or revoke API tokens")
-    commands = tokens.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = tokens.add_subparsers(dest="command", required=True, metavar="{create,list,revoke}",
+                                     parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)

@@ -11,7 +11,7 @@ from functions.api.edge_sync import EdgeSync, RecordUpload, RegistryUpload
 from functions.api.reads import Reads
 from functions.api.refresh import RefreshSelector, RefreshService
 from functions.common.auth import Principal
-from functions.common.errors import ClientError, register_error_handlers
+from functions.common.errors import register_error_handlers
 from functions.common.paging import parse_limit
 from functions.common.queues import Queues
 from functions.common.record_store import RecordStore

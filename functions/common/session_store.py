@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.common.clock import utc_now
@@ -19,6 +19,11 @@ def raw_key(session_id: str, content_hash: str) -> str:
 
 def summary_key(session_id: str) -> str:
     return f"summaries/{session_id}.md"
+
+
+# Sessions waiting in a Message Batch carry batch_state=PENDING; the sparse index lists them by batch id.
+PENDING_BATCH_INDEX = "by_pending_batch"
+BATCH_PENDING = "PENDING"
 
 
 def _is_condition_failure(error: BotoClientError) -> bool:
@@ -127,3 +132,99 @@ class SessionStore:
 
     def read_text(self, key: str) -> str:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+
+    # ----- Message Batches: claim, record, settle -----
+    def claim_for_batch(self, session_id: str, content_hash: str, claim_id: str, now_s: int, expires_s: int) -> bool:
+        """Reserve a RECEIVED session with no batch yet for one submitter; False if it is taken or not eligible.
+
+        A claim left by a submitter that died expires at `expires_s` (epoch seconds) and can be taken again.
+        """
+        try:
+            self.table.update_item(
+                Key={"session_id": session_id},
+                UpdateExpression="SET batch_claim = :claim, batch_claim_expires = :expires",
+                ConditionExpression=(Attr("content_hash").eq(content_hash) & Attr("status").eq("RECEIVED")
+                                     & Attr("batch_id").not_exists()
+                                     & (Attr("batch_claim").not_exists() | Attr("batch_claim_expires").lt(now_s))),
+                ExpressionAttributeValues={":claim": claim_id, ":expires": expires_s})
+        except BotoClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def release_batch_claim(self, session_id: str, claim_id: str) -> None:
+        try:
+            self.table.update_item(
+                Key={"session_id": session_id}, UpdateExpression="REMOVE batch_claim, batch_claim_expires",
+                ConditionExpression=Attr("batch_claim").eq(claim_id))
+        except BotoClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def record_batch(self, session_id: str, claim_id: str, batch_id: str) -> bool:
+        """Name the batch that holds this session's request (still RECEIVED); False if the claim was lost."""
+        try:
+            self.table.update_item(
+                Key={"session_id": session_id},
+                UpdateExpression="SET batch_id = :batch, batch_state = :pending, batch_submitted_at = :now, "
+                                 "updated_at = :now REMOVE batch_claim, batch_claim_expires",
+                ConditionExpression=Attr("batch_claim").eq(claim_id) & Attr("batch_id").not_exists(),
+                ExpressionAttributeValues={":batch": batch_id, ":pending": BATCH_PENDING, ":now": utc_now()})
+        except BotoClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def pending_batch_ids(self) -> list[str]:
+        """Distinct ids of batches that still hold unsettled sessions: one small Query per batch."""
+        ids: list[str] = []
+        while True:
+            condition = Key("batch_state").eq(BATCH_PENDING)
+            if ids:
+                condition = condition & Key("batch_id").gt(ids[-1])
+            page = self.table.query(IndexName=PENDING_BATCH_INDEX, KeyConditionExpression=condition, Limit=1)
+            if not page.get("Items"):
+                return ids
+            ids.append(page["Items"][0]["batch_id"])
+
+    def sessions_in_batch(self, batch_id: str) -> list[str]:
+        """Ids of the sessions of a batch that are not settled yet (the index is eventually consistent)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": PENDING_BATCH_INDEX,
+            "KeyConditionExpression": Key("batch_state").eq(BATCH_PENDING) & Key("batch_id").eq(batch_id)}
+        while True:
+            page = self.table.query(**kwargs)
+            ids += [item["session_id"] for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def settle_batch(self, session_id: str, batch_id: str) -> None:
+        """Take a session out of the pending-batch index once its result is fully handled."""
+        try:
+            self.table.update_item(
+                Key={"session_id": session_id}, UpdateExpression="REMOVE batch_state",
+                ConditionExpression=Attr("batch_id").eq(batch_id))
+        except BotoClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def fail_batch_session(self, session_id: str, batch_id: str, error: str) -> bool:
+        """FAILED with the batch's reason; the batch id moves to failed_batch_id so a retry can submit again."""
+        try:
+            self.table.update_item(
+                Key={"session_id": session_id},
+                UpdateExpression="SET #s = :failed, #e = :error, failed_batch_id = :batch, updated_at = :now, "
+                                 "attempts = if_not_exists(attempts, :zero) + :one REMOVE batch_id, batch_state",
+                ConditionExpression=Attr("batch_id").eq(batch_id) & Attr("status").eq("RECEIVED"),
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={":failed": "FAILED", ":error": error[:2000], ":batch": batch_id,
+                                           ":now": utc_now(), ":zero": 0, ":one": 1})
+        except BotoClientError as error_:
+            if _is_condition_failure(error_):
+                return False
+            raise
+        return True

@@ -1,4 +1,7 @@
-"""SQS batch handler: summarize each queued session once (idempotent on session id + content hash)."""
+"""SQS batch handler: summarize each queued session once (idempotent on session id + content hash).
+
+With SUMMARIZER_MODE=batch the queued sessions go out as one Message Batch instead (see batch.py).
+"""
 from __future__ import annotations
 
 import os
@@ -7,7 +10,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
 )
 
 from functions.common.queues import Queues
@@ -15,6 +20,7 @@ from functions.common.registry_store import RegistryStore
 from functions.common.session_store import SessionStore
 from functions.common.settings import Settings
 from functions.common.usage_store import UsageStore
+from functions.summarize.batch import CLAIM_GRACE_SECONDS, BatchSubmitter, summarizer_mode
 from functions.summarize.service import SummarizeService
 from schemas.contracts import SummarizeRequest
 
@@ -26,6 +32,8 @@ service = SummarizeService(
     store=store, registry=RegistryStore(settings.registry_table), usage=UsageStore(settings.usage_table),
     queues=Queues(settings.summarize_queue_url, settings.edge_queue_url),
     max_attempts=int(os.environ.get("SUMMARIZE_MAX_ATTEMPTS", "3")))
+mode = summarizer_mode()
+submitter = BatchSubmitter(store, lambda: summarizer(), max_attempts=service.max_attempts)
 idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]",
                                 expires_after_seconds=30 * 24 * 3600)
 _summarizer = None
@@ -62,5 +70,8 @@ def record_handler(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context) -> dict:
+    if mode == "batch":
+        claim_ttl_s = context.get_remaining_time_in_millis() // 1000 + CLAIM_GRACE_SECONDS
+        return submitter.handle(event, claim_ttl_s)
     idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,16 +1,17 @@
 """The LLM port of the summarize function and its adapters (Anthropic API, Amazon Bedrock).
 
 Only this module imports `anthropic`; the SDK's own retries (exponential backoff, retry-after)
-handle 408/409/429/5xx/529 and timeouts before an error reaches the caller.
+handle 408/409/429/5xx/529 and timeouts before an error reaches the caller. Backlogs can go
+through the Message Batches API instead (Anthropic API only): submit, poll, read results.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anthropic
 
@@ -22,6 +23,10 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_TOKENS = 2048
 SECRET_CACHE_SECONDS = 300
+# Error types in a batch result that may succeed when the request is sent again.
+RETRYABLE_BATCH_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,30 @@ class SummarizerError(Exception):
         return (type(self), (self.message, self.retryable, self.status))
 
 
+@dataclass(frozen=True)
+class BatchStatus:
+    batch_id: str
+    processing_status: str  # in_progress, canceling or ended
+    latency_ms: int | None  # from creation to the end of processing, once ended
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+BatchOutcome = SummaryResult | SummarizerError
+
+
 class Summarizer(Protocol):
     def summarize(self, session: Session) -> SummaryResult: ...
+
+
+class BatchSummarizer(Protocol):
+    def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str: ...
+
+    def batch_status(self, batch_id: str) -> BatchStatus: ...
+
+    def batch_results(self, batch_id: str, latency_ms: int = 0) -> Iterator[tuple[str, BatchOutcome]]: ...
 
 
 def _is_retryable_status(status: int) -> bool:
@@ -75,13 +102,67 @@ class AnthropicSummarizer:
         self.provider = provider
         self._secrets = tuple(secret for secret in secrets if secret)
 
-    def summarize(self, session: Session) -> SummaryResult:
+    def request_params(self, session: Session) -> dict[str, Any]:
+        """The Messages API parameters for one session, the same for a direct call and a batch request."""
         system, messages = build_messages(session)
+        return {"model": self.model_id, "max_tokens": self.max_tokens, "system": system, "messages": messages}
+
+    def summarize(self, session: Session) -> SummaryResult:
+        params = self.request_params(session)
         started = time.perf_counter()
+        message = self._call(lambda: self._client.messages.create(**params))
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        return self._result(message, latency_ms)
+
+    def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str:
+        """Send one Message Batch with a request per (custom_id, session); returns the batch id."""
+        if self.provider != "anthropic":
+            raise self._error(f"Message Batches are not available through {self.provider}; "
+                              "deploy with SummarizerMode=realtime", False)
+        if not requests:
+            raise ValueError("a batch needs at least one request")
+        body = [{"custom_id": custom_id, "params": self.request_params(session)} for custom_id, session in requests]
+        return self._call(lambda: self._client.messages.batches.create(requests=body)).id
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        batch = self._call(lambda: self._client.messages.batches.retrieve(batch_id))
+        latency_ms = None
+        if batch.ended_at is not None:
+            latency_ms = max(0, round((batch.ended_at - batch.created_at).total_seconds() * 1000))
+        return BatchStatus(batch.id, batch.processing_status, latency_ms)
+
+    def batch_results(self, batch_id: str, latency_ms: int = 0) -> Iterator[tuple[str, BatchOutcome]]:
+        """Each request's custom_id with its summary, or the error that ended it (results come in any order)."""
+        decoder = self._call(lambda: self._client.messages.batches.results(batch_id))
+        stream = iter(decoder)
         try:
-            message = self._client.messages.create(
-                model=self.model_id, max_tokens=self.max_tokens, system=system, messages=messages
-            )
+            while True:
+                line = self._call(lambda: next(stream, None))
+                if line is None:
+                    return
+                yield line.custom_id, self._batch_outcome(batch_id, line.result, latency_ms)
+        finally:
+            decoder.close()
+
+    def _batch_outcome(self, batch_id: str, result: Any, latency_ms: int) -> BatchOutcome:
+        where = f"{self.provider} batch {batch_id}"
+        if result.type == "succeeded":
+            try:
+                return self._result(result.message, latency_ms)
+            except SummarizerError as error:
+                return error
+        if result.type == "errored":
+            error = result.error.error
+            return self._error(f"{where}: request errored: {error.type}: {error.message}",
+                               error.type in RETRYABLE_BATCH_ERRORS)
+        if result.type == "expired":
+            return self._error(f"{where}: request expired before it was processed (batches end after 24 hours)", True)
+        return self._error(f"{where}: request was {result.type} before it was processed", True)
+
+    def _call(self, call: Callable[[], T]) -> T:
+        """Run one SDK call, turning its errors into a SummarizerError that names what failed."""
+        try:
+            return call()
         except anthropic.APIStatusError as error:
             raise self._error(self._describe_status(error), _is_retryable_status(error.status_code), error.status_code) from None
         except anthropic.APITimeoutError:
@@ -93,8 +174,8 @@ class AnthropicSummarizer:
         except (anthropic.AnthropicError, RuntimeError) as error:
             # Client-side failures such as unresolvable AWS credentials: retrying the same call will not help.
             raise self._error(f"{self.provider} client error: {type(error).__name__}: {error}", False) from None
-        latency_ms = round((time.perf_counter() - started) * 1000)
 
+    def _result(self, message: Any, latency_ms: int) -> SummaryResult:
         text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text").strip()
         if message.stop_reason == "refusal":
             raise self._error(f"{self.provider} model {message.model} refused to summarize the session", False)

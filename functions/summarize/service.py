@@ -46,25 +46,30 @@ class SummarizeService:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != "SUMMARIZED":
             try:
-                self._record(request, summarize_once(request))
+                self.record(request, summarize_once(request))
             except Exception as error:
                 retryable = error.retryable if isinstance(error, SummarizerError) else True
                 final = not retryable or attempt >= self.max_attempts
                 self.store.mark_failed(request.session_id, _reason(error), attempt, final)
                 raise SessionFailed(_reason(error)) from error
+        self.request_translation(request)
+        return "summarized"
+
+    def request_translation(self, request: SummarizeRequest) -> None:
+        """Ask the edge for every system's JSON; repeats within SQS's dedup window are delivered once."""
         self.queues.request_translation(
             TranslateRequest(summary_id=request.session_id, system=None, reason="new",
                              request_id=f"new-{request.content_hash[:16]}"),
             dedup_key=f"new:{request.session_id}:{request.content_hash}")
-        return "summarized"
 
-    def _record(self, request: SummarizeRequest, result: dict[str, Any]) -> None:
+    def record(self, request: SummarizeRequest, result: dict[str, Any], batch: bool = False) -> None:
+        """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate."""
         usage = TokenUsage.model_validate(result["usage"])
         model = RegistryEntry.make("summarizer-model", {"provider": result["provider"], "model_id": result["model_id"]})
         prompt = RegistryEntry.make("summarizer-prompt", PROMPT_VERSION_CONTENT)
         self.registry.put(model)
         self.registry.put(prompt)
-        cost = cost_usd(result["model_id"], usage)
+        cost = cost_usd(result["model_id"], usage, batch=batch)
         recorded = self.store.mark_summarized(request.session_id, request.content_hash, {
             "summary_key": result["summary_key"],
             "summarizer_model_version": model.version_id,

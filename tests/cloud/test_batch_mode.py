@@ -1,0 +1,197 @@
+"""SummarizerMode=batch: queued sessions go out as Message Batches, the scheduled collector records the results.
+
+One batch request per session under duplicate POSTs and SQS redelivery, summaries priced at the batch rate,
+errored and expired results FAILED with their reason and retryable.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from functions.summarize.batch import custom_id_for
+from functions.summarize.pricing import cost_usd
+from local_stack.messages_server import ScriptedBackend, expire, fail, prompt_text
+from local_stack.scheduler import Scheduler, rate_seconds
+from local_stack.template import load_app
+from schemas.contracts import Session, SummarizeRequest, TokenUsage
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "claude-haiku-4-5"  # a priced model, so the batch discount shows in the cost
+
+
+def batch_mode() -> dict:
+    """Stack options: batch mode, a priced model id, and the collector every half second instead of 5 minutes."""
+    return {"parameters": {"SummarizerMode": "batch"}, "schedule_interval_s": 0.5,
+            "extra_env": {"SUMMARIZER_MODEL_ID": MODEL}}
+
+
+GATE = "gate-session-marker"
+SESSIONS = 24
+
+
+class GatedBackend(ScriptedBackend):
+    """Holds the batch worker on the gate session's request until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def decide(self, body, headers):
+        if GATE in prompt_text(body):
+            self.gate.wait(60)
+        return super().decide(body, headers)
+
+
+@pytest.fixture(scope="module")
+def backend() -> GatedBackend:
+    return GatedBackend()
+
+
+@pytest.fixture(scope="module")
+def stack(backend):
+    """One batch-mode stack for the module; each test counts only its own sessions."""
+    with running_stack(backend, **batch_mode()) as stack:
+        try:
+            yield stack
+        finally:
+            backend.gate.set()  # a failed test must not leave the batch worker held
+
+
+def session_item(stack, session_id: str) -> dict:
+    return stack.client("dynamodb").get_item(TableName=stack.resolved("SessionsTable"), ConsistentRead=True,
+                                             Key={"session_id": {"S": session_id}}).get("Item", {})
+
+
+def pending_in_index(stack) -> int:
+    return stack.client("dynamodb").query(
+        TableName=stack.resolved("SessionsTable"), IndexName="by_pending_batch", Select="COUNT",
+        KeyConditionExpression="batch_state = :p", ExpressionAttributeValues={":p": {"S": "PENDING"}})["Count"]
+
+
+def usage_of(item: dict) -> TokenUsage:
+    return TokenUsage(**{key: int(value["N"]) for key, value in item["usage"]["M"].items()})
+
+
+def usage_totals(stack) -> tuple[int, Decimal]:
+    rows = stack.client("dynamodb").scan(TableName=stack.resolved("UsageTable"))["Items"]
+    assert {row["model_id"]["S"] for row in rows} <= {MODEL}
+    return sum(int(row["calls"]["N"]) for row in rows), sum((Decimal(row["cost_usd"]["N"]) for row in rows), Decimal(0))
+
+
+def test_schedule_comes_from_the_template_and_rate_expressions_parse():
+    sources = {(s.function, s.event): s for s in load_app().schedule_sources}
+    collect = sources[("CollectBatchesFunction", "CollectBatches")]
+    assert rate_seconds(collect.expression) == 300
+    assert [rate_seconds(e) for e in ("rate(1 minute)", "rate(2 hours)", "rate(7 days)")] == [60, 7200, 604800]
+    assert rate_seconds("cron(0 12 * * ? *)") is None
+    for bad in ("rate(5 minute)", "rate(1 minutes)", "rate(0 minutes)", "every 5 minutes"):
+        with pytest.raises(ValueError, match="rate"):
+            rate_seconds(bad)
+
+
+def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
+    bodies = [session_body(f"batch-{n:02d}", text=f"Batch session {n}: call the plumber about leak {n * 7}")
+              for n in range(SESSIONS)]
+    bodies.append(session_body("pln.2025:odd-id", text="An id the batch API cannot use as custom_id"))
+    gate_body = session_body("batch-gate", text=f"Hold the batch worker: {GATE}")
+    everyone = [gate_body, *bodies]
+    calls_before, (usage_calls_before, usage_cost_before) = backend.calls, usage_totals(stack)
+    edge_before = queue_messages(stack, "EdgeQueue")
+    token = make_token(stack, ["ingest", "read"], source="planner")
+    with api_client(stack, token) as client:
+        assert client.post("/sessions", json=gate_body).status_code == 202
+        wait_for(lambda: "batch_id" in session_item(stack, "batch-gate"), timeout=30)
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda b: client.post("/sessions", json=b).status_code,
+                                     bodies + bodies[::4]))  # every fourth session is posted twice
+        assert statuses.count(202) == len(bodies) and statuses.count(200) == len(bodies[::4])
+
+        # Every session waits in a submitted batch, still RECEIVED, while the gate holds the worker.
+        items = wait_for(lambda: (found := {b["session_id"]: session_item(stack, b["session_id"]) for b in everyone})
+                         and all("batch_id" in item for item in found.values()) and found, timeout=60)
+        assert {item["status"]["S"] for item in items.values()} == {"RECEIVED"}
+        batch_of = {sid: item["batch_id"]["S"] for sid, item in items.items()}
+
+        sqs = stack.client("sqs")
+        for body in everyone[::3]:  # at-least-once delivery: the same request arrives again
+            request = SummarizeRequest(session_id=body["session_id"],
+                                       content_hash=Session.model_validate(body).content_hash())
+            sqs.send_message(QueueUrl=stack.resolved("SummarizeQueue"), MessageBody=request.model_dump_json())
+        wait_for(lambda: queue_messages(stack, "SummarizeQueue") == 0, timeout=30)
+        assert {sid: session_item(stack, sid)["batch_id"]["S"] for sid in batch_of} == batch_of
+
+        # The template's scheduled event, as EventBridge sends it: the batches are still in progress.
+        sample = json.loads((REPO / "events/summarize/scheduled_collect.json").read_text())
+        assert stack.invoke("CollectBatchesFunction", sample)["in_progress"] == len(set(batch_of.values()))
+        schedulers = [p for p in stack.pollers if isinstance(p, Scheduler)]
+        assert [(s.function, s.interval_s) for s in schedulers] == [("CollectBatchesFunction", 0.5)]
+        assert schedulers[0].runs > 0
+        assert backend.calls == calls_before
+
+        backend.gate.set()
+        wait_for(lambda: all(session_item(stack, b["session_id"])["status"]["S"] == "SUMMARIZED"
+                             for b in everyone), timeout=60)
+
+    assert backend.calls - calls_before == len(everyone)
+    for body in everyone:
+        assert backend.calls_matching(body["turns"][0]["content"]) == 1, body["session_id"]
+
+    total = Decimal(0)
+    for body in everyone:
+        item = session_item(stack, body["session_id"])
+        usage = usage_of(item)
+        batch_price, full_price = cost_usd(MODEL, usage, batch=True), cost_usd(MODEL, usage)
+        assert full_price > 0 and batch_price == pytest.approx(full_price / 2)
+        assert Decimal(item["cost_usd"]["N"]) == Decimal(str(round(batch_price, 8)))
+        assert item["summarizer_model_version"]["S"].startswith("summarizer-model:")
+        assert item["batch_id"]["S"] == batch_of[body["session_id"]] and "batch_state" not in item
+        total += Decimal(item["cost_usd"]["N"])
+    usage_calls, usage_cost = usage_totals(stack)
+    assert (usage_calls - usage_calls_before, usage_cost - usage_cost_before) == (len(everyone), total)
+
+    summary = stack.client("s3").get_object(Bucket=stack.resolved("DataBucket"), Key="summaries/pln.2025:odd-id.md")
+    assert summary["Body"].read().decode().startswith("Scripted summary")
+    assert custom_id_for("pln.2025:odd-id").startswith("sid-")
+    assert queue_messages(stack, "EdgeQueue") - edge_before == len(everyone)  # one translation request each
+    assert queue_messages(stack, "SummarizeDLQ") == 0
+    wait_for(lambda: pending_in_index(stack) == 0, timeout=10)
+
+
+def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(stack, backend):
+    # One scripted outcome each: the first request fails, the retry's request succeeds.
+    backend.script([fail(400, "prompt is too long: 212000 tokens > 200000 maximum")], when="errored-marker")
+    backend.script([expire()], when="expired-marker")
+    token = make_token(stack, ["ingest", "read"], source="planner")
+    with api_client(stack, token) as client:
+        for session_id, text in (("fine-1", "An ordinary session"), ("errs-1", "Text with errored-marker"),
+                                 ("late-1", "Text with expired-marker")):
+            assert client.post("/sessions", json=session_body(session_id, text=text)).status_code == 202
+
+        def settled(session_id: str, status: str):
+            return (view := client.get(f"/sessions/{session_id}").json())["status"] == status and view
+
+        errored = wait_for(lambda: settled("errs-1", "FAILED"), timeout=60)
+        assert "invalid_request_error" in errored["error"] and "prompt is too long" in errored["error"]
+        expired = wait_for(lambda: settled("late-1", "FAILED"), timeout=60)
+        assert "expired" in expired["error"]
+        assert wait_for(lambda: settled("fine-1", "SUMMARIZED"), timeout=60)
+        failed_item = session_item(stack, "errs-1")
+        assert "batch_id" not in failed_item and failed_item["failed_batch_id"]["S"].startswith("msgbatch_")
+        assert backend.calls_matching("errored-marker") == 1 and backend.calls_matching("expired-marker") == 1
+
+        for session_id in ("errs-1", "late-1"):
+            assert client.post(f"/sessions/{session_id}/retry").status_code == 202
+        for session_id in ("errs-1", "late-1"):
+            done = wait_for(lambda sid=session_id: settled(sid, "SUMMARIZED"), timeout=60)
+            assert "error" not in done
+        # One new batch request per retried session.
+        assert backend.calls_matching("errored-marker") == 2 and backend.calls_matching("expired-marker") == 2
+        retried = session_item(stack, "errs-1")
+        assert retried["batch_id"]["S"] != retried["failed_batch_id"]["S"]
+        assert client.post("/sessions/fine-1/retry").status_code == 409

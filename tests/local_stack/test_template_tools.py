@@ -1,0 +1,65 @@
+"""The template passes cfn-lint and `sam validate --lint`, builds with `sam build`, and pins what Lambda installs."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
+
+
+def _run(*command: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **(env or {})})
+
+
+def test_cfn_lint_reports_no_errors():
+    result = _run(str(Path(sys.executable).parent / "cfn-lint"), "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint():
+    assert SAM.exists(), "run `make tools` (make test does) to install the SAM CLI"
+    result = _run(str(SAM), "validate", "--lint", "--template", "template.yaml")
+    assert result.returncode == 0 and "is a valid SAM Template" in result.stdout, result.stdout + result.stderr
+
+
+def test_lambda_requirements_match_the_project_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = set(project["dependencies"]) | set(project["optional-dependencies"]["lambda"])
+    lines = {line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")}
+    assert lines == pinned
+
+
+def _python_for_runtime() -> dict | None:
+    """`sam build` needs the runtime's Python on PATH; pyenv may provide it."""
+    runtime = "python3.13"
+    if shutil.which(runtime) and _run(runtime, "--version").returncode == 0:
+        return {}
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        versions = _run(pyenv, "versions", "--bare").stdout.split()
+        match = [v for v in versions if v.startswith("3.13")]
+        if match:
+            current = _run(pyenv, "version-name").stdout.strip()
+            return {"PYENV_VERSION": f"{current}:{match[-1]}"}
+    return None
+
+
+def test_sam_build_succeeds(tmp_path):
+    env = _python_for_runtime()
+    if env is None:
+        pytest.skip("no Python 3.13 on this machine for the python3.13 runtime")
+    result = _run(str(SAM), "build", "--build-dir", str(tmp_path / "build"), "--template", "template.yaml", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    built = tmp_path / "build" / "IngestFunction"
+    assert (built / "functions" / "ingest" / "app.py").exists()
+    assert (built / "aws_lambda_powertools").is_dir() and (built / "pydantic_core").is_dir()
+    assert not (built / ".venv").exists()
