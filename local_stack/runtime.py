@@ -13,6 +13,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from local_stack.moto_process import die_with_parent
+
 _handler: Any = None
 _handler_path = ""
 
@@ -39,6 +41,7 @@ class LambdaContext:
 
 def _init_worker(environment: dict[str, str], handler_path: str, preload: tuple[str, ...]) -> None:
     global _handler_path
+    die_with_parent()
     os.environ.update(environment)
     _handler_path = handler_path
     for module in preload:  # e.g. a test's fault injection hooks, loaded before the handler like an extension
