@@ -1,6 +1,7 @@
 """The template passes cfn-lint and `sam validate --lint`, builds with `sam build`, and pins what Lambda installs."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -63,3 +64,25 @@ def test_sam_build_succeeds(tmp_path):
     assert (built / "functions" / "ingest" / "app.py").exists()
     assert (built / "aws_lambda_powertools").is_dir() and (built / "pydantic_core").is_dir()
     assert not (built / ".venv").exists()
+
+
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+template = yaml_parse(open("template.yaml").read().replace("CodeUri: .", "CodeUri: s3://bucket/code.zip"))
+translated = transform(template, {}, type("NoPolicies", (), {"load": lambda self: {}})())
+json.dump(translated, sys.stdout)
+"""
+
+
+def test_api_gateway_may_invoke_the_authorizer_for_both_apis():
+    """SAM adds no invoke permission for an HttpApi Lambda authorizer; the template must."""
+    result = _run(str(SAM.parent / "python"), "-c", TRANSLATE)
+    assert result.returncode == 0, result.stderr
+    translated = json.loads(result.stdout)
+    sources = [json.dumps(res["Properties"].get("SourceArn")) for res in translated["Resources"].values()
+               if res["Type"] == "AWS::Lambda::Permission"
+               and "AuthorizerFunction" in json.dumps(res["Properties"]["FunctionName"])]
+    assert any("${HttpApi}/authorizers/" in source for source in sources), sources
+    assert any("${WebSocketApi}/authorizers/" in source for source in sources), sources
