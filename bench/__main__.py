@@ -50,7 +50,8 @@ def _translator_results(quick: bool, saved: Optional[Path]) -> tuple[dict[str, A
     return translator.run(quick=quick), ""
 
 
-def _run_section(name: str, sections: dict[str, Any], body: Callable[[], dict[str, Any]]) -> None:
+def _run_section(name: str, sections: dict[str, Any], body: Callable[[], dict[str, Any]],
+                 save: Callable[[], None]) -> None:
     started = time.perf_counter()
     progress(f"== {report.SECTION_TITLES[name]}")
     try:
@@ -60,6 +61,7 @@ def _run_section(name: str, sections: dict[str, Any], body: Callable[[], dict[st
         sections[name] = {"error": f"{type(error).__name__}: {error}"}
     sections[name]["seconds"] = round(time.perf_counter() - started, 1)
     progress(f"== {report.SECTION_TITLES[name]}: {sections[name]['seconds']} s")
+    save()  # what is finished survives an interrupted run
 
 
 def _earlier_sections(out: Path, mode: str) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def _earlier_sections(out: Path, mode: str) -> dict[str, Any]:
 
 
 def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional[Path],
-        earlier: dict[str, Any]) -> dict[str, Any]:
+        earlier: dict[str, Any], save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     workload = QUICK if quick else FULL
     sections: dict[str, Any] = {name: section for name, section in earlier.items() if name not in only}
     state: dict[str, Any] = {}
@@ -136,7 +138,7 @@ def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional
               "search": search}
     for name in SECTIONS:
         if name in only:
-            _run_section(name, sections, bodies[name])
+            _run_section(name, sections, bodies[name], lambda: save(sections))
     return sections
 
 
@@ -170,11 +172,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     mode = "quick" if args.quick else "full"
     progress(f"bench ({mode} mode) writing to {args.out}")
     earlier = _earlier_sections(args.out, mode) if set(only) != set(SECTIONS) else {}
-    sections = run(args.quick, args.out, only, args.translator_results, earlier)
-    results = {"mode": mode, "started_at": started_at, "total_seconds": time.perf_counter() - began,
-               "machine": describe(), "sections": sections}
-    (args.out / "results.md").write_text(report.render(results), encoding="utf-8")
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    machine = describe()
+
+    def save(sections: dict[str, Any]) -> dict[str, Any]:
+        results = {"mode": mode, "started_at": started_at, "total_seconds": time.perf_counter() - began,
+                   "machine": machine, "sections": sections}
+        (args.out / "results.md").write_text(report.render(results), encoding="utf-8")
+        (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+        return results
+
+    sections = run(args.quick, args.out, only, args.translator_results, earlier, save)
+    results = save(sections)
     failed = [name for name in only if "error" in sections.get(name, {})]
     progress(f"wrote {args.out / 'results.md'} in {results['total_seconds']:.0f} s"
              + (f"; failed sections: {', '.join(failed)}" if failed else ""))

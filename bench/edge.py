@@ -80,23 +80,24 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
         worker.stop()
 
 
-def _wait_for(condition, timeout: float) -> None:
+def _wait_for(condition, timeout: float, worker: Any) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"edge throughput: not done within {timeout:.0f}s")
+            raise TimeoutError(f"edge throughput: not done within {timeout:.0f}s; worker's last error: "
+                               f"{worker.status.last_error}")
         time.sleep(0.02)
 
 
 def _post_and_wait(stack: LocalStack, tokens: dict[str, str], worker: Any, sessions: list[dict[str, Any]],
-                   records: int) -> None:
+                   records: int, timeout: float) -> None:
     done_before = worker.status.stored + worker.status.unchanged
     with httpx.Client(base_url=stack.api_url, timeout=60) as client:
         for session in sessions:
             response = client.post("/sessions", json=session,
                                    headers={"authorization": f"Bearer {tokens[session['source']]}"})
             response.raise_for_status()
-    _wait_for(lambda: worker.status.stored + worker.status.unchanged - done_before >= records, timeout=3600)
+    _wait_for(lambda: worker.status.stored + worker.status.unchanged - done_before >= records, timeout, worker)
 
 
 def _valid_records(stack: LocalStack, session_ids: list[str], systems: dict[str, Any]) -> int:
@@ -129,11 +130,11 @@ def run(quick: bool, max_tokens: int) -> dict[str, Any]:
             tokens = ingest_tokens(stack)
             if quick:  # with a real model one more translation costs minutes; there the cold starts are a small share
                 progress("edge: one warm-up session end to end (starts the functions' worker processes)")
-                _post_and_wait(stack, tokens, worker, make_sessions("bench-edge-warm", 1), len(systems))
+                _post_and_wait(stack, tokens, worker, make_sessions("bench-edge-warm", 1), len(systems), 300)
             sessions = make_sessions("bench-edge", SESSIONS)
             progress(f"edge: posting {SESSIONS} sessions; the worker translates each for {len(systems)} systems")
             started = time.perf_counter()
-            _post_and_wait(stack, tokens, worker, sessions, expected)
+            _post_and_wait(stack, tokens, worker, sessions, expected, 300 if quick else 3600)
             wall = time.perf_counter() - started
             model_seconds = translator.seconds_between(started, started + wall)
             first_translation = min((a for a, _ in translator.intervals if a >= started), default=started)

@@ -21,6 +21,7 @@ from local_stack.stack import LocalStack, StackOptions
 from schemas.contracts import Session
 
 CLIENTS = 4
+ROUNDS = 4
 # Summaries are never requested here (no event sources), but the functions read these at start.
 LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scripted",
            "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "LLM_MAX_RETRIES": "0"}
@@ -71,8 +72,8 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _drive(items: list[Any], worker_setup: Callable[[], Callable[[Any], None]]) -> dict[str, Any]:
-    """Run items through CLIENTS threads; each thread builds its own sender. Latency per item, total rate."""
+def _drive(items: list[Any], worker_setup: Callable[[], Callable[[Any], None]]) -> tuple[list[float], float]:
+    """Run items through CLIENTS threads; each thread builds its own sender. (latency per item, wall seconds)."""
     work: queue.Queue = queue.Queue()
     for item in items:
         work.put(item)
@@ -109,11 +110,16 @@ def _drive(items: list[Any], worker_setup: Callable[[], Callable[[Any], None]]) 
     seconds = time.perf_counter() - started
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(items)} sends failed, first: {errors[0]}")
-    return {"sessions": len(items), "seconds": round(seconds, 3), "sessions_per_second": round(len(items) / seconds, 2),
+    return latencies, seconds
+
+
+def _summary(latencies: list[float], seconds: float) -> dict[str, Any]:
+    return {"sessions": len(latencies), "seconds": round(seconds, 3),
+            "sessions_per_second": round(len(latencies) / seconds, 2),
             "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2), "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2)}
 
 
-def via_gateway(stack: LocalStack, tokens: dict[str, str], sessions: list[dict[str, Any]]) -> dict[str, Any]:
+def via_gateway(stack: LocalStack, tokens: dict[str, str], sessions: list[dict[str, Any]]) -> tuple[list[float], float]:
     def setup() -> Callable[[dict[str, Any]], None]:
         client = httpx.Client(base_url=stack.api_url, timeout=60)
 
@@ -127,7 +133,7 @@ def via_gateway(stack: LocalStack, tokens: dict[str, str], sessions: list[dict[s
     return _drive(sessions, setup)
 
 
-def raw_boto3(stack: LocalStack, sessions: list[dict[str, Any]]) -> dict[str, Any]:
+def raw_boto3(stack: LocalStack, sessions: list[dict[str, Any]]) -> tuple[list[float], float]:
     """The same three writes the ingest function makes: S3 put, conditional DynamoDB put, SQS send."""
     bucket, table_name = stack.resolved("DataBucket"), stack.resolved("SessionsTable")
     queue_url = stack.resolved("SummarizeQueue")
@@ -156,11 +162,20 @@ def raw_boto3(stack: LocalStack, sessions: list[dict[str, Any]]) -> dict[str, An
 
 
 def compare(stack: LocalStack, tokens: dict[str, str], count: int, label: str) -> dict[str, Any]:
-    progress(f"ingest: {count} sessions through the gateway ({label})")
-    gateway = via_gateway(stack, tokens, make_sessions(f"bench-gw-{label}", count))
-    progress(f"ingest: {count} sessions as raw boto3 writes ({label})")
-    raw = raw_boto3(stack, make_sessions(f"bench-raw-{label}", count))
-    return {"sessions": count, "gateway": gateway, "raw": raw,
+    """Alternating rounds of the two paths, so a burst of load elsewhere on the machine hits both alike."""
+    rounds = ROUNDS if count >= ROUNDS * CLIENTS else 1
+    measured: dict[str, tuple[list[float], float]] = {"gateway": ([], 0.0), "raw": ([], 0.0)}
+    gateway_sessions = make_sessions(f"bench-gw-{label}", count)
+    raw_sessions = make_sessions(f"bench-raw-{label}", count)
+    for index in range(rounds):
+        part = slice(index * count // rounds, (index + 1) * count // rounds)
+        progress(f"ingest: {count} sessions ({label}), round {index + 1}/{rounds}: gateway, then raw boto3")
+        for way, drive in (("gateway", lambda: via_gateway(stack, tokens, gateway_sessions[part])),
+                           ("raw", lambda: raw_boto3(stack, raw_sessions[part]))):
+            latencies, seconds = drive()
+            measured[way] = (measured[way][0] + latencies, measured[way][1] + seconds)
+    gateway, raw = _summary(*measured["gateway"]), _summary(*measured["raw"])
+    return {"sessions": count, "rounds": rounds, "gateway": gateway, "raw": raw,
             "throughput_ratio": round(raw["sessions_per_second"] / gateway["sessions_per_second"], 2),
             "p50_ratio": round(gateway["p50_ms"] / raw["p50_ms"], 2)}
 

@@ -18,6 +18,8 @@ from bench.models import BenchModel, load_bench_model
 from bench.progress import progress
 
 OUTLINES_PIN = "1.3.3"
+GUARDED = ("mlx", "mlx-lm", "transformers")  # installing Outlines must leave the project's pins of these alone
+CONSTRAINTS = Path(__file__).resolve().parents[1] / "constraints.txt"
 SUMMARIES = (
     "Session on Monday 17 March 2025 (user in Berlin, UTC+01:00). The user is preparing the Q3 budget review. "
     "They promised Priya Nair to send the revised budget spreadsheet by Wednesday 19 March; it is urgent. They "
@@ -37,6 +39,12 @@ def outlines_status() -> tuple[bool, str]:
         return False, f"outlines is not installed (pip install outlines=={OUTLINES_PIN} into .venv)"
     if version != OUTLINES_PIN:
         return False, f"outlines {version} is installed; this comparison is pinned to {OUTLINES_PIN}"
+    pins = dict(line.strip().split("==", 1) for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+                if "==" in line and not line.lstrip().startswith("#"))
+    moved = [f"{name} {metadata.version(name)} (constraints.txt pins {pins[name]})" for name in GUARDED
+             if name in pins and metadata.version(name) != pins[name]]
+    if moved:
+        return False, "installing Outlines changed pinned packages: " + ", ".join(moved)
     try:
         import outlines  # noqa: F401
     except Exception as error:  # an import-time conflict is a reason to skip, reported as such

@@ -90,6 +90,7 @@ def bench_prefix_reuse(loaded: _Loaded, max_tokens: int) -> list[dict[str, Any]]
         row["same_output"] = outputs["reuse"] == outputs["naive"]
         row["prompt_token_ratio"] = round(row["naive_prompt_tokens"] / row["reuse_prompt_tokens"], 3)
         row["speedup"] = round(row["naive_seconds"] / row["reuse_seconds"], 3)
+        _progress(f"prefix reuse: {row}")
         rows.append(row)
     return rows
 

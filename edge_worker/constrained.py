@@ -228,12 +228,13 @@ class SchemaConstraint:
             self._cursor.feed(self._bytes(token))
 
     def __call__(self, tokens: mx.array, logits: mx.array) -> mx.array:
-        started = time.perf_counter()
         if self._prompt_len is None:
             self._prompt_len = tokens.size
         seen = self._prompt_len + len(self.generated)
-        if tokens.size > seen:
-            self.sync(self.generated + tokens[seen:].tolist())
+        new = tokens[seen:].tolist() if tokens.size > seen else []  # waits for the previous step's token
+        started = time.perf_counter()  # mask work only, not that wait
+        if new:
+            self.sync(self.generated + new)
         llguidance.numpy.fill_next_token_bitmask(self.matcher, self._bitmask)
         if not self.complete:
             guard_started = time.perf_counter()

@@ -16,8 +16,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def die_with_parent() -> None:
-    """Ask Linux to end this process when its parent dies (no orphans after a crash)."""
+def _die_with_parent() -> None:
+    """Ask Linux to end moto when the thread that started it ends (start the stack from a long-lived thread)."""
     try:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -33,7 +33,7 @@ class MotoServer:
     def start(self, timeout: float = 20.0) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while True:
             try:

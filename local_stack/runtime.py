@@ -13,8 +13,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from local_stack.moto_process import die_with_parent
-
 _handler: Any = None
 _handler_path = ""
 
@@ -39,9 +37,16 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    # Not PR_SET_PDEATHSIG: it fires when the spawning *thread* ends, and pools spawn from request threads.
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 def _init_worker(environment: dict[str, str], handler_path: str, preload: tuple[str, ...]) -> None:
     global _handler_path
-    die_with_parent()
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     os.environ.update(environment)
     _handler_path = handler_path
     for module in preload:  # e.g. a test's fault injection hooks, loaded before the handler like an extension

@@ -13,6 +13,7 @@ from functions.api.refresh import RefreshSelector, RefreshService
 from functions.common.auth import Principal
 from functions.common.errors import register_error_handlers
 from functions.common.paging import parse_limit
+from functions.common.path_params import checked
 from functions.common.queues import Queues
 from functions.common.record_store import RecordStore
 from functions.common.registry_store import RegistryStore
@@ -78,12 +79,15 @@ def list_summaries() -> Response:
 @app.get("/summaries/<summary_id>")
 def get_summary(summary_id: str) -> Response:
     _require("read")
+    summary_id = checked(summary_id, "id", "summary_id")
     return _json(reads.summary(summary_id))
 
 
 @app.get("/summaries/<summary_id>/systems/<system>/history")
 def record_history(summary_id: str, system: str) -> Response:
     _require("read")
+    summary_id = checked(summary_id, "id", "summary_id")
+    system = checked(system, "system", "system")
     return _json(reads.history(summary_id, system, *_page_args()))
 
 
@@ -96,6 +100,7 @@ def list_systems() -> Response:
 @app.get("/systems/<system>/records")
 def system_records(system: str) -> Response:
     _require("read")
+    system = checked(system, "system", "system")
     return _json(reads.system_records(system, *_page_args()))
 
 
@@ -122,6 +127,7 @@ def post_refresh() -> Response:
 @app.get("/refresh/<request_id>")
 def get_refresh(request_id: str) -> Response:
     _require("refresh", "read")
+    request_id = checked(request_id, "request", "request_id")
     return _json(plain(refresh.get(request_id)))
 
 
@@ -135,12 +141,15 @@ def edge_pending() -> Response:
 @app.get("/edge/summaries/<summary_id>")
 def edge_summary(summary_id: str) -> Response:
     _require("edge")
+    summary_id = checked(summary_id, "id", "summary_id")
     return _json(edge.summary_for_edge(summary_id))
 
 
 @app.put("/edge/summaries/<summary_id>/systems/<system>")
 def edge_put_record(summary_id: str, system: str) -> Response:
     _require("edge")
+    summary_id = checked(summary_id, "id", "summary_id")
+    system = checked(system, "system", "system")
     upload = _body(RecordUpload)
     outcome, item = edge.put_record(summary_id, system, upload)
     if upload.request_id:
@@ -152,6 +161,7 @@ def edge_put_record(summary_id: str, system: str) -> Response:
 @app.put("/edge/systems/<system>")
 def edge_put_system(system: str) -> Response:
     _require("edge")
+    system = checked(system, "system", "system")
     require_json_content_type(app.current_event.raw_event)
     published = edge.publish_system(system, parse_json(raw_body(app.current_event.raw_event, MAX_BODY_BYTES)))
     if published["changed"]:
@@ -163,6 +173,7 @@ def edge_put_system(system: str) -> Response:
 @app.put("/edge/registry/<version_id>")
 def edge_put_registry(version_id: str) -> Response:
     _require("edge")
+    version_id = checked(version_id, "version", "version_id")
     created = edge.put_registry(version_id, _body(RegistryUpload))
     return _json({"version_id": version_id, "created": created}, 201 if created else 200)
 

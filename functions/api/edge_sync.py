@@ -53,6 +53,9 @@ class EdgeSync:
 
     def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> tuple[Outcome, dict[str, Any]]:
         self.summary_for_edge(summary_id)
+        if not self.registry.active_system(system):
+            raise ClientError("unknown_system", f"system {system} has not been published (PUT /edge/systems/{system})",
+                              status=404)
         schema_entry = self.registry.get(upload.lineage.schema_version)
         if not schema_entry or schema_entry.get("kind") != "schema":
             raise ClientError("unknown_schema_version",

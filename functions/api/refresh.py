@@ -53,6 +53,7 @@ class RefreshService:
     def request(self, selector: RefreshSelector) -> tuple[bool, dict[str, Any]]:
         """(created, request item); a repeat of the same selection within the window returns the first one."""
         self._check_exists(selector)
+        targets = list(self._targets(selector))  # before any write: a refused request leaves nothing
         selection = selector.model_dump(exclude_none=True)
         key = "key:" + hashlib.sha256(canonical_json(selection).encode()).hexdigest()[:32]
         now = int(time.time())
@@ -66,7 +67,6 @@ class RefreshService:
                 raise
             existing = self.table.get_item(Key={"request_id": key}, ConsistentRead=True)["Item"]
             return False, self.get(existing["current"])
-        targets = list(self._targets(selector))
         item = {"request_id": request_id, "selector": selection, "queued": len(targets), "completed": 0,
                 "status": "queued" if targets else "done", "created_at": utc_now(),
                 "expires_at": now + RETENTION_SECONDS}

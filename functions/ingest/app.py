@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from functions.common.auth import Principal
 from functions.common.errors import ClientError, register_error_handlers
+from functions.common.path_params import checked
 from functions.common.queues import Queues
 from functions.common.request_body import parse_contract, parse_json, raw_body, require_json_content_type
 from functions.common.session_store import SessionStore
@@ -51,6 +52,7 @@ def post_session() -> Response:
 def get_session(session_id: str) -> Response:
     principal = Principal.from_event(app.current_event.raw_event)
     principal.require("ingest", "read")
+    session_id = checked(session_id, "id", "session_id")
     item = service.get(session_id)
     if not principal.has("read"):
         principal.require_source(item["source"])
@@ -61,6 +63,7 @@ def get_session(session_id: str) -> Response:
 def retry_session(session_id: str) -> Response:
     principal = Principal.from_event(app.current_event.raw_event)
     principal.require("ingest")
+    session_id = checked(session_id, "id", "session_id")
     principal.require_source(service.get(session_id)["source"])
     return _json(202, session_view(service.retry(session_id)))
 

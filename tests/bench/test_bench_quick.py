@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.timeout(1000)  # one quick run of every benchmark; slower when the machine is busy
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = {
     "1. Translation": "translation.png",

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 
+import anthropic
+
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
-from local_stack.messages_server import ScriptedBackend, expire, fail, prompt_text
+from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
+from local_stack.messages_server import (
+    ScriptedBackend, expire, fail, hang, overloaded, prompt_text, reply, start_messages_server,
+)
 from local_stack.scheduler import Scheduler, rate_seconds
 from local_stack.template import load_app
 from schemas.contracts import Session, SummarizeRequest, TokenUsage
@@ -93,6 +98,50 @@ def test_schedule_comes_from_the_template_and_rate_expressions_parse():
     for bad in ("rate(5 minute)", "rate(1 minutes)", "rate(0 minutes)", "every 5 minutes"):
         with pytest.raises(ValueError, match="rate"):
             rate_seconds(bad)
+
+
+def test_the_provider_port_submits_polls_and_maps_every_result_kind_through_the_real_sdk():
+    backend = ScriptedBackend()
+    backend.script([hang(1.0)], when="slow-one")
+    backend.always(overloaded(), when="busy-one")
+    backend.always(fail(400, "max_tokens: too large"), when="bad-one")
+    backend.always(expire(), when="late-one")
+    backend.always(reply("   "), when="empty-one")
+    with start_messages_server(backend) as server:
+        client = anthropic.Anthropic(api_key="local-test-key", base_url=server.url, max_retries=0)
+        summarizer = AnthropicSummarizer(client, MODEL, max_tokens=256)
+        sessions = {name: Session.model_validate(session_body(name, text=f"Text of {name}"))
+                    for name in ("slow-one", "busy-one", "bad-one", "late-one", "empty-one")}
+        batch_id = summarizer.submit_batch([(custom_id_for(name), session) for name, session in sessions.items()])
+        assert not summarizer.batch_status(batch_id).ended  # the first request is still being answered
+        status = wait_for(lambda: (s := summarizer.batch_status(batch_id)).ended and s, timeout=10)
+        assert status.latency_ms >= 1000
+        outcomes = dict(summarizer.batch_results(batch_id, status.latency_ms))
+        assert set(outcomes) == set(sessions)
+        done = outcomes["slow-one"]
+        assert isinstance(done, SummaryResult) and done.text.startswith("Scripted summary")
+        assert (done.model_id, done.latency_ms) == (MODEL, status.latency_ms) and done.usage.output_tokens > 0
+        errors = {name: (outcome.retryable, str(outcome)) for name, outcome in outcomes.items() if name != "slow-one"}
+        assert all(isinstance(outcomes[name], SummarizerError) for name in errors)
+        assert errors["busy-one"][0] and "overloaded_error" in errors["busy-one"][1]
+        assert not errors["bad-one"][0] and "invalid_request_error: max_tokens: too large" in errors["bad-one"][1]
+        assert errors["late-one"][0] and "expired" in errors["late-one"][1]
+        assert not errors["empty-one"][0] and "returned no text" in errors["empty-one"][1]
+        # The batch request carries the same parameters as a direct call.
+        direct = summarizer.request_params(sessions["slow-one"])
+        sent = [r["body"] for r in backend.requests if "slow-one" in r["prompt"]]
+        assert sent == [direct]
+
+        with pytest.raises(SummarizerError) as unknown:
+            summarizer.batch_status("msgbatch_nope")
+        assert unknown.value.status == 404 and not unknown.value.retryable
+        with pytest.raises(SummarizerError) as duplicate:
+            summarizer.submit_batch([("same", sessions["slow-one"]), ("same", sessions["bad-one"])])
+        assert duplicate.value.status == 400 and "custom_id" in str(duplicate.value)
+        bedrock = AnthropicSummarizer(client, MODEL, provider="bedrock")
+        with pytest.raises(SummarizerError, match="SummarizerMode=realtime") as no_batches:
+            bedrock.submit_batch([("x", sessions["slow-one"])])
+        assert not no_batches.value.retryable
 
 
 def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
