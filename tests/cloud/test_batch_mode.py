@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 import anthropic
 
+from functions.common.session_store import SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
 from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
@@ -244,3 +246,24 @@ def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(
         retried = session_item(stack, "errs-1")
         assert retried["batch_id"]["S"] != retried["failed_batch_id"]["S"]
         assert client.post("/sessions/fine-1/retry").status_code == 409
+
+
+def test_a_claim_admits_one_submitter_and_a_batch_unknown_to_the_api_fails_visibly(stack):
+    store = SessionStore(stack.resolved("SessionsTable"), stack.resolved("DataBucket"))
+    session = Session.model_validate(session_body("claim-1", text="Written straight to the store, never queued"))
+    content_hash = session.content_hash()
+    store.create(session, content_hash, store.put_raw(session, content_hash)[0])
+    now = int(time.time())
+    assert store.claim_for_batch("claim-1", content_hash, "first", now, now + 100)
+    assert not store.claim_for_batch("claim-1", content_hash, "second", now, now + 100)  # held by the first
+    assert not store.claim_for_batch("claim-1", "0" * 64, "other", now + 500, now + 600)  # not this content
+    assert store.claim_for_batch("claim-1", content_hash, "second", now + 101, now + 200)  # the first one died
+    assert not store.record_batch("claim-1", "first", "msgbatch_from_the_dead")
+    assert store.record_batch("claim-1", "second", "msgbatch_unknown_here")
+    assert not store.claim_for_batch("claim-1", content_hash, "third", now + 1000, now + 1100)  # in a batch now
+
+    # The local API never made that batch: the collector fails the session visibly, and it can be retried.
+    failed = wait_for(lambda: (item := session_item(stack, "claim-1"))["status"]["S"] == "FAILED" and item, timeout=30)
+    assert "msgbatch_unknown_here cannot be read" in failed["error"]["S"] and "404" in failed["error"]["S"]
+    assert "batch_id" not in failed and "batch_state" not in failed
+    assert "msgbatch_unknown_here" not in store.pending_batch_ids()

@@ -1,7 +1,7 @@
 """Faults at every boundary of the cloud side; after recovery nothing is lost, nothing doubled, every failure visible.
 
 Reduced size in `make test`; `make faults` runs the full size (SSP_SUITE_SIZE=full). The edge's own faults
-(SIGKILL, API outage, two workers) are in tests/edge_worker/test_faults.py.
+(SIGKILL, API outage, two workers) are in tests/daemon/test_faults.py.
 """
 from __future__ import annotations
 
