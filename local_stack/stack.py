@@ -13,7 +13,7 @@ from local_stack.runtime import FunctionRuntime
 from local_stack.scheduler import Scheduler, is_enabled, rate_seconds
 from local_stack.sqs_poller import QueuePoller
 from local_stack.stream_poller import StreamPoller
-from local_stack.template import DEFAULT_TEMPLATE, SamApp, load_app
+from local_stack.template import DEFAULT_TEMPLATE, SamApp, ScheduleSource, load_app
 from local_stack.websocket_api import LocalWebSocketApi
 
 log = logging.getLogger("local_stack")
@@ -168,7 +168,7 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
 
-    def _scheduler(self, source) -> Scheduler | None:
+    def _scheduler(self, source: ScheduleSource) -> Scheduler | None:
         resolver = self.provisioned.resolver
         where = f"{source.function}.{source.event}"
         if not is_enabled(resolver.resolve(source.enabled)):

@@ -6,7 +6,7 @@ from typing import Any
 
 SESSION_FIELDS = ("session_id", "source", "user_id", "status", "received_at", "updated_at", "started_at",
                   "attempts", "error", "content_hash", "summarizer_model_version", "summarizer_prompt_version",
-                  "usage", "cost_usd", "latency_ms", "systems", "turn_count")
+                  "usage", "cost_usd", "latency_ms", "systems", "turn_count", "batch_id", "failed_batch_id")
 
 
 def plain(value: Any) -> Any:

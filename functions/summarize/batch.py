@@ -163,8 +163,11 @@ class BatchCollector:
                     continue
                 self._collect(status, counts, time_left_ms)
                 counts["ended"] += 1
-            except SummarizerError as error:  # the API is unreachable or the batch unreadable: next run tries again
-                logger.error("batch not collected", batch_id=batch_id, error=str(error))
+            except SummarizerError as error:
+                if error.status == 404:  # unknown to the API (another account, or archived): fail it visibly
+                    self._fail_batch(batch_id, f"batch {batch_id} cannot be read: {error}", counts)
+                    continue
+                logger.error("batch not collected", batch_id=batch_id, error=str(error))  # next run tries again
                 counts["unreadable"] += 1
         logger.info("batches collected", **counts)
         return dict(counts)
@@ -181,6 +184,12 @@ class BatchCollector:
         for session_id in waiting.values():
             missing = SummarizerError(f"batch {status.batch_id} ended without a result for this session", True)
             counts[self._settle_safely(session_id, status.batch_id, missing)] += 1
+
+    def _fail_batch(self, batch_id: str, reason: str, counts: Counter[str]) -> None:
+        logger.error("batch lost", batch_id=batch_id, error=reason)
+        counts["lost"] += 1
+        for session_id in self.store.sessions_in_batch(batch_id):
+            counts[self._settle_safely(session_id, batch_id, SummarizerError(reason, retryable=True))] += 1
 
     def _settle_safely(self, session_id: str, batch_id: str, outcome: BatchOutcome) -> str:
         try:
