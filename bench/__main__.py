@@ -34,7 +34,7 @@ class Workload:
 
 
 QUICK = Workload(compare_cap=48, compare_summaries=1, edge_max_tokens=64, scaling_sizes=(10, 100))
-FULL = Workload(compare_cap=48, compare_summaries=1, edge_max_tokens=32, scaling_sizes=(40, 400))
+FULL = Workload(compare_cap=128, compare_summaries=1, edge_max_tokens=32, scaling_sizes=(40, 400))
 
 
 def _translator_results(quick: bool, saved: Optional[Path]) -> tuple[dict[str, Any], str]:
@@ -60,6 +60,7 @@ def _run_section(name: str, sections: dict[str, Any], body: Callable[[], dict[st
         traceback.print_exc()
         sections[name] = {"error": f"{type(error).__name__}: {error}"}
     sections[name]["seconds"] = round(time.perf_counter() - started, 1)
+    sections[name]["load_average"] = round(os.getloadavg()[0], 1)  # other work on the machine skews absolute times
     progress(f"== {report.SECTION_TITLES[name]}: {sections[name]['seconds']} s")
     save()  # what is finished survives an interrupted run
 

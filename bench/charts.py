@@ -111,8 +111,10 @@ def search(results: dict[str, Any], out: Path) -> Path:
     figure, axis = plt.subplots(figsize=(9, 3))
     rows = [("numpy float32", results["float32"]), ("numpy float16", results["float16"]),
             ("pure Python", results["naive"])]
-    axis.barh([name for name, _ in rows], [row["ns_per_vector"] for _, row in rows], color="#8172b2")
+    bars = axis.barh([name for name, _ in rows], [row["ns_per_vector"] for _, row in rows], color="#8172b2")
+    axis.bar_label(bars, fmt="%.0f ns", padding=2, fontsize=8)
     axis.set_xscale("log")
+    axis.set_xlim(1, max(row["ns_per_vector"] for _, row in rows) * 10)
     axis.set_xlabel("ns per vector scored (p50 query / vectors searched), log scale")
     axis.set_title(f"Exact cosine top-{results['top_k']}, {results['dimensions']} dimensions")
     return _save(figure, out, "search")

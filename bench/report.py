@@ -221,6 +221,7 @@ def render(results: dict[str, Any]) -> str:
              "machine only (MLX runs on the CPU here; Apple Silicon is the speed target).", "",
              "Section times: " + ", ".join(
                  f"{SECTION_TITLES[key].split('. ', 1)[1]} {section['seconds']:.0f} s"
+                 + (f" (load average {section['load_average']})" if "load_average" in section else "")
                  + (f" (run {section['carried_from']})" if section.get("carried_from") else "")
                  for key in SECTION_TITLES if "seconds" in (section := results["sections"].get(key, {}))) + ".", ""]
     for key, title in SECTION_TITLES.items():
