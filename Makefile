@@ -15,7 +15,7 @@ SAM := .tools/sam/bin/sam
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[lambda,edge,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[lambda,edge,dev,bench]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -74,7 +74,7 @@ def _earlier_sections(out: Path, mode: str) -> dict[str, Any]:
     if earlier.get("mode") != mode:
         return {}
     return {name: {**section, "carried_from": section.get("carried_from") or earlier.get("started_at")}
-            for name, section in earlier.get("sections", {}).items() if "error" not in section and "markdown" in section}
+            for name, section in earlier.get("sections", {}).items() if "error" not in section and "data" in section}
 
 
 def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional[Path],
@@ -88,20 +88,20 @@ def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional
         state["translator"] = sections["translation"]["data"]["translator"]
 
     def translation() -> dict[str, Any]:
-        from bench import outlines_compare, translator
+        from bench import outlines_compare
 
         state["translator"], note = _translator_results(quick, translator_json)
         compare = outlines_compare.run(quick, workload.compare_cap, workload.compare_summaries)
-        data = {"translator": state["translator"], "compare": compare}
+        data = {"translator": state["translator"], "compare": compare, "translator_note": note}
         charts.translation(data, out)
-        return {"data": data, "markdown": report.translation(data, translator.render_markdown(state["translator"]), note)}
+        return {"data": data}
 
     def cloud() -> dict[str, Any]:
         from bench import cloud_costs
 
         data = cloud_costs.run(quick)
         charts.cloud(data, out)
-        return {"data": data, "markdown": report.cloud(data)}
+        return {"data": data}
 
     def ingest() -> dict[str, Any]:
         from bench import ingest as ingest_bench
@@ -109,14 +109,14 @@ def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional
         data = ingest_bench.run(quick, workload.scaling_sizes)
         state["ingest"] = data
         charts.ingest(data, out)
-        return {"data": data, "markdown": report.ingest(data)}
+        return {"data": data}
 
     def edge() -> dict[str, Any]:
         from bench import edge as edge_bench
 
         data = edge_bench.run(quick, workload.edge_max_tokens)
         charts.edge(data, out)
-        return {"data": data, "markdown": report.edge(data)}
+        return {"data": data}
 
     def scaling() -> dict[str, Any]:
         if "ingest" not in state:
@@ -125,15 +125,14 @@ def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional
             state["translator"], _ = _translator_results(quick, translator_json)
         rows, translator_results = state["ingest"]["scaling"], state["translator"]
         charts.scaling(rows, translator_results["prefix_reuse"], out)
-        return {"data": {"ingest": rows, "translation": translator_results["prefix_reuse"]},
-                "markdown": report.scaling(rows, translator_results)}
+        return {"data": {"ingest": rows, "translator": translator_results}}
 
     def search() -> dict[str, Any]:
         from bench import search as search_bench
 
         data = search_bench.run(quick)
         charts.search(data, out)
-        return {"data": data, "markdown": report.search(data)}
+        return {"data": data}
 
     bodies = {"translation": translation, "cloud": cloud, "ingest": ingest, "edge": edge, "scaling": scaling,
               "search": search}
