@@ -17,6 +17,13 @@ SECTION_TITLES = {
 }
 
 
+def _when(section: dict[str, Any]) -> str:
+    """When a section kept from an earlier run was measured, and how busy the machine was after it."""
+    notes = [f"run {section['carried_from']}"] if section.get("carried_from") else []
+    notes += [f"1-min load average {section['load_average']}"] if "load_average" in section else []
+    return f" ({', '.join(notes)})" if notes else ""
+
+
 def _money(value: float) -> str:
     return f"${value:,.2f}"
 
@@ -221,15 +228,15 @@ def render(results: dict[str, Any]) -> str:
     machine = results["machine"]
     lines = ["# Benchmarks", "",
              f"Mode: **{results['mode']}** (`python -m bench{' --quick' if results['mode'] == 'quick' else ''}`), "
-             f"run {results['started_at']}, {results['total_seconds']:.0f} s in all.", "",
+             f"written {results['started_at']}; the sections' own times add up to "
+             f"{sum(section.get('seconds', 0) for section in results['sections'].values()):.0f} s.", "",
              f"Machine: {one_line(machine)}. Other packages: " +
              ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if k not in ("mlx", "mlx-lm")) + ".", "",
              "Figures are ratios or per-unit costs measured side by side in this run; absolute times hold for this "
              "machine only (MLX runs on the CPU here; Apple Silicon is the speed target).", "",
              "Section times: " + ", ".join(
                  f"{SECTION_TITLES[key].split('. ', 1)[1]} {section['seconds']:.0f} s"
-                 + (f" (load average {section['load_average']})" if "load_average" in section else "")
-                 + (f" (run {section['carried_from']})" if section.get("carried_from") else "")
+                 + _when(section)
                  for key in SECTION_TITLES if "seconds" in (section := results["sections"].get(key, {}))) + ".", ""]
     for key, title in SECTION_TITLES.items():
         lines += [f"## {title}", ""]
