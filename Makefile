@@ -39,8 +39,9 @@ $(SAM):
 run: setup model
 	$(PY) -m local_stack up
 
+# Two workers, one test file each at a time: most waits are on queues and servers, not the CPU.
 test: setup model browser tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: setup model
 	$(PY) -m bench --out bench
