@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from bench.ingest import aws_environment, make_sessions
+from bench.ingest import make_sessions
 from bench.models import load_bench_model
 from bench.progress import progress
 from local_stack.messages_server import ScriptedBackend, start_messages_server
@@ -52,7 +52,7 @@ def _stack() -> Iterator[LocalStack]:
     stack = LocalStack(StackOptions(extra_env={**LLM_ENV, "ANTHROPIC_BASE_URL": server.url}))
     try:
         stack.start()
-        with aws_environment(stack):
+        with stack.aws_environment_applied():
             yield stack
     finally:
         stack.stop()

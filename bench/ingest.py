@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
-import statistics
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -28,27 +26,11 @@ LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scr
 
 
 @contextlib.contextmanager
-def aws_environment(stack: LocalStack) -> Iterator[None]:
-    """This process's boto3 pointed at the stack's moto server, restored afterwards."""
-    values = stack.aws_environment()
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
 def ingest_stack() -> Iterator[LocalStack]:
     stack = LocalStack(StackOptions(event_sources=False, extra_env=LLM_ENV))
     stack.start()
     try:
-        with aws_environment(stack):
+        with stack.aws_environment_applied():
             yield stack
     finally:
         stack.stop()

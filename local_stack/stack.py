@@ -1,7 +1,9 @@
 """The whole cloud side on one machine: moto provisioned from template.yaml plus the template's functions."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +127,21 @@ class LocalStack:
                 urls[f"wss://{refs[name]}.{suffix}/{stage}"] = self.websocket_api.url
                 urls[f"https://{refs[name]}.{suffix}/{stage}"] = self.websocket_api.management_url
         return urls
+
+    @contextlib.contextmanager
+    def aws_environment_applied(self):
+        """Point this process's boto3 at the stack while the block runs, then restore what was there."""
+        values = self.aws_environment()
+        saved = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def function_environment(self, name: str) -> dict[str, str]:
         resolved = self.provisioned.resolver.resolve(self.app.function_environment(name))

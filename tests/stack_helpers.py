@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from typing import Any, Callable, Iterator
 
@@ -18,23 +17,6 @@ LLM_ENV = {"ANTHROPIC_API_KEY": "local-test-key", "SUMMARIZER_MODEL_ID": "local-
 
 
 @contextlib.contextmanager
-def aws_env(endpoint: str) -> Iterator[None]:
-    """Point this process's boto3 at the stack's moto server."""
-    keys = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
 def running_stack(backend: ScriptedBackend | None = None, **options: Any) -> Iterator[LocalStack]:
     """A local stack whose summarizer talks to a scripted Messages API server."""
     backend = backend or ScriptedBackend()
@@ -43,7 +25,7 @@ def running_stack(backend: ScriptedBackend | None = None, **options: Any) -> Ite
     stack = LocalStack(StackOptions(extra_env=extra_env, **options))
     try:
         stack.start()
-        with aws_env(stack.moto.url):
+        with stack.aws_environment_applied():
             yield stack
     finally:
         stack.stop()
@@ -51,7 +33,7 @@ def running_stack(backend: ScriptedBackend | None = None, **options: Any) -> Ite
 
 
 def make_token(stack: LocalStack, scopes: list[str], source: str | None = None, name: str = "test") -> str:
-    with aws_env(stack.moto.url):
+    with stack.aws_environment_applied():
         return TokenStore(stack.resolved("TokensTable")).create(name, scopes, source=source)
 
 

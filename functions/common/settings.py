@@ -22,6 +22,7 @@ class Settings:
     refresh_window_seconds: int
     idempotency_table: str
     connections_table: str
+    summarize_max_attempts: int
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -42,4 +43,5 @@ class Settings:
             refresh_window_seconds=int(env.get("REFRESH_WINDOW_SECONDS", 300)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             connections_table=env.get("CONNECTIONS_TABLE", ""),
+            summarize_max_attempts=int(env.get("SUMMARIZE_MAX_ATTEMPTS", 3)),
         )

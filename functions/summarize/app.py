@@ -4,8 +4,6 @@ With SUMMARIZER_MODE=batch the queued sessions go out as one Message Batch inste
 """
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -15,39 +13,20 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from functions.common.queues import Queues
-from functions.common.registry_store import RegistryStore
-from functions.common.session_store import SessionStore
 from functions.common.settings import Settings
-from functions.common.usage_store import UsageStore
 from functions.summarize.batch import CLAIM_GRACE_SECONDS, BatchSubmitter, summarizer_mode
-from functions.summarize.service import SummarizeService
+from functions.summarize.wiring import summarize_service, summarizer
 from schemas.contracts import SummarizeRequest
 
 settings = Settings.from_env()
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
-store = SessionStore(settings.sessions_table, settings.data_bucket)
-service = SummarizeService(
-    store=store, registry=RegistryStore(settings.registry_table), usage=UsageStore(settings.usage_table),
-    queues=Queues(settings.summarize_queue_url, settings.edge_queue_url),
-    max_attempts=int(os.environ.get("SUMMARIZE_MAX_ATTEMPTS", "3")))
+service = summarize_service(settings, settings.summarize_max_attempts)
+store = service.store
 mode = summarizer_mode()
-submitter = BatchSubmitter(store, lambda: summarizer(), max_attempts=service.max_attempts)
+submitter = BatchSubmitter(store, summarizer, max_attempts=service.max_attempts)
 idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]",
                                 expires_after_seconds=30 * 24 * 3600)
-_summarizer = None
-
-
-def summarizer():
-    """Built on first use: the API key is read (and cached) only when a summary is needed."""
-    global _summarizer
-    if _summarizer is None:
-        from functions.summarize.providers import summarizer_from_env
-        _summarizer = summarizer_from_env()
-    return _summarizer
-
-
 @idempotent_function(data_keyword_argument="request", config=idempotency,
                      persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table))
 def summarize_once(request: SummarizeRequest) -> dict:

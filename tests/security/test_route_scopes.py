@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 from functions.common.tokens import TokenStore, hash_token
 from local_stack.apigw_events import authorizer_event, http_event
 from local_stack.template import load_app
-from stack_helpers import api_client, aws_env, make_token, running_stack, session_body
+from stack_helpers import api_client, make_token, running_stack, session_body
 
 # route key -> scopes that open it (any one of them; admin opens everything), from the handlers' require calls.
 ROUTE_SCOPES: dict[str, frozenset[str]] = {
@@ -219,7 +219,7 @@ def test_websocket_needs_a_live_read_token(stack, scoped):
 
 
 def test_tokens_are_stored_only_as_hashes(stack, scoped):
-    with aws_env(stack.moto.url):
+    with stack.aws_environment_applied():
         items = _store(stack).list()
     stored = repr(items)
     for token in scoped.values():

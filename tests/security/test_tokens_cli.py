@@ -13,7 +13,7 @@ import pytest
 
 from functions.admin.tokens_cli import main
 from functions.common.tokens import hash_token
-from stack_helpers import api_client, aws_env, running_stack, session_body
+from stack_helpers import api_client, running_stack, session_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def cli(stack, capsys, monkeypatch):
     monkeypatch.setenv("TOKENS_TABLE", stack.resolved("TokensTable"))
 
     def run(*argv: str) -> tuple[int, str, str]:
-        with aws_env(stack.moto.url):
+        with stack.aws_environment_applied():
             status = main(list(argv))
         out, err = capsys.readouterr()
         return status, out, err

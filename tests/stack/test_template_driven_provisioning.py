@@ -5,7 +5,6 @@ import yaml
 
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.template import DEFAULT_TEMPLATE, load_app
-from stack_helpers import aws_env
 
 
 def test_added_queue_and_gsi_appear_without_code_change(tmp_path):
@@ -35,7 +34,7 @@ def test_added_queue_and_gsi_appear_without_code_change(tmp_path):
     assert "AuditQueue" in load_app(copy).resources
 
     with LocalStack(StackOptions(template=copy, event_sources=False, serve_http=False)) as stack, \
-            aws_env(stack.moto.url):
+            stack.aws_environment_applied():
         attrs = stack.client("sqs").get_queue_attributes(
             QueueUrl=stack.resolved("AuditQueue"), AttributeNames=["All"])["Attributes"]
         assert attrs["VisibilityTimeout"] == "42"
