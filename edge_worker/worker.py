@@ -54,6 +54,7 @@ class EdgeWorker:
         self.stop_event = threading.Event()
         self._published: set[str] = set()
         self._in_flight: str | None = None
+        self._model_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     # ----- lifecycle -----
@@ -165,7 +166,8 @@ class EdgeWorker:
         if not todo:
             return 0
         started = time.perf_counter()
-        translations = self.translator.translate(request.summary_id, summary["text"], todo)
+        with self._model_lock:  # the queue and the reconcile loop share one model
+            translations = self.translator.translate(request.summary_id, summary["text"], todo)
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
             self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))

@@ -51,6 +51,10 @@ def _up(args: argparse.Namespace) -> int:
             edge.stop(grace_s=5)
         stack.stop()
         summarizer.stop()
+    if edge or summarizer.server:
+        # A local model may still be generating on a daemon thread; its child processes are gone, so leave now.
+        sys.stdout.flush()
+        os._exit(0)
     return 0
 
 

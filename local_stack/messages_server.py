@@ -659,8 +659,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _MessagesHTTPServer(ThreadingHTTPServer):
     # Handler threads are joined by server_close(): a thread left blocked on a kept-alive
     # socket at interpreter exit aborts the process once MLX is loaded.
-    daemon_threads = False
-    block_on_close = True
+    daemon_threads = True  # stop() does not wait for a generation in flight
+    block_on_close = False
 
     def __init__(self, address: tuple[str, int], backend: Backend, verbose: bool = False):
         super().__init__(address, _Handler)
