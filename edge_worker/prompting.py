@@ -36,8 +36,13 @@ class SystemLike(Protocol):
     schema: dict[str, Any]
 
 
+def prompt_content(system: SystemLike) -> dict[str, str]:
+    """What the translator-prompt registry entry names: the exact template and the system's instructions."""
+    return {"template": TEMPLATE_TEXT, "instructions": system.instructions}
+
+
 def prompt_version(system: SystemLike) -> str:
-    return content_version("translator-prompt", {"template": TEMPLATE_TEXT, "instructions": system.instructions})
+    return content_version("translator-prompt", prompt_content(system))
 
 
 def schema_for_prompt(schema: dict[str, Any]) -> str:

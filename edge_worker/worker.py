@@ -15,7 +15,7 @@ from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
 from edge_worker.jobs import is_current, lineage_for, systems_to_translate
 from edge_worker.outbox import Outbox
-from edge_worker.prompting import TEMPLATE_TEXT
+from edge_worker.prompting import prompt_content
 from schemas.contracts import TranslateRequest
 from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
@@ -207,7 +207,7 @@ class EdgeWorker:
     def _publish_lineage(self, system: SystemDefinition) -> None:
         """Registry entries for the model and prompt, sent once per process (content-addressed, so idempotent)."""
         entries = [("translator-model", self.translator.model_info.registry_content()),
-                   ("translator-prompt", {"template": TEMPLATE_TEXT, "instructions": system.instructions})]
+                   ("translator-prompt", prompt_content(system))]
         for kind, content in entries:
             version_id = content_version(kind, content)
             if version_id not in self._published:
