@@ -55,6 +55,7 @@ class EdgeWorker:
         self._published: set[str] = set()
         self._in_flight: str | None = None
         self._model_lock = threading.Lock()
+        self._status_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     # ----- lifecycle -----
@@ -267,6 +268,7 @@ class EdgeWorker:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {**self.status.__dict__, "outbox": self.outbox.size() if not self.stop_event.is_set() else None,
                 "systems": sorted(self.catalog.systems), "updated_at": time.time()}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(path)
+        with self._status_lock:  # several threads report; the file is replaced whole
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2))
+            tmp.replace(path)
