@@ -62,18 +62,15 @@ def _stack() -> Iterator[LocalStack]:
 @contextlib.contextmanager
 def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> Iterator[Any]:
     """An edge worker in this process, as the edge worker tests start one."""
-    from edge_worker.api_client import EdgeApi
-    from edge_worker.catalog import SystemCatalog
     from edge_worker.config import EdgeConfig
-    from edge_worker.worker import EdgeWorker
+    from edge_worker.runtime import build_worker
     from functions.common.tokens import TokenStore
 
     config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"),
                         systems_dirs=[default_systems_dir()], state_dir=state_dir, wait_seconds=1,
                         visibility_seconds=600, reconcile_seconds=3600, flush_seconds=0.5)
-    api = EdgeApi(config.api_url, TokenStore(stack.resolved("TokensTable")).create("bench-edge", ["edge"]))
-    worker = EdgeWorker(config, api, translator, catalog=SystemCatalog(config.systems_dirs),
-                        sqs=stack.client("sqs")).start()
+    token = TokenStore(stack.resolved("TokensTable")).create("bench-edge", ["edge"])
+    worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs")).start()
     try:
         yield worker
     finally:

@@ -5,9 +5,8 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from edge_worker.api_client import EdgeApi
-from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
+from edge_worker.runtime import build_worker
 from edge_worker.worker import EdgeWorker
 from schemas.system_definition import default_systems_dir
 from stack_helpers import make_token
@@ -20,9 +19,8 @@ def edge_worker(stack, translator, state_dir: Path, systems_dirs: list[Path] | N
                         systems_dirs=systems_dirs or [default_systems_dir()], state_dir=state_dir,
                         **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600,
                            "flush_seconds": 0.5, **settings})
-    api = EdgeApi(config.api_url, make_token(stack, ["edge"], name=f"edge-{state_dir.name}"))
-    worker = EdgeWorker(config, api, translator, catalog=SystemCatalog(config.systems_dirs),
-                        sqs=stack.client("sqs")).start()
+    token = make_token(stack, ["edge"], name=f"edge-{state_dir.name}")
+    worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs")).start()
     try:
         yield worker
     finally:
