@@ -18,17 +18,17 @@ from local_stack.messages_server import ScriptedBackend, start_messages_server
 from local_stack.stack import LocalStack, StackOptions
 from schemas.system_definition import default_systems_dir, load_systems
 
-SESSIONS = 3
 LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scripted",
            "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "30"}
 
 
 class TimedTranslator:
-    """The real translator, with the wall-clock intervals it spends translating recorded."""
+    """The real translator and embedder, with the wall-clock intervals they spend in the model recorded."""
 
-    def __init__(self, translator: Any) -> None:
-        self.inner = translator
+    def __init__(self, translator: Any, embedder: Any) -> None:
+        self.inner, self.embedder = translator, embedder
         self.model_version, self.model_info = translator.model_version, translator.model_info
+        self.version, self.dims = embedder.version, embedder.dims  # the embedder side of the worker
         self.intervals: list[tuple[float, float]] = []
         self.generated_tokens = 0
         self._lock = threading.Lock()
@@ -40,6 +40,16 @@ class TimedTranslator:
             self.intervals.append((started, time.perf_counter()))
             self.generated_tokens += sum(t.stats.generated_tokens for t in translations)
         return translations
+
+    def embed(self, text: str) -> list[float]:
+        started = time.perf_counter()
+        vector = self.embedder.embed(text)
+        with self._lock:
+            self.intervals.append((started, time.perf_counter()))
+        return vector
+
+    def registry_content(self) -> dict[str, Any]:
+        return self.embedder.registry_content()
 
     def seconds_between(self, start: float, end: float) -> float:
         with self._lock:
@@ -70,7 +80,8 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
                         systems_dirs=[default_systems_dir()], state_dir=state_dir, wait_seconds=1,
                         visibility_seconds=600, reconcile_seconds=3600, flush_seconds=0.5)
     token = TokenStore(stack.resolved("TokensTable")).create("bench-edge", ["edge"])
-    worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs")).start()
+    worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs"),
+                          embedder=translator).start()
     try:
         yield worker
     finally:
@@ -109,17 +120,19 @@ def _valid_records(stack: LocalStack, session_ids: list[str], systems: dict[str,
     return valid
 
 
-def run(quick: bool, max_tokens: int) -> dict[str, Any]:
+def run(quick: bool, sessions_count: int, max_tokens: int) -> dict[str, Any]:
     from edge_worker.translator import Translator
 
     systems = load_systems().systems
-    expected = SESSIONS * len(systems)
+    expected = sessions_count * len(systems)
     with tempfile.TemporaryDirectory() as scratch:
         loaded = load_bench_model(quick, Path(scratch))
-        translator = TimedTranslator(Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=max_tokens))
+        from edge_worker.embedder import Embedder
+
+        translator = TimedTranslator(Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=max_tokens),
+                                     Embedder(loaded.model, loaded.tokenizer, loaded.info))
         progress("edge: preparing the translator (grammar tokenizer, grammars)")
-        for system in systems.values():
-            translator.inner._grammar(system)
+        translator.inner.prepare(systems.values())
         progress("edge: starting the local stack with a scripted summarizer")
         with _stack() as stack, _worker(stack, translator, Path(scratch) / "edge") as worker:
             from bench.ingest import ingest_tokens
@@ -128,19 +141,19 @@ def run(quick: bool, max_tokens: int) -> dict[str, Any]:
             if quick:  # with a real model one more translation costs minutes; there the cold starts are a small share
                 progress("edge: one warm-up session end to end (starts the functions' worker processes)")
                 _post_and_wait(stack, tokens, worker, make_sessions("bench-edge-warm", 1), len(systems), 300)
-            sessions = make_sessions("bench-edge", SESSIONS)
-            progress(f"edge: posting {SESSIONS} sessions; the worker translates each for {len(systems)} systems")
+            sessions = make_sessions("bench-edge", sessions_count)
+            progress(f"edge: posting {sessions_count} session(s); the worker translates each for {len(systems)} systems")
             started = time.perf_counter()
             _post_and_wait(stack, tokens, worker, sessions, expected, 300 if quick else 3600)
             wall = time.perf_counter() - started
             model_seconds = translator.seconds_between(started, started + wall)
             first_translation = min((a for a, _ in translator.intervals if a >= started), default=started)
             valid = _valid_records(stack, [s["session_id"] for s in sessions], systems)
-    return {"model": loaded.label, "sessions": SESSIONS, "functions_warm": quick, "systems": len(systems), "max_tokens_per_system": max_tokens,
+    return {"model": loaded.label, "sessions": sessions_count, "functions_warm": quick, "systems": len(systems), "max_tokens_per_system": max_tokens,
             "wall_seconds": round(wall, 3), "translator_seconds": round(model_seconds, 3),
             "overhead_seconds": round(wall - model_seconds, 3),
             "overhead_share": round((wall - model_seconds) / wall, 4),
             "first_translation_after_seconds": round(first_translation - started, 3),
-            "summaries_per_minute": round(SESSIONS / wall * 60, 2),
+            "summaries_per_minute": round(sessions_count / wall * 60, 2),
             "system_documents_per_minute": round(expected / wall * 60, 2),
             "generated_tokens": translator.generated_tokens, "schema_valid_records": valid, "expected_records": expected}

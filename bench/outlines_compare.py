@@ -117,8 +117,14 @@ class _Engine:
                  text_of: Callable[[Any, list[int]], str], done: Callable[[Any, list[int]], bool]):
         self.name, self.setup_seconds = name, setup_seconds
         self.processor_for, self.text_of, self.done = processor_for, text_of, done
-        self.tokens = self.valid = self.documents = self.hit_cap = self.failures = 0
-        self.seconds = 0.0
+        self.tokens = self.valid = self.documents = self.hit_cap = self.failures = self.mask_calls = 0
+        self.seconds = self.mask_seconds = self.guard_seconds = 0.0
+
+    def count_mask_work(self, processor: Any) -> None:
+        """Our constraint times its own per-token work; the other decoders do not."""
+        self.mask_calls += getattr(processor, "mask_calls", 0)
+        self.mask_seconds += getattr(processor, "mask_seconds", 0.0)
+        self.guard_seconds += getattr(processor, "guard_seconds", 0.0)
 
 
 def _ours(loaded: BenchModel, systems: list[Any], cap: int) -> _Engine:
@@ -210,6 +216,7 @@ def _measure(loaded: BenchModel, systems: list[Any], cap: int, engines: list[_En
                     out, seconds = [], time.perf_counter() - started
                     engine.failures += 1
                 engine.seconds += seconds
+                engine.count_mask_work(processor)
                 engine.tokens += len(out)
                 engine.documents += 1
                 engine.hit_cap += len(out) >= cap
@@ -236,8 +243,9 @@ def run(quick: bool, cap: int, summaries: int) -> dict[str, Any]:
     results = {}
     for engine in engines:
         decode_per_summary = engine.seconds / len(chosen)
-        results[engine.name] = {
-            "tokens_per_second": engine.tokens / engine.seconds if engine.seconds else 0.0,
+        tokens_per_second = engine.tokens / engine.seconds if engine.seconds else 0.0
+        results[engine.name] = {**_mask_figures(engine, tokens_per_second),
+            "tokens_per_second": tokens_per_second,
             "decode_seconds_per_summary": decode_per_summary,
             "seconds_per_summary": prompt_seconds + decode_per_summary,
             "generated_tokens": engine.tokens, "valid": engine.valid, "documents": engine.documents,
@@ -246,3 +254,12 @@ def run(quick: bool, cap: int, summaries: int) -> dict[str, Any]:
             "prompt_seconds_per_summary": prompt_seconds, "cpu_mask_substituted": shimmed,
             "outlines": status if available else None, "outlines_skipped": None if available else status,
             "results": results}
+
+
+def _mask_figures(engine: _Engine, tokens_per_second: float) -> dict[str, Any]:
+    """Mask work per token (µs) and its share of a decoding step, where the decoder measures it."""
+    if not engine.mask_calls or not tokens_per_second:
+        return {}
+    mask_us = engine.mask_seconds / engine.mask_calls * 1e6
+    return {"mask_us_per_token": round(mask_us, 1), "mask_share_of_step": round(mask_us * tokens_per_second / 1e6, 4),
+            "budget_guard_us_per_token": round(engine.guard_seconds / engine.mask_calls * 1e6, 1)}

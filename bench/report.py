@@ -67,6 +67,12 @@ def translation(results: dict[str, Any]) -> list[str]:
         notes.append("outlines-core applies its MLX mask with a Metal kernel, which this CPU build of MLX lacks; "
                      "the bench swaps in numpy bit unpacking plus `mx.where`, the same substitution our constraint "
                      "makes on CPU. Outlines' index and per-token mask computation are its own.")
+    unconstrained = rows.get("unconstrained mlx-lm")
+    if "mask_us_per_token" in ours and unconstrained and unconstrained["tokens_per_second"]:
+        notes.append(f"Mask overhead (measure 3): ours decodes at {ours['tokens_per_second'] / unconstrained['tokens_per_second']:.2f}x "
+                     f"the unconstrained tokens/s; its per-token work (matcher, mask, end-of-budget guard) is "
+                     f"{ours['mask_us_per_token']:.0f} µs, {ours['mask_share_of_step']:.1%} of a constrained step, of "
+                     f"which the guard takes {ours['budget_guard_us_per_token']:.0f} µs.")
     failures = {name: row["failures"] for name, row in rows.items() if row.get("failures")}
     if failures:
         notes.append("Decoders that raised (counted invalid): " + ", ".join(f"{k} {v}" for k, v in failures.items()))
@@ -194,8 +200,8 @@ def scaling(results: dict[str, Any]) -> list[str]:
               "", "| systems | s/system (reuse) | s/system (naive) | prompt tokens/system (reuse) | "
               "prompt tokens/system (naive) |", "|---:|---:|---:|---:|---:|"]
     for row in translator["prefix_reuse"]:
-        n = row["systems"]
-        lines.append(f"| {n} | {row['reuse_seconds'] / n:.2f} | {row['naive_seconds'] / n:.2f} | "
+        n, mark = row["systems"], "≈" if row.get("projected") else ""
+        lines.append(f"| {n} | {mark}{row['reuse_seconds'] / n:.2f} | {mark}{row['naive_seconds'] / n:.2f} | "
                      f"{row['reuse_prompt_tokens'] / n:.0f} | {row['naive_prompt_tokens'] / n:.0f} |")
     return lines + _chart("scaling")
 

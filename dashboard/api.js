@@ -67,6 +67,8 @@ export class Api {
   }
   systems() { return this.get("systems"); }
   registry(kind, next) { return this.get("registry", { kind, next }); }
+  search(params) { return this.get("search", params); }
+  similar(id, params) { return this.get(`summaries/${encodeURIComponent(id)}/similar`, params); }
   usage(range) { return this.get("usage", range); }
   refresh(selector) { return this.post("refresh", selector); }
   refreshStatus(requestId) { return this.get(`refresh/${encodeURIComponent(requestId)}`); }

@@ -7,6 +7,7 @@ import { SummaryDetail } from "./detail.js";
 import { byId } from "./dom.js";
 import { LiveUpdates } from "./live.js";
 import { RefreshTracker } from "./refresh.js";
+import { SearchBox } from "./search-box.js";
 import { SummaryList } from "./summaries.js";
 import { UsageView } from "./usage.js";
 
@@ -42,8 +43,11 @@ class Dashboard {
   constructor({ token, wsUrl }) {
     this.api = new Api(token);
     this.tracker = new RefreshTracker(this.api);
-    this.list = new SummaryList(this.api, { onOpen: (id) => this.openSummary(id) });
-    this.detail = new SummaryDetail(this.api, this.tracker, { onBack: () => this.backToList() });
+    this.list = new SummaryList(this.api, { onOpen: (id) => this.openSummary(id, "list") });
+    this.search = new SearchBox(this.api, { onOpen: (id) => this.openSummary(id, "search") });
+    this.detail = new SummaryDetail(this.api, this.tracker, {
+      onBack: () => this.backToList(), onOpen: (id) => this.openSummary(id, "similar") });
+    this.openedFrom = "list";
     this.views = { systems: new SystemsView(this.api, this.tracker), registry: new RegistryView(this.api),
       costs: new UsageView(this.api) };
     this.live = new LiveUpdates(wsUrl, token, byId("live-status"), (message) => this.onLive(message));
@@ -73,7 +77,9 @@ class Dashboard {
     else this.views[view].load();
   }
 
-  openSummary(summaryId) {
+  // `from` is where the summary was opened: back to the list puts focus on that row again.
+  openSummary(summaryId, from) {
+    if (from !== "similar") this.openedFrom = from;
     showOnly("detail");
     this.detail.open(summaryId);
   }
@@ -83,7 +89,7 @@ class Dashboard {
     this.detail.close();
     showOnly("summaries");
     this.list.render();
-    this.list.focusRow(summaryId);
+    if (!(this.openedFrom === "search" && this.search.focusResult(summaryId))) this.list.focusRow(summaryId);
   }
 
   // Change messages are small: refetch what they name, at most once per burst.

@@ -1,8 +1,10 @@
-// One summary: its text, lineage, cost, each system's JSON side by side, history diffs and refresh buttons.
+// One summary: its text, lineage, cost, similar sessions, each system's JSON side by side, history diffs and refresh
+// buttons.
 
 import { describeError } from "./api.js";
 import { badge, byId, formatCost, formatCount, formatTime, h, prettyJson, replace, setState } from "./dom.js";
 import { renderHistory } from "./history.js";
+import { SimilarPanel } from "./similar.js";
 
 function field(label, value) {
   return [h("dt", {}, label), h("dd", {}, value ?? "—")];
@@ -34,7 +36,7 @@ function costPanel(summary) {
 }
 
 export class SummaryDetail {
-  constructor(api, tracker, { onBack }) {
+  constructor(api, tracker, { onBack, onOpen }) {
     this.api = api;
     this.tracker = tracker;
     this.body = byId("detail-body");
@@ -42,6 +44,7 @@ export class SummaryDetail {
     this.heading = byId("detail-heading");
     this.summaryId = null;
     this.openHistories = new Set();
+    this.similar = new SimilarPanel(api, { onOpen });
     byId("back-to-list").addEventListener("click", onBack);
   }
 
@@ -49,6 +52,7 @@ export class SummaryDetail {
     if (summaryId !== this.summaryId) this.openHistories.clear();
     this.summaryId = summaryId;
     this.heading.textContent = `Summary ${summaryId}`;
+    this.similar.reset(summaryId);
     replace(this.body);
     await this.load();
     this.heading.focus();
@@ -56,6 +60,7 @@ export class SummaryDetail {
 
   close() {
     this.summaryId = null;
+    this.similar.reset(null);
   }
 
   async load() {
@@ -93,6 +98,7 @@ export class SummaryDetail {
         summary.text
           ? h("p", { class: "summary-text" }, summary.text)
           : h("p", { class: "muted" }, summary.status === "FAILED" ? "Summarizing failed." : "Not summarized yet.")),
+      this.similar.show(summary),
       h("section", { "aria-labelledby": "records-heading" },
         h("div", { class: "section-head" },
           h("h3", { id: "records-heading" }, "System records"),

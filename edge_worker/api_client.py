@@ -53,6 +53,15 @@ class EdgeApi:
     def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", f"/edge/systems/{name}", definition)
 
+    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"/edge/summaries/{summary_id}/embedding", body)
+
+    def put_query_embedding(self, query_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"/edge/queries/{query_id}/embedding", body)
+
+    def heartbeat(self, embedding_version: str) -> dict[str, Any]:
+        return self._call("PUT", "/edge/heartbeat", {"embedding_version": embedding_version})
+
     def send(self, method: str, path: str, body: Any) -> Any:
         """Replay of a stored request (the outbox)."""
         return self._call(method, path, body)

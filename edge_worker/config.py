@@ -5,6 +5,8 @@ import json
 import os
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge_worker.model_store import ssp_home
@@ -19,6 +21,8 @@ ENV_OVERRIDES = {  # environment variable -> setting
     "SSP_RECONCILE_SECONDS": "reconcile_seconds",
     "SSP_VISIBILITY_SECONDS": "visibility_seconds",
     "SSP_EDGE_STATE_DIR": "state_dir",
+    "SSP_QUERY_QUEUE_URL": "query_queue_url",
+    "SSP_EMBEDDING_MODEL": "embedding_model",
 }
 
 
@@ -38,6 +42,10 @@ class EdgeConfig(BaseModel):
     visibility_seconds: int = Field(default=120, ge=10, le=43200)
     reconcile_seconds: int = Field(default=600, ge=5)
     flush_seconds: float = Field(default=5.0, gt=0)
+    query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
+    embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
+    embedding_pooling: Literal["mean", "last"] = "mean"
+    heartbeat_seconds: float = Field(default=60.0, gt=0)
 
 
 def config_path() -> Path:

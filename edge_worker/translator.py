@@ -126,6 +126,11 @@ class Translator:
             prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
         return results
 
+    def prepare(self, systems: Iterable[SystemLike]) -> None:
+        """Compile the systems' grammars now, so the first translation does not pay for it."""
+        for system in systems:
+            self._grammar(system)
+
     def _grammar(self, system: SystemLike) -> str:
         key = content_version("schema", system.schema)
         if key not in self._grammars:

@@ -16,6 +16,7 @@ from edge_worker.config import EdgeConfig
 from edge_worker.jobs import is_current, lineage_for, systems_to_translate
 from edge_worker.outbox import Outbox
 from edge_worker.prompting import prompt_content
+from edge_worker.search_sync import SearchSync
 from schemas.contracts import TranslateRequest
 from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
@@ -38,6 +39,9 @@ class WorkerStatus:
     stored: int = 0
     unchanged: int = 0
     outboxed: int = 0
+    embedding_version: str = ""
+    embedded: int = 0
+    queries_answered: int = 0
     last_error: str | None = None
     last_error_at: str | None = None
     broken_files: list[str] = field(default_factory=list)
@@ -45,7 +49,7 @@ class WorkerStatus:
 
 class EdgeWorker:
     def __init__(self, config: EdgeConfig, api: EdgeApi, translator: TranslatorLike, *,
-                 catalog: SystemCatalog | None = None, sqs=None) -> None:
+                 catalog: SystemCatalog | None = None, sqs=None, embedder: Any = None) -> None:
         self.config, self.api, self.translator = config, api, translator
         self.catalog = catalog or SystemCatalog(config.systems_dirs or None)
         self.sqs = sqs or boto3.client("sqs")
@@ -57,14 +61,22 @@ class EdgeWorker:
         self._model_lock = threading.Lock()
         self._status_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self.search = SearchSync(api, embedder, self.outbox, self._model_lock, self._error) if embedder else None
+        if self.search:
+            self.status.embedding_version = self.search.version
 
     # ----- lifecycle -----
     def start(self) -> "EdgeWorker":
         changed, errors = self.catalog.reload()
         self._on_systems_changed(changed, errors)
         self.catalog.watch(self._on_systems_changed)
-        for target, name in ((self._poll_loop, "edge-poll"), (self._flush_loop, "edge-outbox"),
-                             (self._reconcile_loop, "edge-reconcile")):
+        loops = [(self._poll_loop, "edge-poll"), (self._flush_loop, "edge-outbox"),
+                 (self._reconcile_loop, "edge-reconcile")]
+        if self.search:
+            loops.append((self._heartbeat_loop, "edge-heartbeat"))
+            if self.config.query_queue_url:
+                loops.append((self._query_loop, "edge-queries"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -160,10 +172,15 @@ class EdgeWorker:
             logger.warning("request for an unknown system skipped", system=request.system,
                            summary_id=request.summary_id)
             return 0
-        requested = [self.catalog.get(request.system)] if request.system else self.catalog.current()
         summary = self.api.summary(request.summary_id)
+        if request.task == "embed":
+            self._embed(request, summary, force=True)
+            return 0
+        requested = [self.catalog.get(request.system)] if request.system else self.catalog.current()
         todo = systems_to_translate(requested, summary.get("systems", {}), self.translator.model_version,
                                     force=request.reason == "refresh")
+        if request.reason != "refresh":
+            self._embed(request, summary, force=False)
         if not todo:
             return 0
         started = time.perf_counter()
@@ -176,6 +193,13 @@ class EdgeWorker:
                     reason=request.reason, seconds=round(time.perf_counter() - started, 3))
         self._write_status()
         return len(translations)
+
+    def _embed(self, request: TranslateRequest, summary: dict, force: bool) -> None:
+        if not self.search or not (force or self.search.needs_embedding(summary)):
+            return
+        self.search.embed_summary(request.summary_id, summary["text"],
+                                  request.request_id if request.reason == "refresh" else None)
+        self.status.embedded = self.search.embedded
 
     def _store(self, request: TranslateRequest, system: SystemDefinition, document: dict,
                state: dict | None) -> None:
@@ -248,13 +272,38 @@ class EdgeWorker:
             for item in page["items"]:
                 missing = systems_to_translate(self.catalog.current(), item.get("systems", {}),
                                                self.translator.model_version, force=False)
-                if missing:
+                if missing or (self.search and self.search.needs_embedding(item)):
                     done += self.process(TranslateRequest(summary_id=item["summary_id"], reason="backfill",
                                                           request_id=f"reconcile-{int(time.time())}"))
             token = page.get("next")
             if not token:
                 break
         return done
+
+    # ----- search -----
+    def _heartbeat_loop(self) -> None:
+        while not self.stop_event.is_set():
+            self.search.heartbeat()
+            self.stop_event.wait(self.config.heartbeat_seconds)
+
+    def _query_loop(self) -> None:
+        """Search queries want an answer within seconds: their own queue and thread, sharing the model lock."""
+        while not self.stop_event.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.config.query_queue_url, MaxNumberOfMessages=10,
+                    WaitTimeSeconds=self.config.wait_seconds).get("Messages", [])
+            except Exception as error:
+                self._error(f"receiving from the query queue: {error}")
+                self.stop_event.wait(5)
+                continue
+            for message in messages:
+                try:
+                    self.search.answer_query(message["Body"])
+                except (ApiUnavailable, ApiRejected, ValueError, KeyError) as error:
+                    self._error(f"search query {message['MessageId']}: {error}")
+                self.sqs.delete_message(QueueUrl=self.config.query_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            self.status.queries_answered = self.search.queries_answered
 
     # ----- status -----
     def _error(self, message: str) -> None:

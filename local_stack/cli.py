@@ -65,7 +65,8 @@ def _start_edge_worker(stack: LocalStack, token: str, model: str):
 
     _say("  Edge worker  loading the translation model...")
     config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"), model=model,
-                        state_dir=state_dir() / "edge", wait_seconds=5, reconcile_seconds=60)
+                        query_queue_url=stack.resolved("QueryQueue"), state_dir=state_dir() / "edge",
+                        wait_seconds=5, reconcile_seconds=60)
     worker = build_worker(config, token=token, sqs=stack.client("sqs")).start()
     _say(f"  Edge worker  translating with {worker.status.model} for {', '.join(sorted(worker.catalog.systems))}")
     return worker

@@ -106,6 +106,8 @@ class TranslateRequest(Contract):
     system: Annotated[str, StringConstraints(pattern=SYSTEM_NAME_PATTERN)] | None = Field(default=None, description="None asks for every active system.")
     reason: Literal["new", "refresh", "backfill"]
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    task: Literal["translate", "embed"] = Field(default="translate",
+                                                description="embed asks for the summary's search embedding only.")
 
 
 class ErrorBody(Contract):

@@ -7,6 +7,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from functions.api.assets import asset
+from functions.api.embeddings import EmbeddingSync, EmbeddingUpload, Heartbeat, QueryEmbeddingUpload
 from functions.api.edge_sync import EdgeSync, RecordUpload, RegistryUpload
 from functions.api.reads import Reads
 from functions.api.refresh import RefreshSelector, RefreshService
@@ -21,6 +22,9 @@ from functions.common.request_body import parse_contract, parse_json, raw_body, 
 from functions.common.session_store import SessionStore
 from functions.common.settings import Settings
 from functions.common.views import plain
+from functions.search.embedding_store import EmbeddingStore
+from functions.search.index_file import IndexFile
+from functions.search.service import SearchService, parse_filters, parse_k
 
 settings = Settings.from_env()
 logger = Logger()
@@ -33,6 +37,10 @@ reads = Reads(sessions, records, registry, settings.usage_table)
 edge = EdgeSync(sessions, records, registry)
 refresh = RefreshService(settings.refresh_table, settings.sessions_table, records, registry,
                          Queues(settings.summarize_queue_url, settings.edge_queue_url), settings.refresh_window_seconds)
+embeddings = EmbeddingStore(settings.embeddings_table, settings.query_embeddings_table)
+embedding_sync = EmbeddingSync(sessions, registry, embeddings)
+search = SearchService(IndexFile(settings.data_bucket), embeddings, sessions, registry, settings.query_queue_url,
+                       settings.search_edge_wait_seconds, settings.edge_online_seconds)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
@@ -116,6 +124,22 @@ def usage() -> Response:
     return _json(reads.usage_totals(_params()))
 
 
+# ----- search -----
+@app.get("/search")
+def search_summaries() -> Response:
+    _require("read")
+    params = _params()
+    return _json(search.search(params.get("q"), parse_k(params.get("k")), parse_filters(params)))
+
+
+@app.get("/summaries/<summary_id>/similar")
+def similar_summaries(summary_id: str) -> Response:
+    _require("read")
+    summary_id = checked(summary_id, "id", "summary_id")
+    params = _params()
+    return _json(search.similar(summary_id, parse_k(params.get("k")), parse_filters(params)))
+
+
 # ----- refresh -----
 @app.post("/refresh")
 def post_refresh() -> Response:
@@ -176,6 +200,38 @@ def edge_put_registry(version_id: str) -> Response:
     version_id = checked(version_id, "version", "version_id")
     created = edge.put_registry(version_id, _body(RegistryUpload))
     return _json({"version_id": version_id, "created": created}, 201 if created else 200)
+
+
+@app.put("/edge/summaries/<summary_id>/embedding")
+def edge_put_embedding(summary_id: str) -> Response:
+    _require("edge")
+    summary_id = checked(summary_id, "id", "summary_id")
+    upload = _body(EmbeddingUpload)
+    embedding_sync.put_summary_embedding(summary_id, upload)
+    if upload.request_id:
+        refresh.complete_one(upload.request_id)
+    return _json({"summary_id": summary_id, "embedding_version": upload.embedding_version})
+
+
+@app.put("/edge/queries/<query_id>/embedding")
+def edge_put_query_embedding(query_id: str) -> Response:
+    _require("edge")
+    query_id = checked(query_id, "id", "query_id")
+    upload = _body(QueryEmbeddingUpload)
+    embedding_sync.put_query_embedding(query_id, upload)
+    return _json({"query_id": query_id, "embedding_version": upload.embedding_version})
+
+
+@app.put("/edge/heartbeat")
+def edge_heartbeat() -> Response:
+    _require("edge")
+    beat = embedding_sync.heartbeat(_body(Heartbeat))
+    if beat["changed"]:  # a new embedding model: every summary gets a new vector
+        _, item = refresh.request(RefreshSelector(task="embed"))
+        beat["reembed_request_id"] = item["request_id"]
+        logger.info("embedding model changed: re-embedding queued", embedding_version=beat["embedding_version"],
+                    request_id=item["request_id"])
+    return _json(beat)
 
 
 @logger.inject_lambda_context

@@ -49,7 +49,7 @@ class EdgeSync:
             raise ClientError("not_found", f"no summarized session {summary_id}", status=404)
         return {"summary_id": summary_id, "source": item["source"], "text": self.sessions.read_text(item["summary_key"]),
                 "summarizer_model_version": item.get("summarizer_model_version"),
-                "systems": item.get("systems", {})}
+                "systems": item.get("systems", {}), "embedding_version": item.get("embedding_version")}
 
     def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> tuple[Outcome, dict[str, Any]]:
         self.summary_for_edge(summary_id)
@@ -110,5 +110,5 @@ class EdgeSync:
         """Summarized sessions with each system's stored state, so the edge can find what it has not done."""
         items, token = query_page(self.sessions.table, limit=limit, next_token=next_token, IndexName="by_status",
                                   KeyConditionExpression=Key("status").eq("SUMMARIZED"))
-        return {"items": [{"summary_id": i["session_id"], "systems": plain(i.get("systems", {}))} for i in items],
-                "next": token}
+        return {"items": [{"summary_id": i["session_id"], "systems": plain(i.get("systems", {})),
+                           "embedding_version": i.get("embedding_version")} for i in items], "next": token}

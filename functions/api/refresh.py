@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
@@ -27,6 +27,7 @@ RETENTION_SECONDS = 7 * 24 * 3600
 
 
 class RefreshSelector(Contract):
+    task: Literal["translate", "embed"] = "translate"
     summary_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
     system: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     translator_model_version: str | None = Field(default=None, max_length=200)
@@ -40,6 +41,8 @@ class RefreshSelector(Contract):
             raise ValueError(f"choose one version selector, not {', '.join(versions)}")
         if versions and (self.summary_id or self.system):
             raise ValueError("a version selector cannot be combined with summary_id or system")
+        if self.task == "embed" and (versions or self.system):
+            raise ValueError("task embed re-embeds summaries: select them by summary_id or not at all")
         return self
 
 
@@ -54,7 +57,7 @@ class RefreshService:
         """(created, request item); a repeat of the same selection within the window returns the first one."""
         self._check_exists(selector)
         targets = list(self._targets(selector))  # before any write: a refused request leaves nothing
-        selection = selector.model_dump(exclude_none=True)
+        selection = selector.model_dump(exclude_none=True, exclude_defaults=True)
         key = "key:" + hashlib.sha256(canonical_json(selection).encode()).hexdigest()[:32]
         now = int(time.time())
         request_id = f"rf-{hashlib.sha256(f'{key}:{now}'.encode()).hexdigest()[:20]}"
@@ -73,8 +76,9 @@ class RefreshService:
         self.table.put_item(Item=item)
         for summary_id, system in targets:
             self.queues.request_translation(
-                TranslateRequest(summary_id=summary_id, system=system, reason="refresh", request_id=request_id),
-                dedup_key=f"{request_id}:{summary_id}:{system}")
+                TranslateRequest(summary_id=summary_id, system=system, reason="refresh", request_id=request_id,
+                                 task=selector.task),
+                dedup_key=f"{request_id}:{summary_id}:{system or selector.task}")
         return True, item
 
     def _check_exists(self, selector: RefreshSelector) -> None:
@@ -121,7 +125,7 @@ class RefreshService:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _targets(self, selector: RefreshSelector) -> Iterator[tuple[str, str]]:
+    def _targets(self, selector: RefreshSelector) -> Iterator[tuple[str, str | None]]:
         for attribute, index in VERSION_INDEXES.items():
             version = getattr(selector, attribute)
             if version:
@@ -131,7 +135,7 @@ class RefreshService:
                     yield from ((item["summary_id"], item["system"]) for item in items)
                     if not token:
                         return
-        systems = [selector.system] if selector.system else self._active_systems()
+        systems = [None] if selector.task == "embed" else [selector.system] if selector.system else self._active_systems()
         summaries = [selector.summary_id] if selector.summary_id else self._summarized_ids()
         for summary_id in summaries:
             for system in systems:

@@ -11,6 +11,7 @@ from functions.common.clock import utc_now
 from schemas.lineage import RegistryEntry
 
 ACTIVE_SYSTEM_KIND = "active-system"
+ACTIVE_EMBEDDING_ID = "active-embedding:edge"  # the edge's embedding model and when it last reported
 
 
 class RegistryStore:
@@ -53,3 +54,11 @@ class RegistryStore:
 
     def set_active_system(self, pointer: dict[str, Any]) -> None:
         self.set_pointer(f"{ACTIVE_SYSTEM_KIND}:{pointer['name']}", ACTIVE_SYSTEM_KIND, pointer)
+
+    # The edge's heartbeat: which embedding model it runs, and when it was last seen.
+    def active_embedding(self) -> dict[str, Any] | None:
+        item = self.get(ACTIVE_EMBEDDING_ID)
+        return item["content"] if item else None
+
+    def set_active_embedding(self, content: dict[str, Any]) -> None:
+        self.set_pointer(ACTIVE_EMBEDDING_ID, "active-embedding", content)

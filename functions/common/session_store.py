@@ -124,6 +124,12 @@ class SessionStore:
             raise
         return True
 
+    def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
+        """Which embedding the summary has now (the edge reads it to find summaries to embed)."""
+        self.table.update_item(
+            Key={"session_id": session_id}, UpdateExpression="SET embedding_version = :v",
+            ConditionExpression=Attr("status").eq("SUMMARIZED"), ExpressionAttributeValues={":v": embedding_version})
+
     def put_summary_text(self, session_id: str, text: str) -> str:
         key = summary_key(session_id)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"),

@@ -23,6 +23,11 @@ class Settings:
     idempotency_table: str
     connections_table: str
     summarize_max_attempts: int
+    embeddings_table: str
+    query_embeddings_table: str
+    query_queue_url: str
+    search_edge_wait_seconds: float
+    edge_online_seconds: int
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -44,4 +49,9 @@ class Settings:
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             connections_table=env.get("CONNECTIONS_TABLE", ""),
             summarize_max_attempts=int(env.get("SUMMARIZE_MAX_ATTEMPTS", 3)),
+            embeddings_table=env.get("EMBEDDINGS_TABLE", ""),
+            query_embeddings_table=env.get("QUERY_EMBEDDINGS_TABLE", ""),
+            query_queue_url=env.get("QUERY_QUEUE_URL", ""),
+            search_edge_wait_seconds=float(env.get("SEARCH_EDGE_WAIT_SECONDS", 6)),
+            edge_online_seconds=int(env.get("EDGE_ONLINE_SECONDS", 180)),
         )

@@ -6,7 +6,8 @@ from typing import Any
 
 SESSION_FIELDS = ("session_id", "source", "user_id", "status", "received_at", "updated_at", "started_at",
                   "attempts", "error", "content_hash", "summarizer_model_version", "summarizer_prompt_version",
-                  "usage", "cost_usd", "latency_ms", "systems", "turn_count", "batch_id", "failed_batch_id")
+                  "usage", "cost_usd", "latency_ms", "systems", "turn_count", "batch_id", "failed_batch_id",
+                  "embedding_version")
 
 
 def plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ from schemas.system_definition import load_systems
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
 PATH_VALUES = {"session_id": "scan-1", "summary_id": "scan-1", "system": "planner", "asset": "app.js",
-               "request_id": "rf-unknown", "version_id": "schema:unknown"}
+               "request_id": "rf-unknown", "version_id": "schema:unknown", "query_id": "q-unknown"}
 
 
 def test_the_guard_itself_refuses_a_scan(tmp_path, monkeypatch):
@@ -45,7 +45,7 @@ def test_every_get_route_answers_without_a_scan(tmp_path):
             if route.method != "GET":
                 continue
             path = re.sub(r"\{(\w+)\+?\}", lambda m: PATH_VALUES[m.group(1)], route.path)
-            params = {"kind": "schema"} if route.path == "/registry" else {}
+            params = {"/registry": {"kind": "schema"}, "/search": {"q": "dentist"}}.get(route.path, {})
             for extra in ({}, {"status": "SUMMARIZED"}, {"source": "planner"}, {"limit": "1"}):
                 answers[f"{path} {json.dumps(extra)}"] = reader.get(path, params={**params, **extra}).status_code
         edge.close()

@@ -16,6 +16,7 @@ from stack_helpers import make_token
 def edge_worker(stack, translator, state_dir: Path, systems_dirs: list[Path] | None = None,
                 api_url: str | None = None, **settings) -> Iterator[EdgeWorker]:
     config = EdgeConfig(api_url=api_url or stack.api_url, queue_url=stack.resolved("EdgeQueue"),
+                        query_queue_url=stack.resolved("QueryQueue"),
                         systems_dirs=systems_dirs or [default_systems_dir()], state_dir=state_dir,
                         **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600,
                            "flush_seconds": 0.5, **settings})

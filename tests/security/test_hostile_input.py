@@ -24,8 +24,9 @@ MIB = 1024 * 1024
 SEED = "seed-1"
 GATEWAY_BODIES = ({"message": "Unauthorized"}, {"message": "Forbidden"}, {"message": "Request Entity Too Large"},
                   {"message": "Not Found"})  # API Gateway's own refusals carry only a message
-TABLES = ("SessionsTable", "RecordsTable", "HistoryTable", "RegistryTable", "RefreshTable")
-QUEUES = ("SummarizeQueue", "EdgeQueue")
+TABLES = ("SessionsTable", "RecordsTable", "HistoryTable", "RegistryTable", "RefreshTable", "EmbeddingsTable",
+          "QueryEmbeddingsTable")
+QUEUES = ("SummarizeQueue", "EdgeQueue", "QueryQueue")
 STATE_POOL = ThreadPoolExecutor(8, thread_name_prefix="stored-state")
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text("utf-8"))
 HYPOTHESIS = settings(max_examples=20, deadline=None, database=None,
@@ -446,7 +447,7 @@ def test_read_hostile_ids_in_the_path(stack, client, tokens, world, summary_id, 
                                      "schema_version"]), not_strings.filter(lambda v: v is not None),
                     min_size=1, max_size=3),  # an explicit null means "not given"
     st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda k: k not in (
-        "summary_id", "system", "translator_model_version", "translator_prompt_version", "schema_version")),
+        "summary_id", "system", "translator_model_version", "translator_prompt_version", "schema_version", "task")),
         json_values, min_size=1, max_size=3),
     st.builds(lambda s: {"summary_id": s}, hostile_ids.filter(lambda s: s != SEED)),
     st.builds(lambda s: {"system": s}, hostile_ids.filter(lambda s: s != "planner")),
@@ -555,6 +556,88 @@ def test_edge_system_definitions_that_must_not_be_published(stack, client, token
 def test_edge_registry_entries_that_must_not_be_stored(stack, client, tokens, world, kind, content, version_id):
     refused(stack, client, "PUT /edge/registry/{version_id}", "PUT", f"/edge/registry/{path_part(version_id)}",
             token=tokens["edge"], body=dumps({"kind": kind, "content": content}))
+
+
+# ----- search -----
+EMBEDDING_MODEL = {"model_id": "hostile-embedder", "weights_digest": "0" * 64, "method": "hidden-state pooling",
+                   "pooling": "mean", "max_tokens": 512, "dims": 4}
+
+
+@pytest.fixture(scope="module")
+def embedding_version(client, tokens, world) -> str:
+    from schemas.lineage import content_version
+
+    version = content_version("embedding-model", EMBEDDING_MODEL)
+    stored = client.put(f"/edge/registry/{version}", json={"kind": "embedding-model", "content": EMBEDDING_MODEL},
+                        headers={"authorization": f"Bearer {tokens['edge']}"})
+    assert stored.status_code in (200, 201), stored.text
+    return version
+
+
+@HYPOTHESIS
+@given(params=st.one_of(
+    st.just({}), st.just({"q": ""}), st.just({"q": "   "}), st.just({"q": "the and of"}), st.just({"q": "x" * 1001}),
+    st.builds(lambda k: {"q": "dentist", "k": k}, st.text(min_size=1, max_size=8).filter(
+        lambda k: not (k.isdigit() and 1 <= int(k) <= 50))),
+    st.builds(lambda name, value: {"q": "dentist", name: value}, st.sampled_from(["from", "to"]),
+              st.text(min_size=1, max_size=30).filter(lambda v: not _is_date(v)))))
+def test_search_bad_parameters(stack, client, tokens, world, params):
+    response = refused(stack, client, "GET /search", "GET", "/search", token=tokens["read"], params=params)
+    assert response.status_code == 400, response.text
+
+
+@HYPOTHESIS
+@given(summary_id=hostile_ids.filter(lambda s: s != SEED))
+def test_similar_hostile_ids(stack, client, tokens, world, summary_id):
+    response = refused(stack, client, "GET /summaries/{summary_id}/similar", "GET",
+                       f"/summaries/{path_part(summary_id)}/similar", token=tokens["read"])
+    assert response.status_code in (400, 404), response.text
+
+
+@HYPOTHESIS
+@given(change=st.sampled_from(["unknown version", "bad version", "wrong dims", "all zeros", "strings", "too long",
+                               "not a list", "extra key", "missing vector", "nan", "huge"]),
+       route=st.sampled_from(["summary", "query", "unknown summary"]))
+def test_embedding_uploads_that_must_not_be_stored(stack, client, tokens, world, embedding_version, change, route):
+    body = {"embedding_version": embedding_version, "vector": [0.5, -0.5, 0.25, 0.1]}
+    raw = None
+    if change == "unknown version":
+        body["embedding_version"] = "embedding-model:" + uuid.uuid4().hex[:20]
+    elif change == "bad version":
+        body["embedding_version"] = "schema:abc"
+    elif change == "wrong dims":
+        body["vector"] = [0.5, 0.5, 0.5]
+    elif change == "all zeros":
+        body["vector"] = [0.0] * 4
+    elif change == "strings":
+        body["vector"] = ["a", "b", "c", "d"]
+    elif change == "too long":
+        body["vector"] = [0.1] * 8193
+    elif change == "not a list":
+        body["vector"] = {"0": 0.5}
+    elif change == "extra key":
+        body["owner"] = "me"
+    elif change == "missing vector":
+        body.pop("vector")
+    elif change == "nan":
+        raw = dumps(body).replace(b"0.25", b"NaN")
+    elif change == "huge":  # finite in JSON, infinite as float32
+        body["vector"] = [0.5, 1e39, -1e39, 0.5]
+    path, name = {"summary": (f"/edge/summaries/{SEED}/embedding", "PUT /edge/summaries/{summary_id}/embedding"),
+                  "unknown summary": ("/edge/summaries/no-such-summary/embedding",
+                                      "PUT /edge/summaries/{summary_id}/embedding"),
+                  "query": ("/edge/queries/q-hostile/embedding", "PUT /edge/queries/{query_id}/embedding")}[route]
+    response = refused(stack, client, name, "PUT", path, token=tokens["edge"], body=raw or dumps(body))
+    assert 400 <= response.status_code < 500
+
+
+@HYPOTHESIS
+@given(body=st.one_of(json_values, st.builds(lambda v: {"embedding_version": v}, st.text(max_size=80)),
+                      st.just({"embedding_version": "embedding-model:" + "0" * 20})))
+def test_heartbeats_that_must_not_be_recorded(stack, client, tokens, world, body):
+    response = refused(stack, client, "PUT /edge/heartbeat", "PUT", "/edge/heartbeat", token=tokens["edge"],
+                       body=dumps(body))
+    assert response.status_code in (400, 422), response.text
 
 
 # ----- known: ids longer than DynamoDB keys allow reach the table unchecked -----

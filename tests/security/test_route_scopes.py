@@ -34,11 +34,17 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PUT /edge/summaries/{summary_id}/systems/{system}": frozenset({"edge"}),
     "PUT /edge/systems/{system}": frozenset({"edge"}),
     "PUT /edge/registry/{version_id}": frozenset({"edge"}),
+    "GET /search": frozenset({"read"}),
+    "GET /summaries/{summary_id}/similar": frozenset({"read"}),
+    "PUT /edge/summaries/{summary_id}/embedding": frozenset({"edge"}),
+    "PUT /edge/queries/{query_id}/embedding": frozenset({"edge"}),
+    "PUT /edge/heartbeat": frozenset({"edge"}),
 }
 PUBLIC_ROUTES = {"GET /", "GET /dashboard/{asset}"}
 SCOPES = ("ingest", "read", "refresh", "edge")
 PATH_VALUES = {"session_id": "scope-probe", "summary_id": "scope-probe", "system": "planner",
-               "request_id": "rf-scope-probe", "version_id": "schema:scope-probe", "asset": "index.html"}
+               "request_id": "rf-scope-probe", "version_id": "schema:scope-probe", "asset": "index.html",
+               "query_id": "q-scope-probe"}
 
 APP = load_app()
 AUTHORIZED = [route for route in APP.http_routes if route.authorized]

@@ -14,6 +14,8 @@ def _of(kind: str) -> dict[str, dict]:
 
 
 TABLES, QUEUES, BUCKETS = _of("AWS::DynamoDB::Table"), _of("AWS::SQS::Queue"), _of("AWS::S3::Bucket")
+# Search queries waiting for the edge: worthless after seconds (the search has already answered lexically).
+EPHEMERAL_QUEUES = {"QueryQueue"}
 
 
 def test_the_template_has_the_stores_we_protect():
@@ -35,14 +37,21 @@ def test_tables_holding_lasting_data_are_retained(name):
     assert RESOURCES[name].get("UpdateReplacePolicy") == "Retain"
 
 
-@pytest.mark.parametrize("name", sorted(QUEUES))
+@pytest.mark.parametrize("name", sorted(set(QUEUES) - EPHEMERAL_QUEUES))
 def test_queues_are_encrypted_and_keep_messages_as_long_as_sqs_allows(name):
     props = QUEUES[name]
     assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), f"{name}: encryption at rest"
     assert props.get("MessageRetentionPeriod") == MAX_SQS_RETENTION, f"{name}: retention"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, p in QUEUES.items() if not n.endswith("DLQ")))
+@pytest.mark.parametrize("name", sorted(EPHEMERAL_QUEUES))
+def test_ephemeral_queues_are_encrypted_and_drop_messages_within_minutes(name):
+    props = QUEUES[name]
+    assert props.get("SqsManagedSseEnabled") is True, f"{name}: encryption at rest"
+    assert props.get("MessageRetentionPeriod") <= 300 and "RedrivePolicy" not in props
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in QUEUES.items() if not n.endswith("DLQ") and n not in EPHEMERAL_QUEUES))
 def test_work_queues_redrive_to_a_dead_letter_queue(name):
     target = QUEUES[name].get("RedrivePolicy", {}).get("deadLetterTargetArn", {})
     assert target.get("Fn::GetAtt", [None])[0] in QUEUES, f"{name}: no DLQ"

@@ -492,6 +492,72 @@ def test_get_refresh_sample_reads_a_refresh_request(stack, refresh_requested):
     assert (body_of(result)["request_id"], body_of(result)["queued"]) == (request_id, 1)
 
 
+# ---------- search ----------
+def with_stream_arn(stack, name: str, table_logical_id: str) -> dict:
+    """The sample's records as this stack's stream delivers them (the indexer matches the table by its ARN)."""
+    event = load(name)
+    for record in event["Records"]:
+        record["eventSourceARN"] = stack.resolved(table_logical_id, "StreamArn")
+    return event
+
+
+@pytest.fixture(scope="module")
+def embedded(stack, summarized) -> dict[str, dict]:
+    names = ("api/edge_put_registry_embedding_model.json", "api/edge_heartbeat.json", "api/edge_put_embedding.json",
+             "api/edge_put_query_embedding.json")
+    return {name: invoke(stack, name) for name in names}
+
+
+@pytest.fixture(scope="module")
+def indexed(stack, embedded) -> list[dict]:
+    assert embedded["api/edge_put_embedding.json"]["statusCode"] == 200, embedded
+    return [stack.invoke("IndexFunction", with_stream_arn(stack, "search/sessions_stream.json", "SessionsTable")),
+            stack.invoke("IndexFunction", with_stream_arn(stack, "search/embeddings_stream.json", "EmbeddingsTable"))]
+
+
+def test_index_stream_samples_put_the_summary_and_its_vector_in_the_index(stack, indexed):
+    from functions.search.index import SearchIndex
+
+    summary_id = load("api/similar_summaries.json")["pathParameters"]["summary_id"]
+    assert indexed == [{"batchItemFailures": []}] * 2
+
+    s3 = boto3.client("s3", endpoint_url=stack.moto.url, region_name="us-east-1", aws_access_key_id="local",
+                      aws_secret_access_key="local")
+    stored = s3.get_object(Bucket=stack.resolved("DataBucket"), Key="search/index.npz")["Body"].read()
+    index = SearchIndex.from_bytes(stored)
+    position = index.position(summary_id)
+    assert position is not None and bool(index.has_vector[position])
+    assert index.embedding_version == request_body("api/edge_put_embedding.json")["embedding_version"]
+
+
+def test_edge_embedding_samples_store_vectors_and_the_heartbeat(stack, embedded):
+    version = request_body("api/edge_heartbeat.json")["embedding_version"]
+    assert embedded["api/edge_put_registry_embedding_model.json"]["statusCode"] == 201
+    assert body_of(embedded["api/edge_heartbeat.json"]) == {"embedding_version": version, "changed": False}
+    query = embedded["api/edge_put_query_embedding.json"]
+    assert query["statusCode"] == 200 and body_of(query)["embedding_version"] == version
+    summary_id = load("api/edge_put_embedding.json")["pathParameters"]["summary_id"]
+    assert session_item(stack, summary_id)["embedding_version"] == version
+    wrong = load("api/edge_put_embedding.json")
+    wrong["body"] = json.dumps({**request_body("api/edge_put_embedding.json"), "vector": [0.5, 0.5]})
+    wrong["headers"]["content-length"] = str(len(wrong["body"]))
+    refused = invoke(stack, "api/edge_put_embedding.json", wrong)
+    assert (refused["statusCode"], body_of(refused)["error"]) == (422, "wrong_dimensions")
+
+
+def test_search_samples_rank_the_indexed_summary(stack, indexed):
+    summary_id = load("api/similar_summaries.json")["pathParameters"]["summary_id"]
+    found = invoke(stack, "api/search.json")
+    assert found["statusCode"] == 200, found
+    answer = body_of(found)
+    assert answer["query"] == {"text": load("api/search.json")["queryStringParameters"]["q"]}
+    assert answer["mode"] in ("hybrid", "lexical") and answer["k"] == 5
+    similar = invoke(stack, "api/similar_summaries.json")
+    assert similar["statusCode"] == 200, similar
+    assert body_of(similar)["query"] == {"summary_id": summary_id}
+    assert summary_id not in [item["summary_id"] for item in body_of(similar)["items"]]
+
+
 # ---------- the CLI ----------
 def test_cli_invoke_runs_the_post_session_sample():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

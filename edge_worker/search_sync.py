@@ -1,0 +1,73 @@
+"""The edge's part in search: embed summaries and free-text queries, and report which model it embeds with."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger
+
+from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+from edge_worker.outbox import Outbox
+
+logger = Logger(service="session-summary-pipeline-edge")
+
+
+class SearchSync:
+    def __init__(self, api: EdgeApi, embedder: Any, outbox: Outbox, model_lock: threading.Lock,
+                 on_error: Callable[[str], None]) -> None:
+        self.api, self.embedder, self.outbox, self.model_lock, self.on_error = api, embedder, outbox, model_lock, on_error
+        self.embedded = self.queries_answered = 0
+        self._registered = False
+
+    @property
+    def version(self) -> str:
+        return self.embedder.version
+
+    def _vector(self, text: str) -> list[float]:
+        with self.model_lock:  # the embedder may share the translator's model
+            return self.embedder.embed(text)
+
+    def register(self) -> None:
+        """The embedding model's registry entry (content-addressed, so sending it again changes nothing)."""
+        if not self._registered:
+            self.api.put_registry(self.version, "embedding-model", self.embedder.registry_content())
+            self._registered = True
+
+    def needs_embedding(self, summary: dict[str, Any]) -> bool:
+        return summary.get("embedding_version") != self.version
+
+    def embed_summary(self, summary_id: str, text: str, request_id: str | None = None) -> None:
+        body = {"embedding_version": self.version, "vector": self._vector(text), "request_id": request_id}
+        try:
+            self.register()
+            self.api.put_embedding(summary_id, body)
+        except ApiUnavailable:
+            if not self._registered:
+                self.outbox.add("PUT", f"/edge/registry/{self.version}",
+                                {"kind": "embedding-model", "content": self.embedder.registry_content()})
+            self.outbox.add("PUT", f"/edge/summaries/{summary_id}/embedding", body)
+            logger.warning("API unreachable: embedding kept in the outbox", summary_id=summary_id)
+            return
+        self.embedded += 1
+        logger.info("embedded", summary_id=summary_id, embedding_version=self.version, refresh_request_id=request_id)
+
+    def heartbeat(self) -> None:
+        try:
+            self.register()
+            answer = self.api.heartbeat(self.version)
+        except (ApiUnavailable, ApiRejected) as error:
+            self.on_error(f"heartbeat: {error}")
+            return
+        if answer.get("reembed_request_id"):
+            logger.info("new embedding model: the cloud queued re-embedding", request_id=answer["reembed_request_id"])
+
+    def answer_query(self, body: str) -> None:
+        """One search query from the query queue: embed it and send the vector back (stale requests are dropped)."""
+        request = json.loads(body)
+        if request.get("embedding_version") != self.version:
+            logger.info("query for another embedding model dropped", query_id=request.get("query_id"))
+            return
+        self.api.put_query_embedding(request["query_id"], {"embedding_version": self.version,
+                                                           "vector": self._vector(request["text"])})
+        self.queries_answered += 1

@@ -1,0 +1,62 @@
+"""Embedding vectors in DynamoDB: one per summary (the edge's latest), and short-lived free-text query vectors."""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any, Iterable, Sequence
+
+import boto3
+import numpy as np
+
+QUERY_TTL_SECONDS = 24 * 3600
+
+
+def pack(vector: Sequence[float]) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def unpack(data: Any) -> np.ndarray:
+    raw = data.value if hasattr(data, "value") else bytes(data)  # boto3 returns a Binary wrapper
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def query_id(text: str, embedding_version: str) -> str:
+    """The same words (case and spacing aside) under the same model share one query embedding."""
+    normalized = " ".join(text.lower().split())
+    return "q-" + hashlib.sha256(f"{embedding_version}\n{normalized}".encode()).hexdigest()[:40]
+
+
+class EmbeddingStore:
+    def __init__(self, table_name: str, query_table_name: str = "") -> None:
+        ddb = boto3.resource("dynamodb")
+        self.table = ddb.Table(table_name)
+        self.queries = ddb.Table(query_table_name) if query_table_name else None
+
+    def put(self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str) -> None:
+        self.table.put_item(Item={"summary_id": summary_id, "embedding_version": embedding_version,
+                                  "vector": pack(vector), "dims": len(vector), "created_at": created_at})
+
+    def get(self, summary_id: str) -> tuple[str, np.ndarray] | None:
+        item = self.table.get_item(Key={"summary_id": summary_id}).get("Item")
+        return (item["embedding_version"], unpack(item["vector"])) if item else None
+
+    def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
+        """(summary_id, version, vector) for the ids that have one, read in BatchGetItem pages of 100."""
+        ids, found = sorted(set(summary_ids)), []
+        client = self.table.meta.client
+        for start in range(0, len(ids), 100):
+            request = {self.table.name: {"Keys": [{"summary_id": i} for i in ids[start:start + 100]]}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table.name, []):
+                    found.append((item["summary_id"], item["embedding_version"], unpack(item["vector"])))
+                request = response.get("UnprocessedKeys") or None
+        return found
+
+    def put_query(self, query_key: str, embedding_version: str, vector: Sequence[float]) -> None:
+        self.queries.put_item(Item={"query_id": query_key, "embedding_version": embedding_version,
+                                    "vector": pack(vector), "expires_at": int(time.time()) + QUERY_TTL_SECONDS})
+
+    def get_query(self, query_key: str) -> np.ndarray | None:
+        item = self.queries.get_item(Key={"query_id": query_key}, ConsistentRead=True).get("Item")
+        return unpack(item["vector"]) if item else None

@@ -1,0 +1,76 @@
+"""Turn stream records (summaries written, embeddings stored) into one conditional update of the search index."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from aws_lambda_powertools import Logger
+
+from functions.common.registry_store import RegistryStore
+from functions.common.session_store import SessionStore
+from functions.search.embedding_store import EmbeddingStore
+from functions.search.index import IndexedDocument, SearchIndex
+from functions.search.index_file import IndexFile
+
+logger = Logger()
+
+
+def _table_of(record: dict[str, Any]) -> str:
+    """arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label> -> <name>."""
+    return record.get("eventSourceARN", "").split(":table/", 1)[-1].split("/", 1)[0]
+
+
+def _string(image: dict[str, Any], name: str) -> str | None:
+    value = image.get(name)
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def newly_summarized(record: dict[str, Any]) -> dict[str, str] | None:
+    """The session fields the index needs, when this change is the one that made the session SUMMARIZED."""
+    change = record.get("dynamodb", {})
+    new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
+    if _string(new, "status") != "SUMMARIZED" or _string(old, "status") == "SUMMARIZED":
+        return None
+    fields = {name: _string(new, name) for name in ("session_id", "source", "received_day", "summary_key")}
+    return fields if all(fields.values()) else None
+
+
+def changed_key(record: dict[str, Any]) -> str | None:
+    if record.get("eventName") == "REMOVE":
+        return None
+    return _string(record.get("dynamodb", {}).get("Keys", {}), "summary_id")
+
+
+class Indexer:
+    def __init__(self, index_file: IndexFile, sessions: SessionStore, embeddings: EmbeddingStore,
+                 registry: RegistryStore, sessions_table: str, embeddings_table: str) -> None:
+        self.index_file, self.sessions, self.embeddings, self.registry = index_file, sessions, embeddings, registry
+        self.sessions_table, self.embeddings_table = sessions_table, embeddings_table
+
+    def apply(self, records: Iterable[dict[str, Any]]) -> SearchIndex | None:
+        documents, embedded = [], set()
+        for record in records:
+            table = _table_of(record)
+            if table == self.sessions_table and (fields := newly_summarized(record)):
+                documents.append(IndexedDocument(summary_id=fields["session_id"], source=fields["source"],
+                                                 day=fields["received_day"],
+                                                 text=self.sessions.read_text(fields["summary_key"])))
+            elif table == self.embeddings_table and (summary_id := changed_key(record)):
+                embedded.add(summary_id)
+        vectors = self._active_vectors(embedded)
+        if not documents and not vectors:
+            return None
+        index = self.index_file.update(lambda current: current.with_documents(documents).with_vectors(vectors))
+        logger.info("search index updated", documents=len(documents), vectors=len(vectors), rows=len(index),
+                    embedding_version=index.embedding_version)
+        return index
+
+    def _active_vectors(self, summary_ids: set[str]) -> list[tuple[str, str, Any]]:
+        """Only vectors of the model the edge runs now: a late upload from an older model must not evict them."""
+        if not summary_ids:
+            return []
+        active = (self.registry.active_embedding() or {}).get("embedding_version")
+        found = self.embeddings.many(summary_ids)
+        kept = [row for row in found if not active or row[1] == active]
+        if len(kept) < len(found):
+            logger.info("embeddings of an inactive model left out of the index", skipped=len(found) - len(kept))
+        return kept

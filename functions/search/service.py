@@ -1,0 +1,132 @@
+"""GET /search and GET /summaries/{id}/similar: hybrid ranking over the index, and how the query got its vector."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import numpy as np
+
+from functions.common.errors import ClientError
+from functions.common.registry_store import RegistryStore
+from functions.common.session_store import SessionStore
+from functions.search import ranking
+from functions.search.embedding_store import EmbeddingStore, query_id
+from functions.search.index import SearchIndex
+from functions.search.index_file import IndexFile
+from functions.search.text import terms
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 50
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class Semantic:
+    """Whether the ranking used embeddings, and if not, why."""
+    vector: np.ndarray | None
+    reason: str | None
+    embedding_version: str | None
+
+    def view(self) -> dict[str, Any]:
+        return {"used": self.vector is not None, "reason": self.reason, "embedding_version": self.embedding_version}
+
+
+def parse_k(value: str | None) -> int:
+    if value in (None, ""):
+        return 10
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_K:
+        raise ClientError("invalid_k", f"k must be a whole number from 1 to {MAX_K}, got {value!r}")
+    return int(value)
+
+
+def parse_filters(params: dict[str, str]) -> ranking.Filters:
+    try:
+        return ranking.Filters.parse(params.get("source"), params.get("from"), params.get("to"))
+    except ValueError as error:
+        raise ClientError("invalid_filter", str(error)) from error
+
+
+class SearchService:
+    def __init__(self, index_file: IndexFile, embeddings: EmbeddingStore, sessions: SessionStore,
+                 registry: RegistryStore, query_queue_url: str, wait_seconds: float, online_seconds: int) -> None:
+        self.index_file, self.embeddings, self.sessions, self.registry = index_file, embeddings, sessions, registry
+        self.sqs = boto3.client("sqs") if query_queue_url else None
+        self.query_queue_url, self.wait_seconds, self.online_seconds = query_queue_url, wait_seconds, online_seconds
+
+    def search(self, text: str | None, k: int, filters: ranking.Filters) -> dict[str, Any]:
+        text = (text or "").strip()
+        if not text:
+            raise ClientError("missing_query", "q is required: the words to search for")
+        if len(text) > MAX_QUERY_CHARS:
+            raise ClientError("query_too_long", f"q has {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
+        index, _ = self.index_file.load()
+        query_terms = terms(text)
+        semantic = self._query_vector(text, index)
+        if not query_terms and semantic.vector is None:
+            raise ClientError("no_searchable_words", "q has no searchable words (only stopwords or punctuation)")
+        hits = ranking.search(index, query_terms, semantic.vector, k, filters)
+        return self._answer({"text": text}, hits, semantic, k)
+
+    def similar(self, summary_id: str, k: int, filters: ranking.Filters) -> dict[str, Any]:
+        index, _ = self.index_file.load()
+        position = index.position(summary_id)
+        if position is None:
+            item = self.sessions.get(summary_id)
+            if not item or item.get("status") != "SUMMARIZED":
+                raise ClientError("not_found", f"no summarized session {summary_id}", status=404)
+            raise ClientError("not_indexed_yet", f"{summary_id} is summarized but not in the search index yet; "
+                              "try again in a few seconds", status=409)
+        has_vector = bool(index.has_vector[position])
+        semantic = Semantic(index.vectors[position] if has_vector else None,
+                            None if has_vector else "this summary has no embedding yet (the edge adds it)",
+                            index.embedding_version or None)
+        hits = ranking.similar(index, summary_id, k, filters)
+        return self._answer({"summary_id": summary_id}, hits, semantic, k)
+
+    def _answer(self, query: dict[str, Any], hits: list[Any], semantic: Semantic, k: int) -> dict[str, Any]:
+        found = self._sessions({hit.summary_id for hit in hits})
+        items = [{**hit.to_dict(), "received_at": found.get(hit.summary_id, {}).get("received_at"),
+                  "links": {"summary": f"/summaries/{hit.summary_id}"}} for hit in hits]
+        return {"query": query, "mode": "hybrid" if semantic.vector is not None else "lexical",
+                "semantic": semantic.view(), "k": k, "items": items}
+
+    def _sessions(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        table, found = self.sessions.table, {}
+        request = {table.name: {"Keys": [{"session_id": i} for i in ids],
+                                "ProjectionExpression": "session_id, received_at"}}
+        while request:  # k <= 50 keys: one BatchGetItem, plus retries of any it left unprocessed
+            response = table.meta.client.batch_get_item(RequestItems=request)
+            found.update({item["session_id"]: item for item in response["Responses"].get(table.name, [])})
+            request = response.get("UnprocessedKeys") or None
+        return found
+
+    def _query_vector(self, text: str, index: SearchIndex) -> Semantic:
+        version = index.embedding_version or None
+        if not version or not index.has_vector.any():
+            return Semantic(None, "no summary has an embedding yet", version)
+        edge = self.registry.active_embedding() or {}
+        if edge.get("embedding_version") not in (None, version):
+            return Semantic(None, f"summaries are being re-embedded for {edge['embedding_version']}", version)
+        key = query_id(text, version)
+        vector = self.embeddings.get_query(key)
+        if vector is not None:
+            return Semantic(vector, None, version)
+        seen_at = int(edge.get("seen_at", 0))
+        if not self.sqs or time.time() - seen_at > self.online_seconds:
+            last = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seen_at)) if seen_at else "never"
+            return Semantic(None, f"the edge worker is offline (last seen {last}); lexical matching only", version)
+        self.sqs.send_message(QueueUrl=self.query_queue_url,
+                              MessageBody=json.dumps({"query_id": key, "text": text, "embedding_version": version}))
+        deadline = time.monotonic() + self.wait_seconds
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            vector = self.embeddings.get_query(key)
+            if vector is not None:
+                return Semantic(vector, None, version)
+        return Semantic(None, f"the edge did not embed the query within {self.wait_seconds:g} s; lexical matching "
+                              "only (the same search will use it once it arrives)", version)
