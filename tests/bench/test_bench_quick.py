@@ -18,7 +18,7 @@ SECTIONS = {
     "3. Ingest path": "ingest.png",
     "4. Edge throughput": "edge.png",
     "5. Scaling": "scaling.png",
-    "6. Search latency for 100k vectors": "search.png",
+    "6. Search: latency for 100k summaries, near-duplicate recall": "search.png",
 }
 
 
@@ -97,3 +97,5 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     assert [row["sessions"] for row in sections["scaling"]["data"]["ingest"]] == [10, 100]
     search = sections["search"]["data"]
     assert search["naive_matches_numpy"] and search["per_vector_ratio"] > 1
+    assert search["recall_at_5"]["recall"] >= 0.9 and search["index"]["rows"] == 100_000
+    assert {"semantic", "hybrid", "lexical"} <= set(search["ours"])
