@@ -67,3 +67,14 @@ export function badge(label, value) {
     h("span", { class: "badge-label" }, label),
     h("span", { class: "badge-value" }, value || "none"));
 }
+
+// The named fields of a form that hold something, trimmed: {name: value}.
+export function filledFields(form, names) {
+  const data = new FormData(form);
+  const values = {};
+  for (const name of names) {
+    const value = String(data.get(name) || "").trim();
+    if (value) values[name] = value;
+  }
+  return values;
+}

@@ -1,17 +1,7 @@
 // The search form over every indexed summary (GET /search), above the summary list.
 
-import { byId, replace, setState } from "./dom.js";
+import { byId, filledFields, replace, setState } from "./dom.js";
 import { showAnswer, showError } from "./search.js";
-
-function readForm(form) {
-  const data = new FormData(form);
-  const params = {};
-  for (const key of ["q", "source", "from", "to"]) {
-    const value = String(data.get(key) || "").trim();
-    if (value) params[key] = value;
-  }
-  return params;
-}
 
 export class SearchBox {
   constructor(api, { onOpen }) {
@@ -31,7 +21,7 @@ export class SearchBox {
 
   async search() {
     const asked = ++this.asked;
-    const params = readForm(this.form);
+    const params = filledFields(this.form, ["q", "source", "from", "to"]);
     this.clearButton.hidden = false;
     setState(this.state, "loading", "Searching…");
     try {

@@ -1,17 +1,7 @@
 // The summary list: server-side filters and paging, a search box over what is loaded, live upserts.
 
 import { describeError } from "./api.js";
-import { byId, formatCost, formatTime, h, replace, setState, todayUtc } from "./dom.js";
-
-function readFilters(form) {
-  const data = new FormData(form);
-  const filters = {};
-  for (const key of ["status", "source", "from", "to"]) {
-    const value = String(data.get(key) || "").trim();
-    if (value) filters[key] = value;
-  }
-  return filters;
-}
+import { byId, filledFields, formatCost, formatTime, h, replace, setState, todayUtc } from "./dom.js";
 
 function scopeText(filters) {
   if (filters.status || filters.source) {
@@ -64,7 +54,7 @@ export class SummaryList {
   }
 
   async load({ append = false } = {}) {
-    if (!append) this.filters = readFilters(this.form);
+    if (!append) this.filters = filledFields(this.form, ["status", "source", "from", "to"]);
     byId("list-scope").textContent = scopeText(this.filters);
     setState(this.state, "loading", append ? "Loading more…" : "Loading summaries…");
     this.more.disabled = true;

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from schemas.contracts import TranslateRequest
 from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir, load_system
+from browser_helpers import ARTIFACTS, dashboard_url, open_page, shot  # noqa: E402
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
@@ -25,10 +26,6 @@ from edge_worker.model_store import load_model  # noqa: E402
 from edge_worker.translator import Translator  # noqa: E402
 from edge_worker.worker import EdgeWorker  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PLANNER = load_system(default_systems_dir() / "planner.json")
 TRANSLATOR_MODEL = {"model_id": "hand-written-translations", "weights_digest": "none"}
 TRANSLATOR_PROMPT = {"template": "written by the test", "instructions": PLANNER.instructions}
@@ -94,35 +91,6 @@ class EdgeByHand:
 def stack():
     with running_stack() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def open_page(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    return context, page, problems
-
-
-def dashboard_url(stack, token: str) -> str:
-    return f"{stack.api_url}/#token={token}&ws={stack.websocket_api.url}"
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def post_session(stack, session_id: str, text: str = "Book the dentist for Friday") -> None:

@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
-from test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_url, open_page, shot
+from browser_helpers import dashboard_url, open_page, shot
 
 # The scripted summarizer ends each summary with the tail of the session's text, so short texts show up whole.
 SESSIONS = {
@@ -29,17 +29,6 @@ WORDS_ONLY = re.compile(r"words only — .*(offline|embedding)")
 def stack():
     with running_stack() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,29 @@
+"""Helpers for the dashboard's browser tests: Debian's Chromium, driven by Playwright (it downloads no browser)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+
+
+def open_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    return context, page, problems
+
+
+def dashboard_url(stack, token: str) -> str:
+    return f"{stack.api_url}/#token={token}&ws={stack.websocket_api.url}"
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
