@@ -36,7 +36,7 @@ class Workload:
 
 # Full mode is sized for about 15 minutes on a 2-core CPU, where MLX prefills ~10 tokens/s on one core.
 QUICK = Workload(compare_cap=48, compare_summaries=1, edge_sessions=3, edge_max_tokens=64, scaling_sizes=(10, 100))
-FULL = Workload(compare_cap=96, compare_summaries=1, edge_sessions=1, edge_max_tokens=16, scaling_sizes=(40, 400))
+FULL = Workload(compare_cap=96, compare_summaries=1, edge_sessions=1, edge_max_tokens=32, scaling_sizes=(40, 400))
 
 
 def _translator_results(quick: bool, saved: Optional[Path]) -> tuple[dict[str, Any], str]:

@@ -89,8 +89,10 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
 
 
 def _wait_for(condition, timeout: float, worker: Any) -> None:
-    deadline = time.monotonic() + timeout
+    deadline, errors_before = time.monotonic() + timeout, worker.status.last_error_at
     while not condition():
+        if worker.status.last_error_at != errors_before:  # a failed job would only come back after its lease
+            raise RuntimeError(f"edge throughput: the worker failed: {worker.status.last_error}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"edge throughput: not done within {timeout:.0f}s; worker's last error: "
                                f"{worker.status.last_error}")
