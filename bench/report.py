@@ -69,7 +69,7 @@ def translation(results: dict[str, Any]) -> list[str]:
                      "makes on CPU. Outlines' index and per-token mask computation are its own.")
     unconstrained = rows.get("unconstrained mlx-lm")
     if "mask_us_per_token" in ours and unconstrained and unconstrained["tokens_per_second"]:
-        notes.append(f"Mask overhead (measure 3): ours decodes at {ours['tokens_per_second'] / unconstrained['tokens_per_second']:.2f}x "
+        notes.append(f"Mask overhead: ours decodes at {ours['tokens_per_second'] / unconstrained['tokens_per_second']:.2f}x "
                      f"the unconstrained tokens/s; its per-token work (matcher, mask, end-of-budget guard) is "
                      f"{ours['mask_us_per_token']:.0f} µs, {ours['mask_share_of_step']:.1%} of a constrained step, of "
                      f"which the guard takes {ours['budget_guard_us_per_token']:.0f} µs.")
@@ -159,7 +159,7 @@ def ingest(results: dict[str, Any]) -> list[str]:
 
 
 def edge(results: dict[str, Any]) -> list[str]:
-    lines = [f"{results['sessions']} sessions posted through the local gateway; the scripted summarizer answers; the "
+    lines = [f"{results['sessions']} session{'s' if results['sessions'] != 1 else ''} posted through the local gateway; the scripted summarizer answers; the "
              f"edge worker (in this process) long-polls the edge queue, embeds each summary for search and "
              f"translates it for {results['systems']} systems with {results['model']} (at most "
              f"{results['max_tokens_per_system']} tokens per system), then stores the vector and each JSON through "
