@@ -135,7 +135,10 @@ class LocalHttpApi:
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(body)
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting; nothing to tell
+                        log.debug("%s %s: client closed the connection before the answer", self.command, self.path)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
