@@ -137,17 +137,26 @@ def _our_ranking(rng: np.random.Generator, quick: bool) -> tuple[dict[str, Any],
     return ours, info
 
 
-def near_duplicate_recall(k: int = RECALL_K) -> dict[str, Any]:
-    """Each member of a labelled group asks similar() (words only) for the rest of its group."""
+def labelled_index() -> tuple[SearchIndex, dict[str, Any]]:
+    """bench/near_duplicates.json as a search index (words only), and the dataset itself."""
     dataset = json.loads(NEAR_DUPLICATES.read_text())
     index = SearchIndex.empty().with_documents(
         IndexedDocument(s["id"], s["source"], s["day"], s["text"]) for s in dataset["summaries"])
+    return index, dataset
+
+
+def near_duplicate_recall(k: int = RECALL_K, index: SearchIndex | None = None,
+                          semantic_weight: float = ranking.SEMANTIC_WEIGHT) -> dict[str, Any]:
+    """Each member of a labelled group asks similar() for the rest of its group (words only unless `index` has vectors)."""
+    labelled, dataset = labelled_index()
+    index = index or labelled
     groups = [{key, *copies} for key, copies in dataset["duplicates"].items()]
     recalls, on_top = [], 0
     for group in groups:
         for member in sorted(group):
             relevant = group - {member}
-            found = [hit.summary_id for hit in ranking.similar(index, member, k, ranking.Filters())]
+            found = [hit.summary_id for hit in ranking.similar(index, member, k, ranking.Filters(),
+                                                               semantic_weight=semantic_weight)]
             recalls.append(len(relevant & set(found)) / len(relevant))
             on_top += set(found[:len(relevant)]) == relevant
     return {"k": k, "summaries": len(index), "groups": len(groups), "queries": len(recalls),
