@@ -57,12 +57,30 @@ class Indexer:
             elif table == self.embeddings_table and (summary_id := changed_key(record)):
                 embedded.add(summary_id)
         vectors = self._active_vectors(embedded)
+        documents += self._missing_documents({row[0] for row in vectors} - {d.summary_id for d in documents})
         if not documents and not vectors:
             return None
         index = self.index_file.update(lambda current: current.with_documents(documents).with_vectors(vectors))
         logger.info("search index updated", documents=len(documents), vectors=len(vectors), rows=len(index),
                     embedding_version=index.embedding_version)
         return index
+
+    def _missing_documents(self, summary_ids: set[str]) -> list[IndexedDocument]:
+        """Summaries that get a vector but are not indexed yet (summarized before the index existed)."""
+        if not summary_ids:
+            return []
+        current, _ = self.index_file.load()
+        documents = []
+        for summary_id in sorted(summary_ids):
+            position = current.position(summary_id)
+            if position is not None and current.has_document[position]:
+                continue
+            item = self.sessions.get(summary_id)
+            if item and item.get("status") == "SUMMARIZED" and item.get("summary_key"):
+                documents.append(IndexedDocument(summary_id=summary_id, source=item["source"],
+                                                 day=item.get("received_day"),
+                                                 text=self.sessions.read_text(item["summary_key"])))
+        return documents
 
     def _active_vectors(self, summary_ids: set[str]) -> list[tuple[str, str, Any]]:
         """Only vectors of the model the edge runs now: a late upload from an older model must not evict them."""
