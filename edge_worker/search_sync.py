@@ -17,7 +17,6 @@ class SearchSync:
     def __init__(self, api: EdgeApi, embedder: Any, outbox: Outbox, model_lock: threading.Lock,
                  on_error: Callable[[str], None]) -> None:
         self.api, self.embedder, self.outbox, self.model_lock, self.on_error = api, embedder, outbox, model_lock, on_error
-        self.embedded = self.queries_answered = 0
         self._registered = False
 
     @property
@@ -37,7 +36,8 @@ class SearchSync:
     def needs_embedding(self, summary: dict[str, Any]) -> bool:
         return summary.get("embedding_version") != self.version
 
-    def embed_summary(self, summary_id: str, text: str, request_id: str | None = None) -> None:
+    def embed_summary(self, summary_id: str, text: str, request_id: str | None = None) -> bool:
+        """True once the cloud has the vector; False when it waits in the outbox."""
         body = {"embedding_version": self.version, "vector": self._vector(text), "request_id": request_id}
         try:
             self.register()
@@ -48,9 +48,9 @@ class SearchSync:
                                 {"kind": "embedding-model", "content": self.embedder.registry_content()})
             self.outbox.add("PUT", f"/edge/summaries/{summary_id}/embedding", body)
             logger.warning("API unreachable: embedding kept in the outbox", summary_id=summary_id)
-            return
-        self.embedded += 1
+            return False
         logger.info("embedded", summary_id=summary_id, embedding_version=self.version, refresh_request_id=request_id)
+        return True
 
     def heartbeat(self) -> None:
         try:
@@ -62,12 +62,12 @@ class SearchSync:
         if answer.get("reembed_request_id"):
             logger.info("new embedding model: the cloud queued re-embedding", request_id=answer["reembed_request_id"])
 
-    def answer_query(self, body: str) -> None:
-        """One search query from the query queue: embed it and send the vector back (stale requests are dropped)."""
+    def answer_query(self, body: str) -> bool:
+        """One search query from the query queue: embed it and send the vector back; False for a stale request."""
         request = json.loads(body)
         if request.get("embedding_version") != self.version:
             logger.info("query for another embedding model dropped", query_id=request.get("query_id"))
-            return
+            return False
         self.api.put_query_embedding(request["query_id"], {"embedding_version": self.version,
                                                            "vector": self._vector(request["text"])})
-        self.queries_answered += 1
+        return True

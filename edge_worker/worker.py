@@ -197,9 +197,8 @@ class EdgeWorker:
     def _embed(self, request: TranslateRequest, summary: dict, force: bool) -> None:
         if not self.search or not (force or self.search.needs_embedding(summary)):
             return
-        self.search.embed_summary(request.summary_id, summary["text"],
-                                  request.request_id if request.reason == "refresh" else None)
-        self.status.embedded = self.search.embedded
+        self.status.embedded += self.search.embed_summary(
+            request.summary_id, summary["text"], request.request_id if request.reason == "refresh" else None)
 
     def _store(self, request: TranslateRequest, system: SystemDefinition, document: dict,
                state: dict | None) -> None:
@@ -299,11 +298,10 @@ class EdgeWorker:
                 continue
             for message in messages:
                 try:
-                    self.search.answer_query(message["Body"])
+                    self.status.queries_answered += self.search.answer_query(message["Body"])
                 except (ApiUnavailable, ApiRejected, ValueError, KeyError) as error:
                     self._error(f"search query {message['MessageId']}: {error}")
                 self.sqs.delete_message(QueueUrl=self.config.query_queue_url, ReceiptHandle=message["ReceiptHandle"])
-            self.status.queries_answered = self.search.queries_answered
 
     # ----- status -----
     def _error(self, message: str) -> None:

@@ -37,12 +37,15 @@ class EmbeddingSync:
     def __init__(self, sessions: SessionStore, registry: RegistryStore, embeddings: EmbeddingStore) -> None:
         self.sessions, self.registry, self.embeddings = sessions, registry, embeddings
 
-    def _checked_vector(self, version: str, vector: list[float]) -> None:
+    def _embedding_model(self, version: str) -> dict[str, Any]:
         entry = self.registry.get(version)
         if not entry or entry.get("kind") != "embedding-model":
             raise ClientError("unknown_embedding_version",
                               f"{version} is not in the registry; PUT /edge/registry/{version} first", status=422)
-        dims = int(entry["content"].get("dims", 0))
+        return entry
+
+    def _checked_vector(self, version: str, vector: list[float]) -> None:
+        dims = int(self._embedding_model(version)["content"].get("dims", 0))
         if len(vector) != dims:
             raise ClientError("wrong_dimensions", f"{version} makes {dims}-dimensional vectors, got {len(vector)}",
                               status=422)
@@ -64,11 +67,7 @@ class EmbeddingSync:
 
     def heartbeat(self, beat: Heartbeat) -> dict[str, Any]:
         """Record the edge as online; `changed` when it now runs another embedding model than before."""
-        entry = self.registry.get(beat.embedding_version)
-        if not entry or entry.get("kind") != "embedding-model":
-            raise ClientError("unknown_embedding_version",
-                              f"{beat.embedding_version} is not in the registry; PUT /edge/registry/... first",
-                              status=422)
+        entry = self._embedding_model(beat.embedding_version)
         previous = self.registry.active_embedding()
         self.registry.set_active_embedding({"embedding_version": beat.embedding_version, "seen_at": int(time.time()),
                                             "model_id": entry["content"].get("model_id", "")})

@@ -8,6 +8,8 @@ from typing import Any, Iterable, Sequence
 import boto3
 import numpy as np
 
+from functions.common.batch_reads import batch_get
+
 QUERY_TTL_SECONDS = 24 * 3600
 
 
@@ -41,17 +43,10 @@ class EmbeddingStore:
         return (item["embedding_version"], unpack(item["vector"])) if item else None
 
     def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
-        """(summary_id, version, vector) for the ids that have one, read in BatchGetItem pages of 100."""
-        ids, found = sorted(set(summary_ids)), []
-        client = self.table.meta.client
-        for start in range(0, len(ids), 100):
-            request = {self.table.name: {"Keys": [{"summary_id": i} for i in ids[start:start + 100]]}}
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table.name, []):
-                    found.append((item["summary_id"], item["embedding_version"], unpack(item["vector"])))
-                request = response.get("UnprocessedKeys") or None
-        return found
+        """(summary_id, version, vector) for the ids that have one."""
+        keys = [{"summary_id": summary_id} for summary_id in sorted(set(summary_ids))]
+        return [(item["summary_id"], item["embedding_version"], unpack(item["vector"]))
+                for item in batch_get(self.table, keys)]
 
     def put_query(self, query_key: str, embedding_version: str, vector: Sequence[float]) -> None:
         self.queries.put_item(Item={"query_id": query_key, "embedding_version": embedding_version,

@@ -51,9 +51,7 @@ class Indexer:
         for record in records:
             table = _table_of(record)
             if table == self.sessions_table and (fields := newly_summarized(record)):
-                documents.append(IndexedDocument(summary_id=fields["session_id"], source=fields["source"],
-                                                 day=fields["received_day"],
-                                                 text=self.sessions.read_text(fields["summary_key"])))
+                documents.append(self._document(fields))
             elif table == self.embeddings_table and (summary_id := changed_key(record)):
                 embedded.add(summary_id)
         vectors = self._active_vectors(embedded)
@@ -77,10 +75,13 @@ class Indexer:
                 continue
             item = self.sessions.get(summary_id)
             if item and item.get("status") == "SUMMARIZED" and item.get("summary_key"):
-                documents.append(IndexedDocument(summary_id=summary_id, source=item["source"],
-                                                 day=item.get("received_day"),
-                                                 text=self.sessions.read_text(item["summary_key"])))
+                documents.append(self._document(item))
         return documents
+
+    def _document(self, session: dict[str, Any]) -> IndexedDocument:
+        """A summarized session's index entry: its source, the day it arrived and its summary text."""
+        return IndexedDocument(summary_id=session["session_id"], source=session["source"],
+                               day=session.get("received_day"), text=self.sessions.read_text(session["summary_key"]))
 
     def _active_vectors(self, summary_ids: set[str]) -> list[tuple[str, str, Any]]:
         """Only vectors of the model the edge runs now: a late upload from an older model must not evict them."""

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import numpy as np
 
+from functions.common.batch_reads import batch_get
 from functions.common.errors import ClientError
 from functions.common.registry_store import RegistryStore
 from functions.common.session_store import SessionStore
@@ -94,16 +95,9 @@ class SearchService:
                 "semantic": semantic.view(), "k": k, "items": items}
 
     def _sessions(self, ids: set[str]) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
-        table, found = self.sessions.table, {}
-        request = {table.name: {"Keys": [{"session_id": i} for i in ids],
-                                "ProjectionExpression": "session_id, received_at"}}
-        while request:  # k <= 50 keys: one BatchGetItem, plus retries of any it left unprocessed
-            response = table.meta.client.batch_get_item(RequestItems=request)
-            found.update({item["session_id"]: item for item in response["Responses"].get(table.name, [])})
-            request = response.get("UnprocessedKeys") or None
-        return found
+        keys = [{"session_id": summary_id} for summary_id in sorted(ids)]
+        return {item["session_id"]: item
+                for item in batch_get(self.sessions.table, keys, projection="session_id, received_at")}
 
     def _query_vector(self, text: str, index: SearchIndex) -> Semantic:
         version = index.embedding_version or None
