@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import getpass
 import json
+import os
 import signal
 import sys
 import threading
@@ -22,13 +24,17 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    faulthandler.enable()  # a native crash (MLX, sqlite) leaves every thread's traceback in the log
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
     stop.wait()
     print("stopping: finishing the translation in flight...", file=sys.stderr, flush=True)
-    worker.stop()
+    if not worker.stop():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # everything is saved or released; MLX must not be torn down under a running forward pass
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import llguidance.numpy
 import mlx.core as mx
 import numpy as np
 from mlx_lm.generate import generate_step
+
+from edge_worker.model_thread import Cancelled
 
 # Compact JSON: no free whitespace, so a budget of tokens buys content, not indentation.
 JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
@@ -384,10 +387,12 @@ def generate_constrained(
     max_tokens: int,
     sampler: Optional[Callable[[mx.array], mx.array]] = None,
     prompt_cache: Optional[list[Any]] = None,
+    cancelled: Optional[Callable[[], bool]] = None,
 ) -> Generation:
     """Generate until the constraint's document is complete (or max_tokens without a constraint).
 
     prompt_tokens are the tokens not yet in prompt_cache (the whole prompt when there is no cache).
+    cancelled is asked before every token; when it says yes, Cancelled is raised.
     """
     started = time.perf_counter()
     eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])
@@ -402,16 +407,20 @@ def generate_constrained(
         logits_processors=processors,
         prompt_cache=prompt_cache,
     )
-    for token, _ in steps:
-        if not out:
-            first_token_seconds = time.perf_counter() - started
-        if constraint is None and token in eos_ids:
-            break
-        out.append(token)
-        if constraint is not None:
-            constraint.sync(out)
-            if constraint.complete:
+    # Closed here, not whenever it is garbage-collected: its MLX stream context must end on this thread.
+    with contextlib.closing(steps):
+        for token, _ in steps:
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"generation stopped after {len(out)} tokens")
+            if not out:
+                first_token_seconds = time.perf_counter() - started
+            if constraint is None and token in eos_ids:
                 break
+            out.append(token)
+            if constraint is not None:
+                constraint.sync(out)
+                if constraint.complete:
+                    break
     seconds = time.perf_counter() - started
     if constraint is not None:
         if out and out[-1] in eos_ids:

@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+from edge_worker.model_thread import ModelThread
 from edge_worker.outbox import Outbox
 
 logger = Logger(service="session-summary-pipeline-edge")
 
 
 class SearchSync:
-    def __init__(self, api: EdgeApi, embedder: Any, outbox: Outbox, model_lock: threading.Lock,
+    def __init__(self, api: EdgeApi, embedder: Any, outbox: Outbox, model: ModelThread,
                  on_error: Callable[[str], None]) -> None:
-        self.api, self.embedder, self.outbox, self.model_lock, self.on_error = api, embedder, outbox, model_lock, on_error
+        self.api, self.embedder, self.outbox, self.model, self.on_error = api, embedder, outbox, model, on_error
         self._registered = False
 
     @property
@@ -24,8 +24,7 @@ class SearchSync:
         return self.embedder.version
 
     def _vector(self, text: str) -> list[float]:
-        with self.model_lock:  # the embedder may share the translator's model
-            return self.embedder.embed(text)
+        return self.model.call(self.embedder.embed, text)  # the embedder may share the translator's model
 
     def register(self) -> None:
         """The embedding model's registry entry (content-addressed, so sending it again changes nothing)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import mlx.core as mx
 from jsonschema import Draft202012Validator
@@ -14,6 +14,7 @@ from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
 from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
+from edge_worker.model_thread import Cancelled
 from edge_worker.prompting import build_summary_prompt, prompt_version
 from schemas.lineage import content_version
 
@@ -101,8 +102,12 @@ class Translator:
         *,
         naive: bool = False,
         seed: Optional[int] = None,
+        cancelled: Optional[Callable[[], bool]] = None,
     ) -> list[Translation]:
-        """naive=True prefills the full prompt for every system (the comparison baseline)."""
+        """naive=True prefills the full prompt for every system (the comparison baseline).
+
+        cancelled is asked between prefill chunks and tokens; when it says yes, Cancelled is raised.
+        """
         systems = list(systems)
         if not systems:
             return []
@@ -115,14 +120,15 @@ class Translator:
         prefix_cache, prefix_seconds, prefix_tokens = None, 0.0, 0
         if not naive:
             started = time.perf_counter()
-            prefix_cache = self._prefill(prompt.prefix_tokens)
+            prefix_cache = self._prefill(prompt.prefix_tokens, cancelled)
             prefix_seconds, prefix_tokens = time.perf_counter() - started, len(prompt.prefix_tokens)
         for system in systems:
             if naive:
                 tokens, cache = prompt.full_tokens(system), None
             else:
                 tokens, cache = prompt.suffix_tokens(system), copy.deepcopy(prefix_cache)
-            results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds))
+            results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds,
+                                               cancelled))
             prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
         return results
 
@@ -137,9 +143,11 @@ class Translator:
             self._grammars[key] = compile_schema(system.schema, self.gtok, system=system.name)
         return self._grammars[key]
 
-    def _prefill(self, tokens: list[int]) -> list[Any]:
+    def _prefill(self, tokens: list[int], cancelled: Optional[Callable[[], bool]]) -> list[Any]:
         cache = make_prompt_cache(self.model)
         for start in range(0, len(tokens), PREFILL_STEP):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"prefill stopped after {start} tokens")
             self.model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
             mx.eval([c.state for c in cache])
         return cache
@@ -156,6 +164,7 @@ class Translator:
         cache: Optional[list[Any]],
         extra_prompt_tokens: int,
         extra_seconds: float,
+        cancelled: Optional[Callable[[], bool]],
     ) -> Translation:
         budget = self._budget(system)
         constraint = SchemaConstraint(self.gtok, self._grammar(system), max_tokens=budget, system=system.name)
@@ -167,6 +176,7 @@ class Translator:
             max_tokens=budget,
             sampler=make_sampler(temp=self.temperature),
             prompt_cache=cache,
+            cancelled=cancelled,
         )
         document = _checked_document(system, generation.text)
         seconds = generation.seconds + extra_seconds

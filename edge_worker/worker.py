@@ -5,7 +5,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -14,6 +14,7 @@ from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
 from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
 from edge_worker.jobs import is_current, lineage_for, systems_to_translate
+from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.outbox import Outbox
 from edge_worker.prompting import prompt_content
 from edge_worker.search_sync import SearchSync
@@ -22,13 +23,15 @@ from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(service="session-summary-pipeline-edge")
+ABANDON_WAIT_S = 10.0  # after the grace period: one token step, or one embedding pass, to wind down
 
 
 class TranslatorLike(Protocol):
     model_version: str
     model_info: Any
 
-    def translate(self, summary_id: str, summary_text: str, systems: list) -> list: ...
+    def translate(self, summary_id: str, summary_text: str, systems: list,
+                  cancelled: Callable[[], bool] | None = None) -> list: ...
 
 
 @dataclass
@@ -58,10 +61,11 @@ class EdgeWorker:
         self.stop_event = threading.Event()
         self._published: set[str] = set()
         self._in_flight: str | None = None
-        self._model_lock = threading.Lock()
+        self.model = ModelThread()
+        self._abandon = threading.Event()  # set when the grace period at stop runs out
         self._status_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.search = SearchSync(api, embedder, self.outbox, self._model_lock, self._error) if embedder else None
+        self.search = SearchSync(api, embedder, self.outbox, self.model, self._error) if embedder else None
         if self.search:
             self.status.embedding_version = self.search.version
 
@@ -83,18 +87,34 @@ class EdgeWorker:
         logger.info("edge worker started", model=self.status.model, systems=sorted(self.catalog.systems))
         return self
 
-    def stop(self, grace_s: float = 30.0) -> None:
-        """Let the translation in flight finish within the grace period, else release its message at once."""
+    def stop(self, grace_s: float = 30.0) -> bool:
+        """Let the translation in flight finish within the grace period, else stop it and release its message.
+
+        False when the model is still inside a forward pass that cannot be interrupted: exit without waiting.
+        """
+        if self.stop_event.is_set():
+            return True
         self.stop_event.set()
         self.catalog.stop()
-        deadline = time.monotonic() + grace_s
-        for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not self._join_loops(grace_s):
+            logger.warning("grace period over: the translation in flight is stopped and its message released")
+            self._abandon.set()
+            self._join_loops(ABANDON_WAIT_S)
+        model_idle = self.model.close(timeout=ABANDON_WAIT_S)
+        if not model_idle:
+            logger.warning("the model is still inside a forward pass, which cannot be interrupted")
         if self._in_flight:
             self._release(self._in_flight)
         self._write_status()
         if not any(thread.is_alive() for thread in self._threads):
             self.outbox.close()
+        return model_idle
+
+    def _join_loops(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
     def _release(self, receipt: str) -> None:
         """Make an unfinished message visible again now, for the next worker or the next start."""
@@ -144,6 +164,9 @@ class EdgeWorker:
         try:
             request = TranslateRequest.model_validate_json(message["Body"])
             self.process(request)
+        except Cancelled:
+            self._release(receipt)
+            return
         except ApiUnavailable as error:
             self._error(f"message {message['MessageId']}: {error}")  # stays in the queue; retried later
             return
@@ -172,6 +195,10 @@ class EdgeWorker:
             logger.warning("request for an unknown system skipped", system=request.system,
                            summary_id=request.summary_id)
             return 0
+        # One summary at a time, read after the one before is stored: the queue and reconcile never both do it.
+        return self.model.call(self._process, request)
+
+    def _process(self, request: TranslateRequest) -> int:
         summary = self.api.summary(request.summary_id)
         if request.task == "embed":
             self._embed(request, summary, force=True)
@@ -184,8 +211,8 @@ class EdgeWorker:
         if not todo:
             return 0
         started = time.perf_counter()
-        with self._model_lock:  # the queue and the reconcile loop share one model
-            translations = self.translator.translate(request.summary_id, summary["text"], todo)
+        translations = self.translator.translate(request.summary_id, summary["text"], todo,
+                                                 cancelled=self._abandon.is_set)
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
             self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))
@@ -261,6 +288,8 @@ class EdgeWorker:
                 self.reconcile()
             except ApiUnavailable as error:
                 self._error(f"reconcile: {error}")
+            except Cancelled:
+                return
             self.stop_event.wait(self.config.reconcile_seconds)
 
     def reconcile(self) -> int:
@@ -299,6 +328,8 @@ class EdgeWorker:
             for message in messages:
                 try:
                     self.status.queries_answered += self.search.answer_query(message["Body"])
+                except Cancelled:
+                    return  # unanswered: the search falls back to words when its wait runs out
                 except (ApiUnavailable, ApiRejected, ValueError, KeyError) as error:
                     self._error(f"search query {message['MessageId']}: {error}")
                 self.sqs.delete_message(QueueUrl=self.config.query_queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -12,6 +12,7 @@ background thread, one request at a time, through the same backend.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -30,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Protocol
 from urllib.parse import unquote
+
+from edge_worker.model_thread import Cancelled, ModelThread
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -112,6 +115,8 @@ class Backend(Protocol):
     def generate(self, body: Mapping[str, Any], model: str) -> Generation: ...
 
     def count_tokens(self, body: Mapping[str, Any]) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def _text_of(content: Any) -> str:
@@ -252,6 +257,9 @@ class ScriptedBackend:
     def count_tokens(self, body: Mapping[str, Any]) -> int:
         return estimate_tokens(prompt_text(body))
 
+    def close(self) -> None:
+        pass
+
 
 class MlxBackend:
     """Replies from a local MLX model (greedy, bounded length), one generation at a time.
@@ -268,7 +276,8 @@ class MlxBackend:
         self.model_path = model_path
         self.max_tokens = max_tokens
         self._model, self._tokenizer = load(model_path)
-        self._lock = threading.Lock()
+        self._model_thread = ModelThread("messages-model")  # request threads come and go; MLX work stays on one
+        self._closing = threading.Event()
         self._prefix_caches: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._cached_prefixes = cached_prefixes
 
@@ -325,10 +334,14 @@ class MlxBackend:
         if prefix:
             options["prompt_cache"], hit = self._prefix_cache(prefix)
         pieces, finish, generated = [], None, 0
-        for response in stream_generate(self._model, self._tokenizer, prompt[len(prefix):], max_tokens=limit, **options):
-            pieces.append(response.text)
-            generated = response.generation_tokens
-            finish = response.finish_reason
+        stream = stream_generate(self._model, self._tokenizer, prompt[len(prefix):], max_tokens=limit, **options)
+        with contextlib.closing(stream):  # its MLX stream context must end on this thread
+            for response in stream:
+                if self._closing.is_set():
+                    raise Cancelled("the server is stopping")
+                pieces.append(response.text)
+                generated = response.generation_tokens
+                finish = response.finish_reason
         return Generation(
             text="".join(pieces),
             input_tokens=len(prompt) - len(prefix),
@@ -339,12 +352,14 @@ class MlxBackend:
         )
 
     def generate(self, body: Mapping[str, Any], model: str) -> Generation:
-        with self._lock:
-            return self._generate(body)
+        return self._model_thread.call(self._generate, body)
 
     def count_tokens(self, body: Mapping[str, Any]) -> int:
-        with self._lock:
-            return len(self._tokens(self._chat(body), add_generation_prompt=True))
+        return self._model_thread.call(lambda: len(self._tokens(self._chat(body), add_generation_prompt=True)))
+
+    def close(self) -> None:
+        self._closing.set()
+        self._model_thread.close(timeout=5)
 
 
 def message_body(model: str, generation: Generation, outcome: Outcome) -> dict[str, Any]:
@@ -690,6 +705,7 @@ class MessagesServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+        self.backend.close()
 
     def __enter__(self) -> MessagesServer:
         return self

@@ -50,23 +50,26 @@ def test_sigkill_mid_translation_then_restart_translates_each_once(tmp_path):
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         ids = _post(stack, 3, "kill")
 
-        def start_worker():
-            return subprocess.Popen([sys.executable, "-m", "edge_worker", "run"], cwd=ROOT, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        logs = [tmp_path / "first.log", tmp_path / "second.log"]
 
-        first = start_worker()
+        def start_worker(log: Path):
+            with log.open("w") as out:
+                return subprocess.Popen([sys.executable, "-m", "edge_worker", "run"], cwd=ROOT, env=env,
+                                        stdout=out, stderr=subprocess.STDOUT)
+
+        first = start_worker(logs[0])
         wait_for(lambda: any(reader.get(f"/summaries/{i}").json().get("records") for i in ids), timeout=180)
         assert not _all_translated(reader, ids, SYSTEMS), "the worker finished before it could be killed"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
 
-        second = start_worker()
+        second = start_worker(logs[1])
         try:
             wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=300, interval=1)
             wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
         finally:
             second.send_signal(signal.SIGTERM)
-            assert second.wait(timeout=120) == 0
+            assert second.wait(timeout=120) == 0, logs[1].read_text()[-3000:]
         for summary_id in ids:
             assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         reader.close()
@@ -163,3 +166,40 @@ def test_two_workers_on_one_queue_never_both_store_a_version(tiny_translator, tm
             assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         reader.close()
         refresh.close()
+
+
+class SlowTranslator:
+    """The tiny translator at one token per 0.2 s, as a large model on a slow machine."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.started = inner, threading.Event()
+        self.model_version, self.model_info = inner.model_version, inner.model_info
+        self.model, self.tokenizer = inner.model, inner.tokenizer  # the embedder pools this model
+
+    def translate(self, summary_id: str, summary_text: str, systems: list, cancelled=None) -> list:
+        def slowly_cancelled() -> bool:
+            self.started.set()
+            time.sleep(0.2)
+            return bool(cancelled and cancelled())
+
+        return self.inner.translate(summary_id, summary_text, systems, cancelled=slowly_cancelled)
+
+
+def test_stop_past_the_grace_period_gives_the_message_back_at_once_and_stores_nothing(tiny_translator, tmp_path):
+    slow = SlowTranslator(tiny_translator)
+    with running_stack() as stack:
+        reader = api_client(stack, make_token(stack, ["read"], name="reader"))
+        with edge_worker(stack, slow, tmp_path / "slow", visibility_seconds=600) as worker:
+            [summary_id] = _post(stack, 1, "grace")
+            assert slow.started.wait(120), "the translation never started"
+            worker.stop(grace_s=0.5)
+            assert not any(thread.is_alive() for thread in worker._threads)
+            assert worker.status.last_error is None
+            attributes = stack.client("sqs").get_queue_attributes(
+                QueueUrl=stack.resolved("EdgeQueue"), AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+            assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"  # not held for 600 s
+            assert not reader.get(f"/summaries/{summary_id}").json().get("records")
+        with edge_worker(stack, tiny_translator, tmp_path / "next"):
+            wait_for(lambda: _all_translated(reader, [summary_id], SYSTEMS), timeout=120)
+        assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
+        reader.close()

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge_worker.constrained import UnsupportedSchemaError
+from edge_worker.model_thread import Cancelled
 from edge_worker.prompting import build_summary_prompt, prompt_version
 from edge_worker.translator import Translation, Translator
 from schemas.lineage import content_version
@@ -106,3 +107,17 @@ def test_unsupported_schema_fails_before_any_generation(translator):
     })
     with pytest.raises(UnsupportedSchemaError, match="system 'odd'"):
         translator.translate("s-5", SUMMARY, [SYSTEMS[0], odd])
+
+
+def test_a_cancelled_translation_stops_at_the_next_token_and_the_translator_still_works(translator):
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(True)
+        return len(asked) > 5
+
+    with pytest.raises(Cancelled):
+        translator.translate("s-1", SUMMARY, SYSTEMS, cancelled=cancelled)
+    assert len(asked) == 6  # once before the prefill, then before each token, and not once more
+    [translation] = translator.translate("s-1", SUMMARY, SYSTEMS[:1], cancelled=lambda: False)
+    assert SYSTEMS[0].validation_errors(translation.document) == []
