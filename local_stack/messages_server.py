@@ -468,6 +468,8 @@ class BatchRunner:
             if outcome.kind == "error":
                 return _errored(outcome.status, outcome.message)
             return {"type": "succeeded", "message": message_body(params["model"], self.backend.generate(params, params["model"]), outcome)}
+        except Cancelled:
+            return {"type": "canceled"}
         except Exception as error:
             traceback.print_exc(file=sys.stderr)
             return _errored(500, f"backend failed: {type(error).__name__}: {error}")
@@ -605,6 +607,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Cancelled as error:
+            self._send_error(RequestError(529, str(error)))  # the SDK retries this elsewhere
         except Exception as error:
             traceback.print_exc(file=sys.stderr)
             self._send_error(RequestError(500, f"backend failed: {type(error).__name__}: {error}"))

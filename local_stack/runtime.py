@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -46,6 +47,7 @@ def _exit_when_orphaned(parent: int) -> None:
 
 def _init_worker(environment: dict[str, str], handler_path: str, preload: tuple[str, ...]) -> None:
     global _handler_path
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the stack, which ends its workers
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     os.environ.update(environment)
     _handler_path = handler_path

@@ -41,7 +41,7 @@ def _alive(pid: int) -> bool:
 def test_up_serves_then_stops_cleanly_on_ctrl_c():
     process = subprocess.Popen([sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     lines, api_url = [], None
     deadline = time.monotonic() + 60
     while api_url is None and time.monotonic() < deadline:
@@ -55,10 +55,13 @@ def test_up_serves_then_stops_cleanly_on_ctrl_c():
     assert any("ready in" in line for line in lines)
     response = httpx.get(f"{api_url}/summaries")
     assert response.status_code == 401  # served by the local gateway, which asks for a token
-    helpers = _descendants(process.pid)
-    assert helpers, "the moto server should be a child process"
+    assert _descendants(process.pid), "the moto server should be a child process"
 
-    process.send_signal(signal.SIGINT)
+    helpers = _descendants(process.pid)  # now with the authorizer's worker process
+
+    os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process in the group
     assert process.wait(timeout=30) == 0
+    rest = process.stdout.read()
+    assert "Traceback" not in rest, rest[-3000:]
     time.sleep(0.5)
     assert not [pid for pid in helpers if _alive(pid)]
