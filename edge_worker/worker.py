@@ -97,7 +97,7 @@ class EdgeWorker:
         self.stop_event.set()
         self.catalog.stop()
         if not self._join_loops(grace_s):
-            logger.warning("grace period over: the translation in flight is stopped and its message released")
+            logger.warning("grace period over: stopping the model work in flight and releasing its message")
             self._abandon.set()
             self._join_loops(ABANDON_WAIT_S)
         model_idle = self.model.close(timeout=ABANDON_WAIT_S)
