@@ -33,9 +33,9 @@ class TimedTranslator:
         self.generated_tokens = 0
         self._lock = threading.Lock()
 
-    def translate(self, summary_id: str, summary_text: str, systems: list, cancelled=None) -> list:
+    def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
         started = time.perf_counter()
-        translations = self.inner.translate(summary_id, summary_text, systems, cancelled=cancelled)
+        translations = self.inner.translate(summary_id, summary_text, systems, checkpoint=checkpoint)
         with self._lock:
             self.intervals.append((started, time.perf_counter()))
             self.generated_tokens += sum(t.stats.generated_tokens for t in translations)

@@ -387,12 +387,13 @@ def generate_constrained(
     max_tokens: int,
     sampler: Optional[Callable[[mx.array], mx.array]] = None,
     prompt_cache: Optional[list[Any]] = None,
-    cancelled: Optional[Callable[[], bool]] = None,
+    checkpoint: Optional[Callable[[], bool]] = None,
 ) -> Generation:
     """Generate until the constraint's document is complete (or max_tokens without a constraint).
 
     prompt_tokens are the tokens not yet in prompt_cache (the whole prompt when there is no cache).
-    cancelled is asked before every token; when it says yes, Cancelled is raised.
+    checkpoint is called before every token, and may run other short model work there; when it returns
+    True, Cancelled is raised.
     """
     started = time.perf_counter()
     eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])
@@ -410,7 +411,7 @@ def generate_constrained(
     # Closed here, not whenever it is garbage-collected: its MLX stream context must end on this thread.
     with contextlib.closing(steps):
         for token, _ in steps:
-            if cancelled is not None and cancelled():
+            if checkpoint is not None and checkpoint():
                 raise Cancelled(f"generation stopped after {len(out)} tokens")
             if not out:
                 first_token_seconds = time.perf_counter() - started

@@ -23,8 +23,8 @@ class SearchSync:
     def version(self) -> str:
         return self.embedder.version
 
-    def _vector(self, text: str) -> list[float]:
-        return self.model.call(self.embedder.embed, text)  # the embedder may share the translator's model
+    def _vector(self, text: str, urgent: bool = False) -> list[float]:
+        return self.model.call(self.embedder.embed, text, urgent=urgent)  # it may share the translator's model
 
     def register(self) -> None:
         """The embedding model's registry entry (content-addressed, so sending it again changes nothing)."""
@@ -68,5 +68,5 @@ class SearchSync:
             logger.info("query for another embedding model dropped", query_id=request.get("query_id"))
             return False
         self.api.put_query_embedding(request["query_id"], {"embedding_version": self.version,
-                                                           "vector": self._vector(request["text"])})
+                                                           "vector": self._vector(request["text"], urgent=True)})
         return True

@@ -102,11 +102,12 @@ class Translator:
         *,
         naive: bool = False,
         seed: Optional[int] = None,
-        cancelled: Optional[Callable[[], bool]] = None,
+        checkpoint: Optional[Callable[[], bool]] = None,
     ) -> list[Translation]:
         """naive=True prefills the full prompt for every system (the comparison baseline).
 
-        cancelled is asked between prefill chunks and tokens; when it says yes, Cancelled is raised.
+        checkpoint is called between prefill chunks and tokens, and may run other short model work there;
+        when it returns True, Cancelled is raised.
         """
         systems = list(systems)
         if not systems:
@@ -120,7 +121,7 @@ class Translator:
         prefix_cache, prefix_seconds, prefix_tokens = None, 0.0, 0
         if not naive:
             started = time.perf_counter()
-            prefix_cache = self._prefill(prompt.prefix_tokens, cancelled)
+            prefix_cache = self._prefill(prompt.prefix_tokens, checkpoint)
             prefix_seconds, prefix_tokens = time.perf_counter() - started, len(prompt.prefix_tokens)
         for system in systems:
             if naive:
@@ -128,7 +129,7 @@ class Translator:
             else:
                 tokens, cache = prompt.suffix_tokens(system), copy.deepcopy(prefix_cache)
             results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds,
-                                               cancelled))
+                                               checkpoint))
             prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
         return results
 
@@ -143,10 +144,10 @@ class Translator:
             self._grammars[key] = compile_schema(system.schema, self.gtok, system=system.name)
         return self._grammars[key]
 
-    def _prefill(self, tokens: list[int], cancelled: Optional[Callable[[], bool]]) -> list[Any]:
+    def _prefill(self, tokens: list[int], checkpoint: Optional[Callable[[], bool]]) -> list[Any]:
         cache = make_prompt_cache(self.model)
         for start in range(0, len(tokens), PREFILL_STEP):
-            if cancelled is not None and cancelled():
+            if checkpoint is not None and checkpoint():
                 raise Cancelled(f"prefill stopped after {start} tokens")
             self.model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
             mx.eval([c.state for c in cache])
@@ -164,7 +165,7 @@ class Translator:
         cache: Optional[list[Any]],
         extra_prompt_tokens: int,
         extra_seconds: float,
-        cancelled: Optional[Callable[[], bool]],
+        checkpoint: Optional[Callable[[], bool]],
     ) -> Translation:
         budget = self._budget(system)
         constraint = SchemaConstraint(self.gtok, self._grammar(system), max_tokens=budget, system=system.name)
@@ -176,7 +177,7 @@ class Translator:
             max_tokens=budget,
             sampler=make_sampler(temp=self.temperature),
             prompt_cache=cache,
-            cancelled=cancelled,
+            checkpoint=checkpoint,
         )
         document = _checked_document(system, generation.text)
         seconds = generation.seconds + extra_seconds

@@ -31,7 +31,7 @@ class TranslatorLike(Protocol):
     model_info: Any
 
     def translate(self, summary_id: str, summary_text: str, systems: list,
-                  cancelled: Callable[[], bool] | None = None) -> list: ...
+                  checkpoint: Callable[[], bool] | None = None) -> list: ...
 
 
 @dataclass
@@ -212,7 +212,7 @@ class EdgeWorker:
             return 0
         started = time.perf_counter()
         translations = self.translator.translate(request.summary_id, summary["text"], todo,
-                                                 cancelled=self._abandon.is_set)
+                                                 checkpoint=self._between_tokens)
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
             self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))
@@ -220,6 +220,11 @@ class EdgeWorker:
                     reason=request.reason, seconds=round(time.perf_counter() - started, 3))
         self._write_status()
         return len(translations)
+
+    def _between_tokens(self) -> bool:
+        """Search queries waiting for an embedding go first; True once the grace period at stop is over."""
+        self.model.run_urgent()
+        return self._abandon.is_set()
 
     def _embed(self, request: TranslateRequest, summary: dict, force: bool) -> None:
         if not self.search or not (force or self.search.needs_embedding(summary)):

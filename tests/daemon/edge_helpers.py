@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -26,3 +28,20 @@ def edge_worker(stack, translator, state_dir: Path, systems_dirs: list[Path] | N
         yield worker
     finally:
         worker.stop()
+
+
+class SlowTranslator:
+    """A real translator at one token per `delay_s`, as a large model on a slow machine."""
+
+    def __init__(self, inner, delay_s: float = 0.2) -> None:
+        self.inner, self.delay_s, self.started = inner, delay_s, threading.Event()
+        self.model_version, self.model_info = inner.model_version, inner.model_info
+        self.model, self.tokenizer = inner.model, inner.tokenizer  # the embedder pools this model
+
+    def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
+        def slow_checkpoint() -> bool:
+            self.started.set()
+            time.sleep(self.delay_s)
+            return bool(checkpoint and checkpoint())
+
+        return self.inner.translate(summary_id, summary_text, systems, checkpoint=slow_checkpoint)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from edge_helpers import edge_worker
+from edge_helpers import SlowTranslator, edge_worker
 from tiny_model import build_tiny_model
 
 from schemas.system_definition import default_systems_dir, load_systems
@@ -166,23 +166,6 @@ def test_two_workers_on_one_queue_never_both_store_a_version(tiny_translator, tm
             assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         reader.close()
         refresh.close()
-
-
-class SlowTranslator:
-    """The tiny translator at one token per 0.2 s, as a large model on a slow machine."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.started = inner, threading.Event()
-        self.model_version, self.model_info = inner.model_version, inner.model_info
-        self.model, self.tokenizer = inner.model, inner.tokenizer  # the embedder pools this model
-
-    def translate(self, summary_id: str, summary_text: str, systems: list, cancelled=None) -> list:
-        def slowly_cancelled() -> bool:
-            self.started.set()
-            time.sleep(0.2)
-            return bool(cancelled and cancelled())
-
-        return self.inner.translate(summary_id, summary_text, systems, cancelled=slowly_cancelled)
 
 
 def test_stop_past_the_grace_period_gives_the_message_back_at_once_and_stores_nothing(tiny_translator, tmp_path):

@@ -2,7 +2,7 @@
 and a new embedding model re-embeds every summary through a refresh request."""
 from __future__ import annotations
 
-from edge_helpers import edge_worker
+from edge_helpers import SlowTranslator, edge_worker
 
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
@@ -79,6 +79,26 @@ def test_search_goes_lexical_then_hybrid_then_lexical_and_follows_the_embedding_
             assert again["mode"] == "hybrid" and _ids(again)[0] == "dentist-b"
         reader.close()
         refresher.close()
+
+
+def test_a_search_is_answered_between_the_tokens_of_a_long_translation(tiny_translator, tmp_path):
+    slow = SlowTranslator(tiny_translator, delay_s=0.5)
+    with running_stack(extra_env={"EDGE_ONLINE_SECONDS": "30", "SEARCH_EDGE_WAIT_SECONDS": "6"}) as stack:
+        reader = api_client(stack, make_token(stack, ["read"], name="reader"))
+        with api_client(stack, make_token(stack, ["ingest"], source="planner", name="ingest")) as client:
+            assert client.post("/sessions", json=session_body("hiking", text=SESSIONS["hiking"])).status_code == 202
+        with edge_worker(stack, slow, tmp_path / "edge", heartbeat_seconds=1) as worker:
+            assert slow.started.wait(120), "the translation never started"
+            wait_for(lambda: reader.get("/summaries/hiking/similar").json().get("mode") == "hybrid",
+                     timeout=60, interval=0.5)  # its vector is stored and indexed
+
+            answer = reader.get("/search", params={"q": "a trip to the mountains"}).json()
+
+            assert answer["mode"] == "hybrid" and answer["semantic"]["used"], answer
+            assert worker.status.queries_answered == 1
+            assert not reader.get("/summaries/hiking").json().get("records"), "the translation ended too soon"
+            worker.stop(grace_s=0)
+        reader.close()
 
 
 def _reembed_request(client) -> str | None:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +35,31 @@ def test_close_waits_for_queued_work_within_its_timeout_and_later_calls_are_canc
     assert results == ["done"]
     with pytest.raises(Cancelled):
         model.call(threading.get_ident)
+
+
+def test_an_urgent_call_runs_inside_long_work_at_its_next_step_and_on_an_idle_thread():
+    model, order, started, step = ModelThread(), [], threading.Event(), threading.Event()
+
+    def long_work() -> None:  # a translation: run_urgent() between tokens
+        order.append("long work starts")
+        started.set()
+        step.wait(10)
+        model.run_urgent()
+        order.append("long work ends")
+
+    worker = threading.Thread(target=model.call, args=(long_work,))
+    worker.start()
+    assert started.wait(10)
+    query = threading.Thread(target=model.call, args=(order.append, "urgent call"), kwargs={"urgent": True})
+    query.start()
+    while model._urgent.qsize() == 0:
+        time.sleep(0.01)
+    step.set()
+    worker.join(10)
+    query.join(10)
+    assert order == ["long work starts", "urgent call", "long work ends"]
+    assert model.call(threading.get_ident, urgent=True) != threading.get_ident()
+    assert model.close(timeout=5)
 
 
 EXIT_SCRIPT = textwrap.dedent("""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mlx.core as mx
 import pytest
 from pydantic import ValidationError
 
@@ -109,15 +110,31 @@ def test_unsupported_schema_fails_before_any_generation(translator):
         translator.translate("s-5", SUMMARY, [SYSTEMS[0], odd])
 
 
-def test_a_cancelled_translation_stops_at_the_next_token_and_the_translator_still_works(translator):
+def test_a_checkpoint_that_says_stop_ends_the_translation_at_the_next_token(translator):
     asked = []
 
-    def cancelled() -> bool:
+    def checkpoint() -> bool:
         asked.append(True)
         return len(asked) > 5
 
     with pytest.raises(Cancelled):
-        translator.translate("s-1", SUMMARY, SYSTEMS, cancelled=cancelled)
+        translator.translate("s-1", SUMMARY, SYSTEMS, checkpoint=checkpoint)
     assert len(asked) == 6  # once before the prefill, then before each token, and not once more
-    [translation] = translator.translate("s-1", SUMMARY, SYSTEMS[:1], cancelled=lambda: False)
+    [translation] = translator.translate("s-1", SUMMARY, SYSTEMS[:1], checkpoint=lambda: False)
     assert SYSTEMS[0].validation_errors(translation.document) == []
+
+
+def test_model_work_run_between_tokens_leaves_the_translation_unchanged(translator, tiny_model):
+    query = mx.array(tiny_model.tokenizer.encode("dentist on Friday"))[None]
+    sums = []
+
+    def embed_a_query() -> bool:  # what a search query does between two tokens of a translation
+        hidden = tiny_model.model.model(query)
+        mx.eval(hidden)
+        sums.append(hidden.sum().item())
+        return False
+
+    alone = translator.translate("s-1", SUMMARY, SYSTEMS)
+    interleaved = translator.translate("s-1", SUMMARY, SYSTEMS, checkpoint=embed_a_query)
+    assert [t.document for t in interleaved] == [t.document for t in alone]
+    assert len(sums) > len(SYSTEMS) and len(set(sums)) == 1
