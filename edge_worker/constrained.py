@@ -392,8 +392,8 @@ def generate_constrained(
     """Generate until the constraint's document is complete (or max_tokens without a constraint).
 
     prompt_tokens are the tokens not yet in prompt_cache (the whole prompt when there is no cache).
-    checkpoint is called before every token, and may run other short model work there; when it returns
-    True, Cancelled is raised.
+    checkpoint is called once per generated token (mlx_lm has already dispatched the next step) and may
+    run other short model work there, on the generation stream; when it returns True, Cancelled is raised.
     """
     started = time.perf_counter()
     eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])

@@ -106,8 +106,8 @@ class Translator:
     ) -> list[Translation]:
         """naive=True prefills the full prompt for every system (the comparison baseline).
 
-        checkpoint is called between prefill chunks and tokens, and may run other short model work there;
-        when it returns True, Cancelled is raised.
+        checkpoint is called before each prefill chunk and once per generated token, and may run other short
+        model work there; when it returns True, Cancelled is raised.
         """
         systems = list(systems)
         if not systems:

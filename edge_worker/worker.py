@@ -23,7 +23,7 @@ from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(service="session-summary-pipeline-edge")
-ABANDON_WAIT_S = 10.0  # after the grace period: one token step, or one embedding pass, to wind down
+ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 
 
 class TranslatorLike(Protocol):
@@ -60,7 +60,8 @@ class EdgeWorker:
         self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
         self.stop_event = threading.Event()
         self._published: set[str] = set()
-        self._in_flight: str | None = None
+        self._in_flight: tuple[str, threading.Event] | None = None  # receipt, and the end of its lease renewal
+        self._stopped_cleanly: bool | None = None
         self.model = ModelThread()
         self._abandon = threading.Event()  # set when the grace period at stop runs out
         self._status_lock = threading.Lock()
@@ -90,25 +91,28 @@ class EdgeWorker:
     def stop(self, grace_s: float = 30.0) -> bool:
         """Let the translation in flight finish within the grace period, else stop it and release its message.
 
-        False when the model is still inside a forward pass that cannot be interrupted: exit without waiting.
+        False when the model thread is still busy (a forward pass or an API call cannot be interrupted): the
+        caller should exit without waiting for it.
         """
-        if self.stop_event.is_set():
-            return True
+        if self._stopped_cleanly is not None:
+            return self._stopped_cleanly
         self.stop_event.set()
         self.catalog.stop()
         if not self._join_loops(grace_s):
             logger.warning("grace period over: stopping the model work in flight and releasing its message")
             self._abandon.set()
             self._join_loops(ABANDON_WAIT_S)
-        model_idle = self.model.close(timeout=ABANDON_WAIT_S)
-        if not model_idle:
-            logger.warning("the model is still inside a forward pass, which cannot be interrupted")
+        self._stopped_cleanly = self.model.close(timeout=ABANDON_WAIT_S)
+        if not self._stopped_cleanly:
+            logger.warning("the model thread is still busy with work that cannot be interrupted")
         if self._in_flight:
-            self._release(self._in_flight)
+            receipt, renewal = self._in_flight
+            renewal.set()
+            self._release(receipt)
         self._write_status()
         if not any(thread.is_alive() for thread in self._threads):
             self.outbox.close()
-        return model_idle
+        return self._stopped_cleanly
 
     def _join_loops(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -156,28 +160,29 @@ class EdgeWorker:
                 self._handle_message(message)
 
     def _handle_message(self, message: dict) -> None:
-        receipt = message["ReceiptHandle"]
-        self._in_flight = receipt
-        done = threading.Event()
-        heartbeat = threading.Thread(target=self._extend_visibility, args=(receipt, done), daemon=True)
-        heartbeat.start()
+        receipt, done = message["ReceiptHandle"], threading.Event()
+        self._in_flight = (receipt, done)
+        renewal = threading.Thread(target=self._extend_visibility, args=(receipt, done), daemon=True)
+        renewal.start()
+        outcome = "delete"
         try:
-            request = TranslateRequest.model_validate_json(message["Body"])
-            self.process(request)
+            self.process(TranslateRequest.model_validate_json(message["Body"]))
         except Cancelled:
-            self._release(receipt)
-            return
+            outcome = "release"
         except ApiUnavailable as error:
             self._error(f"message {message['MessageId']}: {error}")  # stays in the queue; retried later
-            return
+            outcome = "keep"
         except Exception as error:
             self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
-            return
+            outcome = "keep"
         finally:
             done.set()
-            heartbeat.join()
+            renewal.join()  # before a release, so that a late renewal cannot hide the message again
             self._in_flight = None
-        self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
+        if outcome == "release":
+            self._release(receipt)
+        elif outcome == "delete":
+            self.sqs.delete_message(QueueUrl=self.config.queue_url, ReceiptHandle=receipt)
 
     def _extend_visibility(self, receipt: str, done: threading.Event) -> None:
         interval = max(1.0, self.config.visibility_seconds / 3)
@@ -199,6 +204,8 @@ class EdgeWorker:
         return self.model.call(self._process, request)
 
     def _process(self, request: TranslateRequest) -> int:
+        if self.stop_event.is_set():
+            raise Cancelled("the worker is stopping: no new work")
         summary = self.api.summary(request.summary_id)
         if request.task == "embed":
             self._embed(request, summary, force=True)
@@ -295,6 +302,8 @@ class EdgeWorker:
                 self._error(f"reconcile: {error}")
             except Cancelled:
                 return
+            except Exception as error:  # reported; the next pass tries again
+                self._error(f"reconcile: {type(error).__name__}: {error}")
             self.stop_event.wait(self.config.reconcile_seconds)
 
     def reconcile(self) -> int:
@@ -320,7 +329,7 @@ class EdgeWorker:
             self.stop_event.wait(self.config.heartbeat_seconds)
 
     def _query_loop(self) -> None:
-        """Search queries want an answer within seconds: their own queue and thread, sharing the model lock."""
+        """Search queries want an answer within seconds: their own queue, and urgent calls on the model thread."""
         while not self.stop_event.is_set():
             try:
                 messages = self.sqs.receive_message(
@@ -335,8 +344,8 @@ class EdgeWorker:
                     self.status.queries_answered += self.search.answer_query(message["Body"])
                 except Cancelled:
                     return  # unanswered: the search falls back to words when its wait runs out
-                except (ApiUnavailable, ApiRejected, ValueError, KeyError) as error:
-                    self._error(f"search query {message['MessageId']}: {error}")
+                except Exception as error:  # the search answers with words when its wait runs out
+                    self._error(f"search query {message['MessageId']}: {type(error).__name__}: {error}")
                 self.sqs.delete_message(QueueUrl=self.config.query_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     # ----- status -----

@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import queue
 import re
 import signal
@@ -116,7 +117,9 @@ class Backend(Protocol):
 
     def count_tokens(self, body: Mapping[str, Any]) -> int: ...
 
-    def close(self) -> None: ...
+    def close(self) -> bool:
+        """Stop the work in flight; False if something that cannot be interrupted still runs."""
+        ...
 
 
 def _text_of(content: Any) -> str:
@@ -257,8 +260,8 @@ class ScriptedBackend:
     def count_tokens(self, body: Mapping[str, Any]) -> int:
         return estimate_tokens(prompt_text(body))
 
-    def close(self) -> None:
-        pass
+    def close(self) -> bool:
+        return True
 
 
 class MlxBackend:
@@ -326,6 +329,8 @@ class MlxBackend:
     def _generate(self, body: Mapping[str, Any]) -> Generation:
         from mlx_lm import stream_generate
 
+        if self._closing.is_set():
+            raise Cancelled("the server is stopping")
         limit = min(int(body.get("max_tokens", self.max_tokens)), self.max_tokens)
         prompt = self._tokens(self._chat(body), add_generation_prompt=True)
         prefix = self._cacheable_prefix(body, prompt)
@@ -357,9 +362,9 @@ class MlxBackend:
     def count_tokens(self, body: Mapping[str, Any]) -> int:
         return self._model_thread.call(lambda: len(self._tokens(self._chat(body), add_generation_prompt=True)))
 
-    def close(self) -> None:
+    def close(self) -> bool:
         self._closing.set()
-        self._model_thread.close(timeout=5)
+        return self._model_thread.close(timeout=5)
 
 
 def message_body(model: str, generation: Generation, outcome: Outcome) -> dict[str, Any]:
@@ -703,13 +708,15 @@ class MessagesServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """False when the model is still in a forward pass that cannot be interrupted: exit without waiting."""
         self._httpd.stopping.set()
+        idle = self.backend.close()  # first: a generation in flight ends at its next token
         self._httpd.batches.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-        self.backend.close()
+        return idle
 
     def __enter__(self) -> MessagesServer:
         return self
@@ -759,8 +766,9 @@ def main(argv: list[str] | None = None) -> int:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        server.stop()
+    if not server.stop():
+        sys.stderr.flush()
+        os._exit(0)  # MLX must not be torn down under a forward pass that is still running
     return 0
 
 

@@ -95,7 +95,7 @@ def test_a_search_is_answered_between_the_tokens_of_a_long_translation(tiny_tran
             answer = reader.get("/search", params={"q": "a trip to the mountains"}).json()
 
             assert answer["mode"] == "hybrid" and answer["semantic"]["used"], answer
-            assert worker.status.queries_answered == 1
+            wait_for(lambda: worker.status.queries_answered == 1, timeout=10)  # counted once its upload returns
             assert not reader.get("/summaries/hiking").json().get("records"), "the translation ended too soon"
             worker.stop(grace_s=0)
         reader.close()

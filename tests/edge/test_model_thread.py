@@ -26,10 +26,17 @@ def test_calls_from_many_threads_run_on_one_thread_and_a_nested_call_runs_at_onc
 
 
 def test_close_waits_for_queued_work_within_its_timeout_and_later_calls_are_cancelled():
-    model, release, results = ModelThread(), threading.Event(), []
-    caller = threading.Thread(target=lambda: results.append(model.call(lambda: release.wait(10) and "done")))
+    model, running, release, results = ModelThread(), threading.Event(), threading.Event(), []
+
+    def work() -> str:
+        running.set()
+        release.wait(10)
+        return "done"
+
+    caller = threading.Thread(target=lambda: results.append(model.call(work)))
     caller.start()
-    assert not model.close(timeout=0.2)  # the queued work still runs
+    assert running.wait(10)
+    assert not model.close(timeout=0.2)  # the work in flight still runs
     release.set()
     caller.join(10)
     assert results == ["done"]
