@@ -40,7 +40,7 @@ run: setup model
 	$(PY) -m local_stack up
 
 # Two workers, one test file each at a time: most waits are on queues and servers, not the CPU.
-test: setup model browser tools
+test: setup model browser tools lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: setup model
@@ -52,7 +52,10 @@ load: setup
 faults: setup model
 	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
 
+# One style (ruff), and the template's own linter.
 lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:

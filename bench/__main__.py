@@ -12,15 +12,16 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import charts, report  # noqa: E402
-from bench.machine import describe  # noqa: E402
-from bench.progress import progress  # noqa: E402
+from bench import charts, report
+from bench.machine import describe
+from bench.progress import progress
 
 SECTIONS = tuple(report.SECTION_TITLES)
 
@@ -39,21 +40,24 @@ QUICK = Workload(compare_cap=48, compare_summaries=1, edge_sessions=3, edge_max_
 FULL = Workload(compare_cap=96, compare_summaries=1, edge_sessions=1, edge_max_tokens=32, scaling_sizes=(40, 400))
 
 
-def _translator_results(quick: bool, saved: Optional[Path]) -> tuple[dict[str, Any], str]:
+def _translator_results(quick: bool, saved: Path | None) -> tuple[dict[str, Any], str]:
     """bench.translator's results: measured now, or read from a JSON file it wrote (`--json`)."""
     if saved is not None:
         data = json.loads(saved.read_text(encoding="utf-8"))
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(saved.stat().st_mtime))
-        return data, (f"The translator figures above were measured by `python -m bench.translator` in a separate run "
-                      f"on this machine ({data['mode']} mode, results file {saved.name} written {stamp}).")
+        return data, (
+            f"The translator figures above were measured by `python -m bench.translator` in a separate run "
+            f"on this machine ({data['mode']} mode, results file {saved.name} written {stamp})."
+        )
     from bench import translator
 
     progress("translation: bench.translator")
     return translator.run(quick=quick), ""
 
 
-def _run_section(name: str, sections: dict[str, Any], body: Callable[[], dict[str, Any]],
-                 save: Callable[[], None]) -> None:
+def _run_section(
+    name: str, sections: dict[str, Any], body: Callable[[], dict[str, Any]], save: Callable[[], None]
+) -> None:
     started = time.perf_counter()
     progress(f"== {report.SECTION_TITLES[name]}")
     try:
@@ -75,12 +79,21 @@ def _earlier_sections(out: Path, mode: str) -> dict[str, Any]:
         return {}
     if earlier.get("mode") != mode:
         return {}
-    return {name: {**section, "carried_from": section.get("carried_from") or earlier.get("started_at")}
-            for name, section in earlier.get("sections", {}).items() if "error" not in section and "data" in section}
+    return {
+        name: {**section, "carried_from": section.get("carried_from") or earlier.get("started_at")}
+        for name, section in earlier.get("sections", {}).items()
+        if "error" not in section and "data" in section
+    }
 
 
-def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional[Path],
-        earlier: dict[str, Any], save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def run(
+    quick: bool,
+    out: Path,
+    only: tuple[str, ...],
+    translator_json: Path | None,
+    earlier: dict[str, Any],
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
     workload = QUICK if quick else FULL
     sections: dict[str, Any] = {name: section for name, section in earlier.items() if name not in only}
     state: dict[str, Any] = {}
@@ -136,25 +149,43 @@ def run(quick: bool, out: Path, only: tuple[str, ...], translator_json: Optional
         charts.search(data, out)
         return {"data": data}
 
-    bodies = {"translation": translation, "cloud": cloud, "ingest": ingest, "edge": edge, "scaling": scaling,
-              "search": search}
+    bodies = {
+        "translation": translation,
+        "cloud": cloud,
+        "ingest": ingest,
+        "edge": edge,
+        "scaling": scaling,
+        "search": search,
+    }
     for name in SECTIONS:
         if name in only:
             _run_section(name, sections, bodies[name], lambda: save(sections))
     return sections
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny model, small workloads (CI, under 2 minutes)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                        help="folder for results.md, results.json and the charts (default: bench/)")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)}); the other "
-                             "sections are kept from DIR/results.json when it holds a run of the same mode")
-    parser.add_argument("--translator-results", type=Path, metavar="JSON",
-                        help="use results saved by `python -m bench.translator --json JSON` instead of measuring")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="folder for results.md, results.json and the charts (default: bench/)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)}); the other "
+        "sections are kept from DIR/results.json when it holds a run of the same mode",
+    )
+    parser.add_argument(
+        "--translator-results",
+        type=Path,
+        metavar="JSON",
+        help="use results saved by `python -m bench.translator --json JSON` instead of measuring",
+    )
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = [name for name in only if name not in SECTIONS]
@@ -177,8 +208,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     machine = describe()
 
     def save(sections: dict[str, Any]) -> dict[str, Any]:
-        results = {"mode": mode, "started_at": started_at, "total_seconds": time.perf_counter() - began,
-                   "machine": machine, "sections": sections}
+        results = {
+            "mode": mode,
+            "started_at": started_at,
+            "total_seconds": time.perf_counter() - began,
+            "machine": machine,
+            "sections": sections,
+        }
         (args.out / "results.md").write_text(report.render(results), encoding="utf-8")
         (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
         return results
@@ -186,8 +222,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     sections = run(args.quick, args.out, only, args.translator_results, earlier, save)
     results = save(sections)
     failed = [name for name in only if "error" in sections.get(name, {})]
-    progress(f"wrote {args.out / 'results.md'} in {results['total_seconds']:.0f} s"
-             + (f"; failed sections: {', '.join(failed)}" if failed else ""))
+    progress(
+        f"wrote {args.out / 'results.md'} in {results['total_seconds']:.0f} s"
+        + (f"; failed sections: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 CHARTS = {
     "translation": "translation.png",
@@ -63,7 +63,9 @@ def ingest(results: dict[str, Any], out: Path) -> Path:
     main = results["main"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     ways = ("gateway", "raw")
-    left.bar(["local gateway", "raw boto3"], [main[w]["sessions_per_second"] for w in ways], color=["#4c72b0", "#dd8452"])
+    left.bar(
+        ["local gateway", "raw boto3"], [main[w]["sessions_per_second"] for w in ways], color=["#4c72b0", "#dd8452"]
+    )
     left.set_ylabel("sessions per second")
     x = range(2)
     right.bar([i - 0.2 for i in x], [main[w]["p50_ms"] for w in ways], 0.4, label="p50")
@@ -78,8 +80,13 @@ def ingest(results: dict[str, Any], out: Path) -> Path:
 def edge(results: dict[str, Any], out: Path) -> Path:
     figure, axis = plt.subplots(figsize=(9, 2.6))
     axis.barh(["wall time"], [results["translator_seconds"]], color="#4c72b0", label="translator (model)")
-    axis.barh(["wall time"], [results["overhead_seconds"]], left=[results["translator_seconds"]], color="#c44e52",
-              label=f"outside the model ({results['overhead_share']:.1%})")
+    axis.barh(
+        ["wall time"],
+        [results["overhead_seconds"]],
+        left=[results["translator_seconds"]],
+        color="#c44e52",
+        label=f"outside the model ({results['overhead_share']:.1%})",
+    )
     axis.set_xlabel("seconds")
     axis.legend(loc="lower right", fontsize=8)
     axis.set_title(f"Edge: {results['sessions']} sessions x {results['systems']} systems on {results['model']}")
@@ -97,8 +104,12 @@ def scaling(ingest_rows: list[dict[str, Any]], translation_rows: list[dict[str, 
     left.legend()
     counts = [row["systems"] for row in translation_rows]
     for mode in ("reuse", "naive"):
-        right.plot(counts, [row[f"{mode}_seconds"] / row["systems"] for row in translation_rows], marker="o",
-                   label="prefix reuse" if mode == "reuse" else "naive prompting")
+        right.plot(
+            counts,
+            [row[f"{mode}_seconds"] / row["systems"] for row in translation_rows],
+            marker="o",
+            label="prefix reuse" if mode == "reuse" else "naive prompting",
+        )
     right.set_xticks(counts)
     right.set_xlabel("systems per summary")
     right.set_ylabel("seconds per system")
@@ -109,8 +120,11 @@ def scaling(ingest_rows: list[dict[str, Any]], translation_rows: list[dict[str, 
 
 def search(results: dict[str, Any], out: Path) -> Path:
     figure, axis = plt.subplots(figsize=(9, 3))
-    rows = [("numpy float32", results["float32"]), ("numpy float16", results["float16"]),
-            ("pure Python", results["naive"])]
+    rows = [
+        ("numpy float32", results["float32"]),
+        ("numpy float16", results["float16"]),
+        ("pure Python", results["naive"]),
+    ]
     bars = axis.barh([name for name, _ in rows], [row["ns_per_vector"] for _, row in rows], color="#8172b2")
     axis.bar_label(bars, fmt="%.0f ns", padding=2, fontsize=8)
     axis.set_xscale("log")

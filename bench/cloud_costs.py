@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from bench.progress import progress
 from functions.summarize.pricing import cost_usd, price_for
@@ -49,23 +50,40 @@ def _calls(count: Callable[[str], int]) -> dict[str, Any]:
     rendered = [render_session(session) for session in sessions]
     # Summary length: the systems' example summaries, written in the style the summarizer is asked for.
     summary_out = round(statistics.mean(count(ex["summary"]) for s in systems for ex in s.examples))
-    json_out = {s.name: round(statistics.mean(count(json.dumps(ex["expected"], ensure_ascii=False))
-                                              for ex in s.examples)) for s in systems}
-    system_parts = {s.name: SYSTEM_PART.format(name=s.name, instructions=s.instructions,
-                                               schema=json.dumps(s.schema, ensure_ascii=False)) for s in systems}
-    designs: dict[str, list[list[Call]]] = {"ours": [], "all-cloud, one call per system": [],
-                                            "all-cloud, one call for all systems": []}
+    json_out = {
+        s.name: round(statistics.mean(count(json.dumps(ex["expected"], ensure_ascii=False)) for ex in s.examples))
+        for s in systems
+    }
+    system_parts = {
+        s.name: SYSTEM_PART.format(
+            name=s.name, instructions=s.instructions, schema=json.dumps(s.schema, ensure_ascii=False)
+        )
+        for s in systems
+    }
+    designs: dict[str, list[list[Call]]] = {
+        "ours": [],
+        "all-cloud, one call per system": [],
+        "all-cloud, one call for all systems": [],
+    }
     for session_jsonl in rendered:
-        designs["ours"].append([Call(count(SYSTEM_PROMPT), count(USER_TEMPLATE.format(session_jsonl=session_jsonl)),
-                                     summary_out)])
+        designs["ours"].append(
+            [Call(count(SYSTEM_PROMPT), count(USER_TEMPLATE.format(session_jsonl=session_jsonl)), summary_out)]
+        )
         user = count(ALL_CLOUD_USER.format(session_jsonl=session_jsonl))
         designs["all-cloud, one call per system"].append(
-            [Call(count(SYSTEM_PROMPT + system_parts[s.name]), user, json_out[s.name]) for s in systems])
+            [Call(count(SYSTEM_PROMPT + system_parts[s.name]), user, json_out[s.name]) for s in systems]
+        )
         designs["all-cloud, one call for all systems"].append(
-            [Call(count(SYSTEM_PROMPT + "".join(system_parts.values())), user, sum(json_out.values()))])
-    return {"designs": designs, "systems": [s.name for s in systems], "sessions": len(sessions),
-            "summary_output_tokens": summary_out, "json_output_tokens": json_out,
-            "system_prompt_tokens": count(SYSTEM_PROMPT)}
+            [Call(count(SYSTEM_PROMPT + "".join(system_parts.values())), user, sum(json_out.values()))]
+        )
+    return {
+        "designs": designs,
+        "systems": [s.name for s in systems],
+        "sessions": len(sessions),
+        "summary_output_tokens": summary_out,
+        "json_output_tokens": json_out,
+        "system_prompt_tokens": count(SYSTEM_PROMPT),
+    }
 
 
 def _cost(model: str, calls: list[Call], cached: bool) -> float:
@@ -77,7 +95,9 @@ def _cost(model: str, calls: list[Call], cached: bool) -> float:
             usage = TokenUsage(input_tokens=call.stable + call.variable, output_tokens=call.output)
             total += cost_usd(model, usage) * UNITS
             continue
-        write = TokenUsage(input_tokens=call.variable, output_tokens=call.output, cache_creation_input_tokens=call.stable)
+        write = TokenUsage(
+            input_tokens=call.variable, output_tokens=call.output, cache_creation_input_tokens=call.stable
+        )
         read = TokenUsage(input_tokens=call.variable, output_tokens=call.output, cache_read_input_tokens=call.stable)
         total += cost_usd(model, write) + cost_usd(model, read) * (UNITS - 1)
     return total
@@ -95,16 +115,18 @@ def run(quick: bool) -> dict[str, Any]:
         row: dict[str, Any] = {
             "design": design,
             "calls_per_session": statistics.mean(len(calls) for calls in per_session),
-            "input_tokens_per_session": statistics.mean(sum(c.stable + c.variable for c in calls)
-                                                        for calls in per_session),
+            "input_tokens_per_session": statistics.mean(
+                sum(c.stable + c.variable for c in calls) for calls in per_session
+            ),
             "stable_tokens_per_call": statistics.mean(c.stable for calls in per_session for c in calls),
             "output_tokens_per_session": statistics.mean(sum(c.output for c in calls) for calls in per_session),
         }
         for model in MODELS:
             for cached in (False, True):
                 row[f"{model}{'_cached' if cached else ''}"] = round(_mean_per_session(model, per_session, cached), 4)
-            row[f"{model}_cache_applies"] = all(c.stable >= MIN_CACHEABLE_TOKENS[model]
-                                                for calls in per_session for c in calls)
+            row[f"{model}_cache_applies"] = all(
+                c.stable >= MIN_CACHEABLE_TOKENS[model] for calls in per_session for c in calls
+            )
         rows.append(row)
     ours = counted["designs"]["ours"]
     input_per_session = statistics.mean(sum(c.stable + c.variable for c in calls) for calls in ours)
@@ -121,6 +143,14 @@ def run(quick: bool) -> dict[str, Any]:
     for model in MODELS:
         for cached in (False, True):
             refresh["all-cloud"][f"{model}{'_cached' if cached else ''}"] = round(
-                _mean_per_session(model, per_system_calls, cached), 4)
-    return {"rows": rows, "refresh_per_1000": refresh, "break_even_summary_tokens": break_even, "units": UNITS, "models": list(MODELS),
-            "min_cacheable": MIN_CACHEABLE_TOKENS, **{k: v for k, v in counted.items() if k != "designs"}}
+                _mean_per_session(model, per_system_calls, cached), 4
+            )
+    return {
+        "rows": rows,
+        "refresh_per_1000": refresh,
+        "break_even_summary_tokens": break_even,
+        "units": UNITS,
+        "models": list(MODELS),
+        "min_cacheable": MIN_CACHEABLE_TOKENS,
+        **{k: v for k, v in counted.items() if k != "designs"},
+    }

@@ -6,8 +6,9 @@ import contextlib
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 
@@ -18,8 +19,12 @@ from local_stack.messages_server import ScriptedBackend, start_messages_server
 from local_stack.stack import LocalStack, StackOptions
 from schemas.system_definition import default_systems_dir, load_systems
 
-LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scripted",
-           "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "30"}
+LLM_ENV = {
+    "ANTHROPIC_API_KEY": "local-bench",
+    "SUMMARIZER_MODEL_ID": "local-scripted",
+    "LLM_MAX_RETRIES": "0",
+    "LLM_TIMEOUT_SECONDS": "30",
+}
 
 
 class TimedTranslator:
@@ -76,12 +81,20 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
     from edge_worker.runtime import build_worker
     from functions.common.tokens import TokenStore
 
-    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"),
-                        systems_dirs=[default_systems_dir()], state_dir=state_dir, wait_seconds=1,
-                        visibility_seconds=600, reconcile_seconds=3600, flush_seconds=0.5)
+    config = EdgeConfig(
+        api_url=stack.api_url,
+        queue_url=stack.resolved("EdgeQueue"),
+        systems_dirs=[default_systems_dir()],
+        state_dir=state_dir,
+        wait_seconds=1,
+        visibility_seconds=600,
+        reconcile_seconds=3600,
+        flush_seconds=0.5,
+    )
     token = TokenStore(stack.resolved("TokensTable")).create("bench-edge", ["edge"])
-    worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs"),
-                          embedder=translator).start()
+    worker = build_worker(
+        config, token=token, translator=translator, sqs=stack.client("sqs"), embedder=translator
+    ).start()
     try:
         yield worker
     finally:
@@ -94,18 +107,21 @@ def _wait_for(condition, timeout: float, worker: Any) -> None:
         if worker.status.last_error_at != errors_before:  # a failed job would only come back after its lease
             raise RuntimeError(f"edge throughput: the worker failed: {worker.status.last_error}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"edge throughput: not done within {timeout:.0f}s; worker's last error: "
-                               f"{worker.status.last_error}")
+            raise TimeoutError(
+                f"edge throughput: not done within {timeout:.0f}s; worker's last error: {worker.status.last_error}"
+            )
         time.sleep(0.02)
 
 
-def _post_and_wait(stack: LocalStack, tokens: dict[str, str], worker: Any, sessions: list[dict[str, Any]],
-                   records: int, timeout: float) -> None:
+def _post_and_wait(
+    stack: LocalStack, tokens: dict[str, str], worker: Any, sessions: list[dict[str, Any]], records: int, timeout: float
+) -> None:
     done_before = worker.status.stored + worker.status.unchanged
     with httpx.Client(base_url=stack.api_url, timeout=60) as client:
         for session in sessions:
-            response = client.post("/sessions", json=session,
-                                   headers={"authorization": f"Bearer {tokens[session['source']]}"})
+            response = client.post(
+                "/sessions", json=session, headers={"authorization": f"Bearer {tokens[session['source']]}"}
+            )
             response.raise_for_status()
     _wait_for(lambda: worker.status.stored + worker.status.unchanged - done_before >= records, timeout, worker)
 
@@ -131,8 +147,10 @@ def run(quick: bool, sessions_count: int, max_tokens: int) -> dict[str, Any]:
         loaded = load_bench_model(quick, Path(scratch))
         from edge_worker.embedder import Embedder
 
-        translator = TimedTranslator(Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=max_tokens),
-                                     Embedder(loaded.model, loaded.tokenizer, loaded.info))
+        translator = TimedTranslator(
+            Translator(loaded.model, loaded.tokenizer, loaded.info, max_tokens=max_tokens),
+            Embedder(loaded.model, loaded.tokenizer, loaded.info),
+        )
         progress("edge: preparing the translator (grammar tokenizer, grammars)")
         translator.inner.prepare(systems.values())
         progress("edge: starting the local stack with a scripted summarizer")
@@ -144,18 +162,29 @@ def run(quick: bool, sessions_count: int, max_tokens: int) -> dict[str, Any]:
                 progress("edge: one warm-up session end to end (starts the functions' worker processes)")
                 _post_and_wait(stack, tokens, worker, make_sessions("bench-edge-warm", 1), len(systems), 300)
             sessions = make_sessions("bench-edge", sessions_count)
-            progress(f"edge: posting {sessions_count} session(s); the worker translates each for {len(systems)} systems")
+            progress(
+                f"edge: posting {sessions_count} session(s); the worker translates each for {len(systems)} systems"
+            )
             started = time.perf_counter()
             _post_and_wait(stack, tokens, worker, sessions, expected, 300 if quick else 3600)
             wall = time.perf_counter() - started
             model_seconds = translator.seconds_between(started, started + wall)
             first_translation = min((a for a, _ in translator.intervals if a >= started), default=started)
             valid = _valid_records(stack, [s["session_id"] for s in sessions], systems)
-    return {"model": loaded.label, "sessions": sessions_count, "functions_warm": quick, "systems": len(systems), "max_tokens_per_system": max_tokens,
-            "wall_seconds": round(wall, 3), "translator_seconds": round(model_seconds, 3),
-            "overhead_seconds": round(wall - model_seconds, 3),
-            "overhead_share": round((wall - model_seconds) / wall, 4),
-            "first_translation_after_seconds": round(first_translation - started, 3),
-            "summaries_per_minute": round(sessions_count / wall * 60, 2),
-            "system_documents_per_minute": round(expected / wall * 60, 2),
-            "generated_tokens": translator.generated_tokens, "schema_valid_records": valid, "expected_records": expected}
+    return {
+        "model": loaded.label,
+        "sessions": sessions_count,
+        "functions_warm": quick,
+        "systems": len(systems),
+        "max_tokens_per_system": max_tokens,
+        "wall_seconds": round(wall, 3),
+        "translator_seconds": round(model_seconds, 3),
+        "overhead_seconds": round(wall - model_seconds, 3),
+        "overhead_share": round((wall - model_seconds) / wall, 4),
+        "first_translation_after_seconds": round(first_translation - started, 3),
+        "summaries_per_minute": round(sessions_count / wall * 60, 2),
+        "system_documents_per_minute": round(expected / wall * 60, 2),
+        "generated_tokens": translator.generated_tokens,
+        "schema_valid_records": valid,
+        "expected_records": expected,
+    }

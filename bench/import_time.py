@@ -21,14 +21,20 @@ def _parse(stderr: str) -> list[tuple[int, int, str]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, cumulative_us, name = line[len("import time:"):].split("|", 2)
+        self_us, cumulative_us, name = line[len("import time:") :].split("|", 2)
         rows.append((int(self_us), int(cumulative_us), name.strip()))
     return rows
 
 
 def _import_rows(code: str, environment: dict[str, str]) -> list[tuple[int, int, str]]:
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{code!r} failed: {result.stderr.strip().splitlines()[-1:]}")
     return _parse(result.stderr)
@@ -42,11 +48,13 @@ def measure(module: str, environment: dict[str, str], startup: set[str]) -> dict
         by_package[name.split(".")[0]] += self_us
     top = sorted(by_package.items(), key=lambda item: item[1], reverse=True)[:TOP]
     names = {name for _, _, name in rows}
-    return {"total_ms": round(sum(self_us for self_us, _, _ in rows) / 1000, 1),
-            "top": [(package, round(us / 1000, 1)) for package, us in top],
-            "anthropic": any(name == "anthropic" or name.startswith("anthropic.") for name in names),
-            "mlx": any(name == "mlx" or name.startswith("mlx.") for name in names),
-            "modules": len(rows)}
+    return {
+        "total_ms": round(sum(self_us for self_us, _, _ in rows) / 1000, 1),
+        "top": [(package, round(us / 1000, 1)) for package, us in top],
+        "anthropic": any(name == "anthropic" or name.startswith("anthropic.") for name in names),
+        "mlx": any(name == "mlx" or name.startswith("mlx.") for name in names),
+        "modules": len(rows),
+    }
 
 
 def measure_all(stack: LocalStack, runs: int) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ import json
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import httpx
@@ -21,8 +22,12 @@ from schemas.contracts import Session
 CLIENTS = 4
 ROUNDS = 4
 # Summaries are never requested here (no event sources), but the functions read these at start.
-LLM_ENV = {"ANTHROPIC_API_KEY": "local-bench", "SUMMARIZER_MODEL_ID": "local-scripted",
-           "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "LLM_MAX_RETRIES": "0"}
+LLM_ENV = {
+    "ANTHROPIC_API_KEY": "local-bench",
+    "SUMMARIZER_MODEL_ID": "local-scripted",
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+    "LLM_MAX_RETRIES": "0",
+}
 
 
 @contextlib.contextmanager
@@ -40,8 +45,10 @@ def ingest_tokens(stack: LocalStack) -> dict[str, str]:
     from functions.common.tokens import TokenStore
 
     store = TokenStore(stack.resolved("TokensTable"))
-    return {data["source"]: store.create(f"bench-ingest-{data['source']}", ["ingest"], source=data["source"])
-            for data in sample_sessions()}
+    return {
+        data["source"]: store.create(f"bench-ingest-{data['source']}", ["ingest"], source=data["source"])
+        for data in sample_sessions()
+    }
 
 
 def make_sessions(prefix: str, count: int) -> list[dict[str, Any]]:
@@ -96,9 +103,13 @@ def _drive(items: list[Any], worker_setup: Callable[[], Callable[[Any], None]]) 
 
 
 def _summary(latencies: list[float], seconds: float) -> dict[str, Any]:
-    return {"sessions": len(latencies), "seconds": round(seconds, 3),
-            "sessions_per_second": round(len(latencies) / seconds, 2),
-            "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2), "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2)}
+    return {
+        "sessions": len(latencies),
+        "seconds": round(seconds, 3),
+        "sessions_per_second": round(len(latencies) / seconds, 2),
+        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+    }
 
 
 def via_gateway(stack: LocalStack, tokens: dict[str, str], sessions: list[dict[str, Any]]) -> tuple[list[float], float]:
@@ -106,10 +117,12 @@ def via_gateway(stack: LocalStack, tokens: dict[str, str], sessions: list[dict[s
         client = httpx.Client(base_url=stack.api_url, timeout=60)
 
         def send(session: dict[str, Any]) -> None:
-            response = client.post("/sessions", json=session,
-                                   headers={"authorization": f"Bearer {tokens[session['source']]}"})
+            response = client.post(
+                "/sessions", json=session, headers={"authorization": f"Bearer {tokens[session['source']]}"}
+            )
             if response.status_code != 202:
                 raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
         return send
 
     return _drive(sessions, setup)
@@ -132,12 +145,25 @@ def raw_boto3(stack: LocalStack, sessions: list[dict[str, Any]]) -> tuple[list[f
             body = json.dumps(session.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
             s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            table.put_item(Item={"session_id": session.session_id, "source": session.source, "status": "RECEIVED",
-                                 "content_hash": content_hash, "received_at": now, "received_day": now[:10],
-                                 "raw_key": key, "turn_count": len(session.turns), "systems": {}},
-                           ConditionExpression="attribute_not_exists(session_id)")
-            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(
-                {"session_id": session.session_id, "content_hash": content_hash}))
+            table.put_item(
+                Item={
+                    "session_id": session.session_id,
+                    "source": session.source,
+                    "status": "RECEIVED",
+                    "content_hash": content_hash,
+                    "received_at": now,
+                    "received_day": now[:10],
+                    "raw_key": key,
+                    "turn_count": len(session.turns),
+                    "systems": {},
+                },
+                ConditionExpression="attribute_not_exists(session_id)",
+            )
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=json.dumps({"session_id": session.session_id, "content_hash": content_hash}),
+            )
+
         return send
 
     return _drive(sessions, setup)
@@ -152,14 +178,21 @@ def compare(stack: LocalStack, tokens: dict[str, str], count: int, label: str) -
     for index in range(rounds):
         part = slice(index * count // rounds, (index + 1) * count // rounds)
         progress(f"ingest: {count} sessions ({label}), round {index + 1}/{rounds}: gateway, then raw boto3")
-        for way, drive in (("gateway", lambda: via_gateway(stack, tokens, gateway_sessions[part])),
-                           ("raw", lambda: raw_boto3(stack, raw_sessions[part]))):
+        for way, drive in (
+            ("gateway", lambda part=part: via_gateway(stack, tokens, gateway_sessions[part])),
+            ("raw", lambda part=part: raw_boto3(stack, raw_sessions[part])),
+        ):
             latencies, seconds = drive()
             measured[way] = (measured[way][0] + latencies, measured[way][1] + seconds)
     gateway, raw = _summary(*measured["gateway"]), _summary(*measured["raw"])
-    return {"sessions": count, "rounds": rounds, "gateway": gateway, "raw": raw,
-            "throughput_ratio": round(raw["sessions_per_second"] / gateway["sessions_per_second"], 2),
-            "p50_ratio": round(gateway["p50_ms"] / raw["p50_ms"], 2)}
+    return {
+        "sessions": count,
+        "rounds": rounds,
+        "gateway": gateway,
+        "raw": raw,
+        "throughput_ratio": round(raw["sessions_per_second"] / gateway["sessions_per_second"], 2),
+        "p50_ratio": round(gateway["p50_ms"] / raw["p50_ms"], 2),
+    }
 
 
 def warm_up(stack: LocalStack, tokens: dict[str, str]) -> None:
@@ -181,5 +214,4 @@ def run(quick: bool, scaling_sizes: tuple[int, ...]) -> dict[str, Any]:
             if size not in scaling:
                 scaling[size] = compare(stack, tokens, size, f"x{size}")
         imports = measure_all(stack, runs=1 if quick else 3)
-    return {"clients": CLIENTS, "main": main,
-            "scaling": [scaling[size] for size in scaling_sizes], "imports": imports}
+    return {"clients": CLIENTS, "main": main, "scaling": [scaling[size] for size in scaling_sizes], "imports": imports}

@@ -48,5 +48,7 @@ def describe() -> dict[str, Any]:
 
 def one_line(machine: dict[str, Any]) -> str:
     packages = machine["packages"]
-    return (f"{machine['cpu']}, {machine['cores']} cores, {machine['platform']}, Python {machine['python']}, "
-            f"mlx {packages['mlx']}, mlx-lm {packages['mlx-lm']}")
+    return (
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['platform']}, Python {machine['python']}, "
+        f"mlx {packages['mlx']}, mlx-lm {packages['mlx-lm']}"
+    )

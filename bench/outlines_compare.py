@@ -10,9 +10,10 @@ import copy
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.models import BenchModel, load_bench_model
 from bench.progress import progress
@@ -39,10 +40,16 @@ def outlines_status() -> tuple[bool, str]:
         return False, f"outlines is not installed (pip install outlines=={OUTLINES_PIN} into .venv)"
     if version != OUTLINES_PIN:
         return False, f"outlines {version} is installed; this comparison is pinned to {OUTLINES_PIN}"
-    pins = dict(line.strip().split("==", 1) for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
-                if "==" in line and not line.lstrip().startswith("#"))
-    moved = [f"{name} {metadata.version(name)} (constraints.txt pins {pins[name]})" for name in GUARDED
-             if name in pins and metadata.version(name) != pins[name]]
+    pins = dict(
+        line.strip().split("==", 1)
+        for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    )
+    moved = [
+        f"{name} {metadata.version(name)} (constraints.txt pins {pins[name]})"
+        for name in GUARDED
+        if name in pins and metadata.version(name) != pins[name]
+    ]
     if moved:
         return False, "installing Outlines changed pinned packages: " + ", ".join(moved)
     try:
@@ -90,8 +97,14 @@ def _prefill(model: Any, cache: list[Any], tokens: list[int]) -> None:
         mx.eval([c.state for c in cache])
 
 
-def _decode(loaded: BenchModel, cache: list[Any], last_token: int, cap: int, processor: Any,
-            on_token: Callable[[list[int]], bool]) -> tuple[list[int], float]:
+def _decode(
+    loaded: BenchModel,
+    cache: list[Any],
+    last_token: int,
+    cap: int,
+    processor: Any,
+    on_token: Callable[[list[int]], bool],
+) -> tuple[list[int], float]:
     """Greedy decode from a prefilled cache; stops at EOS, at the cap, or when on_token says done."""
     import mlx.core as mx
     from mlx_lm.generate import generate_step
@@ -99,9 +112,13 @@ def _decode(loaded: BenchModel, cache: list[Any], last_token: int, cap: int, pro
     eos = set(loaded.tokenizer.eos_token_ids)
     out: list[int] = []
     started = time.perf_counter()
-    for token, _ in generate_step(mx.array([last_token]), loaded.model, max_tokens=cap,
-                                  logits_processors=[processor] if processor is not None else None,
-                                  prompt_cache=cache):
+    for token, _ in generate_step(
+        mx.array([last_token]),
+        loaded.model,
+        max_tokens=cap,
+        logits_processors=[processor] if processor is not None else None,
+        prompt_cache=cache,
+    ):
         if token in eos and processor is None:
             break
         out.append(token)
@@ -113,8 +130,14 @@ def _decode(loaded: BenchModel, cache: list[Any], last_token: int, cap: int, pro
 class _Engine:
     """One way of decoding: a processor per system, how to read its text, whether it is done."""
 
-    def __init__(self, name: str, setup_seconds: float, processor_for: Callable[[Any], Any],
-                 text_of: Callable[[Any, list[int]], str], done: Callable[[Any, list[int]], bool]):
+    def __init__(
+        self,
+        name: str,
+        setup_seconds: float,
+        processor_for: Callable[[Any], Any],
+        text_of: Callable[[Any, list[int]], str],
+        done: Callable[[Any, list[int]], bool],
+    ):
         self.name, self.setup_seconds = name, setup_seconds
         self.processor_for, self.text_of, self.done = processor_for, text_of, done
         self.tokens = self.valid = self.documents = self.hit_cap = self.failures = self.mask_calls = 0
@@ -136,8 +159,9 @@ def _ours(loaded: BenchModel, systems: list[Any], cap: int) -> _Engine:
     setup = time.perf_counter() - started
 
     def processor_for(system: Any) -> Any:
-        return SchemaConstraint(gtok, grammars[system.name], max_tokens=min(cap, system.max_output_tokens),
-                                system=system.name)
+        return SchemaConstraint(
+            gtok, grammars[system.name], max_tokens=min(cap, system.max_output_tokens), system=system.name
+        )
 
     def done(processor: Any, out: list[int]) -> bool:
         processor.sync(out)
@@ -176,12 +200,14 @@ def _outlines(loaded: BenchModel, systems: list[Any]) -> tuple[_Engine, bool]:
         processor.reset()  # what Outlines' Generator does before each call
         return processor
 
-    return _Engine(f"Outlines {OUTLINES_PIN} (outlines-core)", setup, processor_for, _plain_text(loaded),
-                   lambda p, out: False), shimmed
+    return _Engine(
+        f"Outlines {OUTLINES_PIN} (outlines-core)", setup, processor_for, _plain_text(loaded), lambda p, out: False
+    ), shimmed
 
 
-def _measure(loaded: BenchModel, systems: list[Any], cap: int, engines: list[_Engine],
-             summaries: tuple[str, ...]) -> float:
+def _measure(
+    loaded: BenchModel, systems: list[Any], cap: int, engines: list[_Engine], summaries: tuple[str, ...]
+) -> float:
     """Each summary's prompt is prefilled once per system and shared; every engine decodes from a copy.
 
     Returns the prompt-processing seconds per summary (prefix once plus each system's suffix).
@@ -209,8 +235,14 @@ def _measure(loaded: BenchModel, systems: list[Any], cap: int, engines: list[_En
                 processor = engine.processor_for(system)
                 started = time.perf_counter()
                 try:
-                    out, seconds = _decode(loaded, copy.deepcopy(cache), suffix[-1], cap, processor,
-                                           lambda tokens: engine.done(processor, tokens))
+                    out, seconds = _decode(
+                        loaded,
+                        copy.deepcopy(cache),
+                        suffix[-1],
+                        cap,
+                        processor,
+                        lambda tokens, engine=engine, processor=processor: engine.done(processor, tokens),
+                    )
                 except Exception as error:  # an engine failure is an invalid document, reported
                     progress(f"translation: {engine.name} failed on {system.name}: {type(error).__name__}: {error}")
                     out, seconds = [], time.perf_counter() - started
@@ -244,16 +276,29 @@ def run(quick: bool, cap: int, summaries: int) -> dict[str, Any]:
     for engine in engines:
         decode_per_summary = engine.seconds / len(chosen)
         tokens_per_second = engine.tokens / engine.seconds if engine.seconds else 0.0
-        results[engine.name] = {**_mask_figures(engine, tokens_per_second),
+        results[engine.name] = {
+            **_mask_figures(engine, tokens_per_second),
             "tokens_per_second": tokens_per_second,
             "decode_seconds_per_summary": decode_per_summary,
             "seconds_per_summary": prompt_seconds + decode_per_summary,
-            "generated_tokens": engine.tokens, "valid": engine.valid, "documents": engine.documents,
-            "hit_cap": engine.hit_cap, "failures": engine.failures, "setup_seconds": engine.setup_seconds}
-    return {"model": loaded.label, "summaries": len(chosen), "systems": [s.name for s in systems], "cap": cap,
-            "prompt_seconds_per_summary": prompt_seconds, "cpu_mask_substituted": shimmed,
-            "outlines": status if available else None, "outlines_skipped": None if available else status,
-            "results": results}
+            "generated_tokens": engine.tokens,
+            "valid": engine.valid,
+            "documents": engine.documents,
+            "hit_cap": engine.hit_cap,
+            "failures": engine.failures,
+            "setup_seconds": engine.setup_seconds,
+        }
+    return {
+        "model": loaded.label,
+        "summaries": len(chosen),
+        "systems": [s.name for s in systems],
+        "cap": cap,
+        "prompt_seconds_per_summary": prompt_seconds,
+        "cpu_mask_substituted": shimmed,
+        "outlines": status if available else None,
+        "outlines_skipped": None if available else status,
+        "results": results,
+    }
 
 
 def _mask_figures(engine: _Engine, tokens_per_second: float) -> dict[str, Any]:
@@ -261,5 +306,8 @@ def _mask_figures(engine: _Engine, tokens_per_second: float) -> dict[str, Any]:
     if not engine.mask_calls or not tokens_per_second:
         return {}
     mask_us = engine.mask_seconds / engine.mask_calls * 1e6
-    return {"mask_us_per_token": round(mask_us, 1), "mask_share_of_step": round(mask_us * tokens_per_second / 1e6, 4),
-            "budget_guard_us_per_token": round(engine.guard_seconds / engine.mask_calls * 1e6, 1)}
+    return {
+        "mask_us_per_token": round(mask_us, 1),
+        "mask_share_of_step": round(mask_us * tokens_per_second / 1e6, 4),
+        "budget_guard_us_per_token": round(engine.guard_seconds / engine.mask_calls * 1e6, 1),
+    }

@@ -3,18 +3,18 @@
 `python -m bench.semantic_recall [--model FOLDER] [--pooling mean|last]`: embeds the 60 labelled summaries with the
 prepared SmolLM2 (or the given MLX model) through the edge's Embedder; a few minutes on a CPU.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from typing import Optional
 
 from bench.progress import progress
 from bench.search import RECALL_K, labelled_index, near_duplicate_recall
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.semantic_recall", description=__doc__)
     parser.add_argument("--model", default="", help="MLX model folder (default: the prepared SmolLM2)")
     parser.add_argument("--pooling", choices=("mean", "last"), default="mean")
@@ -32,8 +32,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             progress(f"semantic recall: embedded {number}/{len(dataset['summaries'])}")
     index = index.with_vectors(vectors)
     seconds = time.perf_counter() - started
-    print(f"Near-duplicate recall@{RECALL_K}, {info.model_id} ({args.pooling}-pooled hidden states, "
-          f"{embedder.dims} dimensions; {len(vectors)} summaries embedded in {seconds:.0f} s):\n")
+    print(
+        f"Near-duplicate recall@{RECALL_K}, {info.model_id} ({args.pooling}-pooled hidden states, "
+        f"{embedder.dims} dimensions; {len(vectors)} summaries embedded in {seconds:.0f} s):\n"
+    )
     print("| ranking | recall@5 | duplicates on top |\n|---|---:|---:|")
     for label, weight in (("words only (BM25)", 0.0), ("embeddings only (cosine)", 1.0), ("hybrid (0.6 cosine)", 0.6)):
         result = near_duplicate_recall(index=index, semantic_weight=weight)

@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +44,10 @@ def _prompt_tokens(loaded: BenchModel, systems: list[Any]) -> dict[str, int]:
     from edge_worker.prompting import build_summary_prompt
 
     prompt = build_summary_prompt(loaded.tokenizer, SUMMARY)
-    return {"reuse": len(prompt.prefix_tokens) + sum(len(prompt.suffix_tokens(s)) for s in systems),
-            "naive": sum(len(prompt.full_tokens(s)) for s in systems)}
+    return {
+        "reuse": len(prompt.prefix_tokens) + sum(len(prompt.suffix_tokens(s)) for s in systems),
+        "naive": sum(len(prompt.full_tokens(s)) for s in systems),
+    }
 
 
 def _fit_rates(translations: list[Any]) -> tuple[float, float]:
@@ -91,23 +92,35 @@ def bench_prefix_reuse(loaded: BenchModel, max_tokens: int, measured: int) -> di
             else:
                 row[f"{mode}_seconds"] = round(sum(t.stats.seconds for t in done), 3)
         if not row["projected"]:
-            row["same_output"] = [t.document for t in runs["reuse"][:count]] == [t.document for t in runs["naive"][:count]]
+            row["same_output"] = [t.document for t in runs["reuse"][:count]] == [
+                t.document for t in runs["naive"][:count]
+            ]
         row["prompt_token_ratio"] = round(row["naive_prompt_tokens"] / row["reuse_prompt_tokens"], 3)
         row["speedup"] = round(row["naive_seconds"] / row["reuse_seconds"], 3)
         progress(f"translation: prefix reuse {row}")
         rows.append(row)
-    return {"rows": rows, "measured_systems": measured, "generation_budget_per_system": max_tokens,
-            "seconds_per_prompt_token": round(per_prompt, 5), "seconds_per_generated_token": round(per_generated, 5)}
+    return {
+        "rows": rows,
+        "measured_systems": measured,
+        "generation_budget_per_system": max_tokens,
+        "seconds_per_prompt_token": round(per_prompt, 5),
+        "seconds_per_generated_token": round(per_generated, 5),
+    }
 
 
-def run(quick: bool, measured: Optional[int] = None) -> dict[str, Any]:
+def run(quick: bool, measured: int | None = None) -> dict[str, Any]:
     """Quick: the tiny random model, every N timed. Full: SmolLM2, N up to FULL_MEASURED timed."""
     with tempfile.TemporaryDirectory() as scratch:
         loaded = load_bench_model(quick, Path(scratch))
         measured = measured or (max(SYSTEM_COUNTS) if quick else FULL_MEASURED)
         reuse = bench_prefix_reuse(loaded, 48 if quick else 24, measured)
-    return {"mode": "quick" if quick else "full", "model": loaded.label, "model_version": _model_version(loaded),
-            "prefix_reuse": reuse["rows"], **{k: v for k, v in reuse.items() if k != "rows"}}
+    return {
+        "mode": "quick" if quick else "full",
+        "model": loaded.label,
+        "model_version": _model_version(loaded),
+        "prefix_reuse": reuse["rows"],
+        **{k: v for k, v in reuse.items() if k != "rows"},
+    }
 
 
 def _model_version(loaded: BenchModel) -> str:
@@ -139,19 +152,27 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
     projected = [str(row["systems"]) for row in results["prefix_reuse"] if row["projected"]]
     if projected:
-        lines += ["", f"≈: N = {', '.join(projected)} not timed in this mode (systems 4 to 6 repeat the three "
-                  f"definitions); seconds = its exact prompt tokens x {results['seconds_per_prompt_token'] * 1000:.1f} "
-                  f"ms + generated tokens x {results['seconds_per_generated_token'] * 1000:.1f} ms, the per-token "
-                  f"costs fitted to the {2 * results['measured_systems']} timed translations. "
-                  "`python -m bench.translator --measure 6` times every N."]
+        lines += [
+            "",
+            f"≈: N = {', '.join(projected)} not timed in this mode (systems 4 to 6 repeat the three "
+            f"definitions); seconds = its exact prompt tokens x {results['seconds_per_prompt_token'] * 1000:.1f} "
+            f"ms + generated tokens x {results['seconds_per_generated_token'] * 1000:.1f} ms, the per-token "
+            f"costs fitted to the {2 * results['measured_systems']} timed translations. "
+            "`python -m bench.translator --measure 6` times every N.",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.translator", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny random model (< 60 s)")
-    parser.add_argument("--measure", type=int, choices=range(1, max(SYSTEM_COUNTS) + 1), metavar="N",
-                        help=f"time up to N systems (default {FULL_MEASURED} in full mode, all in quick mode)")
+    parser.add_argument(
+        "--measure",
+        type=int,
+        choices=range(1, max(SYSTEM_COUNTS) + 1),
+        metavar="N",
+        help=f"time up to N systems (default {FULL_MEASURED} in full mode, all in quick mode)",
+    )
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     results = run(quick=args.quick, measured=args.measure)

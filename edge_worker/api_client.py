@@ -1,4 +1,5 @@
 """The edge's only way into the cloud: the edge routes of the HTTP API, with a scoped token."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,9 @@ class ApiRejected(RuntimeError):
 
 class EdgeApi:
     def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
-                                   headers={"authorization": f"Bearer {token}"})
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers={"authorization": f"Bearer {token}"}
+        )
 
     def _call(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
         try:

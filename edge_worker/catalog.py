@@ -1,10 +1,11 @@
 """The systems the edge translates for: definition files, reloaded when the folders change (watchdog)."""
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -32,13 +33,19 @@ class SystemCatalog:
             errors.extend(loaded.errors)
             for name, definition in loaded.systems.items():
                 if name in found:
-                    errors.append(SystemDefinitionError(definition.source or folder,
-                                                        f"system {name!r} is also defined in {found[name].source}"))
+                    errors.append(
+                        SystemDefinitionError(
+                            definition.source or folder, f"system {name!r} is also defined in {found[name].source}"
+                        )
+                    )
                     continue
                 found[name] = definition
         with self._lock:
-            changed = [d for name, d in found.items()
-                       if name not in self.systems or self.systems[name].definition_version != d.definition_version]
+            changed = [
+                d
+                for name, d in found.items()
+                if name not in self.systems or self.systems[name].definition_version != d.definition_version
+            ]
             self.systems, self.errors = found, errors
         return changed, errors
 
@@ -58,7 +65,9 @@ class SystemCatalog:
                 self._timer: threading.Timer | None = None
 
             def on_any_event(self, event: FileSystemEvent) -> None:
-                if not str(event.src_path).endswith(".json") and not str(getattr(event, "dest_path", "")).endswith(".json"):
+                if not str(event.src_path).endswith(".json") and not str(getattr(event, "dest_path", "")).endswith(
+                    ".json"
+                ):
                     return
                 if self._timer:
                     self._timer.cancel()

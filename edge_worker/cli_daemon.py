@@ -1,4 +1,5 @@
 """Subcommands to run and operate the daemon: run, status, launchd, token-store."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,14 @@ def _status(args: argparse.Namespace) -> int:
     try:
         attributes = boto3.client("sqs").get_queue_attributes(
             QueueUrl=config.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         status["queue_waiting"] = int(attributes["ApproximateNumberOfMessages"])
         status["queue_in_flight"] = int(attributes["ApproximateNumberOfMessagesNotVisible"])
     except Exception as error:  # offline: show what is known locally
         status["queue_error"] = str(error)
     from edge_worker.outbox import Outbox
+
     outbox = Outbox(config.state_dir / "outbox.sqlite3")
     status["outbox"] = outbox.size()
     outbox.close()
@@ -85,6 +88,7 @@ def _token_store(args: argparse.Namespace) -> int:
     import keyring
 
     from edge_worker.config import KEYRING_SERVICE
+
     token = getpass.getpass("edge API token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not token:
         print("error: empty token", file=sys.stderr)
@@ -95,11 +99,12 @@ def _token_store(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name, handler, text in (("run", _run, "run the daemon until SIGINT/SIGTERM"),
-                                ("status", _status, "queue depth, outbox size, model and last error")):
+    for name, handler, text in (
+        ("run", _run, "run the daemon until SIGINT/SIGTERM"),
+        ("status", _status, "queue depth, outbox size, model and last error"),
+    ):
         command = subparsers.add_parser(name, help=text)
-        command.add_argument("--config", type=Path, default=None,
-                             help="settings file (default $SSP_HOME/edge.json)")
+        command.add_argument("--config", type=Path, default=None, help="settings file (default $SSP_HOME/edge.json)")
         command.set_defaults(handler=handler)
     agent = subparsers.add_parser("launchd", help="install/uninstall the macOS launchd agent (prints it elsewhere)")
     agent.add_argument("action", choices=("install", "uninstall", "print"))

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 
 class CliError(Exception):
@@ -28,8 +28,9 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--system", action="append", dest="systems", metavar="NAME",
-                        help="system to use (repeatable; default: all)")
+    parser.add_argument(
+        "--system", action="append", dest="systems", metavar="NAME", help="system to use (repeatable; default: all)"
+    )
     parser.add_argument("--systems-dir", type=Path, help="folder of system definitions (default: shipped ones)")
     parser.add_argument("--model", help="model folder or reference (default: the prepared SmolLM2 model)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 means greedy (default)")
@@ -89,8 +90,9 @@ def run_translate(args: argparse.Namespace) -> int:
     translator = _translator(args)
     _progress(f"translating for {len(systems)} system(s)")
     for translation in translator.translate(args.summary_id, summary, systems):
-        _progress(f"{translation.system}: {translation.stats.generated_tokens} tokens "
-                  f"in {translation.stats.seconds:.1f} s")
+        _progress(
+            f"{translation.system}: {translation.stats.generated_tokens} tokens in {translation.stats.seconds:.1f} s"
+        )
         print(translation.model_dump_json(), flush=True)
     return 0
 
@@ -124,7 +126,7 @@ def handle(command: Any, args: argparse.Namespace) -> int:
         return 1
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ssp-edge")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
 """Edge worker settings: a JSON file in the state directory, overridden by environment variables."""
+
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,6 +79,7 @@ def api_token(environ: dict[str, str] | None = None) -> str:
         return env["SSP_API_TOKEN"]
     try:
         import keyring
+
         token = keyring.get_password(KEYRING_SERVICE, "api-token")
     except Exception:  # no keychain backend on this machine
         token = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import llguidance
 import llguidance.hf
@@ -122,7 +123,7 @@ class _JsonCursor:
             elif byte in (0x5D, 0x7D) and self.open:
                 self.open.pop()
 
-    def copy(self) -> "_JsonCursor":
+    def copy(self) -> _JsonCursor:
         twin = _JsonCursor()
         twin.in_string, twin.escaped, twin.open = self.in_string, self.escaped, list(self.open)
         twin.strings_opened = self.strings_opened
@@ -189,7 +190,7 @@ class SchemaConstraint:
     grammar: str
     max_tokens: int
     system: str = "?"
-    metal: Optional[bool] = None
+    metal: bool | None = None
     generated: list[int] = field(default_factory=list)
     mask_seconds: float = 0.0
     mask_calls: int = 0
@@ -202,7 +203,7 @@ class SchemaConstraint:
             raise UnsupportedSchemaError(f"system {self.system!r}: {self.matcher.get_error()}")
         if self.metal is None:
             self.metal = use_metal_mask()
-        self._prompt_len: Optional[int] = None
+        self._prompt_len: int | None = None
         self._cursor = _JsonCursor()
         self._bitmask = llguidance.numpy.allocate_token_bitmask(1, self.gtok.ll_tokenizer.vocab_size)
         self._scratch = llguidance.numpy.allocate_token_bitmask(1, self.gtok.ll_tokenizer.vocab_size)
@@ -219,7 +220,7 @@ class SchemaConstraint:
 
     def sync(self, generated: list[int]) -> None:
         """Consume any generated tokens the matcher has not seen yet."""
-        for token in generated[len(self.generated):]:
+        for token in generated[len(self.generated) :]:
             if token in self.gtok.eos_token_ids and self.complete:
                 self.generated.append(token)
                 continue
@@ -313,7 +314,7 @@ class SchemaConstraint:
         bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")
         return bits[: self.gtok.ll_tokenizer.vocab_size].astype(bool)
 
-    def _closing_choice(self, allowed: np.ndarray, cursor: _JsonCursor) -> Optional[int]:
+    def _closing_choice(self, allowed: np.ndarray, cursor: _JsonCursor) -> int | None:
         """The allowed token that closes the open string/arrays/objects soonest (deterministic)."""
         suffix = cursor.closing_suffix()
         candidates = [suffix[:k] for k in range(len(suffix), 0, -1)]
@@ -326,7 +327,7 @@ class SchemaConstraint:
         first = np.flatnonzero(allowed)
         return int(first[0]) if len(first) else None
 
-    def _closing_cost(self, limit: int, first: Optional[int] = None) -> Optional[int]:
+    def _closing_cost(self, limit: int, first: int | None = None) -> int | None:
         """Tokens needed to finish the document from here following the closing policy (None: > limit).
 
         With `first`, the cost after that token is consumed.
@@ -382,12 +383,12 @@ def generate_constrained(
     model: Any,
     tokenizer: Any,
     prompt_tokens: list[int],
-    constraint: Optional[SchemaConstraint],
+    constraint: SchemaConstraint | None,
     *,
     max_tokens: int,
-    sampler: Optional[Callable[[mx.array], mx.array]] = None,
-    prompt_cache: Optional[list[Any]] = None,
-    checkpoint: Optional[Callable[[], bool]] = None,
+    sampler: Callable[[mx.array], mx.array] | None = None,
+    prompt_cache: list[Any] | None = None,
+    checkpoint: Callable[[], bool] | None = None,
 ) -> Generation:
     """Generate until the constraint's document is complete (or max_tokens without a constraint).
 
@@ -429,8 +430,7 @@ def generate_constrained(
         if not constraint.complete:
             partial = constraint.gtok.ll_tokenizer.decode_bytes(out).decode("utf-8", errors="replace")
             raise ConstrainedGenerationError(
-                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens: "
-                f"{partial[-120:]!r}"
+                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens: {partial[-120:]!r}"
             )
     if constraint is not None:  # the exact bytes the grammar accepted (no detokenizer clean-up)
         text = constraint.gtok.ll_tokenizer.decode_bytes(out).decode("utf-8", errors="replace")

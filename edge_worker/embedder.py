@@ -1,4 +1,5 @@
 """Search embeddings on the edge: pooled final hidden states of a local MLX model, L2-normalised."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -17,8 +18,9 @@ class Embedder:
     Runs the transformer body without the LM head, pools its hidden states over the text's tokens.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, model_info: Any, pooling: Pooling = "mean",
-                 max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, model_info: Any, pooling: Pooling = "mean", max_tokens: int = MAX_TOKENS
+    ) -> None:
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be mean or last, not {pooling!r}")
         self.model, self.tokenizer, self.model_info = model, tokenizer, model_info
@@ -27,8 +29,13 @@ class Embedder:
         self.version = content_version("embedding-model", self.registry_content())
 
     def registry_content(self) -> dict[str, Any]:
-        return {**self.model_info.registry_content(), "method": "hidden-state pooling", "pooling": self.pooling,
-                "max_tokens": self.max_tokens, "dims": self.dims}
+        return {
+            **self.model_info.registry_content(),
+            "method": "hidden-state pooling",
+            "pooling": self.pooling,
+            "max_tokens": self.max_tokens,
+            "dims": self.dims,
+        }
 
     def _hidden(self, tokens: list[int]) -> mx.array:
         body = getattr(self.model, "model", None)

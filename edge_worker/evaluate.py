@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,8 +23,8 @@ class ExampleScore(BaseModel):
     f1: float
     seconds: float
     generated_tokens: int
-    error: Optional[str] = None
-    document: Optional[dict[str, Any]] = None
+    error: str | None = None
+    document: dict[str, Any] | None = None
 
 
 class SystemEvaluation(BaseModel):
@@ -87,8 +88,18 @@ def evaluate_system(translator: Translator, system: Any, *, progress: Any = None
         try:
             [translation] = translator.translate(f"{system.name}-example-{index}", example["summary"], [system])
         except (ConstrainedGenerationError, InvalidTranslationError) as exc:
-            scores.append(ExampleScore(index=index, valid=False, precision=0.0, recall=0.0, f1=0.0,
-                                       seconds=0.0, generated_tokens=0, error=str(exc)))
+            scores.append(
+                ExampleScore(
+                    index=index,
+                    valid=False,
+                    precision=0.0,
+                    recall=0.0,
+                    f1=0.0,
+                    seconds=0.0,
+                    generated_tokens=0,
+                    error=str(exc),
+                )
+            )
             _, _, want = leaf_matches({}, expected)
             totals[2] += want
             continue
@@ -96,9 +107,18 @@ def evaluate_system(translator: Translator, system: Any, *, progress: Any = None
         totals = [total + count for total, count in zip(totals, counts)]
         precision, recall, f1 = prf(*counts)
         stats = translation.stats
-        scores.append(ExampleScore(index=index, valid=True, precision=precision, recall=recall, f1=f1,
-                                   seconds=stats.seconds, generated_tokens=stats.generated_tokens,
-                                   document=translation.document))
+        scores.append(
+            ExampleScore(
+                index=index,
+                valid=True,
+                precision=precision,
+                recall=recall,
+                f1=f1,
+                seconds=stats.seconds,
+                generated_tokens=stats.generated_tokens,
+                document=translation.document,
+            )
+        )
         if stats.tokens_per_second > 0:
             generated += stats.generated_tokens
             decode_seconds += stats.generated_tokens / stats.tokens_per_second

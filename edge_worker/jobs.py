@@ -1,4 +1,5 @@
 """Deciding what to translate: which systems a request needs, given what the cloud already stored."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,11 @@ from schemas.system_definition import SystemDefinition
 
 
 def lineage_for(system: SystemDefinition, model_version: str) -> dict[str, str]:
-    return {"translator_model_version": model_version, "translator_prompt_version": prompt_version(system),
-            "schema_version": system.schema_version}
+    return {
+        "translator_model_version": model_version,
+        "translator_prompt_version": prompt_version(system),
+        "schema_version": system.schema_version,
+    }
 
 
 def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
@@ -17,8 +21,9 @@ def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
     return bool(state) and all(state.get(key) == value for key, value in lineage.items())
 
 
-def systems_to_translate(requested: list[SystemDefinition], stored: dict[str, dict], model_version: str,
-                         force: bool) -> list[SystemDefinition]:
+def systems_to_translate(
+    requested: list[SystemDefinition], stored: dict[str, dict], model_version: str, force: bool
+) -> list[SystemDefinition]:
     """A refresh redoes everything asked for; otherwise only what is missing or made by other versions."""
     if force:
         return requested

@@ -1,4 +1,5 @@
 """A launchd agent so the worker starts at login and restarts if it dies (macOS)."""
+
 from __future__ import annotations
 
 import plistlib
@@ -15,15 +16,17 @@ def plist_path() -> Path:
 
 def agent_plist(python: str = sys.executable) -> bytes:
     logs = Path.home() / "Library" / "Logs" / "session-summary-pipeline"
-    return plistlib.dumps({
-        "Label": LABEL,
-        "ProgramArguments": [python, "-m", "edge_worker", "run"],
-        "RunAtLoad": True,
-        "KeepAlive": {"SuccessfulExit": False},
-        "ProcessType": "Background",
-        "StandardOutPath": str(logs / "edge.log"),
-        "StandardErrorPath": str(logs / "edge.log"),
-    })
+    return plistlib.dumps(
+        {
+            "Label": LABEL,
+            "ProgramArguments": [python, "-m", "edge_worker", "run"],
+            "RunAtLoad": True,
+            "KeepAlive": {"SuccessfulExit": False},
+            "ProcessType": "Background",
+            "StandardOutPath": str(logs / "edge.log"),
+            "StandardErrorPath": str(logs / "edge.log"),
+        }
+    )
 
 
 def install() -> Path:

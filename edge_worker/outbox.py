@@ -1,4 +1,5 @@
 """A durable, ordered outbox (SQLite): results wait here while the API is unreachable."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,17 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                         "method TEXT NOT NULL, path TEXT NOT NULL, body TEXT NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "method TEXT NOT NULL, path TEXT NOT NULL, body TEXT NOT NULL)"
+        )
         self._lock = threading.Lock()
 
     def add(self, method: str, path: str, body: Any) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO outbox (method, path, body) VALUES (?, ?, ?)",
-                             (method, path, json.dumps(body)))
+            self._db.execute(
+                "INSERT INTO outbox (method, path, body) VALUES (?, ?, ?)", (method, path, json.dumps(body))
+            )
 
     def size(self) -> int:
         with self._lock:

@@ -1,4 +1,5 @@
 """Build a running edge worker from configuration: model, translator, API client, queue client."""
+
 from __future__ import annotations
 
 from edge_worker.api_client import EdgeApi

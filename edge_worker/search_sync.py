@@ -1,8 +1,10 @@
 """The edge's part in search: embed summaries and free-text queries, and report which model it embeds with."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -14,8 +16,9 @@ logger = Logger(service="session-summary-pipeline-edge")
 
 
 class SearchSync:
-    def __init__(self, api: EdgeApi, embedder: Any, outbox: Outbox, model: ModelThread,
-                 on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self, api: EdgeApi, embedder: Any, outbox: Outbox, model: ModelThread, on_error: Callable[[str], None]
+    ) -> None:
         self.api, self.embedder, self.outbox, self.model, self.on_error = api, embedder, outbox, model, on_error
         self._registered = False
 
@@ -43,8 +46,11 @@ class SearchSync:
             self.api.put_embedding(summary_id, body)
         except ApiUnavailable:
             if not self._registered:
-                self.outbox.add("PUT", f"/edge/registry/{self.version}",
-                                {"kind": "embedding-model", "content": self.embedder.registry_content()})
+                self.outbox.add(
+                    "PUT",
+                    f"/edge/registry/{self.version}",
+                    {"kind": "embedding-model", "content": self.embedder.registry_content()},
+                )
             self.outbox.add("PUT", f"/edge/summaries/{summary_id}/embedding", body)
             logger.warning("API unreachable: embedding kept in the outbox", summary_id=summary_id)
             return False
@@ -67,6 +73,8 @@ class SearchSync:
         if request.get("embedding_version") != self.version:
             logger.info("query for another embedding model dropped", query_id=request.get("query_id"))
             return False
-        self.api.put_query_embedding(request["query_id"], {"embedding_version": self.version,
-                                                           "vector": self._vector(request["text"], urgent=True)})
+        self.api.put_query_embedding(
+            request["query_id"],
+            {"embedding_version": self.version, "vector": self._vector(request["text"], urgent=True)},
+        )
         return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from typing import Any, Callable, Iterable, Optional, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import mlx.core as mx
 from jsonschema import Draft202012Validator
@@ -83,7 +84,7 @@ class Translator:
         model_info: ModelInfoLike,
         *,
         temperature: float = 0.0,
-        max_tokens: Optional[int] = None,
+        max_tokens: int | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -101,8 +102,8 @@ class Translator:
         systems: Iterable[SystemLike],
         *,
         naive: bool = False,
-        seed: Optional[int] = None,
-        checkpoint: Optional[Callable[[], bool]] = None,
+        seed: int | None = None,
+        checkpoint: Callable[[], bool] | None = None,
     ) -> list[Translation]:
         """naive=True prefills the full prompt for every system (the comparison baseline).
 
@@ -128,8 +129,9 @@ class Translator:
                 tokens, cache = prompt.full_tokens(system), None
             else:
                 tokens, cache = prompt.suffix_tokens(system), copy.deepcopy(prefix_cache)
-            results.append(self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds,
-                                               checkpoint))
+            results.append(
+                self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds, checkpoint)
+            )
             prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
         return results
 
@@ -144,7 +146,7 @@ class Translator:
             self._grammars[key] = compile_schema(system.schema, self.gtok, system=system.name)
         return self._grammars[key]
 
-    def _prefill(self, tokens: list[int], checkpoint: Optional[Callable[[], bool]]) -> list[Any]:
+    def _prefill(self, tokens: list[int], checkpoint: Callable[[], bool] | None) -> list[Any]:
         cache = make_prompt_cache(self.model)
         for start in range(0, len(tokens), PREFILL_STEP):
             if checkpoint is not None and checkpoint():
@@ -162,10 +164,10 @@ class Translator:
         summary_id: str,
         system: SystemLike,
         tokens: list[int],
-        cache: Optional[list[Any]],
+        cache: list[Any] | None,
         extra_prompt_tokens: int,
         extra_seconds: float,
-        checkpoint: Optional[Callable[[], bool]],
+        checkpoint: Callable[[], bool] | None,
     ) -> Translation:
         budget = self._budget(system)
         constraint = SchemaConstraint(self.gtok, self._grammar(system), max_tokens=budget, system=system.name)
@@ -208,8 +210,9 @@ def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
     validator = Draft202012Validator(system.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
     if errors or not isinstance(document, dict):
-        problems = "; ".join(
-            f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:3]
-        ) or "not a JSON object"
+        problems = (
+            "; ".join(f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:3])
+            or "not a JSON object"
+        )
         raise InvalidTranslationError(f"system {system.name!r}: output breaks the schema: {problems}")
     return document

@@ -1,11 +1,13 @@
 """The edge daemon: long-poll EdgeQueue, translate with the local model, store through the API."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -30,8 +32,9 @@ class TranslatorLike(Protocol):
     model_version: str
     model_info: Any
 
-    def translate(self, summary_id: str, summary_text: str, systems: list,
-                  checkpoint: Callable[[], bool] | None = None) -> list: ...
+    def translate(
+        self, summary_id: str, summary_text: str, systems: list, checkpoint: Callable[[], bool] | None = None
+    ) -> list: ...
 
 
 @dataclass
@@ -51,8 +54,16 @@ class WorkerStatus:
 
 
 class EdgeWorker:
-    def __init__(self, config: EdgeConfig, api: EdgeApi, translator: TranslatorLike, *,
-                 catalog: SystemCatalog | None = None, sqs=None, embedder: Any = None) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        api: EdgeApi,
+        translator: TranslatorLike,
+        *,
+        catalog: SystemCatalog | None = None,
+        sqs=None,
+        embedder: Any = None,
+    ) -> None:
         self.config, self.api, self.translator = config, api, translator
         self.catalog = catalog or SystemCatalog(config.systems_dirs or None)
         self.sqs = sqs or boto3.client("sqs")
@@ -71,12 +82,15 @@ class EdgeWorker:
             self.status.embedding_version = self.search.version
 
     # ----- lifecycle -----
-    def start(self) -> "EdgeWorker":
+    def start(self) -> EdgeWorker:
         changed, errors = self.catalog.reload()
         self._on_systems_changed(changed, errors)
         self.catalog.watch(self._on_systems_changed)
-        loops = [(self._poll_loop, "edge-poll"), (self._flush_loop, "edge-outbox"),
-                 (self._reconcile_loop, "edge-reconcile")]
+        loops = [
+            (self._poll_loop, "edge-poll"),
+            (self._flush_loop, "edge-outbox"),
+            (self._reconcile_loop, "edge-reconcile"),
+        ]
         if self.search:
             loops.append((self._heartbeat_loop, "edge-heartbeat"))
             if self.config.query_queue_url:
@@ -123,8 +137,9 @@ class EdgeWorker:
     def _release(self, receipt: str) -> None:
         """Make an unfinished message visible again now, for the next worker or the next start."""
         try:
-            self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
-                                               VisibilityTimeout=0)
+            self.sqs.change_message_visibility(
+                QueueUrl=self.config.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+            )
             logger.info("in-flight message released for later")
         except Exception as error:
             self._error(f"releasing the in-flight message: {error}")
@@ -137,9 +152,12 @@ class EdgeWorker:
         for definition in changed:
             try:
                 published = self.api.put_system(definition.name, definition.to_dict())
-                logger.info("system published", system=definition.name,
-                            definition_version=published.get("definition_version"),
-                            backfill_request_id=published.get("backfill_request_id"))
+                logger.info(
+                    "system published",
+                    system=definition.name,
+                    definition_version=published.get("definition_version"),
+                    backfill_request_id=published.get("backfill_request_id"),
+                )
             except (ApiUnavailable, ApiRejected) as error:
                 self._error(f"publishing {definition.name}: {error}")
                 self.outbox.add("PUT", f"/edge/systems/{definition.name}", definition.to_dict())
@@ -150,8 +168,11 @@ class EdgeWorker:
         while not self.stop_event.is_set():
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=self.config.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=self.config.wait_seconds,
-                    VisibilityTimeout=self.config.visibility_seconds).get("Messages", [])
+                    QueueUrl=self.config.queue_url,
+                    MaxNumberOfMessages=1,
+                    WaitTimeSeconds=self.config.wait_seconds,
+                    VisibilityTimeout=self.config.visibility_seconds,
+                ).get("Messages", [])
             except Exception as error:  # network loss: wait and try again
                 self._error(f"receiving from the edge queue: {error}")
                 self.stop_event.wait(5)
@@ -188,8 +209,11 @@ class EdgeWorker:
         interval = max(1.0, self.config.visibility_seconds / 3)
         while not done.wait(interval):
             try:
-                self.sqs.change_message_visibility(QueueUrl=self.config.queue_url, ReceiptHandle=receipt,
-                                                   VisibilityTimeout=self.config.visibility_seconds)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.config.queue_url,
+                    ReceiptHandle=receipt,
+                    VisibilityTimeout=self.config.visibility_seconds,
+                )
             except Exception as error:
                 self._error(f"extending visibility: {error}")
 
@@ -197,8 +221,9 @@ class EdgeWorker:
     def process(self, request: TranslateRequest) -> int:
         """Translate what the request needs and store it; returns how many systems were translated."""
         if request.system and self.catalog.get(request.system) is None:
-            logger.warning("request for an unknown system skipped", system=request.system,
-                           summary_id=request.summary_id)
+            logger.warning(
+                "request for an unknown system skipped", system=request.system, summary_id=request.summary_id
+            )
             return 0
         # One summary at a time, read after the one before is stored: the queue and reconcile never both do it.
         return self.model.call(self._process, request)
@@ -211,20 +236,27 @@ class EdgeWorker:
             self._embed(request, summary, force=True)
             return 0
         requested = [self.catalog.get(request.system)] if request.system else self.catalog.current()
-        todo = systems_to_translate(requested, summary.get("systems", {}), self.translator.model_version,
-                                    force=request.reason == "refresh")
+        todo = systems_to_translate(
+            requested, summary.get("systems", {}), self.translator.model_version, force=request.reason == "refresh"
+        )
         if request.reason != "refresh":
             self._embed(request, summary, force=False)
         if not todo:
             return 0
         started = time.perf_counter()
-        translations = self.translator.translate(request.summary_id, summary["text"], todo,
-                                                 checkpoint=self._between_tokens)
+        translations = self.translator.translate(
+            request.summary_id, summary["text"], todo, checkpoint=self._between_tokens
+        )
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
             self._store(request, definition, translation.document, summary.get("systems", {}).get(definition.name))
-        logger.info("translated", summary_id=request.summary_id, systems=[s.name for s in todo],
-                    reason=request.reason, seconds=round(time.perf_counter() - started, 3))
+        logger.info(
+            "translated",
+            summary_id=request.summary_id,
+            systems=[s.name for s in todo],
+            reason=request.reason,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         self._write_status()
         return len(translations)
 
@@ -237,13 +269,17 @@ class EdgeWorker:
         if not self.search or not (force or self.search.needs_embedding(summary)):
             return
         self.status.embedded += self.search.embed_summary(
-            request.summary_id, summary["text"], request.request_id if request.reason == "refresh" else None)
+            request.summary_id, summary["text"], request.request_id if request.reason == "refresh" else None
+        )
 
-    def _store(self, request: TranslateRequest, system: SystemDefinition, document: dict,
-               state: dict | None) -> None:
+    def _store(self, request: TranslateRequest, system: SystemDefinition, document: dict, state: dict | None) -> None:
         lineage = lineage_for(system, self.translator.model_version)
-        body = {"document": document, "lineage": lineage, "expected_version": int((state or {}).get("version", 0)),
-                "request_id": request.request_id if request.reason == "refresh" else None}
+        body = {
+            "document": document,
+            "lineage": lineage,
+            "expected_version": int((state or {}).get("version", 0)),
+            "request_id": request.request_id if request.reason == "refresh" else None,
+        }
         path = f"/edge/summaries/{request.summary_id}/systems/{system.name}"
         try:
             self._publish_lineage(system)
@@ -251,8 +287,9 @@ class EdgeWorker:
         except ApiUnavailable:
             self.outbox.add("PUT", path, body)
             self.status.outboxed += 1
-            logger.warning("API unreachable: result kept in the outbox", summary_id=request.summary_id,
-                           system=system.name)
+            logger.warning(
+                "API unreachable: result kept in the outbox", summary_id=request.summary_id, system=system.name
+            )
             return
         except ApiRejected as error:
             if error.status != 409:
@@ -269,8 +306,10 @@ class EdgeWorker:
 
     def _publish_lineage(self, system: SystemDefinition) -> None:
         """Registry entries for the model and prompt, sent once per process (content-addressed, so idempotent)."""
-        entries = [("translator-model", self.translator.model_info.registry_content()),
-                   ("translator-prompt", prompt_content(system))]
+        entries = [
+            ("translator-model", self.translator.model_info.registry_content()),
+            ("translator-prompt", prompt_content(system)),
+        ]
         for kind, content in entries:
             version_id = content_version(kind, content)
             if version_id not in self._published:
@@ -312,11 +351,15 @@ class EdgeWorker:
         while not self.stop_event.is_set():
             page = self.api.pending_page(token)
             for item in page["items"]:
-                missing = systems_to_translate(self.catalog.current(), item.get("systems", {}),
-                                               self.translator.model_version, force=False)
+                missing = systems_to_translate(
+                    self.catalog.current(), item.get("systems", {}), self.translator.model_version, force=False
+                )
                 if missing or (self.search and self.search.needs_embedding(item)):
-                    done += self.process(TranslateRequest(summary_id=item["summary_id"], reason="backfill",
-                                                          request_id=f"reconcile-{int(time.time())}"))
+                    done += self.process(
+                        TranslateRequest(
+                            summary_id=item["summary_id"], reason="backfill", request_id=f"reconcile-{int(time.time())}"
+                        )
+                    )
             token = page.get("next")
             if not token:
                 break
@@ -333,8 +376,10 @@ class EdgeWorker:
         while not self.stop_event.is_set():
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=self.config.query_queue_url, MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self.config.wait_seconds).get("Messages", [])
+                    QueueUrl=self.config.query_queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=self.config.wait_seconds,
+                ).get("Messages", [])
             except Exception as error:
                 self._error(f"receiving from the query queue: {error}")
                 self.stop_event.wait(5)
@@ -358,8 +403,12 @@ class EdgeWorker:
     def _write_status(self) -> None:
         path = self.config.state_dir / "status.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {**self.status.__dict__, "outbox": self.outbox.size() if not self.stop_event.is_set() else None,
-                "systems": sorted(self.catalog.systems), "updated_at": time.time()}
+        data = {
+            **self.status.__dict__,
+            "outbox": self.outbox.size() if not self.stop_event.is_set() else None,
+            "systems": sorted(self.catalog.systems),
+            "updated_at": time.time(),
+        }
         with self._status_lock:  # several threads report; the file is replaced whole
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=2))

@@ -1,16 +1,23 @@
 """Build API Gateway HTTP API (payload 2.0) events and read handler responses, as API Gateway does."""
+
 from __future__ import annotations
 
 import base64
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 API_ID = "localapi"
-TEXT_TYPES = ("text/", "application/json", "+json", "application/xml", "application/javascript",
-              "application/x-www-form-urlencoded")
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "+json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 
 
 def _is_text(content_type: str) -> bool:
@@ -34,20 +41,39 @@ def _query(raw_query: str) -> dict[str, str] | None:
 
 
 def _request_context(method: str, path: str, route_key: str, headers: dict[str, str], source_ip: str) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
-        "accountId": "123456789012", "apiId": API_ID, "domainName": headers.get("host", "localhost"),
+        "accountId": "123456789012",
+        "apiId": API_ID,
+        "domainName": headers.get("host", "localhost"),
         "domainPrefix": API_ID,
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                 "userAgent": headers.get("user-agent", "")},
-        "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(time.time() * 1000),
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(time.time() * 1000),
     }
 
 
-def http_event(*, method: str, path: str, raw_query: str, headers: list[tuple[str, str]], body: bytes,
-               route_key: str, path_parameters: dict[str, str], source_ip: str,
-               authorizer_context: dict | None) -> dict:
+def http_event(
+    *,
+    method: str,
+    path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    route_key: str,
+    path_parameters: dict[str, str],
+    source_ip: str,
+    authorizer_context: dict | None,
+) -> dict:
     joined = _joined_headers(headers)
     cookies = [c.strip() for c in joined.pop("cookie", "").split(";") if c.strip()]
     is_text = _is_text(joined.get("content-type", "")) or not body
@@ -59,8 +85,12 @@ def http_event(*, method: str, path: str, raw_query: str, headers: list[tuple[st
     else:
         body_text, encoded = base64.b64encode(body).decode(), True
     event = {
-        "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": raw_query,
-        "headers": joined, "requestContext": _request_context(method, path, route_key, joined, source_ip),
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": joined,
+        "requestContext": _request_context(method, path, route_key, joined, source_ip),
         "isBase64Encoded": encoded,
     }
     if cookies:
@@ -81,10 +111,13 @@ def authorizer_event(request_event: dict, identity: list[str]) -> dict:
     context = request_event["requestContext"]
     method, path = context["http"]["method"], context["http"]["path"]
     event = {key: value for key, value in request_event.items() if key not in ("body", "isBase64Encoded")}
-    event.update({
-        "type": "REQUEST", "identitySource": identity,
-        "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/$default/{method}{path}",
-    })
+    event.update(
+        {
+            "type": "REQUEST",
+            "identitySource": identity,
+            "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/$default/{method}{path}",
+        }
+    )
     return event
 
 

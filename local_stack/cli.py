@@ -1,4 +1,5 @@
 """`python -m local_stack up|invoke`: run the pipeline's cloud side locally, or one function once."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,11 @@ def _up(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     summarizer = choose_summarizer(args.llm)
     edge = None
-    stack = LocalStack(StackOptions(template=Path(args.template), api_port=args.port, extra_env=summarizer.env,
-                                    parameters=summarizer.parameters))
+    stack = LocalStack(
+        StackOptions(
+            template=Path(args.template), api_port=args.port, extra_env=summarizer.env, parameters=summarizer.parameters
+        )
+    )
     try:
         stack.start()
         os.environ.update(stack.aws_environment())
@@ -64,9 +68,15 @@ def _start_edge_worker(stack: LocalStack, token: str, model: str):
     from edge_worker.runtime import build_worker
 
     _say("  Edge worker  loading the translation model...")
-    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"), model=model,
-                        query_queue_url=stack.resolved("QueryQueue"), state_dir=state_dir() / "edge",
-                        wait_seconds=5, reconcile_seconds=60)
+    config = EdgeConfig(
+        api_url=stack.api_url,
+        queue_url=stack.resolved("EdgeQueue"),
+        model=model,
+        query_queue_url=stack.resolved("QueryQueue"),
+        state_dir=state_dir() / "edge",
+        wait_seconds=5,
+        reconcile_seconds=60,
+    )
     worker = build_worker(config, token=token, sqs=stack.client("sqs")).start()
     _say(f"  Edge worker  translating with {worker.status.model} for {', '.join(sorted(worker.catalog.systems))}")
     return worker
@@ -81,8 +91,10 @@ def _invoke(args: argparse.Namespace) -> int:
     options = StackOptions(template=Path(args.template), event_sources=False, serve_http=False)
     with LocalStack(options) as stack:
         if args.function not in stack.app.functions:
-            print(f"error: no function {args.function!r} in the template; have: "
-                  f"{', '.join(stack.app.functions)}", file=sys.stderr)
+            print(
+                f"error: no function {args.function!r} in the template; have: {', '.join(stack.app.functions)}",
+                file=sys.stderr,
+            )
             return 2
         result = stack.invoke(args.function, event)
     print(json.dumps(result, indent=2, default=str))
@@ -95,11 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the local stack and serve until Ctrl-C")
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 picks a free one)")
-    up.add_argument("--llm", choices=("auto", "mlx", "scripted"), default="auto",
-                    help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else the local model")
+    up.add_argument(
+        "--llm",
+        choices=("auto", "mlx", "scripted"),
+        default="auto",
+        help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else the local model",
+    )
     up.add_argument("--no-samples", dest="samples", action="store_false", help="do not post the sample sessions")
     up.add_argument("--no-edge", dest="edge", action="store_false", help="do not run the edge worker")
-    up.add_argument("--edge-model", default="", help="MLX model folder or Hugging Face id (default: the prepared SmolLM2)")
+    up.add_argument(
+        "--edge-model", default="", help="MLX model folder or Hugging Face id (default: the prepared SmolLM2)"
+    )
     up.set_defaults(run=_up)
     invoke = commands.add_parser("invoke", help="run one template function with an event file")
     invoke.add_argument("function", help="logical id, e.g. IngestFunction")

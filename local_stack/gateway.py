@@ -1,12 +1,13 @@
 """A local HTTP API: the template's HttpApi routes, its Lambda authorizer, then the route's function."""
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import urlsplit
 
 from local_stack.apigw_events import authorizer_event, http_event, http_response
@@ -40,8 +41,16 @@ class AuthorizerCache:
 
 
 class LocalHttpApi:
-    def __init__(self, routes: list[HttpRoute], authorizer: str | None, invoke: Invoke, *,
-                 host: str = "127.0.0.1", port: int = 0, authorizer_ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        routes: list[HttpRoute],
+        authorizer: str | None,
+        invoke: Invoke,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        authorizer_ttl: float = 300.0,
+    ) -> None:
         self.routes, self.authorizer, self.invoke = routes, authorizer, invoke
         self.cache = AuthorizerCache(authorizer_ttl)
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -84,16 +93,25 @@ class LocalHttpApi:
         allowed, context = cached
         return (0, context) if allowed else (403, None)
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-               source_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         parts = urlsplit(target)
         found = self.route_for(method, parts.path)
         if found is None:
             return _message(404, "Not Found")
         route, params = found
-        event = http_event(method=method, path=parts.path, raw_query=parts.query, headers=headers, body=body,
-                           route_key=route.route_key, path_parameters=params, source_ip=source_ip,
-                           authorizer_context=None)
+        event = http_event(
+            method=method,
+            path=parts.path,
+            raw_query=parts.query,
+            headers=headers,
+            body=body,
+            route_key=route.route_key,
+            path_parameters=params,
+            source_ip=source_ip,
+            authorizer_context=None,
+        )
         if route.authorized:
             status, context = self.authorize(event)
             if status == 401:
@@ -124,7 +142,8 @@ class LocalHttpApi:
                     raw = self.rfile.read(length) if length else b""
                     try:
                         status, headers, body = api.handle(
-                            self.command, self.path, list(self.headers.items()), raw, self.client_address[0])
+                            self.command, self.path, list(self.headers.items()), raw, self.client_address[0]
+                        )
                     except Exception:  # the gateway answers even when the local runtime itself fails
                         log.exception("%s %s failed in the local gateway", self.command, self.path)
                         status, headers, body = _message(500, "Internal Server Error")
@@ -142,7 +161,7 @@ class LocalHttpApi:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args) -> None:
                 pass
 
         return Handler

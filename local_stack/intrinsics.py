@@ -1,4 +1,5 @@
 """Resolve CloudFormation intrinsic functions against a provisioned local stack."""
+
 from __future__ import annotations
 
 import re
@@ -45,7 +46,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

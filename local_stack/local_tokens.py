@@ -1,4 +1,5 @@
 """Tokens for the local stack, kept in the state directory (mode 0600), never printed."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ def issue_local_tokens(tokens_table: str) -> dict[str, str]:
         "dashboard": store.create("local-dashboard", ["read", "refresh"]),
         "edge": store.create("local-edge", ["edge"]),
         "admin": store.create("local-admin", ["admin"]),
-        **{f"ingest-{source}": store.create(f"local-ingest-{source}", ["ingest"], source=source)
-           for source in SAMPLE_SOURCES},
+        **{
+            f"ingest-{source}": store.create(f"local-ingest-{source}", ["ingest"], source=source)
+            for source in SAMPLE_SOURCES
+        },
     }
     path = state_dir() / "tokens.json"
     path.parent.mkdir(parents=True, exist_ok=True)

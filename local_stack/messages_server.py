@@ -26,11 +26,12 @@ import threading
 import traceback
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
 from edge_worker.model_thread import Cancelled, ModelThread
@@ -339,7 +340,7 @@ class MlxBackend:
         if prefix:
             options["prompt_cache"], hit = self._prefix_cache(prefix)
         pieces, finish, generated = [], None, 0
-        stream = stream_generate(self._model, self._tokenizer, prompt[len(prefix):], max_tokens=limit, **options)
+        stream = stream_generate(self._model, self._tokenizer, prompt[len(prefix) :], max_tokens=limit, **options)
         with contextlib.closing(stream):  # its MLX stream context must end on this thread
             for response in stream:
                 if self._closing.is_set():
@@ -434,7 +435,7 @@ class BatchRunner:
         self._thread.start()
 
     def create(self, requests: list[dict[str, Any]], headers: dict[str, str]) -> _Batch:
-        batch = _Batch(f"msgbatch_local_{uuid.uuid4().hex[:24]}", requests, headers, datetime.now(timezone.utc))
+        batch = _Batch(f"msgbatch_local_{uuid.uuid4().hex[:24]}", requests, headers, datetime.now(UTC))
         with self._lock:
             self._batches[batch.id] = batch
         self._queue.put(batch)
@@ -459,9 +460,11 @@ class BatchRunner:
         while (batch := self._queue.get()) is not None:
             results = []
             for request in batch.requests:
-                results.append({"custom_id": request["custom_id"], "result": self._run(request["params"], batch.headers)})
+                results.append(
+                    {"custom_id": request["custom_id"], "result": self._run(request["params"], batch.headers)}
+                )
             with self._lock:
-                batch.results, batch.ended_at = results, datetime.now(timezone.utc)
+                batch.results, batch.ended_at = results, datetime.now(UTC)
 
     def _run(self, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         try:
@@ -472,7 +475,10 @@ class BatchRunner:
                 return {"type": "expired"}
             if outcome.kind == "error":
                 return _errored(outcome.status, outcome.message)
-            return {"type": "succeeded", "message": message_body(params["model"], self.backend.generate(params, params["model"]), outcome)}
+            return {
+                "type": "succeeded",
+                "message": message_body(params["model"], self.backend.generate(params, params["model"]), outcome),
+            }
         except Cancelled:
             return {"type": "canceled"}
         except Exception as error:
@@ -481,8 +487,10 @@ class BatchRunner:
 
 
 def _errored(status: int, message: str) -> dict[str, Any]:
-    return {"type": "errored", "error": {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"),
-                                                                   "message": message}}}
+    return {
+        "type": "errored",
+        "error": {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}},
+    }
 
 
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -505,7 +513,9 @@ def _check_batch_body(body: Any) -> list[dict[str, Any]]:
         if not isinstance(custom_id, str) or not _CUSTOM_ID.match(custom_id):
             raise RequestError(400, f"requests.{index}.custom_id: must match {_CUSTOM_ID.pattern}")
         if custom_id in seen:
-            raise RequestError(400, f"requests.{index}.custom_id: {custom_id!r} is used by another request in this batch")
+            raise RequestError(
+                400, f"requests.{index}.custom_id: {custom_id!r} is used by another request in this batch"
+            )
         seen.add(custom_id)
         try:
             _check_messages_body(request.get("params"), needs_model=True)
@@ -555,23 +565,32 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/v1/messages/batches":
                 self._require_api_key()
                 views = [batch.view(self._base_url) for batch in runner.all()]
-                self._send_json(200, {"data": views, "has_more": False,
-                                      "first_id": views[0]["id"] if views else None,
-                                      "last_id": views[-1]["id"] if views else None})
+                self._send_json(
+                    200,
+                    {
+                        "data": views,
+                        "has_more": False,
+                        "first_id": views[0]["id"] if views else None,
+                        "last_id": views[-1]["id"] if views else None,
+                    },
+                )
             elif match := _BATCH.match(path):
                 self._require_api_key()
                 batch = runner.get(match["id"])
                 if not match["results"]:
                     self._send_json(200, batch.view(self._base_url))
                 elif batch.ended_at is None:
-                    raise RequestError(400, f"message batch {batch.id} is still in_progress; results are available "
-                                            "once it has ended")
+                    raise RequestError(
+                        400, f"message batch {batch.id} is still in_progress; results are available once it has ended"
+                    )
                 else:
                     lines = "".join(json.dumps(result) + "\n" for result in batch.results)
                     self._send_bytes(200, lines.encode("utf-8"), "application/binary")
             else:
-                raise RequestError(405 if path.startswith(("/v1/messages", "/model/")) else 404,
-                                   f"{self.command} {self.path} is not supported")
+                raise RequestError(
+                    405 if path.startswith(("/v1/messages", "/model/")) else 404,
+                    f"{self.command} {self.path} is not supported",
+                )
         except RequestError as error:
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
@@ -631,7 +650,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _require_api_key(self) -> None:
         if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
-            raise RequestError(401, "authentication required: send an x-api-key header (any value) or Authorization: Bearer")
+            raise RequestError(
+                401, "authentication required: send an x-api-key header (any value) or Authorization: Bearer"
+            )
         if not self.headers.get("anthropic-version"):
             raise RequestError(400, "anthropic-version header is required")
 
@@ -657,8 +678,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(body).encode("utf-8"), "application/json", headers)
 
-    def _send_bytes(self, status: int, payload: bytes, content_type: str,
-                    headers: Mapping[str, str] | None = None) -> None:
+    def _send_bytes(
+        self, status: int, payload: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.close_connection = True
         try:
             self.send_response(status)
@@ -725,7 +747,9 @@ class MessagesServer:
         self.stop()
 
 
-def start_messages_server(backend: Backend, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> MessagesServer:
+def start_messages_server(
+    backend: Backend, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+) -> MessagesServer:
     httpd = _MessagesHTTPServer((host, port), backend, verbose=verbose)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="messages-server", daemon=True

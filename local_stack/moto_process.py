@@ -1,4 +1,5 @@
 """A moto server as a child process on loopback that dies with its parent."""
+
 from __future__ import annotations
 
 import ctypes
@@ -33,8 +34,11 @@ class MotoServer:
     def start(self, timeout: float = 20.0) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-            start_new_session=True)  # out of the terminal's Ctrl-C: the stack stops moto last, after its pollers
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )  # out of the terminal's Ctrl-C: the stack stops moto last, after its pollers
         deadline = time.monotonic() + timeout
         while True:
             try:

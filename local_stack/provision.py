@@ -1,4 +1,5 @@
 """Provision a moto server from the data resources declared in template.yaml."""
+
 from __future__ import annotations
 
 import json
@@ -29,19 +30,29 @@ class Provisioned:
 
 def aws_client(service: str, endpoint: str):
     return boto3.client(
-        service, endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="local", aws_secret_access_key="local",
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
 
 
-def provision(app: SamApp, endpoint: str, stack_name: str = "ssp-local",
-              parameters: dict[str, str] | None = None) -> Provisioned:
+def provision(
+    app: SamApp, endpoint: str, stack_name: str = "ssp-local", parameters: dict[str, str] | None = None
+) -> Provisioned:
     data = {name: res for name, res in app.resources.items() if res["Type"] in PROVISIONED_TYPES}
-    template = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": app.raw.get("Parameters", {}),
-                "Resources": data}
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": app.raw.get("Parameters", {}),
+        "Resources": data,
+    }
     cfn = aws_client("cloudformation", endpoint)
-    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template), Parameters=[
-        {"ParameterKey": key, "ParameterValue": str(value)} for key, value in (parameters or {}).items()])
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": key, "ParameterValue": str(value)} for key, value in (parameters or {}).items()],
+    )
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -53,12 +64,22 @@ def provision(app: SamApp, endpoint: str, stack_name: str = "ssp-local",
     return Provisioned(stack_name, resolver, physical, types)
 
 
-def _resolver(app: SamApp, endpoint: str, stack_name: str, physical: dict[str, str],
-              types: dict[str, str], parameters: dict[str, str]) -> Resolver:
+def _resolver(
+    app: SamApp,
+    endpoint: str,
+    stack_name: str,
+    physical: dict[str, str],
+    types: dict[str, str],
+    parameters: dict[str, str],
+) -> Resolver:
     refs: dict[str, str] = {
-        **app.parameter_defaults(), **parameters,
-        "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": stack_name,
-        "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+        **app.parameter_defaults(),
+        **parameters,
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT,
+        "AWS::StackName": stack_name,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
     }
     attributes: dict[tuple[str, str], str] = {}
     ddb, sqs = aws_client("dynamodb", endpoint), aws_client("sqs", endpoint)
@@ -96,7 +117,9 @@ def _apply_properties_moto_ignores(app: SamApp, endpoint: str, physical: dict[st
         props: dict[str, Any] = app.resources[name].get("Properties", {})
         if kind == "AWS::DynamoDB::Table" and props.get("TimeToLiveSpecification", {}).get("Enabled"):
             ttl = props["TimeToLiveSpecification"]
-            ddb.update_time_to_live(TableName=physical[name], TimeToLiveSpecification={
-                "Enabled": True, "AttributeName": ttl["AttributeName"]})
+            ddb.update_time_to_live(
+                TableName=physical[name],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
         if kind == "AWS::S3::Bucket" and props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=physical[name], VersioningConfiguration={"Status": "Enabled"})

@@ -1,4 +1,5 @@
 """Run a template function's handler in its own worker processes, as Lambda runs each function apart."""
+
 from __future__ import annotations
 
 import importlib
@@ -56,8 +57,10 @@ def _init_worker(environment: dict[str, str], handler_path: str, preload: tuple[
 
 
 def _error(error_type: str, exc: BaseException) -> dict:
-    return {"ok": False, "error": {"errorType": error_type, "errorMessage": str(exc),
-                                   "stackTrace": traceback.format_exception(exc)}}
+    return {
+        "ok": False,
+        "error": {"errorType": error_type, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)},
+    }
 
 
 def _run(event: dict, context: LambdaContext) -> dict:
@@ -83,13 +86,25 @@ class FunctionError(RuntimeError):
 class FunctionRuntime:
     """A pool of worker processes for one function (its concurrency), started lazily like cold starts."""
 
-    def __init__(self, name: str, handler: str, environment: dict[str, str], *,
-                 memory_mb: int = 512, timeout_s: int = 30, concurrency: int = 2,
-                 preload: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        handler: str,
+        environment: dict[str, str],
+        *,
+        memory_mb: int = 512,
+        timeout_s: int = 30,
+        concurrency: int = 2,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         self.name, self.handler = name, handler
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
-        self._pool_args = dict(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(environment, handler, preload))
+        self._pool_args = dict(
+            max_workers=concurrency,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(environment, handler, preload),
+        )
         self._pool = ProcessPoolExecutor(**self._pool_args)
         self._lock = threading.Lock()
 
@@ -99,9 +114,12 @@ class FunctionRuntime:
     def invoke(self, event: dict) -> Any:
         """Run the handler; raise FunctionError with Lambda's error shape if it raised."""
         context = LambdaContext(
-            function_name=self.name, memory_limit_in_mb=self.memory_mb, timeout_seconds=self.timeout_s,
+            function_name=self.name,
+            memory_limit_in_mb=self.memory_mb,
+            timeout_seconds=self.timeout_s,
             aws_request_id=str(uuid.uuid4()),
-            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}")
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
+        )
         pool = self._pool
         try:
             outcome = pool.submit(_run, event, context).result(timeout=self.timeout_s + 30)
@@ -109,8 +127,9 @@ class FunctionRuntime:
             with self._lock:
                 if self._pool is pool:
                     self._pool = ProcessPoolExecutor(**self._pool_args)
-            raise FunctionError(self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc),
-                                            "stackTrace": []}) from exc
+            raise FunctionError(
+                self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc), "stackTrace": []}
+            ) from exc
         if not outcome["ok"]:
             raise FunctionError(self.name, outcome["error"])
         return outcome["result"]

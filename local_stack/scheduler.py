@@ -1,4 +1,5 @@
 """Invoke a function on its template schedule (Schedule and ScheduleV2 events), as EventBridge does."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,9 @@ import logging
 import re
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from local_stack.runtime import FunctionError
 
@@ -45,7 +47,7 @@ def scheduled_event(kind: str, resource_arn: str, account: str, region: str) -> 
         "detail-type": "Scheduled Event",
         "source": "aws.events" if kind == "Schedule" else "aws.scheduler",
         "account": account,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [resource_arn],
         "detail": {},
@@ -55,9 +57,18 @@ def scheduled_event(kind: str, resource_arn: str, account: str, region: str) -> 
 class Scheduler:
     """Runs one schedule: waits the interval, invokes, repeats; one invocation at a time."""
 
-    def __init__(self, function: str, kind: str, interval_s: float, resource_arn: str,
-                 invoke: Callable[[str, dict], object], *, account: str, region: str,
-                 input_text: str | None = None) -> None:
+    def __init__(
+        self,
+        function: str,
+        kind: str,
+        interval_s: float,
+        resource_arn: str,
+        invoke: Callable[[str, dict], object],
+        *,
+        account: str,
+        region: str,
+        input_text: str | None = None,
+    ) -> None:
         if interval_s <= 0:
             raise ValueError(f"schedule interval must be positive, got {interval_s}")
         self.function, self.kind, self.interval_s = function, kind, interval_s

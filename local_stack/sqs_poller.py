@@ -1,10 +1,11 @@
 """Deliver SQS messages to a function in batches, honouring ReportBatchItemFailures like Lambda's poller."""
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from local_stack.runtime import FunctionError
 
@@ -19,11 +20,16 @@ def sqs_record(message: dict, queue_arn: str) -> dict:
         "body": message["Body"],
         "attributes": attributes,
         "messageAttributes": {
-            name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                   "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
             for name, value in message.get("MessageAttributes", {}).items()
         },
-        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
@@ -41,8 +47,18 @@ def failed_ids(result: object, message_ids: list[str], reports_item_failures: bo
 
 
 class QueuePoller:
-    def __init__(self, sqs, queue_url: str, queue_arn: str, function: str, invoke: Callable[[str, dict], object], *,
-                 batch_size: int, reports_item_failures: bool, retry_delay_s: int = 1) -> None:
+    def __init__(
+        self,
+        sqs,
+        queue_url: str,
+        queue_arn: str,
+        function: str,
+        invoke: Callable[[str, dict], object],
+        *,
+        batch_size: int,
+        reports_item_failures: bool,
+        retry_delay_s: int = 1,
+    ) -> None:
         self.sqs, self.queue_url, self.queue_arn = sqs, queue_url, queue_arn
         self.function, self.invoke = function, invoke
         self.batch_size, self.reports_item_failures = min(batch_size, 10), reports_item_failures
@@ -59,8 +75,12 @@ class QueuePoller:
 
     def poll_once(self, wait_s: int = 1) -> int:
         messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_s,
-            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not messages:
             return 0
         ids = [m["MessageId"] for m in messages]
@@ -72,14 +92,20 @@ class QueuePoller:
             failed = set(ids)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         retry = [m for m in messages if m["MessageId"] in failed]
         if retry:
             # Locally a failed item comes back after a short delay instead of the full visibility timeout.
-            self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay_s}
-                for i, m in enumerate(retry)])
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay_s}
+                    for i, m in enumerate(retry)
+                ],
+            )
         return len(messages)
 
     def _loop(self) -> None:

@@ -1,4 +1,5 @@
 """The whole cloud side on one machine: moto provisioned from template.yaml plus the template's functions."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,18 +49,23 @@ class LocalStack:
         self.started_in_s: float | None = None
 
     # ----- lifecycle -----
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         began = time.monotonic()
         self.moto.start()
         try:
             self.provisioned = provision(self.app, self.moto.url, parameters=self.options.parameters)
             if self.options.serve_http:  # bound before the functions start, so their URLs are known
                 self.http_api = LocalHttpApi(
-                    self.app.http_routes, self.app.http_authorizer, self.invoke,
-                    host=self.options.host, port=self.options.api_port)
+                    self.app.http_routes,
+                    self.app.http_authorizer,
+                    self.invoke,
+                    host=self.options.host,
+                    port=self.options.api_port,
+                )
                 if self.app.websocket_routes:
                     self.websocket_api = LocalWebSocketApi(
-                        self.app.websocket_routes, self.invoke, stage=self.app.websocket_stage, host=self.options.host)
+                        self.app.websocket_routes, self.invoke, stage=self.app.websocket_stage, host=self.options.host
+                    )
             for name in self.app.functions:
                 self.runtimes[name] = self._runtime(name)
             if self.http_api:
@@ -89,7 +95,7 @@ class LocalStack:
         self.runtimes.clear()
         self.moto.stop()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -112,8 +118,13 @@ class LocalStack:
 
     def aws_environment(self) -> dict[str, str]:
         """What a boto3 process needs to talk to this stack's moto server."""
-        return {"AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+        return {
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
 
     def local_urls(self) -> dict[str, str]:
         """The template's API Gateway URLs (as resolved) -> where the local servers listen."""
@@ -161,23 +172,42 @@ class LocalStack:
     def _runtime(self, name: str) -> FunctionRuntime:
         reserved = self.app.functions[name].get("ReservedConcurrentExecutions")
         return FunctionRuntime(
-            name, self.app.functions[name]["Handler"], self.function_environment(name),
+            name,
+            self.app.functions[name]["Handler"],
+            self.function_environment(name),
             memory_mb=int(self.app.function_setting(name, "MemorySize", 128)),
             timeout_s=int(self.provisioned.resolver.resolve(self.app.function_setting(name, "Timeout", 3))),
-            concurrency=min(int(reserved or 2), 2), preload=self.options.worker_preload)
+            concurrency=min(int(reserved or 2), 2),
+            preload=self.options.worker_preload,
+        )
 
     def _start_pollers(self) -> None:
         sqs, streams = self.client("sqs"), self.client("dynamodbstreams")
         for source in self.app.queue_sources:
-            self.pollers.append(QueuePoller(
-                sqs, self.resolved(source.queue), self.resolved(source.queue, "Arn"), source.function, self.invoke,
-                batch_size=source.batch_size, reports_item_failures=source.reports_item_failures,
-                retry_delay_s=self.options.retry_delay_s))
+            self.pollers.append(
+                QueuePoller(
+                    sqs,
+                    self.resolved(source.queue),
+                    self.resolved(source.queue, "Arn"),
+                    source.function,
+                    self.invoke,
+                    batch_size=source.batch_size,
+                    reports_item_failures=source.reports_item_failures,
+                    retry_delay_s=self.options.retry_delay_s,
+                )
+            )
         for source in self.app.stream_sources:
-            self.pollers.append(StreamPoller(
-                streams, self.resolved(source.table, "StreamArn"), source.function, self.invoke,
-                batch_size=source.batch_size, reports_item_failures=source.reports_item_failures,
-                max_retries=source.max_retries))
+            self.pollers.append(
+                StreamPoller(
+                    streams,
+                    self.resolved(source.table, "StreamArn"),
+                    source.function,
+                    self.invoke,
+                    batch_size=source.batch_size,
+                    reports_item_failures=source.reports_item_failures,
+                    max_retries=source.max_retries,
+                )
+            )
         for source in self.app.schedule_sources:
             scheduler = self._scheduler(source)
             if scheduler:
@@ -194,11 +224,26 @@ class LocalStack:
         expression = str(resolver.resolve(source.expression))
         interval = self.options.schedule_interval_s or rate_seconds(expression)
         if interval is None:
-            log.warning("schedule %s (%s) is not run locally: only rate(...) expressions are, "
-                        "unless StackOptions.schedule_interval_s is set", where, expression)
+            log.warning(
+                "schedule %s (%s) is not run locally: only rate(...) expressions are, "
+                "unless StackOptions.schedule_interval_s is set",
+                where,
+                expression,
+            )
             return None
         name = f"{self.provisioned.stack_name}-{source.function}{source.event}"
-        arn = (f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}" if source.kind == "Schedule"
-               else f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}")
-        return Scheduler(source.function, source.kind, interval, arn, self.invoke, account=ACCOUNT, region=REGION,
-                         input_text=resolver.resolve(source.input))
+        arn = (
+            f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
+            if source.kind == "Schedule"
+            else f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}"
+        )
+        return Scheduler(
+            source.function,
+            source.kind,
+            interval,
+            arn,
+            self.invoke,
+            account=ACCOUNT,
+            region=REGION,
+            input_text=resolver.resolve(source.input),
+        )

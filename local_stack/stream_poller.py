@@ -1,10 +1,11 @@
 """Deliver DynamoDB stream records to a function in batches, as Lambda's stream event source does."""
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from local_stack.runtime import FunctionError
 
@@ -17,15 +18,29 @@ def stream_record(record: dict, stream_arn: str) -> dict:
     if isinstance(created, datetime):
         change["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
-        "eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": change,
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": change,
         "eventSourceARN": stream_arn,
     }
 
 
 class StreamPoller:
-    def __init__(self, streams, stream_arn: str, function: str, invoke: Callable[[str, dict], object], *,
-                 batch_size: int, reports_item_failures: bool, max_retries: int, interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        streams,
+        stream_arn: str,
+        function: str,
+        invoke: Callable[[str, dict], object],
+        *,
+        batch_size: int,
+        reports_item_failures: bool,
+        max_retries: int,
+        interval_s: float = 0.2,
+    ) -> None:
         self.streams, self.stream_arn, self.function, self.invoke = streams, stream_arn, function, invoke
         self.batch_size, self.reports_item_failures = batch_size, reports_item_failures
         self.max_retries, self.interval_s = max_retries, interval_s
@@ -46,8 +61,8 @@ class StreamPoller:
         for shard in shards:
             if shard["ShardId"] not in self._iterators:
                 self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
-                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
 
     def poll_once(self) -> int:
         delivered = 0

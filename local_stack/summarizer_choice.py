@@ -1,4 +1,5 @@
 """Which LLM the local stack's summarizer talks to: Claude when configured, else a local Messages API server."""
+
 from __future__ import annotations
 
 import os
@@ -36,11 +37,19 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
     else:
         from edge_worker.model_store import prepare_default_model
         from local_stack.messages_server import MlxBackend
+
         backend = MlxBackend(str(prepare_default_model()))
         model_id = LOCAL_MODEL_ID
     server = start_messages_server(backend)
-    env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "local", "SUMMARIZER_PROVIDER": "anthropic",
-           "SUMMARIZER_MODEL_ID": model_id, "LLM_TIMEOUT_SECONDS": "840", "SUMMARIZER_MAX_TOKENS": "384"}
+    env = {
+        "ANTHROPIC_BASE_URL": server.url,
+        "ANTHROPIC_API_KEY": "local",
+        "SUMMARIZER_PROVIDER": "anthropic",
+        "SUMMARIZER_MODEL_ID": model_id,
+        "LLM_TIMEOUT_SECONDS": "840",
+        "SUMMARIZER_MAX_TOKENS": "384",
+    }
     # A small local model on a laptop CPU needs minutes per summary; Lambda's own ceiling is 900 s.
-    return SummarizerChoice(f"local Messages API at {server.url} ({model_id})", env,
-                            {"SummarizeTimeoutSeconds": "900"}, server)
+    return SummarizerChoice(
+        f"local Messages API at {server.url} ({model_id})", env, {"SummarizeTimeoutSeconds": "900"}, server
+    )

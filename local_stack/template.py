@@ -1,4 +1,5 @@
 """Read template.yaml (SAM) into plain data: the one source of truth for the local stack."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path | str = DEFAULT_TEMPLATE) -> dict:
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(fh, Loader=_CfnLoader)
 
 
 @dataclass(frozen=True)
@@ -159,16 +160,26 @@ def parse_app(raw: dict) -> SamApp:
                 authorized = authorizer is not None and explicit != "NONE"
                 app.http_routes.append(HttpRoute(name, ev["Method"].upper(), ev["Path"], authorized))
             elif kind == "SQS":
-                app.queue_sources.append(QueueSource(
-                    name, _logical_id(ev["Queue"]), int(ev.get("BatchSize", 10)),
-                    "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", [])))
+                app.queue_sources.append(
+                    QueueSource(
+                        name,
+                        _logical_id(ev["Queue"]),
+                        int(ev.get("BatchSize", 10)),
+                        "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
+                    )
+                )
             elif kind in ("Schedule", "ScheduleV2"):
                 app.schedule_sources.append(_schedule_source(name, event_name, kind, ev))
             elif kind == "DynamoDB":
-                app.stream_sources.append(StreamSource(
-                    name, _logical_id(ev["Stream"]), int(ev.get("BatchSize", 100)),
-                    "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
-                    int(ev.get("MaximumRetryAttempts", 3))))
+                app.stream_sources.append(
+                    StreamSource(
+                        name,
+                        _logical_id(ev["Stream"]),
+                        int(ev.get("BatchSize", 100)),
+                        "ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
+                        int(ev.get("MaximumRetryAttempts", 3)),
+                    )
+                )
     app.websocket_routes = _websocket_routes(resources)
     for res in resources.values():
         if res["Type"] == "AWS::ApiGatewayV2::Stage":
@@ -179,8 +190,10 @@ def parse_app(raw: dict) -> SamApp:
 def _schedule_source(function: str, event_name: str, kind: str, ev: dict) -> ScheduleSource:
     expression = ev.get("Schedule") if kind == "Schedule" else ev.get("ScheduleExpression")
     if expression is None:
-        raise ValueError(f"{function}.Events.{event_name}: a {kind} event needs "
-                         f"{'Schedule' if kind == 'Schedule' else 'ScheduleExpression'}")
+        raise ValueError(
+            f"{function}.Events.{event_name}: a {kind} event needs "
+            f"{'Schedule' if kind == 'Schedule' else 'ScheduleExpression'}"
+        )
     enabled: Any = ev.get("Enabled", True)
     if "State" in ev:
         state = ev["State"]

@@ -1,12 +1,13 @@
 """A local WebSocket API: the template's $connect/$disconnect routes, its authorizer, and @connections."""
+
 from __future__ import annotations
 
 import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from websockets.exceptions import ConnectionClosed
@@ -20,15 +21,30 @@ API_ID = "localwebsocketapi"
 
 
 def _request_context(route_key: str, event_type: str, connection_id: str, stage: str) -> dict:
-    return {"routeKey": route_key, "eventType": event_type, "connectionId": connection_id, "stage": stage,
-            "apiId": API_ID, "domainName": "localhost", "requestId": secrets.token_hex(8),
-            "connectedAt": int(time.time() * 1000), "requestTimeEpoch": int(time.time() * 1000),
-            "messageDirection": "IN", "extendedRequestId": secrets.token_hex(8)}
+    return {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "connectionId": connection_id,
+        "stage": stage,
+        "apiId": API_ID,
+        "domainName": "localhost",
+        "requestId": secrets.token_hex(8),
+        "connectedAt": int(time.time() * 1000),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "messageDirection": "IN",
+        "extendedRequestId": secrets.token_hex(8),
+    }
 
 
 class LocalWebSocketApi:
-    def __init__(self, routes: list[WebSocketRoute], invoke: Callable[[str, dict], object], *,
-                 stage: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        routes: list[WebSocketRoute],
+        invoke: Callable[[str, dict], object],
+        *,
+        stage: str,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.routes = {route.route_key: route for route in routes}
         self.invoke, self.stage, self.host = invoke, stage, host
         self.connections: dict[str, ServerConnection] = {}
@@ -67,16 +83,30 @@ class LocalWebSocketApi:
         if route and route.authorizer_function:
             if route.identity_query and not query.get(route.identity_query):
                 return connection.respond(401, "Unauthorized\n")
-            policy = self._call(route.authorizer_function, {
-                "type": "REQUEST", "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/{self.stage}/$connect",
-                "headers": headers, "queryStringParameters": query, "requestContext": context})
+            policy = self._call(
+                route.authorizer_function,
+                {
+                    "type": "REQUEST",
+                    "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/{self.stage}/$connect",
+                    "headers": headers,
+                    "queryStringParameters": query,
+                    "requestContext": context,
+                },
+            )
             statements = (policy or {}).get("policyDocument", {}).get("Statement", [])
             if not statements or any(s.get("Effect") != "Allow" for s in statements):
                 return connection.respond(403, "Forbidden\n")
             context["authorizer"] = {**(policy.get("context") or {}), "principalId": policy.get("principalId")}
         if route:
-            result = self._call(route.function, {"requestContext": context, "headers": headers,
-                                                 "queryStringParameters": query, "isBase64Encoded": False})
+            result = self._call(
+                route.function,
+                {
+                    "requestContext": context,
+                    "headers": headers,
+                    "queryStringParameters": query,
+                    "isBase64Encoded": False,
+                },
+            )
             if not isinstance(result, dict) or int(result.get("statusCode", 500)) != 200:
                 return connection.respond(500, "Internal Server Error\n")
         connection.connection_id = connection_id
@@ -102,8 +132,13 @@ class LocalWebSocketApi:
                 self.connections.pop(connection_id, None)
             route = self.routes.get("$disconnect")
             if route:
-                self._call(route.function, {"requestContext": _request_context(
-                    "$disconnect", "DISCONNECT", connection_id, self.stage), "isBase64Encoded": False})
+                self._call(
+                    route.function,
+                    {
+                        "requestContext": _request_context("$disconnect", "DISCONNECT", connection_id, self.stage),
+                        "isBase64Encoded": False,
+                    },
+                )
 
     # ----- the @connections management API the functions post to -----
     def post(self, connection_id: str, data: bytes) -> bool:
@@ -127,7 +162,7 @@ class LocalWebSocketApi:
                 data = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if not path.startswith(prefix):
                     self._reply(404, {"message": "Not Found"})
-                elif api.post(path[len(prefix):], data):
+                elif api.post(path[len(prefix) :], data):
                     self._reply(200, {})
                 else:
                     self._reply(410, {"message": "GoneException"}, error_type="GoneException")
@@ -142,8 +177,7 @@ class LocalWebSocketApi:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args) -> None:
                 pass
 
         return Handler
-

@@ -55,9 +55,7 @@ class Session(Contract):
 
     def content_hash(self) -> str:
         """sha256 hex of the canonical JSON (sorted keys, compact, UTF-8) of this session."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -103,11 +101,14 @@ class SummarizeRequest(Contract):
 
 class TranslateRequest(Contract):
     summary_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")]
-    system: Annotated[str, StringConstraints(pattern=SYSTEM_NAME_PATTERN)] | None = Field(default=None, description="None asks for every active system.")
+    system: Annotated[str, StringConstraints(pattern=SYSTEM_NAME_PATTERN)] | None = Field(
+        default=None, description="None asks for every active system."
+    )
     reason: Literal["new", "refresh", "backfill"]
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    task: Literal["translate", "embed"] = Field(default="translate",
-                                                description="embed asks for the summary's search embedding only.")
+    task: Literal["translate", "embed"] = Field(
+        default="translate", description="embed asks for the summary's search embedding only."
+    )
 
 
 class ErrorBody(Contract):

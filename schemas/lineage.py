@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -47,12 +47,12 @@ class RegistryEntry(BaseModel):
         return _check_kind(kind)
 
     @classmethod
-    def make(cls, kind: str, content: Mapping[str, Any]) -> "RegistryEntry":
+    def make(cls, kind: str, content: Mapping[str, Any]) -> RegistryEntry:
         return cls(
             version_id=content_version(kind, content),
             kind=kind,
             content=dict(content),
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def matches_content(self) -> bool:

@@ -87,7 +87,7 @@ class SystemDefinition:
         return [_describe(error) for error in self.validator().iter_errors(instance)]
 
     @classmethod
-    def from_dict(cls, data: Any, source: Path | str | None = None) -> "SystemDefinition":
+    def from_dict(cls, data: Any, source: Path | str | None = None) -> SystemDefinition:
         """Validate a definition given as data; raises SystemDefinitionError."""
         where = Path(source) if source is not None else Path("<definition>")
         if not isinstance(data, dict):

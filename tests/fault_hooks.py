@@ -4,6 +4,7 @@ Loaded into each local function worker before its handler (StackOptions.worker_p
 from SSP_FAULT_PLAN, e.g. {"s3.PutObject": [3, 8], "dynamodb.UpdateItem": [4]}: the 3rd and 8th PutObject
 calls across all workers fail. Counters and the log of injected faults live in SSP_FAULT_DIR.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -32,8 +33,13 @@ def _inject(operation: str, model, **_):
     if count in PLAN.get(operation, []):
         with open(STATE / "injected.jsonl", "a") as log:
             log.write(json.dumps({"operation": operation, "call": count, "pid": os.getpid()}) + "\n")
-        raise ClientError({"Error": {"Code": "InternalError", "Message": f"injected fault on {operation} #{count}"},
-                           "ResponseMetadata": {"HTTPStatusCode": 500}}, model.name)
+        raise ClientError(
+            {
+                "Error": {"Code": "InternalError", "Message": f"injected fault on {operation} #{count}"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            model.name,
+        )
 
 
 if PLAN:
@@ -41,8 +47,8 @@ if PLAN:
     for planned in PLAN:
         service, name = planned.split(".", 1)
         boto3.DEFAULT_SESSION.events.register(
-            f"before-call.{service}.{name}",
-            lambda model, planned=planned, **kw: _inject(planned, model, **kw))
+            f"before-call.{service}.{name}", lambda model, planned=planned, **kw: _inject(planned, model, **kw)
+        )
 
 
 def injected(state_dir: Path) -> list[dict]:

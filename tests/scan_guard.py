@@ -1,4 +1,5 @@
 """Refuses and records every DynamoDB Scan made in this process (preloaded into local function workers)."""
+
 from __future__ import annotations
 
 import json

@@ -1,10 +1,12 @@
 """Shared helpers for tests that run the local stack."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -12,8 +14,12 @@ from functions.common.tokens import TokenStore
 from local_stack.messages_server import ScriptedBackend, start_messages_server
 from local_stack.stack import LocalStack, StackOptions
 
-LLM_ENV = {"ANTHROPIC_API_KEY": "local-test-key", "SUMMARIZER_MODEL_ID": "local-scripted",
-           "LLM_MAX_RETRIES": "0", "LLM_TIMEOUT_SECONDS": "5"}
+LLM_ENV = {
+    "ANTHROPIC_API_KEY": "local-test-key",
+    "SUMMARIZER_MODEL_ID": "local-scripted",
+    "LLM_MAX_RETRIES": "0",
+    "LLM_TIMEOUT_SECONDS": "5",
+}
 
 
 @contextlib.contextmanager
@@ -43,10 +49,17 @@ def api_client(stack: LocalStack, token: str | None) -> httpx.Client:
 
 
 def session_body(session_id: str, source: str = "planner", text: str = "Book the dentist for Friday") -> dict:
-    return {"session_id": session_id, "source": source, "user_id": "user-1",
-            "started_at": "2026-11-24T09:00:00Z", "ended_at": "2026-11-24T09:10:00Z",
-            "turns": [{"role": "user", "content": text, "timestamp": "2026-11-24T09:00:05Z"},
-                      {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"}]}
+    return {
+        "session_id": session_id,
+        "source": source,
+        "user_id": "user-1",
+        "started_at": "2026-11-24T09:00:00Z",
+        "ended_at": "2026-11-24T09:10:00Z",
+        "turns": [
+            {"role": "user", "content": text, "timestamp": "2026-11-24T09:00:05Z"},
+            {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"},
+        ],
+    }
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
@@ -63,7 +76,8 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, interval: float 
 def queue_messages(stack: LocalStack, logical_id: str) -> int:
     attrs = stack.client("sqs").get_queue_attributes(
         QueueUrl=stack.resolved(logical_id),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 

@@ -1,4 +1,5 @@
 """python -m functions.admin tokens create|list|revoke"""
+
 from __future__ import annotations
 
 import sys

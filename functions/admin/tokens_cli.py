@@ -7,6 +7,7 @@
 The table is `--table` or $TOKENS_TABLE; AWS access uses the standard boto3 chain (AWS_ENDPOINT_URL for
 the local stack).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
@@ -60,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m functions.admin", description="Manage the API's bearer tokens.")
     groups = parser.add_subparsers(dest="group", required=True, metavar="tokens", parser_class=_Parser)
     tokens = groups.add_parser("tokens", help="create, list or revoke API tokens")
-    commands = tokens.add_subparsers(dest="command", required=True, metavar="{create,list,revoke}",
-                                     parser_class=_Parser)
+    commands = tokens.add_subparsers(
+        dest="command", required=True, metavar="{create,list,revoke}", parser_class=_Parser
+    )
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
@@ -70,8 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     create = command("create", "create a token and print it once on stdout")
     create.add_argument("--name", required=True, type=_name, help="who or what holds the token")
-    create.add_argument("--scope", required=True, action="append", choices=SCOPES, dest="scopes",
-                        help="a scope to grant (repeat for several)")
+    create.add_argument(
+        "--scope",
+        required=True,
+        action="append",
+        choices=SCOPES,
+        dest="scopes",
+        help="a scope to grant (repeat for several)",
+    )
     create.add_argument("--source", type=_source, help="subsystem an ingest token may post for (required with ingest)")
     create.add_argument("--ttl-days", type=_ttl_days, help="expire after this many days (default: never)")
     listing = command("list", "list tokens (never the secret; hash shortened)")
@@ -91,15 +100,23 @@ def _store(table: str | None) -> TokenStore:
 def _when(epoch: Any) -> str:
     if epoch is None or epoch == "":
         return "-"
-    return datetime.fromtimestamp(float(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def token_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What `list` shows: never the token, and only the first characters of its hash."""
-    rows = [{"name": str(item.get("name", "")), "scopes": " ".join(item.get("scopes", [])),
-             "source": item.get("source") or "-", "created": _when(item.get("created_at")),
-             "expires": _when(item.get("expires_at")), "revoked": bool(item.get("revoked")),
-             "hash": str(item.get("token_hash", ""))[:HASH_SHOWN]} for item in items]
+    rows = [
+        {
+            "name": str(item.get("name", "")),
+            "scopes": " ".join(item.get("scopes", [])),
+            "source": item.get("source") or "-",
+            "created": _when(item.get("created_at")),
+            "expires": _when(item.get("expires_at")),
+            "revoked": bool(item.get("revoked")),
+            "hash": str(item.get("token_hash", ""))[:HASH_SHOWN],
+        }
+        for item in items
+    ]
     return sorted(rows, key=lambda row: (row["name"], row["created"], row["hash"]))
 
 
@@ -126,8 +143,11 @@ def _create(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from error
     expiry = f"expires in {args.ttl_days} days" if ttl else "never expires"
-    print(f"created token {args.name!r} (scopes: {' '.join(sorted(set(args.scopes)))}; "
-          f"source: {args.source or '-'}; {expiry}); it is shown only once", file=sys.stderr)
+    print(
+        f"created token {args.name!r} (scopes: {' '.join(sorted(set(args.scopes)))}; "
+        f"source: {args.source or '-'}; {expiry}); it is shown only once",
+        file=sys.stderr,
+    )
     print(token)
     return 0
 
@@ -146,8 +166,11 @@ def _revoke(args: argparse.Namespace) -> int:
     revoked = _store(args.table).revoke(args.name)
     if not revoked:
         raise UsageError(f"no active token named {args.name!r}")
-    print(f"revoked {revoked} token(s) named {args.name!r}; gateways may honour cached "
-          f"authorizations for up to their ReauthorizeEvery window", file=sys.stderr)
+    print(
+        f"revoked {revoked} token(s) named {args.name!r}; gateways may honour cached "
+        f"authorizations for up to their ReauthorizeEvery window",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -159,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except NoCredentialsError:
-        print("error: no AWS credentials found (standard boto3 chain: env, profile, SSO, instance role)",
-              file=sys.stderr)
+        print(
+            "error: no AWS credentials found (standard boto3 chain: env, profile, SSO, instance role)", file=sys.stderr
+        )
         return 1
     except NoRegionError:
         print("error: no AWS region set (AWS_REGION or a profile's region)", file=sys.stderr)
@@ -168,11 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
-            print(f"error: the tokens table does not exist here: {error.response['Error'].get('Message', '')}",
-                  file=sys.stderr)
+            print(
+                f"error: the tokens table does not exist here: {error.response['Error'].get('Message', '')}",
+                file=sys.stderr,
+            )
             return USAGE_ERROR
-        print(f"error: AWS refused the request ({code}): {error.response.get('Error', {}).get('Message', '')}",
-              file=sys.stderr)
+        print(
+            f"error: AWS refused the request ({code}): {error.response.get('Error', {}).get('Message', '')}",
+            file=sys.stderr,
+        )
         return 1
     except BotoCoreError as error:
         print(f"error: could not reach AWS: {error}", file=sys.stderr)

@@ -1,4 +1,5 @@
 """Read API, refresh requests, edge sync and the dashboard page (one Powertools router)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from functions.api.assets import asset
-from functions.api.embeddings import EmbeddingSync, EmbeddingUpload, Heartbeat, QueryEmbeddingUpload
 from functions.api.edge_sync import EdgeSync, RecordUpload, RegistryUpload
+from functions.api.embeddings import EmbeddingSync, EmbeddingUpload, Heartbeat, QueryEmbeddingUpload
 from functions.api.reads import Reads
 from functions.api.refresh import RefreshSelector, RefreshService
 from functions.common.auth import Principal
@@ -35,12 +36,25 @@ records = RecordStore(settings.records_table, settings.history_table, settings.s
 registry = RegistryStore(settings.registry_table)
 reads = Reads(sessions, records, registry, settings.usage_table)
 edge = EdgeSync(sessions, records, registry)
-refresh = RefreshService(settings.refresh_table, settings.sessions_table, records, registry,
-                         Queues(settings.summarize_queue_url, settings.edge_queue_url), settings.refresh_window_seconds)
+refresh = RefreshService(
+    settings.refresh_table,
+    settings.sessions_table,
+    records,
+    registry,
+    Queues(settings.summarize_queue_url, settings.edge_queue_url),
+    settings.refresh_window_seconds,
+)
 embeddings = EmbeddingStore(settings.embeddings_table, settings.query_embeddings_table)
 embedding_sync = EmbeddingSync(sessions, registry, embeddings)
-search = SearchService(IndexFile(settings.data_bucket), embeddings, sessions, registry, settings.query_queue_url,
-                       settings.search_edge_wait_seconds, settings.edge_online_seconds)
+search = SearchService(
+    IndexFile(settings.data_bucket),
+    embeddings,
+    sessions,
+    registry,
+    settings.query_queue_url,
+    settings.search_edge_wait_seconds,
+    settings.edge_online_seconds,
+)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
@@ -189,7 +203,7 @@ def edge_put_system(system: str) -> Response:
     require_json_content_type(app.current_event.raw_event)
     published = edge.publish_system(system, parse_json(raw_body(app.current_event.raw_event, MAX_BODY_BYTES)))
     if published["changed"]:
-        created, item = refresh.request(RefreshSelector(system=system))
+        _, item = refresh.request(RefreshSelector(system=system))
         published["backfill_request_id"] = item["request_id"]
     return _json(published)
 
@@ -229,8 +243,11 @@ def edge_heartbeat() -> Response:
     if beat["changed"]:  # a new embedding model: every summary gets a new vector
         _, item = refresh.request(RefreshSelector(task="embed"))
         beat["reembed_request_id"] = item["request_id"]
-        logger.info("embedding model changed: re-embedding queued", embedding_version=beat["embedding_version"],
-                    request_id=item["request_id"])
+        logger.info(
+            "embedding model changed: re-embedding queued",
+            embedding_version=beat["embedding_version"],
+            request_id=item["request_id"],
+        )
     return _json(beat)
 
 

@@ -1,4 +1,5 @@
 """The dashboard's static files, served by the API (no build step)."""
+
 from __future__ import annotations
 
 import mimetypes
@@ -20,5 +21,9 @@ def asset(name: str) -> Response:
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type.endswith("javascript"):
         content_type += "; charset=utf-8"
-    return Response(status_code=200, content_type=content_type, body=path.read_text(encoding="utf-8"),
-                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        status_code=200,
+        content_type=content_type,
+        body=path.read_text(encoding="utf-8"),
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,4 +1,5 @@
 """What the edge sends for search: summary and query embeddings, and its heartbeat (which embedding model it runs)."""
+
 from __future__ import annotations
 
 import math
@@ -40,18 +41,23 @@ class EmbeddingSync:
     def _embedding_model(self, version: str) -> dict[str, Any]:
         entry = self.registry.get(version)
         if not entry or entry.get("kind") != "embedding-model":
-            raise ClientError("unknown_embedding_version",
-                              f"{version} is not in the registry; PUT /edge/registry/{version} first", status=422)
+            raise ClientError(
+                "unknown_embedding_version",
+                f"{version} is not in the registry; PUT /edge/registry/{version} first",
+                status=422,
+            )
         return entry
 
     def _checked_vector(self, version: str, vector: list[float]) -> None:
         dims = int(self._embedding_model(version)["content"].get("dims", 0))
         if len(vector) != dims:
-            raise ClientError("wrong_dimensions", f"{version} makes {dims}-dimensional vectors, got {len(vector)}",
-                              status=422)
+            raise ClientError(
+                "wrong_dimensions", f"{version} makes {dims}-dimensional vectors, got {len(vector)}", status=422
+            )
         if not all(math.isfinite(x) and abs(x) <= FLOAT32_MAX for x in vector) or not any(vector):
-            raise ClientError("invalid_vector", "vector values must be finite float32 numbers, not all zeros",
-                              status=422)
+            raise ClientError(
+                "invalid_vector", "vector values must be finite float32 numbers, not all zeros", status=422
+            )
 
     def put_summary_embedding(self, summary_id: str, upload: EmbeddingUpload) -> None:
         item = self.sessions.get(summary_id)
@@ -69,7 +75,12 @@ class EmbeddingSync:
         """Record the edge as online; `changed` when it now runs another embedding model than before."""
         entry = self._embedding_model(beat.embedding_version)
         previous = self.registry.active_embedding()
-        self.registry.set_active_embedding({"embedding_version": beat.embedding_version, "seen_at": int(time.time()),
-                                            "model_id": entry["content"].get("model_id", "")})
+        self.registry.set_active_embedding(
+            {
+                "embedding_version": beat.embedding_version,
+                "seen_at": int(time.time()),
+                "model_id": entry["content"].get("model_id", ""),
+            }
+        )
         changed = bool(previous) and previous.get("embedding_version") != beat.embedding_version
         return {"embedding_version": beat.embedding_version, "changed": changed}

@@ -1,8 +1,9 @@
 """The read side of the API: paginated Queries over summaries, records, history, registry and usage."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -16,8 +17,16 @@ from functions.common.session_store import SessionStore
 from functions.common.views import plain, session_view
 
 STATUSES = ("RECEIVED", "SUMMARIZED", "FAILED")
-REGISTRY_KINDS = ("summarizer-model", "summarizer-prompt", "translator-model", "translator-prompt", "schema",
-                  "system", "eval-result", "embedding-model")
+REGISTRY_KINDS = (
+    "summarizer-model",
+    "summarizer-prompt",
+    "translator-model",
+    "translator-prompt",
+    "schema",
+    "system",
+    "eval-result",
+    "embedding-model",
+)
 MAX_USAGE_DAYS = 92
 
 
@@ -55,10 +64,16 @@ class Reads:
                 high = ((end or date(9999, 12, 30)) + timedelta(days=1)).isoformat()
                 key = key & Key("received_at").between(low, high)
         else:
-            day = (start or datetime.now(timezone.utc).date()).isoformat()
+            day = (start or datetime.now(UTC).date()).isoformat()
             index, key = "by_day", Key("received_day").eq(day)
-        items, token = query_page(self.sessions.table, limit=limit, next_token=next_token, IndexName=index,
-                                  KeyConditionExpression=key, ScanIndexForward=False)
+        items, token = query_page(
+            self.sessions.table,
+            limit=limit,
+            next_token=next_token,
+            IndexName=index,
+            KeyConditionExpression=key,
+            ScanIndexForward=False,
+        )
         return {"items": [session_view(item) for item in items], "next": token}
 
     def summary(self, summary_id: str) -> dict[str, Any]:
@@ -72,8 +87,10 @@ class Reads:
 
     def history(self, summary_id: str, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
         items, token = self.records.history_page(summary_id, system, limit, next_token)
-        entries = [{**plain({k: v for k, v in item.items() if k != "patch"}), "patch": json.loads(item["patch"])}
-                   for item in items]
+        entries = [
+            {**plain({k: v for k, v in item.items() if k != "patch"}), "patch": json.loads(item["patch"])}
+            for item in items
+        ]
         return {"items": entries, "next": token}
 
     def systems(self) -> dict[str, Any]:
@@ -86,12 +103,18 @@ class Reads:
     def registry_entries(self, kind: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
         if kind not in REGISTRY_KINDS:
             raise ClientError("invalid_kind", f"kind must be one of {', '.join(REGISTRY_KINDS)}, got {kind!r}")
-        items, token = query_page(self.registry.table, limit=limit, next_token=next_token, IndexName="by_kind",
-                                  KeyConditionExpression=Key("kind").eq(kind), ScanIndexForward=False)
+        items, token = query_page(
+            self.registry.table,
+            limit=limit,
+            next_token=next_token,
+            IndexName="by_kind",
+            KeyConditionExpression=Key("kind").eq(kind),
+            ScanIndexForward=False,
+        )
         return {"items": [plain(item) for item in items], "next": token}
 
     def usage_totals(self, params: dict[str, str]) -> dict[str, Any]:
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         end = _day(params.get("to"), "to") or today
         start = _day(params.get("from"), "from") or end - timedelta(days=29)
         if start > end or (end - start).days >= MAX_USAGE_DAYS:
@@ -100,13 +123,20 @@ class Reads:
         for offset in range((end - start).days + 1):
             day = (start + timedelta(days=offset)).isoformat()
             rows = [plain(r) for r in self.usage.query(KeyConditionExpression=Key("day").eq(day)).get("Items", [])]
-            days.append({"day": day, "calls": sum(r.get("calls", 0) for r in rows),
-                         "cost_usd": round(sum(r.get("cost_usd", 0) for r in rows), 6),
-                         "input_tokens": sum(r.get("input_tokens", 0) for r in rows),
-                         "output_tokens": sum(r.get("output_tokens", 0) for r in rows)})
+            days.append(
+                {
+                    "day": day,
+                    "calls": sum(r.get("calls", 0) for r in rows),
+                    "cost_usd": round(sum(r.get("cost_usd", 0) for r in rows), 6),
+                    "input_tokens": sum(r.get("input_tokens", 0) for r in rows),
+                    "output_tokens": sum(r.get("output_tokens", 0) for r in rows),
+                }
+            )
             for row in rows:
-                total = models.setdefault(row["model_id"], {"model_id": row["model_id"], "calls": 0, "cost_usd": 0.0,
-                                                            "input_tokens": 0, "output_tokens": 0})
+                total = models.setdefault(
+                    row["model_id"],
+                    {"model_id": row["model_id"], "calls": 0, "cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0},
+                )
                 for field in ("calls", "cost_usd", "input_tokens", "output_tokens"):
                     total[field] += row.get(field, 0)
         return {"from": start.isoformat(), "to": end.isoformat(), "days": days, "models": list(models.values())}

@@ -1,9 +1,11 @@
 """Re-translation requests: select what to redo, coalesce repeats within the window, queue it for the edge."""
+
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
@@ -35,7 +37,7 @@ class RefreshSelector(Contract):
     schema_version: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
-    def _one_kind_of_selection(self) -> "RefreshSelector":
+    def _one_kind_of_selection(self) -> RefreshSelector:
         versions = [name for name in VERSION_INDEXES if getattr(self, name)]
         if len(versions) > 1:
             raise ValueError(f"choose one version selector, not {', '.join(versions)}")
@@ -47,8 +49,15 @@ class RefreshSelector(Contract):
 
 
 class RefreshService:
-    def __init__(self, table_name: str, sessions_table: str, records: RecordStore, registry: RegistryStore,
-                 queues: Queues, window_seconds: int) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        sessions_table: str,
+        records: RecordStore,
+        registry: RegistryStore,
+        queues: Queues,
+        window_seconds: int,
+    ) -> None:
         ddb = boto3.resource("dynamodb")
         self.table, self.sessions = ddb.Table(table_name), ddb.Table(sessions_table)
         self.records, self.registry, self.queues, self.window = records, registry, queues, window_seconds
@@ -64,21 +73,30 @@ class RefreshService:
         try:
             self.table.put_item(
                 Item={"request_id": key, "current": request_id, "created_epoch": now, "expires_at": now + self.window},
-                ConditionExpression=Attr("request_id").not_exists() | Attr("created_epoch").lt(now - self.window))
+                ConditionExpression=Attr("request_id").not_exists() | Attr("created_epoch").lt(now - self.window),
+            )
         except BotoClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             existing = self.table.get_item(Key={"request_id": key}, ConsistentRead=True)["Item"]
             return False, self.get(existing["current"])
-        item = {"request_id": request_id, "selector": selection, "queued": len(targets), "completed": 0,
-                "status": "queued" if targets else "done", "created_at": utc_now(),
-                "expires_at": now + RETENTION_SECONDS}
+        item = {
+            "request_id": request_id,
+            "selector": selection,
+            "queued": len(targets),
+            "completed": 0,
+            "status": "queued" if targets else "done",
+            "created_at": utc_now(),
+            "expires_at": now + RETENTION_SECONDS,
+        }
         self.table.put_item(Item=item)
         for summary_id, system in targets:
             self.queues.request_translation(
-                TranslateRequest(summary_id=summary_id, system=system, reason="refresh", request_id=request_id,
-                                 task=selector.task),
-                dedup_key=f"{request_id}:{summary_id}:{system or selector.task}")
+                TranslateRequest(
+                    summary_id=summary_id, system=system, reason="refresh", request_id=request_id, task=selector.task
+                ),
+                dedup_key=f"{request_id}:{summary_id}:{system or selector.task}",
+            )
         return True, item
 
     def _check_exists(self, selector: RefreshSelector) -> None:
@@ -99,12 +117,18 @@ class RefreshService:
         """The edge stored (or confirmed) one requested translation."""
         try:
             self.table.update_item(
-                Key={"request_id": request_id}, UpdateExpression="ADD completed :one",
-                ConditionExpression=Attr("request_id").exists(), ExpressionAttributeValues={":one": 1})
+                Key={"request_id": request_id},
+                UpdateExpression="ADD completed :one",
+                ConditionExpression=Attr("request_id").exists(),
+                ExpressionAttributeValues={":one": 1},
+            )
             self.table.update_item(
-                Key={"request_id": request_id}, UpdateExpression="SET #s = :done",
+                Key={"request_id": request_id},
+                UpdateExpression="SET #s = :done",
                 ConditionExpression="completed >= queued",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":done": "done"})
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":done": "done"},
+            )
         except BotoClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -116,8 +140,11 @@ class RefreshService:
         return names
 
     def _summarized_ids(self) -> Iterator[str]:
-        kwargs: dict[str, Any] = {"IndexName": "by_status", "KeyConditionExpression": Key("status").eq("SUMMARIZED"),
-                                  "ProjectionExpression": "session_id"}
+        kwargs: dict[str, Any] = {
+            "IndexName": "by_status",
+            "KeyConditionExpression": Key("status").eq("SUMMARIZED"),
+            "ProjectionExpression": "session_id",
+        }
         while True:
             page = self.sessions.query(**kwargs)
             yield from (item["session_id"] for item in page.get("Items", []))
@@ -135,7 +162,9 @@ class RefreshService:
                     yield from ((item["summary_id"], item["system"]) for item in items)
                     if not token:
                         return
-        systems = [None] if selector.task == "embed" else [selector.system] if selector.system else self._active_systems()
+        systems = (
+            [None] if selector.task == "embed" else [selector.system] if selector.system else self._active_systems()
+        )
         summaries = [selector.summary_id] if selector.summary_id else self._summarized_ids()
         for summary_id in summaries:
             for system in systems:

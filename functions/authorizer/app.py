@@ -1,4 +1,5 @@
 """Lambda authorizer for the HTTP API (simple responses) and the WebSocket $connect (IAM policy)."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
@@ -20,8 +21,12 @@ def _bearer(header: str | None) -> str | None:
 def _websocket_policy(grant: TokenGrant | None, method_arn: str) -> dict:
     return {
         "principalId": grant.name if grant else "anonymous",
-        "policyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Action": "execute-api:Invoke", "Effect": "Allow" if grant else "Deny", "Resource": method_arn}]},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow" if grant else "Deny", "Resource": method_arn}
+            ],
+        },
         "context": grant.context() if grant else {},
     }
 

@@ -1,4 +1,5 @@
 """Who is calling: the scopes the authorizer attached to the request, and checks against them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ class Principal:
     source: str | None  # an ingest token is bound to one subsystem
 
     @classmethod
-    def from_event(cls, event: dict) -> "Principal":
+    def from_event(cls, event: dict) -> Principal:
         context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
         scopes = frozenset(s for s in str(context.get("scopes", "")).split() if s in SCOPES)
         return cls(str(context.get("name", "")), scopes, context.get("source") or None)
@@ -32,5 +33,4 @@ class Principal:
         if "admin" in self.scopes:
             return
         if self.source != source:
-            raise ClientError("forbidden", f"this token is bound to source {self.source!r}, not {source!r}",
-                              status=403)
+            raise ClientError("forbidden", f"this token is bound to source {self.source!r}, not {source!r}", status=403)

@@ -1,4 +1,5 @@
 """Client errors with a code and a sentence naming the problem, rendered as the ErrorBody contract."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ from aws_lambda_powertools.event_handler import Response
 class ClientError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, details: list[dict[str, Any]] | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.details = code, message, details
         if status is not None:

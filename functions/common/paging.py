@@ -1,4 +1,5 @@
 """Paginated DynamoDB Queries with opaque `next` tokens: the only way a request path lists anything."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Ids taken from URL paths are checked before they reach a table key."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,12 @@ from urllib.parse import unquote
 from functions.common.errors import ClientError
 from schemas.contracts import ID_PATTERN, SYSTEM_NAME_PATTERN
 
-_PATTERNS = {"id": re.compile(ID_PATTERN), "system": re.compile(SYSTEM_NAME_PATTERN),
-             "version": re.compile(r"^[a-z][a-z0-9-]{0,62}:[A-Za-z0-9._-]{1,128}$"),
-             "request": re.compile(r"^rf-[0-9a-f]{1,64}$")}
+_PATTERNS = {
+    "id": re.compile(ID_PATTERN),
+    "system": re.compile(SYSTEM_NAME_PATTERN),
+    "version": re.compile(r"^[a-z][a-z0-9-]{0,62}:[A-Za-z0-9._-]{1,128}$"),
+    "request": re.compile(r"^rf-[0-9a-f]{1,64}$"),
+}
 
 
 def checked(value: str, kind: str, name: str) -> str:

@@ -1,4 +1,5 @@
 """Messages to the summarize queue and the edge queue."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,8 @@ class Queues:
     def request_translation(self, request: TranslateRequest, dedup_key: str) -> None:
         """Ordered per summary; the same dedup_key within SQS's five-minute window is delivered once."""
         self.sqs.send_message(
-            QueueUrl=self.edge_url, MessageBody=request.model_dump_json(),
+            QueueUrl=self.edge_url,
+            MessageBody=request.model_dump_json(),
             MessageGroupId=request.summary_id,
-            MessageDeduplicationId=hashlib.sha256(dedup_key.encode()).hexdigest())
+            MessageDeduplicationId=hashlib.sha256(dedup_key.encode()).hexdigest(),
+        )

@@ -1,4 +1,5 @@
 """The model registry table: content-addressed entries, written once, listed by kind."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,12 @@ class RegistryStore:
         return self.table.get_item(Key={"version_id": version_id}).get("Item")
 
     def page_by_kind(self, kind: str, limit: int, start: dict | None = None) -> tuple[list[dict], dict | None]:
-        kwargs: dict[str, Any] = {"IndexName": "by_kind", "KeyConditionExpression": Key("kind").eq(kind),
-                                  "Limit": limit, "ScanIndexForward": False}
+        kwargs: dict[str, Any] = {
+            "IndexName": "by_kind",
+            "KeyConditionExpression": Key("kind").eq(kind),
+            "Limit": limit,
+            "ScanIndexForward": False,
+        }
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = self.table.query(**kwargs)

@@ -1,4 +1,5 @@
 """Turn an API Gateway request body into a validated contract, or a ClientError naming the problem."""
+
 from __future__ import annotations
 
 import base64
@@ -34,8 +35,7 @@ def require_json_content_type(event: dict) -> None:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         shown = content_type or "none"
-        raise ClientError("unsupported_media_type", f"content-type must be application/json, got {shown}",
-                          status=415)
+        raise ClientError("unsupported_media_type", f"content-type must be application/json, got {shown}", status=415)
 
 
 def _reject_constant(name: str) -> Any:
@@ -73,8 +73,11 @@ def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ClientError("invalid_json", f"a string holds an unpaired surrogate escape "
-                          f"(\\u{ord(text[exc.start]):04x}); strings must be valid Unicode") from exc
+        raise ClientError(
+            "invalid_json",
+            f"a string holds an unpaired surrogate escape "
+            f"(\\u{ord(text[exc.start]):04x}); strings must be valid Unicode",
+        ) from exc
 
 
 def parse_json(data: bytes) -> Any:
@@ -89,7 +92,9 @@ def parse_json(data: bytes) -> Any:
     except RecursionError as exc:
         raise ClientError("invalid_json", "JSON is nested too deeply") from exc
     except json.JSONDecodeError as exc:
-        raise ClientError("invalid_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ClientError(
+            "invalid_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except ValueError as exc:  # e.g. an integer literal longer than Python converts
         raise ClientError("invalid_json", f"body is not valid JSON: {exc}") from exc
     _check_values(parsed)
@@ -97,8 +102,10 @@ def parse_json(data: bytes) -> Any:
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"], "type": e["type"]}
-            for e in error.errors(include_url=False, include_input=False)[:20]]
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)[:20]
+    ]
 
 
 def parse_contract(model: type[Model], data: Any) -> Model:

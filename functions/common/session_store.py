@@ -1,4 +1,5 @@
 """Raw sessions in S3 and their status items in DynamoDB: the sessions table's one owner."""
+
 from __future__ import annotations
 
 import json
@@ -57,11 +58,19 @@ class SessionStore:
         """Write the RECEIVED item; None if the id already exists (the caller decides 200 or 409)."""
         now = utc_now()
         item = {
-            "session_id": session.session_id, "source": session.source, "user_id": session.user_id,
-            "status": SessionStatus.RECEIVED.value, "content_hash": content_hash,
-            "received_at": now, "received_day": now[:10], "updated_at": now,
-            "started_at": session.started_at.isoformat(), "raw_key": key, "attempts": 0,
-            "turn_count": len(session.turns), "systems": {},
+            "session_id": session.session_id,
+            "source": session.source,
+            "user_id": session.user_id,
+            "status": SessionStatus.RECEIVED.value,
+            "content_hash": content_hash,
+            "received_at": now,
+            "received_day": now[:10],
+            "updated_at": now,
+            "started_at": session.started_at.isoformat(),
+            "raw_key": key,
+            "attempts": 0,
+            "turn_count": len(session.turns),
+            "systems": {},
         }
         try:
             self.table.put_item(Item=item, ConditionExpression=Attr("session_id").not_exists())
@@ -76,7 +85,8 @@ class SessionStore:
         try:
             self.table.delete_item(
                 Key={"session_id": session_id},
-                ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").eq("RECEIVED"))
+                ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").eq("RECEIVED"),
+            )
         except BotoClientError as error:
             if not _is_condition_failure(error):
                 raise
@@ -89,7 +99,8 @@ class SessionStore:
                 UpdateExpression="SET #s = :received, updated_at = :now, attempts = :zero REMOVE #e",
                 ConditionExpression=Attr("status").eq("FAILED"),
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={":received": "RECEIVED", ":now": utc_now(), ":zero": 0})
+                ExpressionAttributeValues={":received": "RECEIVED", ":now": utc_now(), ":zero": 0},
+            )
         except BotoClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -103,8 +114,13 @@ class SessionStore:
             UpdateExpression="SET #s = :status, #e = :error, attempts = :attempts, updated_at = :now",
             ConditionExpression=Attr("status").ne("SUMMARIZED"),
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues={":status": status, ":error": error[:2000], ":attempts": attempts,
-                                       ":now": utc_now()})
+            ExpressionAttributeValues={
+                ":status": status,
+                ":error": error[:2000],
+                ":attempts": attempts,
+                ":now": utc_now(),
+            },
+        )
 
     def mark_summarized(self, session_id: str, content_hash: str, fields: dict[str, Any]) -> bool:
         """Record the summary once; False if it was already recorded (a redelivery)."""
@@ -117,7 +133,8 @@ class SessionStore:
                 UpdateExpression=f"SET {sets}, #status = :summarized, updated_at = :now REMOVE #error",
                 ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").ne("SUMMARIZED"),
                 ExpressionAttributeNames={**names, "#status": "status", "#error": "error"},
-                ExpressionAttributeValues={**values, ":summarized": "SUMMARIZED", ":now": utc_now()})
+                ExpressionAttributeValues={**values, ":summarized": "SUMMARIZED", ":now": utc_now()},
+            )
         except BotoClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -127,13 +144,17 @@ class SessionStore:
     def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
         """Which embedding the summary has now (the edge reads it to find summaries to embed)."""
         self.table.update_item(
-            Key={"session_id": session_id}, UpdateExpression="SET embedding_version = :v",
-            ConditionExpression=Attr("status").eq("SUMMARIZED"), ExpressionAttributeValues={":v": embedding_version})
+            Key={"session_id": session_id},
+            UpdateExpression="SET embedding_version = :v",
+            ConditionExpression=Attr("status").eq("SUMMARIZED"),
+            ExpressionAttributeValues={":v": embedding_version},
+        )
 
     def put_summary_text(self, session_id: str, text: str) -> str:
         key = summary_key(session_id)
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"),
-                           ContentType="text/markdown; charset=utf-8")
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="text/markdown; charset=utf-8"
+        )
         return key
 
     def read_text(self, key: str) -> str:
@@ -149,10 +170,14 @@ class SessionStore:
             self.table.update_item(
                 Key={"session_id": session_id},
                 UpdateExpression="SET batch_claim = :claim, batch_claim_expires = :expires",
-                ConditionExpression=(Attr("content_hash").eq(content_hash) & Attr("status").eq("RECEIVED")
-                                     & Attr("batch_id").not_exists()
-                                     & (Attr("batch_claim").not_exists() | Attr("batch_claim_expires").lt(now_s))),
-                ExpressionAttributeValues={":claim": claim_id, ":expires": expires_s})
+                ConditionExpression=(
+                    Attr("content_hash").eq(content_hash)
+                    & Attr("status").eq("RECEIVED")
+                    & Attr("batch_id").not_exists()
+                    & (Attr("batch_claim").not_exists() | Attr("batch_claim_expires").lt(now_s))
+                ),
+                ExpressionAttributeValues={":claim": claim_id, ":expires": expires_s},
+            )
         except BotoClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -162,8 +187,10 @@ class SessionStore:
     def release_batch_claim(self, session_id: str, claim_id: str) -> None:
         try:
             self.table.update_item(
-                Key={"session_id": session_id}, UpdateExpression="REMOVE batch_claim, batch_claim_expires",
-                ConditionExpression=Attr("batch_claim").eq(claim_id))
+                Key={"session_id": session_id},
+                UpdateExpression="REMOVE batch_claim, batch_claim_expires",
+                ConditionExpression=Attr("batch_claim").eq(claim_id),
+            )
         except BotoClientError as error:
             if not _is_condition_failure(error):
                 raise
@@ -174,9 +201,10 @@ class SessionStore:
             self.table.update_item(
                 Key={"session_id": session_id},
                 UpdateExpression="SET batch_id = :batch, batch_state = :pending, batch_submitted_at = :now, "
-                                 "updated_at = :now REMOVE batch_claim, batch_claim_expires",
+                "updated_at = :now REMOVE batch_claim, batch_claim_expires",
                 ConditionExpression=Attr("batch_claim").eq(claim_id) & Attr("batch_id").not_exists(),
-                ExpressionAttributeValues={":batch": batch_id, ":pending": BATCH_PENDING, ":now": utc_now()})
+                ExpressionAttributeValues={":batch": batch_id, ":pending": BATCH_PENDING, ":now": utc_now()},
+            )
         except BotoClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -200,7 +228,8 @@ class SessionStore:
         ids: list[str] = []
         kwargs: dict[str, Any] = {
             "IndexName": PENDING_BATCH_INDEX,
-            "KeyConditionExpression": Key("batch_state").eq(BATCH_PENDING) & Key("batch_id").eq(batch_id)}
+            "KeyConditionExpression": Key("batch_state").eq(BATCH_PENDING) & Key("batch_id").eq(batch_id),
+        }
         while True:
             page = self.table.query(**kwargs)
             ids += [item["session_id"] for item in page.get("Items", [])]
@@ -212,8 +241,10 @@ class SessionStore:
         """Take a session out of the pending-batch index once its result is fully handled."""
         try:
             self.table.update_item(
-                Key={"session_id": session_id}, UpdateExpression="REMOVE batch_state",
-                ConditionExpression=Attr("batch_id").eq(batch_id))
+                Key={"session_id": session_id},
+                UpdateExpression="REMOVE batch_state",
+                ConditionExpression=Attr("batch_id").eq(batch_id),
+            )
         except BotoClientError as error:
             if not _is_condition_failure(error):
                 raise
@@ -224,11 +255,18 @@ class SessionStore:
             self.table.update_item(
                 Key={"session_id": session_id},
                 UpdateExpression="SET #s = :failed, #e = :error, failed_batch_id = :batch, updated_at = :now, "
-                                 "attempts = if_not_exists(attempts, :zero) + :one REMOVE batch_id, batch_state",
+                "attempts = if_not_exists(attempts, :zero) + :one REMOVE batch_id, batch_state",
                 ConditionExpression=Attr("batch_id").eq(batch_id) & Attr("status").eq("RECEIVED"),
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={":failed": "FAILED", ":error": error[:2000], ":batch": batch_id,
-                                           ":now": utc_now(), ":zero": 0, ":one": 1})
+                ExpressionAttributeValues={
+                    ":failed": "FAILED",
+                    ":error": error[:2000],
+                    ":batch": batch_id,
+                    ":now": utc_now(),
+                    ":zero": 0,
+                    ":one": 1,
+                },
+            )
         except BotoClientError as error_:
             if _is_condition_failure(error_):
                 return False

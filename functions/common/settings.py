@@ -1,4 +1,5 @@
 """Every environment variable the functions read, in one place (template.yaml sets them)."""
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,7 @@ class Settings:
     edge_online_seconds: int
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls(
             sessions_table=env.get("SESSIONS_TABLE", ""),

@@ -1,4 +1,5 @@
 """API tokens: only their SHA-256 is stored, with scopes, an optional bound source, expiry and revocation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,16 +56,20 @@ class TokenStore:
         item = self.table.get_item(Key={"token_hash": token_hash}).get("Item")
         return grant_from_item(item, token_hash)
 
-    def create(self, name: str, scopes: list[str], source: str | None = None,
-               ttl_seconds: int | None = None) -> str:
+    def create(self, name: str, scopes: list[str], source: str | None = None, ttl_seconds: int | None = None) -> str:
         unknown = set(scopes) - set(SCOPES)
         if unknown or not scopes:
             raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
         if "ingest" in scopes and not source and "admin" not in scopes:
             raise ValueError("an ingest token must be bound to one source subsystem (--source)")
         token = new_token()
-        item: dict[str, Any] = {"token_hash": hash_token(token), "name": name, "scopes": sorted(set(scopes)),
-                                "created_at": int(time.time()), "revoked": False}
+        item: dict[str, Any] = {
+            "token_hash": hash_token(token),
+            "name": name,
+            "scopes": sorted(set(scopes)),
+            "created_at": int(time.time()),
+            "revoked": False,
+        }
         if source:
             item["source"] = source
         if ttl_seconds:
@@ -76,8 +81,11 @@ class TokenStore:
         revoked = 0
         for item in self.list():
             if item["name"] == name and not item.get("revoked"):
-                self.table.update_item(Key={"token_hash": item["token_hash"]},
-                                       UpdateExpression="SET revoked = :t", ExpressionAttributeValues={":t": True})
+                self.table.update_item(
+                    Key={"token_hash": item["token_hash"]},
+                    UpdateExpression="SET revoked = :t",
+                    ExpressionAttributeValues={":t": True},
+                )
                 revoked += 1
         return revoked
 

@@ -1,13 +1,32 @@
 """How stored items look to API clients."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-SESSION_FIELDS = ("session_id", "source", "user_id", "status", "received_at", "updated_at", "started_at",
-                  "attempts", "error", "content_hash", "summarizer_model_version", "summarizer_prompt_version",
-                  "usage", "cost_usd", "latency_ms", "systems", "turn_count", "batch_id", "failed_batch_id",
-                  "embedding_version")
+SESSION_FIELDS = (
+    "session_id",
+    "source",
+    "user_id",
+    "status",
+    "received_at",
+    "updated_at",
+    "started_at",
+    "attempts",
+    "error",
+    "content_hash",
+    "summarizer_model_version",
+    "summarizer_prompt_version",
+    "usage",
+    "cost_usd",
+    "latency_ms",
+    "systems",
+    "turn_count",
+    "batch_id",
+    "failed_batch_id",
+    "embedding_version",
+)
 
 
 def plain(value: Any) -> Any:

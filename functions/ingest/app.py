@@ -1,4 +1,5 @@
 """POST /sessions, GET /sessions/{session_id}, POST /sessions/{session_id}/retry."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ settings = Settings.from_env()
 logger = Logger()
 app = APIGatewayHttpResolver()
 register_error_handlers(app)
-service = IngestService(SessionStore(settings.sessions_table, settings.data_bucket),
-                        Queues(settings.summarize_queue_url, settings.edge_queue_url))
+service = IngestService(
+    SessionStore(settings.sessions_table, settings.data_bucket),
+    Queues(settings.summarize_queue_url, settings.edge_queue_url),
+)
 
 
 def _json(status: int, body: dict, headers: dict | None = None) -> Response:
@@ -38,13 +41,17 @@ def post_session() -> Response:
     session = parse_contract(Session, data)
     principal.require_source(session.source)
     if len(session.turns) > settings.max_turns:
-        raise ClientError("too_many_turns", f"session has {len(session.turns)} turns; the limit is {settings.max_turns}",
-                          status=413)
+        raise ClientError(
+            "too_many_turns", f"session has {len(session.turns)} turns; the limit is {settings.max_turns}", status=413
+        )
     accepted = service.accept(session)
     status_url = f"/sessions/{session.session_id}"
     body = SessionAccepted(session_id=session.session_id, status=accepted.item["status"], status_url=status_url)
-    logger.info("session accepted" if accepted.created else "session already accepted",
-                session_id=session.session_id, source=session.source)
+    logger.info(
+        "session accepted" if accepted.created else "session already accepted",
+        session_id=session.session_id,
+        source=session.source,
+    )
     return _json(202 if accepted.created else 200, body.model_dump(mode="json"), {"Location": status_url})
 
 

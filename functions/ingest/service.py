@@ -1,4 +1,5 @@
 """Accepting a session: store it raw, record it RECEIVED, queue it; all or nothing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,11 @@ class IngestService:
     def retry(self, session_id: str) -> dict[str, Any]:
         item = self.get(session_id)
         if not self.store.reopen_failed(session_id):
-            raise ClientError("not_failed", f"session {session_id} is {item['status']}; only FAILED sessions can be retried",
-                              status=409)
+            raise ClientError(
+                "not_failed",
+                f"session {session_id} is {item['status']}; only FAILED sessions can be retried",
+                status=409,
+            )
         self.queues.request_summary(SummarizeRequest(session_id=session_id, content_hash=item["content_hash"]))
         return self.store.get(session_id) or item
 
@@ -62,6 +66,8 @@ class IngestService:
     def _same_or_conflict(existing: dict[str, Any], content_hash: str) -> dict[str, Any]:
         if existing.get("content_hash") != content_hash:
             raise ClientError(
-                "conflict", f"session {existing.get('session_id')} was already accepted with different content",
-                status=409)
+                "conflict",
+                f"session {existing.get('session_id')} was already accepted with different content",
+                status=409,
+            )
         return existing

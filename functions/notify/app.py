@@ -1,4 +1,5 @@
 """Dashboard live updates: track WebSocket connections and push table changes to them."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
@@ -24,8 +25,9 @@ def record_handler(record: DynamoDBRecord) -> None:
 def lambda_handler(event: dict, context) -> dict:
     route = (event.get("requestContext") or {}).get("routeKey")
     if route == "$connect":
-        connections.add(event["requestContext"]["connectionId"],
-                        (event["requestContext"].get("authorizer") or {}).get("name", ""))
+        connections.add(
+            event["requestContext"]["connectionId"], (event["requestContext"].get("authorizer") or {}).get("name", "")
+        )
         return {"statusCode": 200}
     if route == "$disconnect":
         connections.remove(event["requestContext"]["connectionId"])

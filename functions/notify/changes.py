@@ -1,4 +1,5 @@
 """What a dashboard needs to hear about one table change (small messages; the page fetches details)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,10 +11,18 @@ def change_message(record: DynamoDBRecord) -> dict[str, Any] | None:
     change = record.dynamodb
     image = (change.new_image or change.old_image or {}) if change else {}
     if "session_id" in image:
-        return {"type": "summary", "event": record.event_name.name if record.event_name else "",
-                "summary_id": image["session_id"], "status": image.get("status")}
+        return {
+            "type": "summary",
+            "event": record.event_name.name if record.event_name else "",
+            "summary_id": image["session_id"],
+            "status": image.get("status"),
+        }
     if "summary_id" in image and "system" in image:
-        return {"type": "record", "event": record.event_name.name if record.event_name else "",
-                "summary_id": image["summary_id"], "system": image["system"],
-                "version": int(image.get("version", 0))}
+        return {
+            "type": "record",
+            "event": record.event_name.name if record.event_name else "",
+            "summary_id": image["summary_id"],
+            "system": image["system"],
+            "version": int(image.get("version", 0)),
+        }
     return None

@@ -1,4 +1,5 @@
 """Open dashboard connections: one partition, queried (never scanned), pruned when a client is gone."""
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,20 @@ class Connections:
     @property
     def management(self):
         if self._management is None:
-            self._management = boto3.client("apigatewaymanagementapi",
-                                            endpoint_url=os.environ["WEBSOCKET_MANAGEMENT_URL"])
+            self._management = boto3.client(
+                "apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_MANAGEMENT_URL"]
+            )
         return self._management
 
     def add(self, connection_id: str, name: str) -> None:
-        self.table.put_item(Item={"channel": CHANNEL, "connection_id": connection_id, "name": name,
-                                  "expires_at": int(time.time()) + CONNECTION_TTL_SECONDS})
+        self.table.put_item(
+            Item={
+                "channel": CHANNEL,
+                "connection_id": connection_id,
+                "name": name,
+                "expires_at": int(time.time()) + CONNECTION_TTL_SECONDS,
+            }
+        )
 
     def remove(self, connection_id: str) -> None:
         self.table.delete_item(Key={"channel": CHANNEL, "connection_id": connection_id})

@@ -1,9 +1,11 @@
 """Embedding vectors in DynamoDB: one per summary (the edge's latest), and short-lived free-text query vectors."""
+
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import boto3
 import numpy as np
@@ -35,8 +37,15 @@ class EmbeddingStore:
         self.queries = ddb.Table(query_table_name) if query_table_name else None
 
     def put(self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str) -> None:
-        self.table.put_item(Item={"summary_id": summary_id, "embedding_version": embedding_version,
-                                  "vector": pack(vector), "dims": len(vector), "created_at": created_at})
+        self.table.put_item(
+            Item={
+                "summary_id": summary_id,
+                "embedding_version": embedding_version,
+                "vector": pack(vector),
+                "dims": len(vector),
+                "created_at": created_at,
+            }
+        )
 
     def get(self, summary_id: str) -> tuple[str, np.ndarray] | None:
         item = self.table.get_item(Key={"summary_id": summary_id}).get("Item")
@@ -45,12 +54,20 @@ class EmbeddingStore:
     def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
         """(summary_id, version, vector) for the ids that have one."""
         keys = [{"summary_id": summary_id} for summary_id in sorted(set(summary_ids))]
-        return [(item["summary_id"], item["embedding_version"], unpack(item["vector"]))
-                for item in batch_get(self.table, keys)]
+        return [
+            (item["summary_id"], item["embedding_version"], unpack(item["vector"]))
+            for item in batch_get(self.table, keys)
+        ]
 
     def put_query(self, query_key: str, embedding_version: str, vector: Sequence[float]) -> None:
-        self.queries.put_item(Item={"query_id": query_key, "embedding_version": embedding_version,
-                                    "vector": pack(vector), "expires_at": int(time.time()) + QUERY_TTL_SECONDS})
+        self.queries.put_item(
+            Item={
+                "query_id": query_key,
+                "embedding_version": embedding_version,
+                "vector": pack(vector),
+                "expires_at": int(time.time()) + QUERY_TTL_SECONDS,
+            }
+        )
 
     def get_query(self, query_key: str) -> np.ndarray | None:
         item = self.queries.get_item(Key={"query_id": query_key}, ConsistentRead=True).get("Item")

@@ -1,14 +1,15 @@
 """The search index: one row per summary, its terms (CSR) and its embedding, as numpy arrays that round-trip via npz."""
+
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from itertools import chain
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -78,6 +79,7 @@ def _entry_mask(term_ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class SearchIndex:
     """Rows in no particular order; `position` finds one. Arrays are read-only: every change returns a new index."""
+
     ids: np.ndarray  # unicode
     sources: np.ndarray  # unicode, "" for a row whose document has not arrived yet
     days: np.ndarray  # int32 yyyymmdd, 0 when unknown
@@ -90,8 +92,17 @@ class SearchIndex:
     embedding_version: str = ""
 
     def __post_init__(self) -> None:
-        typed = {"ids": str, "sources": str, "days": np.int32, "doc_len": np.float32, "term_ptr": np.int64,
-                 "terms": np.uint32, "tfs": np.uint16, "vectors": np.float32, "has_vector": bool}
+        typed = {
+            "ids": str,
+            "sources": str,
+            "days": np.int32,
+            "doc_len": np.float32,
+            "term_ptr": np.int64,
+            "terms": np.uint32,
+            "tfs": np.uint16,
+            "vectors": np.float32,
+            "has_vector": bool,
+        }
         for name, dtype in typed.items():
             array = np.asarray(getattr(self, name), dtype=dtype)
             array.flags.writeable = False
@@ -99,17 +110,30 @@ class SearchIndex:
         n = len(self.ids)
         if any(len(getattr(self, name)) != n for name in ("sources", "days", "doc_len", "has_vector")):
             raise ValueError("search index arrays disagree on the number of rows")
-        if self.term_ptr.shape != (n + 1,) or self.term_ptr[0] != 0 or self.term_ptr[-1] != len(self.terms) \
-                or len(self.tfs) != len(self.terms) or np.any(np.diff(self.term_ptr) < 0):
+        if (
+            self.term_ptr.shape != (n + 1,)
+            or self.term_ptr[0] != 0
+            or self.term_ptr[-1] != len(self.terms)
+            or len(self.tfs) != len(self.terms)
+            or np.any(np.diff(self.term_ptr) < 0)
+        ):
             raise ValueError("search index term pointers do not match its terms")
         if self.vectors.ndim != 2 or len(self.vectors) != n:
             raise ValueError(f"search index vectors have shape {self.vectors.shape}, expected ({n}, d)")
 
     @classmethod
     def empty(cls) -> SearchIndex:
-        return cls(ids=_strings([]), sources=_strings([]), days=np.zeros(0), doc_len=np.zeros(0),
-                   term_ptr=np.zeros(1), terms=np.zeros(0), tfs=np.zeros(0), vectors=np.zeros((0, 0)),
-                   has_vector=np.zeros(0))
+        return cls(
+            ids=_strings([]),
+            sources=_strings([]),
+            days=np.zeros(0),
+            doc_len=np.zeros(0),
+            term_ptr=np.zeros(1),
+            terms=np.zeros(0),
+            tfs=np.zeros(0),
+            vectors=np.zeros((0, 0)),
+            has_vector=np.zeros(0),
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -152,8 +176,9 @@ class SearchIndex:
             return self
         if unnamed := [doc.summary_id for doc in latest.values() if not doc.source or not doc.summary_id]:
             raise ValueError(f"documents need a summary_id and a source; missing for {unnamed[:5]}")
-        replaced = sorted((row, doc.summary_id) for doc in latest.values() if (row := self.position(doc.summary_id))
-                          is not None)
+        replaced = sorted(
+            (row, doc.summary_id) for doc in latest.values() if (row := self.position(doc.summary_id)) is not None
+        )
         rows = [row for row, _ in replaced]
         added = [doc for doc in latest.values() if self.position(doc.summary_id) is None]
         new = [latest[summary_id] for _, summary_id in replaced] + added
@@ -172,10 +197,13 @@ class SearchIndex:
         tf_pieces += [self.tfs[old], new_tfs[fresh]]
         lengths = np.diff(self.term_ptr)
         lengths[rows] = np.diff(new_ptr)[: len(rows)]
-        lengths = np.concatenate([lengths, np.diff(new_ptr)[len(rows):]])
+        lengths = np.concatenate([lengths, np.diff(new_ptr)[len(rows) :]])
 
-        sources, days, doc_len = self.sources.astype(_wider(self.sources, new, "source")), self.days.copy(), \
-            self.doc_len.copy()
+        sources, days, doc_len = (
+            self.sources.astype(_wider(self.sources, new, "source")),
+            self.days.copy(),
+            self.doc_len.copy(),
+        )
         for i, row in enumerate(rows):
             sources[row], days[row], doc_len[row] = new[i].source, day_number(new[i].day), new_lengths[i]
         m = len(added)
@@ -183,13 +211,16 @@ class SearchIndex:
             ids=np.concatenate([self.ids, _strings([doc.summary_id for doc in added])]) if m else self.ids,
             sources=np.concatenate([sources, _strings([doc.source for doc in added])]),
             days=np.concatenate([days, np.asarray([day_number(doc.day) for doc in added], dtype=np.int32)]),
-            doc_len=np.concatenate([doc_len, new_lengths[len(rows):]]),
+            doc_len=np.concatenate([doc_len, new_lengths[len(rows) :]]),
             term_ptr=np.concatenate([[0], np.cumsum(lengths)]),
-            terms=np.concatenate(term_pieces), tfs=np.concatenate(tf_pieces),
-            vectors=np.concatenate([self.vectors, np.zeros((m, self.dimensions), dtype=np.float32)]) if m
+            terms=np.concatenate(term_pieces),
+            tfs=np.concatenate(tf_pieces),
+            vectors=np.concatenate([self.vectors, np.zeros((m, self.dimensions), dtype=np.float32)])
+            if m
             else self.vectors,
             has_vector=np.concatenate([self.has_vector, np.zeros(m, dtype=bool)]) if m else self.has_vector,
-            embedding_version=self.embedding_version)
+            embedding_version=self.embedding_version,
+        )
         updated._inherit_positions(self, [doc.summary_id for doc in added])
         return updated
 
@@ -216,12 +247,15 @@ class SearchIndex:
             except (TypeError, ValueError):
                 raise ValueError(f"vector of {summary_id} is not a list of numbers") from None
             if row.ndim != 1 or not row.size:
-                raise ValueError(f"vector of {summary_id} must be a non-empty flat list of numbers, "
-                                 f"got shape {row.shape}")
+                raise ValueError(
+                    f"vector of {summary_id} must be a non-empty flat list of numbers, got shape {row.shape}"
+                )
             dimensions = dimensions or row.size
             if row.size != dimensions:
-                raise ValueError(f"vector of {summary_id} has {row.size} dimensions; {version} vectors in this "
-                                 f"index have {dimensions}")
+                raise ValueError(
+                    f"vector of {summary_id} has {row.size} dimensions; {version} vectors in this "
+                    f"index have {dimensions}"
+                )
             rows_in.append(row)
         matrix = np.stack(rows_in)
         finite = np.isfinite(matrix).all(axis=1)
@@ -248,8 +282,13 @@ class SearchIndex:
             sources=np.concatenate([self.sources, _strings([""] * m)]) if m else self.sources,
             days=np.concatenate([self.days, np.zeros(m, dtype=np.int32)]),
             doc_len=np.concatenate([self.doc_len, np.zeros(m, dtype=np.float32)]),
-            term_ptr=np.concatenate([self.term_ptr, np.full(m, self.term_ptr[-1])]), terms=self.terms, tfs=self.tfs,
-            vectors=vectors, has_vector=has_vector, embedding_version=version)
+            term_ptr=np.concatenate([self.term_ptr, np.full(m, self.term_ptr[-1])]),
+            terms=self.terms,
+            tfs=self.tfs,
+            vectors=vectors,
+            has_vector=has_vector,
+            embedding_version=version,
+        )
         updated._inherit_positions(self, missing)
         return updated
 
@@ -268,10 +307,18 @@ class SearchIndex:
             return self
         entries = _entry_mask(self.term_ptr, keep)
         lengths = np.diff(self.term_ptr)[keep]
-        return SearchIndex(ids=self.ids[keep], sources=self.sources[keep], days=self.days[keep],
-                           doc_len=self.doc_len[keep], term_ptr=np.concatenate([[0], np.cumsum(lengths)]),
-                           terms=self.terms[entries], tfs=self.tfs[entries], vectors=self.vectors[keep],
-                           has_vector=self.has_vector[keep], embedding_version=self.embedding_version)
+        return SearchIndex(
+            ids=self.ids[keep],
+            sources=self.sources[keep],
+            days=self.days[keep],
+            doc_len=self.doc_len[keep],
+            term_ptr=np.concatenate([[0], np.cumsum(lengths)]),
+            terms=self.terms[entries],
+            tfs=self.tfs[entries],
+            vectors=self.vectors[keep],
+            has_vector=self.has_vector[keep],
+            embedding_version=self.embedding_version,
+        )
 
     # ----- storage -----
     def to_bytes(self) -> bytes:
@@ -279,8 +326,9 @@ class SearchIndex:
         buffer = io.BytesIO()
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         arrays["vectors"] = self.vectors.astype(np.float16)
-        np.savez_compressed(buffer, format=np.array(FORMAT), embedding_version=np.array(self.embedding_version),
-                            **arrays)
+        np.savez_compressed(
+            buffer, format=np.array(FORMAT), embedding_version=np.array(self.embedding_version), **arrays
+        )
         return buffer.getvalue()
 
     @classmethod

@@ -1,4 +1,5 @@
 """IndexFunction: DynamoDB stream batches (Sessions, Embeddings) -> the search index file."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
@@ -12,9 +13,14 @@ from functions.search.indexer import Indexer
 
 settings = Settings.from_env()
 logger = Logger()
-indexer = Indexer(IndexFile(settings.data_bucket), SessionStore(settings.sessions_table, settings.data_bucket),
-                  EmbeddingStore(settings.embeddings_table), RegistryStore(settings.registry_table),
-                  settings.sessions_table, settings.embeddings_table)
+indexer = Indexer(
+    IndexFile(settings.data_bucket),
+    SessionStore(settings.sessions_table, settings.data_bucket),
+    EmbeddingStore(settings.embeddings_table),
+    RegistryStore(settings.registry_table),
+    settings.sessions_table,
+    settings.embeddings_table,
+)
 
 
 @logger.inject_lambda_context

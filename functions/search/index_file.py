@@ -1,8 +1,9 @@
 """The search index as one compact object in the data bucket: cached by ETag, replaced with conditional writes."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import boto3
 from botocore.exceptions import ClientError as BotoClientError
@@ -51,8 +52,13 @@ class IndexFile:
             changed = change(index)
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
             try:
-                response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=changed.to_bytes(),
-                                              ContentType="application/octet-stream", **condition)
+                response = self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=changed.to_bytes(),
+                    ContentType="application/octet-stream",
+                    **condition,
+                )
             except BotoClientError as error:
                 if error.response["Error"]["Code"] in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                     continue

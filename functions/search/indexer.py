@@ -1,7 +1,9 @@
 """Turn stream records (summaries written, embeddings stored) into one conditional update of the search index."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -41,8 +43,15 @@ def changed_key(record: dict[str, Any]) -> str | None:
 
 
 class Indexer:
-    def __init__(self, index_file: IndexFile, sessions: SessionStore, embeddings: EmbeddingStore,
-                 registry: RegistryStore, sessions_table: str, embeddings_table: str) -> None:
+    def __init__(
+        self,
+        index_file: IndexFile,
+        sessions: SessionStore,
+        embeddings: EmbeddingStore,
+        registry: RegistryStore,
+        sessions_table: str,
+        embeddings_table: str,
+    ) -> None:
         self.index_file, self.sessions, self.embeddings, self.registry = index_file, sessions, embeddings, registry
         self.sessions_table, self.embeddings_table = sessions_table, embeddings_table
 
@@ -59,8 +68,13 @@ class Indexer:
         if not documents and not vectors:
             return None
         index = self.index_file.update(lambda current: current.with_documents(documents).with_vectors(vectors))
-        logger.info("search index updated", documents=len(documents), vectors=len(vectors), rows=len(index),
-                    embedding_version=index.embedding_version)
+        logger.info(
+            "search index updated",
+            documents=len(documents),
+            vectors=len(vectors),
+            rows=len(index),
+            embedding_version=index.embedding_version,
+        )
         return index
 
     def _missing_documents(self, summary_ids: set[str]) -> list[IndexedDocument]:
@@ -80,8 +94,12 @@ class Indexer:
 
     def _document(self, session: dict[str, Any]) -> IndexedDocument:
         """A summarized session's index entry: its source, the day it arrived and its summary text."""
-        return IndexedDocument(summary_id=session["session_id"], source=session["source"],
-                               day=session.get("received_day"), text=self.sessions.read_text(session["summary_key"]))
+        return IndexedDocument(
+            summary_id=session["session_id"],
+            source=session["source"],
+            day=session.get("received_day"),
+            text=self.sessions.read_text(session["summary_key"]),
+        )
 
     def _active_vectors(self, summary_ids: set[str]) -> list[tuple[str, str, Any]]:
         """Only vectors of the model the edge runs now: a late upload from an older model must not evict them."""

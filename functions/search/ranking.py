@@ -1,4 +1,5 @@
 """Hybrid ranking over a SearchIndex: BM25 over the terms, cosine over the vectors, a weighted mix of the two."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -62,15 +63,23 @@ class Hit:
         return data
 
 
-def search(index: SearchIndex, query_terms: list[int], query_vector: np.ndarray | None, k: int, filters: Filters,
-           exclude: str | None = None, semantic_weight: float = SEMANTIC_WEIGHT) -> list[Hit]:
+def search(
+    index: SearchIndex,
+    query_terms: list[int],
+    query_vector: np.ndarray | None,
+    k: int,
+    filters: Filters,
+    exclude: str | None = None,
+    semantic_weight: float = SEMANTIC_WEIGHT,
+) -> list[Hit]:
     """The k best rows for a query's terms (repeats weigh more) and, when it fits the index, its vector."""
     unique, counts = np.unique(np.asarray(query_terms, dtype=np.uint32), return_counts=True)
     return _rank(index, unique, counts.astype(np.float64), query_vector, k, filters, exclude, semantic_weight)
 
 
-def similar(index: SearchIndex, summary_id: str, k: int, filters: Filters,
-            semantic_weight: float = SEMANTIC_WEIGHT) -> list[Hit]:
+def similar(
+    index: SearchIndex, summary_id: str, k: int, filters: Filters, semantic_weight: float = SEMANTIC_WEIGHT
+) -> list[Hit]:
     """The k rows most like this summary: its own terms and counts, and its own vector if it has one."""
     row = index.position(summary_id)
     if row is None:
@@ -124,8 +133,16 @@ def _semantic(index: SearchIndex, query_vector: np.ndarray | None) -> np.ndarray
     return query / norm
 
 
-def _rank(index: SearchIndex, terms: np.ndarray, weights: np.ndarray, query_vector: np.ndarray | None, k: int,
-          filters: Filters, exclude: str | None, semantic_weight: float) -> list[Hit]:
+def _rank(
+    index: SearchIndex,
+    terms: np.ndarray,
+    weights: np.ndarray,
+    query_vector: np.ndarray | None,
+    k: int,
+    filters: Filters,
+    exclude: str | None,
+    semantic_weight: float,
+) -> list[Hit]:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     if not 0 <= semantic_weight <= 1:
@@ -145,14 +162,21 @@ def _rank(index: SearchIndex, terms: np.ndarray, weights: np.ndarray, query_vect
     score = lexical
     if query is not None:
         # Gather the candidate rows only when they are few; otherwise one product over every row is cheaper.
-        cosine = (index.vectors[rows] @ query if len(rows) < len(index) // 2 else (index.vectors @ query)[rows])
+        cosine = index.vectors[rows] @ query if len(rows) < len(index) // 2 else (index.vectors @ query)[rows]
         semantic = np.clip(cosine.astype(np.float64), 0.0, 1.0)  # rows without a vector are zeros
         score = semantic_weight * semantic + (1 - semantic_weight) * lexical
     chosen = _top(index, rows, score, k)
-    return [Hit(summary_id=str(index.ids[rows[i]]), source=str(index.sources[rows[i]]),
-                day=day_text(index.days[rows[i]]), score=float(score[i]), lexical=float(lexical[i]),
-                semantic=float(semantic[i]) if semantic is not None and index.has_vector[rows[i]] else None)
-            for i in chosen]
+    return [
+        Hit(
+            summary_id=str(index.ids[rows[i]]),
+            source=str(index.sources[rows[i]]),
+            day=day_text(index.days[rows[i]]),
+            score=float(score[i]),
+            lexical=float(lexical[i]),
+            semantic=float(semantic[i]) if semantic is not None and index.has_vector[rows[i]] else None,
+        )
+        for i in chosen
+    ]
 
 
 def _top(index: SearchIndex, rows: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

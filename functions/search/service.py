@@ -1,4 +1,5 @@
 """GET /search and GET /summaries/{id}/similar: hybrid ranking over the index, and how the query got its vector."""
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ POLL_SECONDS = 0.1
 @dataclass
 class Semantic:
     """Whether the ranking used embeddings, and if not, why."""
+
     vector: np.ndarray | None
     reason: str | None
     embedding_version: str | None
@@ -51,8 +53,16 @@ def parse_filters(params: dict[str, str]) -> ranking.Filters:
 
 
 class SearchService:
-    def __init__(self, index_file: IndexFile, embeddings: EmbeddingStore, sessions: SessionStore,
-                 registry: RegistryStore, query_queue_url: str, wait_seconds: float, online_seconds: int) -> None:
+    def __init__(
+        self,
+        index_file: IndexFile,
+        embeddings: EmbeddingStore,
+        sessions: SessionStore,
+        registry: RegistryStore,
+        query_queue_url: str,
+        wait_seconds: float,
+        online_seconds: int,
+    ) -> None:
         self.index_file, self.embeddings, self.sessions, self.registry = index_file, embeddings, sessions, registry
         self.sqs = boto3.client("sqs") if query_queue_url else None
         self.query_queue_url, self.wait_seconds, self.online_seconds = query_queue_url, wait_seconds, online_seconds
@@ -78,26 +88,44 @@ class SearchService:
             item = self.sessions.get(summary_id)
             if not item or item.get("status") != "SUMMARIZED":
                 raise ClientError("not_found", f"no summarized session {summary_id}", status=404)
-            raise ClientError("not_indexed_yet", f"{summary_id} is summarized but not in the search index yet; "
-                              "try again in a few seconds", status=409)
+            raise ClientError(
+                "not_indexed_yet",
+                f"{summary_id} is summarized but not in the search index yet; try again in a few seconds",
+                status=409,
+            )
         has_vector = bool(index.has_vector[position])
-        semantic = Semantic(index.vectors[position] if has_vector else None,
-                            None if has_vector else "this summary has no embedding yet (the edge adds it)",
-                            index.embedding_version or None)
+        semantic = Semantic(
+            index.vectors[position] if has_vector else None,
+            None if has_vector else "this summary has no embedding yet (the edge adds it)",
+            index.embedding_version or None,
+        )
         hits = ranking.similar(index, summary_id, k, filters)
         return self._answer({"summary_id": summary_id}, hits, semantic, k)
 
     def _answer(self, query: dict[str, Any], hits: list[Any], semantic: Semantic, k: int) -> dict[str, Any]:
         found = self._sessions({hit.summary_id for hit in hits})
-        items = [{**hit.to_dict(), "received_at": found.get(hit.summary_id, {}).get("received_at"),
-                  "links": {"summary": f"/summaries/{hit.summary_id}"}} for hit in hits]
-        return {"query": query, "mode": "hybrid" if semantic.vector is not None else "lexical",
-                "semantic": semantic.view(), "k": k, "items": items}
+        items = [
+            {
+                **hit.to_dict(),
+                "received_at": found.get(hit.summary_id, {}).get("received_at"),
+                "links": {"summary": f"/summaries/{hit.summary_id}"},
+            }
+            for hit in hits
+        ]
+        return {
+            "query": query,
+            "mode": "hybrid" if semantic.vector is not None else "lexical",
+            "semantic": semantic.view(),
+            "k": k,
+            "items": items,
+        }
 
     def _sessions(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         keys = [{"session_id": summary_id} for summary_id in sorted(ids)]
-        return {item["session_id"]: item
-                for item in batch_get(self.sessions.table, keys, projection="session_id, received_at")}
+        return {
+            item["session_id"]: item
+            for item in batch_get(self.sessions.table, keys, projection="session_id, received_at")
+        }
 
     def _query_vector(self, text: str, index: SearchIndex) -> Semantic:
         version = index.embedding_version or None
@@ -114,13 +142,19 @@ class SearchService:
         if not self.sqs or time.time() - seen_at > self.online_seconds:
             last = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seen_at)) if seen_at else "never"
             return Semantic(None, f"the edge worker is offline (last seen {last}); lexical matching only", version)
-        self.sqs.send_message(QueueUrl=self.query_queue_url,
-                              MessageBody=json.dumps({"query_id": key, "text": text, "embedding_version": version}))
+        self.sqs.send_message(
+            QueueUrl=self.query_queue_url,
+            MessageBody=json.dumps({"query_id": key, "text": text, "embedding_version": version}),
+        )
         deadline = time.monotonic() + self.wait_seconds
         while time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
             vector = self.embeddings.get_query(key)
             if vector is not None:
                 return Semantic(vector, None, version)
-        return Semantic(None, f"the edge did not embed the query within {self.wait_seconds:g} s; lexical matching "
-                              "only (the same search will use it once it arrives)", version)
+        return Semantic(
+            None,
+            f"the edge did not embed the query within {self.wait_seconds:g} s; lexical matching "
+            "only (the same search will use it once it arrives)",
+            version,
+        )

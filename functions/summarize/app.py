@@ -2,6 +2,7 @@
 
 With SUMMARIZER_MODE=batch the queued sessions go out as one Message Batch instead (see batch.py).
 """
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
@@ -25,20 +26,35 @@ service = summarize_service(settings, settings.summarize_max_attempts)
 store = service.store
 mode = summarizer_mode()
 submitter = BatchSubmitter(store, summarizer, max_attempts=service.max_attempts)
-idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]",
-                                expires_after_seconds=30 * 24 * 3600)
-@idempotent_function(data_keyword_argument="request", config=idempotency,
-                     persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table))
+idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]", expires_after_seconds=30 * 24 * 3600)
+
+
+@idempotent_function(
+    data_keyword_argument="request",
+    config=idempotency,
+    persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+)
 def summarize_once(request: SummarizeRequest) -> dict:
     """The one cloud LLM call for this content; a redelivery gets the stored result back."""
     item = store.get(request.session_id)
     session = store.read_raw(item["raw_key"])
     result = summarizer().summarize(session)
     summary_key = store.put_summary_text(request.session_id, result.text)
-    logger.info("summarized", session_id=request.session_id, model_id=result.model_id,
-                input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens)
-    return {"summary_key": summary_key, "model_id": result.model_id, "provider": result.provider,
-            "usage": result.usage.model_dump(), "latency_ms": result.latency_ms, "stop_reason": result.stop_reason}
+    logger.info(
+        "summarized",
+        session_id=request.session_id,
+        model_id=result.model_id,
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+    )
+    return {
+        "summary_key": summary_key,
+        "model_id": result.model_id,
+        "provider": result.provider,
+        "usage": result.usage.model_dump(),
+        "latency_ms": result.latency_ms,
+        "stop_reason": result.stop_reason,
+    }
 
 
 def record_handler(record: SQSRecord) -> str:

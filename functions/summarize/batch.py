@@ -4,6 +4,7 @@ Each session is submitted at most once: a conditional claim reserves it, the bat
 and a redelivered message for a session that already names a batch is done. The collector records every
 result the way a direct call is recorded (priced at the batch rate) and marks failed requests FAILED.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,11 +107,18 @@ class BatchSubmitter:
         for entry, _ in claimed:
             try:
                 if not self.store.record_batch(entry.request.session_id, claim_id, batch_id):
-                    logger.error("claim lost before the batch was recorded", session_id=entry.request.session_id,
-                                 batch_id=batch_id)
+                    logger.error(
+                        "claim lost before the batch was recorded",
+                        session_id=entry.request.session_id,
+                        batch_id=batch_id,
+                    )
             except Exception as error:
-                logger.exception("recording the batch failed", session_id=entry.request.session_id,
-                                 batch_id=batch_id, error=str(error))
+                logger.exception(
+                    "recording the batch failed",
+                    session_id=entry.request.session_id,
+                    batch_id=batch_id,
+                    error=str(error),
+                )
                 failed += entry.message_ids
         return failed
 
@@ -173,7 +181,9 @@ class BatchCollector:
         return dict(counts)
 
     def _collect(self, status: BatchStatus, counts: Counter[str], time_left_ms: Callable[[], int]) -> None:
-        waiting = {custom_id_for(session_id): session_id for session_id in self.store.sessions_in_batch(status.batch_id)}
+        waiting = {
+            custom_id_for(session_id): session_id for session_id in self.store.sessions_in_batch(status.batch_id)
+        }
         for custom_id, outcome in self.summarizer().batch_results(status.batch_id, status.latency_ms or 0):
             session_id = waiting.pop(custom_id, None)
             if session_id is not None:
@@ -195,8 +205,9 @@ class BatchCollector:
         try:
             return self._settle(session_id, batch_id, outcome)
         except Exception as error:  # left pending: the next run reads the results again
-            logger.exception("recording a batch result failed", session_id=session_id, batch_id=batch_id,
-                             error=str(error))
+            logger.exception(
+                "recording a batch result failed", session_id=session_id, batch_id=batch_id, error=str(error)
+            )
             return "errors"
 
     def _settle(self, session_id: str, batch_id: str, outcome: BatchOutcome) -> str:
@@ -210,10 +221,18 @@ class BatchCollector:
                 logger.warning("batch request failed", session_id=session_id, batch_id=batch_id, error=str(outcome))
                 return "failed"
             summary_key = self.store.put_summary_text(session_id, outcome.text)
-            self.service.record(request, {
-                "summary_key": summary_key, "model_id": outcome.model_id, "provider": outcome.provider,
-                "usage": outcome.usage.model_dump(), "latency_ms": outcome.latency_ms,
-                "stop_reason": outcome.stop_reason}, batch=True)
+            self.service.record(
+                request,
+                {
+                    "summary_key": summary_key,
+                    "model_id": outcome.model_id,
+                    "provider": outcome.provider,
+                    "usage": outcome.usage.model_dump(),
+                    "latency_ms": outcome.latency_ms,
+                    "stop_reason": outcome.stop_reason,
+                },
+                batch=True,
+            )
             item = self.store.get(session_id) or {}
         if item.get("status") == "SUMMARIZED":
             self.service.request_translation(request)

@@ -1,4 +1,5 @@
 """Scheduled handler: record the results of ended Message Batches (SummarizerMode=batch)."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger

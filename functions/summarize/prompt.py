@@ -98,7 +98,9 @@ def render_session(session: Session) -> str:
     }
     lines = [_json_line(header)]
     for number, turn in enumerate(data["turns"], start=1):
-        lines.append(_json_line({"turn": number, "role": turn["role"], "at": turn["timestamp"], "content": turn["content"]}))
+        lines.append(
+            _json_line({"turn": number, "role": turn["role"], "at": turn["timestamp"], "content": turn["content"]})
+        )
     return "\n".join(lines)
 
 

@@ -117,8 +117,9 @@ class AnthropicSummarizer:
     def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str:
         """Send one Message Batch with a request per (custom_id, session); returns the batch id."""
         if self.provider != "anthropic":
-            raise self._error(f"Message Batches are not available through {self.provider}; "
-                              "deploy with SummarizerMode=realtime", False)
+            raise self._error(
+                f"Message Batches are not available through {self.provider}; deploy with SummarizerMode=realtime", False
+            )
         if not requests:
             raise ValueError("a batch needs at least one request")
         body = [{"custom_id": custom_id, "params": self.request_params(session)} for custom_id, session in requests]
@@ -153,8 +154,9 @@ class AnthropicSummarizer:
                 return error
         if result.type == "errored":
             error = result.error.error
-            return self._error(f"{where}: request errored: {error.type}: {error.message}",
-                               error.type in RETRYABLE_BATCH_ERRORS)
+            return self._error(
+                f"{where}: request errored: {error.type}: {error.message}", error.type in RETRYABLE_BATCH_ERRORS
+            )
         if result.type == "expired":
             return self._error(f"{where}: request expired before it was processed (batches end after 24 hours)", True)
         return self._error(f"{where}: request was {result.type} before it was processed", True)
@@ -164,9 +166,13 @@ class AnthropicSummarizer:
         try:
             return call()
         except anthropic.APIStatusError as error:
-            raise self._error(self._describe_status(error), _is_retryable_status(error.status_code), error.status_code) from None
+            raise self._error(
+                self._describe_status(error), _is_retryable_status(error.status_code), error.status_code
+            ) from None
         except anthropic.APITimeoutError:
-            raise self._error(f"{self.provider} request timed out after {self._timeout_text()} (retries exhausted)", True) from None
+            raise self._error(
+                f"{self.provider} request timed out after {self._timeout_text()} (retries exhausted)", True
+            ) from None
         except anthropic.APIConnectionError as error:
             cause = error.__cause__
             detail = f": {type(cause).__name__}: {cause}" if cause else ""

@@ -1,9 +1,11 @@
 """One summary per session content: the LLM call is made once, everything after it is repeatable."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from functions.common.clock import utc_now
 from functions.common.queues import Queues
@@ -58,9 +60,11 @@ class SummarizeService:
     def request_translation(self, request: SummarizeRequest) -> None:
         """Ask the edge for every system's JSON; repeats within SQS's dedup window are delivered once."""
         self.queues.request_translation(
-            TranslateRequest(summary_id=request.session_id, system=None, reason="new",
-                             request_id=f"new-{request.content_hash[:16]}"),
-            dedup_key=f"new:{request.session_id}:{request.content_hash}")
+            TranslateRequest(
+                summary_id=request.session_id, system=None, reason="new", request_id=f"new-{request.content_hash[:16]}"
+            ),
+            dedup_key=f"new:{request.session_id}:{request.content_hash}",
+        )
 
     def record(self, request: SummarizeRequest, result: dict[str, Any], batch: bool = False) -> None:
         """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate."""
@@ -70,14 +74,18 @@ class SummarizeService:
         self.registry.put(model)
         self.registry.put(prompt)
         cost = cost_usd(result["model_id"], usage, batch=batch)
-        recorded = self.store.mark_summarized(request.session_id, request.content_hash, {
-            "summary_key": result["summary_key"],
-            "summarizer_model_version": model.version_id,
-            "summarizer_prompt_version": prompt.version_id,
-            "usage": usage.model_dump(),
-            "cost_usd": Decimal(str(round(cost, 8))),
-            "latency_ms": result["latency_ms"],
-            "summarized_at": utc_now(),
-        })
+        recorded = self.store.mark_summarized(
+            request.session_id,
+            request.content_hash,
+            {
+                "summary_key": result["summary_key"],
+                "summarizer_model_version": model.version_id,
+                "summarizer_prompt_version": prompt.version_id,
+                "usage": usage.model_dump(),
+                "cost_usd": Decimal(str(round(cost, 8))),
+                "latency_ms": result["latency_ms"],
+                "summarized_at": utc_now(),
+            },
+        )
         if recorded:
             self.usage.add(utc_now()[:10], result["model_id"], usage, cost)

@@ -1,4 +1,5 @@
 """The summarize side's objects, built once per Lambda environment and shared by its handlers."""
+
 from __future__ import annotations
 
 from functions.common.queues import Queues
@@ -16,6 +17,7 @@ def summarizer():
     global _summarizer
     if _summarizer is None:
         from functions.summarize.providers import summarizer_from_env
+
         _summarizer = summarizer_from_env()
     return _summarizer
 
@@ -23,5 +25,8 @@ def summarizer():
 def summarize_service(settings: Settings, max_attempts: int) -> SummarizeService:
     return SummarizeService(
         store=SessionStore(settings.sessions_table, settings.data_bucket),
-        registry=RegistryStore(settings.registry_table), usage=UsageStore(settings.usage_table),
-        queues=Queues(settings.summarize_queue_url, settings.edge_queue_url), max_attempts=max_attempts)
+        registry=RegistryStore(settings.registry_table),
+        usage=UsageStore(settings.usage_table),
+        queues=Queues(settings.summarize_queue_url, settings.edge_queue_url),
+        max_attempts=max_attempts,
+    )

@@ -1,4 +1,5 @@
 """Every list on a request path is a paginated Query: a Scan anywhere in a function fails this test."""
+
 from __future__ import annotations
 
 import json
@@ -6,16 +7,24 @@ import re
 
 import boto3
 import pytest
-
-from schemas.system_definition import load_systems
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
-PATH_VALUES = {"session_id": "scan-1", "summary_id": "scan-1", "system": "planner", "asset": "app.js",
-               "request_id": "rf-unknown", "version_id": "schema:unknown", "query_id": "q-unknown"}
+from schemas.system_definition import load_systems
+
+PATH_VALUES = {
+    "session_id": "scan-1",
+    "summary_id": "scan-1",
+    "system": "planner",
+    "asset": "app.js",
+    "request_id": "rf-unknown",
+    "version_id": "schema:unknown",
+    "query_id": "q-unknown",
+}
 
 
 def test_the_guard_itself_refuses_a_scan(tmp_path, monkeypatch):
     import scan_guard
+
     monkeypatch.setattr(scan_guard, "LOG", tmp_path / "scans.jsonl")
     session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     scan_guard.install(session)
@@ -34,10 +43,21 @@ def test_every_get_route_answers_without_a_scan(tmp_path):
         assert edge.put("/edge/systems/planner", json=planner.to_dict()).status_code == 200
         reader = api_client(stack, make_token(stack, ["admin"], name="admin"))
         wait_for(lambda: reader.get("/sessions/scan-1").json()["status"] == "SUMMARIZED", timeout=60)
-        assert edge.put("/edge/summaries/scan-1/systems/planner", json={
-            "document": planner.examples[0]["expected"], "expected_version": 0,
-            "lineage": {"translator_model_version": "m", "translator_prompt_version": "p",
-                        "schema_version": planner.schema_version}}).status_code == 201
+        assert (
+            edge.put(
+                "/edge/summaries/scan-1/systems/planner",
+                json={
+                    "document": planner.examples[0]["expected"],
+                    "expected_version": 0,
+                    "lineage": {
+                        "translator_model_version": "m",
+                        "translator_prompt_version": "p",
+                        "schema_version": planner.schema_version,
+                    },
+                },
+            ).status_code
+            == 201
+        )
         assert reader.post("/refresh", json={"system": "planner"}).status_code == 200  # joins the publish backfill
 
         answers = {}

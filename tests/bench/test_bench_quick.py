@@ -1,4 +1,5 @@
 """`python -m bench --quick` writes results.md with every section, real PNG charts, and sane figures."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ SECTIONS = {
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("bench")
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return result, out
 
 

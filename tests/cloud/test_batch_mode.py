@@ -3,6 +3,7 @@
 One batch request per session under duplicate POSTs and SQS redelivery, summaries priced at the batch rate,
 errored and expired results FAILED with their reason and retryable.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,21 +13,27 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 import anthropic
+import pytest
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
 from functions.common.session_store import SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
 from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
 from local_stack.messages_server import (
-    ScriptedBackend, expire, fail, hang, overloaded, prompt_text, reply, start_messages_server,
+    ScriptedBackend,
+    expire,
+    fail,
+    hang,
+    overloaded,
+    prompt_text,
+    reply,
+    start_messages_server,
 )
 from local_stack.scheduler import Scheduler, rate_seconds
 from local_stack.template import load_app
 from schemas.contracts import Session, SummarizeRequest, TokenUsage
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "claude-haiku-4-5"  # a priced model, so the batch discount shows in the cost
@@ -34,8 +41,11 @@ MODEL = "claude-haiku-4-5"  # a priced model, so the batch discount shows in the
 
 def batch_mode() -> dict:
     """Stack options: batch mode, a priced model id, and the collector every half second instead of 5 minutes."""
-    return {"parameters": {"SummarizerMode": "batch"}, "schedule_interval_s": 0.5,
-            "extra_env": {"SUMMARIZER_MODEL_ID": MODEL}}
+    return {
+        "parameters": {"SummarizerMode": "batch"},
+        "schedule_interval_s": 0.5,
+        "extra_env": {"SUMMARIZER_MODEL_ID": MODEL},
+    }
 
 
 GATE = "gate-session-marker"
@@ -71,14 +81,21 @@ def stack(backend):
 
 
 def session_item(stack, session_id: str) -> dict:
-    return stack.client("dynamodb").get_item(TableName=stack.resolved("SessionsTable"), ConsistentRead=True,
-                                             Key={"session_id": {"S": session_id}}).get("Item", {})
+    return (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.resolved("SessionsTable"), ConsistentRead=True, Key={"session_id": {"S": session_id}})
+        .get("Item", {})
+    )
 
 
 def pending_in_index(stack) -> int:
     return stack.client("dynamodb").query(
-        TableName=stack.resolved("SessionsTable"), IndexName="by_pending_batch", Select="COUNT",
-        KeyConditionExpression="batch_state = :p", ExpressionAttributeValues={":p": {"S": "PENDING"}})["Count"]
+        TableName=stack.resolved("SessionsTable"),
+        IndexName="by_pending_batch",
+        Select="COUNT",
+        KeyConditionExpression="batch_state = :p",
+        ExpressionAttributeValues={":p": {"S": "PENDING"}},
+    )["Count"]
 
 
 def usage_of(item: dict) -> TokenUsage:
@@ -112,8 +129,10 @@ def test_the_provider_port_submits_polls_and_maps_every_result_kind_through_the_
     with start_messages_server(backend) as server:
         client = anthropic.Anthropic(api_key="local-test-key", base_url=server.url, max_retries=0)
         summarizer = AnthropicSummarizer(client, MODEL, max_tokens=256)
-        sessions = {name: Session.model_validate(session_body(name, text=f"Text of {name}"))
-                    for name in ("slow-one", "busy-one", "bad-one", "late-one", "empty-one")}
+        sessions = {
+            name: Session.model_validate(session_body(name, text=f"Text of {name}"))
+            for name in ("slow-one", "busy-one", "bad-one", "late-one", "empty-one")
+        }
         batch_id = summarizer.submit_batch([(custom_id_for(name), session) for name, session in sessions.items()])
         assert not summarizer.batch_status(batch_id).ended  # the first request is still being answered
         status = wait_for(lambda: (s := summarizer.batch_status(batch_id)).ended and s, timeout=10)
@@ -147,8 +166,10 @@ def test_the_provider_port_submits_polls_and_maps_every_result_kind_through_the_
 
 
 def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
-    bodies = [session_body(f"batch-{n:02d}", text=f"Batch session {n}: call the plumber about leak {n * 7}")
-              for n in range(SESSIONS)]
+    bodies = [
+        session_body(f"batch-{n:02d}", text=f"Batch session {n}: call the plumber about leak {n * 7}")
+        for n in range(SESSIONS)
+    ]
     bodies.append(session_body("pln.2025:odd-id", text="An id the batch API cannot use as custom_id"))
     gate_body = session_body("batch-gate", text=f"Hold the batch worker: {GATE}")
     everyone = [gate_body, *bodies]
@@ -159,20 +180,28 @@ def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
         assert client.post("/sessions", json=gate_body).status_code == 202
         wait_for(lambda: "batch_id" in session_item(stack, "batch-gate"), timeout=30)
         with ThreadPoolExecutor(4) as pool:
-            statuses = list(pool.map(lambda b: client.post("/sessions", json=b).status_code,
-                                     bodies + bodies[::4]))  # every fourth session is posted twice
+            statuses = list(
+                pool.map(lambda b: client.post("/sessions", json=b).status_code, bodies + bodies[::4])
+            )  # every fourth session is posted twice
         assert statuses.count(202) == len(bodies) and statuses.count(200) == len(bodies[::4])
 
         # Every session waits in a submitted batch, still RECEIVED, while the gate holds the worker.
-        items = wait_for(lambda: (found := {b["session_id"]: session_item(stack, b["session_id"]) for b in everyone})
-                         and all("batch_id" in item for item in found.values()) and found, timeout=60)
+        items = wait_for(
+            lambda: (
+                (found := {b["session_id"]: session_item(stack, b["session_id"]) for b in everyone})
+                and all("batch_id" in item for item in found.values())
+                and found
+            ),
+            timeout=60,
+        )
         assert {item["status"]["S"] for item in items.values()} == {"RECEIVED"}
         batch_of = {sid: item["batch_id"]["S"] for sid, item in items.items()}
 
         sqs = stack.client("sqs")
         for body in everyone[::3]:  # at-least-once delivery: the same request arrives again
-            request = SummarizeRequest(session_id=body["session_id"],
-                                       content_hash=Session.model_validate(body).content_hash())
+            request = SummarizeRequest(
+                session_id=body["session_id"], content_hash=Session.model_validate(body).content_hash()
+            )
             sqs.send_message(QueueUrl=stack.resolved("SummarizeQueue"), MessageBody=request.model_dump_json())
         wait_for(lambda: queue_messages(stack, "SummarizeQueue") == 0, timeout=30)
         assert {sid: session_item(stack, sid)["batch_id"]["S"] for sid in batch_of} == batch_of
@@ -186,8 +215,10 @@ def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
         assert backend.calls == calls_before
 
         backend.gate.set()
-        wait_for(lambda: all(session_item(stack, b["session_id"])["status"]["S"] == "SUMMARIZED"
-                             for b in everyone), timeout=60)
+        wait_for(
+            lambda: all(session_item(stack, b["session_id"])["status"]["S"] == "SUMMARIZED" for b in everyone),
+            timeout=60,
+        )
 
     assert backend.calls - calls_before == len(everyone)
     for body in everyone:
@@ -220,8 +251,11 @@ def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(
     backend.script([expire()], when="expired-marker")
     token = make_token(stack, ["ingest", "read"], source="planner")
     with api_client(stack, token) as client:
-        for session_id, text in (("fine-1", "An ordinary session"), ("errs-1", "Text with errored-marker"),
-                                 ("late-1", "Text with expired-marker")):
+        for session_id, text in (
+            ("fine-1", "An ordinary session"),
+            ("errs-1", "Text with errored-marker"),
+            ("late-1", "Text with expired-marker"),
+        ):
             assert client.post("/sessions", json=session_body(session_id, text=text)).status_code == 202
 
         def settled(session_id: str, status: str):

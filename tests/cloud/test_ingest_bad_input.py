@@ -1,10 +1,10 @@
 """Every bad request gets a 4xx naming the problem and leaves no S3 object and no table item."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from stack_helpers import api_client, make_token, running_stack, session_body
 
 BIG = 1_048_576
@@ -23,27 +23,76 @@ def _with(**changes) -> dict:
 CASES = [
     # name, raw body bytes, content-type, expected status, expected error code, text the message must contain
     ("malformed JSON", b'{"session_id": "x", ', "application/json", 400, "invalid_json", "not valid JSON"),
-    ("missing field", json.dumps(_without("user_id")).encode(), "application/json", 422, "validation_failed", "user_id"),
+    (
+        "missing field",
+        json.dumps(_without("user_id")).encode(),
+        "application/json",
+        422,
+        "validation_failed",
+        "user_id",
+    ),
     ("wrong type", json.dumps(_with(turns="hello")).encode(), "application/json", 422, "validation_failed", "turns"),
-    ("oversized body", json.dumps(_with(metadata={"pad": "x" * BIG})).encode(), "application/json", 413,
-     "payload_too_large", "limit"),
-    ("too many turns", json.dumps(_with(turns=[{"role": "user", "content": "hi"}] * 501)).encode(),
-     "application/json", 413, "too_many_turns", "501"),
-    ("wrong content-type", json.dumps(session_body("bad-ct")).encode(), "text/plain", 415,
-     "unsupported_media_type", "application/json"),
+    (
+        "oversized body",
+        json.dumps(_with(metadata={"pad": "x" * BIG})).encode(),
+        "application/json",
+        413,
+        "payload_too_large",
+        "limit",
+    ),
+    (
+        "too many turns",
+        json.dumps(_with(turns=[{"role": "user", "content": "hi"}] * 501)).encode(),
+        "application/json",
+        413,
+        "too_many_turns",
+        "501",
+    ),
+    (
+        "wrong content-type",
+        json.dumps(session_body("bad-ct")).encode(),
+        "text/plain",
+        415,
+        "unsupported_media_type",
+        "application/json",
+    ),
     ("unknown field", json.dumps(_with(mood="great")).encode(), "application/json", 422, "validation_failed", "mood"),
     ("empty turns", json.dumps(_with(turns=[])).encode(), "application/json", 422, "validation_failed", "turns"),
-    ("empty turn content", json.dumps(_with(turns=[{"role": "user", "content": ""}])).encode(), "application/json",
-     422, "validation_failed", "content"),
+    (
+        "empty turn content",
+        json.dumps(_with(turns=[{"role": "user", "content": ""}])).encode(),
+        "application/json",
+        422,
+        "validation_failed",
+        "content",
+    ),
     ("non-UTF-8", b'{"session_id": "caf\xe9"}', "application/json", 400, "invalid_encoding", "UTF-8"),
     ("empty body", b"", "application/json", 400, "empty_body", "empty"),
     ("JSON array", b"[1, 2]", "application/json", 422, "invalid_body", "object"),
-    ("ends before start", json.dumps(_with(ended_at="2026-11-24T08:00:00Z")).encode(), "application/json", 422,
-     "validation_failed", "before"),
-    ("path traversal id", json.dumps(_with(session_id="../../etc/passwd")).encode(), "application/json", 422,
-     "validation_failed", "session_id"),
-    ("source not bound to token", json.dumps(session_body("bad-source", source="synapse")).encode(),
-     "application/json", 403, "forbidden", "planner"),
+    (
+        "ends before start",
+        json.dumps(_with(ended_at="2026-11-24T08:00:00Z")).encode(),
+        "application/json",
+        422,
+        "validation_failed",
+        "before",
+    ),
+    (
+        "path traversal id",
+        json.dumps(_with(session_id="../../etc/passwd")).encode(),
+        "application/json",
+        422,
+        "validation_failed",
+        "session_id",
+    ),
+    (
+        "source not bound to token",
+        json.dumps(session_body("bad-source", source="synapse")).encode(),
+        "application/json",
+        403,
+        "forbidden",
+        "planner",
+    ),
 ]
 
 
@@ -58,7 +107,8 @@ def _stored_state(stack) -> tuple[int, int, int]:
     objects = s3.list_object_versions(Bucket=stack.resolved("DataBucket")).get("Versions", [])
     items = stack.client("dynamodb").scan(TableName=stack.resolved("SessionsTable"))["Count"]
     queued = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.resolved("SummarizeQueue"), AttributeNames=["ApproximateNumberOfMessages"])
+        QueueUrl=stack.resolved("SummarizeQueue"), AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return len(objects), items, int(queued["Attributes"]["ApproximateNumberOfMessages"])
 
 

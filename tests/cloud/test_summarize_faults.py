@@ -1,10 +1,12 @@
 """A session whose every LLM call fails ends FAILED, visible, in the DLQ, and a retry summarizes it once more."""
+
 from __future__ import annotations
 
 import json
 
-from local_stack.messages_server import ScriptedBackend, fail
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+
+from local_stack.messages_server import ScriptedBackend, fail
 
 MARKER = "the-cursed-session"
 
@@ -18,8 +20,9 @@ def test_failing_session_is_failed_visible_dead_lettered_and_retryable():
             assert client.post("/sessions", json=session_body("fine-1")).status_code == 202
             assert client.post("/sessions", json=session_body("cursed-1", text=f"Text of {MARKER}")).status_code == 202
 
-            failed = wait_for(lambda: (r := client.get("/sessions/cursed-1").json())["status"] == "FAILED" and r,
-                              timeout=60)
+            failed = wait_for(
+                lambda: (r := client.get("/sessions/cursed-1").json())["status"] == "FAILED" and r, timeout=60
+            )
             assert "500" in failed["error"] and "upstream exploded" in failed["error"]
             assert failed["attempts"] == 3
             assert backend.calls_matching(MARKER) == 3  # one call per delivery (the SDK's retries are off here)
@@ -32,7 +35,8 @@ def test_failing_session_is_failed_visible_dead_lettered_and_retryable():
             backend.reset()
             calls_before = backend.calls
             assert client.post("/sessions/cursed-1/retry").status_code == 202
-            done = wait_for(lambda: (r := client.get("/sessions/cursed-1").json())["status"] == "SUMMARIZED" and r,
-                            timeout=60)
+            done = wait_for(
+                lambda: (r := client.get("/sessions/cursed-1").json())["status"] == "SUMMARIZED" and r, timeout=60
+            )
             assert "error" not in done
             assert backend.calls == calls_before + 1

@@ -1,27 +1,33 @@
 """Starting an edge worker against a local stack, for tests."""
+
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+
+from stack_helpers import make_token
 
 from edge_worker.config import EdgeConfig
 from edge_worker.runtime import build_worker
 from edge_worker.worker import EdgeWorker
 from schemas.system_definition import default_systems_dir
-from stack_helpers import make_token
 
 
 @contextlib.contextmanager
-def edge_worker(stack, translator, state_dir: Path, systems_dirs: list[Path] | None = None,
-                api_url: str | None = None, **settings) -> Iterator[EdgeWorker]:
-    config = EdgeConfig(api_url=api_url or stack.api_url, queue_url=stack.resolved("EdgeQueue"),
-                        query_queue_url=stack.resolved("QueryQueue"),
-                        systems_dirs=systems_dirs or [default_systems_dir()], state_dir=state_dir,
-                        **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600,
-                           "flush_seconds": 0.5, **settings})
+def edge_worker(
+    stack, translator, state_dir: Path, systems_dirs: list[Path] | None = None, api_url: str | None = None, **settings
+) -> Iterator[EdgeWorker]:
+    config = EdgeConfig(
+        api_url=api_url or stack.api_url,
+        queue_url=stack.resolved("EdgeQueue"),
+        query_queue_url=stack.resolved("QueryQueue"),
+        systems_dirs=systems_dirs or [default_systems_dir()],
+        state_dir=state_dir,
+        **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600, "flush_seconds": 0.5, **settings},
+    )
     token = make_token(stack, ["edge"], name=f"edge-{state_dir.name}")
     worker = build_worker(config, token=token, translator=translator, sqs=stack.client("sqs")).start()
     try:

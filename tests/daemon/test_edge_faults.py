@@ -1,4 +1,5 @@
 """The edge survives SIGKILL, API outages, new system files and a second worker, without losing or doubling work."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import httpx
 from edge_helpers import SlowTranslator, edge_worker
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 from tiny_model import build_tiny_model
 
 from schemas.system_definition import default_systems_dir, load_systems
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = sorted(load_systems().systems)
@@ -32,8 +33,10 @@ def _post(stack, count: int, prefix: str) -> list[str]:
 
 
 def _histories(reader, summary_id: str, systems: list[str]) -> dict[str, list[int]]:
-    return {system: [e["version"] for e in reader.get(
-        f"/summaries/{summary_id}/systems/{system}/history").json()["items"]] for system in systems}
+    return {
+        system: [e["version"] for e in reader.get(f"/summaries/{summary_id}/systems/{system}/history").json()["items"]]
+        for system in systems
+    }
 
 
 def _all_translated(reader, ids: list[str], systems: list[str]) -> bool:
@@ -43,10 +46,18 @@ def _all_translated(reader, ids: list[str], systems: list[str]) -> bool:
 def test_sigkill_mid_translation_then_restart_translates_each_once(tmp_path):
     model_dir = build_tiny_model(tmp_path / "model")
     with running_stack() as stack:
-        env = {**os.environ, **stack.aws_environment(), "SSP_HOME": str(tmp_path / "home"),
-               "SSP_API_URL": stack.api_url, "SSP_EDGE_QUEUE_URL": stack.resolved("EdgeQueue"),
-               "SSP_API_TOKEN": make_token(stack, ["edge"], name="edge"), "SSP_MODEL": str(model_dir),
-               "SSP_WAIT_SECONDS": "1", "SSP_VISIBILITY_SECONDS": "10", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **stack.aws_environment(),
+            "SSP_HOME": str(tmp_path / "home"),
+            "SSP_API_URL": stack.api_url,
+            "SSP_EDGE_QUEUE_URL": stack.resolved("EdgeQueue"),
+            "SSP_API_TOKEN": make_token(stack, ["edge"], name="edge"),
+            "SSP_MODEL": str(model_dir),
+            "SSP_WAIT_SECONDS": "1",
+            "SSP_VISIBILITY_SECONDS": "10",
+            "PYTHONUNBUFFERED": "1",
+        }
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         ids = _post(stack, 3, "kill")
 
@@ -54,8 +65,13 @@ def test_sigkill_mid_translation_then_restart_translates_each_once(tmp_path):
 
         def start_worker(log: Path):
             with log.open("w") as out:
-                return subprocess.Popen([sys.executable, "-m", "edge_worker", "run"], cwd=ROOT, env=env,
-                                        stdout=out, stderr=subprocess.STDOUT)
+                return subprocess.Popen(
+                    [sys.executable, "-m", "edge_worker", "run"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
 
         first = start_worker(logs[0])
         wait_for(lambda: any(reader.get(f"/summaries/{i}").json().get("records") for i in ids), timeout=180)
@@ -116,7 +132,9 @@ def test_results_wait_in_the_outbox_while_the_api_is_away_and_survive_a_restart(
         proxy = SwitchableProxy(stack.api_url)
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         try:
-            with edge_worker(stack, tiny_translator, tmp_path / "edge", api_url=proxy.url, flush_seconds=3600) as worker:
+            with edge_worker(
+                stack, tiny_translator, tmp_path / "edge", api_url=proxy.url, flush_seconds=3600
+            ) as worker:
                 proxy.down.set()
                 ids = _post(stack, 2, "offline")
                 wait_for(lambda: worker.outbox.size() >= 2 * len(SYSTEMS), timeout=120)
@@ -153,8 +171,11 @@ def test_new_system_file_is_backfilled_without_restart_and_a_broken_one_is_ignor
 
 
 def test_two_workers_on_one_queue_never_both_store_a_version(tiny_translator, tmp_path):
-    with running_stack() as stack, \
-            edge_worker(stack, tiny_translator, tmp_path / "a"), edge_worker(stack, tiny_translator, tmp_path / "b"):
+    with (
+        running_stack() as stack,
+        edge_worker(stack, tiny_translator, tmp_path / "a"),
+        edge_worker(stack, tiny_translator, tmp_path / "b"),
+    ):
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         ids = _post(stack, 4, "pair")
         wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=180)
@@ -179,7 +200,8 @@ def test_stop_past_the_grace_period_gives_the_message_back_at_once_and_stores_no
             assert not any(thread.is_alive() for thread in worker._threads)
             assert worker.status.last_error is None
             attributes = stack.client("sqs").get_queue_attributes(
-                QueueUrl=stack.resolved("EdgeQueue"), AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+                QueueUrl=stack.resolved("EdgeQueue"), AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+            )
             assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"  # not held for 600 s
             assert not reader.get(f"/summaries/{summary_id}").json().get("records")
         with edge_worker(stack, tiny_translator, tmp_path / "next"):

@@ -1,11 +1,12 @@
 """Sample sessions go from POST to stored, schema-valid JSON for every system, each with its lineage."""
+
 from __future__ import annotations
 
 from edge_helpers import edge_worker
+from stack_helpers import api_client, make_token, running_stack, wait_for
 
 from local_stack.samples import sample_sessions
 from schemas.system_definition import load_systems
-from stack_helpers import api_client, make_token, running_stack, wait_for
 
 
 def test_sample_sessions_flow_to_schema_valid_system_json(tiny_translator, tmp_path):

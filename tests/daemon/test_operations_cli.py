@@ -1,4 +1,5 @@
 """The daemon's operating commands: status, launchd agent, configuration errors."""
+
 from __future__ import annotations
 
 import json
@@ -8,15 +9,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge_worker.outbox import Outbox
 from stack_helpers import running_stack
+
+from edge_worker.outbox import Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _edge(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge_worker", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge_worker", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
 
 
 def test_launchd_agent_runs_the_daemon_and_restarts_it(tmp_path):
@@ -35,10 +43,16 @@ def test_status_reports_queue_outbox_and_last_state(tmp_path):
     outbox.close()
     with running_stack(serve_http=False, event_sources=False) as stack:
         sqs = stack.client("sqs")
-        sqs.send_message(QueueUrl=stack.resolved("EdgeQueue"), MessageBody="{}", MessageGroupId="g",
-                         MessageDeduplicationId="d")
-        env = {**stack.aws_environment(), "SSP_HOME": str(home), "SSP_API_URL": "http://127.0.0.1:9",
-               "SSP_EDGE_QUEUE_URL": stack.resolved("EdgeQueue"), "SSP_EDGE_STATE_DIR": str(home / "edge")}
+        sqs.send_message(
+            QueueUrl=stack.resolved("EdgeQueue"), MessageBody="{}", MessageGroupId="g", MessageDeduplicationId="d"
+        )
+        env = {
+            **stack.aws_environment(),
+            "SSP_HOME": str(home),
+            "SSP_API_URL": "http://127.0.0.1:9",
+            "SSP_EDGE_QUEUE_URL": stack.resolved("EdgeQueue"),
+            "SSP_EDGE_STATE_DIR": str(home / "edge"),
+        }
         status = json.loads(_edge("status", env=env).stdout)
     assert status["queue_waiting"] == 1 and status["outbox"] == 1
     assert status["model"] == "tiny" and status["last_error"] == "HTTP 503"

@@ -1,9 +1,9 @@
 """Search on the local stack: lexical before any embedding, hybrid once the edge embeds, lexical when it goes away,
 and a new embedding model re-embeds every summary through a refresh request."""
+
 from __future__ import annotations
 
 from edge_helpers import SlowTranslator, edge_worker
-
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
 SESSIONS = {
@@ -36,15 +36,21 @@ def test_search_goes_lexical_then_hybrid_then_lexical_and_follows_the_embedding_
         assert indexed
         lexical = search("dentist tooth")
         assert lexical["mode"] == "lexical" and lexical["semantic"] == {
-            "used": False, "reason": "no summary has an embedding yet", "embedding_version": None}
+            "used": False,
+            "reason": "no summary has an embedding yet",
+            "embedding_version": None,
+        }
         assert set(_ids(lexical)[:2]) == {"dentist-a", "dentist-b"}
         assert _ids(reader.get("/summaries/dentist-a/similar").json())[0] == "dentist-b"
 
         with edge_worker(stack, tiny_translator, tmp_path / "edge", heartbeat_seconds=1) as worker:
             version = worker.search.version
 
-            wait_for(lambda: all(reader.get(f"/summaries/{i}").json().get("embedding_version") == version
-                                 for i in SESSIONS), timeout=240, interval=0.5)
+            wait_for(
+                lambda: all(reader.get(f"/summaries/{i}").json().get("embedding_version") == version for i in SESSIONS),
+                timeout=240,
+                interval=0.5,
+            )
 
             def hybrid_similar():  # the index catches up with the stored vectors within a stream batch or two
                 answer = reader.get("/summaries/dentist-a/similar", params={"k": 3}).json()
@@ -66,16 +72,27 @@ def test_search_goes_lexical_then_hybrid_then_lexical_and_follows_the_embedding_
         assert search("hiking in the Alps")["mode"] == "hybrid"  # the edge's earlier answer is kept
 
         # Another embedding model (last-token pooling): the heartbeat says so and every summary is re-embedded.
-        with edge_worker(stack, tiny_translator, tmp_path / "edge-2", heartbeat_seconds=1,
-                         embedding_pooling="last") as worker:
+        with edge_worker(
+            stack, tiny_translator, tmp_path / "edge-2", heartbeat_seconds=1, embedding_pooling="last"
+        ) as worker:
             new_version = worker.search.version
             assert new_version != version
             request_id = wait_for(lambda: _reembed_request(refresher), timeout=60)
-            done = wait_for(lambda: (r := refresher.get(f"/refresh/{request_id}").json())["status"] == "done" and r,
-                            timeout=240, interval=0.5)
+            done = wait_for(
+                lambda: (r := refresher.get(f"/refresh/{request_id}").json())["status"] == "done" and r,
+                timeout=240,
+                interval=0.5,
+            )
             assert done["selector"] == {"task": "embed"} and done["queued"] == done["completed"] == len(SESSIONS)
-            again = wait_for(lambda: (a := reader.get("/summaries/dentist-a/similar").json())["semantic"][
-                "embedding_version"] == new_version and a, timeout=120, interval=0.5)
+            again = wait_for(
+                lambda: (
+                    (a := reader.get("/summaries/dentist-a/similar").json())["semantic"]["embedding_version"]
+                    == new_version
+                    and a
+                ),
+                timeout=120,
+                interval=0.5,
+            )
             assert again["mode"] == "hybrid" and _ids(again)[0] == "dentist-b"
         reader.close()
         refresher.close()
@@ -89,8 +106,9 @@ def test_a_search_is_answered_between_the_tokens_of_a_long_translation(tiny_tran
             assert client.post("/sessions", json=session_body("hiking", text=SESSIONS["hiking"])).status_code == 202
         with edge_worker(stack, slow, tmp_path / "edge", heartbeat_seconds=1) as worker:
             assert slow.started.wait(120), "the translation never started"
-            wait_for(lambda: reader.get("/summaries/hiking/similar").json().get("mode") == "hybrid",
-                     timeout=60, interval=0.5)  # its vector is stored and indexed
+            wait_for(
+                lambda: reader.get("/summaries/hiking/similar").json().get("mode") == "hybrid", timeout=60, interval=0.5
+            )  # its vector is stored and indexed
 
             answer = reader.get("/search", params={"q": "a trip to the mountains"}).json()
 

@@ -1,4 +1,5 @@
 """Helpers for the dashboard's browser tests: Debian's Chromium, driven by Playwright (it downloads no browser)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,16 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 

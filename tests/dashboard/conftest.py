@@ -1,15 +1,10 @@
 """The browser for the dashboard tests: Debian's Chromium, driven by Playwright (it downloads no browser)."""
+
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import sync_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,27 @@
 """The dashboard in a real headless Chromium against the local stack: live list, detail, history, refresh."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from browser_helpers import dashboard_url, open_page, shot
 from playwright.sync_api import Page, expect
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from tiny_model import build_tiny_model
 
+from edge_worker.api_client import EdgeApi
+from edge_worker.catalog import SystemCatalog
+from edge_worker.config import EdgeConfig
+from edge_worker.model_store import load_model
+from edge_worker.translator import Translator
+from edge_worker.worker import EdgeWorker
 from schemas.contracts import TranslateRequest
 from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir, load_system
-from browser_helpers import ARTIFACTS, dashboard_url, open_page, shot  # noqa: E402
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
-from tiny_model import build_tiny_model  # noqa: E402
-
-from edge_worker.api_client import EdgeApi  # noqa: E402
-from edge_worker.catalog import SystemCatalog  # noqa: E402
-from edge_worker.config import EdgeConfig  # noqa: E402
-from edge_worker.model_store import load_model  # noqa: E402
-from edge_worker.translator import Translator  # noqa: E402
-from edge_worker.worker import EdgeWorker  # noqa: E402
 
 PLANNER = load_system(default_systems_dir() / "planner.json")
 TRANSLATOR_MODEL = {"model_id": "hand-written-translations", "weights_digest": "none"}
@@ -41,29 +38,47 @@ class EdgeByHand:
         self.translations = 0
 
     def publish(self) -> None:
-        for kind, content in (("translator-model", TRANSLATOR_MODEL), ("translator-prompt", TRANSLATOR_PROMPT),
-                              ("schema", PLANNER.schema)):
-            response = self.api.put(f"/edge/registry/{content_version(kind, content)}",
-                                    json={"kind": kind, "content": content})
+        for kind, content in (
+            ("translator-model", TRANSLATOR_MODEL),
+            ("translator-prompt", TRANSLATOR_PROMPT),
+            ("schema", PLANNER.schema),
+        ):
+            response = self.api.put(
+                f"/edge/registry/{content_version(kind, content)}", json={"kind": kind, "content": content}
+            )
             assert response.status_code in (200, 201), response.text
         response = self.api.put("/edge/systems/planner", json=PLANNER.to_dict())
         assert response.status_code == 200, response.text
 
     def lineage(self) -> dict[str, str]:
-        return {"translator_model_version": content_version("translator-model", TRANSLATOR_MODEL),
-                "translator_prompt_version": content_version("translator-prompt", TRANSLATOR_PROMPT),
-                "schema_version": PLANNER.schema_version}
+        return {
+            "translator_model_version": content_version("translator-model", TRANSLATOR_MODEL),
+            "translator_prompt_version": content_version("translator-prompt", TRANSLATOR_PROMPT),
+            "schema_version": PLANNER.schema_version,
+        }
 
     def document(self, events: int = 0) -> dict:
         self.translations += 1
-        return {"tasks": [{"title": f"Book the dentist (translation {self.translations})", "due": None,
-                           "priority": "medium", "status": "todo"}],
-                "events": [{"title": "Dentist", "start": "2026-11-27T09:00:00Z"}][:events]}
+        return {
+            "tasks": [
+                {
+                    "title": f"Book the dentist (translation {self.translations})",
+                    "due": None,
+                    "priority": "medium",
+                    "status": "todo",
+                }
+            ],
+            "events": [{"title": "Dentist", "start": "2026-11-27T09:00:00Z"}][:events],
+        }
 
     def put(self, summary_id: str, document: dict, request_id: str | None = None) -> int:
         current = self.api.get(f"/edge/summaries/{summary_id}").json()["systems"].get("planner", {})
-        body = {"document": document, "lineage": self.lineage(),
-                "expected_version": int(current.get("version", 0)), "request_id": request_id}
+        body = {
+            "document": document,
+            "lineage": self.lineage(),
+            "expected_version": int(current.get("version", 0)),
+            "request_id": request_id,
+        }
         response = self.api.put(f"/edge/summaries/{summary_id}/systems/planner", json=body)
         assert response.status_code in (200, 201), response.text
         return response.json()["version"]
@@ -72,19 +87,24 @@ class EdgeByHand:
         """Handle every queued request: refreshes always re-translate, others only fill in missing records."""
         handled = []
         while True:
-            messages = self.stack.client("sqs").receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            messages = (
+                self.stack.client("sqs")
+                .receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                .get("Messages", [])
+            )
             if not messages:
                 return handled
             for message in messages:
                 request = TranslateRequest.model_validate_json(message["Body"])
                 stored = self.api.get(f"/edge/summaries/{request.summary_id}").json()["systems"]
                 if request.system in (None, "planner") and (request.reason == "refresh" or "planner" not in stored):
-                    self.put(request.summary_id, self.document(events=1),
-                             request.request_id if request.reason == "refresh" else None)
+                    self.put(
+                        request.summary_id,
+                        self.document(events=1),
+                        request.request_id if request.reason == "refresh" else None,
+                    )
                 handled.append(request)
-                self.stack.client("sqs").delete_message(QueueUrl=self.queue_url,
-                                                        ReceiptHandle=message["ReceiptHandle"])
+                self.stack.client("sqs").delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +170,8 @@ def test_live_list_detail_history_and_coalesced_refresh(stack, browser):
     card.get_by_role("button", name="History").click()
     newest = card.locator('.history-entry[data-version="2"]')
     expect(newest.locator('.diff-line[data-kind="changed"]')).to_contain_text(
-        'tasks[0].title: "Book the dentist (translation 1)" → "Book the dentist (translation 2)"')
+        'tasks[0].title: "Book the dentist (translation 1)" → "Book the dentist (translation 2)"'
+    )
     expect(newest.locator('.diff-line[data-kind="removed"]')).to_contain_text('events[0]: {"title":"Dentist"')
     expect(card.locator('.history-entry[data-version="1"] .diff-line[data-kind="added"]')).to_have_count(2)
     shot(page, "04-history-diff")
@@ -169,8 +190,10 @@ def test_live_list_detail_history_and_coalesced_refresh(stack, browser):
     expect(card.locator(".version")).to_have_text("version 3")
     expect(tracked).to_have_attribute("data-state", "done")
     expect(card.locator('.history-entry[data-version="3"]')).to_contain_text(first["request_id"])
-    history = edge.api.get("/summaries/dash-live-1/systems/planner/history",
-                           headers={"authorization": f"Bearer {make_token(stack, ['read'], name='reader')}"}).json()
+    history = edge.api.get(
+        "/summaries/dash-live-1/systems/planner/history",
+        headers={"authorization": f"Bearer {make_token(stack, ['read'], name='reader')}"},
+    ).json()
     assert [entry["version"] for entry in history["items"]] == [3, 2, 1]  # one re-translation for two clicks
     assert queue_messages(stack, "EdgeQueue") == 0
     shot(page, "06-refreshed")
@@ -223,8 +246,15 @@ def test_system_registry_and_cost_views(stack, browser):
     page.get_by_label("Chart", exact=True).select_option("calls")
     chart = page.get_by_role("img", name=re.compile("Calls per day"))
     expect(chart.locator("rect.bar").first).to_be_attached()
-    assert json.loads(page.evaluate("JSON.stringify([...document.querySelectorAll('rect.bar')]"
-                                    ".filter(r => +r.getAttribute('height') > 0).length)")) >= 1
+    assert (
+        json.loads(
+            page.evaluate(
+                "JSON.stringify([...document.querySelectorAll('rect.bar')]"
+                ".filter(r => +r.getAttribute('height') > 0).length)"
+            )
+        )
+        >= 1
+    )
     shot(page, "12-costs")
     context.close()
     assert problems == []
@@ -234,12 +264,23 @@ def test_system_registry_and_cost_views(stack, browser):
 def real_edge_worker(stack, state_dir: Path):
     """The edge daemon itself, translating with a tiny random-weight model (fast, schema-valid output)."""
     model, tokenizer, info = load_model(str(build_tiny_model(state_dir / "model")))
-    config = EdgeConfig(api_url=stack.api_url, queue_url=stack.resolved("EdgeQueue"),
-                        systems_dirs=[default_systems_dir()], state_dir=state_dir / "state",
-                        wait_seconds=1, visibility_seconds=30, reconcile_seconds=3600, flush_seconds=0.5)
-    worker = EdgeWorker(config, EdgeApi(stack.api_url, make_token(stack, ["edge"], name="edge-daemon")),
-                        Translator(model, tokenizer, info, max_tokens=160),
-                        catalog=SystemCatalog(config.systems_dirs), sqs=stack.client("sqs")).start()
+    config = EdgeConfig(
+        api_url=stack.api_url,
+        queue_url=stack.resolved("EdgeQueue"),
+        systems_dirs=[default_systems_dir()],
+        state_dir=state_dir / "state",
+        wait_seconds=1,
+        visibility_seconds=30,
+        reconcile_seconds=3600,
+        flush_seconds=0.5,
+    )
+    worker = EdgeWorker(
+        config,
+        EdgeApi(stack.api_url, make_token(stack, ["edge"], name="edge-daemon")),
+        Translator(model, tokenizer, info, max_tokens=160),
+        catalog=SystemCatalog(config.systems_dirs),
+        sqs=stack.client("sqs"),
+    ).start()
     try:
         yield worker
     finally:
@@ -262,7 +303,8 @@ def test_records_from_the_edge_worker_and_one_retranslation_for_two_clicks(stack
         for system in systems:
             card = page.locator(f'article[data-system="{system}"]')
             expect(card.locator('[data-lineage="translator_model_version"]')).to_contain_text(
-                worker.translator.model_version)
+                worker.translator.model_version
+            )
             expect(card.get_by_label(f"{system} JSON")).to_contain_text("{")
         shot(page, "13-edge-worker-records")
 

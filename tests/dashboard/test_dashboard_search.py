@@ -1,15 +1,15 @@
 """Similarity search in the dashboard, in a real headless Chromium against the local stack (no edge worker runs, so
 every answer is lexical): the search box, its filters and errors, and the detail view's "Similar sessions" panel."""
+
 from __future__ import annotations
 
 import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
-
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 from browser_helpers import dashboard_url, open_page, shot
+from playwright.sync_api import Page, expect
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
 # The scripted summarizer ends each summary with the tail of the session's text, so short texts show up whole.
 SESSIONS = {
@@ -20,8 +20,14 @@ SESSIONS = {
     "search-taxes": ("planner", "File the tax return and pay the council bill by March"),
     "search-journal": ("journal", "Journal entry about the hiking trip to the Alps"),
 }
-TOPIC_WORDS = {"search-dentist-a": "tooth", "search-dentist-b": "tooth", "search-hiking": "hiking",
-               "search-groceries": "groceries", "search-taxes": "council", "search-journal": "Journal"}
+TOPIC_WORDS = {
+    "search-dentist-a": "tooth",
+    "search-dentist-b": "tooth",
+    "search-hiking": "hiking",
+    "search-groceries": "groceries",
+    "search-taxes": "council",
+    "search-journal": "Journal",
+}
 WORDS_ONLY = re.compile(r"words only — .*(offline|embedding)")
 
 
@@ -41,8 +47,11 @@ def indexed(stack):
                     response = client.post("/sessions", json=session_body(session_id, source=source, text=text))
                     assert response.status_code == 202, response.text
     with api_client(stack, make_token(stack, ["read"], name="search-reader")) as reader:
-        wait_for(lambda: all(reader.get(f"/summaries/{i}").json().get("status") == "SUMMARIZED" for i in SESSIONS),
-                 timeout=60, interval=0.5)
+        wait_for(
+            lambda: all(reader.get(f"/summaries/{i}").json().get("status") == "SUMMARIZED" for i in SESSIONS),
+            timeout=60,
+            interval=0.5,
+        )
         for session_id, word in TOPIC_WORDS.items():  # the topics are in the summaries the index is built from
             assert word in reader.get(f"/summaries/{session_id}").json()["text"]
 
@@ -129,7 +138,8 @@ def test_similar_sessions_on_the_detail_view(indexed, browser):
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="similar")))
     search_for(page, "dentist tooth")
     results(page).locator('li[data-summary-id="search-dentist-a"]').get_by_role(
-        "button", name="search-dentist-a").click()
+        "button", name="search-dentist-a"
+    ).click()
     expect(page.locator("#detail-heading")).to_have_text("Summary search-dentist-a")
     panel = page.get_by_role("region", name="Similar sessions")
     similar = panel.locator("li.result-row")
@@ -153,8 +163,10 @@ def test_similar_sessions_on_the_detail_view(indexed, browser):
 def test_a_summary_not_indexed_yet_offers_to_try_again_and_retries_by_itself(indexed, browser):
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="not-indexed")))
-    not_indexed = {"error": "not_indexed_yet", "message": "search-hiking is summarized but not in the search index "
-                   "yet; try again in a few seconds"}  # what the API answers between SUMMARIZED and the index update
+    not_indexed = {
+        "error": "not_indexed_yet",
+        "message": "search-hiking is summarized but not in the search index yet; try again in a few seconds",
+    }  # what the API answers between SUMMARIZED and the index update
     calls = []
 
     def first_two_not_indexed(route):
@@ -197,13 +209,28 @@ def test_a_hybrid_answer_says_so_and_shows_both_parts(indexed, browser):
     """No edge worker runs here, so the answer of an online edge is played back in the API's own shape."""
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="hybrid")))
-    hybrid = {"query": {"text": "toothache"}, "mode": "hybrid", "k": 10,
-              "semantic": {"used": True, "reason": None, "embedding_version": "embedding-model:0123abcd"},
-              "items": [{"summary_id": "search-dentist-b", "source": "planner", "day": "2025-03-14", "score": 0.826,
-                         "lexical": 0.0, "semantic": 0.71, "received_at": None,
-                         "links": {"summary": "/summaries/search-dentist-b"}}]}
-    page.route("**/search?q=toothache*", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps(hybrid)))
+    hybrid = {
+        "query": {"text": "toothache"},
+        "mode": "hybrid",
+        "k": 10,
+        "semantic": {"used": True, "reason": None, "embedding_version": "embedding-model:0123abcd"},
+        "items": [
+            {
+                "summary_id": "search-dentist-b",
+                "source": "planner",
+                "day": "2025-03-14",
+                "score": 0.826,
+                "lexical": 0.0,
+                "semantic": 0.71,
+                "received_at": None,
+                "links": {"summary": "/summaries/search-dentist-b"},
+            }
+        ],
+    }
+    page.route(
+        "**/search?q=toothache*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(hybrid)),
+    )
     search_for(page, "toothache")
     mode = results(page).locator(".search-mode")
     expect(mode).to_have_text("Ranking: hybrid (embeddings + words) (embedding-model:0123abcd)")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tiny_model import build_tiny_model  # noqa: E402
+from tiny_model import build_tiny_model
 
 
 @dataclass(frozen=True)

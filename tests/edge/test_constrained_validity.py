@@ -50,12 +50,20 @@ DEEP_SCHEMA = {
                 "required": ["label", "members", "meta"],
                 "properties": {
                     "label": {"type": "string"},
-                    "members": {"type": "array", "minItems": 1, "items": {
-                        "type": "object", "required": ["name", "role"],
-                        "properties": {"name": {"type": "string"}, "role": {"enum": ["lead", "member"]}},
-                    }},
-                    "meta": {"type": "object", "required": ["created"],
-                             "properties": {"created": {"type": "string", "format": "date-time"}}},
+                    "members": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "role"],
+                            "properties": {"name": {"type": "string"}, "role": {"enum": ["lead", "member"]}},
+                        },
+                    },
+                    "meta": {
+                        "type": "object",
+                        "required": ["created"],
+                        "properties": {"created": {"type": "string", "format": "date-time"}},
+                    },
                 },
             },
         }

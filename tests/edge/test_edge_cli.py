@@ -47,7 +47,10 @@ def test_import_gguf_writes_a_model_folder(tmp_path: Path, capsys: pytest.Captur
     assert main(["import-gguf", str(tmp_path / "tiny.gguf"), str(tmp_path / "out")]) == 1
     assert "already exists" in capsys.readouterr().err
 
-    assert main(["import-gguf", "--dtype", "float16", "--overwrite", str(tmp_path / "tiny.gguf"), str(tmp_path / "out")]) == 0
+    assert (
+        main(["import-gguf", "--dtype", "float16", "--overwrite", str(tmp_path / "tiny.gguf"), str(tmp_path / "out")])
+        == 0
+    )
     weights = mx.load(str(tmp_path / "out" / "model.safetensors"))
     assert weights["model.layers.0.self_attn.q_proj.scales"].dtype == mx.float16
     assert weights["model.norm.weight"].dtype == mx.float16

@@ -1,4 +1,5 @@
 """Search embeddings from a local model's hidden states: unit length, deterministic, tied to a registry version."""
+
 from __future__ import annotations
 
 import math

@@ -53,15 +53,34 @@ def test_evaluation_on_a_model_is_valid_serialisable_and_rendered(tiny_model):
 
 def _run_cli(args, stdin=""):
     return subprocess.run(
-        [sys.executable, "-m", "edge_worker", *args], input=stdin, capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-m", "edge_worker", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         timeout=300,
     )
 
 
 def test_translate_command_prints_one_valid_document_per_system(tiny_model_dir):
     summary = "Session on 3 May 2025. The user will call the plumber tomorrow and wants to stretch daily."
-    done = _run_cli(["translate", "-", "--model", str(tiny_model_dir), "--system", "nudge", "--system", "planner",
-                     "--max-tokens", "80", "--summary-id", "sum-9"], stdin=summary)
+    done = _run_cli(
+        [
+            "translate",
+            "-",
+            "--model",
+            str(tiny_model_dir),
+            "--system",
+            "nudge",
+            "--system",
+            "planner",
+            "--max-tokens",
+            "80",
+            "--summary-id",
+            "sum-9",
+        ],
+        stdin=summary,
+    )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["system"] for line in lines] == ["nudge", "planner"]
@@ -75,8 +94,9 @@ def test_translate_command_prints_one_valid_document_per_system(tiny_model_dir):
 
 def test_eval_command_writes_markdown_and_json(tiny_model_dir, tmp_path):
     out = tmp_path / "eval.json"
-    done = _run_cli(["eval", "--system", "synapse", "--model", str(tiny_model_dir), "--max-tokens", "80",
-                     "--json", str(out)])
+    done = _run_cli(
+        ["eval", "--system", "synapse", "--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
+    )
     assert done.returncode == 0, done.stderr
     assert "| synapse | 3 |" in done.stdout
     [saved] = json.loads(out.read_text())

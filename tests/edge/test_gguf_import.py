@@ -34,7 +34,11 @@ def test_imported_model_matches_the_dequantized_reference(tmp_path: Path, tied: 
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "llama" and config["rope_traditional"] is True
     assert config["tie_word_embeddings"] is tied
-    assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (HIDDEN, LAYERS, KV_HEADS)
+    assert (config["hidden_size"], config["num_hidden_layers"], config["num_key_value_heads"]) == (
+        HIDDEN,
+        LAYERS,
+        KV_HEADS,
+    )
     # Q4_0/Q4_1 layers dominate; the 8-bit ones (Q8_0) are listed one by one.
     assert config["quantization"]["bits"] == 4 and config["quantization"]["group_size"] == 32
     assert config["quantization"]["model.layers.0.self_attn.v_proj"] == {"group_size": 32, "bits": 8}

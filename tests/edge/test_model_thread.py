@@ -1,4 +1,5 @@
 """Every model call on one thread, which frees its MLX streams when the worker stops."""
+
 from __future__ import annotations
 
 import subprocess
@@ -88,6 +89,7 @@ EXIT_SCRIPT = textwrap.dedent("""
 
 def test_a_process_that_used_the_model_thread_exits_cleanly():
     """Without freeing the thread's streams, some 5 in 100 such processes abort at exit (SIGABRT)."""
+
     def run(_):
         return subprocess.run([sys.executable, "-c", EXIT_SCRIPT], cwd=ROOT, capture_output=True, text=True)
 

@@ -98,14 +98,16 @@ def test_translation_record_forbids_unknown_fields(translator):
 
 
 def test_unsupported_schema_fails_before_any_generation(translator):
-    odd = SystemDefinition.from_dict({
-        "name": "odd",
-        "description": "A schema the decoder cannot compile.",
-        "instructions": "Output a code.",
-        "schema": {"type": "object", "properties": {"code": {"type": "string", "pattern": "(?<=a)b"}}},
-        "examples": [],
-        "max_output_tokens": 64,
-    })
+    odd = SystemDefinition.from_dict(
+        {
+            "name": "odd",
+            "description": "A schema the decoder cannot compile.",
+            "instructions": "Output a code.",
+            "schema": {"type": "object", "properties": {"code": {"type": "string", "pattern": "(?<=a)b"}}},
+            "examples": [],
+            "max_output_tokens": 64,
+        }
+    )
     with pytest.raises(UnsupportedSchemaError, match="system 'odd'"):
         translator.translate("s-5", SUMMARY, [SYSTEMS[0], odd])
 

@@ -29,7 +29,11 @@ def session_data(**changes) -> dict:
         "started_at": "2025-03-13T10:00:00+01:00",
         "ended_at": "2025-03-13T10:20:00+01:00",
         "turns": [
-            {"role": "user", "content": "Remind me to call Ana tomorrow at 3pm.", "timestamp": "2025-03-13T10:00:00+01:00"},
+            {
+                "role": "user",
+                "content": "Remind me to call Ana tomorrow at 3pm.",
+                "timestamp": "2025-03-13T10:00:00+01:00",
+            },
             {"role": "assistant", "content": "Done: a reminder for Friday 15:00."},
         ],
         "metadata": {"client": {"version": "1.2", "platform": "ios"}, "locale": "en-GB"},
@@ -74,8 +78,17 @@ def test_unknown_fields_are_rejected(where):
         {"started_at": "yesterday"},
         {"metadata": ["not", "a", "dict"]},
     ],
-    ids=["turns-str", "content-int", "bad-role", "no-turns", "empty-content", "content-too-long",
-         "naive-datetime", "not-a-datetime", "metadata-list"],
+    ids=[
+        "turns-str",
+        "content-int",
+        "bad-role",
+        "no-turns",
+        "empty-content",
+        "content-too-long",
+        "naive-datetime",
+        "not-a-datetime",
+        "metadata-list",
+    ],
 )
 def test_wrong_types_and_values_are_rejected(changes):
     with pytest.raises(ValidationError):
@@ -177,17 +190,37 @@ def test_summary_record_round_trips_through_json():
 
 
 def test_received_record_needs_only_the_basics():
-    minimal = {k: v for k, v in summary_record(status="RECEIVED").items()
-               if k in {"session_id", "source", "user_id", "status", "content_hash", "received_at",
-                        "updated_at", "started_at", "raw_key"}}
+    minimal = {
+        k: v
+        for k, v in summary_record(status="RECEIVED").items()
+        if k
+        in {
+            "session_id",
+            "source",
+            "user_id",
+            "status",
+            "content_hash",
+            "received_at",
+            "updated_at",
+            "started_at",
+            "raw_key",
+        }
+    }
     record = SummaryRecord.model_validate(minimal)
     assert record.summary_key is None and record.usage is None and record.attempts == 0
 
 
 @pytest.mark.parametrize(
     "changes",
-    [{"status": "DONE"}, {"content_hash": "A" * 64}, {"content_hash": "abc"}, {"attempts": -1},
-     {"usage": {"input_tokens": 1, "output_tokens": 1, "bogus": 1}}, {"cost_usd": -0.5}, {"table": "x"}],
+    [
+        {"status": "DONE"},
+        {"content_hash": "A" * 64},
+        {"content_hash": "abc"},
+        {"attempts": -1},
+        {"usage": {"input_tokens": 1, "output_tokens": 1, "bogus": 1}},
+        {"cost_usd": -0.5},
+        {"table": "x"},
+    ],
     ids=["status", "hash-upper", "hash-short", "attempts", "usage-extra", "negative-cost", "extra"],
 )
 def test_summary_record_rejects_bad_values(changes):
@@ -203,7 +236,10 @@ def test_queue_messages():
 
     every = TranslateRequest(summary_id="s-1:abc", system=None, reason="new", request_id="r1")
     assert json.loads(every.model_dump_json())["system"] is None
-    assert TranslateRequest(summary_id="s-1", system="planner_v2", reason="refresh", request_id="r2").system == "planner_v2"
+    assert (
+        TranslateRequest(summary_id="s-1", system="planner_v2", reason="refresh", request_id="r2").system
+        == "planner_v2"
+    )
     for bad in ({"reason": "because"}, {"system": "Planner"}, {"request_id": ""}, {"summary_id": "a b"}):
         with pytest.raises(ValidationError):
             TranslateRequest.model_validate({"summary_id": "s-1", "reason": "new", "request_id": "r", **bad})

@@ -21,7 +21,9 @@ def test_published_schemas_are_in_sync_with_the_contracts():
 
 
 def test_check_command_passes_on_the_repository():
-    result = subprocess.run([sys.executable, "-m", "schemas.publish", "--check"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "schemas.publish", "--check"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -53,8 +55,11 @@ def test_published_session_schema_validates_like_the_model():
     schema = json.loads((publish.JSON_DIR / "Session.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     good = {
-        "session_id": "s-1", "source": "synapse", "user_id": "u-1",
-        "started_at": "2025-01-01T09:00:00Z", "ended_at": "2025-01-01T09:10:00Z",
+        "session_id": "s-1",
+        "source": "synapse",
+        "user_id": "u-1",
+        "started_at": "2025-01-01T09:00:00Z",
+        "ended_at": "2025-01-01T09:10:00Z",
         "turns": [{"role": "user", "content": "hi"}],
     }
     assert list(validator.iter_errors(good)) == []

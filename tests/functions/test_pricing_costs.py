@@ -25,8 +25,12 @@ def usage(input_tokens=0, output_tokens=0, cache_read=0, cache_write=0) -> Token
 
 @pytest.mark.parametrize(
     ("model_id", "input_price", "output_price"),
-    [("claude-haiku-4-5", 1.0, 5.0), ("claude-sonnet-4-5", 3.0, 15.0), ("claude-opus-4-1", 15.0, 75.0),
-     ("claude-opus-4-5", 5.0, 25.0)],
+    [
+        ("claude-haiku-4-5", 1.0, 5.0),
+        ("claude-sonnet-4-5", 3.0, 15.0),
+        ("claude-opus-4-1", 15.0, 75.0),
+        ("claude-opus-4-5", 5.0, 25.0),
+    ],
 )
 def test_a_million_tokens_costs_the_list_price(model_id, input_price, output_price):
     assert cost_usd(model_id, usage(input_tokens=MILLION)) == pytest.approx(input_price)
@@ -64,8 +68,10 @@ def test_batch_is_half_price():
         ("claude-opus-4-20250514", "claude-opus-4-0"),
         ("claude-sonnet-4-20250514", "claude-sonnet-4-0"),
         ("claude-3-5-haiku-20241022", "claude-3-5-haiku"),
-        ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
-         "claude-haiku-4-5"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "claude-haiku-4-5",
+        ),
     ],
 )
 def test_provider_ids_normalise_to_one_entry(model_id, entry):

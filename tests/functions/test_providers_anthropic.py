@@ -53,18 +53,23 @@ def make_summarizer(server, **env) -> AnthropicSummarizer:
 
 
 def make_session(marker: str = "", session_id: str = "sess-1") -> Session:
-    return Session.model_validate({
-        "session_id": session_id,
-        "source": "planner",
-        "user_id": "u-7",
-        "started_at": "2025-03-13T10:00:00+01:00",
-        "ended_at": "2025-03-13T10:05:00+01:00",
-        "turns": [
-            {"role": "user", "content": f"Remind me to call Ana tomorrow at 3pm. {marker}",
-             "timestamp": "2025-03-13T10:00:00+01:00"},
-            {"role": "assistant", "content": "Reminder set for Friday 2025-03-14 15:00."},
-        ],
-    })
+    return Session.model_validate(
+        {
+            "session_id": session_id,
+            "source": "planner",
+            "user_id": "u-7",
+            "started_at": "2025-03-13T10:00:00+01:00",
+            "ended_at": "2025-03-13T10:05:00+01:00",
+            "turns": [
+                {
+                    "role": "user",
+                    "content": f"Remind me to call Ana tomorrow at 3pm. {marker}",
+                    "timestamp": "2025-03-13T10:00:00+01:00",
+                },
+                {"role": "assistant", "content": "Reminder set for Friday 2025-03-14 15:00."},
+            ],
+        }
+    )
 
 
 def sent_key(headers: dict[str, str]) -> str:
@@ -174,8 +179,11 @@ def test_api_key_never_appears_in_errors_even_when_the_server_echoes_it(server, 
     backend.always(fail(503, f"backend saw key {API_KEY}"), when="DOWN")
     backend.always(hang(30), when="SLOW")
     errors = []
-    for marker, env in (("AUTH", {}), ("DOWN", {"LLM_MAX_RETRIES": "0"}),
-                        ("SLOW", {"LLM_TIMEOUT_SECONDS": "0.2", "LLM_MAX_RETRIES": "0"})):
+    for marker, env in (
+        ("AUTH", {}),
+        ("DOWN", {"LLM_MAX_RETRIES": "0"}),
+        ("SLOW", {"LLM_TIMEOUT_SECONDS": "0.2", "LLM_MAX_RETRIES": "0"}),
+    ):
         with pytest.raises(SummarizerError) as excinfo:
             make_summarizer(server, **env).summarize(make_session(marker))
         errors.append(excinfo.value)
@@ -218,13 +226,15 @@ def test_bedrock_client_signs_and_calls_the_invoke_route(server, backend, monkey
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-for-signing")
     monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
     bedrock_model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-    summarizer = summarizer_from_env({
-        "SUMMARIZER_PROVIDER": "bedrock",
-        "SUMMARIZER_MODEL_ID": bedrock_model,
-        "AWS_REGION": "us-west-2",
-        "ANTHROPIC_BEDROCK_BASE_URL": server.url,
-        "LLM_MAX_RETRIES": "0",
-    })
+    summarizer = summarizer_from_env(
+        {
+            "SUMMARIZER_PROVIDER": "bedrock",
+            "SUMMARIZER_MODEL_ID": bedrock_model,
+            "AWS_REGION": "us-west-2",
+            "ANTHROPIC_BEDROCK_BASE_URL": server.url,
+            "LLM_MAX_RETRIES": "0",
+        }
+    )
     result = summarizer.summarize(make_session())
     assert result.provider == "bedrock" and result.model_id == bedrock_model
     (request,) = backend.requests

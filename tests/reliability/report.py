@@ -1,4 +1,5 @@
 """The figures the load and fault suites print, also kept as a markdown artefact."""
+
 from __future__ import annotations
 
 from pathlib import Path

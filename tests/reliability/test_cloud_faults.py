@@ -3,6 +3,7 @@
 Reduced size in `make test`; `make faults` runs the full size (SSP_SUITE_SIZE=full). The edge's own faults
 (SIGKILL, API outage, two workers) are in tests/daemon/test_faults.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,17 +14,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from suite_size import FULL
 from counts import queue_depth, s3_keys, sessions_by_status
 from fault_hooks import injected
 from report import report
+from stack_helpers import make_token, running_stack, session_body, wait_for
+from suite_size import FULL
 
 from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, reply
-from stack_helpers import make_token, running_stack, session_body, wait_for
 
 SESSIONS = 300 if FULL else 30
-FAULT_PLAN = {"s3.PutObject": [5, 17, 29], "dynamodb.UpdateItem": [9, 23], "sqs.SendMessage": [12],
-              "dynamodb.PutItem": [15]}
+FAULT_PLAN = {
+    "s3.PutObject": [5, 17, 29],
+    "dynamodb.UpdateItem": [9, 23],
+    "sqs.SendMessage": [12],
+    "dynamodb.PutItem": [15],
+}
 
 
 def _post(client: httpx.Client, body: dict) -> int:
@@ -46,12 +51,17 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
     backend.script([hang(8), reply()], when="marker-timeout")
     backend.script([hang(30), reply()], when="marker-killed")
     markers = ["rate-limited", "overloaded", "server-error", "timeout", "killed"]
-    bodies = [session_body(f"fault-{n:04d}", text=f"Fault session {n} " + (f"marker-{markers[n]}" if n < len(markers) else ""))
-              for n in range(SESSIONS)]
+    bodies = [
+        session_body(
+            f"fault-{n:04d}", text=f"Fault session {n} " + (f"marker-{markers[n]}" if n < len(markers) else "")
+        )
+        for n in range(SESSIONS)
+    ]
     env = {"SSP_FAULT_PLAN": json.dumps(FAULT_PLAN), "SSP_FAULT_DIR": str(tmp_path), "LLM_TIMEOUT_SECONDS": "4"}
     # A short function timeout lets the in-progress marker of a killed invocation expire quickly.
-    with running_stack(backend, extra_env=env, worker_preload=("fault_hooks",),
-                       parameters={"SummarizeTimeoutSeconds": "15"}) as stack:
+    with running_stack(
+        backend, extra_env=env, worker_preload=("fault_hooks",), parameters={"SummarizeTimeoutSeconds": "15"}
+    ) as stack:
         token = make_token(stack, ["ingest", "read"], source="planner")
         client = httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {token}"}, timeout=60)
 
@@ -69,18 +79,25 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
         statuses_now = sessions_by_status(stack)
         faults = injected(tmp_path)
         failed_calls = sum(backend.calls_matching(f"marker-{m}") - 1 for m in markers)
-        report(f"Faults: {SESSIONS} sessions + a conditional-write race", [
-            ("AWS calls failed on purpose", len(faults)),
-            ("by operation", ", ".join(sorted({f["operation"] for f in faults}))),
-            ("LLM faults (429, 529, 500, timeout, killed worker)", failed_calls),
-            ("sessions accepted", statuses.count(202) + race_statuses.count(202)),
-            ("race answers (202/200/409)", f"{race_statuses.count(202)}/{race_statuses.count(200)}/{race_statuses.count(409)}"),
-            ("FAILED before a retry (each with its reason)", len(retried)),
-            ("reasons", "; ".join(sorted({reason.split(":")[0] for _, reason in retried})) or "-"),
-            ("summarized after recovery", statuses_now.get("SUMMARIZED", 0)),
-            ("raw objects", s3_keys(stack, "sessions/")), ("summaries", s3_keys(stack, "summaries/")),
-            ("LLM calls", backend.calls),
-        ])
+        report(
+            f"Faults: {SESSIONS} sessions + a conditional-write race",
+            [
+                ("AWS calls failed on purpose", len(faults)),
+                ("by operation", ", ".join(sorted({f["operation"] for f in faults}))),
+                ("LLM faults (429, 529, 500, timeout, killed worker)", failed_calls),
+                ("sessions accepted", statuses.count(202) + race_statuses.count(202)),
+                (
+                    "race answers (202/200/409)",
+                    f"{race_statuses.count(202)}/{race_statuses.count(200)}/{race_statuses.count(409)}",
+                ),
+                ("FAILED before a retry (each with its reason)", len(retried)),
+                ("reasons", "; ".join(sorted({reason.split(":")[0] for _, reason in retried})) or "-"),
+                ("summarized after recovery", statuses_now.get("SUMMARIZED", 0)),
+                ("raw objects", s3_keys(stack, "sessions/")),
+                ("summaries", s3_keys(stack, "summaries/")),
+                ("LLM calls", backend.calls),
+            ],
+        )
         assert all(status == 202 for status in statuses)
         assert race_statuses.count(202) == 1 and race_statuses.count(409) >= 1
         assert statuses_now == {"SUMMARIZED": expected}
@@ -96,13 +113,28 @@ def _settle_and_retry_failures(stack, client: httpx.Client, expected: int) -> li
     """Wait until every session is SUMMARIZED or FAILED, then retry the FAILED ones as an operator would."""
     retried: list[tuple[str, str]] = []
     for _ in range(5):
-        wait_for(lambda: sum(sessions_by_status(stack).values()) == expected
-                 and sessions_by_status(stack).get("RECEIVED", 0) == 0
-                 and queue_depth(stack, "SummarizeQueue") == 0, timeout=300, interval=1)
-        failed = [item["session_id"]["S"] for page in stack.client("dynamodb").get_paginator("query").paginate(
-            TableName=stack.resolved("SessionsTable"), IndexName="by_status", KeyConditionExpression="#s = :f",
-            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":f": {"S": "FAILED"}})
-            for item in page["Items"]]
+        wait_for(
+            lambda: (
+                sum(sessions_by_status(stack).values()) == expected
+                and sessions_by_status(stack).get("RECEIVED", 0) == 0
+                and queue_depth(stack, "SummarizeQueue") == 0
+            ),
+            timeout=300,
+            interval=1,
+        )
+        failed = [
+            item["session_id"]["S"]
+            for page in stack.client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=stack.resolved("SessionsTable"),
+                IndexName="by_status",
+                KeyConditionExpression="#s = :f",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":f": {"S": "FAILED"}},
+            )
+            for item in page["Items"]
+        ]
         if not failed:
             return retried
         for session_id in failed:

@@ -2,6 +2,7 @@
 
 Reduced size in `make test`; `make load` runs the full size (SSP_SUITE_SIZE=full).
 """
+
 from __future__ import annotations
 
 import random
@@ -10,12 +11,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from suite_size import FULL
 from counts import queue_depth, s3_keys, sessions_by_status
 from report import report
+from stack_helpers import make_token, running_stack, session_body, wait_for
+from suite_size import FULL
 
 from local_stack.messages_server import ScriptedBackend
-from stack_helpers import make_token, running_stack, session_body, wait_for
 
 SESSIONS, CLIENTS, DEADLINE_S = (1000, 8, 900) if FULL else (60, 4, 180)
 
@@ -47,23 +48,36 @@ def test_load_keeps_every_accepted_session_exactly_once():
         posting_s = time.perf_counter() - began
         accepted = sum(1 for status, _ in results if status == 202)
         latencies = sorted(seconds for _, seconds in results)
-        wait_for(lambda: sessions_by_status(stack).get("SUMMARIZED", 0) + queue_depth(stack, "SummarizeDLQ") >= accepted
-                 and queue_depth(stack, "SummarizeQueue") == 0, timeout=DEADLINE_S, interval=1)
+        wait_for(
+            lambda: (
+                sessions_by_status(stack).get("SUMMARIZED", 0) + queue_depth(stack, "SummarizeDLQ") >= accepted
+                and queue_depth(stack, "SummarizeQueue") == 0
+            ),
+            timeout=DEADLINE_S,
+            interval=1,
+        )
         total_s = time.perf_counter() - began
         statuses = sessions_by_status(stack)
         stored, summaries = s3_keys(stack, "sessions/"), s3_keys(stack, "summaries/")
         dead = queue_depth(stack, "SummarizeDLQ")
         client.close()
-        report(f"Load: {SESSIONS} sessions (+{len(repeats)} repeats), {CLIENTS} clients", [
-            ("accepted (202)", accepted), ("repeats answered 200", sum(1 for s, _ in results if s == 200)),
-            ("client-visible failures", sum(1 for s, _ in results if s >= 500)),
-            ("ingest throughput (sessions/s)", round(len(results) / posting_s, 1)),
-            ("ingest latency p50 (ms)", round(1000 * statistics.median(latencies), 1)),
-            ("ingest latency p99 (ms)", round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1)),
-            ("end-to-end summarized per second", round(statuses.get("SUMMARIZED", 0) / total_s, 1)),
-            ("stored raw sessions", stored), ("summarized", statuses.get("SUMMARIZED", 0)), ("in DLQ", dead),
-            ("LLM calls", backend.calls), ("duplicates (calls - summaries)", backend.calls - summaries),
-        ])
+        report(
+            f"Load: {SESSIONS} sessions (+{len(repeats)} repeats), {CLIENTS} clients",
+            [
+                ("accepted (202)", accepted),
+                ("repeats answered 200", sum(1 for s, _ in results if s == 200)),
+                ("client-visible failures", sum(1 for s, _ in results if s >= 500)),
+                ("ingest throughput (sessions/s)", round(len(results) / posting_s, 1)),
+                ("ingest latency p50 (ms)", round(1000 * statistics.median(latencies), 1)),
+                ("ingest latency p99 (ms)", round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1)),
+                ("end-to-end summarized per second", round(statuses.get("SUMMARIZED", 0) / total_s, 1)),
+                ("stored raw sessions", stored),
+                ("summarized", statuses.get("SUMMARIZED", 0)),
+                ("in DLQ", dead),
+                ("LLM calls", backend.calls),
+                ("duplicates (calls - summaries)", backend.calls - summaries),
+            ],
+        )
         assert accepted == SESSIONS
         assert stored == accepted == statuses.get("SUMMARIZED", 0) + dead
         assert dead == 0

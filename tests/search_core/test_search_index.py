@@ -1,4 +1,5 @@
 """SearchIndex: upserts, vectors and their versions, removal, storage without pickle, and upsert speed."""
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ def test_empty_index_has_no_rows_and_no_version():
 
 
 def test_documents_become_rows_with_counted_terms_source_and_day():
-    index = SearchIndex.empty().with_documents([_doc("a", "Dentist, dentist and the tooth", "nudge", "2025-09-06"),
-                                                _doc("b", "Budget review", day=None)])
+    index = SearchIndex.empty().with_documents(
+        [_doc("a", "Dentist, dentist and the tooth", "nudge", "2025-09-06"), _doc("b", "Budget review", day=None)]
+    )
     assert len(index) == 2
     a = index.position("a")
     assert (index.ids[a], index.sources[a], index.days[a], index.doc_len[a]) == ("a", "nudge", 20250906, 3)
@@ -80,15 +82,18 @@ def test_vectors_are_normalised_and_rows_without_one_stay_zero():
     assert np.allclose(index.vectors[0], [0, 1, 0]) and not index.vectors[1].any()
 
 
-@pytest.mark.parametrize("vector, message", [
-    ([1.0, 2.0], "has 2 dimensions; m1 vectors in this index have 3"),
-    ([0.0, 0.0, 0.0], "all zeros"),
-    ([1.0, float("nan"), 0.0], "NaN or infinity"),
-    ([1.0, float("inf"), 0.0], "NaN or infinity"),
-    (["a", "b", "c"], "not a list of numbers"),
-    ([[1.0, 2.0, 3.0]], "flat list"),
-    ([], "non-empty"),
-])
+@pytest.mark.parametrize(
+    "vector, message",
+    [
+        ([1.0, 2.0], "has 2 dimensions; m1 vectors in this index have 3"),
+        ([0.0, 0.0, 0.0], "all zeros"),
+        ([1.0, float("nan"), 0.0], "NaN or infinity"),
+        ([1.0, float("inf"), 0.0], "NaN or infinity"),
+        (["a", "b", "c"], "not a list of numbers"),
+        ([[1.0, 2.0, 3.0]], "flat list"),
+        ([], "non-empty"),
+    ],
+)
 def test_bad_vectors_raise_a_value_error_naming_the_problem(vector, message):
     index = SearchIndex.empty().with_vectors([("a", "m1", [1.0, 0.0, 0.0])])
     with pytest.raises(ValueError, match=f"vector of b .*{message}|vector of b {message}"):
@@ -114,8 +119,9 @@ def test_a_new_embedding_version_drops_every_vector_of_the_old_one():
 
 
 def test_in_a_mixed_batch_the_last_items_version_wins_and_other_versions_are_ignored():
-    index = SearchIndex.empty().with_vectors([("a", "m1", [1.0, 0.0]), ("b", "m2", [1.0, 0.0, 0.0]),
-                                              ("c", "m2", [0.0, 1.0, 0.0])])
+    index = SearchIndex.empty().with_vectors(
+        [("a", "m1", [1.0, 0.0]), ("b", "m2", [1.0, 0.0, 0.0]), ("c", "m2", [0.0, 1.0, 0.0])]
+    )
     assert index.embedding_version == "m2" and index.dimensions == 3
     assert {str(i) for i, has in zip(index.ids, index.has_vector) if has} == {"b", "c"}
 
@@ -142,11 +148,16 @@ def test_without_removes_rows_with_their_terms_and_vectors():
 
 
 def test_round_trip_keeps_everything_and_needs_no_pickle():
-    index = SearchIndex.empty().with_documents([_doc("sum-1", "Dentist on Friday, the tooth hurts", "nudge"),
-                                                _doc("sum-22", "Lucía's Spanish lesson", "synapse", None)])
+    index = SearchIndex.empty().with_documents(
+        [
+            _doc("sum-1", "Dentist on Friday, the tooth hurts", "nudge"),
+            _doc("sum-22", "Lucía's Spanish lesson", "synapse", None),
+        ]
+    )
     rng = np.random.default_rng(1)
-    index = index.with_vectors([("sum-22", "model-v2", rng.standard_normal(16)), ("only-vector", "model-v2",
-                                                                                  rng.standard_normal(16))])
+    index = index.with_vectors(
+        [("sum-22", "model-v2", rng.standard_normal(16)), ("only-vector", "model-v2", rng.standard_normal(16))]
+    )
     data = index.to_bytes()
     with np.load(io.BytesIO(data), allow_pickle=False) as stored:
         assert all(stored[name].dtype != object for name in stored.files)
@@ -177,12 +188,18 @@ def _big_index(rows: int, dimensions: int, rng: np.random.Generator) -> SearchIn
     per_row = 40
     vectors = rng.standard_normal((rows, dimensions), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return SearchIndex(ids=np.array([f"session-{i:08d}" for i in range(rows)]), sources=np.full(rows, "planner"),
-                       days=np.full(rows, 20250901), doc_len=np.full(rows, per_row),
-                       term_ptr=np.arange(rows + 1) * per_row,
-                       terms=np.sort(rng.integers(0, 2**32, (rows, per_row), dtype=np.uint32), axis=1).ravel(),
-                       tfs=np.ones(rows * per_row), vectors=vectors, has_vector=np.ones(rows, dtype=bool),
-                       embedding_version="m1")
+    return SearchIndex(
+        ids=np.array([f"session-{i:08d}" for i in range(rows)]),
+        sources=np.full(rows, "planner"),
+        days=np.full(rows, 20250901),
+        doc_len=np.full(rows, per_row),
+        term_ptr=np.arange(rows + 1) * per_row,
+        terms=np.sort(rng.integers(0, 2**32, (rows, per_row), dtype=np.uint32), axis=1).ravel(),
+        tfs=np.ones(rows * per_row),
+        vectors=vectors,
+        has_vector=np.ones(rows, dtype=bool),
+        embedding_version="m1",
+    )
 
 
 def _best_seconds(change) -> tuple[float, object]:
@@ -223,8 +240,12 @@ def test_random_upserts_vectors_and_removals_match_a_plain_model_of_the_rows():
             docs = []
             for _ in range(rng.integers(1, 6)):
                 text = " ".join(rng.choice(words, size=rng.integers(0, 8)))
-                doc = _doc(f"id-{rng.integers(25)}", text, str(rng.choice(["planner", "nudge"])),
-                           f"2025-10-{rng.integers(1, 29):02d}")
+                doc = _doc(
+                    f"id-{rng.integers(25)}",
+                    text,
+                    str(rng.choice(["planner", "nudge"])),
+                    f"2025-10-{rng.integers(1, 29):02d}",
+                )
                 docs.append(doc)
                 model.setdefault(doc.summary_id, {"vector": None}).update(doc=doc)
             index = index.with_documents(docs)

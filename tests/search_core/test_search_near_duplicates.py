@@ -1,10 +1,11 @@
 """similar() on words alone finds the labelled copies and paraphrases in bench/near_duplicates.json."""
+
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -24,7 +25,8 @@ def dataset() -> dict:
 @pytest.fixture(scope="module")
 def index(dataset) -> SearchIndex:
     return SearchIndex.empty().with_documents(
-        IndexedDocument(s["id"], s["source"], s["day"], s["text"]) for s in dataset["summaries"])
+        IndexedDocument(s["id"], s["source"], s["day"], s["text"]) for s in dataset["summaries"]
+    )
 
 
 def _queries(dataset: dict) -> list[tuple[str, set[str]]]:
@@ -54,8 +56,8 @@ def test_exact_copies_come_first_at_full_lexical_score(dataset, index):
         copies = {i for i in relevant if text[i] == text[query]}
         if copies:
             hits = similar(index, query, K, Filters())
-            assert {hit.summary_id for hit in hits[:len(copies)]} == copies, query
-            assert all(hit.lexical == 1.0 for hit in hits[:len(copies)]), query
+            assert {hit.summary_id for hit in hits[: len(copies)]} == copies, query
+            assert all(hit.lexical == 1.0 for hit in hits[: len(copies)]), query
 
 
 def test_lexical_recall_at_5_of_copies_and_paraphrases(dataset, index):
@@ -65,18 +67,20 @@ def test_lexical_recall_at_5_of_copies_and_paraphrases(dataset, index):
         return [hit.summary_id for hit in similar(index, summary_id, K, Filters())]
 
     recall = _recall(queries, ranked)
-    on_top = sum({h for h in ranked(q)[:len(relevant)]} == relevant for q, relevant in queries) / len(queries)
+    on_top = sum({h for h in ranked(q)[: len(relevant)]} == relevant for q, relevant in queries) / len(queries)
     ids = [s["id"] for s in dataset["summaries"]]
     shuffled = _recall(queries, lambda q: random.Random(q).sample([i for i in ids if i != q], K))
-    print(f"\nnear duplicates, lexical similar(): recall@{K} {recall:.3f} over {len(queries)} queries; "
-          f"duplicates fill the top positions for {on_top:.0%}; a random ranking scores {shuffled:.3f}")
+    print(
+        f"\nnear duplicates, lexical similar(): recall@{K} {recall:.3f} over {len(queries)} queries; "
+        f"duplicates fill the top positions for {on_top:.0%}; a random ranking scores {shuffled:.3f}"
+    )
     assert shuffled < MIN_RECALL / 2  # the measure can fail
     assert recall >= MIN_RECALL and on_top >= MIN_RECALL
 
 
 def test_filters_and_k_hold_for_similar(dataset, index):
     hits = similar(index, "s01", 2, Filters(source="nudge"))
-    assert [hit.summary_id for hit in hits][0] == "s01-para" and all(hit.source == "nudge" for hit in hits)
+    assert hits[0].summary_id == "s01-para" and all(hit.source == "nudge" for hit in hits)
     assert len(hits) == 2
     september = similar(index, "s34", K, Filters.parse(None, "2025-09-01", "2025-09-30"))
     assert all("2025-09-01" <= hit.day <= "2025-09-30" for hit in september)

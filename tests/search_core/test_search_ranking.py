@@ -1,4 +1,5 @@
 """Ranking: BM25 and cosine mixed by weight, filters, exclusion, k, ties, and similar()."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,14 @@ def test_lexical_search_ranks_by_bm25_relative_to_the_best_hit():
     hits = search(_index(), terms("dentist tooth"), None, 10, ALL)
     assert _ids(hits) == ["dentist", "dentist-kid"]
     assert hits[0].score == hits[0].lexical == 1.0 and 0 < hits[1].lexical < 1 and hits[1].semantic is None
-    assert hits[0].to_dict() == {"summary_id": "dentist", "source": "nudge", "day": "2025-09-06", "score": 1.0,
-                                 "lexical": 1.0, "semantic": None}
+    assert hits[0].to_dict() == {
+        "summary_id": "dentist",
+        "source": "nudge",
+        "day": "2025-09-06",
+        "score": 1.0,
+        "lexical": 1.0,
+        "semantic": None,
+    }
 
 
 def test_rows_that_match_nothing_are_not_returned():
@@ -52,8 +59,13 @@ def test_rows_that_match_nothing_are_not_returned():
 
 
 def test_a_repeated_query_term_and_a_rarer_term_weigh_more():
-    index = _index([("a", "nudge", None, "budget budget review"), ("b", "nudge", None, "budget review review"),
-                    ("c", "nudge", None, "unrelated words here")])
+    index = _index(
+        [
+            ("a", "nudge", None, "budget budget review"),
+            ("b", "nudge", None, "budget review review"),
+            ("c", "nudge", None, "unrelated words here"),
+        ]
+    )
     assert _ids(search(index, terms("budget budget review"), None, 10, ALL))[0] == "a"
     assert _ids(search(index, terms("budget review review"), None, 10, ALL))[0] == "b"
     raw = bm25(index, np.unique(np.array(terms("budget unrelated"), dtype=np.uint32)), np.ones(2))
@@ -84,9 +96,13 @@ def test_exclude_drops_one_id_and_k_limits_with_ties_broken_by_id():
 
 def _hybrid_index() -> SearchIndex:
     """'lexical' matches the query words best; 'semantic' has the vector closest to the query vector."""
-    index = _index([("lexical", "nudge", None, "marathon training plan marathon"),
-                    ("semantic", "nudge", None, "a long run on Sunday for the training plan"),
-                    ("no-vector", "nudge", None, "marathon training")])
+    index = _index(
+        [
+            ("lexical", "nudge", None, "marathon training plan marathon"),
+            ("semantic", "nudge", None, "a long run on Sunday for the training plan"),
+            ("no-vector", "nudge", None, "marathon training"),
+        ]
+    )
     return index.with_vectors([("lexical", "m1", [0.2, 1.0, 0.0]), ("semantic", "m1", [1.0, 0.1, 0.0])])
 
 
@@ -133,7 +149,8 @@ def test_similar_uses_the_rows_terms_and_vector_and_leaves_it_out():
     index = _hybrid_index()
     hits = {hit.summary_id: hit for hit in similar(index, "lexical", 5, ALL)}
     assert set(hits) == {"no-vector", "semantic"} and hits["semantic"].semantic == pytest.approx(
-        float(index.vectors[index.position("lexical")] @ index.vectors[index.position("semantic")]), abs=1e-6)
+        float(index.vectors[index.position("lexical")] @ index.vectors[index.position("semantic")]), abs=1e-6
+    )
     assert _ids(similar(index, "lexical", 5, ALL, semantic_weight=1.0)) == ["semantic"]
     assert _ids(similar(index, "lexical", 5, ALL, semantic_weight=0.0)) == ["no-vector", "semantic"]
     assert _ids(similar(index, "no-vector", 5, ALL))[0] == "lexical"
@@ -152,10 +169,11 @@ def test_a_new_embedding_version_leaves_only_its_own_vectors_in_the_ranking():
 def test_bm25_of_a_long_query_is_the_sum_over_its_terms():
     rng = np.random.default_rng(3)
     words = [f"word{i}" for i in range(60)]
-    index = _index([(f"d{i}", "nudge", None, " ".join(rng.choice(words, size=rng.integers(1, 30))))
-                    for i in range(200)])
+    index = _index(
+        [(f"d{i}", "nudge", None, " ".join(rng.choice(words, size=rng.integers(1, 30)))) for i in range(200)]
+    )
     query = np.unique(np.array(terms(" ".join(words[:25])), dtype=np.uint32))
     weights = rng.integers(1, 4, size=len(query)).astype(np.float64)
     whole = bm25(index, query, weights)
-    parts = sum(bm25(index, query[i:i + 1], weights[i:i + 1]) for i in range(len(query)))
+    parts = sum(bm25(index, query[i : i + 1], weights[i : i + 1]) for i in range(len(query)))
     assert len(query) == 25 and whole.max() > 0 and np.allclose(whole, parts)

@@ -1,4 +1,5 @@
 """Search terms: tokens, stopwords, the light stemmer and hashes that are the same in every process."""
+
 from __future__ import annotations
 
 import os
@@ -16,25 +17,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_tokens_are_lowercase_words_without_stopwords_possessives_or_single_characters():
     assert tokens("The user's Q3 budget review with Priya's team: 3 copies, don't forget!") == [
-        "user", "q3", "budget", "review", "priya", "team", "copies", "forget"]
+        "user",
+        "q3",
+        "budget",
+        "review",
+        "priya",
+        "team",
+        "copies",
+        "forget",
+    ]
     assert tokens("Lucía suggested the subjunctive") == ["lucía", "suggested", "subjunctive"]
     assert tokens("") == [] and tokens("it is what it is, and so on") == []
 
 
-@pytest.mark.parametrize("words", [
-    ("meeting", "meetings", "meet", "Meet"),
-    ("run", "runs", "running"),
-    ("plan", "plans", "planned", "planning"),
-    ("book", "booked", "booking", "books"),
-    ("share", "shared", "sharing"),
-    ("study", "studies", "studied", "studying"),
-    ("movie", "movies"),
-    ("family", "families"),
-    ("box", "boxes"),
-    ("quick", "quickly"),
-    ("write", "writes", "writing"),
-    ("day", "days"),
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("meeting", "meetings", "meet", "Meet"),
+        ("run", "runs", "running"),
+        ("plan", "plans", "planned", "planning"),
+        ("book", "booked", "booking", "books"),
+        ("share", "shared", "sharing"),
+        ("study", "studies", "studied", "studying"),
+        ("movie", "movies"),
+        ("family", "families"),
+        ("box", "boxes"),
+        ("quick", "quickly"),
+        ("write", "writes", "writing"),
+        ("day", "days"),
+    ],
+)
 def test_forms_of_one_word_share_a_term(words):
     assert len({tuple(terms(word)) for word in words}) == 1, {word: stem(word.lower()) for word in words}
 

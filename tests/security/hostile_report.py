@@ -1,4 +1,5 @@
 """Tallies of hostile-input cases per route, shared by the test module and the terminal summary."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,7 +35,9 @@ def table() -> str:
 
 def write() -> Path:
     REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    REPORT_PATH.write_text("# Hostile input report\n\nEvery case must be a 4xx naming the problem and leave no "
-                           "stored state behind (S3 object versions, table items, queued messages).\n\n"
-                           + table() + "\n", encoding="utf-8")
+    REPORT_PATH.write_text(
+        "# Hostile input report\n\nEvery case must be a 4xx naming the problem and leave no "
+        "stored state behind (S3 object versions, table items, queued messages).\n\n" + table() + "\n",
+        encoding="utf-8",
+    )
     return REPORT_PATH

@@ -1,4 +1,5 @@
 """Every HttpApi route in the template has an auth decision, and each scope opens exactly its own routes."""
+
 from __future__ import annotations
 
 import re
@@ -7,13 +8,13 @@ import uuid
 
 import httpx
 import pytest
+from stack_helpers import api_client, make_token, running_stack, session_body
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from functions.common.tokens import TokenStore, hash_token
 from local_stack.apigw_events import authorizer_event, http_event
 from local_stack.template import load_app
-from stack_helpers import api_client, make_token, running_stack, session_body
 
 # route key -> scopes that open it (any one of them; admin opens everything), from the handlers' require calls.
 ROUTE_SCOPES: dict[str, frozenset[str]] = {
@@ -42,9 +43,15 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
 }
 PUBLIC_ROUTES = {"GET /", "GET /dashboard/{asset}"}
 SCOPES = ("ingest", "read", "refresh", "edge")
-PATH_VALUES = {"session_id": "scope-probe", "summary_id": "scope-probe", "system": "planner",
-               "request_id": "rf-scope-probe", "version_id": "schema:scope-probe", "asset": "index.html",
-               "query_id": "q-scope-probe"}
+PATH_VALUES = {
+    "session_id": "scope-probe",
+    "summary_id": "scope-probe",
+    "system": "planner",
+    "request_id": "rf-scope-probe",
+    "version_id": "schema:scope-probe",
+    "asset": "index.html",
+    "query_id": "q-scope-probe",
+}
 
 APP = load_app()
 AUTHORIZED = [route for route in APP.http_routes if route.authorized]
@@ -56,8 +63,12 @@ def _path(template_path: str) -> str:
 
 def _call(client: httpx.Client, route, headers: dict[str, str] | None = None) -> httpx.Response:
     if route.method in ("POST", "PUT"):
-        return client.request(route.method, _path(route.path), content=b"{}",
-                               headers={"content-type": "application/json", **(headers or {})})
+        return client.request(
+            route.method,
+            _path(route.path),
+            content=b"{}",
+            headers={"content-type": "application/json", **(headers or {})},
+        )
     return client.request(route.method, _path(route.path), headers=headers)
 
 
@@ -69,8 +80,10 @@ def stack():
 
 @pytest.fixture(scope="module")
 def scoped(stack) -> dict[str, str]:
-    return {scope: make_token(stack, [scope], source="planner" if scope == "ingest" else None, name=f"only-{scope}")
-            for scope in (*SCOPES, "admin")}
+    return {
+        scope: make_token(stack, [scope], source="planner" if scope == "ingest" else None, name=f"only-{scope}")
+        for scope in (*SCOPES, "admin")
+    }
 
 
 def _store(stack) -> TokenStore:
@@ -87,8 +100,11 @@ def _revoked_token(stack, scopes: list[str], source: str | None = None) -> str:
 def _expired_token(stack, scopes: list[str], source: str | None = None) -> str:
     token = make_token(stack, scopes, source=source, name=f"expired-{uuid.uuid4().hex[:8]}")
     stack.client("dynamodb").update_item(
-        TableName=stack.resolved("TokensTable"), Key={"token_hash": {"S": hash_token(token)}},
-        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}})
+        TableName=stack.resolved("TokensTable"),
+        Key={"token_hash": {"S": hash_token(token)}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
     return token
 
 
@@ -126,8 +142,17 @@ def test_no_token_is_401_on_every_authorized_route(stack):
 
 def test_forged_tokens_are_403_on_every_authorized_route(stack, scoped):
     real = scoped["admin"]
-    forged = [f"Bearer ssp_{uuid.uuid4().hex}", f"Bearer {hash_token(real)}", f"Basic {real}", f"Token {real}",
-              "Bearer", f"Bearer {real}x", f"Bearer {real[:-1]}", f"Bearer {real} {real}", "Bearer " + "A" * 4000]
+    forged = [
+        f"Bearer ssp_{uuid.uuid4().hex}",
+        f"Bearer {hash_token(real)}",
+        f"Basic {real}",
+        f"Token {real}",
+        "Bearer",
+        f"Bearer {real}x",
+        f"Bearer {real[:-1]}",
+        f"Bearer {real} {real}",
+        "Bearer " + "A" * 4000,
+    ]
     with httpx.Client(base_url=stack.api_url, timeout=30) as client:
         for route in AUTHORIZED:
             for header in forged:
@@ -148,9 +173,17 @@ def test_revoked_and_expired_tokens_are_403_on_every_authorized_route(stack, kin
 def test_the_authorizer_denies_a_token_once_revoked(stack):
     name = f"rotating-{uuid.uuid4().hex[:8]}"
     token = make_token(stack, ["read"], name=name)
-    request = http_event(method="GET", path="/summaries", raw_query="", body=b"", route_key="GET /summaries",
-                         headers=[("authorization", f"Bearer {token}")], path_parameters={}, source_ip="127.0.0.1",
-                         authorizer_context=None)
+    request = http_event(
+        method="GET",
+        path="/summaries",
+        raw_query="",
+        body=b"",
+        route_key="GET /summaries",
+        headers=[("authorization", f"Bearer {token}")],
+        path_parameters={},
+        source_ip="127.0.0.1",
+        authorizer_context=None,
+    )
     event = authorizer_event(request, [f"Bearer {token}"])
     allowed = stack.invoke("AuthorizerFunction", event)
     assert allowed["isAuthorized"] is True
@@ -198,8 +231,12 @@ def test_an_ingest_token_acts_only_for_its_own_subsystem(stack, scoped):
         assert retry_other.status_code == 403 and retry_other.json()["error"] == "forbidden"
         assert planner.post("/sessions", json=session_body("bound-planner-2")).status_code == 202
         assert planner.get("/sessions/bound-planner-2").status_code == 200
-    assert stack.client("dynamodb").get_item(
-        TableName=stack.resolved("SessionsTable"), Key={"session_id": {"S": "bound-planner-1"}}).get("Item") is None
+    assert (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.resolved("SessionsTable"), Key={"session_id": {"S": "bound-planner-1"}})
+        .get("Item")
+        is None
+    )
 
 
 # ----- the WebSocket $connect -----

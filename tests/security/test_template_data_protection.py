@@ -1,4 +1,5 @@
 """Every table, queue and bucket in template.yaml keeps its data-protection settings."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,7 +52,9 @@ def test_ephemeral_queues_are_encrypted_and_drop_messages_within_minutes(name):
     assert props.get("MessageRetentionPeriod") <= 300 and "RedrivePolicy" not in props
 
 
-@pytest.mark.parametrize("name", sorted(n for n, p in QUEUES.items() if not n.endswith("DLQ") and n not in EPHEMERAL_QUEUES))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, p in QUEUES.items() if not n.endswith("DLQ") and n not in EPHEMERAL_QUEUES)
+)
 def test_work_queues_redrive_to_a_dead_letter_queue(name):
     target = QUEUES[name].get("RedrivePolicy", {}).get("deadLetterTargetArn", {})
     assert target.get("Fn::GetAtt", [None])[0] in QUEUES, f"{name}: no DLQ"
@@ -62,21 +65,32 @@ def test_buckets_are_versioned_encrypted_and_private(name):
     props = BUCKETS[name]
     assert props.get("VersioningConfiguration", {}).get("Status") == "Enabled"
     rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
-    assert rules and all(r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms", "aws:kms:dsse")
-                         for r in rules)
+    assert rules and all(
+        r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms", "aws:kms:dsse") for r in rules
+    )
     block = props.get("PublicAccessBlockConfiguration", {})
-    assert all(block.get(k) is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
-                                              "RestrictPublicBuckets")), block
+    assert all(
+        block.get(k) is True
+        for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    ), block
     assert RESOURCES[name].get("DeletionPolicy") == "Retain"
 
 
 @pytest.mark.parametrize("name", sorted(BUCKETS))
 def test_buckets_refuse_plain_http(name):
-    policies = [p["Properties"] for p in RESOURCES.values()
-                if p["Type"] == "AWS::S3::BucketPolicy" and p["Properties"].get("Bucket") == {"Ref": name}]
+    policies = [
+        p["Properties"]
+        for p in RESOURCES.values()
+        if p["Type"] == "AWS::S3::BucketPolicy" and p["Properties"].get("Bucket") == {"Ref": name}
+    ]
     statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
-    deny_http = [s for s in statements if s.get("Effect") == "Deny" and s.get("Principal") == "*"
-                 and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)]
+    deny_http = [
+        s
+        for s in statements
+        if s.get("Effect") == "Deny"
+        and s.get("Principal") == "*"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+    ]
     assert deny_http, f"{name}: no TLS-only policy"
     resources = deny_http[0]["Resource"]
     assert {"Fn::GetAtt": [name, "Arn"]} in resources and {"Fn::Sub": f"${{{name}.Arn}}/*"} in resources

@@ -1,4 +1,5 @@
 """The token CLI against the local stack: the secret is printed once, stored only as a hash, and revocable."""
+
 from __future__ import annotations
 
 import calendar
@@ -10,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from stack_helpers import api_client, running_stack, session_body
 
 from functions.admin.tokens_cli import main
 from functions.common.tokens import hash_token
-from stack_helpers import api_client, running_stack, session_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +35,7 @@ def cli(stack, capsys, monkeypatch):
             status = main(list(argv))
         out, err = capsys.readouterr()
         return status, out, err
+
     return run
 
 
@@ -45,9 +47,31 @@ def test_create_prints_the_token_once_and_it_works(stack):
     env = {**os.environ, **stack.aws_environment()}
     env.pop("TOKENS_TABLE", None)
     done = subprocess.run(
-        [sys.executable, "-m", "functions.admin", "tokens", "create", "--table", stack.resolved("TokensTable"),
-         "--name", "cli-planner", "--scope", "ingest", "--scope", "read", "--source", "planner", "--ttl-days", "30"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "functions.admin",
+            "tokens",
+            "create",
+            "--table",
+            stack.resolved("TokensTable"),
+            "--name",
+            "cli-planner",
+            "--scope",
+            "ingest",
+            "--scope",
+            "read",
+            "--source",
+            "planner",
+            "--ttl-days",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ssp_"), done.stdout

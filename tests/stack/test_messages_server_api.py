@@ -35,7 +35,9 @@ def body(text: str = "hello", **extra) -> dict:
 
 def post(url: str, payload, headers: dict | None = None, path: str = "/v1/messages", timeout: float = 10):
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    request = urllib.request.Request(url + path, data=data, headers=HEADERS if headers is None else headers, method="POST")
+    request = urllib.request.Request(
+        url + path, data=data, headers=HEADERS if headers is None else headers, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read()), dict(response.headers)
@@ -58,8 +60,12 @@ def test_message_reply_has_the_messages_api_shape(server):
     assert message["content"] == [{"type": "text", "text": message["content"][0]["text"]}]
     assert "Ana calls on Friday." in message["content"][0]["text"]
     assert message["stop_reason"] == "end_turn" and message["stop_sequence"] is None
-    assert set(message["usage"]) == {"input_tokens", "output_tokens", "cache_creation_input_tokens",
-                                     "cache_read_input_tokens"}
+    assert set(message["usage"]) == {
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    }
     assert headers["request-id"].startswith("req_")
 
 
@@ -69,21 +75,56 @@ def test_message_reply_has_the_messages_api_shape(server):
         (body(), {"anthropic-version": "2023-06-01"}, "/v1/messages", 401, "authentication_error", "x-api-key"),
         (body(), {"x-api-key": "k"}, "/v1/messages", 400, "invalid_request_error", "anthropic-version"),
         (b"{not json", None, "/v1/messages", 400, "invalid_request_error", "not valid JSON"),
-        ({"model": "m", "messages": [{"role": "user", "content": "x"}]}, None, "/v1/messages", 400,
-         "invalid_request_error", "max_tokens"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}]},
+            None,
+            "/v1/messages",
+            400,
+            "invalid_request_error",
+            "max_tokens",
+        ),
         (body(max_tokens=0), None, "/v1/messages", 400, "invalid_request_error", "max_tokens"),
-        ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, None, "/v1/messages", 400,
-         "invalid_request_error", "model"),
+        (
+            {"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+            None,
+            "/v1/messages",
+            400,
+            "invalid_request_error",
+            "model",
+        ),
         (body(messages=[]), None, "/v1/messages", 400, "invalid_request_error", "messages"),
-        (body(messages=[{"role": "system", "content": "x"}]), None, "/v1/messages", 400, "invalid_request_error",
-         "messages.0.role"),
+        (
+            body(messages=[{"role": "system", "content": "x"}]),
+            None,
+            "/v1/messages",
+            400,
+            "invalid_request_error",
+            "messages.0.role",
+        ),
         (body(stream=True), None, "/v1/messages", 400, "invalid_request_error", "stream"),
         (body(), None, "/v1/complete", 404, "not_found_error", "/v1/complete"),
-        ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, {"content-type": "application/json"},
-         "/model/anthropic.claude-haiku-4-5-20251001-v1:0/invoke", 403, "permission_error", "Authorization"),
+        (
+            {"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+            {"content-type": "application/json"},
+            "/model/anthropic.claude-haiku-4-5-20251001-v1:0/invoke",
+            403,
+            "permission_error",
+            "Authorization",
+        ),
     ],
-    ids=["no-key", "no-version", "bad-json", "no-max-tokens", "zero-max-tokens", "no-model", "no-messages",
-         "bad-role", "stream", "unknown-route", "bedrock-unsigned"],
+    ids=[
+        "no-key",
+        "no-version",
+        "bad-json",
+        "no-max-tokens",
+        "zero-max-tokens",
+        "no-model",
+        "no-messages",
+        "bad-role",
+        "stream",
+        "unknown-route",
+        "bedrock-unsigned",
+    ],
 )
 def test_bad_requests_get_anthropic_error_bodies(server, payload, headers, path, status, error_type, named):
     got_status, error, _ = post(server.url, payload, headers=headers, path=path)
@@ -94,8 +135,11 @@ def test_bad_requests_get_anthropic_error_bodies(server, payload, headers, path,
 
 
 def test_count_tokens(server):
-    status, counted, _ = post(server.url, {"model": "m", "messages": [{"role": "user", "content": "x" * 400}]},
-                              path="/v1/messages/count_tokens")
+    status, counted, _ = post(
+        server.url,
+        {"model": "m", "messages": [{"role": "user", "content": "x" * 400}]},
+        path="/v1/messages/count_tokens",
+    )
     assert status == 200 and counted == {"input_tokens": 100}
 
 
@@ -132,8 +176,10 @@ def test_rules_keyed_by_prompt_text_apply_only_to_matching_calls(server):
 
 def test_matching_sees_system_prompt_and_content_blocks(server):
     server.backend.always(fail(503, "down"), when="SECRET-SYSTEM")
-    payload = body(system=[{"type": "text", "text": "SECRET-SYSTEM prompt"}],
-                   messages=[{"role": "user", "content": [{"type": "text", "text": "block text"}]}])
+    payload = body(
+        system=[{"type": "text", "text": "SECRET-SYSTEM prompt"}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "block text"}]}],
+    )
     assert post(server.url, payload)[0] == 503
 
 
@@ -177,8 +223,9 @@ def test_stop_wakes_a_hanging_call(server):
 
 def test_the_real_sdk_parses_replies_and_errors(server):
     client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0)
-    message = client.messages.create(model="claude-haiku-4-5", max_tokens=32,
-                                     messages=[{"role": "user", "content": "hi there"}])
+    message = client.messages.create(
+        model="claude-haiku-4-5", max_tokens=32, messages=[{"role": "user", "content": "hi there"}]
+    )
     assert message.content[0].text.startswith("Scripted summary ")
     assert message.usage.input_tokens > 0
 
@@ -191,7 +238,9 @@ def test_the_real_sdk_parses_replies_and_errors(server):
     with pytest.raises(anthropic.AuthenticationError) as auth_error:
         client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     assert auth_error.value.request_id.startswith("req_")
-    assert client.messages.count_tokens(model="m", messages=[{"role": "user", "content": "abcd" * 10}]).input_tokens == 10
+    assert (
+        client.messages.count_tokens(model="m", messages=[{"role": "user", "content": "abcd" * 10}]).input_tokens == 10
+    )
 
 
 def test_reset_clears_rules_and_counts(server):
@@ -202,8 +251,12 @@ def test_reset_clears_rules_and_counts(server):
 
 
 def test_cli_serves_scripted_replies_without_a_model():
-    process = subprocess.Popen([sys.executable, "-m", "local_stack.messages_server", "--port", "0"], cwd=REPO,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack.messages_server", "--port", "0"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stderr.readline()
         assert "listening on http://127.0.0.1:" in line and "ScriptedBackend" in line
@@ -215,8 +268,13 @@ def test_cli_serves_scripted_replies_without_a_model():
 
 
 def test_cli_rejects_a_missing_model_folder(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "local_stack.messages_server", "--model", str(tmp_path / "nope")],
-                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.messages_server", "--model", str(tmp_path / "nope")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "nope" in result.stderr and "not found" in result.stderr
 
@@ -228,4 +286,7 @@ def test_a_failing_backend_gives_a_500_error_body_not_a_dropped_connection():
 
     with start_messages_server(Broken()) as broken:
         status, error, _ = post(broken.url, body())
-    assert status == 500 and error["error"] == {"type": "api_error", "message": "backend failed: RuntimeError: weights missing"}
+    assert status == 500 and error["error"] == {
+        "type": "api_error",
+        "message": "backend failed: RuntimeError: weights missing",
+    }

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import anthropic
 import pytest
+from tiny_model import build_tiny_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
-from tiny_model import build_tiny_model  # noqa: E402
-
-from local_stack.messages_server import MlxBackend, start_messages_server  # noqa: E402
+from local_stack.messages_server import MlxBackend, start_messages_server
 
 SYSTEM = "You write the single, permanent summary of one session."
 USER = "Summarize: the user planned a trip to Lisbon on 2024-05-12."
@@ -87,6 +84,5 @@ def test_cache_control_reuses_the_system_prefix_and_keeps_the_answer(server, mod
 
 def test_backend_caps_generated_tokens(server):
     client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
-    message = client.messages.create(model="local-mlx", max_tokens=4000,
-                                     messages=[{"role": "user", "content": USER}])
+    message = client.messages.create(model="local-mlx", max_tokens=4000, messages=[{"role": "user", "content": USER}])
     assert message.usage.output_tokens <= 12

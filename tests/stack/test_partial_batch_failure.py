@@ -1,12 +1,14 @@
 """Lambda's SQS semantics locally: a bad record is retried, then redriven to the DLQ; good ones run once."""
+
 from __future__ import annotations
 
 import json
 import time
 
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body
+
 from local_stack.messages_server import ScriptedBackend
 from local_stack.sqs_poller import QueuePoller
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body
 
 
 def test_one_bad_record_is_retried_then_redriven_and_good_ones_run_once():
@@ -19,9 +21,16 @@ def test_one_bad_record_is_retried_then_redriven_and_good_ones_run_once():
         sqs = stack.client("sqs")
         sqs.send_message(QueueUrl=stack.resolved("SummarizeQueue"), MessageBody=json.dumps({"not": "a request"}))
         source = next(s for s in stack.app.queue_sources if s.function == "SummarizeFunction")
-        poller = QueuePoller(sqs, stack.resolved("SummarizeQueue"), stack.resolved("SummarizeQueue", "Arn"),
-                             source.function, stack.invoke, batch_size=source.batch_size,
-                             reports_item_failures=source.reports_item_failures, retry_delay_s=0)
+        poller = QueuePoller(
+            sqs,
+            stack.resolved("SummarizeQueue"),
+            stack.resolved("SummarizeQueue", "Arn"),
+            source.function,
+            stack.invoke,
+            batch_size=source.batch_size,
+            reports_item_failures=source.reports_item_failures,
+            retry_delay_s=0,
+        )
 
         assert poller.poll_once(wait_s=1) == 4
         assert backend.calls == 3

@@ -1,4 +1,5 @@
 """Every sample event in events/ runs through its template function on one local stack."""
+
 from __future__ import annotations
 
 import copy
@@ -28,19 +29,63 @@ EVENTS = REPO / "events"
 INDEX: dict[str, str] = json.loads((EVENTS / "index.json").read_text(encoding="utf-8"))
 
 # Top-level keys of `sam local generate-event apigateway http-api-proxy` (SAM CLI 1.170.0).
-HTTP_EVENT_KEYS = {"version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers", "queryStringParameters",
-                   "requestContext", "body", "pathParameters", "isBase64Encoded", "stageVariables"}
-HTTP_CONTEXT_KEYS = {"accountId", "apiId", "authentication", "authorizer", "domainName", "domainPrefix", "http",
-                     "requestId", "routeKey", "stage", "time", "timeEpoch"}
+HTTP_EVENT_KEYS = {
+    "version",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "body",
+    "pathParameters",
+    "isBase64Encoded",
+    "stageVariables",
+}
+HTTP_CONTEXT_KEYS = {
+    "accountId",
+    "apiId",
+    "authentication",
+    "authorizer",
+    "domainName",
+    "domainPrefix",
+    "http",
+    "requestId",
+    "routeKey",
+    "stage",
+    "time",
+    "timeEpoch",
+}
 # The HTTP API's REQUEST authorizer event, payload format 2.0 (API Gateway developer guide).
-AUTHORIZER_V2_KEYS = {"version", "type", "routeArn", "identitySource", "routeKey", "rawPath", "rawQueryString",
-                      "cookies", "headers", "queryStringParameters", "requestContext", "pathParameters",
-                      "stageVariables"}
+AUTHORIZER_V2_KEYS = {
+    "version",
+    "type",
+    "routeArn",
+    "identitySource",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "pathParameters",
+    "stageVariables",
+}
 # `sam local generate-event sqs receive-message` and `dynamodb update`.
-SQS_RECORD_KEYS = {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-                   "eventSource", "eventSourceARN", "awsRegion"}
-STREAM_RECORD_KEYS = {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
-                      "eventSourceARN"}
+SQS_RECORD_KEYS = {
+    "messageId",
+    "receiptHandle",
+    "body",
+    "attributes",
+    "messageAttributes",
+    "md5OfBody",
+    "eventSource",
+    "eventSourceARN",
+    "awsRegion",
+}
+STREAM_RECORD_KEYS = {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN"}
 
 
 def load(name: str) -> dict:
@@ -73,9 +118,10 @@ def with_path(event: dict, **params: str) -> dict:
 def sqs_event_for(template: dict, session: dict) -> dict:
     """One SQS record shaped like the sample batch, naming another session."""
     record = copy.deepcopy(template["Records"][0])
-    record["body"] = json.dumps({"session_id": session["session_id"],
-                                 "content_hash": Session.model_validate(session).content_hash()})
-    record["md5OfBody"] = hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324 - SQS's own checksum
+    record["body"] = json.dumps(
+        {"session_id": session["session_id"], "content_hash": Session.model_validate(session).content_hash()}
+    )
+    record["md5OfBody"] = hashlib.md5(record["body"].encode()).hexdigest()
     record["messageId"] = "5e0c1c7a-9b1e-4f4e-8c59-2f0d8f6b3a41"
     return {"Records": [record]}
 
@@ -96,26 +142,38 @@ def test_every_function_route_and_event_source_has_a_sample_event():
     app = load_app()
     missing = [f"function {name}" for name in app.functions if not _files_for(name)]
     for route in app.http_routes:
-        if not any(event.get("routeKey") == route.route_key and "type" not in event
-                   for _, event in _files_for(route.function)):
+        if not any(
+            event.get("routeKey") == route.route_key and "type" not in event for _, event in _files_for(route.function)
+        ):
             missing.append(f"HTTP route {route.route_key} ({route.function})")
-    if app.http_authorizer and not any(event.get("version") == "2.0" and event.get("type") == "REQUEST"
-                                       for _, event in _files_for(app.http_authorizer)):
+    if app.http_authorizer and not any(
+        event.get("version") == "2.0" and event.get("type") == "REQUEST" for _, event in _files_for(app.http_authorizer)
+    ):
         missing.append(f"HTTP API authorizer event ({app.http_authorizer})")
     for ws in app.websocket_routes:
-        if not any(event.get("requestContext", {}).get("routeKey") == ws.route_key and "methodArn" not in event
-                   for _, event in _files_for(ws.function)):
+        if not any(
+            event.get("requestContext", {}).get("routeKey") == ws.route_key and "methodArn" not in event
+            for _, event in _files_for(ws.function)
+        ):
             missing.append(f"WebSocket route {ws.route_key} ({ws.function})")
-        if ws.authorizer_function and not any(str(event.get("methodArn", "")).endswith("/" + ws.route_key)
-                                              for _, event in _files_for(ws.authorizer_function)):
+        if ws.authorizer_function and not any(
+            str(event.get("methodArn", "")).endswith("/" + ws.route_key)
+            for _, event in _files_for(ws.authorizer_function)
+        ):
             missing.append(f"WebSocket authorizer for {ws.route_key} ({ws.authorizer_function})")
     for queue in app.queue_sources:
-        if not any(r.get("eventSource") == "aws:sqs" and f"-{queue.queue}-" in r.get("eventSourceARN", "")
-                   for _, event in _files_for(queue.function) for r in event.get("Records", [])):
+        if not any(
+            r.get("eventSource") == "aws:sqs" and f"-{queue.queue}-" in r.get("eventSourceARN", "")
+            for _, event in _files_for(queue.function)
+            for r in event.get("Records", [])
+        ):
             missing.append(f"SQS batch from {queue.queue} ({queue.function})")
     for stream in app.stream_sources:
-        if not any(r.get("eventSource") == "aws:dynamodb" and f"-{stream.table}-" in r.get("eventSourceARN", "")
-                   for _, event in _files_for(stream.function) for r in event.get("Records", [])):
+        if not any(
+            r.get("eventSource") == "aws:dynamodb" and f"-{stream.table}-" in r.get("eventSourceARN", "")
+            for _, event in _files_for(stream.function)
+            for r in event.get("Records", [])
+        ):
             missing.append(f"stream records from {stream.table} ({stream.function})")
     assert not missing, "no sample event in events/ for: " + "; ".join(missing)
 
@@ -155,7 +213,7 @@ def test_authorizer_and_event_source_samples_have_the_aws_shapes():
     assert ws["type"] == "REQUEST" and ws["requestContext"]["eventType"] == "CONNECT"
     for record in load("summarize/sqs_batch.json")["Records"]:
         assert set(record) == SQS_RECORD_KEYS
-        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324
+        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
     for name in ("notify/sessions_stream.json", "notify/records_stream.json"):
         for record in load(name)["Records"]:
             assert set(record) == STREAM_RECORD_KEYS
@@ -171,7 +229,7 @@ class ConnectionsRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers.get("content-length") or 0))
                 recorder.posts.append((unquote(self.path), json.loads(data)))
                 self.send_response(200)
@@ -214,8 +272,13 @@ def stack(backend, recorder):
 
 
 def table(stack, logical_id: str):
-    return boto3.resource("dynamodb", endpoint_url=stack.moto.url, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local").Table(stack.resolved(logical_id))
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=stack.moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(stack.resolved(logical_id))
 
 
 def session_item(stack, session_id: str) -> dict:
@@ -268,8 +331,11 @@ def test_post_session_samples_are_accepted(stack, posted):
     for name, result in posted.items():
         sent = request_body(name)
         assert result["statusCode"] == 202, result
-        assert body_of(result) == {"session_id": sent["session_id"], "status": "RECEIVED",
-                                   "status_url": f"/sessions/{sent['session_id']}"}
+        assert body_of(result) == {
+            "session_id": sent["session_id"],
+            "status": "RECEIVED",
+            "status_url": f"/sessions/{sent['session_id']}",
+        }
         assert result["headers"]["Location"] == f"/sessions/{sent['session_id']}"
     again = invoke(stack, "ingest/post_session.json")
     assert again["statusCode"] == 200 and body_of(again)["status"] in ("RECEIVED", "SUMMARIZED")
@@ -301,8 +367,10 @@ def test_sqs_batch_sample_summarizes_each_session_once(stack, backend, summarize
         assert (item["status"], item["content_hash"]) == ("SUMMARIZED", request["content_hash"])
         assert backend.calls_matching(request["session_id"]) == 1
     assert invoke(stack, "summarize/sqs_batch.json") == {"batchItemFailures": []}  # a redelivery
-    assert all(backend.calls_matching(json.loads(r["body"])["session_id"]) == 1
-               for r in load("summarize/sqs_batch.json")["Records"])
+    assert all(
+        backend.calls_matching(json.loads(r["body"])["session_id"]) == 1
+        for r in load("summarize/sqs_batch.json")["Records"]
+    )
 
 
 # ---------- authorizer ----------
@@ -453,8 +521,12 @@ def test_list_system_records_sample_returns_the_stored_document(stack, record_st
     items = body_of(result)["items"]
     stored = request_body("api/edge_put_record.json")
     assert [(i["summary_id"], i["document"], i["schema_version"]) for i in items] == [
-        (load("api/edge_put_record.json")["pathParameters"]["summary_id"], stored["document"],
-         stored["lineage"]["schema_version"])]
+        (
+            load("api/edge_put_record.json")["pathParameters"]["summary_id"],
+            stored["document"],
+            stored["lineage"]["schema_version"],
+        )
+    ]
 
 
 def test_list_registry_sample_lists_the_summarizer_model(stack, summarized):
@@ -503,16 +575,22 @@ def with_stream_arn(stack, name: str, table_logical_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def embedded(stack, summarized) -> dict[str, dict]:
-    names = ("api/edge_put_registry_embedding_model.json", "api/edge_heartbeat.json", "api/edge_put_embedding.json",
-             "api/edge_put_query_embedding.json")
+    names = (
+        "api/edge_put_registry_embedding_model.json",
+        "api/edge_heartbeat.json",
+        "api/edge_put_embedding.json",
+        "api/edge_put_query_embedding.json",
+    )
     return {name: invoke(stack, name) for name in names}
 
 
 @pytest.fixture(scope="module")
 def indexed(stack, embedded) -> list[dict]:
     assert embedded["api/edge_put_embedding.json"]["statusCode"] == 200, embedded
-    return [stack.invoke("IndexFunction", with_stream_arn(stack, "search/sessions_stream.json", "SessionsTable")),
-            stack.invoke("IndexFunction", with_stream_arn(stack, "search/embeddings_stream.json", "EmbeddingsTable"))]
+    return [
+        stack.invoke("IndexFunction", with_stream_arn(stack, "search/sessions_stream.json", "SessionsTable")),
+        stack.invoke("IndexFunction", with_stream_arn(stack, "search/embeddings_stream.json", "EmbeddingsTable")),
+    ]
 
 
 def test_index_stream_samples_put_the_summary_and_its_vector_in_the_index(stack, indexed):
@@ -521,8 +599,13 @@ def test_index_stream_samples_put_the_summary_and_its_vector_in_the_index(stack,
     summary_id = load("api/similar_summaries.json")["pathParameters"]["summary_id"]
     assert indexed == [{"batchItemFailures": []}] * 2
 
-    s3 = boto3.client("s3", endpoint_url=stack.moto.url, region_name="us-east-1", aws_access_key_id="local",
-                      aws_secret_access_key="local")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     stored = s3.get_object(Bucket=stack.resolved("DataBucket"), Key="search/index.npz")["Body"].read()
     index = SearchIndex.from_bytes(stored)
     position = index.position(summary_id)
@@ -563,7 +646,12 @@ def test_cli_invoke_runs_the_post_session_sample():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     done = subprocess.run(
         [sys.executable, "-m", "local_stack", "invoke", "IngestFunction", "--event", "events/ingest/post_session.json"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     # Handlers log JSON lines to stdout as well; the result is the indented document at the end.
     start = done.stdout.rfind("\n{\n") + 1 if not done.stdout.startswith("{\n") else 0

@@ -1,4 +1,5 @@
 """The local stack reads template.yaml: a resource added to the template appears with no code change."""
+
 from __future__ import annotations
 
 import yaml
@@ -9,7 +10,9 @@ from local_stack.template import DEFAULT_TEMPLATE, load_app
 
 def test_added_queue_and_gsi_appear_without_code_change(tmp_path):
     text = DEFAULT_TEMPLATE.read_text()
-    text = text.replace("  # ---------- queues ----------", """  # ---------- queues ----------
+    text = text.replace(
+        "  # ---------- queues ----------",
+        """  # ---------- queues ----------
   AuditQueue:
     Type: AWS::SQS::Queue
     Properties:
@@ -17,26 +20,39 @@ def test_added_queue_and_gsi_appear_without_code_change(tmp_path):
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt SummarizeDLQ.Arn
         maxReceiveCount: 7
-""", 1)
-    text = text.replace("""        - IndexName: by_day
-""", """        - IndexName: by_user
+""",
+        1,
+    )
+    text = text.replace(
+        """        - IndexName: by_day
+""",
+        """        - IndexName: by_user
           KeySchema:
             - { AttributeName: user_id, KeyType: HASH }
             - { AttributeName: received_at, KeyType: RANGE }
           Projection: { ProjectionType: KEYS_ONLY }
         - IndexName: by_day
-""", 1).replace("""        - { AttributeName: session_id, AttributeType: S }
-""", """        - { AttributeName: session_id, AttributeType: S }
+""",
+        1,
+    ).replace(
+        """        - { AttributeName: session_id, AttributeType: S }
+""",
+        """        - { AttributeName: session_id, AttributeType: S }
         - { AttributeName: user_id, AttributeType: S }
-""", 1)
+""",
+        1,
+    )
     copy = tmp_path / "template.yaml"
     copy.write_text(text)
     assert "AuditQueue" in load_app(copy).resources
 
-    with LocalStack(StackOptions(template=copy, event_sources=False, serve_http=False)) as stack, \
-            stack.aws_environment_applied():
-        attrs = stack.client("sqs").get_queue_attributes(
-            QueueUrl=stack.resolved("AuditQueue"), AttributeNames=["All"])["Attributes"]
+    with (
+        LocalStack(StackOptions(template=copy, event_sources=False, serve_http=False)) as stack,
+        stack.aws_environment_applied(),
+    ):
+        attrs = stack.client("sqs").get_queue_attributes(QueueUrl=stack.resolved("AuditQueue"), AttributeNames=["All"])[
+            "Attributes"
+        ]
         assert attrs["VisibilityTimeout"] == "42"
         assert '"maxReceiveCount": 7' in attrs["RedrivePolicy"]
         table = stack.client("dynamodb").describe_table(TableName=stack.resolved("SessionsTable"))["Table"]
@@ -45,8 +61,11 @@ def test_added_queue_and_gsi_appear_without_code_change(tmp_path):
 
 def test_every_data_resource_and_environment_comes_from_the_template():
     raw = yaml.safe_load(DEFAULT_TEMPLATE.read_text().replace("!", ""))  # names only
-    declared = {name for name, res in raw["Resources"].items()
-                if res["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")}
+    declared = {
+        name
+        for name, res in raw["Resources"].items()
+        if res["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")
+    }
     with LocalStack(StackOptions(event_sources=False, serve_http=False)) as stack:
         assert set(stack.provisioned.physical) >= declared
         env = stack.function_environment("SummarizeFunction")

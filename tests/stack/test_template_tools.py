@@ -1,4 +1,5 @@
 """The template passes cfn-lint and `sam validate --lint`, builds with `sam build`, and pins what Lambda installs."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 
 
 def _run(*command: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **(env or {})})
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **(env or {})},
+    )
 
 
 def test_cfn_lint_reports_no_errors():
@@ -34,8 +41,11 @@ def test_sam_validate_lint():
 def test_lambda_requirements_match_the_project_pins():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pinned = set(project["dependencies"]) | set(project["optional-dependencies"]["lambda"])
-    lines = {line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")}
+    lines = {
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert lines == pinned
 
 
@@ -81,8 +91,11 @@ def test_api_gateway_may_invoke_the_authorizer_for_both_apis():
     result = _run(str(SAM.parent / "python"), "-c", TRANSLATE)
     assert result.returncode == 0, result.stderr
     translated = json.loads(result.stdout)
-    sources = [json.dumps(res["Properties"].get("SourceArn")) for res in translated["Resources"].values()
-               if res["Type"] == "AWS::Lambda::Permission"
-               and "AuthorizerFunction" in json.dumps(res["Properties"]["FunctionName"])]
+    sources = [
+        json.dumps(res["Properties"].get("SourceArn"))
+        for res in translated["Resources"].values()
+        if res["Type"] == "AWS::Lambda::Permission"
+        and "AuthorizerFunction" in json.dumps(res["Properties"]["FunctionName"])
+    ]
     assert any("${HttpApi}/authorizers/" in source for source in sources), sources
     assert any("${WebSocketApi}/authorizers/" in source for source in sources), sources

@@ -1,4 +1,5 @@
 """`python -m local_stack up` starts, says where it listens, and Ctrl-C leaves no process behind."""
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,15 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_serves_then_stops_cleanly_on_ctrl_c():
-    process = subprocess.Popen([sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
     lines, api_url = [], None
     deadline = time.monotonic() + 60
     while api_url is None and time.monotonic() < deadline:

@@ -1,13 +1,13 @@
 """The local WebSocket API: the template's authorizer guards $connect, and table changes reach dashboards."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
-
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -39,5 +39,8 @@ def test_a_posted_session_is_pushed_to_an_open_dashboard(stack):
 
 def _open_connections(stack) -> int:
     return stack.client("dynamodb").query(
-        TableName=stack.resolved("ConnectionsTable"), KeyConditionExpression="channel = :c",
-        ExpressionAttributeValues={":c": {"S": "dashboard"}}, ConsistentRead=True)["Count"]
+        TableName=stack.resolved("ConnectionsTable"),
+        KeyConditionExpression="channel = :c",
+        ExpressionAttributeValues={":c": {"S": "dashboard"}},
+        ConsistentRead=True,
+    )["Count"]
