@@ -52,10 +52,11 @@ load: setup
 faults: setup model
 	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
 
-# One style (ruff), and the template's own linter.
+# One style (ruff), the import contracts (pyproject's [tool.importlinter]), and the template's own linter.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:
