@@ -12,7 +12,7 @@ import pytest
 from edge_worker.cli_translate import main
 from edge_worker.evaluate import SystemEvaluation, evaluate_system, flatten, leaf_matches, prf, render_markdown
 from edge_worker.translator import Translator
-from schemas.system_definition import load_systems
+from schemas.system_definition import SystemDefinition, load_systems
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,8 @@ def test_leaf_matching_counts_precision_recall_and_f1():
 
 
 def test_evaluation_on_a_model_is_valid_serialisable_and_rendered(tiny_model):
-    system = load_systems().systems["planner"]
+    shipped = load_systems().systems["planner"]
+    system = SystemDefinition.from_dict(shipped.to_dict() | {"examples": list(shipped.examples_for("eval")[:3])})
     translator = Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=100)
     seen = []
     result = evaluate_system(translator, system, progress=seen.append)

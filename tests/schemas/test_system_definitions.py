@@ -39,7 +39,7 @@ def test_shipped_definitions_load_without_errors():
     assert sorted(loaded.systems) == list(SHIPPED)
     for name, definition in loaded.systems.items():
         assert definition.name == name
-        assert 2 <= len(definition.examples) <= 3
+        assert len(definition.examples) >= 3
         assert definition.instructions.strip() and definition.description.strip()
         assert 0 < definition.max_output_tokens <= 2048
 
