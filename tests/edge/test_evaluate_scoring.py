@@ -95,8 +95,13 @@ def test_translate_command_prints_one_valid_document_per_system(tiny_model_dir):
 
 def test_eval_command_writes_markdown_and_json(tiny_model_dir, tmp_path):
     out = tmp_path / "eval.json"
+    shipped = load_systems().systems["synapse"]
+    (tmp_path / "systems").mkdir()
+    few = shipped.to_dict() | {"examples": list(shipped.examples_for("eval")[:3])}
+    (tmp_path / "systems" / "synapse.json").write_text(json.dumps(few), encoding="utf-8")
     done = _run_cli(
-        ["eval", "--system", "synapse", "--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
+        ["eval", "--system", "synapse", "--systems-dir", str(tmp_path / "systems")]
+        + ["--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
     )
     assert done.returncode == 0, done.stderr
     assert "| synapse | 3 |" in done.stdout
