@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -27,11 +28,27 @@ class SystemDefinitionError(Exception):
         super().__init__(f"{self.path}: {problem}")
 
 
+Split = Literal["prompt", "train", "eval"]
+SPLITS: tuple[Split, ...] = get_args(Split)
+
+
 class _Example(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(min_length=1)
     expected: Any
+    # "prompt": shown to the model as a worked example; "train": fine-tuning only; "eval": held out from both.
+    split: Split | None = None
+
+
+def default_split(summary: str) -> Split:
+    """The split of an example that names none, from its summary alone (stable when examples are added or moved).
+
+    The first 8 bytes of sha256(summary as UTF-8), as a big-endian integer mod 20: 0-1 -> "prompt" (10%),
+    2-9 -> "train" (40%), 10-19 -> "eval" (50%), the 4/16/20 proportions of the shipped sets.
+    """
+    bucket = int.from_bytes(hashlib.sha256(summary.encode("utf-8")).digest()[:8], "big") % 20
+    return "prompt" if bucket < 2 else "train" if bucket < 10 else "eval"
 
 
 class _DefinitionFile(BaseModel):
@@ -79,6 +96,18 @@ class SystemDefinition:
             data["version"] = self.version
         return data
 
+    def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
+        """The examples of one split, in file order: each {"summary": str, "expected": JSON[, "split": str]}.
+
+        An example's own "split" wins; one without takes `default_split(summary)`, so the three splits are
+        disjoint and together hold every example. Raises ValueError for a split not in SPLITS.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        return tuple(
+            example for example in self.examples if (example.get("split") or default_split(example["summary"])) == split
+        )
+
     def validator(self) -> Draft202012Validator:
         return output_validator(self.schema)
 
@@ -113,7 +142,7 @@ class SystemDefinition:
             description=parsed.description,
             instructions=parsed.instructions,
             schema=parsed.output_schema,
-            examples=tuple(example.model_dump() for example in parsed.examples),
+            examples=tuple(example.model_dump(exclude_defaults=True) for example in parsed.examples),
             max_output_tokens=parsed.max_output_tokens,
             version=parsed.version,
             source=Path(source) if source is not None else None,

@@ -12,7 +12,7 @@ import pytest
 from edge_worker.cli_translate import main
 from edge_worker.evaluate import SystemEvaluation, evaluate_system, flatten, leaf_matches, prf, render_markdown
 from edge_worker.translator import Translator
-from schemas.system_definition import load_systems
+from schemas.system_definition import SystemDefinition, load_systems
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,8 @@ def test_leaf_matching_counts_precision_recall_and_f1():
 
 
 def test_evaluation_on_a_model_is_valid_serialisable_and_rendered(tiny_model):
-    system = load_systems().systems["planner"]
+    shipped = load_systems().systems["planner"]
+    system = SystemDefinition.from_dict(shipped.to_dict() | {"examples": list(shipped.examples_for("eval")[:3])})
     translator = Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=100)
     seen = []
     result = evaluate_system(translator, system, progress=seen.append)
@@ -94,8 +95,13 @@ def test_translate_command_prints_one_valid_document_per_system(tiny_model_dir):
 
 def test_eval_command_writes_markdown_and_json(tiny_model_dir, tmp_path):
     out = tmp_path / "eval.json"
+    shipped = load_systems().systems["synapse"]
+    (tmp_path / "systems").mkdir()
+    few = shipped.to_dict() | {"examples": list(shipped.examples_for("eval")[:3])}
+    (tmp_path / "systems" / "synapse.json").write_text(json.dumps(few), encoding="utf-8")
     done = _run_cli(
-        ["eval", "--system", "synapse", "--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
+        ["eval", "--system", "synapse", "--systems-dir", str(tmp_path / "systems")]
+        + ["--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
     )
     assert done.returncode == 0, done.stderr
     assert "| synapse | 3 |" in done.stdout

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import shutil
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,11 @@ from schemas.system_definition import (
 )
 
 SHIPPED = ("nudge", "planner", "synapse")
+SPLIT_MINIMUMS = {"prompt": 4, "train": 16, "eval": 20}
+HEADINGS = ("Overview", "People", "Commitments", "Reminders", "Insights", "Open questions")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# A date or date-time as the planner and nudge schemas write them.
+WHEN = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}):\d{2}([+-]\d{2}:\d{2}|Z))?")
 
 
 @pytest.fixture()
@@ -39,7 +48,6 @@ def test_shipped_definitions_load_without_errors():
     assert sorted(loaded.systems) == list(SHIPPED)
     for name, definition in loaded.systems.items():
         assert definition.name == name
-        assert 2 <= len(definition.examples) <= 3
         assert definition.instructions.strip() and definition.description.strip()
         assert 0 < definition.max_output_tokens <= 2048
 
@@ -172,3 +180,90 @@ def test_checks_reject_schemas_llguidance_cannot_compile(systems_copy: Path):
     assert sorted(loaded.systems) == list(SHIPPED)
     assert [error.path.name for error in loaded.errors] == ["odd.json"]
     assert "llguidance" in loaded.errors[0].problem and "color" in loaded.errors[0].problem
+
+
+# The shipped labelled sets: the data every quality figure is measured on.
+
+
+def _shipped_examples():
+    return [(name, example) for name, system in load_systems().systems.items() for example in system.examples]
+
+
+def _is_empty(example: dict) -> bool:
+    return not any(example["expected"].values())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_system_has_40_examples_split_at_least_4_16_20(name):
+    system = load_systems().systems[name]
+    assert len(system.examples) >= 40
+    assert all(example.get("split") for example in system.examples), "shipped examples name their split"
+    for split, minimum in SPLIT_MINIMUMS.items():
+        assert len(system.examples_for(split)) >= minimum, f"{name}: fewer than {minimum} {split} examples"
+
+
+def test_no_summary_is_in_two_splits_twice_in_a_system_or_in_two_eval_sets():
+    split_of: dict[str, str] = {}
+    eval_owner: dict[str, str] = {}
+    for name, example in _shipped_examples():
+        summary = example["summary"]
+        assert split_of.setdefault(summary, example["split"]) == example["split"], f"{name}: {summary[:80]!r}"
+        if example["split"] == "eval":
+            assert eval_owner.setdefault(summary, name) == name, f"eval summary shared by {name}: {summary[:80]!r}"
+    for name, system in load_systems().systems.items():
+        repeated = [text for text, n in Counter(ex["summary"] for ex in system.examples).items() if n > 1]
+        assert repeated == [], f"{name} repeats a summary"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_split_has_empty_cases(name):
+    system = load_systems().systems[name]
+    assert sum(_is_empty(example) for example in system.examples) >= 5
+    for split in SPLIT_MINIMUMS:
+        assert any(_is_empty(example) for example in system.examples_for(split)), f"{name}: no empty {split} case"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_train_and_eval_hold_long_summaries(name):
+    system = load_systems().systems[name]
+    for split in ("train", "eval"):
+        long = [ex for ex in system.examples_for(split) if 600 <= len(ex["summary"].split()) <= 1200]
+        assert len(long) >= 2, f"{name}: fewer than two 600-1200 word summaries in {split}"
+
+
+def test_expected_items_are_never_duplicated():
+    for name, example in _shipped_examples():
+        for key, items in example["expected"].items():
+            canonical = [json.dumps(item, sort_keys=True).casefold() for item in items]
+            assert len(set(canonical)) == len(canonical), f"{name}: duplicate {key} in {example['summary'][:60]!r}"
+
+
+def test_summaries_are_written_like_the_summarizer_writes_them():
+    for name, example in _shipped_examples():
+        summary, where = example["summary"], f"{name}: {example['summary'][:60]!r}"
+        lines = summary.split("\n")
+        assert [line for line in lines if line in HEADINGS] == list(HEADINGS), where
+        starts = [lines.index(heading) for heading in HEADINGS] + [len(lines)]
+        for start, end in pairwise(starts):
+            body = [line for line in lines[start + 1 : end] if line.strip()]
+            assert body and ("None." not in body or body == ["None."]), f"{where}: section {lines[start]}"
+        assert re.search(r"\b(planner|synapse|nudge) session\b", " ".join(lines[1 : starts[1]])), where
+        for match in re.finditer(r"\d{4}-\d{2}-\d{2}", summary):
+            weekday = WEEKDAYS[datetime.date.fromisoformat(match.group()).weekday()]
+            assert summary[: match.start()].endswith(weekday + " "), f"{where}: {match.group()} is a {weekday}"
+
+
+@pytest.mark.parametrize("name", ["planner", "nudge"])
+def test_labels_use_only_dates_times_and_offsets_their_summary_states(name):
+    for example in load_systems().systems[name].examples:
+        summary = example["summary"]
+        for value in re.findall(r'"([^"]*)"', json.dumps(example["expected"])):
+            match = WHEN.fullmatch(value)
+            if not match:
+                continue
+            date, time, offset = match.groups()
+            assert date in summary, f"{name}: {value} not in {summary[:60]!r}"
+            if time and not (name == "nudge" and time == "09:00"):  # nudge's default time for a one-off reminder
+                assert time in summary, f"{name}: {value} not in {summary[:60]!r}"
+            if offset and offset != "Z":
+                assert f"({offset}" in summary, f"{name}: {value} not in {summary[:60]!r}"
