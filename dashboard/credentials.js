@@ -3,13 +3,15 @@
 const TOKEN_KEY = "ssp.token";
 const WS_KEY = "ssp.ws";
 
+// A link carrying #token=...[&ws=...] signs this tab in with it; the fragment is then removed from the address.
+// True when a token was taken.
 export function takeFromFragment() {
   const params = new URLSearchParams(location.hash.slice(1));
   const token = params.get("token");
-  if (token) {
-    save(token, params.get("ws") || "");
-    history.replaceState(null, "", location.pathname + location.search);
-  }
+  if (!token) return false;
+  save(token, params.get("ws") || "");
+  history.replaceState(null, "", location.pathname + location.search);
+  return true;
 }
 
 export function save(token, wsUrl) {
