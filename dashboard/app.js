@@ -126,7 +126,7 @@ class Dashboard {
   }
 }
 
-function boot() {
+async function boot() {
   credentials.takeFromFragment();
   // A pasted link that differs only in its fragment does not reload the page: sign in with its token now.
   window.addEventListener("hashchange", () => {
@@ -141,11 +141,12 @@ function boot() {
     credentials.forget();
     location.reload();
   });
-  const saved = credentials.load();
-  if (!saved.token) {
+  const saved = credentials.load().token ? credentials.load() : await credentials.askOpenTabs();
+  if (!saved?.token) {
     askForToken("");
     return;
   }
+  credentials.shareWithNewTabs();
   new Dashboard(saved).start();
 }
 

@@ -19,12 +19,15 @@ def shipped_system(name: str) -> SystemDefinition:
 
 
 class EdgeByHand:
-    def __init__(self, stack, systems: tuple[str, ...] = ("planner",)) -> None:
+    def __init__(self, stack, systems: tuple[str | SystemDefinition, ...] = ("planner",)) -> None:
+        """`systems`: shipped system names, or definitions of systems a user adds."""
         self.stack = stack
-        self.systems = {name: shipped_system(name) for name in systems}
+        definitions = [shipped_system(s) if isinstance(s, str) else s for s in systems]
+        self.systems = {definition.name: definition for definition in definitions}
         self.api = api_client(stack, make_token(stack, ["edge"], name="edge-by-hand"))
         self.queue_url = stack.resolved("EdgeQueue")
         self.translations = 0
+        self.done: set[tuple[str, str, str]] = set()  # (request_id, summary_id, system) already written
 
     def prompt(self, system: str) -> dict:
         return {"template": "written by the test", "instructions": self.systems[system].instructions}
@@ -75,6 +78,8 @@ class EdgeByHand:
         }
         response = self.api.put(f"/edge/summaries/{summary_id}/systems/{system}", json=body)
         assert response.status_code in (200, 201), response.text
+        if request_id:
+            self.done.add((request_id, summary_id, system))
         return response.json()["version"]
 
     def drain(self, make: Callable[[str], dict] | None = None) -> list[TranslateRequest]:
@@ -93,6 +98,8 @@ class EdgeByHand:
                 request = TranslateRequest.model_validate_json(message["Body"])
                 stored = self.api.get(f"/edge/summaries/{request.summary_id}").json()["systems"]
                 for system in [request.system] if request.system else list(self.systems):
+                    if (request.request_id, request.summary_id, system) in self.done:
+                        continue  # written already for this request (like the edge, never twice)
                     if system in self.systems and (request.reason == "refresh" or system not in stored):
                         refresh_id = request.request_id if request.reason == "refresh" else None
                         self.put(request.summary_id, make(system), refresh_id, system)
