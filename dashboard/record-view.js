@@ -65,8 +65,8 @@ export class RecordView {
         event.currentTarget) }, `Refresh ${this.system}`);
     replace(this.body,
       record ? h("article", { class: "card record-card", dataset: { system: this.system, version: record.version } },
-        h("p", { class: "record-head" }, h("span", { class: "version", dataset: { version: record.version } },
-          `version ${record.version}`), " ", recordTiming(summary, record)),
+        h("div", { class: "record-head" }, h("span", { class: "version", dataset: { version: record.version } },
+          `version ${record.version}`), recordTiming(summary, record)),
         h("div", { class: "badges", role: "group", "aria-label": `${this.system} lineage` },
           ["translator_model_version", "translator_prompt_version", "schema_version"]
             .map((field) => lineageLink(field, record[field])),

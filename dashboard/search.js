@@ -49,9 +49,13 @@ export function highlighted(text, ranges) {
   return parts.filter((part) => part !== "");
 }
 
-// The summary's first lines; when no query word is in them, the first later line that has one is added.
+// A line that is a section heading of a summary: "Overview", "Open questions:".
+export const SECTION_HEADING = /^[\p{L} ]{1,30}:?$/u;
+const EMPTY_SECTION = "None.";
+
+// The summary's first lines (headings skipped); when no query word is in them, the first later line with one is added.
 export function leadingLines(text, words) {
-  const lines = (text || "").split(/\n+/).map((line) => line.trim()).filter(Boolean);
+  const lines = (text || "").split(/\n+/).map((line) => line.trim()).filter((line) => line && line !== EMPTY_SECTION && !SECTION_HEADING.test(line));
   let lead = lines.slice(0, 2).join(" ");
   if (lead.length > SNIPPET_CHARS) lead = `${lead.slice(0, SNIPPET_CHARS - 1)}…`;
   if (!words.length || wordRanges(lead, words).length) return lead;

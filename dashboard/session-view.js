@@ -8,6 +8,7 @@ import {
 import { lineageLink, lineageLinks } from "./lineage.js";
 import { recordDocument } from "./record-doc.js";
 import { recordHref } from "./router.js";
+import { SECTION_HEADING } from "./search.js";
 import { SimilarPanel } from "./similar.js";
 
 const RECORD_LINEAGE = ["translator_model_version", "translator_prompt_version", "schema_version"];
@@ -67,10 +68,17 @@ function receivedStep(api, summary) {
     conversationBlock(api, summary));
 }
 
+// The summary's text with its section headings ("Overview", "People", ...) shown as headings.
+function summaryText(text) {
+  const lines = text.split(/\n+/).map((line) => line.trim()).filter(Boolean);
+  return h("div", { class: "summary-text" }, lines.map((line) => (SECTION_HEADING.test(line)
+    ? h("h4", { class: "summary-heading" }, line.replace(/:$/, "")) : h("p", {}, line))));
+}
+
 function summaryStep(summary) {
   const usage = summary.usage || {};
   const summarizedAt = summary.summarized_at;
-  const text = summary.text ? h("p", { class: "summary-text" }, summary.text)
+  const text = summary.text ? summaryText(summary.text)
     : h("p", { class: "muted" }, summary.status === "FAILED" ? "Summarizing failed." : "Not summarized yet.");
   return step("summary", "Summary",
     h("dl", { class: "fact-grid" },

@@ -82,10 +82,10 @@ class EdgeByHand:
             self.done.add((request_id, summary_id, system))
         return response.json()["version"]
 
-    def drain(self, make: Callable[[str], dict] | None = None) -> list[TranslateRequest]:
+    def drain(self, make: Callable[[str, str], dict] | None = None) -> list[TranslateRequest]:
         """Handle every queued request: refreshes always re-translate, others only fill in missing records.
-        `make(system)` gives the document to write (default: a planner document with one event)."""
-        make = make or (lambda system: self.document(events=1))
+        `make(system, summary_id)` gives the document to write (default: a planner document with one event)."""
+        make = make or (lambda system, summary_id: self.document(events=1))
         handled = []
         sqs = self.stack.client("sqs")
         while True:
@@ -102,6 +102,6 @@ class EdgeByHand:
                         continue  # written already for this request (like the edge, never twice)
                     if system in self.systems and (request.reason == "refresh" or system not in stored):
                         refresh_id = request.request_id if request.reason == "refresh" else None
-                        self.put(request.summary_id, make(system), refresh_id, system)
+                        self.put(request.summary_id, make(system, request.summary_id), refresh_id, system)
                 handled.append(request)
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -13,7 +13,16 @@ from edge_by_hand import EdgeByHand
 from playwright.sync_api import Page, expect
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
 
+from local_stack.messages_server import ScriptedBackend, reply
 from schemas.system_definition import SystemDefinition
+
+# What the summarizer writes for views-1: one heading per line, as the real prompt asks.
+SUMMARY = """Overview
+The user prepared the Q3 budget review with Priya Nair in the planner on Tuesday 2026-11-24.
+People
+Priya Nair, finance lead.
+Commitments
+None."""
 
 # Documents whose keys are NOT in schema order once stored (the API returns them with sorted keys).
 DOCUMENTS = {
@@ -90,7 +99,7 @@ SYSTEMS = ("nudge", "planner", "reading", "synapse")
 
 @pytest.fixture(scope="module")
 def stack():
-    with running_stack() as running:
+    with running_stack(ScriptedBackend().always(reply(SUMMARY), when="Budget review with Priya")) as running:
         yield running
 
 
@@ -108,7 +117,7 @@ def edge(stack):
             lambda: all(reader.get(f"/summaries/views-{i}").json().get("status") == "SUMMARIZED" for i in (1, 2)),
             timeout=60,
         )
-        edge.drain(lambda system: DOCUMENTS[system])
+        edge.drain(lambda system, _: DOCUMENTS[system])
         systems = reader.get("/summaries/views-1").json()["systems"]
         assert sorted(systems) == list(SYSTEMS), systems
     return edge
@@ -147,6 +156,12 @@ def test_every_view_has_an_address_back_forward_reload_and_new_tabs(stack, edge,
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"/\?q=budget$"))
     expect(page.locator("#search-results li.result-row")).to_have_count(2)
+    snippet = page.locator('li[data-summary-id="views-1"] .snippet')  # the first lines, headings left out
+    expect(snippet).to_have_text(
+        "The user prepared the Q3 budget review with Priya Nair in the planner on Tuesday "
+        "2026-11-24. Priya Nair, finance lead."
+    )
+    expect(snippet.locator("mark")).to_have_text("budget")
     assert page.evaluate("window.sameDocument") is True  # no page loads so far
 
     for expected in (r"/$", r"\?session=views-1$", r"\?session=views-1&system=nudge$"):
@@ -366,7 +381,7 @@ def test_the_refresh_panel_follows_requests_across_a_reload(stack, edge, browser
     expect(row.locator(".refresh-progress")).to_contain_text("in progress · 1/4 translated")
     shot(page, "33-refresh-after-reload")
 
-    edge.drain(lambda system: DOCUMENTS[system])  # the other three
+    edge.drain(lambda system, _: DOCUMENTS[system])  # the other three
     expect(row).to_have_attribute("data-state", "done")
     expect(row.locator(".refresh-progress")).to_contain_text("done · 4/4 translated")
     assert page.evaluate("JSON.parse(sessionStorage.getItem('ssp.refresh'))") == []  # nothing left to follow
