@@ -9,7 +9,7 @@ const FIRST_POLL_MS = 1000;
 const MAX_POLL_MS = 15000; // polls slow down while nothing changes
 
 // queued (nothing translated yet) -> in-progress (some translated) -> done.
-export function progressState(item) {
+function progressState(item) {
   if (item.status === "done") return "done";
   return (item.completed ?? 0) > 0 ? "in-progress" : "queued";
 }

@@ -5,7 +5,7 @@ import { byId, formatTime, h, navLink, prettyJson, replace, setState } from "./d
 import { entryHref, href } from "./router.js";
 import { renderDocument, schemaOutline } from "./schema-view.js";
 
-export const KINDS = ["summarizer-model", "summarizer-prompt", "translator-model", "translator-prompt", "schema",
+const KINDS = ["summarizer-model", "summarizer-prompt", "translator-model", "translator-prompt", "schema",
   "system", "eval-result", "embedding-model"];
 
 // Kinds whose records can be re-translated by version (POST /refresh selectors).

@@ -8,7 +8,7 @@ const TITLE_KEYS = ["title", "name", "text", "label", "summary", "subject"];
 const LONG_TEXT = 120;
 
 // "open_questions" / "openQuestions" -> "Open questions".
-export function humanize(key) {
+function humanize(key) {
   const words = String(key).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replaceAll(/[_-]+/g, " ").trim().toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
@@ -117,12 +117,12 @@ function titleKey(object, s, root) {
 }
 
 function scalar(value, s) {
+  if (value === null) return h("span", { class: "muted" }, "none");
   const labels = constLabels(s);
   if (labels || Array.isArray(s.enum) || "const" in s) {
     const text = labels?.get(JSON.stringify(value)) || humanize(value);
     return h("span", { class: "enum", dataset: { value: String(value) } }, text);
   }
-  if (value === null) return h("span", { class: "muted" }, "none");
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "number") return value.toLocaleString();
   if (typeof value !== "string") return JSON.stringify(value);
@@ -165,7 +165,7 @@ function list(values, s, root) {
 }
 
 // One value under its (sub)schema; `root` is the whole schema, for $refs.
-export function renderValue(value, schema = {}, root = schema) {
+function renderValue(value, schema = {}, root = schema) {
   const s = schemaFor(schema, value, root);
   if (Array.isArray(value)) return list(value, s, root);
   if (value && typeof value === "object") return fieldList(value, s, root, null) || h("span", { class: "muted" }, "empty");

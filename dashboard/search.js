@@ -24,12 +24,12 @@ function modeLine(answer) {
 }
 
 // The words of a query, lowercased (one letter words and punctuation dropped).
-export function queryWords(query) {
+function queryWords(query) {
   return [...new Set((query || "").toLowerCase().match(new RegExp(`${WORD_CHAR}{2,}`, "gu")) || [])];
 }
 
 // [start, end) ranges of words in `text` that begin with one of `words` (the index stems "dentists" to "dentist").
-export function wordRanges(text, words) {
+function wordRanges(text, words) {
   if (!words.length) return [];
   const escaped = words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   const pattern = new RegExp(`(?<!${WORD_CHAR})(?:${escaped.join("|")})${WORD_CHAR}*`, "giu");
@@ -37,7 +37,7 @@ export function wordRanges(text, words) {
 }
 
 // Text with <mark> around each range (ranges sorted, not overlapping, in UTF-16 offsets).
-export function highlighted(text, ranges) {
+function highlighted(text, ranges) {
   const parts = [];
   let at = 0;
   for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
@@ -54,7 +54,7 @@ export const SECTION_HEADING = /^[\p{L} ]{1,30}:?$/u;
 const EMPTY_SECTION = "None.";
 
 // The summary's first lines (headings skipped); when no query word is in them, the first later line with one is added.
-export function leadingLines(text, words) {
+function leadingLines(text, words) {
   const lines = (text || "").split(/\n+/).map((line) => line.trim()).filter((line) => line && line !== EMPTY_SECTION && !SECTION_HEADING.test(line));
   let lead = lines.slice(0, 2).join(" ");
   if (lead.length > SNIPPET_CHARS) lead = `${lead.slice(0, SNIPPET_CHARS - 1)}…`;
@@ -67,7 +67,7 @@ export function leadingLines(text, words) {
 }
 
 // The API's snippet ({text, highlights: [[start, end]]} or a string) when it gives one, else the summary's lines.
-export function snippetParts(item, words) {
+function snippetParts(item, words) {
   const snippet = item.snippet;
   if (snippet && typeof snippet === "object" && typeof snippet.text === "string") {
     const ranges = Array.isArray(snippet.highlights) ? snippet.highlights : wordRanges(snippet.text, words);

@@ -6,7 +6,7 @@ import { byId, formatCost, formatTime, h, navLink, replace, setState, todayUtc }
 import { sessionHref } from "./router.js";
 
 // GET /summaries takes one of status or source (or one day): the rest is applied to what it returns.
-export function serverFilters(filters) {
+function serverFilters(filters) {
   const { status, source, from, to, user } = filters;
   const server = status ? { status } : source ? { source } : {};
   return { ...server, from, to, user };
