@@ -48,6 +48,11 @@ export function formatTime(iso) {
   return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+// A <time> element with the moment in the reader's locale; "—" when there is none.
+export function timeTag(iso) {
+  return iso ? h("time", { datetime: iso }, formatTime(iso)) : "—";
+}
+
 const DATE_TIME = { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "numeric",
   minute: "2-digit", timeZoneName: "short" };
 const DATE_ONLY = { weekday: "short", year: "numeric", month: "short", day: "numeric", timeZone: "UTC" };

@@ -26,3 +26,12 @@ export function lineageLinks(item, fields, label) {
   return h("div", { class: "badges", role: "group", "aria-label": label },
     fields.map((field) => lineageLink(field, item[field])));
 }
+
+const RECORD_FIELDS = ["translator_model_version", "translator_prompt_version", "schema_version"];
+
+// A record's lineage, plus the definition of its system as published now (`active`, from GET /systems).
+export function recordLineageLinks(record, active) {
+  return h("div", { class: "badges", role: "group", "aria-label": `${record.system} lineage` },
+    RECORD_FIELDS.map((field) => lineageLink(field, record[field])),
+    active ? lineageLink("definition_version", active.definition_version) : null);
+}

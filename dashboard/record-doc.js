@@ -1,7 +1,7 @@
 // A system record's document, readable (rendered from the schema its record names) with a raw-JSON toggle.
 
 import { describeError } from "./api.js";
-import { h, prettyJson, replace } from "./dom.js";
+import { between, formatDuration, h, prettyJson, replace, timeTag } from "./dom.js";
 import { renderDocument } from "./schema-view.js";
 
 const showingRaw = new Set(); // "<session>/<system>" whose raw JSON is shown, kept across re-renders
@@ -45,4 +45,12 @@ export function recordDocument(api, sessionId, record, { level = 5 } = {}) {
   }
   show(showingRaw.has(key));
   return h("div", { class: "record-document", dataset: { system: record.system } }, toggle, host, raw);
+}
+
+// When the record's current version was written, and how long after the session was received.
+export function recordTiming(summary, record) {
+  const after = between(summary.received_at, record.updated_at);
+  return h("p", { class: "record-timing muted" },
+    "Written ", timeTag(record.updated_at),
+    after === null || after < 0 ? null : ` · ${formatDuration(after)} after the session was received`);
 }

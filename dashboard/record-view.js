@@ -4,10 +4,9 @@
 import { describeError } from "./api.js";
 import { byId, h, replace, setState } from "./dom.js";
 import { renderHistory } from "./history.js";
-import { lineageLink } from "./lineage.js";
-import { recordDocument } from "./record-doc.js";
+import { recordLineageLinks } from "./lineage.js";
+import { recordDocument, recordTiming } from "./record-doc.js";
 import { sessionHref } from "./router.js";
-import { recordTiming } from "./session-view.js";
 
 const HISTORY_PAGES = 5; // up to 500 versions; older ones show without old values
 
@@ -67,10 +66,7 @@ export class RecordView {
       record ? h("article", { class: "card record-card", dataset: { system: this.system, version: record.version } },
         h("div", { class: "record-head" }, h("span", { class: "version", dataset: { version: record.version } },
           `version ${record.version}`), recordTiming(summary, record)),
-        h("div", { class: "badges", role: "group", "aria-label": `${this.system} lineage` },
-          ["translator_model_version", "translator_prompt_version", "schema_version"]
-            .map((field) => lineageLink(field, record[field])),
-          active ? lineageLink("definition_version", active.definition_version) : null),
+        recordLineageLinks(record, active),
         recordDocument(this.api, summary.session_id, record, { level: 3 }),
         h("div", { class: "record-actions" }, refresh)) : h("div", { class: "record-actions" }, refresh),
       record ? h("section", { "aria-labelledby": "history-heading" },

@@ -3,21 +3,17 @@
 
 import { describeError } from "./api.js";
 import {
-  between, byId, formatCost, formatCount, formatDuration, formatTime, h, navLink, replace, setState,
+  between, byId, formatCost, formatCount, formatDuration, h, navLink, replace, setState, timeTag,
 } from "./dom.js";
-import { lineageLink, lineageLinks } from "./lineage.js";
-import { recordDocument } from "./record-doc.js";
+import { lineageLinks, recordLineageLinks } from "./lineage.js";
+import { recordDocument, recordTiming } from "./record-doc.js";
 import { recordHref } from "./router.js";
 import { SECTION_HEADING } from "./search.js";
 import { SimilarPanel } from "./similar.js";
 
-const RECORD_LINEAGE = ["translator_model_version", "translator_prompt_version", "schema_version"];
-
 function fact(label, value) {
   return h("div", { class: "fact" }, h("dt", {}, label), h("dd", {}, value ?? "—"));
 }
-
-const time = (iso) => (iso ? h("time", { datetime: iso }, formatTime(iso)) : "—");
 
 function step(name, title, ...body) {
   return h("li", { class: "trace-step", dataset: { step: name } },
@@ -26,7 +22,7 @@ function step(name, title, ...body) {
 
 function turn(item) {
   return h("li", { class: "turn", dataset: { role: item.role } },
-    h("p", { class: "turn-head" }, h("strong", {}, item.role), item.timestamp ? [" · ", time(item.timestamp)] : null),
+    h("p", { class: "turn-head" }, h("strong", {}, item.role), item.timestamp ? [" · ", timeTag(item.timestamp)] : null),
     h("p", { class: "turn-text" }, item.content));
 }
 
@@ -60,10 +56,10 @@ function conversationBlock(api, summary) {
 function receivedStep(api, summary) {
   return step("received", "Conversation received",
     h("dl", { class: "fact-grid" },
-      fact("Received", time(summary.received_at)),
+      fact("Received", timeTag(summary.received_at)),
       fact("Source", summary.source),
       fact("User", summary.user_id),
-      fact("Session started", time(summary.started_at)),
+      fact("Session started", timeTag(summary.started_at)),
       fact("Turns", summary.turn_count)),
     conversationBlock(api, summary));
 }
@@ -83,8 +79,8 @@ function summaryStep(summary) {
   return step("summary", "Summary",
     h("dl", { class: "fact-grid" },
       fact("Status", h("span", { class: `status status-${(summary.status || "").toLowerCase()}` }, summary.status)),
-      summarizedAt ? fact("Summarized", [time(summarizedAt), ` (${formatDuration(
-        between(summary.received_at, summarizedAt))} after it was received)`]) : fact("Last updated", time(summary.updated_at)),
+      summarizedAt ? fact("Summarized", [timeTag(summarizedAt), ` (${formatDuration(
+        between(summary.received_at, summarizedAt))} after it was received)`]) : fact("Last updated", timeTag(summary.updated_at)),
       fact("Model call", summary.latency_ms === undefined ? "—" : formatDuration(summary.latency_ms)),
       fact("Cost", formatCost(summary.cost_usd)),
       fact("Tokens", usage.input_tokens === undefined ? "—"
@@ -172,9 +168,7 @@ export class SessionView {
       record ? h("span", { class: "version", dataset: { version: record.version } }, `version ${record.version}`)
         : h("span", { class: "muted" }, "no record yet")),
     record ? recordTiming(summary, record) : null,
-    record ? h("div", { class: "badges", role: "group", "aria-label": `${system} lineage` },
-      RECORD_LINEAGE.map((field) => lineageLink(field, record[field])),
-      active ? lineageLink("definition_version", active.definition_version) : null) : null,
+    record ? recordLineageLinks(record, active) : null,
     stale ? h("p", { class: "notice" }, "The schema changed since this record was made; refresh to update it.") : null,
     record ? recordDocument(this.api, summary.session_id, record) : null,
     h("div", { class: "record-actions" },
@@ -190,12 +184,4 @@ export class SessionView {
   reloadIfShowing(sessionId) {
     if (sessionId === this.sessionId) this.load();
   }
-}
-
-// When the record's current version was written, and how long after the session was received.
-export function recordTiming(summary, record) {
-  const after = between(summary.received_at, record.updated_at);
-  return h("p", { class: "record-timing muted" },
-    "Written ", time(record.updated_at),
-    after === null || after < 0 ? null : ` · ${formatDuration(after)} after the session was received`);
 }
