@@ -47,10 +47,12 @@ export function recordDocument(api, sessionId, record, { level = 5 } = {}) {
   return h("div", { class: "record-document", dataset: { system: record.system } }, toggle, host, raw);
 }
 
-// When the record's current version was written, and how long after the session was received.
+// When the record's current version was written, how long after the session was received, and how long the
+// translation took when the record says (translate_ms).
 export function recordTiming(summary, record) {
   const after = between(summary.received_at, record.updated_at);
   return h("p", { class: "record-timing muted" },
     "Written ", timeTag(record.updated_at),
-    after === null || after < 0 ? null : ` · ${formatDuration(after)} after the session was received`);
+    after === null || after < 0 ? null : ` · ${formatDuration(after)} after the session was received`,
+    record.translate_ms === undefined ? null : ` · translated in ${formatDuration(record.translate_ms)}`);
 }

@@ -66,11 +66,20 @@ function leadingLines(text, words) {
   return `${lead} … ${from ? "…" : ""}${later.slice(from, from + 200)}`;
 }
 
-// The API's snippet ({text, highlights: [[start, end]]} or a string) when it gives one, else the summary's lines.
+// [start, end) offsets in code points (Python's str indices) -> UTF-16 offsets (JavaScript's).
+function utf16Ranges(text, ranges) {
+  const points = Array.from(text);
+  const at = (index) => points.slice(0, index).join("").length;
+  return ranges.map(([start, end]) => [at(start), at(end)]);
+}
+
+// The API's snippet ({text, highlights: [[start, end]]} in code points, or a string) when it gives one, else the
+// summary's first lines.
 function snippetParts(item, words) {
   const snippet = item.snippet;
   if (snippet && typeof snippet === "object" && typeof snippet.text === "string") {
-    const ranges = Array.isArray(snippet.highlights) ? snippet.highlights : wordRanges(snippet.text, words);
+    const ranges = Array.isArray(snippet.highlights) ? utf16Ranges(snippet.text, snippet.highlights)
+      : wordRanges(snippet.text, words);
     return { source: "api", parts: highlighted(snippet.text, ranges) };
   }
   const text = typeof snippet === "string" ? snippet : leadingLines(item.summary?.text, words);

@@ -155,8 +155,8 @@ def test_snippets_from_the_api_are_highlighted_where_it_says(indexed, browser):
     """The API gives no snippet yet; its answer is played back with one, in the shape the dashboard reads."""
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="snippets")))
-    text = "Book the dentist for Friday; the tooth still hurts"
-    ranges = [[text.index(word), text.index(word) + len(word)] for word in ("dentist", "tooth")]
+    text = "🦷 Book the dentist for Friday; the tooth still hurts"  # one code point, two UTF-16 units
+    ranges = [[text.index(word), text.index(word) + len(word)] for word in ("dentist", "tooth")]  # code points
     answer = {
         "query": {"text": "tooth ache"},
         "mode": "lexical",

@@ -306,6 +306,7 @@ def test_the_session_trace_links_every_lineage_id_to_its_registry_entry(stack, e
     expect(summary_step.locator(".fact", has_text="Cost")).to_contain_text("$")
     planner = page.locator('article.record-card[data-system="planner"]')
     expect(planner.locator(".record-timing")).to_contain_text("after the session was received")
+    expect(planner.locator(".record-timing")).not_to_contain_text("translated in")  # no translate_ms today
     expect(page.locator(".conversation-missing")).to_be_visible()  # the API does not serve it yet
     shot(page, "31-session-trace")
 
@@ -334,8 +335,9 @@ def test_the_session_trace_links_every_lineage_id_to_its_registry_entry(stack, e
     assert problems == []
 
 
-def test_the_conversation_shows_when_the_api_links_to_it(stack, edge, browser):
-    """No route serves the conversation yet: a summary that links to one is played back in the shape to expect."""
+def test_the_conversation_and_translation_time_show_when_the_api_gives_them(stack, edge, browser):
+    """No route serves the conversation and records carry no translate_ms yet: a summary that has both is played
+    back in the shape to expect."""
     context, page, problems = open_page(browser, 1280, 900)
     turns = [
         {"role": "user", "content": "Budget review with Priya", "timestamp": "2026-11-24T09:00:05Z"},
@@ -345,6 +347,8 @@ def test_the_conversation_shows_when_the_api_links_to_it(stack, edge, browser):
     def with_link(route):
         body = route.fetch().json()
         body["links"]["conversation"] = "/summaries/views-1/conversation"
+        for record in body["records"]:
+            record["translate_ms"] = 1500
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     page.route("**/summaries/views-1", with_link)
@@ -360,6 +364,7 @@ def test_the_conversation_shows_when_the_api_links_to_it(stack, edge, browser):
     expect(page.locator(".turn")).to_have_count(2)
     expect(page.locator(".turn .turn-text")).to_have_text(["Budget review with Priya", "Noted."])
     expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.locator('article[data-system="nudge"] .record-timing')).to_contain_text("translated in 1.5 s")
     context.close()
     assert problems == []
 
