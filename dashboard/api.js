@@ -26,6 +26,8 @@ export class Api {
   constructor(token, base = new URL(".", location.href)) {
     this.token = token;
     this.base = base;
+    this.entries = new Map(); // version id -> registry entry (content-addressed: never changes)
+    this.lookups = new Map(); // version id -> pending lookup
   }
 
   url(path, params = {}) {
@@ -66,10 +68,41 @@ export class Api {
       { limit: 100, next });
   }
   systems() { return this.get("systems"); }
-  registry(kind, next) { return this.get("registry", { kind, next }); }
+  registry(kind, next, limit) { return this.get("registry", { kind, next, limit }); }
   search(params) { return this.get("search", params); }
   similar(id, params) { return this.get(`summaries/${encodeURIComponent(id)}/similar`, params); }
   usage(range) { return this.get("usage", range); }
   refresh(selector) { return this.post("refresh", selector); }
   refreshStatus(requestId) { return this.get(`refresh/${encodeURIComponent(requestId)}`); }
+
+  // The original conversation, when the summary links to it (links.conversation); null when the API has no such link.
+  conversation(summary) {
+    const link = summary.links?.conversation;
+    return link ? this.get(link) : Promise.resolve(null);
+  }
+
+  cachedEntry(versionId) { return this.entries.get(versionId) || null; }
+
+  // One registry entry by version id ("<kind>:<digest>"), or null when it is not there (yet).
+  registryEntry(versionId) {
+    if (this.entries.has(versionId)) return Promise.resolve(this.entries.get(versionId));
+    if (!this.lookups.has(versionId)) {
+      const lookup = this.findEntry(versionId).finally(() => this.lookups.delete(versionId));
+      this.lookups.set(versionId, lookup);
+    }
+    return this.lookups.get(versionId);
+  }
+
+  // GET /registry lists one kind, newest first: page through it until the version appears.
+  async findEntry(versionId) {
+    const kind = versionId.split(":")[0];
+    let next;
+    do {
+      const page = await this.registry(kind, next, 100);
+      for (const entry of page.items) this.entries.set(entry.version_id, entry);
+      if (this.entries.has(versionId)) return this.entries.get(versionId);
+      next = page.next;
+    } while (next);
+    return null;
+  }
 }

@@ -1,17 +1,20 @@
-// The dashboard: sign in with a token, then list, detail, systems, registry and cost views with live updates.
+// The dashboard: sign in with a token, then one view per address (router.js), with live updates.
 
 import { Api, ApiError, describeError } from "./api.js";
-import { RegistryView, SystemsView } from "./catalog.js";
 import * as credentials from "./credentials.js";
-import { SummaryDetail } from "./detail.js";
 import { byId } from "./dom.js";
 import { LiveUpdates } from "./live.js";
+import { RecordView } from "./record-view.js";
 import { RefreshTracker } from "./refresh.js";
-import { SearchBox } from "./search-box.js";
-import { SummaryList } from "./summaries.js";
+import { EntryView, RegistryList } from "./registry-view.js";
+import { href, Router } from "./router.js";
+import { SessionView } from "./session-view.js";
+import { SessionsView } from "./sessions-view.js";
+import { SystemsView } from "./systems-view.js";
 import { UsageView } from "./usage.js";
 
-const VIEWS = ["summaries", "detail", "systems", "registry", "costs"];
+const VIEWS = ["sessions", "session", "record", "entry", "systems", "registry", "costs"];
+const TAB_OF = { session: "sessions", record: "sessions", entry: "registry" };
 const LIVE_DEBOUNCE_MS = 150;
 
 function showAlert(message) {
@@ -23,10 +26,10 @@ function showAlert(message) {
 function showOnly(view) {
   byId("token-view").hidden = view !== "token";
   for (const name of VIEWS) byId(`${name}-view`).hidden = name !== view;
-  const tab = view === "detail" ? "summaries" : view;
-  for (const button of document.querySelectorAll(".tabs button")) {
-    if (button.dataset.view === tab) button.setAttribute("aria-current", "page");
-    else button.removeAttribute("aria-current");
+  const tab = TAB_OF[view] || view;
+  for (const link of document.querySelectorAll(".tabs a")) {
+    if (link.dataset.view === tab) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
 }
 
@@ -39,57 +42,74 @@ function askForToken(message) {
   byId("token-input").focus();
 }
 
+function title(route) {
+  const names = { sessions: route.filters?.q ? `Search “${route.filters.q}”` : "Sessions",
+    session: `Session ${route.sessionId}`, record: `${route.system} record · ${route.sessionId}`,
+    entry: route.versionId, systems: "Systems", registry: "Registry", costs: "Costs" };
+  return `${names[route.view]} · Session summaries`;
+}
+
 class Dashboard {
   constructor({ token, wsUrl }) {
     this.api = new Api(token);
+    this.router = new Router((route, previous) => this.show(route, previous));
     this.tracker = new RefreshTracker(this.api);
-    this.list = new SummaryList(this.api, { onOpen: (id) => this.openSummary(id, "list") });
-    this.search = new SearchBox(this.api, { onOpen: (id) => this.openSummary(id, "search") });
-    this.detail = new SummaryDetail(this.api, this.tracker, {
-      onBack: () => this.backToList(), onOpen: (id) => this.openSummary(id, "similar") });
-    this.openedFrom = "list";
-    this.views = { systems: new SystemsView(this.api, this.tracker), registry: new RegistryView(this.api),
-      costs: new UsageView(this.api) };
+    this.views = {
+      sessions: new SessionsView(this.api, this.router),
+      session: new SessionView(this.api, this.tracker),
+      record: new RecordView(this.api, this.tracker),
+      entry: new EntryView(this.api, this.tracker),
+      systems: new SystemsView(this.api, this.tracker),
+      registry: new RegistryList(this.api, this.router),
+      costs: new UsageView(this.api, this.router),
+    };
+    this.listAddress = href({ view: "sessions", filters: {} });
     this.live = new LiveUpdates(wsUrl, token, byId("live-status"), (message) => this.onLive(message));
     this.pending = new Map();
   }
 
   async start() {
-    for (const button of document.querySelectorAll(".tabs button")) {
-      button.addEventListener("click", () => this.show(button.dataset.view));
-    }
     byId("sign-out").hidden = false;
     document.querySelector(".tabs").hidden = false;
-    showOnly("summaries");
-    const error = await this.list.load();
+    const error = await this.show(this.router.route, null);
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       askForToken(describeError(error));
       return;
     }
+    this.tracker.resume();
     this.live.start();
   }
 
-  show(view) {
+  // Show the view an address names; focus its heading when it was reached by navigation. Returns a load error.
+  async show(route, previous) {
     showAlert("");
-    this.detail.close();
-    showOnly(view);
-    if (view === "summaries") this.list.render();
-    else this.views[view].load();
+    document.title = title(route);
+    if (route.view !== "session") this.views.session.close();
+    if (route.view !== "record") this.views.record.close();
+    if (route.view === "sessions") this.listAddress = location.pathname + location.search;
+    for (const link of document.querySelectorAll("a.back-to-list")) link.href = this.listAddress;
+    showOnly(route.view);
+    if (previous) this.focus(route, previous);
+    switch (route.view) {
+      case "session": return this.views.session.open(route.sessionId);
+      case "record": return this.views.record.open(route.sessionId, route.system);
+      case "entry": return this.views.entry.show(route.versionId);
+      case "registry": return this.views.registry.show(route.kind);
+      case "costs": return this.views.costs.show(route);
+      case "systems": return this.views.systems.show();
+      default: {
+        const loaded = this.views.sessions.show(route.filters);
+        const from = previous?.sessionId;
+        if (from) loaded.then(() => this.views.sessions.focusSession(from) || byId("sessions-heading").focus());
+        return loaded;
+      }
+    }
   }
 
-  // `from` is where the summary was opened: back to the list puts focus on that row again.
-  openSummary(summaryId, from) {
-    if (from !== "similar") this.openedFrom = from;
-    showOnly("detail");
-    this.detail.open(summaryId);
-  }
-
-  backToList() {
-    const summaryId = this.detail.summaryId;
-    this.detail.close();
-    showOnly("summaries");
-    this.list.render();
-    if (!(this.openedFrom === "search" && this.search.focusResult(summaryId))) this.list.focusRow(summaryId);
+  focus(route, previous) {
+    const backToList = route.view === "sessions" && previous.sessionId;
+    const sameSearch = route.view === "sessions" && previous.view === "sessions";
+    if (!backToList && !sameSearch) byId(`${route.view}-heading`).focus();
   }
 
   // Change messages are small: refetch what they name, at most once per burst.
@@ -99,14 +119,19 @@ class Dashboard {
     clearTimeout(this.pending.get(id));
     this.pending.set(id, setTimeout(() => {
       this.pending.delete(id);
-      this.list.refreshOne(id);
-      this.detail.reloadIfShowing(id);
+      this.views.sessions.onLive(id);
+      this.views.session.reloadIfShowing(id);
+      this.views.record.reloadIfShowing(id);
     }, LIVE_DEBOUNCE_MS));
   }
 }
 
-function boot() {
+async function boot() {
   credentials.takeFromFragment();
+  // A pasted link that differs only in its fragment does not reload the page: sign in with its token now.
+  window.addEventListener("hashchange", () => {
+    if (credentials.takeFromFragment()) location.reload();
+  });
   byId("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     credentials.save(byId("token-input").value, byId("ws-input").value);
@@ -116,11 +141,12 @@ function boot() {
     credentials.forget();
     location.reload();
   });
-  const saved = credentials.load();
-  if (!saved.token) {
+  const saved = credentials.load().token ? credentials.load() : await credentials.askOpenTabs();
+  if (!saved?.token) {
     askForToken("");
     return;
   }
+  credentials.shareWithNewTabs();
   new Dashboard(saved).start();
 }
 

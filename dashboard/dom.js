@@ -36,11 +36,56 @@ export function setState(el, kind, message) {
   el.parentElement?.setAttribute("aria-busy", kind === "loading" ? "true" : "false");
 }
 
+// An in-page link to another view (router.js follows it without reloading; a new tab opens it as is).
+export function navLink(href, attrs, ...children) {
+  return h("a", { ...attrs, href, "data-nav": true }, ...children);
+}
+
 export function formatTime(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+// A <time> element with the moment in the reader's locale; "—" when there is none.
+export function timeTag(iso) {
+  return iso ? h("time", { datetime: iso }, formatTime(iso)) : "—";
+}
+
+const DATE_TIME = { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "numeric",
+  minute: "2-digit", timeZoneName: "short" };
+const DATE_ONLY = { weekday: "short", year: "numeric", month: "short", day: "numeric", timeZone: "UTC" };
+
+// An ISO 8601 date-time in the reader's time zone, e.g. "Fri, Nov 27, 2026, 6:00 PM GMT+9"; null if unparsable.
+export function formatDateTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? null : new Intl.DateTimeFormat(undefined, DATE_TIME).format(date);
+}
+
+// A calendar date "YYYY-MM-DD" as the same day in words (no time zone shift); null if unparsable.
+export function formatDate(day) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return null;
+  const date = new Date(`${day}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? null : new Intl.DateTimeFormat(undefined, DATE_ONLY).format(date);
+}
+
+// Milliseconds as "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min".
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+// The time between two ISO timestamps in ms, or null when either is missing.
+export function between(startIso, endIso) {
+  const start = Date.parse(startIso);
+  const end = Date.parse(endIso);
+  return Number.isNaN(start) || Number.isNaN(end) ? null : end - start;
 }
 
 export function formatCost(usd) {
@@ -59,13 +104,6 @@ export function daysAgoUtc(days) {
 
 export function prettyJson(value) {
   return JSON.stringify(value, null, 2);
-}
-
-// A labelled version badge, e.g. "schema  schema:1956a6…".
-export function badge(label, value) {
-  return h("span", { class: "badge", title: value || "none", dataset: { lineage: label } },
-    h("span", { class: "badge-label" }, label),
-    h("span", { class: "badge-value" }, value || "none"));
 }
 
 // The named fields of a form that hold something, trimmed: {name: value}.

@@ -1,7 +1,8 @@
 // A record's version history rendered as readable diffs.
 
 import { explainHistory, shortJson } from "./diff.js";
-import { badge, formatTime, h, replace } from "./dom.js";
+import { formatTime, h, replace } from "./dom.js";
+import { lineageLinks } from "./lineage.js";
 
 const SIGN = { added: "+", removed: "−", changed: "~" };
 
@@ -26,10 +27,8 @@ function historyEntry(entry) {
       h("strong", {}, `Version ${entry.version}`),
       h("time", { datetime: entry.created_at, class: "muted" }, formatTime(entry.created_at)),
       entry.request_id ? h("code", { class: "muted" }, entry.request_id) : null),
-    h("div", { class: "badges" },
-      badge("translator_model_version", entry.translator_model_version),
-      badge("translator_prompt_version", entry.translator_prompt_version),
-      badge("schema_version", entry.schema_version)),
+    lineageLinks(entry, ["translator_model_version", "translator_prompt_version", "schema_version"],
+      `Lineage of version ${entry.version}`),
     h("ul", { class: "diff", "aria-label": `Changes in version ${entry.version}` }, lines));
 }
 

@@ -1,13 +1,32 @@
-// Re-translation requests: POST /refresh, then poll GET /refresh/{id} until it is done.
+// Re-translation requests: POST /refresh, then GET /refresh/{id} until the request is done, however long it takes.
+// Open requests are remembered in this tab (sessionStorage), so a reload follows them again.
 
-import { describeError } from "./api.js";
+import { ApiError, describeError } from "./api.js";
 import { byId, h, replace } from "./dom.js";
 
-const POLL_MS = 1000;
-const MAX_POLL_MS = 10 * 60 * 1000;
+const STORE_KEY = "ssp.refresh";
+const FIRST_POLL_MS = 1000;
+const MAX_POLL_MS = 15000; // polls slow down while nothing changes
+
+// queued (nothing translated yet) -> in-progress (some translated) -> done.
+function progressState(item) {
+  if (item.status === "done") return "done";
+  return (item.completed ?? 0) > 0 ? "in-progress" : "queued";
+}
+
+const WORDS = { queued: "queued", "in-progress": "in progress", done: "done" };
 
 function describeSelector(selector) {
   return Object.entries(selector).map(([key, value]) => `${key.replaceAll("_", " ")} ${value}`).join(" · ");
+}
+
+function stored() {
+  try {
+    const value = JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]");
+    return Array.isArray(value) ? value.filter((entry) => entry?.request_id && entry.selector) : [];
+  } catch {
+    return [];
+  }
 }
 
 export class RefreshTracker {
@@ -19,11 +38,28 @@ export class RefreshTracker {
     byId("refresh-dismiss").addEventListener("click", () => this.hide());
   }
 
-  // Hide the panel and forget finished requests; ones still running stay listed for next time.
+  // After a reload: follow every request this tab was following.
+  resume() {
+    for (const entry of stored()) {
+      this.track({ request_id: entry.request_id, status: "queued", completed: 0, queued: null }, entry.selector,
+        entry.coalesced, { known: false });
+    }
+  }
+
+  remember(requestId, selector, coalesced) {
+    const entries = stored().filter((entry) => entry.request_id !== requestId);
+    sessionStorage.setItem(STORE_KEY, JSON.stringify([...entries, { request_id: requestId, selector, coalesced }]));
+  }
+
+  forget(requestId) {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(stored().filter((entry) => entry.request_id !== requestId)));
+  }
+
+  // Hide the panel and drop finished requests; open ones stay listed for next time.
   hide() {
     this.panel.hidden = true;
     for (const row of [...this.list.children]) {
-      if (row.dataset.state !== "queued" && row.dataset.state !== "sending") {
+      if (!["queued", "in-progress", "sending"].includes(row.dataset.state)) {
         row.remove();
         this.rows.delete(row.dataset.requestId);
       }
@@ -48,14 +84,14 @@ export class RefreshTracker {
   }
 
   placeholder(selector) {
-    const row = h("li", { class: "refresh-item", dataset: { state: "sending" } });
+    const row = h("li", { class: "refresh-item" });
     this.render(row, { selector, message: "sending…", state: "sending" });
     this.panel.hidden = false;
     this.list.prepend(row);
     return row;
   }
 
-  track(item, selector, coalesced) {
+  track(item, selector, coalesced, { known = true } = {}) {
     let row = this.rows.get(item.request_id);
     const fresh = !row;
     if (fresh) {
@@ -65,16 +101,19 @@ export class RefreshTracker {
     if (coalesced) row.dataset.coalesced = "true";
     this.panel.hidden = false;
     this.list.prepend(row);
-    this.update(row, item, selector, coalesced);
-    if (fresh) this.poll(row, item.request_id, selector, Date.now());
+    if (known) this.update(row, item, selector);
+    else this.render(row, { selector, state: "queued", message: "checking…", requestId: item.request_id });
+    if (!fresh) return;
+    if (progressState(item) === "done" && known) return;
+    this.remember(item.request_id, selector, Boolean(coalesced));
+    this.poll(row, item.request_id, selector, !known);
   }
 
-  update(row, item, selector, coalesced) {
-    const done = item.status === "done";
-    const progress = `${item.completed ?? 0}/${item.queued ?? 0} translated`;
-    const note = coalesced ? "joined an identical request made moments ago" : "new request";
-    this.render(row, { selector, state: done ? "done" : "queued",
-      message: `${done ? "done" : "in progress"} · ${progress} · ${note}`, requestId: item.request_id });
+  update(row, item, selector) {
+    const state = progressState(item);
+    const progress = item.queued === 0 ? "nothing to translate" : `${item.completed ?? 0}/${item.queued} translated`;
+    const note = row.dataset.coalesced === "true" ? "joined an identical request made moments ago" : "new request";
+    this.render(row, { selector, state, message: `${WORDS[state]} · ${progress} · ${note}`, requestId: item.request_id });
   }
 
   render(row, { selector, message, state, requestId }) {
@@ -85,17 +124,26 @@ export class RefreshTracker {
       requestId ? h("code", { class: "refresh-id" }, requestId) : null);
   }
 
-  async poll(row, requestId, selector, started) {
-    while (Date.now() - started < MAX_POLL_MS) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  async poll(row, requestId, selector, now) {
+    let delay = FIRST_POLL_MS;
+    let last = null;
+    for (let first = now; ; first = false) {
+      if (!first) await new Promise((resolve) => setTimeout(resolve, delay));
       try {
         const item = await this.api.refreshStatus(requestId);
-        this.update(row, item, selector, row.dataset.coalesced === "true");
-        if (item.status === "done") return;
+        this.update(row, item, selector);
+        const seen = `${item.status}/${item.completed}`;
+        delay = seen === last ? Math.min(delay * 1.5, MAX_POLL_MS) : FIRST_POLL_MS;
+        last = seen;
+        if (item.status === "done") break;
       } catch (error) {
-        this.render(row, { selector, message: describeError(error, "refresh"), state: "error", requestId });
-        return;
+        const final = error instanceof ApiError && error.status < 500 && error.status !== 429;
+        this.render(row, { selector, message: final ? describeError(error, "refresh")
+          : `${describeError(error, "refresh")}; trying again`, state: final ? "error" : row.dataset.state, requestId });
+        if (final) break;
+        delay = Math.min(delay * 2, MAX_POLL_MS);
       }
     }
+    this.forget(requestId);
   }
 }

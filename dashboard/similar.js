@@ -1,17 +1,16 @@
-// The "Similar sessions" panel of the detail view (GET /summaries/{id}/similar), loaded once per opened summary.
+// The "Similar sessions" panel of the session view (GET /summaries/{id}/similar), loaded once per opened session.
 
 import { ApiError } from "./api.js";
 import { h, replace, setState } from "./dom.js";
-import { showAnswer, showError } from "./search.js";
+import { showAnswer, showError, withSummaries } from "./search.js";
 
 const SIMILAR_K = 5;
 const RETRY_MS = 3000; // a new summary reaches the index within seconds (the stream batches for up to 5 s)
 const AUTO_RETRIES = 5;
 
 export class SimilarPanel {
-  constructor(api, { onOpen }) {
+  constructor(api) {
     this.api = api;
-    this.onOpen = onOpen;
     this.summaryId = null;
     this.requested = false;
     this.asked = 0;
@@ -58,9 +57,9 @@ export class SimilarPanel {
     setState(this.state, "loading", "Looking for similar sessions…");
     try {
       const answer = await this.api.similar(summaryId, { k: SIMILAR_K });
+      const items = await withSummaries(this.api, answer.items || []);
       if (asked !== this.asked) return;
-      showAnswer(this.state, this.results, answer,
-        { onOpen: this.onOpen, noMatches: "No other summary shares enough with this one." });
+      showAnswer(this.state, this.results, answer, { items, noMatches: "No other summary shares enough with this one." });
     } catch (error) {
       if (asked !== this.asked) return;
       showError(this.state, this.results, error);

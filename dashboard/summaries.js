@@ -1,29 +1,36 @@
-// The summary list: server-side filters and paging, a search box over what is loaded, live upserts.
+// The sessions table: one page at a time from GET /summaries, the filters the API cannot apply applied here, live
+// upserts. The last loaded filters stay cached, so Back shows them at once.
 
 import { describeError } from "./api.js";
-import { byId, filledFields, formatCost, formatTime, h, replace, setState, todayUtc } from "./dom.js";
+import { byId, formatCost, formatTime, h, navLink, replace, setState, todayUtc } from "./dom.js";
+import { sessionHref } from "./router.js";
 
-function scopeText(filters) {
-  if (filters.status || filters.source) {
-    const what = filters.status ? `status ${filters.status}` : `source ${filters.source}`;
-    const range = filters.from || filters.to ? ` received ${filters.from || "…"} to ${filters.to || "…"}` : "";
-    return `Newest first: ${what}${range}.`;
-  }
-  return `Sessions received on ${filters.from || todayUtc()} (UTC), newest first. ` +
-    "Pick a status or source to look across days.";
+// GET /summaries takes one of status or source (or one day): the rest is applied to what it returns.
+function serverFilters(filters) {
+  const { status, source, from, to, user } = filters;
+  const server = status ? { status } : source ? { source } : {};
+  return { ...server, from, to, user };
 }
 
 export function matchesFilters(item, filters) {
   const day = (item.received_at || "").slice(0, 10);
   if (filters.status && item.status !== filters.status) return false;
   if (filters.source && item.source !== filters.source) return false;
+  if (filters.user && item.user_id !== filters.user) return false;
   if (!filters.status && !filters.source) return day === (filters.from || todayUtc());
   return (!filters.from || day >= filters.from) && (!filters.to || day <= filters.to);
 }
 
-function searchText(item) {
-  return [item.session_id, item.source, item.status, item.user_id, item.error,
-    ...Object.keys(item.systems || {})].filter(Boolean).join(" ").toLowerCase();
+export function scopeText(filters) {
+  const user = filters.user ? ` for user ${filters.user}` : "";
+  if (filters.status || filters.source) {
+    const what = [filters.status && `status ${filters.status}`, filters.source && `source ${filters.source}`]
+      .filter(Boolean).join(", ");
+    const range = filters.from || filters.to ? `, received ${filters.from || "…"} to ${filters.to || "…"}` : "";
+    return `Newest first: ${what}${range}${user}.`;
+  }
+  return `Sessions received on ${filters.from || todayUtc()} (UTC)${user}, newest first. ` +
+    "Pick a status or source to look across days.";
 }
 
 function systemsCell(systems = {}) {
@@ -34,38 +41,51 @@ function systemsCell(systems = {}) {
 }
 
 export class SummaryList {
-  constructor(api, { onOpen }) {
+  constructor(api) {
     this.api = api;
-    this.onOpen = onOpen;
     this.items = []; // newest first, as the API returns them
     this.next = null;
-    this.filters = {};
-    this.form = byId("filters");
+    this.filters = null;
+    this.key = null;
+    this.table = byId("summary-table");
     this.rows = byId("summary-rows");
-    this.state = byId("list-state");
+    this.state = byId("find-state");
     this.more = byId("load-more");
-    this.search = byId("search");
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.load();
-    });
-    this.more.addEventListener("click", () => this.load({ append: true }));
-    this.search.addEventListener("input", () => this.render());
+    this.more.addEventListener("click", () => this.load(this.filters, { append: true }));
   }
 
-  async load({ append = false } = {}) {
-    if (!append) this.filters = filledFields(this.form, ["status", "source", "from", "to"]);
-    byId("list-scope").textContent = scopeText(this.filters);
-    setState(this.state, "loading", append ? "Loading more…" : "Loading summaries…");
+  // Show the sessions for `filters`; a Back to the same filters shows the cached page first. Returns an error or null.
+  async show(filters) {
+    const key = JSON.stringify(filters);
+    this.table.hidden = false;
+    if (key === this.key) {
+      this.render();
+      return null;
+    }
+    return this.load(filters);
+  }
+
+  hide() {
+    this.table.hidden = true;
+    this.more.hidden = true;
+  }
+
+  async load(filters, { append = false } = {}) {
+    this.filters = filters;
+    this.key = JSON.stringify(filters);
+    setState(this.state, "loading", append ? "Loading more…" : "Loading sessions…");
     this.more.disabled = true;
     try {
-      const page = await this.api.summaries(this.filters, append ? this.next : undefined);
-      this.items = append ? [...this.items, ...page.items] : page.items;
+      const page = await this.api.summaries(serverFilters(filters), append ? this.next : undefined);
+      if (this.key !== JSON.stringify(filters)) return null;
+      const items = page.items.filter((item) => matchesFilters(item, filters));
+      this.items = append ? [...this.items, ...items] : items;
       this.next = page.next;
       this.render();
       return null;
     } catch (error) {
       if (!append) this.items = [];
+      this.key = null;
       this.render();
       setState(this.state, "error", describeError(error));
       return error;
@@ -76,6 +96,7 @@ export class SummaryList {
 
   // A live change: refetch the one summary and place it if it belongs to the current filters.
   async refreshOne(summaryId) {
+    if (!this.filters) return;
     let item;
     try {
       item = await this.api.summary(summaryId);
@@ -86,17 +107,16 @@ export class SummaryList {
     if (index >= 0) this.items[index] = item;
     else if (matchesFilters(item, this.filters)) this.items.unshift(item);
     else return;
-    this.render();
+    if (!this.table.hidden) this.render();
   }
 
   render() {
-    const query = this.search.value.trim().toLowerCase();
-    const shown = query ? this.items.filter((item) => searchText(item).includes(query)) : this.items;
-    replace(this.rows, shown.map((item) => this.row(item)));
+    replace(this.rows, this.items.map((item) => this.row(item)));
     this.more.hidden = !this.next;
-    if (!this.items.length) setState(this.state, "empty", "No summaries match these filters yet.");
-    else if (!shown.length) setState(this.state, "empty", `No loaded summary matches “${query}”.`);
-    else setState(this.state, "", query ? `${shown.length} of ${this.items.length} loaded summaries match.` : "");
+    if (!this.items.length) {
+      setState(this.state, "empty", this.next ? "No session on this page matches; load more to look further."
+        : "No sessions match these filters yet.");
+    } else setState(this.state, "", "");
   }
 
   row(item) {
@@ -105,17 +125,19 @@ export class SummaryList {
       item.status || "?");
     return h("tr", { dataset: { summaryId: id, status: item.status || "" } },
       h("th", { scope: "row", "data-label": "Session" },
-        h("button", { type: "button", class: "link-button open-summary", "aria-label": `Open summary ${id}`,
-          onclick: () => this.onOpen(id) }, id)),
-      h("td", { "data-label": "Source" }, item.source || "—"),
-      h("td", { "data-label": "Status" }, status,
+        navLink(sessionHref(id), { class: "open-summary", "aria-label": `Open session ${id}` }, id)),
+      h("td", { "data-label": "Source", class: "cell-source" }, item.source || "—"),
+      h("td", { "data-label": "Status", class: "cell-status" }, status,
         item.error ? h("span", { class: "row-error" }, item.error) : null),
-      h("td", { "data-label": "Received" }, h("time", { datetime: item.received_at }, formatTime(item.received_at))),
-      h("td", { "data-label": "Systems" }, systemsCell(item.systems)),
-      h("td", { "data-label": "Cost", class: "num" }, formatCost(item.cost_usd)));
+      h("td", { "data-label": "Received", class: "cell-received" },
+        h("time", { datetime: item.received_at }, formatTime(item.received_at))),
+      h("td", { "data-label": "Systems", class: "cell-systems" }, systemsCell(item.systems)),
+      h("td", { "data-label": "Cost", class: "num cell-cost" }, formatCost(item.cost_usd)));
   }
 
   focusRow(summaryId) {
-    this.rows.querySelector(`tr[data-summary-id="${CSS.escape(summaryId)}"] button`)?.focus();
+    const link = this.rows.querySelector(`tr[data-summary-id="${CSS.escape(summaryId)}"] a`);
+    link?.focus();
+    return Boolean(link);
   }
 }

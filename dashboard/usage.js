@@ -1,7 +1,8 @@
 // The cost panel: totals, a small inline SVG bar chart per day, and a per-model table.
 
 import { describeError } from "./api.js";
-import { byId, daysAgoUtc, formatCost, formatCount, h, replace, setState, todayUtc } from "./dom.js";
+import { byId, daysAgoUtc, filledFields, formatCost, formatCount, h, replace, setState, todayUtc } from "./dom.js";
+import { href } from "./router.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const METRICS = {
@@ -70,21 +71,24 @@ function modelTable(models) {
 }
 
 export class UsageView {
-  constructor(api) {
+  constructor(api, router) {
     this.api = api;
     this.form = byId("usage-form");
     this.body = byId("usage-body");
     this.state = byId("usage-state");
-    byId("usage-from").value = daysAgoUtc(29);
-    byId("usage-to").value = todayUtc();
+    const go = () => router.go(href({ view: "costs", ...filledFields(this.form, ["from", "to", "metric"]) }));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.load();
+      go();
     });
-    byId("usage-metric").addEventListener("change", () => this.load());
+    byId("usage-metric").addEventListener("change", go);
   }
 
-  async load() {
+  // Range and chart from the address; the last 30 days of cost by default.
+  async show({ from, to, metric }) {
+    byId("usage-from").value = from || daysAgoUtc(29);
+    byId("usage-to").value = to || todayUtc();
+    byId("usage-metric").value = METRICS[metric] ? metric : "cost_usd";
     const range = { from: byId("usage-from").value, to: byId("usage-to").value };
     setState(this.state, "loading", "Loading usage…");
     try {

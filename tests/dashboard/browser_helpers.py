@@ -20,8 +20,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 
-def open_page(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
+def open_page(browser, width: int, height: int, **context_options):
+    """A new context (its own storage) and page; `context_options` go to Browser.new_context (locale, timezone_id)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
     page = context.new_page()
     page.set_default_timeout(30_000)
     problems: list[str] = []

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
+
+# Waits are on events (a row changing, a response); on a busy 2-core machine the first summary of a fresh stack can
+# take longer than Playwright's default 5 s.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The dashboard in a real headless Chromium against the local stack: live list, detail, history, refresh."""
+"""The dashboard in a real headless Chromium against the local stack: live list, session, record history, refresh,
+the catalog views and records from the real edge worker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import dashboard_url, open_page, shot
+from edge_by_hand import EdgeByHand, shipped_system
 from playwright.sync_api import Page, expect
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 from tiny_model import build_tiny_model
@@ -19,92 +21,9 @@ from edge_worker.config import EdgeConfig
 from edge_worker.model_store import load_model
 from edge_worker.translator import Translator
 from edge_worker.worker import EdgeWorker
-from schemas.contracts import TranslateRequest
-from schemas.lineage import content_version
-from schemas.system_definition import default_systems_dir, load_system
+from schemas.system_definition import default_systems_dir
 
-PLANNER = load_system(default_systems_dir() / "planner.json")
-TRANSLATOR_MODEL = {"model_id": "hand-written-translations", "weights_digest": "none"}
-TRANSLATOR_PROMPT = {"template": "written by the test", "instructions": PLANNER.instructions}
-
-
-class EdgeByHand:
-    """Plays the edge worker through the edge API: reads EdgeQueue, writes planner records with a lineage."""
-
-    def __init__(self, stack) -> None:
-        self.stack = stack
-        self.api = api_client(stack, make_token(stack, ["edge"], name="edge-by-hand"))
-        self.queue_url = stack.resolved("EdgeQueue")
-        self.translations = 0
-
-    def publish(self) -> None:
-        for kind, content in (
-            ("translator-model", TRANSLATOR_MODEL),
-            ("translator-prompt", TRANSLATOR_PROMPT),
-            ("schema", PLANNER.schema),
-        ):
-            response = self.api.put(
-                f"/edge/registry/{content_version(kind, content)}", json={"kind": kind, "content": content}
-            )
-            assert response.status_code in (200, 201), response.text
-        response = self.api.put("/edge/systems/planner", json=PLANNER.to_dict())
-        assert response.status_code == 200, response.text
-
-    def lineage(self) -> dict[str, str]:
-        return {
-            "translator_model_version": content_version("translator-model", TRANSLATOR_MODEL),
-            "translator_prompt_version": content_version("translator-prompt", TRANSLATOR_PROMPT),
-            "schema_version": PLANNER.schema_version,
-        }
-
-    def document(self, events: int = 0) -> dict:
-        self.translations += 1
-        return {
-            "tasks": [
-                {
-                    "title": f"Book the dentist (translation {self.translations})",
-                    "due": None,
-                    "priority": "medium",
-                    "status": "todo",
-                }
-            ],
-            "events": [{"title": "Dentist", "start": "2026-11-27T09:00:00Z"}][:events],
-        }
-
-    def put(self, summary_id: str, document: dict, request_id: str | None = None) -> int:
-        current = self.api.get(f"/edge/summaries/{summary_id}").json()["systems"].get("planner", {})
-        body = {
-            "document": document,
-            "lineage": self.lineage(),
-            "expected_version": int(current.get("version", 0)),
-            "request_id": request_id,
-        }
-        response = self.api.put(f"/edge/summaries/{summary_id}/systems/planner", json=body)
-        assert response.status_code in (200, 201), response.text
-        return response.json()["version"]
-
-    def drain(self) -> list[TranslateRequest]:
-        """Handle every queued request: refreshes always re-translate, others only fill in missing records."""
-        handled = []
-        while True:
-            messages = (
-                self.stack.client("sqs")
-                .receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-                .get("Messages", [])
-            )
-            if not messages:
-                return handled
-            for message in messages:
-                request = TranslateRequest.model_validate_json(message["Body"])
-                stored = self.api.get(f"/edge/summaries/{request.summary_id}").json()["systems"]
-                if request.system in (None, "planner") and (request.reason == "refresh" or "planner" not in stored):
-                    self.put(
-                        request.summary_id,
-                        self.document(events=1),
-                        request.request_id if request.reason == "refresh" else None,
-                    )
-                handled.append(request)
-                self.stack.client("sqs").delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+PLANNER = shipped_system("planner")
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +55,13 @@ def test_a_token_without_the_read_scope_is_told_so(stack, browser):
     assert [p for p in problems if "403" not in p] == []  # the refused call itself is logged by the browser
 
 
-def test_live_list_detail_history_and_coalesced_refresh(stack, browser):
+def test_live_list_session_record_history_and_coalesced_refresh(stack, browser):
     edge = EdgeByHand(stack)
     edge.publish()  # before any session exists, so there is nothing to backfill
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="dashboard")))
     expect(page.locator("#live-status")).to_have_text("Live updates on")
-    expect(page.locator("#list-state")).to_contain_text("No summaries")
+    expect(page.locator("#find-state")).to_have_text("No sessions match these filters yet.")
     shot(page, "01-empty-list")
     page.evaluate("window.loadedOnce = true")
 
@@ -154,42 +73,49 @@ def test_live_list_detail_history_and_coalesced_refresh(stack, browser):
 
     assert [r.reason for r in edge.drain()] == ["new"]  # the summarizer asks for every system once
     expect(row.locator('[data-system="planner"]')).to_have_text("planner v1")
-    row.get_by_role("button", name="Open summary dash-live-1").click()
-    expect(page.locator("#detail-heading")).to_be_focused()
+    row.get_by_role("link", name="Open session dash-live-1").click()
+    expect(page.locator("#session-heading")).to_be_focused()
     expect(page.locator(".summary-text")).to_contain_text("Scripted summary")
     card = page.locator('article[data-system="planner"]')
-    expect(card.get_by_label("planner JSON")).to_contain_text('"title": "Book the dentist (translation 1)"')
+    expect(card.locator(".item-title").first).to_have_text("Book the dentist (translation 1)")
     lineage = edge.lineage()
     for name, value in lineage.items():
         expect(card.locator(f'[data-lineage="{name}"]')).to_contain_text(value)
     expect(page.locator('[data-lineage="summarizer_model_version"]')).to_contain_text("summarizer-model:")
-    shot(page, "03-detail")
+    assert page.evaluate("window.loadedOnce") is True  # opening a session is not a page load
+    shot(page, "03-session")
 
     edge.put("dash-live-1", edge.document(events=0))  # version 2 arrives while the page is open
     expect(card.locator(".version")).to_have_text("version 2")
-    card.get_by_role("button", name="History").click()
-    newest = card.locator('.history-entry[data-version="2"]')
+    card.get_by_role("link", name="History and details").click()
+    expect(page).to_have_url(re.compile(r"\?session=dash-live-1&system=planner$"))
+    record = page.locator("#record-body")
+    newest = record.locator('.history-entry[data-version="2"]')
     expect(newest.locator('.diff-line[data-kind="changed"]')).to_contain_text(
         'tasks[0].title: "Book the dentist (translation 1)" → "Book the dentist (translation 2)"'
     )
     expect(newest.locator('.diff-line[data-kind="removed"]')).to_contain_text('events[0]: {"title":"Dentist"')
-    expect(card.locator('.history-entry[data-version="1"] .diff-line[data-kind="added"]')).to_have_count(2)
+    expect(record.locator('.history-entry[data-version="1"] .diff-line[data-kind="added"]')).to_have_count(2)
     shot(page, "04-history-diff")
 
-    refresh = card.get_by_role("button", name="Refresh planner")
+    refresh = record.get_by_role("button", name="Refresh planner")
     first, second = refresh_click(page, refresh), refresh_click(page, refresh)
     assert (first["http_status"], first["coalesced"]) == (202, False)
     assert (second["http_status"], second["coalesced"]) == (200, True)
     assert second["request_id"] == first["request_id"]
     tracked = page.locator(f'.refresh-item[data-request-id="{first["request_id"]}"]')
     expect(tracked).to_have_attribute("data-coalesced", "true")
+    expect(tracked).to_have_attribute("data-state", "queued")
+    expect(tracked.locator(".refresh-progress")).to_have_text(
+        "queued · 0/1 translated · joined an identical request made moments ago"
+    )
     shot(page, "05-refresh-requested")
 
     handled = edge.drain()
     assert [(r.reason, r.request_id) for r in handled] == [("refresh", first["request_id"])]
-    expect(card.locator(".version")).to_have_text("version 3")
+    expect(record.locator(".version").first).to_have_text("version 3")
     expect(tracked).to_have_attribute("data-state", "done")
-    expect(card.locator('.history-entry[data-version="3"]')).to_contain_text(first["request_id"])
+    expect(record.locator('.history-entry[data-version="3"]')).to_contain_text(first["request_id"])
     history = edge.api.get(
         "/summaries/dash-live-1/systems/planner/history",
         headers={"authorization": f"Bearer {make_token(stack, ['read'], name='reader')}"},
@@ -209,15 +135,13 @@ def test_narrow_screen_has_no_sideways_scrolling(stack, browser):
     page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="narrow")))
     row = page.locator('tr[data-summary-id="dash-narrow-1"]')
     expect(row).to_be_visible()
-    page.get_by_label("Search loaded summaries").fill("narrow")
-    expect(page.locator("#summary-rows tr")).to_have_count(1)
     assert _overflow(page) <= 0
     shot(page, "07-narrow-list")
-    row.get_by_role("button").click()
+    row.get_by_role("link").click()
     expect(page.locator(".summary-text")).to_be_visible()
     assert _overflow(page) <= 0
-    shot(page, "08-narrow-detail")
-    page.get_by_role("button", name="Costs").click()
+    shot(page, "08-narrow-session")
+    page.get_by_role("link", name="Costs").click()
     expect(page.get_by_role("img", name=re.compile("per day"))).to_be_visible()
     assert _overflow(page) <= 0
     shot(page, "09-narrow-costs")
@@ -234,16 +158,20 @@ def test_system_registry_and_cost_views(stack, browser):
     EdgeByHand(stack).publish()
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="catalog")))
-    page.get_by_role("button", name="Systems").click()
+    page.get_by_role("link", name="Systems").click()
+    expect(page).to_have_url(re.compile(r"\?view=systems$"))
     expect(page.locator('#systems-body article[data-system="planner"]')).to_contain_text(PLANNER.schema_version)
     shot(page, "10-systems")
-    page.get_by_role("button", name="Registry").click()
+    page.get_by_role("link", name="Registry").click()
     page.get_by_label("Kind", exact=True).select_option("schema")
     page.get_by_role("button", name="Show").click()
-    expect(page.locator(f'li[data-version-id="{PLANNER.schema_version}"]')).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?view=registry&kind=schema$"))
+    entry = page.locator(f'li[data-version-id="{PLANNER.schema_version}"]')
+    expect(entry).to_contain_text("Planner record: tasks, events")
     shot(page, "11-registry")
-    page.get_by_role("button", name="Costs").click()
+    page.get_by_role("link", name="Costs").click()
     page.get_by_label("Chart", exact=True).select_option("calls")
+    expect(page).to_have_url(re.compile(r"\?view=costs&from=.*&metric=calls$"))
     chart = page.get_by_role("img", name=re.compile("Calls per day"))
     expect(chart.locator("rect.bar").first).to_be_attached()
     assert (
@@ -297,7 +225,7 @@ def test_records_from_the_edge_worker_and_one_retranslation_for_two_clicks(stack
         row = page.locator('tr[data-summary-id="dash-edge-1"]')
         for system in systems:
             expect(row.locator(f'[data-system="{system}"]')).to_have_text(f"{system} v1", timeout=60_000)
-        row.get_by_role("button").click()
+        row.get_by_role("link").click()
         cards = page.locator("article.record-card")
         expect(cards).to_have_count(len(systems))
         for system in systems:
@@ -305,6 +233,11 @@ def test_records_from_the_edge_worker_and_one_retranslation_for_two_clicks(stack
             expect(card.locator('[data-lineage="translator_model_version"]')).to_contain_text(
                 worker.translator.model_version
             )
+            # the schema the edge published is found in the registry and shapes the readable view
+            expect(card.locator(".readable-section").first).to_be_visible()
+            expect(card.locator(".readable-host .notice")).to_have_count(0)
+            expect(card.get_by_label(f"{system} JSON")).to_be_hidden()
+            card.get_by_role("button", name="Raw JSON").click()
             expect(card.get_by_label(f"{system} JSON")).to_contain_text("{")
         shot(page, "13-edge-worker-records")
 

@@ -1,5 +1,6 @@
 """Similarity search in the dashboard, in a real headless Chromium against the local stack (no edge worker runs, so
-every answer is lexical): the search box, its filters and errors, and the detail view's "Similar sessions" panel."""
+every answer is lexical): the one search box, its filters and errors, snippets with the matched words highlighted,
+and the session view's "Similar sessions" panel."""
 
 from __future__ import annotations
 
@@ -71,11 +72,15 @@ def results(page: Page):
 
 
 def search_for(page: Page, query: str, **filters: str) -> None:
-    form = page.get_by_role("search", name="Search summary text")
-    form.get_by_label("Words to search for").fill(query)
-    for name, value in {"source": "", "from": "", "to": "", **filters}.items():
-        form.locator(f'[name="{name}"]').fill(value)
-    with page.expect_response(lambda r: "/search?" in r.url or r.url.endswith("/search")):
+    form = page.get_by_role("search", name="Find sessions")
+    form.get_by_label("Search summaries").fill(query)
+    details = form.locator("details")
+    if filters and not details.evaluate("d => d.open"):
+        details.locator("summary").click()
+    if details.evaluate("d => d.open"):
+        for name, value in {"source": "", "user": "", "from": "", "to": "", **filters}.items():
+            form.locator(f'[name="{name}"]').fill(value)
+    with page.expect_response(lambda r: "/search?" in r.url):
         form.get_by_role("button", name="Search").click()
 
 
@@ -90,6 +95,8 @@ def test_search_box_ranks_filters_and_reports_errors(indexed, browser):
     expect(page.locator('tr[data-summary-id="search-hiking"]')).to_be_visible()
 
     search_for(page, "hiking trip Alps July Sam")
+    expect(page).to_have_url(re.compile(r"\?q=hiking\+trip\+Alps\+July\+Sam$"))
+    expect(page.locator("#summary-table")).to_be_hidden()  # one list at a time: the ranked answer
     rows = results(page).locator("li.result-row")
     expect(rows.first).to_have_attribute("data-summary-id", "search-hiking")
     expect(rows).to_have_count(2)  # the journal entry shares hiking, trip and Alps
@@ -99,63 +106,129 @@ def test_search_box_ranks_filters_and_reports_errors(indexed, browser):
     expect(first.locator(".result-source")).to_contain_text("planner")
     expect(first.locator(".result-score")).to_contain_text(re.compile(r"score 1\.00 +words 1\.00 · embeddings —"))
     expect(first.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d{2}-\d{2}T"))
-    expect(page.locator("#search-state")).to_have_text("2 matches.")
+    # no snippet from the API: the summary's first lines, with the query's words marked
+    snippet = first.locator(".snippet")
+    expect(snippet).to_have_attribute("data-from", "summary")
+    expect(snippet).to_contain_text("Plan a hiking trip to the Alps in July with Sam and Lea")
+    expect(snippet.locator("mark")).to_have_text(["hiking", "trip", "Alps", "July", "Sam"])
+    expect(page.locator("#find-state")).to_have_text("2 matches.")
     shot(page, "20-search-results")
 
     search_for(page, "hiking trip Alps", source="journal")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-summary-id", "search-journal")
+    expect(page.locator("#filter-count")).to_have_text("(1 on)")
+
+    search_for(page, "hiking trip Alps", user="someone-else")  # the API has no user filter: applied to the hits
+    expect(page.locator("#find-state")).to_have_text("No matches for “hiking trip Alps” with these filters.")
+    search_for(page, "hiking trip Alps", user="user-1")
+    expect(rows).to_have_count(2)
 
     search_for(page, "zebra xylophone")
-    expect(page.locator("#search-state")).to_have_text("No matches for “zebra xylophone”.")
-    expect(page.locator("#search-state")).to_have_attribute("data-kind", "empty")
+    expect(page.locator("#find-state")).to_have_text("No matches for “zebra xylophone”.")
+    expect(page.locator("#find-state")).to_have_attribute("data-kind", "empty")
     expect(rows).to_have_count(0)
     expect(results(page).locator(".search-mode")).to_have_text(WORDS_ONLY)  # the mode line stays
     search_for(page, "dentist", **{"from": "2099-01-01"})
-    expect(page.locator("#search-state")).to_have_text("No matches for “dentist” with these filters.")
+    expect(page.locator("#find-state")).to_have_text("No matches for “dentist” with these filters.")
     shot(page, "21-search-no-matches")
 
-    search_for(page, "")
-    error = page.locator('#search-state[data-kind="error"]')
-    expect(error).to_have_text(re.compile(r"q is required.*\(HTTP 400\)"))
-    expect(results(page)).to_be_empty()
+    error = page.locator('#find-state[data-kind="error"]')
     search_for(page, "the and of")
     expect(error).to_contain_text("no searchable words")
+    expect(results(page)).to_be_empty()
     search_for(page, "dentist", **{"from": "2025-12-31", "to": "2025-01-01"})
     expect(error).to_contain_text("from (2025-12-31) is after to (2025-01-01)")
     shot(page, "22-search-error")
 
-    page.get_by_role("button", name="Clear").click()
+    page.get_by_role("link", name="Clear").click()
+    expect(page).to_have_url(re.compile(r"/$"))
     expect(results(page)).to_be_empty()
-    expect(page.locator("#search-state")).to_be_hidden()
-    expect(page.get_by_label("Words to search for")).to_be_focused()
+    expect(page.locator('tr[data-summary-id="search-hiking"]')).to_be_visible()  # back to the plain list
+    expect(page.get_by_label("Search summaries")).to_be_focused()
+    expect(page.get_by_label("Search summaries")).to_have_value("")
     context.close()
     assert expected_problems(problems) == []
 
 
-def test_similar_sessions_on_the_detail_view(indexed, browser):
+def test_snippets_from_the_api_are_highlighted_where_it_says(indexed, browser):
+    """The API gives no snippet yet; its answer is played back with one, in the shape the dashboard reads."""
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="snippets")))
+    text = "🦷 Book the dentist for Friday; the tooth still hurts"  # one code point, two UTF-16 units
+    ranges = [[text.index(word), text.index(word) + len(word)] for word in ("dentist", "tooth")]  # code points
+    answer = {
+        "query": {"text": "tooth ache"},
+        "mode": "lexical",
+        "k": 10,
+        "semantic": {"used": False, "reason": "no summary has an embedding yet", "embedding_version": None},
+        "items": [
+            {
+                "summary_id": "search-dentist-a",
+                "source": "planner",
+                "day": "2025-03-14",
+                "score": 1.0,
+                "lexical": 1.0,
+                "semantic": None,
+                "snippet": {"text": text, "highlights": ranges},
+            },
+            {
+                "summary_id": "search-dentist-b",
+                "source": "planner",
+                "day": "2025-03-14",
+                "score": 0.9,
+                "lexical": 0.9,
+                "semantic": None,
+                "snippet": "…the Tooth still hurts, says the toothache diary",
+            },
+        ],
+    }
+    page.route(
+        "**/search?q=tooth+ache*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(answer)),
+    )
+    with page.expect_response(lambda r: "/search?" in r.url):
+        page.goto(f"{indexed.api_url}/?q=tooth+ache")  # a search has an address: reload or share it
+    rows = results(page).locator("li.result-row")
+    expect(rows.nth(0).locator(".snippet")).to_have_text(text)
+    expect(rows.nth(0).locator(".snippet mark")).to_have_text(["dentist", "tooth"])  # the API's ranges
+    expect(rows.nth(0).locator(".snippet")).to_have_attribute("data-from", "api")
+    expect(rows.nth(1).locator(".snippet mark")).to_have_text(["Tooth", "toothache"])  # words, any case, stems
+    expect(page.get_by_label("Search summaries")).to_have_value("tooth ache")
+    context.close()
+    assert expected_problems(problems) == []
+
+
+def test_similar_sessions_below_the_records(indexed, browser):
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="similar")))
     search_for(page, "dentist tooth")
-    results(page).locator('li[data-summary-id="search-dentist-a"]').get_by_role(
-        "button", name="search-dentist-a"
-    ).click()
-    expect(page.locator("#detail-heading")).to_have_text("Summary search-dentist-a")
+    results(page).locator('li[data-summary-id="search-dentist-a"]').get_by_role("link", name="search-dentist-a").click()
+    expect(page.locator("#session-heading")).to_have_text("Session search-dentist-a")
     panel = page.get_by_role("region", name="Similar sessions")
     similar = panel.locator("li.result-row")
     expect(similar.first).to_have_attribute("data-summary-id", "search-dentist-b")
+    expect(similar.first.locator(".snippet")).to_contain_text("please, the tooth still hurts")
     expect(panel.locator(".search-mode")).to_have_text(WORDS_ONLY)
     expect(panel.locator('li[data-summary-id="search-dentist-a"]')).to_have_count(0)  # not itself
     assert similar.count() <= 5
+    # below the trace's records
+    assert page.evaluate(
+        "document.querySelector('.trace').compareDocumentPosition(document.querySelector('.similar-card'))"
+        " & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
     shot(page, "23-similar-sessions")
 
-    similar.first.get_by_role("button", name="search-dentist-b").click()
-    expect(page.locator("#detail-heading")).to_have_text("Summary search-dentist-b")
+    similar.first.get_by_role("link", name="search-dentist-b").click()
+    expect(page.locator("#session-heading")).to_have_text("Session search-dentist-b")
     expect(page.locator(".summary-text")).to_contain_text("please, the tooth still hurts")
     expect(similar.first).to_have_attribute("data-summary-id", "search-dentist-a")
 
-    page.get_by_role("button", name="← All summaries").click()
-    expect(results(page).locator('li[data-summary-id="search-dentist-b"] button')).to_be_focused()
+    page.go_back()
+    expect(page.locator("#session-heading")).to_have_text("Session search-dentist-a")
+    page.locator("#session-view").get_by_role("link", name="← Sessions").click()
+    expect(page).to_have_url(re.compile(r"\?q=dentist\+tooth$"))  # the search it was opened from
+    expect(results(page).locator('li[data-summary-id="search-dentist-a"] a')).to_be_focused()
     context.close()
     assert expected_problems(problems) == []
 
@@ -177,7 +250,7 @@ def test_a_summary_not_indexed_yet_offers_to_try_again_and_retries_by_itself(ind
             route.continue_()
 
     page.route("**/summaries/search-hiking/similar*", first_two_not_indexed)
-    page.locator('tr[data-summary-id="search-hiking"]').get_by_role("button").click()
+    page.locator('tr[data-summary-id="search-hiking"]').get_by_role("link").click()
     panel = page.get_by_role("region", name="Similar sessions")
     expect(panel.get_by_role("status")).to_have_text(re.compile(r"not in the search index yet.*\(HTTP 409\)"))
     shot(page, "24-similar-not-indexed")
@@ -197,7 +270,7 @@ def test_search_results_fit_a_narrow_screen(indexed, browser):
     expect(results(page).locator("li.result-row")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     shot(page, "25-narrow-search")
-    results(page).locator("li.result-row").first.get_by_role("button").click()
+    results(page).locator("li.result-row").first.get_by_role("link").click()
     expect(page.get_by_role("region", name="Similar sessions").locator("li.result-row").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     shot(page, "26-narrow-similar")
@@ -238,7 +311,7 @@ def test_a_hybrid_answer_says_so_and_shows_both_parts(indexed, browser):
     expect(row).to_have_count(1)
     expect(row.locator(".result-score")).to_have_text("score 0.83 words 0.00 · embeddings 0.71")
     expect(row.locator("time")).to_have_text("2025-03-14")  # the day when received_at is unknown
-    row.get_by_role("button", name="search-dentist-b").click()
-    expect(page.locator("#detail-heading")).to_have_text("Summary search-dentist-b")
+    row.get_by_role("link", name="search-dentist-b").click()
+    expect(page.locator("#session-heading")).to_have_text("Session search-dentist-b")
     context.close()
     assert expected_problems(problems) == []
