@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from functions.common.tokens import TokenStore
+from functions.stores.tokens import TokenStore
 from local_stack.messages_server import ScriptedBackend, start_messages_server
 from local_stack.stack import LocalStack, StackOptions
 

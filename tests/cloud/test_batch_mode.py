@@ -17,7 +17,7 @@ import anthropic
 import pytest
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
-from functions.common.session_store import SessionStore
+from functions.stores.sessions import SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
 from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
@@ -207,7 +207,7 @@ def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
         assert {sid: session_item(stack, sid)["batch_id"]["S"] for sid in batch_of} == batch_of
 
         # The template's scheduled event, as EventBridge sends it: the batches are still in progress.
-        sample = json.loads((REPO / "events/summarize/scheduled_collect.json").read_text())
+        sample = json.loads((REPO / "events/collect_batches/scheduled_collect.json").read_text())
         assert stack.invoke("CollectBatchesFunction", sample)["in_progress"] == len(set(batch_of.values()))
         schedulers = [p for p in stack.pollers if isinstance(p, Scheduler)]
         assert [(s.function, s.interval_s) for s in schedulers] == [("CollectBatchesFunction", 0.5)]

@@ -18,7 +18,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from stack_helpers import make_token, running_stack
 
-from functions.common.auth import SCOPES
+from functions.stores.tokens import SCOPES
 from local_stack.messages_server import ScriptedBackend, fail
 from local_stack.runtime import FunctionError
 from local_stack.template import load_app
@@ -588,8 +588,8 @@ def embedded(stack, summarized) -> dict[str, dict]:
 def indexed(stack, embedded) -> list[dict]:
     assert embedded["api/edge_put_embedding.json"]["statusCode"] == 200, embedded
     return [
-        stack.invoke("IndexFunction", with_stream_arn(stack, "search/sessions_stream.json", "SessionsTable")),
-        stack.invoke("IndexFunction", with_stream_arn(stack, "search/embeddings_stream.json", "EmbeddingsTable")),
+        stack.invoke("IndexFunction", with_stream_arn(stack, "index/sessions_stream.json", "SessionsTable")),
+        stack.invoke("IndexFunction", with_stream_arn(stack, "index/embeddings_stream.json", "EmbeddingsTable")),
     ]
 
 
