@@ -10,10 +10,10 @@ from functions.api.embedding_sync import EmbeddingSync
 from functions.api.reads import Reads
 from functions.api.refresh import RefreshService
 from functions.queues import EdgeQueue, QueryQueue
-from functions.search.index_file import IndexFile
 from functions.search.service import SearchService
 from functions.settings import Settings
 from functions.stores.embeddings import EmbeddingStore, QueryEmbeddingStore
+from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from functions.search.index import IndexedDocument, SearchIndex
-from functions.search.index_file import IndexFile
 from functions.stores.embeddings import EmbeddingStore
+from functions.stores.index_file import IndexFile
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SUMMARIZED, SessionStore
 

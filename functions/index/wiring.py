@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from functions.index.indexer import Indexer
-from functions.search.index_file import IndexFile
 from functions.settings import Settings
 from functions.stores.embeddings import EmbeddingStore
+from functions.stores.index_file import IndexFile
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 

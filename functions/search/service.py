@@ -12,9 +12,9 @@ from functions.errors import ClientError
 from functions.queues import QueryQueue
 from functions.search import ranking
 from functions.search.index import SearchIndex
-from functions.search.index_file import IndexFile
 from functions.search.text import terms
 from functions.stores.embeddings import QueryEmbeddingStore, query_id
+from functions.stores.index_file import IndexFile
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas import routes
