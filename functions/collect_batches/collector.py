@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger
 
 from functions.stores.sessions import BATCH_PENDING, RECEIVED, SUMMARIZED, SessionStore
 from functions.summarize.batch import custom_id_for
-from functions.summarize.providers import BatchOutcome, BatchStatus, BatchSummarizer, SummarizerError
 from functions.summarize.service import SummarizeService, made
+from functions.summarize.summarizer import BatchOutcome, BatchStatus, Summarizer, SummarizerError
 from schemas.contracts import SummarizeRequest
 
 COLLECT_RESERVE_MS = 20_000  # stop collecting with this much of the invocation left; the next run continues
@@ -27,7 +27,7 @@ logger = Logger(child=True)
 class BatchCollector:
     sessions: SessionStore
     service: SummarizeService
-    summarizer: Callable[[], BatchSummarizer]
+    summarizer: Callable[[], Summarizer]
 
     def collect(self, time_left_ms: Callable[[], int] = lambda: 1 << 30) -> dict[str, int]:
         """Record the results of every ended batch that still holds unsettled sessions."""

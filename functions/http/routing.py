@@ -14,6 +14,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from functions.errors import ClientError
@@ -30,8 +31,9 @@ def rule(path: str) -> str:
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
-def principal(app: APIGatewayHttpResolver) -> Principal:
-    return Principal.from_event(app.current_event.raw_event)
+def principal(router: BaseRouter) -> Principal:
+    """The caller of the request being handled (a resolver or a router both know it)."""
+    return Principal.from_event(router.current_event.raw_event)
 
 
 def checked_path_parameter(name: str, value: str) -> str:

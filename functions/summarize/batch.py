@@ -18,8 +18,8 @@ from aws_lambda_powertools import Logger
 
 from functions.clock import epoch_seconds
 from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore
-from functions.summarize.providers import BatchSummarizer
 from functions.summarize.service import failure_reason, is_final
+from functions.summarize.summarizer import Summarizer
 from schemas.contracts import Session, SummarizeRequest
 
 CLAIM_GRACE_SECONDS = 60  # a claim outlives the invocation that made it by this much
@@ -45,7 +45,7 @@ class _Queued:
 @dataclass
 class BatchSubmitter:
     sessions: SessionStore
-    summarizer: Callable[[], BatchSummarizer]
+    summarizer: Callable[[], Summarizer]
     max_attempts: int
 
     def handle(self, event: dict[str, Any], claim_ttl_s: int) -> dict[str, Any]:

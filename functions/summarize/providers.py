@@ -1,6 +1,6 @@
-"""The LLM port of the summarize function and its adapters (Anthropic API, Amazon Bedrock).
+"""The summarizer port's adapters: the Anthropic API and Amazon Bedrock, through the `anthropic` SDK.
 
-Only this module imports `anthropic`; the SDK's own retries (exponential backoff, retry-after)
+Only this module imports `anthropic` (the functions build it on first use); the SDK's own retries (exponential backoff, retry-after)
 handle 408/409/429/5xx/529 and timeouts before an error reaches the caller. Backlogs can go
 through the Message Batches API instead (Anthropic API only): submit, poll, read results.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anthropic
 
 from functions.settings import DEFAULT_SUMMARIZER_MAX_TOKENS, SettingError, Settings
 from functions.summarize.prompt import build_messages
+from functions.summarize.summarizer import BatchOutcome, BatchStatus, SummarizerError, SummaryResult
 from schemas.contracts import Session, TokenUsage
 
 SECRET_CACHE_SECONDS = 300
@@ -23,58 +23,6 @@ SECRET_CACHE_SECONDS = 300
 RETRYABLE_BATCH_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SummaryResult:
-    text: str
-    model_id: str
-    provider: str
-    usage: TokenUsage
-    latency_ms: int
-    stop_reason: str | None
-
-
-class SummarizerError(Exception):
-    """A summary that could not be made; `retryable` says whether trying again later may help."""
-
-    def __init__(self, message: str, retryable: bool, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status = status
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.retryable, self.status))
-
-
-@dataclass(frozen=True)
-class BatchStatus:
-    batch_id: str
-    processing_status: str  # in_progress, canceling or ended
-    latency_ms: int | None  # from creation to the end of processing, once ended
-
-    @property
-    def ended(self) -> bool:
-        return self.processing_status == "ended"
-
-
-BatchOutcome = SummaryResult | SummarizerError
-
-
-class Summarizer(Protocol):
-    def summarize(self, session: Session) -> SummaryResult: ...
-
-
-class BatchSummarizer(Protocol):
-    def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str: ...
-
-    def batch_status(self, batch_id: str) -> BatchStatus: ...
-
-    def batch_results(self, batch_id: str, latency_ms: int = 0) -> Iterator[tuple[str, BatchOutcome]]: ...
 
 
 def _is_retryable_status(status: int) -> bool:

@@ -15,7 +15,7 @@ from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore
 from functions.stores.usage import UsageStore
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
-from functions.summarize.providers import Summarizer, SummarizerError, SummaryResult
+from functions.summarize.summarizer import Summarizer, SummarizerError, SummaryResult
 from schemas.contracts import SummarizeRequest, TokenUsage, TranslateRequest
 from schemas.lineage import RegistryEntry
 

@@ -12,8 +12,8 @@ from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from functions.stores.usage import UsageStore
 from functions.summarize.batch import BatchSubmitter
-from functions.summarize.providers import AnthropicSummarizer, summarizer_for
 from functions.summarize.service import SummarizeService
+from functions.summarize.summarizer import Summarizer
 
 SERVICE_REQUIRES = (
     Settings.sessions_table,
@@ -25,19 +25,19 @@ SERVICE_REQUIRES = (
 )
 
 
-def lazy_summarizer(settings: Settings) -> Callable[[], AnthropicSummarizer]:
-    """The summarizer, built on first use (it may read the API key from SSM) and kept."""
+def lazy_summarizer(settings: Settings) -> Callable[[], Summarizer]:
+    """The summarizer, built on first use (it imports anthropic and may read the API key from SSM) and kept."""
 
     @cache
-    def summarizer() -> AnthropicSummarizer:
+    def summarizer() -> Summarizer:
+        from functions.summarize.providers import summarizer_for
+
         return summarizer_for(settings)
 
     return summarizer
 
 
-def summarize_service(
-    settings: Settings, summarizer: Callable[[], AnthropicSummarizer], max_attempts: int
-) -> SummarizeService:
+def summarize_service(settings: Settings, summarizer: Callable[[], Summarizer], max_attempts: int) -> SummarizeService:
     return SummarizeService(
         sessions=SessionStore(settings.sessions_table, settings.data_bucket),
         registry=RegistryStore(settings.registry_table),

@@ -20,7 +20,8 @@ from stack_helpers import api_client, make_token, queue_messages, running_stack,
 from functions.stores.sessions import SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
-from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
+from functions.summarize.providers import AnthropicSummarizer
+from functions.summarize.summarizer import SummarizerError, SummaryResult
 from local_stack.messages_server import (
     ScriptedBackend,
     expire,

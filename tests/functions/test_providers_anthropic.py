@@ -12,12 +12,8 @@ import pytest
 
 from functions.settings import Settings
 from functions.summarize.prompt import SYSTEM_PROMPT
-from functions.summarize.providers import (
-    AnthropicSummarizer,
-    SummarizerError,
-    SummaryResult,
-    summarizer_for,
-)
+from functions.summarize.providers import AnthropicSummarizer, summarizer_for
+from functions.summarize.summarizer import SummarizerError, SummaryResult
 from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, start_messages_server
 from schemas.contracts import Session
 
