@@ -15,7 +15,15 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from stack_helpers import (
+    api_client,
+    make_token,
+    queue_messages,
+    running_stack,
+    session_body,
+    stored_sessions,
+    wait_for,
+)
 
 from functions.stores.sessions import SessionStore
 from functions.summarize.batch import custom_id_for
@@ -281,6 +289,7 @@ def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(
         retried = session_item(stack, "errs-1")
         assert retried["batch_id"]["S"] != retried["failed_batch_id"]["S"]
         assert client.post("/sessions/fine-1/retry").status_code == 409
+    assert {record.session_id for record in stored_sessions(stack)} >= {"fine-1", "errs-1", "late-1"}
 
 
 def test_a_claim_admits_one_submitter_and_a_batch_unknown_to_the_api_fails_visibly(stack):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from schemas.contracts import (
     ErrorBody,
+    RefreshSelector,
     Session,
     SessionAccepted,
     SessionStatus,
@@ -314,3 +315,22 @@ def test_model_dump_json_mode_keeps_offsets():
     session = Session.model_validate(session_data())
     dumped = session.model_dump(mode="json")
     assert datetime.fromisoformat(dumped["started_at"]).utcoffset().total_seconds() == 3600
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"translator_model_version": "translator-model:a", "schema_version": "schema:b"},
+        {"schema_version": "schema:b", "summary_id": "s-1"},
+        {"task": "embed", "system": "planner"},
+        {"task": "embed", "translator_prompt_version": "translator-prompt:c"},
+    ],
+)
+def test_refresh_selections_that_mix_kinds_are_refused(selection):
+    with pytest.raises(ValidationError):
+        RefreshSelector.model_validate(selection)
+
+
+def test_a_refresh_selection_names_at_most_one_version():
+    assert RefreshSelector(schema_version="schema:b").version_selector() == ("schema_version", "schema:b")
+    assert RefreshSelector(summary_id="s-1", system="planner").version_selector() is None
