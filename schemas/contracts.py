@@ -25,8 +25,6 @@ from schemas.patterns import (
     TIMESTAMP_PATTERN,
 )
 
-# The ingest function enforces this (configurable); the model itself does not cap turns.
-DEFAULT_MAX_TURNS = 500
 MAX_TURN_CHARS = 100_000
 MAX_QUERY_CHARS = 1000
 

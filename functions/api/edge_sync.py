@@ -9,10 +9,11 @@ import jsonpatch
 from aws_lambda_powertools import Logger
 
 from functions.api.refresh import RefreshService
-from functions.errors import ClientError, not_found
+from functions.errors import ClientError
 from functions.stores.records import RecordStore, document_hash, stale_version
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
+from schemas import routes
 from schemas.contracts import RefreshSelector
 from schemas.edge_api import (
     EdgeSummary,
@@ -71,7 +72,11 @@ class EdgeSync:
         """
         self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
-            raise not_found(f"system {system} has not been published (PUT /edge/systems/{system})")
+            raise ClientError(
+                "unknown_system",
+                f"system {system} has not been published (PUT {routes.EDGE_SYSTEM.format(system=system)})",
+                status=404,
+            )
         schema_version = upload.lineage.schema_version
         schema_entry = self.registry.entry(schema_version, "schema")
         if not schema_entry:

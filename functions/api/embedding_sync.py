@@ -14,6 +14,7 @@ from functions.errors import ClientError
 from functions.stores.embeddings import EmbeddingStore, QueryEmbeddingStore
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
+from schemas import routes
 from schemas.contracts import RefreshSelector
 from schemas.edge_api import (
     EmbeddingStored,
@@ -47,7 +48,7 @@ class EmbeddingSync:
         if not entry:
             raise ClientError(
                 "unknown_embedding_version",
-                f"{version} is not in the registry; PUT /edge/registry/{version} first",
+                f"{version} is not in the registry; PUT {routes.EDGE_REGISTRY.format(version_id=version)} first",
                 status=422,
             )
         return entry

@@ -103,7 +103,11 @@ def test_registry_entries_must_be_named_by_their_content(world):
 
 def test_records_are_checked_against_their_schema_version(world):
     add_summarized(world.sessions, "s-1")
-    assert errors_of(lambda: world.edge.put_record("s-1", "planner", upload({"title": "x"}))) == (404, "not_found")
+    assert errors_of(lambda: world.edge.put_record("s-1", "planner", upload({"title": "x"}))) == (
+        404,
+        "unknown_system",
+    )
+    assert errors_of(lambda: world.edge.put_record("s-9", "planner", upload({"title": "x"}))) == (404, "not_found")
     world.edge.publish_system("planner", system_definition())
     wrong_schema = upload({"title": "x"})
     wrong_schema.lineage.schema_version = "schema:unknown"
