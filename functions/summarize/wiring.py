@@ -12,6 +12,7 @@ from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from functions.stores.usage import UsageStore
 from functions.summarize.batch import BatchSubmitter
+from functions.summarize.providers import summarizer_for
 from functions.summarize.service import SummarizeService
 from functions.summarize.summarizer import Summarizer
 
@@ -26,12 +27,10 @@ SERVICE_REQUIRES = (
 
 
 def lazy_summarizer(settings: Settings) -> Callable[[], Summarizer]:
-    """The summarizer, built on first use (it imports anthropic and may read the API key from SSM) and kept."""
+    """The summarizer, built on first use (it may read the API key from SSM) and kept."""
 
     @cache
     def summarizer() -> Summarizer:
-        from functions.summarize.providers import summarizer_for
-
         return summarizer_for(settings)
 
     return summarizer
