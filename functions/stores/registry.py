@@ -6,6 +6,7 @@ with the time it last reported (its heartbeat).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -64,6 +65,9 @@ class RegistryStore:
     def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
         self.table.put_item(Item={"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})
 
+    def _all_of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
+        return query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(kind))
+
     # ----- systems published by the edge: one pointer per system name -----
     def active_system(self, name: str) -> dict[str, Any] | None:
         item = self.get(f"{ACTIVE_SYSTEM_KIND}:{name}")
@@ -71,7 +75,7 @@ class RegistryStore:
 
     def active_systems(self) -> list[dict[str, Any]]:
         """Each published system's pointer with the time it was set (`updated_at`), by name."""
-        items = query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(ACTIVE_SYSTEM_KIND))
+        items = self._all_of_kind(ACTIVE_SYSTEM_KIND)
         return sorted((item["content"] | {"updated_at": item["created_at"]} for item in items), key=lambda s: s["name"])
 
     def set_active_system(self, pointer: dict[str, Any]) -> None:

@@ -43,6 +43,26 @@ def summary_key(session_id: str) -> str:
     return f"summaries/{session_id}.md"
 
 
+def received_item(session: Session, content_hash: str, key: str, now: str) -> dict[str, Any]:
+    """A just-accepted session's item: a SummaryRecord whose raw session is at `key`."""
+    record = SummaryRecord(
+        session_id=session.session_id,
+        source=session.source,
+        user_id=session.user_id,
+        status=SessionStatus.RECEIVED,
+        content_hash=content_hash,
+        received_at=now,
+        received_day=now[:10],
+        updated_at=now,
+        started_at=session.started_at.isoformat(),
+        raw_key=key,
+        turn_count=len(session.turns),
+        attempts=0,
+        systems={},
+    )
+    return record.model_dump(mode="json", exclude_none=True)
+
+
 class SessionStore:
     def __init__(self, table_name: str, bucket: str) -> None:
         self.table, self.table_name = table(table_name), table_name
@@ -136,23 +156,7 @@ class SessionStore:
     # ----- the session's life: RECEIVED -> SUMMARIZED, or FAILED and back -----
     def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
         """Write the RECEIVED item; None if the id already exists (the caller decides 200 or 409)."""
-        now = utc_now()
-        record = SummaryRecord(
-            session_id=session.session_id,
-            source=session.source,
-            user_id=session.user_id,
-            status=SessionStatus.RECEIVED,
-            content_hash=content_hash,
-            received_at=now,
-            received_day=now[:10],
-            updated_at=now,
-            started_at=session.started_at.isoformat(),
-            raw_key=key,
-            turn_count=len(session.turns),
-            attempts=0,
-            systems={},
-        )
-        item = record.model_dump(mode="json", exclude_none=True)
+        item = received_item(session, content_hash, key, utc_now())
         created = conditionally(self.table.put_item, Item=item, ConditionExpression=Attr("session_id").not_exists())
         return item if created else None
 

@@ -25,8 +25,17 @@ from functions.stores.dynamo import plain
 from functions.stores.embeddings import pack, unpack
 from functions.stores.paging import decode_token, encode_token
 from functions.stores.records import document_hash, stale_version
-from functions.stores.registry import ACTIVE_EMBEDDING_ID, ACTIVE_EMBEDDING_KIND, ACTIVE_SYSTEM_KIND
-from functions.stores.sessions import BATCH_PENDING, FAILED, MAX_ERROR_CHARS, RECEIVED, SUMMARIZED, raw_key, summary_key
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import (
+    BATCH_PENDING,
+    FAILED,
+    MAX_ERROR_CHARS,
+    RECEIVED,
+    SUMMARIZED,
+    raw_key,
+    received_item,
+    summary_key,
+)
 from functions.stores.tokens import TokenGrant, check_grant, grant_from_item, hash_token, new_token
 from functions.summarize.summarizer import BatchOutcome, BatchStatus, SummarizerError, SummaryResult
 from schemas.contracts import (
@@ -158,22 +167,7 @@ class FakeSessionStore:
             raise RuntimeError("injected: PutItem failed")
         if session.session_id in self.items:
             return None
-        now = utc_now()
-        item = SummaryRecord(
-            session_id=session.session_id,
-            source=session.source,
-            user_id=session.user_id,
-            status=SessionStatus.RECEIVED,
-            content_hash=content_hash,
-            received_at=now,
-            received_day=now[:10],
-            updated_at=now,
-            started_at=session.started_at.isoformat(),
-            raw_key=key,
-            turn_count=len(session.turns),
-            attempts=0,
-            systems={},
-        ).model_dump(mode="json", exclude_none=True)
+        item = received_item(session, content_hash, key, utc_now())
         self.items[session.session_id] = dynamo(item)
         return copy.deepcopy(item)
 
@@ -367,7 +361,9 @@ class FakeRecordStore:
         return page(items[::-1], ("record_key", "version"), limit, next_token)
 
 
-class FakeRegistryStore:
+class FakeRegistryStore(RegistryStore):
+    """The real store's logic over an in-memory table (only the table's reads and writes are replaced)."""
+
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
@@ -380,35 +376,16 @@ class FakeRegistryStore:
     def get(self, version_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.items.get(version_id))
 
-    def entry(self, version_id: str, kind: str) -> dict[str, Any] | None:
-        item = self.get(version_id)
-        return item if item and item.get("kind") == kind else None
-
     def page(self, kind: str, limit: int, next_token: str | None):
-        items = sorted((i for i in self.items.values() if i["kind"] == kind), key=lambda i: i["created_at"])
-        return page(items[::-1], ("version_id", "kind", "created_at"), limit, next_token)
+        return page(self._all_of_kind(kind)[::-1], ("version_id", "kind", "created_at"), limit, next_token)
 
     def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
         item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
         self.items[version_id] = dynamo(item)
 
-    def active_system(self, name: str) -> dict[str, Any] | None:
-        item = self.get(f"{ACTIVE_SYSTEM_KIND}:{name}")
-        return item["content"] if item else None
-
-    def active_systems(self) -> list[dict[str, Any]]:
-        items = [i for i in self.items.values() if i["kind"] == ACTIVE_SYSTEM_KIND]
-        return sorted((i["content"] | {"updated_at": i["created_at"]} for i in items), key=lambda s: s["name"])
-
-    def set_active_system(self, pointer: dict[str, Any]) -> None:
-        self._set_pointer(f"{ACTIVE_SYSTEM_KIND}:{pointer['name']}", ACTIVE_SYSTEM_KIND, pointer)
-
-    def active_embedding(self) -> dict[str, Any] | None:
-        item = self.get(ACTIVE_EMBEDDING_ID)
-        return item["content"] if item else None
-
-    def set_active_embedding(self, content: dict[str, Any]) -> None:
-        self._set_pointer(ACTIVE_EMBEDDING_ID, ACTIVE_EMBEDDING_KIND, content)
+    def _all_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        items = (copy.deepcopy(i) for i in self.items.values() if i["kind"] == kind)
+        return sorted(items, key=lambda i: (i["created_at"], i["version_id"]))
 
 
 class FakeUsageStore:
