@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +62,32 @@ def received_item(session: Session, content_hash: str, key: str, now: str) -> di
         systems={},
     )
     return record.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class SummaryMade:
+    """A summary as the session item records it: where its text is, its lineage, usage and cost."""
+
+    summary_key: str
+    model_version: str
+    prompt_version: str
+    usage: TokenUsage
+    cost_usd: float
+    latency_ms: int
+
+    def fields(self, now: str) -> dict[str, Any]:
+        """The SummaryRecord attributes a summarized session gets."""
+        return {
+            "summary_key": self.summary_key,
+            "summarizer_model_version": self.model_version,
+            "summarizer_prompt_version": self.prompt_version,
+            "usage": self.usage.model_dump(),
+            "cost_usd": Decimal(str(round(self.cost_usd, 8))),
+            "latency_ms": self.latency_ms,
+            "summarized_at": now,
+            "status": SUMMARIZED,
+            "updated_at": now,
+        }
 
 
 class SessionStore:
@@ -194,31 +221,9 @@ class SessionStore:
             },
         )
 
-    def mark_summarized(
-        self,
-        session_id: str,
-        content_hash: str,
-        *,
-        summary_key: str,
-        model_version: str,
-        prompt_version: str,
-        usage: TokenUsage,
-        cost_usd: float,
-        latency_ms: int,
-    ) -> bool:
+    def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
         """Record the summary once; False if it was already recorded (a redelivery) or the content changed."""
-        now = utc_now()
-        fields: dict[str, Any] = {
-            "summary_key": summary_key,
-            "summarizer_model_version": model_version,
-            "summarizer_prompt_version": prompt_version,
-            "usage": usage.model_dump(),
-            "cost_usd": Decimal(str(round(cost_usd, 8))),
-            "latency_ms": latency_ms,
-            "summarized_at": now,
-            "status": SUMMARIZED,
-            "updated_at": now,
-        }
+        fields = summary.fields(utc_now())
         return conditionally(
             self.table.update_item,
             Key={"session_id": session_id},

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from functions.clock import utc_now
 from functions.queues import EdgeQueue
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore
+from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryMade
 from functions.stores.usage import UsageStore
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
@@ -111,9 +111,7 @@ class SummarizeService:
         self.registry.put(model)
         self.registry.put(prompt)
         cost = cost_usd(result["model_id"], usage, batch=batch)
-        recorded = self.sessions.mark_summarized(
-            request.session_id,
-            request.content_hash,
+        summary = SummaryMade(
             summary_key=result["summary_key"],
             model_version=model.version_id,
             prompt_version=prompt.version_id,
@@ -121,5 +119,6 @@ class SummarizeService:
             cost_usd=cost,
             latency_ms=result["latency_ms"],
         )
+        recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
             self.usage.add(utc_now()[:10], result["model_id"], usage, cost)

@@ -16,7 +16,7 @@ from functions.errors import ClientError
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import SessionStore
+from functions.stores.sessions import SessionStore, SummaryMade
 from schemas.contracts import Lineage, TokenUsage
 from schemas.lineage import RegistryEntry
 
@@ -62,9 +62,7 @@ def outcome(call: Callable[[], Any]) -> Any:
 
 
 def summarize(sessions, session_id: str, content_hash: str) -> bool:
-    return sessions.mark_summarized(
-        session_id,
-        content_hash,
+    made = SummaryMade(
         summary_key=f"summaries/{session_id}.md",
         model_version="summarizer-model:m",
         prompt_version="summarizer-prompt:p",
@@ -72,6 +70,7 @@ def summarize(sessions, session_id: str, content_hash: str) -> bool:
         cost_usd=0.00012,
         latency_ms=9,
     )
+    return sessions.mark_summarized(session_id, content_hash, made)
 
 
 def session_life(stores: dict[str, Any], prefix: str) -> list[Any]:

@@ -32,6 +32,7 @@ from functions.stores.sessions import (
     MAX_ERROR_CHARS,
     RECEIVED,
     SUMMARIZED,
+    SummaryMade,
     raw_key,
     received_item,
     summary_key,
@@ -209,31 +210,11 @@ class FakeSessionStore:
         if not changed:
             raise condition_failed()
 
-    def mark_summarized(
-        self,
-        session_id: str,
-        content_hash: str,
-        *,
-        summary_key: str,
-        model_version: str,
-        prompt_version: str,
-        usage: TokenUsage,
-        cost_usd: float,
-        latency_ms: int,
-    ) -> bool:
-        now = utc_now()
+    def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
         return self._update(
             session_id,
             lambda i: i["content_hash"] == content_hash and i["status"] != SUMMARIZED,
-            summary_key=summary_key,
-            summarizer_model_version=model_version,
-            summarizer_prompt_version=prompt_version,
-            usage=usage.model_dump(),
-            cost_usd=Decimal(str(round(cost_usd, 8))),
-            latency_ms=latency_ms,
-            summarized_at=now,
-            status=SUMMARIZED,
-            updated_at=now,
+            **summary.fields(utc_now()),
             error=REMOVE,
         )
 
@@ -659,9 +640,7 @@ def add_summarized(
     session = make_session(session_id, source=source)
     content_hash = session.content_hash()
     sessions.create(session, content_hash, sessions.put_raw(session, content_hash)[0])
-    assert sessions.mark_summarized(
-        session_id,
-        content_hash,
+    made = SummaryMade(
         summary_key=sessions.put_summary_text(session_id, text),
         model_version="summarizer-model:0123456789abcdef0123",
         prompt_version="summarizer-prompt:0123456789abcdef0123",
@@ -669,6 +648,7 @@ def add_summarized(
         cost_usd=0.0001,
         latency_ms=7,
     )
+    assert sessions.mark_summarized(session_id, content_hash, made)
     return content_hash
 
 
