@@ -14,10 +14,11 @@ from itertools import chain
 import numpy as np
 
 from functions.search.text import terms as text_terms
+from schemas.patterns import DAY_PATTERN
 
 FORMAT = 1
 MAX_TF = np.iinfo(np.uint16).max
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(DAY_PATTERN)
 _ARRAYS = ("ids", "sources", "days", "doc_len", "term_ptr", "terms", "tfs", "vectors", "has_vector")
 
 
