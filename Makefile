@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SAM := .tools/sam/bin/sam
 
-.PHONY: setup model browser tools run test bench load faults lint clean
+.PHONY: setup model browser tools run test unit bench load faults lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ run: setup model
 test: setup model browser tools lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
+# The cloud services over in-memory fakes: no moto, browser, SAM CLI or model; seconds.
+unit: setup
+	$(PY) -m pytest tests/unit -q
+
 bench: setup model
 	$(PY) -m bench --out bench
 
@@ -52,11 +56,13 @@ load: setup
 faults: setup model
 	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
 
-# One style (ruff), the import contracts (pyproject's [tool.importlinter]), and the template's own linter.
+# One style (ruff), the import contracts (pyproject's [tool.importlinter]), types of the cloud side (mypy),
+# and the template's own linter.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy functions schemas
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:

@@ -79,7 +79,7 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
     """An edge worker in this process, as the edge worker tests start one."""
     from edge_worker.config import EdgeConfig
     from edge_worker.runtime import build_worker
-    from functions.common.tokens import TokenStore
+    from functions.stores.tokens import TokenStore
 
     config = EdgeConfig(
         api_url=stack.api_url,
@@ -127,7 +127,7 @@ def _post_and_wait(
 
 
 def _valid_records(stack: LocalStack, session_ids: list[str], systems: dict[str, Any]) -> int:
-    from functions.common.tokens import TokenStore
+    from functions.stores.tokens import TokenStore
 
     token = TokenStore(stack.resolved("TokensTable")).create("bench-reader", ["read"])
     valid = 0

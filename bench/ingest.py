@@ -42,7 +42,7 @@ def ingest_stack() -> Iterator[LocalStack]:
 
 
 def ingest_tokens(stack: LocalStack) -> dict[str, str]:
-    from functions.common.tokens import TokenStore
+    from functions.stores.tokens import TokenStore
 
     store = TokenStore(stack.resolved("TokensTable"))
     return {

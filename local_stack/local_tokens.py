@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from functions.common.tokens import TokenStore
+from functions.stores.tokens import TokenStore
 
 SAMPLE_SOURCES = ("synapse", "planner", "nudge")
 

@@ -1,29 +1,44 @@
-"""Data that crosses a boundary: HTTP bodies, queue messages and the stored session/summary record."""
+"""Data that crosses a boundary: sessions, queue messages, the stored session item, refresh selections, errors.
+
+The edge API's request and response bodies are in schemas.edge_api; every contract is published as JSON
+Schema by schemas.publish.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
-ERROR_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-# Same as schemas.system_definition.NAME_PATTERN (kept here so ingest does not import jsonschema).
-SYSTEM_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+from schemas.patterns import (
+    DAY_PATTERN,
+    EMBEDDING_VERSION_PATTERN,
+    ERROR_CODE_PATTERN,
+    ID_PATTERN,
+    SHA256_PATTERN,
+    SOURCE_PATTERN,
+    SYSTEM_NAME_PATTERN,
+    TIMESTAMP_PATTERN,
+)
 
-# The ingest function enforces this (configurable); the model itself does not cap turns.
-DEFAULT_MAX_TURNS = 500
 MAX_TURN_CHARS = 100_000
+MAX_QUERY_CHARS = 1000
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+SourceName = Annotated[str, StringConstraints(pattern=SOURCE_PATTERN)]
+SystemName = Annotated[str, StringConstraints(pattern=SYSTEM_NAME_PATTERN)]
+EmbeddingVersion = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=EMBEDDING_VERSION_PATTERN)]
+VersionRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]  # a registry version named by a client
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]  # rf-..., new-..., reconcile-...
 Sha256Hex = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
+Timestamp = Annotated[str, StringConstraints(pattern=TIMESTAMP_PATTERN)]
+Day = Annotated[str, StringConstraints(pattern=DAY_PATTERN)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+Task = Literal["translate", "embed"]
 
 
 class Contract(BaseModel):
@@ -38,7 +53,7 @@ class Turn(Contract):
 
 class Session(Contract):
     session_id: Identifier
-    source: Name
+    source: SourceName
     user_id: Identifier
     started_at: AwareDatetime
     ended_at: AwareDatetime
@@ -72,26 +87,60 @@ class TokenUsage(Contract):
     cache_creation_input_tokens: NonNegativeInt = 0
 
 
+class Lineage(Contract):
+    """The registry versions that made one system record."""
+
+    translator_model_version: VersionRef
+    translator_prompt_version: VersionRef
+    schema_version: VersionRef
+
+
+LINEAGE_FIELDS: tuple[str, ...] = tuple(Lineage.model_fields)
+
+
+class SystemState(Lineage):
+    """A system record's latest version as the session item keeps it (what the edge compares against)."""
+
+    version: int = Field(ge=1)
+    updated_at: Timestamp
+    document_hash: Sha256Hex
+
+
 class SummaryRecord(Contract):
-    """What the sessions table stores for one session and its summary."""
+    """One item of the sessions table: a session, its status and, once made, its summary and per-system state.
+
+    Numbers come back from DynamoDB as Decimal; the model accepts them.
+    """
 
     session_id: Identifier
-    source: Name
+    source: SourceName
     user_id: Identifier
     status: SessionStatus
     content_hash: Sha256Hex
-    received_at: AwareDatetime
-    updated_at: AwareDatetime
-    started_at: AwareDatetime
+    received_at: Timestamp
+    received_day: Day
+    updated_at: Timestamp
+    started_at: Timestamp
     raw_key: str = Field(min_length=1)
+    turn_count: int = Field(ge=1)
+    attempts: NonNegativeInt
+    systems: dict[SystemName, SystemState]
+    error: str | None = None
     summary_key: str | None = None
     summarizer_model_version: str | None = None
     summarizer_prompt_version: str | None = None
     usage: TokenUsage | None = None
-    cost_usd: float | None = Field(default=None, ge=0)
+    cost_usd: Decimal | None = Field(default=None, ge=0)
     latency_ms: NonNegativeInt | None = None
-    error: str | None = None
-    attempts: NonNegativeInt = 0
+    summarized_at: Timestamp | None = None
+    embedding_version: EmbeddingVersion | None = None
+    # SummarizerMode=batch: a submitter's claim, the batch holding the request, and the sparse index's key.
+    batch_claim: str | None = None
+    batch_claim_expires: int | None = Field(default=None, description="Epoch seconds.")
+    batch_id: str | None = None
+    batch_state: Literal["PENDING"] | None = None
+    batch_submitted_at: Timestamp | None = None
+    failed_batch_id: str | None = None
 
 
 class SummarizeRequest(Contract):
@@ -100,15 +149,45 @@ class SummarizeRequest(Contract):
 
 
 class TranslateRequest(Contract):
-    summary_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")]
-    system: Annotated[str, StringConstraints(pattern=SYSTEM_NAME_PATTERN)] | None = Field(
-        default=None, description="None asks for every active system."
-    )
+    summary_id: Identifier
+    system: SystemName | None = Field(default=None, description="None asks for every active system.")
     reason: Literal["new", "refresh", "backfill"]
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    task: Literal["translate", "embed"] = Field(
-        default="translate", description="embed asks for the summary's search embedding only."
-    )
+    request_id: RequestId
+    task: Task = Field(default="translate", description="embed asks for the summary's search embedding only.")
+
+
+class QueryEmbeddingRequest(Contract):
+    """A free-text search waiting for the edge to embed it (the query queue's message)."""
+
+    query_id: Identifier
+    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    embedding_version: EmbeddingVersion
+
+
+class RefreshSelector(Contract):
+    """POST /refresh: what to translate (or embed) again; no selector means every summary."""
+
+    task: Task = "translate"
+    summary_id: Identifier | None = None
+    system: SystemName | None = None
+    translator_model_version: VersionRef | None = None
+    translator_prompt_version: VersionRef | None = None
+    schema_version: VersionRef | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_selection(self) -> RefreshSelector:
+        versions = [name for name in LINEAGE_FIELDS if getattr(self, name)]
+        if len(versions) > 1:
+            raise ValueError(f"choose one version selector, not {', '.join(versions)}")
+        if versions and (self.summary_id or self.system):
+            raise ValueError("a version selector cannot be combined with summary_id or system")
+        if self.task == "embed" and (versions or self.system):
+            raise ValueError("task embed re-embeds summaries: select them by summary_id or not at all")
+        return self
+
+    def version_selector(self) -> tuple[str, str] | None:
+        """(lineage field, version) when records are selected by the version that made them."""
+        return next(((name, getattr(self, name)) for name in LINEAGE_FIELDS if getattr(self, name)), None)
 
 
 class ErrorBody(Contract):
@@ -123,14 +202,3 @@ class SessionAccepted(Contract):
     session_id: Identifier
     status: SessionStatus
     status_url: str = Field(min_length=1)
-
-
-PUBLIC_CONTRACTS: dict[str, type[BaseModel]] = {
-    "Session": Session,
-    "Turn": Turn,
-    "SummaryRecord": SummaryRecord,
-    "SummarizeRequest": SummarizeRequest,
-    "TranslateRequest": TranslateRequest,
-    "ErrorBody": ErrorBody,
-    "SessionAccepted": SessionAccepted,
-}

@@ -7,10 +7,40 @@ import json
 import sys
 from pathlib import Path
 
-from schemas.contracts import PUBLIC_CONTRACTS
+from pydantic import BaseModel
+
+from schemas import contracts, edge_api
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+PUBLIC_CONTRACTS: dict[str, type[BaseModel]] = {
+    model.__name__: model
+    for model in (
+        contracts.Session,
+        contracts.Turn,
+        contracts.SummaryRecord,
+        contracts.SummarizeRequest,
+        contracts.TranslateRequest,
+        contracts.QueryEmbeddingRequest,
+        contracts.RefreshSelector,
+        contracts.ErrorBody,
+        contracts.SessionAccepted,
+        edge_api.RecordUpload,
+        edge_api.RegistryUpload,
+        edge_api.EmbeddingUpload,
+        edge_api.QueryEmbeddingUpload,
+        edge_api.Heartbeat,
+        edge_api.EdgeSummary,
+        edge_api.PendingPage,
+        edge_api.RecordStored,
+        edge_api.SystemPublished,
+        edge_api.RegistryStored,
+        edge_api.EmbeddingStored,
+        edge_api.QueryEmbeddingStored,
+        edge_api.HeartbeatReply,
+    )
+}
 
 
 def schema_path(name: str, directory: Path = JSON_DIR) -> Path:

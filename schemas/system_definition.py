@@ -14,8 +14,8 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from schemas.lineage import content_version
+from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
 
-NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 MAX_OUTPUT_TOKENS_LIMIT = 8192
 
 

@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import httpx
 
-from functions.common.tokens import TokenStore
+from functions.stores.tokens import TokenStore
 from local_stack.messages_server import ScriptedBackend, start_messages_server
 from local_stack.stack import LocalStack, StackOptions
+from schemas.contracts import SummaryRecord
 
 LLM_ENV = {
     "ANTHROPIC_API_KEY": "local-test-key",
@@ -79,6 +81,17 @@ def queue_messages(stack: LocalStack, logical_id: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def stored_sessions(stack: LocalStack) -> list[SummaryRecord]:
+    """Every item of the sessions table, read as the contract that describes it (raises if one is not)."""
+    table = boto3.resource("dynamodb", endpoint_url=stack.moto.url).Table(stack.resolved("SessionsTable"))
+    items, page = [], table.scan()
+    items += page["Items"]
+    while "LastEvaluatedKey" in page:
+        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        items += page["Items"]
+    return [SummaryRecord.model_validate(item) for item in items]
 
 
 def dump(value: Any) -> str:

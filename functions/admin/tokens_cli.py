@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from functions.common.auth import SCOPES
-from functions.common.tokens import TokenStore
+from functions.settings import SettingError, Settings
+from functions.stores.tokens import SCOPES, TokenStore, check_grant
+from schemas.patterns import SOURCE_PATTERN
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-SOURCE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")  # a subsystem name, as in schemas.contracts.NAME_PATTERN
+SOURCE = re.compile(SOURCE_PATTERN)
 MAX_TTL_DAYS = 3650
 HASH_SHOWN = 8
 USAGE_ERROR = 2
@@ -36,7 +36,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors also exit 2, with our prefix
+    def error(self, message: str) -> NoReturn:  # argparse's own errors also exit 2, with our prefix
         raise UsageError(f"{message} (see --help)")
 
 
@@ -91,10 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _store(table: str | None) -> TokenStore:
-    table = table or os.environ.get("TOKENS_TABLE", "")
-    if not table:
-        raise UsageError("no tokens table: pass --table or set TOKENS_TABLE (the stack output TokensTableName)")
-    return TokenStore(table)
+    try:
+        return TokenStore(table or Settings().tokens_table)
+    except SettingError:
+        raise UsageError(
+            "no tokens table: pass --table or set TOKENS_TABLE (the stack output TokensTableName)"
+        ) from None
 
 
 def _when(epoch: Any) -> str:
@@ -130,10 +132,10 @@ def _table_text(rows: list[dict[str, Any]]) -> str:
 
 
 def _create(args: argparse.Namespace) -> int:
-    if "ingest" in args.scopes and not args.source and "admin" not in args.scopes:
-        raise UsageError("an ingest token must be bound to one subsystem: add --source NAME")
-    if args.source and "ingest" not in args.scopes:
-        raise UsageError("--source only applies to tokens with the ingest scope")
+    try:
+        check_grant(args.scopes, args.source)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     store = _store(args.table)
     if any(item.get("name") == args.name and not item.get("revoked") for item in store.list()):
         raise UsageError(f"an active token named {args.name!r} exists; revoke it first or choose another name")

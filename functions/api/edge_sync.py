@@ -1,73 +1,88 @@
-"""What the edge worker reads and writes: summaries to translate, validated system JSON, registry entries."""
+"""What the edge worker reads and writes: summaries to translate, validated system JSON, registry entries and
+system definitions (a changed definition is backfilled for every summary)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import jsonpatch
-from boto3.dynamodb.conditions import Key
-from pydantic import Field
+from aws_lambda_powertools import Logger
 
-from functions.common.errors import ClientError
-from functions.common.paging import query_page
-from functions.common.record_store import RecordStore, StaleVersionError, document_hash
-from functions.common.registry_store import RegistryStore
-from functions.common.session_store import SessionStore
-from functions.common.views import plain
-from schemas.contracts import Contract
+from functions.api.refresh import RefreshService
+from functions.errors import ClientError
+from functions.stores.records import RecordStore, document_hash, stale_version
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import SessionStore
+from schemas import routes
+from schemas.contracts import RefreshSelector
+from schemas.edge_api import (
+    EdgeSummary,
+    PendingPage,
+    PendingSummary,
+    RecordStored,
+    RecordUpload,
+    RegistryStored,
+    RegistryUpload,
+    SystemPublished,
+)
 from schemas.lineage import RegistryEntry, content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, output_validator
 
+MAX_ERRORS_SHOWN = 20
 
-class Lineage(Contract):
-    translator_model_version: str = Field(min_length=1, max_length=200)
-    translator_prompt_version: str = Field(min_length=1, max_length=200)
-    schema_version: str = Field(min_length=1, max_length=200)
-
-
-class RecordUpload(Contract):
-    document: dict[str, Any]
-    lineage: Lineage
-    expected_version: int = Field(ge=0)
-    request_id: str | None = Field(default=None, max_length=128)
-
-
-class RegistryUpload(Contract):
-    kind: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
-    content: dict[str, Any]
-
-
-Outcome = Literal["created", "updated", "unchanged"]
+logger = Logger(child=True)
 
 
 class EdgeSync:
-    def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore) -> None:
-        self.sessions, self.records, self.registry = sessions, records, registry
+    def __init__(
+        self, sessions: SessionStore, records: RecordStore, registry: RegistryStore, refresh: RefreshService
+    ) -> None:
+        self.sessions, self.records, self.registry, self.refresh = sessions, records, registry, refresh
 
-    def summary_for_edge(self, summary_id: str) -> dict[str, Any]:
-        item = self.sessions.get(summary_id)
-        if not item or item.get("status") != "SUMMARIZED":
-            raise ClientError("not_found", f"no summarized session {summary_id}", status=404)
-        return {
-            "summary_id": summary_id,
-            "source": item["source"],
-            "text": self.sessions.read_text(item["summary_key"]),
-            "summarizer_model_version": item.get("summarizer_model_version"),
-            "systems": item.get("systems", {}),
-            "embedding_version": item.get("embedding_version"),
-        }
+    def summary(self, summary_id: str) -> EdgeSummary:
+        """A summarized session's text and per-system state; 404 otherwise."""
+        item = self.sessions.summarized(summary_id)
+        return EdgeSummary(
+            summary_id=summary_id,
+            source=item["source"],
+            text=self.sessions.summary_text(item["summary_key"]),
+            summarizer_model_version=item.get("summarizer_model_version"),
+            systems=item.get("systems", {}),
+            embedding_version=item.get("embedding_version"),
+        )
 
-    def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> tuple[Outcome, dict[str, Any]]:
-        self.summary_for_edge(summary_id)
+    def pending(self, limit: int, next_token: str | None) -> PendingPage:
+        """Summarized sessions with each system's stored state, so the edge can find what it has not done."""
+        items, token = self.sessions.summarized_page(limit, next_token)
+        summaries = [
+            PendingSummary(
+                summary_id=item["session_id"],
+                systems=item.get("systems", {}),
+                embedding_version=item.get("embedding_version"),
+            )
+            for item in items
+        ]
+        return PendingPage(items=summaries, next=token)
+
+    def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
+        """Validate the document against the schema version it names and store it as the next version.
+
+        Raises 404 (no such summary or system), 422 (unknown schema version, schema violation) or 409 (stale).
+        Counts towards the refresh request the upload names, whatever the outcome.
+        """
+        self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
             raise ClientError(
-                "unknown_system", f"system {system} has not been published (PUT /edge/systems/{system})", status=404
+                "unknown_system",
+                f"system {system} has not been published (PUT {routes.EDGE_SYSTEM.format(system=system)})",
+                status=404,
             )
-        schema_entry = self.registry.get(upload.lineage.schema_version)
-        if not schema_entry or schema_entry.get("kind") != "schema":
+        schema_version = upload.lineage.schema_version
+        schema_entry = self.registry.entry(schema_version, "schema")
+        if not schema_entry:
             raise ClientError(
                 "unknown_schema_version",
-                f"schema version {upload.lineage.schema_version} is not in the registry; publish it first",
+                f"schema version {schema_version} is not in the registry; publish it first",
                 status=422,
             )
         errors = [
@@ -77,45 +92,48 @@ class EdgeSync:
         if errors:
             raise ClientError(
                 "schema_violation",
-                f"document does not match {upload.lineage.schema_version}: {errors[0]}",
-                [{"problem": e} for e in errors[:20]],
+                f"document does not match {schema_version}: {errors[0]}",
+                [{"problem": e} for e in errors[:MAX_ERRORS_SHOWN]],
                 status=422,
             )
+        stored = self._store(summary_id, system, upload)
+        self.refresh.complete_one(upload.request_id)
+        logger.info(
+            "record stored", summary_id=summary_id, system=system, outcome=stored.outcome, version=stored.version
+        )
+        return stored
+
+    def _store(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
         current = self.records.get(summary_id, system)
         current_version = int(current["version"]) if current else 0
         if upload.expected_version != current_version:
-            raise ClientError(
-                "stale_version",
-                f"{summary_id}/{system} is at version {current_version}, not {upload.expected_version}",
-                status=409,
-            )
+            raise stale_version(f"{summary_id}/{system} is at version {current_version}, not {upload.expected_version}")
         if current and current["document_hash"] == document_hash(upload.document):
-            return "unchanged", current
+            return RecordStored(outcome="unchanged", version=current_version)
         previous = self.records.document(current) if current else {}
-        patch = jsonpatch.make_patch(previous, upload.document).patch
-        try:
-            item = self.records.store_version(
-                summary_id=summary_id,
-                system=system,
-                expected_version=current_version,
-                document=upload.document,
-                patch=patch,
-                lineage=upload.lineage.model_dump(),
-                request_id=upload.request_id,
-            )
-        except StaleVersionError as error:
-            raise ClientError("stale_version", str(error), status=409) from error
-        return ("created" if current_version == 0 else "updated"), item
+        item = self.records.store_version(
+            summary_id=summary_id,
+            system=system,
+            expected_version=current_version,
+            document=upload.document,
+            patch=jsonpatch.make_patch(previous, upload.document).patch,
+            lineage=upload.lineage,
+            request_id=upload.request_id,
+        )
+        return RecordStored(outcome="created" if current_version == 0 else "updated", version=item["version"])
 
-    def put_registry(self, version_id: str, upload: RegistryUpload) -> bool:
+    def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
+        """Store a registry entry whose id is its content's hash; 422 if it is not."""
         expected = content_version(upload.kind, upload.content)
         if version_id != expected:
             raise ClientError(
                 "version_mismatch", f"{version_id} is not the content version of this entry ({expected})", status=422
             )
-        return self.registry.put(RegistryEntry.make(upload.kind, upload.content))
+        created = self.registry.put(RegistryEntry.make(upload.kind, upload.content))
+        return RegistryStored(version_id=version_id, created=created)
 
-    def publish_system(self, name: str, data: Any) -> dict[str, Any]:
+    def publish_system(self, name: str, data: Any) -> SystemPublished:
+        """Make a system definition the active one; a changed definition queues a backfill of every summary."""
         try:
             definition = SystemDefinition.from_dict(data, source=f"{name}.json")
         except SystemDefinitionError as error:
@@ -133,25 +151,7 @@ class EdgeSync:
             "schema_version": definition.schema_version,
         }
         self.registry.set_active_system(pointer)
-        return {**pointer, "changed": changed}
-
-    def summarized_page(self, limit: int, next_token: str | None) -> dict[str, Any]:
-        """Summarized sessions with each system's stored state, so the edge can find what it has not done."""
-        items, token = query_page(
-            self.sessions.table,
-            limit=limit,
-            next_token=next_token,
-            IndexName="by_status",
-            KeyConditionExpression=Key("status").eq("SUMMARIZED"),
-        )
-        return {
-            "items": [
-                {
-                    "summary_id": i["session_id"],
-                    "systems": plain(i.get("systems", {})),
-                    "embedding_version": i.get("embedding_version"),
-                }
-                for i in items
-            ],
-            "next": token,
-        }
+        if not changed:
+            return SystemPublished(**pointer, changed=False)
+        _, backfill = self.refresh.request(RefreshSelector(system=name))
+        return SystemPublished(**pointer, changed=True, backfill_request_id=backfill["request_id"])

@@ -6,28 +6,18 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
-from boto3.dynamodb.conditions import Key
+from functions.errors import ClientError, not_found
+from functions.http.views import record_view, session_view
+from functions.stores.dynamo import plain
+from functions.stores.records import RecordStore
+from functions.stores.registry import REGISTRY_KINDS, RegistryStore
+from functions.stores.sessions import SessionStore
+from functions.stores.usage import UsageStore
+from schemas.contracts import SessionStatus
 
-from functions.common.errors import ClientError
-from functions.common.paging import query_page
-from functions.common.record_store import RecordStore
-from functions.common.registry_store import RegistryStore
-from functions.common.session_store import SessionStore
-from functions.common.views import plain, session_view
-
-STATUSES = ("RECEIVED", "SUMMARIZED", "FAILED")
-REGISTRY_KINDS = (
-    "summarizer-model",
-    "summarizer-prompt",
-    "translator-model",
-    "translator-prompt",
-    "schema",
-    "system",
-    "eval-result",
-    "embedding-model",
-)
+STATUSES = tuple(status.value for status in SessionStatus)
 MAX_USAGE_DAYS = 92
+USAGE_FIELDS = ("calls", "cost_usd", "input_tokens", "output_tokens")
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -39,49 +29,42 @@ def _day(value: str | None, name: str) -> date | None:
         raise ClientError("invalid_date", f"{name} must be a date like 2026-11-25, got {value!r}") from exc
 
 
-def record_view(item: dict[str, Any], document: Any) -> dict[str, Any]:
-    view = {k: plain(v) for k, v in item.items() if k not in ("document", "document_key")}
-    view["document"] = document
-    return view
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 class Reads:
-    def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore, usage_table: str) -> None:
-        self.sessions, self.records, self.registry = sessions, records, registry
-        self.usage = boto3.resource("dynamodb").Table(usage_table)
+    def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore, usage: UsageStore):
+        self.sessions, self.records, self.registry, self.usage = sessions, records, registry, usage
 
     def list_summaries(self, params: dict[str, str], limit: int, next_token: str | None) -> dict[str, Any]:
+        """Filtered by status or source (optionally within from..to), else one day (`from`, default today)."""
         status, source = params.get("status"), params.get("source")
         start, end = _day(params.get("from"), "from"), _day(params.get("to"), "to")
         if status and status not in STATUSES:
             raise ClientError("invalid_status", f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if status and source:
             raise ClientError("invalid_filter", "filter by status or by source, not both")
-        if status or source:
-            index, key = ("by_status", Key("status").eq(status)) if status else ("by_source", Key("source").eq(source))
-            if start or end:
-                low = (start or date(1970, 1, 1)).isoformat()
-                high = ((end or date(9999, 12, 30)) + timedelta(days=1)).isoformat()
-                key = key & Key("received_at").between(low, high)
+        received = None
+        if start or end:
+            low = (start or date(1970, 1, 1)).isoformat()
+            high = ((end or date(9999, 12, 30)) + timedelta(days=1)).isoformat()
+            received = (low, high)
+        if status:
+            items, token = self.sessions.page_by_status(SessionStatus(status), limit, next_token, received)
+        elif source:
+            items, token = self.sessions.page_by_source(source, limit, next_token, received)
         else:
-            day = (start or datetime.now(UTC).date()).isoformat()
-            index, key = "by_day", Key("received_day").eq(day)
-        items, token = query_page(
-            self.sessions.table,
-            limit=limit,
-            next_token=next_token,
-            IndexName=index,
-            KeyConditionExpression=key,
-            ScanIndexForward=False,
-        )
+            items, token = self.sessions.page_by_day((start or _today()).isoformat(), limit, next_token)
         return {"items": [session_view(item) for item in items], "next": token}
 
     def summary(self, summary_id: str) -> dict[str, Any]:
+        """The session's view with its summary text (once made) and every system record."""
         item = self.sessions.get(summary_id)
         if not item:
-            raise ClientError("not_found", f"no summary {summary_id}", status=404)
+            raise not_found(f"no summary {summary_id}")
         view = session_view(item)
-        view["text"] = self.sessions.read_text(item["summary_key"]) if item.get("summary_key") else None
+        view["text"] = self.sessions.summary_text(item["summary_key"]) if item.get("summary_key") else None
         view["records"] = [record_view(r, self.records.document(r)) for r in self.records.for_summary(summary_id)]
         return view
 
@@ -103,40 +86,31 @@ class Reads:
     def registry_entries(self, kind: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
         if kind not in REGISTRY_KINDS:
             raise ClientError("invalid_kind", f"kind must be one of {', '.join(REGISTRY_KINDS)}, got {kind!r}")
-        items, token = query_page(
-            self.registry.table,
-            limit=limit,
-            next_token=next_token,
-            IndexName="by_kind",
-            KeyConditionExpression=Key("kind").eq(kind),
-            ScanIndexForward=False,
-        )
+        items, token = self.registry.page(kind, limit, next_token)
         return {"items": [plain(item) for item in items], "next": token}
 
     def usage_totals(self, params: dict[str, str]) -> dict[str, Any]:
-        today = datetime.now(UTC).date()
-        end = _day(params.get("to"), "to") or today
+        """Calls, tokens and cost per day and per model over from..to (default: the last 30 days)."""
+        end = _day(params.get("to"), "to") or _today()
         start = _day(params.get("from"), "from") or end - timedelta(days=29)
         if start > end or (end - start).days >= MAX_USAGE_DAYS:
             raise ClientError("invalid_range", f"from..to must be a range of 1 to {MAX_USAGE_DAYS} days")
-        days, models = [], {}
+        days: list[dict[str, Any]] = []
+        models: dict[str, dict[str, Any]] = {}
         for offset in range((end - start).days + 1):
             day = (start + timedelta(days=offset)).isoformat()
-            rows = [plain(r) for r in self.usage.query(KeyConditionExpression=Key("day").eq(day)).get("Items", [])]
-            days.append(
-                {
-                    "day": day,
-                    "calls": sum(r.get("calls", 0) for r in rows),
-                    "cost_usd": round(sum(r.get("cost_usd", 0) for r in rows), 6),
-                    "input_tokens": sum(r.get("input_tokens", 0) for r in rows),
-                    "output_tokens": sum(r.get("output_tokens", 0) for r in rows),
-                }
-            )
+            rows = self.usage.day(day)
+            total = {field: sum(row.get(field, 0) for row in rows) for field in USAGE_FIELDS}
+            days.append({"day": day, **total, "cost_usd": round(total["cost_usd"], 6)})
             for row in rows:
-                total = models.setdefault(
-                    row["model_id"],
-                    {"model_id": row["model_id"], "calls": 0, "cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0},
-                )
-                for field in ("calls", "cost_usd", "input_tokens", "output_tokens"):
-                    total[field] += row.get(field, 0)
+                empty = {
+                    "model_id": row["model_id"],
+                    "calls": 0,
+                    "cost_usd": 0.0,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                }
+                model = models.setdefault(row["model_id"], empty)
+                for field in USAGE_FIELDS:
+                    model[field] += row.get(field, 0)
         return {"from": start.isoformat(), "to": end.isoformat(), "days": days, "models": list(models.values())}

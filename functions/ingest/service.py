@@ -1,14 +1,15 @@
-"""Accepting a session: store it raw, record it RECEIVED, queue it; all or nothing."""
+"""Accepting a session: store it raw, record it RECEIVED, queue it; all or nothing. Status and retry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from functions.common.errors import ClientError
-from functions.common.queues import Queues
-from functions.common.session_store import SessionStore
-from schemas.contracts import Session, SummarizeRequest
+from functions.errors import ClientError, not_found
+from functions.http.auth import Principal
+from functions.queues import SummarizeQueue
+from functions.stores.sessions import SessionStore
+from schemas.contracts import Session, SessionStatus, SummarizeRequest
 
 
 @dataclass
@@ -18,48 +19,66 @@ class Accepted:
 
 
 class IngestService:
-    def __init__(self, store: SessionStore, queues: Queues) -> None:
-        self.store, self.queues = store, queues
+    def __init__(self, sessions: SessionStore, queue: SummarizeQueue, max_turns: int) -> None:
+        self.sessions, self.queue, self.max_turns = sessions, queue, max_turns
 
-    def accept(self, session: Session) -> Accepted:
+    def accept(self, session: Session, caller: Principal) -> Accepted:
+        """Store, record and queue a new session; the same content again is accepted once.
+
+        Raises 403 (token bound to another source), 413 (too many turns), 409 (same id, other content).
+        """
+        caller.require_source(session.source)
+        if len(session.turns) > self.max_turns:
+            raise ClientError(
+                "too_many_turns", f"session has {len(session.turns)} turns; the limit is {self.max_turns}", status=413
+            )
         content_hash = session.content_hash()
-        existing = self.store.get(session.session_id)
+        existing = self.sessions.get(session.session_id)
         if existing:
             return Accepted(False, self._same_or_conflict(existing, content_hash))
-        key, version = self.store.put_raw(session, content_hash)
+        key, version = self.sessions.put_raw(session, content_hash)
         try:
-            item = self.store.create(session, content_hash, key)
+            item = self.sessions.create(session, content_hash, key)
         except Exception:
-            self.store.delete_raw(key, version)
+            self.sessions.delete_raw(key, version)
             raise
         if item is None:  # lost a race with a concurrent POST of the same id
-            winner = self.store.get(session.session_id) or {}
+            winner = self.sessions.get(session.session_id) or {}
             if winner.get("content_hash") != content_hash:
-                self.store.delete_raw(key, version)
+                self.sessions.delete_raw(key, version)
             return Accepted(False, self._same_or_conflict(winner, content_hash))
         try:
-            self.queues.request_summary(SummarizeRequest(session_id=session.session_id, content_hash=content_hash))
+            self.queue.send(SummarizeRequest(session_id=session.session_id, content_hash=content_hash))
         except Exception:
-            self.store.remove_unqueued(session.session_id, content_hash)
-            self.store.delete_raw(key, version)
+            self.sessions.remove_unqueued(session.session_id, content_hash)
+            self.sessions.delete_raw(key, version)
             raise
         return Accepted(True, item)
 
-    def retry(self, session_id: str) -> dict[str, Any]:
-        item = self.get(session_id)
-        if not self.store.reopen_failed(session_id):
+    def status(self, session_id: str, caller: Principal) -> dict[str, Any]:
+        """The session's item; a token without the read scope sees only its own source's sessions."""
+        item = self._get(session_id)
+        if not caller.has("read"):
+            caller.require_source(item["source"])
+        return item
+
+    def retry(self, session_id: str, caller: Principal) -> dict[str, Any]:
+        """Queue a FAILED session again (409 for any other status)."""
+        item = self._get(session_id)
+        caller.require_source(item["source"])
+        if not self.sessions.reopen_failed(session_id):
             raise ClientError(
                 "not_failed",
-                f"session {session_id} is {item['status']}; only FAILED sessions can be retried",
+                f"session {session_id} is {item['status']}; only {SessionStatus.FAILED.value} sessions can be retried",
                 status=409,
             )
-        self.queues.request_summary(SummarizeRequest(session_id=session_id, content_hash=item["content_hash"]))
-        return self.store.get(session_id) or item
+        self.queue.send(SummarizeRequest(session_id=session_id, content_hash=item["content_hash"]))
+        return self.sessions.get(session_id) or item
 
-    def get(self, session_id: str) -> dict[str, Any]:
-        item = self.store.get(session_id)
+    def _get(self, session_id: str) -> dict[str, Any]:
+        item = self.sessions.get(session_id)
         if not item:
-            raise ClientError("not_found", f"no session {session_id}", status=404)
+            raise not_found(f"no session {session_id}")
         return item
 
     @staticmethod

@@ -14,10 +14,11 @@ from itertools import chain
 import numpy as np
 
 from functions.search.text import terms as text_terms
+from schemas.patterns import DAY_PATTERN
 
 FORMAT = 1
 MAX_TF = np.iinfo(np.uint16).max
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(DAY_PATTERN)
 _ARRAYS = ("ids", "sources", "days", "doc_len", "term_ptr", "terms", "tfs", "vectors", "has_vector")
 
 
@@ -104,7 +105,7 @@ class SearchIndex:
             "has_vector": bool,
         }
         for name, dtype in typed.items():
-            array = np.asarray(getattr(self, name), dtype=dtype)
+            array: np.ndarray = np.asarray(getattr(self, name), dtype=dtype)
             array.flags.writeable = False
             object.__setattr__(self, name, array)
         n = len(self.ids)
@@ -258,7 +259,7 @@ class SearchIndex:
                 )
             rows_in.append(row)
         matrix = np.stack(rows_in)
-        finite = np.isfinite(matrix).all(axis=1)
+        finite = np.asarray(np.isfinite(matrix).all(axis=1))
         norms = np.linalg.norm(np.where(finite[:, None], matrix, 0.0), axis=1)
         for i, summary_id in enumerate(chosen):
             if not finite[i]:
@@ -266,16 +267,20 @@ class SearchIndex:
             if norms[i] == 0:
                 raise ValueError(f"vector of {summary_id} is all zeros (it has no direction)")
         matrix = (matrix / norms[:, None]).astype(np.float32)
+        width = matrix.shape[1]
 
         missing = [summary_id for summary_id in chosen if self.position(summary_id) is None]
         n, m = len(self), len(missing)
         if switching:
-            vectors, has_vector = np.zeros((n + m, dimensions), dtype=np.float32), np.zeros(n + m, dtype=bool)
+            vectors, has_vector = np.zeros((n + m, width), dtype=np.float32), np.zeros(n + m, dtype=bool)
         else:
-            vectors = np.concatenate([self.vectors, np.zeros((m, dimensions), dtype=np.float32)])
+            vectors = np.concatenate([self.vectors, np.zeros((m, width), dtype=np.float32)])
             has_vector = np.concatenate([self.has_vector, np.zeros(m, dtype=bool)])
         appended = {summary_id: n + i for i, summary_id in enumerate(missing)}
-        rows = [appended[summary_id] if (row := self.position(summary_id)) is None else row for summary_id in chosen]
+        rows = [
+            appended[summary_id] if (position := self.position(summary_id)) is None else position
+            for summary_id in chosen
+        ]
         vectors[rows], has_vector[rows] = matrix, True
         updated = SearchIndex(
             ids=np.concatenate([self.ids, _strings(missing)]) if m else self.ids,

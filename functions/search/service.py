@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import numpy as np
 
-from functions.common.batch_reads import batch_get
-from functions.common.errors import ClientError
-from functions.common.registry_store import RegistryStore
-from functions.common.session_store import SessionStore
+from functions.errors import ClientError
+from functions.queues import QueryQueue
 from functions.search import ranking
-from functions.search.embedding_store import EmbeddingStore, query_id
 from functions.search.index import SearchIndex
-from functions.search.index_file import IndexFile
 from functions.search.text import terms
+from functions.stores.embeddings import QueryEmbeddingStore, query_id
+from functions.stores.index_file import IndexFile
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import SessionStore
+from schemas import routes
+from schemas.contracts import MAX_QUERY_CHARS, QueryEmbeddingRequest
 
-MAX_QUERY_CHARS = 1000
 MAX_K = 50
 POLL_SECONDS = 0.1
 
@@ -56,16 +55,16 @@ class SearchService:
     def __init__(
         self,
         index_file: IndexFile,
-        embeddings: EmbeddingStore,
+        query_embeddings: QueryEmbeddingStore,
         sessions: SessionStore,
         registry: RegistryStore,
-        query_queue_url: str,
+        query_queue: QueryQueue,
         wait_seconds: float,
         online_seconds: int,
     ) -> None:
-        self.index_file, self.embeddings, self.sessions, self.registry = index_file, embeddings, sessions, registry
-        self.sqs = boto3.client("sqs") if query_queue_url else None
-        self.query_queue_url, self.wait_seconds, self.online_seconds = query_queue_url, wait_seconds, online_seconds
+        self.index_file, self.query_embeddings, self.sessions = index_file, query_embeddings, sessions
+        self.registry, self.query_queue = registry, query_queue
+        self.wait_seconds, self.online_seconds = wait_seconds, online_seconds
 
     def search(self, text: str | None, k: int, filters: ranking.Filters) -> dict[str, Any]:
         text = (text or "").strip()
@@ -85,9 +84,7 @@ class SearchService:
         index, _ = self.index_file.load()
         position = index.position(summary_id)
         if position is None:
-            item = self.sessions.get(summary_id)
-            if not item or item.get("status") != "SUMMARIZED":
-                raise ClientError("not_found", f"no summarized session {summary_id}", status=404)
+            self.sessions.summarized(summary_id)
             raise ClientError(
                 "not_indexed_yet",
                 f"{summary_id} is summarized but not in the search index yet; try again in a few seconds",
@@ -103,12 +100,12 @@ class SearchService:
         return self._answer({"summary_id": summary_id}, hits, semantic, k)
 
     def _answer(self, query: dict[str, Any], hits: list[Any], semantic: Semantic, k: int) -> dict[str, Any]:
-        found = self._sessions({hit.summary_id for hit in hits})
+        received = self.sessions.received_times({hit.summary_id for hit in hits})
         items = [
             {
                 **hit.to_dict(),
-                "received_at": found.get(hit.summary_id, {}).get("received_at"),
-                "links": {"summary": f"/summaries/{hit.summary_id}"},
+                "received_at": received.get(hit.summary_id),
+                "links": {"summary": routes.SUMMARY.format(summary_id=hit.summary_id)},
             }
             for hit in hits
         ]
@@ -120,13 +117,6 @@ class SearchService:
             "items": items,
         }
 
-    def _sessions(self, ids: set[str]) -> dict[str, dict[str, Any]]:
-        keys = [{"session_id": summary_id} for summary_id in sorted(ids)]
-        return {
-            item["session_id"]: item
-            for item in batch_get(self.sessions.table, keys, projection="session_id, received_at")
-        }
-
     def _query_vector(self, text: str, index: SearchIndex) -> Semantic:
         version = index.embedding_version or None
         if not version or not index.has_vector.any():
@@ -135,21 +125,18 @@ class SearchService:
         if edge.get("embedding_version") not in (None, version):
             return Semantic(None, f"summaries are being re-embedded for {edge['embedding_version']}", version)
         key = query_id(text, version)
-        vector = self.embeddings.get_query(key)
+        vector = self.query_embeddings.get(key)
         if vector is not None:
             return Semantic(vector, None, version)
         seen_at = int(edge.get("seen_at", 0))
-        if not self.sqs or time.time() - seen_at > self.online_seconds:
+        if time.time() - seen_at > self.online_seconds:
             last = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seen_at)) if seen_at else "never"
             return Semantic(None, f"the edge worker is offline (last seen {last}); lexical matching only", version)
-        self.sqs.send_message(
-            QueueUrl=self.query_queue_url,
-            MessageBody=json.dumps({"query_id": key, "text": text, "embedding_version": version}),
-        )
+        self.query_queue.send(QueryEmbeddingRequest(query_id=key, text=text, embedding_version=version))
         deadline = time.monotonic() + self.wait_seconds
         while time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
-            vector = self.embeddings.get_query(key)
+            vector = self.query_embeddings.get(key)
             if vector is not None:
                 return Semantic(vector, None, version)
         return Semantic(

@@ -1,84 +1,28 @@
-"""The LLM port of the summarize function and its adapters (Anthropic API, Amazon Bedrock).
+"""The summarizer port's adapters: the Anthropic API and Amazon Bedrock, through the `anthropic` SDK.
 
-Only this module imports `anthropic`; the SDK's own retries (exponential backoff, retry-after)
+Only this module imports `anthropic` (the functions build it on first use); the SDK's own retries (exponential backoff, retry-after)
 handle 408/409/429/5xx/529 and timeouts before an error reaches the caller. Backlogs can go
 through the Message Batches API instead (Anthropic API only): submit, poll, read results.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import anthropic
 
+from functions.settings import DEFAULT_SUMMARIZER_MAX_TOKENS, SettingError, Settings
 from functions.summarize.prompt import build_messages
+from functions.summarize.summarizer import BatchOutcome, BatchStatus, SummarizerError, SummaryResult
 from schemas.contracts import Session, TokenUsage
 
-PROVIDERS = ("anthropic", "bedrock")
-DEFAULT_TIMEOUT_SECONDS = 60.0
-DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_TOKENS = 2048
 SECRET_CACHE_SECONDS = 300
 # Error types in a batch result that may succeed when the request is sent again.
 RETRYABLE_BATCH_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SummaryResult:
-    text: str
-    model_id: str
-    provider: str
-    usage: TokenUsage
-    latency_ms: int
-    stop_reason: str | None
-
-
-class SummarizerError(Exception):
-    """A summary that could not be made; `retryable` says whether trying again later may help."""
-
-    def __init__(self, message: str, retryable: bool, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.status = status
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.retryable, self.status))
-
-
-@dataclass(frozen=True)
-class BatchStatus:
-    batch_id: str
-    processing_status: str  # in_progress, canceling or ended
-    latency_ms: int | None  # from creation to the end of processing, once ended
-
-    @property
-    def ended(self) -> bool:
-        return self.processing_status == "ended"
-
-
-BatchOutcome = SummaryResult | SummarizerError
-
-
-class Summarizer(Protocol):
-    def summarize(self, session: Session) -> SummaryResult: ...
-
-
-class BatchSummarizer(Protocol):
-    def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str: ...
-
-    def batch_status(self, batch_id: str) -> BatchStatus: ...
-
-    def batch_results(self, batch_id: str, latency_ms: int = 0) -> Iterator[tuple[str, BatchOutcome]]: ...
 
 
 def _is_retryable_status(status: int) -> bool:
@@ -92,7 +36,7 @@ class AnthropicSummarizer:
         self,
         client: Any,
         model_id: str,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_tokens: int = DEFAULT_SUMMARIZER_MAX_TOKENS,
         provider: str = "anthropic",
         secrets: tuple[str, ...] = (),
     ):
@@ -153,9 +97,9 @@ class AnthropicSummarizer:
             except SummarizerError as error:
                 return error
         if result.type == "errored":
-            error = result.error.error
+            failure = result.error.error
             return self._error(
-                f"{where}: request errored: {error.type}: {error.message}", error.type in RETRYABLE_BATCH_ERRORS
+                f"{where}: request errored: {failure.type}: {failure.message}", failure.type in RETRYABLE_BATCH_ERRORS
             )
         if result.type == "expired":
             return self._error(f"{where}: request expired before it was processed (batches end after 24 hours)", True)
@@ -221,64 +165,39 @@ class AnthropicSummarizer:
         return SummarizerError(message, retryable=retryable, status=status)
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> Any:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def _api_key(environ: Mapping[str, str]) -> str:
-    key = environ.get("ANTHROPIC_API_KEY")
-    if key:
-        return key
-    parameter = environ.get("ANTHROPIC_API_KEY_PARAMETER")
+def _api_key(settings: Settings) -> str:
+    if settings.anthropic_api_key:
+        return settings.anthropic_api_key
+    parameter = settings.anthropic_api_key_parameter
     if not parameter:
-        raise ValueError("set ANTHROPIC_API_KEY_PARAMETER (an SSM SecureString name) or, locally, ANTHROPIC_API_KEY")
+        raise SettingError("set ANTHROPIC_API_KEY_PARAMETER (an SSM SecureString name) or, locally, ANTHROPIC_API_KEY")
     from aws_lambda_powertools.utilities.parameters import get_parameter
 
     # Powertools caches the decrypted value in memory for max_age seconds.
     try:
-        return get_parameter(parameter, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        return str(get_parameter(parameter, decrypt=True, max_age=SECRET_CACHE_SECONDS))
     except Exception as error:
         raise SummarizerError(
             f"cannot read SSM parameter {parameter!r}: {type(error).__name__}: {error}", retryable=True
         ) from None
 
 
-def summarizer_from_env(environ: Mapping[str, str] | None = None) -> AnthropicSummarizer:
-    """Build the configured summarizer; raises ValueError naming a missing or bad variable."""
-    environ = os.environ if environ is None else environ
-    provider = environ.get("SUMMARIZER_PROVIDER", "anthropic").strip().lower()
-    if provider not in PROVIDERS:
-        raise ValueError(f"SUMMARIZER_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    model_id = environ.get("SUMMARIZER_MODEL_ID", "").strip()
-    if not model_id:
-        raise ValueError("SUMMARIZER_MODEL_ID is required (e.g. claude-haiku-4-5)")
-    timeout = _number(environ, "LLM_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, float)
-    max_retries = _number(environ, "LLM_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)
-    max_tokens = _number(environ, "SUMMARIZER_MAX_TOKENS", DEFAULT_MAX_TOKENS, int)
-    base_url = environ.get("ANTHROPIC_BASE_URL") or None
-
+def summarizer_for(settings: Settings) -> AnthropicSummarizer:
+    """The configured summarizer; raises SettingError (a ValueError) naming a missing or bad variable."""
+    provider, model_id = settings.summarizer_provider, settings.summarizer_model_id
+    timeout, max_retries = settings.llm_timeout_seconds, settings.llm_max_retries
+    max_tokens = settings.summarizer_max_tokens
     if provider == "anthropic":
-        api_key = _api_key(environ)
-        client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        api_key = _api_key(settings)
+        client = anthropic.Anthropic(
+            api_key=api_key, base_url=settings.anthropic_base_url, timeout=timeout, max_retries=max_retries
+        )
         return AnthropicSummarizer(client, model_id, max_tokens, provider="anthropic", secrets=(api_key,))
-
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    region = settings.aws_region or settings.aws_default_region
     if not region:
-        raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) is required for SUMMARIZER_PROVIDER=bedrock")
+        raise SettingError("AWS_REGION (or AWS_DEFAULT_REGION) is required for SUMMARIZER_PROVIDER=bedrock")
     # No explicit keys: the SDK signs with the standard AWS credential chain (the Lambda role).
-    client = anthropic.AnthropicBedrock(
-        aws_region=region,
-        base_url=environ.get("ANTHROPIC_BEDROCK_BASE_URL") or None,
-        timeout=timeout,
-        max_retries=max_retries,
+    bedrock = anthropic.AnthropicBedrock(
+        aws_region=region, base_url=settings.anthropic_bedrock_base_url, timeout=timeout, max_retries=max_retries
     )
-    return AnthropicSummarizer(client, model_id, max_tokens, provider="bedrock")
+    return AnthropicSummarizer(bedrock, model_id, max_tokens, provider="bedrock")

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from functions.common.clock import utc_now
-from functions.common.queues import Queues
-from functions.common.registry_store import RegistryStore
-from functions.common.session_store import SessionStore
-from functions.common.usage_store import UsageStore
+from aws_lambda_powertools import Logger
+
+from functions.clock import utc_now
+from functions.queues import EdgeQueue
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryMade
+from functions.stores.usage import UsageStore
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
-from functions.summarize.providers import SummarizerError
+from functions.summarize.summarizer import Summarizer, SummarizerError, SummaryResult
 from schemas.contracts import SummarizeRequest, TokenUsage, TranslateRequest
 from schemas.lineage import RegistryEntry
 
-SummarizeOnce = Callable[[SummarizeRequest], dict[str, Any]]
+logger = Logger(child=True)
+
+# What a summary call left behind (stored by the idempotency layer, so a redelivery gets it back).
+Made = dict[str, Any]
+SummarizeOnce = Callable[[SummarizeRequest], Made]
 
 
-def _reason(error: Exception) -> str:
+def made(summary_key: str, result: SummaryResult) -> Made:
+    return {
+        "summary_key": summary_key,
+        "model_id": result.model_id,
+        "provider": result.provider,
+        "usage": result.usage.model_dump(),
+        "latency_ms": result.latency_ms,
+        "stop_reason": result.stop_reason,
+    }
+
+
+def failure_reason(error: Exception) -> str:
     """What the session's `error` field says: the summarizer's own message, or the failing step's."""
     if isinstance(error, SummarizerError):
         return str(error)
     return f"{type(error).__name__}: {error}"
+
+
+def is_final(error: Exception, attempt: int, max_attempts: int) -> bool:
+    """No more attempts: the error says retrying cannot help, or this was the last delivery."""
+    retryable = error.retryable if isinstance(error, SummarizerError) else True
+    return not retryable or attempt >= max_attempts
 
 
 class SessionFailed(Exception):
@@ -34,39 +56,54 @@ class SessionFailed(Exception):
 
 @dataclass
 class SummarizeService:
-    store: SessionStore
+    sessions: SessionStore
     registry: RegistryStore
     usage: UsageStore
-    queues: Queues
+    edge_queue: EdgeQueue
+    summarizer: Callable[[], Summarizer]  # built on first use (imports anthropic, may read the API key)
     max_attempts: int
 
+    def summarize(self, request: SummarizeRequest) -> Made:
+        """The one cloud LLM call for this content, and its text stored; wrap it in idempotency."""
+        item = self.sessions.get(request.session_id) or {}
+        result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]))
+        summary_key = self.sessions.put_summary_text(request.session_id, result.text)
+        logger.info(
+            "summarized",
+            session_id=request.session_id,
+            model_id=result.model_id,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+        )
+        return made(summary_key, result)
+
     def handle(self, request: SummarizeRequest, attempt: int, summarize_once: SummarizeOnce) -> str:
-        item = self.store.get(request.session_id)
+        """Summarize (once), record and queue the translation; raises SessionFailed to have it delivered again."""
+        item = self.sessions.get(request.session_id)
         if item is None or item["content_hash"] != request.content_hash:
             return "stale"  # the session was withdrawn or replaced: nothing to summarize
-        if item["status"] == "FAILED":
+        if item["status"] == FAILED:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
-        if item["status"] != "SUMMARIZED":
+        if item["status"] != SUMMARIZED:
             try:
                 self.record(request, summarize_once(request))
             except Exception as error:
-                retryable = error.retryable if isinstance(error, SummarizerError) else True
-                final = not retryable or attempt >= self.max_attempts
-                self.store.mark_failed(request.session_id, _reason(error), attempt, final)
-                raise SessionFailed(_reason(error)) from error
+                final = is_final(error, attempt, self.max_attempts)
+                self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final)
+                raise SessionFailed(failure_reason(error)) from error
         self.request_translation(request)
         return "summarized"
 
     def request_translation(self, request: SummarizeRequest) -> None:
         """Ask the edge for every system's JSON; repeats within SQS's dedup window are delivered once."""
-        self.queues.request_translation(
+        self.edge_queue.send(
             TranslateRequest(
                 summary_id=request.session_id, system=None, reason="new", request_id=f"new-{request.content_hash[:16]}"
             ),
             dedup_key=f"new:{request.session_id}:{request.content_hash}",
         )
 
-    def record(self, request: SummarizeRequest, result: dict[str, Any], batch: bool = False) -> None:
+    def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> None:
         """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate."""
         usage = TokenUsage.model_validate(result["usage"])
         model = RegistryEntry.make("summarizer-model", {"provider": result["provider"], "model_id": result["model_id"]})
@@ -74,18 +111,14 @@ class SummarizeService:
         self.registry.put(model)
         self.registry.put(prompt)
         cost = cost_usd(result["model_id"], usage, batch=batch)
-        recorded = self.store.mark_summarized(
-            request.session_id,
-            request.content_hash,
-            {
-                "summary_key": result["summary_key"],
-                "summarizer_model_version": model.version_id,
-                "summarizer_prompt_version": prompt.version_id,
-                "usage": usage.model_dump(),
-                "cost_usd": Decimal(str(round(cost, 8))),
-                "latency_ms": result["latency_ms"],
-                "summarized_at": utc_now(),
-            },
+        summary = SummaryMade(
+            summary_key=result["summary_key"],
+            model_version=model.version_id,
+            prompt_version=prompt.version_id,
+            usage=usage,
+            cost_usd=cost,
+            latency_ms=result["latency_ms"],
         )
+        recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
             self.usage.add(utc_now()[:10], result["model_id"], usage, cost)

@@ -15,12 +15,21 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from stack_helpers import (
+    api_client,
+    make_token,
+    queue_messages,
+    running_stack,
+    session_body,
+    stored_sessions,
+    wait_for,
+)
 
-from functions.common.session_store import SessionStore
+from functions.stores.sessions import SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.pricing import cost_usd
-from functions.summarize.providers import AnthropicSummarizer, SummarizerError, SummaryResult
+from functions.summarize.providers import AnthropicSummarizer
+from functions.summarize.summarizer import SummarizerError, SummaryResult
 from local_stack.messages_server import (
     ScriptedBackend,
     expire,
@@ -207,7 +216,7 @@ def test_batch_mode_summarizes_each_session_once_at_half_price(stack, backend):
         assert {sid: session_item(stack, sid)["batch_id"]["S"] for sid in batch_of} == batch_of
 
         # The template's scheduled event, as EventBridge sends it: the batches are still in progress.
-        sample = json.loads((REPO / "events/summarize/scheduled_collect.json").read_text())
+        sample = json.loads((REPO / "events/collect_batches/scheduled_collect.json").read_text())
         assert stack.invoke("CollectBatchesFunction", sample)["in_progress"] == len(set(batch_of.values()))
         schedulers = [p for p in stack.pollers if isinstance(p, Scheduler)]
         assert [(s.function, s.interval_s) for s in schedulers] == [("CollectBatchesFunction", 0.5)]
@@ -280,6 +289,7 @@ def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(
         retried = session_item(stack, "errs-1")
         assert retried["batch_id"]["S"] != retried["failed_batch_id"]["S"]
         assert client.post("/sessions/fine-1/retry").status_code == 409
+    assert {record.session_id for record in stored_sessions(stack)} >= {"fine-1", "errs-1", "late-1"}
 
 
 def test_a_claim_admits_one_submitter_and_a_batch_unknown_to_the_api_fails_visibly(stack):

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from functions.settings import Settings
 from functions.summarize.prompt import SYSTEM_PROMPT
-from functions.summarize.providers import (
-    AnthropicSummarizer,
-    SummarizerError,
-    SummaryResult,
-    summarizer_from_env,
-)
+from functions.summarize.providers import AnthropicSummarizer, summarizer_for
+from functions.summarize.summarizer import SummarizerError, SummaryResult
 from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, start_messages_server
 from schemas.contracts import Session
 
@@ -49,7 +46,7 @@ def make_summarizer(server, **env) -> AnthropicSummarizer:
         "LLM_MAX_RETRIES": "2",
     }
     environ.update(env)
-    return summarizer_from_env(environ)
+    return summarizer_for(Settings(environ))
 
 
 def make_session(marker: str = "", session_id: str = "sess-1") -> Session:
@@ -226,14 +223,16 @@ def test_bedrock_client_signs_and_calls_the_invoke_route(server, backend, monkey
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-for-signing")
     monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
     bedrock_model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-    summarizer = summarizer_from_env(
-        {
-            "SUMMARIZER_PROVIDER": "bedrock",
-            "SUMMARIZER_MODEL_ID": bedrock_model,
-            "AWS_REGION": "us-west-2",
-            "ANTHROPIC_BEDROCK_BASE_URL": server.url,
-            "LLM_MAX_RETRIES": "0",
-        }
+    summarizer = summarizer_for(
+        Settings(
+            {
+                "SUMMARIZER_PROVIDER": "bedrock",
+                "SUMMARIZER_MODEL_ID": bedrock_model,
+                "AWS_REGION": "us-west-2",
+                "ANTHROPIC_BEDROCK_BASE_URL": server.url,
+                "LLM_MAX_RETRIES": "0",
+            }
+        )
     )
     result = summarizer.summarize(make_session())
     assert result.provider == "bedrock" and result.model_id == bedrock_model

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stack_helpers import make_token, running_stack, session_body
 
-from functions.common.tokens import hash_token
+from functions.stores.tokens import hash_token
 from local_stack.messages_server import ScriptedBackend, reply
 from local_stack.sqs_poller import sqs_record
 
@@ -508,7 +508,7 @@ def test_cross_scope_attempts(stack, client, tokens, world, probe, scope):
 
 def test_replayed_hash_revoked_and_expired_tokens(stack, client, tokens, world):
     revoked = make_token(stack, ["ingest"], source="planner", name="replay-revoked")
-    from functions.common.tokens import TokenStore
+    from functions.stores.tokens import TokenStore
 
     assert TokenStore(stack.resolved("TokensTable")).revoke("replay-revoked") == 1
     expired = make_token(stack, ["ingest"], source="planner", name="replay-expired")

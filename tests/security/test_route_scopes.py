@@ -12,7 +12,7 @@ from stack_helpers import api_client, make_token, running_stack, session_body
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from functions.common.tokens import TokenStore, hash_token
+from functions.stores.tokens import TokenStore, hash_token
 from local_stack.apigw_events import authorizer_event, http_event
 from local_stack.template import load_app
 

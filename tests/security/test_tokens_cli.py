@@ -14,7 +14,7 @@ import pytest
 from stack_helpers import api_client, running_stack, session_body
 
 from functions.admin.tokens_cli import main
-from functions.common.tokens import hash_token
+from functions.stores.tokens import hash_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, unquote
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
-from stack_helpers import make_token, running_stack
+from stack_helpers import make_token, running_stack, stored_sessions
 
-from functions.common.auth import SCOPES
+from functions.stores.tokens import SCOPES
 from local_stack.messages_server import ScriptedBackend, fail
 from local_stack.runtime import FunctionError
 from local_stack.template import load_app
@@ -588,8 +588,8 @@ def embedded(stack, summarized) -> dict[str, dict]:
 def indexed(stack, embedded) -> list[dict]:
     assert embedded["api/edge_put_embedding.json"]["statusCode"] == 200, embedded
     return [
-        stack.invoke("IndexFunction", with_stream_arn(stack, "search/sessions_stream.json", "SessionsTable")),
-        stack.invoke("IndexFunction", with_stream_arn(stack, "search/embeddings_stream.json", "EmbeddingsTable")),
+        stack.invoke("IndexFunction", with_stream_arn(stack, "index/sessions_stream.json", "SessionsTable")),
+        stack.invoke("IndexFunction", with_stream_arn(stack, "index/embeddings_stream.json", "EmbeddingsTable")),
     ]
 
 
@@ -639,6 +639,13 @@ def test_search_samples_rank_the_indexed_summary(stack, indexed):
     assert similar["statusCode"] == 200, similar
     assert body_of(similar)["query"] == {"summary_id": summary_id}
     assert summary_id not in [item["summary_id"] for item in body_of(similar)["items"]]
+
+
+def test_every_stored_session_item_is_what_summary_record_describes(stack, record_stored, embedded, failed_session_id):
+    records = {record.session_id: record for record in stored_sessions(stack)}
+    summary_id = load("api/edge_put_record.json")["pathParameters"]["summary_id"]
+    assert records[summary_id].systems and records[summary_id].embedding_version
+    assert {record.status.value for record in records.values()} >= {"SUMMARIZED", "RECEIVED"}
 
 
 # ---------- the CLI ----------

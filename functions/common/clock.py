@@ -1,6 +1,0 @@
-from datetime import UTC, datetime
-
-
-def utc_now() -> str:
-    """ISO-8601 UTC timestamp with milliseconds; sorts as text."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

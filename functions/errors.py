@@ -1,0 +1,23 @@
+"""The one error a caller can act on: a code, a sentence naming the problem, and the HTTP status it maps to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ClientError(Exception):
+    """Bad input or a missing thing; rendered as the ErrorBody contract (functions.http.responses)."""
+
+    status = 400
+
+    def __init__(
+        self, code: str, message: str, details: list[dict[str, Any]] | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+        if status is not None:
+            self.status = status
+
+
+def not_found(message: str) -> ClientError:
+    return ClientError("not_found", message, status=404)

@@ -1,0 +1,131 @@
+"""Turn an API Gateway request body into a validated contract, or a ClientError naming the problem."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from functions.errors import ClientError
+
+Model = TypeVar("Model", bound=BaseModel)
+MAX_BODY_BYTES = 2 * 1024 * 1024  # the API's bodies (sessions have their own, configurable limit)
+MAX_JSON_DEPTH = 64  # far beyond any contract; deeper bodies break serializers and DynamoDB (32 levels)
+
+
+def raw_body(event: dict[str, Any], max_bytes: int) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ClientError("invalid_encoding", f"body is not valid base64: {exc}") from exc
+    else:
+        data = body.encode("utf-8")
+    if len(data) > max_bytes:
+        raise ClientError("payload_too_large", f"body is {len(data)} bytes; the limit is {max_bytes}", status=413)
+    return data
+
+
+def require_json_content_type(event: dict[str, Any]) -> None:
+    content_type = (event.get("headers") or {}).get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        shown = content_type or "none"
+        raise ClientError("unsupported_media_type", f"content-type must be application/json, got {shown}", status=415)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ClientError("invalid_json", f"body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ClientError("invalid_json", f"body is not valid JSON: the number {text[:40]} is out of range")
+    return value
+
+
+def _check_values(data: Any) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH and strings holding unpaired surrogates (\\ud800)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ClientError("invalid_json", f"JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+        if isinstance(value, dict):
+            for key in value:
+                _check_text(key)
+            stack.extend((item, depth + 1) for item in value.values())
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ClientError(
+            "invalid_json",
+            f"a string holds an unpaired surrogate escape "
+            f"(\\u{ord(text[exc.start]):04x}); strings must be valid Unicode",
+        ) from exc
+
+
+def parse_json(data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClientError("invalid_encoding", f"body is not valid UTF-8 (byte {exc.start})") from exc
+    if not text.strip():
+        raise ClientError("empty_body", "the request body is empty; send a JSON object")
+    try:
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ClientError("invalid_json", "JSON is nested too deeply") from exc
+    except json.JSONDecodeError as exc:
+        raise ClientError(
+            "invalid_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise ClientError("invalid_json", f"body is not valid JSON: {exc}") from exc
+    _check_values(parsed)
+    return parsed
+
+
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)[:20]
+    ]
+
+
+def parse_contract(model: type[Model], data: Any) -> Model:
+    if not isinstance(data, dict):
+        raise ClientError("invalid_body", f"body must be a JSON object, got {type(data).__name__}", status=422)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        first = details[0]
+        raise ClientError("validation_failed", f"{first['field']}: {first['problem']}", details, status=422) from exc
+
+
+def json_body(event: dict[str, Any], max_bytes: int) -> Any:
+    """The JSON value of a request sent as application/json, at most `max_bytes` long."""
+    require_json_content_type(event)
+    return parse_json(raw_body(event, max_bytes))
+
+
+def contract_body(event: dict[str, Any], model: type[Model], max_bytes: int) -> Model:
+    """The request's JSON body parsed as `model`; a 4xx ClientError naming the first problem otherwise."""
+    return parse_contract(model, json_body(event, max_bytes))

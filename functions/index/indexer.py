@@ -1,0 +1,113 @@
+"""Turn stream records (summaries written, embeddings stored) into one conditional update of the search index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from functions.search.index import IndexedDocument, SearchIndex
+from functions.stores.embeddings import EmbeddingStore
+from functions.stores.index_file import IndexFile
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import SUMMARIZED, SessionStore
+
+logger = Logger(child=True)
+
+
+def _table_of(record: dict[str, Any]) -> str:
+    """arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label> -> <name>."""
+    return record.get("eventSourceARN", "").split(":table/", 1)[-1].split("/", 1)[0]
+
+
+def _string(image: dict[str, Any], name: str) -> str | None:
+    value = image.get(name)
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def newly_summarized(record: dict[str, Any]) -> dict[str, str] | None:
+    """The session fields the index needs, when this change is the one that made the session SUMMARIZED."""
+    change = record.get("dynamodb", {})
+    new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
+    if _string(new, "status") != SUMMARIZED or _string(old, "status") == SUMMARIZED:
+        return None
+    fields: dict[str, str] = {}
+    for name in ("session_id", "source", "received_day", "summary_key"):
+        value = _string(new, name)
+        if not value:
+            return None
+        fields[name] = value
+    return fields
+
+
+def changed_key(record: dict[str, Any]) -> str | None:
+    if record.get("eventName") == "REMOVE":
+        return None
+    return _string(record.get("dynamodb", {}).get("Keys", {}), "summary_id")
+
+
+class Indexer:
+    def __init__(
+        self, index_file: IndexFile, sessions: SessionStore, embeddings: EmbeddingStore, registry: RegistryStore
+    ) -> None:
+        self.index_file, self.sessions, self.embeddings, self.registry = index_file, sessions, embeddings, registry
+
+    def apply(self, records: Iterable[dict[str, Any]]) -> SearchIndex | None:
+        """Index the summaries that became SUMMARIZED and the vectors stored, in one write; None if nothing to do."""
+        documents: list[IndexedDocument] = []
+        embedded: set[str] = set()
+        for record in records:
+            table = _table_of(record)
+            if table == self.sessions.table_name and (fields := newly_summarized(record)):
+                documents.append(self._document(fields))
+            elif table == self.embeddings.table_name and (summary_id := changed_key(record)):
+                embedded.add(summary_id)
+        vectors = self._active_vectors(embedded)
+        documents += self._missing_documents({row[0] for row in vectors} - {d.summary_id for d in documents})
+        if not documents and not vectors:
+            return None
+        index = self.index_file.update(lambda current: current.with_documents(documents).with_vectors(vectors))
+        logger.info(
+            "search index updated",
+            documents=len(documents),
+            vectors=len(vectors),
+            rows=len(index),
+            embedding_version=index.embedding_version,
+        )
+        return index
+
+    def _missing_documents(self, summary_ids: set[str]) -> list[IndexedDocument]:
+        """Summaries that get a vector but are not indexed yet (summarized before the index existed)."""
+        if not summary_ids:
+            return []
+        current, _ = self.index_file.load()
+        documents = []
+        for summary_id in sorted(summary_ids):
+            position = current.position(summary_id)
+            if position is not None and current.has_document[position]:
+                continue
+            item = self.sessions.get(summary_id)
+            if item and item.get("status") == SUMMARIZED and item.get("summary_key"):
+                documents.append(self._document(item))
+        return documents
+
+    def _document(self, session: Mapping[str, Any]) -> IndexedDocument:
+        """A summarized session's index entry: its source, the day it arrived and its summary text."""
+        return IndexedDocument(
+            summary_id=session["session_id"],
+            source=session["source"],
+            day=session.get("received_day"),
+            text=self.sessions.summary_text(session["summary_key"]),
+        )
+
+    def _active_vectors(self, summary_ids: set[str]) -> list[tuple[str, str, Any]]:
+        """Only vectors of the model the edge runs now: a late upload from an older model must not evict them."""
+        if not summary_ids:
+            return []
+        active = (self.registry.active_embedding() or {}).get("embedding_version")
+        found = self.embeddings.many(summary_ids)
+        kept = [row for row in found if not active or row[1] == active]
+        if len(kept) < len(found):
+            logger.info("embeddings of an inactive model left out of the index", skipped=len(found) - len(kept))
+        return kept

@@ -1,0 +1,42 @@
+"""The three queues the functions send to, one class each (messages are contracts from schemas.contracts)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import boto3
+
+from schemas.contracts import QueryEmbeddingRequest, SummarizeRequest, TranslateRequest
+
+
+class _Queue:
+    def __init__(self, url: str, sqs: Any = None) -> None:
+        self.url, self.sqs = url, sqs or boto3.client("sqs")
+
+
+class SummarizeQueue(_Queue):
+    """Sessions waiting for their one summary (standard queue, redrives to a DLQ)."""
+
+    def send(self, request: SummarizeRequest) -> None:
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=request.model_dump_json())
+
+
+class EdgeQueue(_Queue):
+    """Work for the edge worker (FIFO: ordered per summary, deduplicated)."""
+
+    def send(self, request: TranslateRequest, dedup_key: str) -> None:
+        """The same dedup_key within SQS's five-minute window is delivered once."""
+        self.sqs.send_message(
+            QueueUrl=self.url,
+            MessageBody=request.model_dump_json(),
+            MessageGroupId=request.summary_id,
+            MessageDeduplicationId=hashlib.sha256(dedup_key.encode()).hexdigest(),
+        )
+
+
+class QueryQueue(_Queue):
+    """Free-text searches waiting for the edge to embed them (short-lived)."""
+
+    def send(self, request: QueryEmbeddingRequest) -> None:
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=request.model_dump_json())

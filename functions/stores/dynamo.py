@@ -1,0 +1,67 @@
+"""DynamoDB helpers the stores share: conditional writes, reading every page, BatchGetItem, plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError as BotoClientError
+
+BATCH_GET_LIMIT = 100
+
+
+def table(name: str) -> Any:
+    """A boto3 resource Table (the default session, so hooks registered on it see every call)."""
+    return boto3.resource("dynamodb").Table(name)
+
+
+def is_condition_failure(error: BotoClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def conditionally(write: Callable[..., Any], **request: Any) -> bool:
+    """Make one conditional write (PutItem, UpdateItem, DeleteItem); False when its condition refused it."""
+    try:
+        write(**request)
+    except BotoClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def query_all(source: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, page after page (for work that is not a request path's listing)."""
+    while True:
+        page = source.query(**query)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def batch_get(source: Any, keys: list[dict[str, Any]], projection: str | None = None) -> Iterator[dict[str, Any]]:
+    """The items of `source` (a resource Table) found for `keys`, in pages of 100, unprocessed keys asked again."""
+    client = source.meta.client
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request_for_table: dict[str, Any] = {"Keys": keys[start : start + BATCH_GET_LIMIT]}
+        if projection:
+            request_for_table["ProjectionExpression"] = projection
+        request: dict[str, Any] | None = {source.name: request_for_table}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            yield from response["Responses"].get(source.name, [])
+            request = response.get("UnprocessedKeys") or None
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB Decimals back to ints and floats, in nested maps and lists too."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

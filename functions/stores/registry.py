@@ -1,0 +1,90 @@
+"""The registry table: content-addressed entries (written once, listed by kind) and two kinds of pointers.
+
+Pointers are overwritten: the active definition of each published system, and the edge's embedding model
+with the time it last reported (its heartbeat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from functions.clock import utc_now
+from functions.stores.dynamo import conditionally, query_all, table
+from functions.stores.paging import Page, query_page
+from schemas.lineage import RegistryEntry
+
+BY_KIND = "by_kind"
+# The kinds GET /registry lists: what the summarizer, the system publisher and the edge write.
+REGISTRY_KINDS = (
+    "summarizer-model",
+    "summarizer-prompt",
+    "translator-model",
+    "translator-prompt",
+    "schema",
+    "system",
+    "eval-result",
+    "embedding-model",
+)
+ACTIVE_SYSTEM_KIND = "active-system"
+ACTIVE_EMBEDDING_KIND = "active-embedding"
+ACTIVE_EMBEDDING_ID = f"{ACTIVE_EMBEDDING_KIND}:edge"
+
+
+class RegistryStore:
+    def __init__(self, table_name: str) -> None:
+        self.table = table(table_name)
+
+    def put(self, entry: RegistryEntry) -> bool:
+        """Store an entry; False if that version was already known (content-addressed, so nothing changes)."""
+        return conditionally(
+            self.table.put_item, Item=entry.model_dump(), ConditionExpression=Attr("version_id").not_exists()
+        )
+
+    def get(self, version_id: str) -> dict[str, Any] | None:
+        return self.table.get_item(Key={"version_id": version_id}).get("Item")
+
+    def entry(self, version_id: str, kind: str) -> dict[str, Any] | None:
+        """The entry with this id if it is of `kind`."""
+        item = self.get(version_id)
+        return item if item and item.get("kind") == kind else None
+
+    def page(self, kind: str, limit: int, next_token: str | None) -> Page:
+        """Entries of one kind, newest first."""
+        return query_page(
+            self.table,
+            limit=limit,
+            next_token=next_token,
+            IndexName=BY_KIND,
+            KeyConditionExpression=Key("kind").eq(kind),
+            ScanIndexForward=False,
+        )
+
+    def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
+        self.table.put_item(Item={"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})
+
+    def _all_of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
+        return query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(kind))
+
+    # ----- systems published by the edge: one pointer per system name -----
+    def active_system(self, name: str) -> dict[str, Any] | None:
+        item = self.get(f"{ACTIVE_SYSTEM_KIND}:{name}")
+        return item["content"] if item else None
+
+    def active_systems(self) -> list[dict[str, Any]]:
+        """Each published system's pointer with the time it was set (`updated_at`), by name."""
+        items = self._all_of_kind(ACTIVE_SYSTEM_KIND)
+        return sorted((item["content"] | {"updated_at": item["created_at"]} for item in items), key=lambda s: s["name"])
+
+    def set_active_system(self, pointer: dict[str, Any]) -> None:
+        self._set_pointer(f"{ACTIVE_SYSTEM_KIND}:{pointer['name']}", ACTIVE_SYSTEM_KIND, pointer)
+
+    # ----- the edge's heartbeat: which embedding model it runs, and when it was last seen -----
+    def active_embedding(self) -> dict[str, Any] | None:
+        item = self.get(ACTIVE_EMBEDDING_ID)
+        return item["content"] if item else None
+
+    def set_active_embedding(self, content: dict[str, Any]) -> None:
+        self._set_pointer(ACTIVE_EMBEDDING_ID, ACTIVE_EMBEDDING_KIND, content)

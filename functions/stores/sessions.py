@@ -1,0 +1,340 @@
+"""The sessions table and the session objects in the data bucket (raw sessions, summary texts): their one owner.
+
+Items are SummaryRecord (schemas.contracts); every query and conditional write on the table is a method here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+
+from functions.clock import utc_now
+from functions.errors import not_found
+from functions.stores.dynamo import batch_get, conditionally, query_all, table
+from functions.stores.paging import Page, query_page
+from schemas.contracts import Session, SessionStatus, SummaryRecord, SystemState, TokenUsage
+
+BY_STATUS = "by_status"
+BY_SOURCE = "by_source"
+BY_DAY = "by_day"
+BY_PENDING_BATCH = "by_pending_batch"  # sparse: only sessions waiting in a Message Batch carry batch_state
+BATCH_PENDING = "PENDING"
+MAX_ERROR_CHARS = 2000
+
+RECEIVED, SUMMARIZED, FAILED = (
+    SessionStatus.RECEIVED.value,
+    SessionStatus.SUMMARIZED.value,
+    SessionStatus.FAILED.value,
+)
+_STATUS_AND_ERROR = {"#s": "status", "#e": "error"}
+
+
+def raw_key(session_id: str, content_hash: str) -> str:
+    # Content-addressed, so a conflicting POST can never overwrite what was accepted.
+    return f"sessions/{session_id}/{content_hash}.json"
+
+
+def summary_key(session_id: str) -> str:
+    return f"summaries/{session_id}.md"
+
+
+def received_item(session: Session, content_hash: str, key: str, now: str) -> dict[str, Any]:
+    """A just-accepted session's item: a SummaryRecord whose raw session is at `key`."""
+    record = SummaryRecord(
+        session_id=session.session_id,
+        source=session.source,
+        user_id=session.user_id,
+        status=SessionStatus.RECEIVED,
+        content_hash=content_hash,
+        received_at=now,
+        received_day=now[:10],
+        updated_at=now,
+        started_at=session.started_at.isoformat(),
+        raw_key=key,
+        turn_count=len(session.turns),
+        attempts=0,
+        systems={},
+    )
+    return record.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class SummaryMade:
+    """A summary as the session item records it: where its text is, its lineage, usage and cost."""
+
+    summary_key: str
+    model_version: str
+    prompt_version: str
+    usage: TokenUsage
+    cost_usd: float
+    latency_ms: int
+
+    def fields(self, now: str) -> dict[str, Any]:
+        """The SummaryRecord attributes a summarized session gets."""
+        return {
+            "summary_key": self.summary_key,
+            "summarizer_model_version": self.model_version,
+            "summarizer_prompt_version": self.prompt_version,
+            "usage": self.usage.model_dump(),
+            "cost_usd": Decimal(str(round(self.cost_usd, 8))),
+            "latency_ms": self.latency_ms,
+            "summarized_at": now,
+            "status": SUMMARIZED,
+            "updated_at": now,
+        }
+
+
+class SessionStore:
+    def __init__(self, table_name: str, bucket: str) -> None:
+        self.table, self.table_name = table(table_name), table_name
+        self.s3, self.bucket = boto3.client("s3"), bucket
+
+    # ----- reads -----
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        return self.table.get_item(Key={"session_id": session_id}, ConsistentRead=True).get("Item")
+
+    def summarized(self, session_id: str) -> dict[str, Any]:
+        """The item of a SUMMARIZED session; a 404 ClientError otherwise."""
+        item = self.get(session_id)
+        if not item or item.get("status") != SUMMARIZED:
+            raise not_found(f"no summarized session {session_id}")
+        return item
+
+    def page_by_status(
+        self, status: SessionStatus, limit: int, next_token: str | None, received: tuple[str, str] | None = None
+    ) -> Page:
+        """Newest first; `received` bounds received_at (inclusive)."""
+        return self._page(BY_STATUS, Key("status").eq(status.value), limit, next_token, received)
+
+    def page_by_source(
+        self, source: str, limit: int, next_token: str | None, received: tuple[str, str] | None = None
+    ) -> Page:
+        return self._page(BY_SOURCE, Key("source").eq(source), limit, next_token, received)
+
+    def page_by_day(self, day: str, limit: int, next_token: str | None) -> Page:
+        return self._page(BY_DAY, Key("received_day").eq(day), limit, next_token)
+
+    def summarized_page(self, limit: int, next_token: str | None) -> Page:
+        """The edge's listing: SUMMARIZED sessions, oldest first."""
+        key = Key("status").eq(SUMMARIZED)
+        return query_page(
+            self.table, limit=limit, next_token=next_token, IndexName=BY_STATUS, KeyConditionExpression=key
+        )
+
+    def summarized_ids(self) -> Iterator[str]:
+        key = Key("status").eq(SUMMARIZED)
+        items = query_all(
+            self.table, IndexName=BY_STATUS, KeyConditionExpression=key, ProjectionExpression="session_id"
+        )
+        return (item["session_id"] for item in items)
+
+    def received_times(self, session_ids: set[str]) -> dict[str, str]:
+        """session_id -> received_at for the ids that exist."""
+        keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
+        items = batch_get(self.table, keys, projection="session_id, received_at")
+        return {item["session_id"]: item["received_at"] for item in items}
+
+    def _page(
+        self, index: str, key: Any, limit: int, next_token: str | None, received: tuple[str, str] | None = None
+    ) -> Page:
+        if received:
+            key = key & Key("received_at").between(*received)
+        return query_page(
+            self.table,
+            limit=limit,
+            next_token=next_token,
+            IndexName=index,
+            KeyConditionExpression=key,
+            ScanIndexForward=False,
+        )
+
+    # ----- objects in the data bucket -----
+    def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
+        """(key, S3 version id) of the stored session."""
+        key = raw_key(session.session_id, content_hash)
+        body = json.dumps(session.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
+        response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        return key, response.get("VersionId")
+
+    def delete_raw(self, key: str, version_id: str | None) -> None:
+        extra = {"VersionId": version_id} if version_id else {}
+        self.s3.delete_object(Bucket=self.bucket, Key=key, **extra)
+
+    def read_raw(self, key: str) -> Session:
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return Session.model_validate_json(body)
+
+    def put_summary_text(self, session_id: str, text: str) -> str:
+        key = summary_key(session_id)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="text/markdown; charset=utf-8"
+        )
+        return key
+
+    def summary_text(self, key: str) -> str:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+
+    # ----- the session's life: RECEIVED -> SUMMARIZED, or FAILED and back -----
+    def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
+        """Write the RECEIVED item; None if the id already exists (the caller decides 200 or 409)."""
+        item = received_item(session, content_hash, key, utc_now())
+        created = conditionally(self.table.put_item, Item=item, ConditionExpression=Attr("session_id").not_exists())
+        return item if created else None
+
+    def remove_unqueued(self, session_id: str, content_hash: str) -> None:
+        """Undo `create` when the session could not be queued, so nothing half-accepted remains."""
+        conditionally(
+            self.table.delete_item,
+            Key={"session_id": session_id},
+            ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").eq(RECEIVED),
+        )
+
+    def reopen_failed(self, session_id: str) -> bool:
+        """FAILED -> RECEIVED for a retry; False if the session is not FAILED."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET #s = :received, updated_at = :now, attempts = :zero REMOVE #e",
+            ConditionExpression=Attr("status").eq(FAILED),
+            ExpressionAttributeNames=_STATUS_AND_ERROR,
+            ExpressionAttributeValues={":received": RECEIVED, ":now": utc_now(), ":zero": 0},
+        )
+
+    def mark_failed(self, session_id: str, error: str, attempts: int, final: bool) -> None:
+        """Record a failed attempt: FAILED when `final`, else still RECEIVED (a summarized session is untouched)."""
+        self.table.update_item(
+            Key={"session_id": session_id},
+            UpdateExpression="SET #s = :status, #e = :error, attempts = :attempts, updated_at = :now",
+            ConditionExpression=Attr("status").ne(SUMMARIZED),
+            ExpressionAttributeNames=_STATUS_AND_ERROR,
+            ExpressionAttributeValues={
+                ":status": FAILED if final else RECEIVED,
+                ":error": error[:MAX_ERROR_CHARS],
+                ":attempts": attempts,
+                ":now": utc_now(),
+            },
+        )
+
+    def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
+        """Record the summary once; False if it was already recorded (a redelivery) or the content changed."""
+        fields = summary.fields(utc_now())
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields) + " REMOVE #error",
+            ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").ne(SUMMARIZED),
+            ExpressionAttributeNames={**{f"#{k}": k for k in fields}, "#error": "error"},
+            ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
+        )
+
+    def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
+        """Which embedding the summary has now (the edge reads it to find summaries to embed)."""
+        self.table.update_item(
+            Key={"session_id": session_id},
+            UpdateExpression="SET embedding_version = :v",
+            ConditionExpression=Attr("status").eq(SUMMARIZED),
+            ExpressionAttributeValues={":v": embedding_version},
+        )
+
+    def system_state_update(self, session_id: str, system: str, state: SystemState) -> dict[str, Any]:
+        """The TransactWriteItems entry that records a system record's new version on the session item."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": {"session_id": session_id},
+                "UpdateExpression": "SET systems.#system = :state, updated_at = :now",
+                "ExpressionAttributeNames": {"#system": system},
+                "ExpressionAttributeValues": {":state": state.model_dump(), ":now": state.updated_at},
+            }
+        }
+
+    # ----- Message Batches: claim, record, settle -----
+    def claim_for_batch(self, session_id: str, content_hash: str, claim_id: str, now_s: int, expires_s: int) -> bool:
+        """Reserve a RECEIVED session with no batch yet for one submitter; False if it is taken or not eligible.
+
+        A claim left by a submitter that died expires at `expires_s` (epoch seconds) and can be taken again.
+        """
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET batch_claim = :claim, batch_claim_expires = :expires",
+            ConditionExpression=(
+                Attr("content_hash").eq(content_hash)
+                & Attr("status").eq(RECEIVED)
+                & Attr("batch_id").not_exists()
+                & (Attr("batch_claim").not_exists() | Attr("batch_claim_expires").lt(now_s))
+            ),
+            ExpressionAttributeValues={":claim": claim_id, ":expires": expires_s},
+        )
+
+    def release_batch_claim(self, session_id: str, claim_id: str) -> None:
+        conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="REMOVE batch_claim, batch_claim_expires",
+            ConditionExpression=Attr("batch_claim").eq(claim_id),
+        )
+
+    def record_batch(self, session_id: str, claim_id: str, batch_id: str) -> bool:
+        """Name the batch that holds this session's request (still RECEIVED); False if the claim was lost."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET batch_id = :batch, batch_state = :pending, batch_submitted_at = :now, "
+            "updated_at = :now REMOVE batch_claim, batch_claim_expires",
+            ConditionExpression=Attr("batch_claim").eq(claim_id) & Attr("batch_id").not_exists(),
+            ExpressionAttributeValues={":batch": batch_id, ":pending": BATCH_PENDING, ":now": utc_now()},
+        )
+
+    def pending_batch_ids(self) -> list[str]:
+        """Distinct ids of batches that still hold unsettled sessions: one small Query per batch."""
+        ids: list[str] = []
+        while True:
+            condition = Key("batch_state").eq(BATCH_PENDING)
+            if ids:
+                condition = condition & Key("batch_id").gt(ids[-1])
+            page = self.table.query(IndexName=BY_PENDING_BATCH, KeyConditionExpression=condition, Limit=1)
+            if not page.get("Items"):
+                return ids
+            ids.append(page["Items"][0]["batch_id"])
+
+    def sessions_in_batch(self, batch_id: str) -> list[str]:
+        """Ids of the sessions of a batch that are not settled yet (the index is eventually consistent)."""
+        key = Key("batch_state").eq(BATCH_PENDING) & Key("batch_id").eq(batch_id)
+        return [
+            item["session_id"] for item in query_all(self.table, IndexName=BY_PENDING_BATCH, KeyConditionExpression=key)
+        ]
+
+    def settle_batch(self, session_id: str, batch_id: str) -> None:
+        """Take a session out of the pending-batch index once its result is fully handled."""
+        conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="REMOVE batch_state",
+            ConditionExpression=Attr("batch_id").eq(batch_id),
+        )
+
+    def fail_batch_session(self, session_id: str, batch_id: str, error: str) -> bool:
+        """FAILED with the batch's reason; the batch id moves to failed_batch_id so a retry can submit again."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET #s = :failed, #e = :error, failed_batch_id = :batch, updated_at = :now, "
+            "attempts = if_not_exists(attempts, :zero) + :one REMOVE batch_id, batch_state",
+            ConditionExpression=Attr("batch_id").eq(batch_id) & Attr("status").eq(RECEIVED),
+            ExpressionAttributeNames=_STATUS_AND_ERROR,
+            ExpressionAttributeValues={
+                ":failed": FAILED,
+                ":error": error[:MAX_ERROR_CHARS],
+                ":batch": batch_id,
+                ":now": utc_now(),
+                ":zero": 0,
+                ":one": 1,
+            },
+        )

@@ -1,0 +1,131 @@
+"""The edge API's bodies: what the edge worker sends (uploads, heartbeat) and what the cloud answers.
+
+Routes are in schemas.routes. The cloud parses the uploads with these models and builds its answers from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from schemas.contracts import (
+    Contract,
+    EmbeddingVersion,
+    Identifier,
+    Lineage,
+    RequestId,
+    SourceName,
+    SystemName,
+    SystemState,
+)
+from schemas.patterns import REGISTRY_KIND_PATTERN
+
+MIN_DIMENSIONS = 2
+MAX_DIMENSIONS = 8192
+
+Vector = list[float]
+
+
+# ----- what the edge sends -----
+class RecordUpload(Contract):
+    """PUT EDGE_RECORD: one system's JSON for a summary, with the versions that made it."""
+
+    document: dict[str, Any]
+    lineage: Lineage
+    expected_version: int = Field(ge=0, description="The version the edge read (0: none yet); stale ones get 409.")
+    request_id: RequestId | None = None
+
+
+class RegistryUpload(Contract):
+    """PUT EDGE_REGISTRY: a content-addressed registry entry (the path's version id must be its hash)."""
+
+    kind: str = Field(pattern=REGISTRY_KIND_PATTERN)
+    content: dict[str, Any]
+
+
+class EmbeddingUpload(Contract):
+    """PUT EDGE_EMBEDDING: a summary's search vector."""
+
+    embedding_version: EmbeddingVersion
+    vector: Vector = Field(min_length=MIN_DIMENSIONS, max_length=MAX_DIMENSIONS)
+    request_id: RequestId | None = None
+
+
+class QueryEmbeddingUpload(Contract):
+    """PUT EDGE_QUERY_EMBEDDING: the vector of a search query the cloud asked for."""
+
+    embedding_version: EmbeddingVersion
+    vector: Vector = Field(min_length=MIN_DIMENSIONS, max_length=MAX_DIMENSIONS)
+
+
+class Heartbeat(Contract):
+    """PUT EDGE_HEARTBEAT: the edge is online and embeds with this model."""
+
+    embedding_version: EmbeddingVersion
+
+
+# ----- what the cloud answers -----
+class EdgeSummary(Contract):
+    """GET EDGE_SUMMARY: a summary to translate, with each system's stored state."""
+
+    summary_id: Identifier
+    source: SourceName
+    text: str
+    summarizer_model_version: str | None = None
+    systems: dict[SystemName, SystemState]
+    embedding_version: EmbeddingVersion | None = None
+
+
+class PendingSummary(Contract):
+    summary_id: Identifier
+    systems: dict[SystemName, SystemState]
+    embedding_version: EmbeddingVersion | None = None
+
+
+class PendingPage(Contract):
+    """GET EDGE_PENDING: summarized sessions, oldest first; `next` continues the listing."""
+
+    items: list[PendingSummary]
+    next: str | None = None
+
+
+class RecordStored(Contract):
+    """PUT EDGE_RECORD's answer (201 when created, else 200)."""
+
+    outcome: Literal["created", "updated", "unchanged"]
+    version: int = Field(ge=1)
+
+
+class SystemPublished(Contract):
+    """PUT EDGE_SYSTEM's answer; a changed definition queues a backfill of every summary."""
+
+    name: SystemName
+    description: str
+    definition_version: str
+    schema_version: str
+    changed: bool
+    backfill_request_id: str | None = None
+
+
+class RegistryStored(Contract):
+    version_id: str
+    created: bool
+
+
+class EmbeddingStored(Contract):
+    summary_id: Identifier
+    embedding_version: EmbeddingVersion
+
+
+class QueryEmbeddingStored(Contract):
+    query_id: Identifier
+    embedding_version: EmbeddingVersion
+
+
+class HeartbeatReply(Contract):
+    """PUT EDGE_HEARTBEAT's answer; a new embedding model queues re-embedding of every summary."""
+
+    embedding_version: EmbeddingVersion
+    changed: bool
+    reembed_request_id: str | None = None

@@ -1,0 +1,83 @@
+"""Every HTTP route of the API, written once: the functions' routers use these paths, and template.yaml's
+HttpApi events must declare exactly ROUTE_KEYS. Paths use the template's `{name}` syntax.
+"""
+
+from __future__ import annotations
+
+from schemas.patterns import ID_PATTERN, REFRESH_REQUEST_ID_PATTERN, SYSTEM_NAME_PATTERN, VERSION_ID_PATTERN
+
+# ----- subsystems (IngestFunction) -----
+SESSIONS = "/sessions"
+SESSION = "/sessions/{session_id}"
+SESSION_RETRY = "/sessions/{session_id}/retry"
+
+# ----- the dashboard page and its files (public) -----
+DASHBOARD = "/"
+DASHBOARD_ASSET = "/dashboard/{asset}"
+
+# ----- reads -----
+SUMMARIES = "/summaries"
+SUMMARY = "/summaries/{summary_id}"
+RECORD_HISTORY = "/summaries/{summary_id}/systems/{system}/history"
+SYSTEMS = "/systems"
+SYSTEM_RECORDS = "/systems/{system}/records"
+REGISTRY = "/registry"
+USAGE = "/usage"
+
+# ----- search -----
+SEARCH = "/search"
+SIMILAR = "/summaries/{summary_id}/similar"
+
+# ----- refresh -----
+REFRESH = "/refresh"
+REFRESH_REQUEST = "/refresh/{request_id}"
+
+# ----- the edge worker -----
+EDGE_PENDING = "/edge/pending"
+EDGE_SUMMARY = "/edge/summaries/{summary_id}"
+EDGE_RECORD = "/edge/summaries/{summary_id}/systems/{system}"
+EDGE_SYSTEM = "/edge/systems/{system}"
+EDGE_REGISTRY = "/edge/registry/{version_id}"
+EDGE_EMBEDDING = "/edge/summaries/{summary_id}/embedding"
+EDGE_QUERY_EMBEDDING = "/edge/queries/{query_id}/embedding"
+EDGE_HEARTBEAT = "/edge/heartbeat"
+
+# API Gateway route keys: "<METHOD> <path>".
+ROUTE_KEYS = frozenset(
+    {
+        f"POST {SESSIONS}",
+        f"GET {SESSION}",
+        f"POST {SESSION_RETRY}",
+        f"GET {DASHBOARD}",
+        f"GET {DASHBOARD_ASSET}",
+        f"GET {SUMMARIES}",
+        f"GET {SUMMARY}",
+        f"GET {RECORD_HISTORY}",
+        f"GET {SYSTEMS}",
+        f"GET {SYSTEM_RECORDS}",
+        f"GET {REGISTRY}",
+        f"GET {USAGE}",
+        f"GET {SEARCH}",
+        f"GET {SIMILAR}",
+        f"POST {REFRESH}",
+        f"GET {REFRESH_REQUEST}",
+        f"GET {EDGE_PENDING}",
+        f"GET {EDGE_SUMMARY}",
+        f"PUT {EDGE_RECORD}",
+        f"PUT {EDGE_SYSTEM}",
+        f"PUT {EDGE_REGISTRY}",
+        f"PUT {EDGE_EMBEDDING}",
+        f"PUT {EDGE_QUERY_EMBEDDING}",
+        f"PUT {EDGE_HEARTBEAT}",
+    }
+)
+
+# What each path parameter must match (decoded); `asset` is a dashboard file name, looked up, never a key.
+PATH_PARAMETERS: dict[str, str] = {
+    "session_id": ID_PATTERN,
+    "summary_id": ID_PATTERN,
+    "query_id": ID_PATTERN,
+    "system": SYSTEM_NAME_PATTERN,
+    "version_id": VERSION_ID_PATTERN,
+    "request_id": REFRESH_REQUEST_ID_PATTERN,
+}

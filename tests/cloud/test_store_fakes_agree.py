@@ -1,0 +1,188 @@
+"""The unit tier's fakes answer as the real stores do on the local stack: the same scenario, the same answers
+(conditional writes, refusals, pages and their tokens)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError as BotoClientError
+from cloud_fakes import FakeRecordStore, FakeRefreshStore, FakeRegistryStore, FakeSessionStore, make_session
+from stack_helpers import running_stack
+
+from functions.errors import ClientError
+from functions.stores.records import RecordStore
+from functions.stores.refresh import RefreshStore
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import SessionStore, SummaryMade
+from schemas.contracts import Lineage, TokenUsage
+from schemas.lineage import RegistryEntry
+
+LINEAGE = Lineage(translator_model_version="t:m", translator_prompt_version="t:p", schema_version="schema:s")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with running_stack(event_sources=False) as running:
+        yield running
+
+
+def real(stack) -> dict[str, Any]:
+    sessions = SessionStore(stack.resolved("SessionsTable"), stack.resolved("DataBucket"))
+    return {
+        "sessions": sessions,
+        "records": RecordStore(
+            stack.resolved("RecordsTable"), stack.resolved("HistoryTable"), stack.resolved("DataBucket"), sessions
+        ),
+        "registry": RegistryStore(stack.resolved("RegistryTable")),
+        "refresh": RefreshStore(stack.resolved("RefreshTable")),
+    }
+
+
+def fake() -> dict[str, Any]:
+    sessions = FakeSessionStore()
+    return {
+        "sessions": sessions,
+        "records": FakeRecordStore(sessions),
+        "registry": FakeRegistryStore(),
+        "refresh": FakeRefreshStore(),
+    }
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """What a call answered, or which error it raised."""
+    try:
+        return call()
+    except BotoClientError as error:
+        return ("boto", error.response["Error"]["Code"])
+    except ClientError as error:
+        return ("client", error.status, error.code)
+
+
+def summarize(sessions, session_id: str, content_hash: str) -> bool:
+    made = SummaryMade(
+        summary_key=f"summaries/{session_id}.md",
+        model_version="summarizer-model:m",
+        prompt_version="summarizer-prompt:p",
+        usage=TokenUsage(input_tokens=3, output_tokens=2),
+        cost_usd=0.00012,
+        latency_ms=9,
+    )
+    return sessions.mark_summarized(session_id, content_hash, made)
+
+
+def session_life(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, seen = stores["sessions"], []
+    session, other = make_session(f"{prefix}-life"), make_session(f"{prefix}-life", text="Other words")
+    sid, content_hash = session.session_id, session.content_hash()
+    seen.append(sessions.create(session, content_hash, f"sessions/{sid}/a.json") is not None)
+    seen.append(sessions.create(other, other.content_hash(), f"sessions/{sid}/b.json"))
+    seen.append(sessions.reopen_failed(sid))
+    sessions.mark_failed(sid, "overloaded", attempts=1, final=False)
+    seen.append({k: sessions.get(sid).get(k) for k in ("status", "attempts", "error")})
+    sessions.mark_failed(sid, "overloaded", attempts=3, final=True)
+    seen.append(sessions.reopen_failed(sid))
+    seen.append({k: sessions.get(sid).get(k) for k in ("status", "attempts", "error")})
+    seen.append(outcome(lambda: sessions.set_embedding_version(sid, "embedding-model:e")))
+    seen.append(summarize(sessions, sid, "0" * 64))
+    seen.append(summarize(sessions, sid, content_hash))
+    seen.append(summarize(sessions, sid, content_hash))
+    seen.append(outcome(lambda: sessions.mark_failed(sid, "late", attempts=4, final=True)))
+    seen.append(outcome(lambda: sessions.set_embedding_version(sid, "embedding-model:e")))
+    item = sessions.get(sid)
+    seen.append({k: item.get(k) for k in ("status", "attempts", "error", "cost_usd", "usage", "embedding_version")})
+    seen.append(outcome(lambda: sessions.summarized(f"{prefix}-none")))
+    sessions.remove_unqueued(sid, content_hash)  # not RECEIVED any more: kept
+    seen.append(sessions.get(sid) is not None)
+    return seen
+
+
+def batch_life(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, seen = stores["sessions"], []
+    session = make_session(f"{prefix}-batch")
+    sid, content_hash = session.session_id, session.content_hash()
+    sessions.create(session, content_hash, f"sessions/{sid}/a.json")
+    seen.append(sessions.claim_for_batch(sid, content_hash, "first", 100, 200))
+    seen.append(sessions.claim_for_batch(sid, content_hash, "second", 150, 250))
+    seen.append(sessions.claim_for_batch(sid, content_hash, "second", 201, 300))
+    seen.append(sessions.record_batch(sid, "first", f"{prefix}-b1"))
+    seen.append(sessions.record_batch(sid, "second", f"{prefix}-b1"))
+    seen.append((f"{prefix}-b1" in sessions.pending_batch_ids(), sessions.sessions_in_batch(f"{prefix}-b1")))
+    seen.append(sessions.fail_batch_session(sid, f"{prefix}-b0", "wrong batch"))
+    seen.append(sessions.fail_batch_session(sid, f"{prefix}-b1", "expired"))
+    item = sessions.get(sid)
+    seen.append({k: item.get(k) for k in ("status", "attempts", "error", "batch_id", "failed_batch_id", "batch_state")})
+    return seen
+
+
+def listing(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, seen = stores["sessions"], []
+    for n in range(3):
+        session = make_session(f"{prefix}-list-{n}", source="nudge")
+        sessions.create(session, session.content_hash(), f"sessions/{prefix}-{n}/a.json")
+        time.sleep(0.003)  # distinct received_at milliseconds, so the order is defined
+    pages, token = [], None
+    while True:
+        items, token = sessions.page_by_source("nudge", 2, token)
+        pages.append([item["session_id"] for item in items])
+        if not token:
+            break
+    seen.append(pages)
+    seen.append(outcome(lambda: sessions.page_by_source("nudge", 2, "bm90IG91cnM")))
+    seen.append(outcome(lambda: sessions.page_by_source("nudge", 2, "%%%")))
+    return seen
+
+
+def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, records, registry, refresh, seen = (
+        stores["sessions"],
+        stores["records"],
+        stores["registry"],
+        stores["refresh"],
+        [],
+    )
+    session = make_session(f"{prefix}-rec")
+    sessions.create(session, session.content_hash(), f"sessions/{prefix}-rec/a.json")
+    summarize(sessions, session.session_id, session.content_hash())
+
+    def store(expected: int, title: str) -> Any:
+        return outcome(
+            lambda: records.store_version(
+                summary_id=session.session_id,
+                system="planner",
+                expected_version=expected,
+                document={"title": title},
+                patch=[],
+                lineage=LINEAGE,
+                request_id=None,
+            )["version"]
+        )
+
+    seen += [store(0, "a"), store(0, "b"), store(1, "c"), store(1, "d")]
+    state = sessions.get(session.session_id)["systems"]["planner"]
+    seen.append({k: state[k] for k in ("version", "schema_version")})
+    history, token = records.history_page(session.session_id, "planner", 1, None)
+    seen.append(([h["version"] for h in history], token is not None))
+    seen.append(sorted(records.made_by("schema_version", "schema:s")))
+    entry = RegistryEntry.make("schema", {"type": "object", "x": prefix})
+    seen += [registry.put(entry), registry.put(entry), registry.entry(entry.version_id, "system")]
+    seen.append(refresh.coalesce(f"{prefix}-sel", "rf-1", 1000, 300))
+    seen.append(refresh.coalesce(f"{prefix}-sel", "rf-2", 1100, 300))
+    seen.append(refresh.coalesce(f"{prefix}-sel", "rf-3", 1401, 300))
+    refresh.put({"request_id": f"rf-{prefix}", "queued": 2, "completed": 0, "status": "queued"})
+    refresh.complete_one(f"rf-{prefix}")
+    refresh.complete_one("rf-nowhere")
+    seen.append({k: refresh.get(f"rf-{prefix}")[k] for k in ("completed", "status")})
+    refresh.complete_one(f"rf-{prefix}")
+    seen.append(refresh.get(f"rf-{prefix}")["status"])
+    seen.append(refresh.get(f"key:{prefix}-sel"))
+    return seen
+
+
+@pytest.mark.parametrize("scenario", [session_life, batch_life, listing, records_and_registry])
+def test_fakes_answer_as_the_real_stores_do(stack, scenario):
+    prefix = scenario.__name__.replace("_", "-")
+    expected = scenario(real(stack), prefix)
+    assert scenario(fake(), prefix) == expected

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pydantic
+import pytest
+
+from schemas import publish
+from schemas.publish import PUBLIC_CONTRACTS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_published_schemas_are_in_sync_with_the_contracts():
+    assert publish.stale_files() == [], "run `python -m schemas.publish` and commit schemas/json/"
+    assert sorted(path.name for path in publish.JSON_DIR.glob("*.schema.json")) == sorted(
+        f"{name}.schema.json" for name in PUBLIC_CONTRACTS
+    )
+
+
+def test_check_command_passes_on_the_repository():
+    result = subprocess.run(
+        [sys.executable, "-m", "schemas.publish", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_names_stale_and_missing_files(tmp_path, capsys):
+    assert publish.main(["--dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    session_file = tmp_path / "Session.schema.json"
+    edited = json.loads(session_file.read_text())
+    edited["required"].remove("user_id")
+    session_file.write_text(json.dumps(edited, indent=2, sort_keys=True) + "\n")
+    (tmp_path / "ErrorBody.schema.json").unlink()
+
+    assert publish.main(["--check", "--dir", str(tmp_path)]) == 1
+    stderr = capsys.readouterr().err
+    assert "Session.schema.json" in stderr and "ErrorBody.schema.json" in stderr
+    assert "Turn.schema.json" not in stderr
+
+    assert publish.main(["--dir", str(tmp_path)]) == 0
+    assert publish.main(["--check", "--dir", str(tmp_path)]) == 0
+
+
+def test_files_are_pretty_sorted_and_end_with_a_newline():
+    text = (publish.JSON_DIR / "SummaryRecord.schema.json").read_text()
+    assert text.endswith("}\n") and text.startswith("{\n  ")
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_published_session_schema_validates_like_the_model():
+    schema = json.loads((publish.JSON_DIR / "Session.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    good = {
+        "session_id": "s-1",
+        "source": "synapse",
+        "user_id": "u-1",
+        "started_at": "2025-01-01T09:00:00Z",
+        "ended_at": "2025-01-01T09:10:00Z",
+        "turns": [{"role": "user", "content": "hi"}],
+    }
+    assert list(validator.iter_errors(good)) == []
+    assert list(validator.iter_errors({**good, "extra": 1}))
+    assert list(validator.iter_errors({**good, "session_id": "bad id"}))
+    assert list(validator.iter_errors({**good, "turns": []}))
+
+
+LINEAGE = {
+    "translator_model_version": "translator-model:m1",
+    "translator_prompt_version": "translator-prompt:p1",
+    "schema_version": "schema:s1",
+}
+STATE = {"version": 2, "updated_at": "2026-11-24T09:00:00.000Z", "document_hash": "a" * 64, **LINEAGE}
+MODEL = "embedding-model:mini"
+SESSION = {
+    "session_id": "s-1",
+    "source": "synapse",
+    "user_id": "u-1",
+    "started_at": "2025-01-01T09:00:00Z",
+    "ended_at": "2025-01-01T09:10:00Z",
+    "turns": [{"role": "user", "content": "hi"}],
+}
+STORED = {
+    "session_id": "s-1",
+    "source": "planner",
+    "user_id": "u-1",
+    "status": "SUMMARIZED",
+    "content_hash": "b" * 64,
+    "received_at": "2026-11-24T09:00:00.000Z",
+    "received_day": "2026-11-24",
+    "updated_at": "2026-11-24T09:00:01.000Z",
+    "started_at": "2026-11-24T09:00:00+00:00",
+    "raw_key": "sessions/s-1/b.json",
+    "turn_count": 2,
+    "attempts": 1,
+    "systems": {"planner": STATE},
+    "cost_usd": "0.0027",
+}
+# One valid body per contract, and one change that makes it invalid.
+EXAMPLES: dict[str, tuple[dict, dict]] = {
+    "Session": (SESSION, {"turns": []}),
+    "Turn": ({"role": "tool", "content": "42"}, {"role": "robot"}),
+    "SummaryRecord": (STORED, {"systems": {"planner": {**STATE, "version": 0}}}),
+    "SummarizeRequest": ({"session_id": "s-1", "content_hash": "c" * 64}, {"content_hash": "C" * 64}),
+    "TranslateRequest": ({"summary_id": "s-1", "reason": "new", "request_id": "new-1"}, {"reason": "because"}),
+    "QueryEmbeddingRequest": ({"query_id": "q-1", "text": "dentist", "embedding_version": MODEL}, {"text": ""}),
+    "RefreshSelector": ({"summary_id": "s-1", "system": "planner"}, {"system": "Planner"}),
+    "ErrorBody": ({"error": "invalid_json", "message": "Not JSON."}, {"error": "Invalid JSON"}),
+    "SessionAccepted": ({"session_id": "s-1", "status": "RECEIVED", "status_url": "/sessions/s-1"}, {"status": "LOST"}),
+    "RecordUpload": ({"document": {}, "lineage": LINEAGE, "expected_version": 0}, {"expected_version": -1}),
+    "RegistryUpload": ({"kind": "translator-model", "content": {}}, {"kind": "Translator Model"}),
+    "EmbeddingUpload": ({"embedding_version": MODEL, "vector": [0.1, 0.2]}, {"vector": [0.1]}),
+    "QueryEmbeddingUpload": ({"embedding_version": MODEL, "vector": [0.1, 0.2]}, {"embedding_version": "schema:x"}),
+    "Heartbeat": ({"embedding_version": MODEL}, {"embedding_version": ""}),
+    "EdgeSummary": (
+        {"summary_id": "s-1", "source": "planner", "text": "Overview.", "systems": {"planner": STATE}},
+        {"systems": {"planner": {**STATE, "schema_version": ""}}},
+    ),
+    "PendingPage": (
+        {"items": [{"summary_id": "s-1", "systems": {}, "embedding_version": MODEL}], "next": None},
+        {"items": [{"summary_id": "s 1", "systems": {}}]},
+    ),
+    "RecordStored": ({"outcome": "created", "version": 1}, {"outcome": "replaced"}),
+    "SystemPublished": (
+        {
+            "name": "planner",
+            "description": "d",
+            "definition_version": "system:1",
+            "schema_version": "schema:1",
+            "changed": False,
+        },
+        {"changed": "maybe"},
+    ),
+    "RegistryStored": ({"version_id": "schema:1", "created": True}, {"created": None}),
+    "EmbeddingStored": ({"summary_id": "s-1", "embedding_version": MODEL}, {"summary_id": ""}),
+    "QueryEmbeddingStored": ({"query_id": "q-1", "embedding_version": MODEL}, {"query_id": "q 1"}),
+    "HeartbeatReply": ({"embedding_version": MODEL, "changed": True, "reembed_request_id": "rf-1"}, {"changed": None}),
+}
+
+
+def test_every_public_contract_has_an_example():
+    assert set(EXAMPLES) == set(PUBLIC_CONTRACTS)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_published_schemas_accept_and_refuse_what_the_models_do(name):
+    schema = json.loads(publish.schema_path(name).read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    valid, change = EXAMPLES[name]
+    model = PUBLIC_CONTRACTS[name]
+    for document, accepted in ((valid, True), ({**valid, **change}, False), ({**valid, "unknown": 1}, False)):
+        assert (not list(validator.iter_errors(document))) is accepted, (name, document)
+        try:
+            model.model_validate(document)
+            model_accepts = True
+        except pydantic.ValidationError:
+            model_accepts = False
+        assert model_accepts is accepted, (name, document)

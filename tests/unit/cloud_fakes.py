@@ -1,0 +1,715 @@
+"""In-memory stand-ins for the cloud functions' stores, queues and summarizer (the unit tier's ports).
+
+Each fake keeps the semantics its service relies on: conditional writes refuse the way DynamoDB does (a
+method that returns False returns False here; one that raises raises botocore's ConditionalCheckFailed),
+pages carry opaque `next` tokens made by the real codec, numbers come back as Decimal, and items are copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError as BotoClientError
+
+from functions.clock import utc_now
+from functions.errors import ClientError, not_found
+from functions.search.index import SearchIndex
+from functions.stores.dynamo import plain
+from functions.stores.embeddings import pack, unpack
+from functions.stores.paging import decode_token, encode_token
+from functions.stores.records import document_hash, stale_version
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import (
+    BATCH_PENDING,
+    FAILED,
+    MAX_ERROR_CHARS,
+    RECEIVED,
+    SUMMARIZED,
+    SummaryMade,
+    raw_key,
+    received_item,
+    summary_key,
+)
+from functions.stores.tokens import TokenGrant, check_grant, grant_from_item, hash_token, new_token
+from functions.summarize.summarizer import BatchOutcome, BatchStatus, SummarizerError, SummaryResult
+from schemas.contracts import (
+    Lineage,
+    QueryEmbeddingRequest,
+    Session,
+    SessionStatus,
+    SummarizeRequest,
+    SummaryRecord,
+    SystemState,
+    TokenUsage,
+    TranslateRequest,
+)
+from schemas.lineage import RegistryEntry, canonical_json
+
+
+def condition_failed(operation: str = "UpdateItem") -> BotoClientError:
+    return BotoClientError(
+        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}},
+        operation,
+    )
+
+
+def dynamo(value: Any) -> Any:
+    """A value as DynamoDB gives it back: numbers (not bools) as Decimal, nested too."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [dynamo(v) for v in value]
+    return value
+
+
+def page(items: list[dict[str, Any]], key: Sequence[str], limit: int, next_token: str | None):
+    """One page of `items` (already in query order) after the key the token names, as query_page pages."""
+    start = 0
+    if next_token:
+        after = decode_token(next_token)
+        positions = [i for i, item in enumerate(items) if {k: item[k] for k in key} == after]
+        if not positions:
+            raise ClientError("invalid_next_token", "the `next` token is not one this API issued")
+        start = positions[0] + 1
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    token = encode_token({k: chunk[-1][k] for k in key}) if more and chunk else None
+    return [copy.deepcopy(item) for item in chunk], token
+
+
+REMOVE = object()  # an attribute value that removes the attribute
+
+
+# ----- stores -----
+class FakeSessionStore:
+    table_name = "Sessions"
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.objects: dict[str, bytes] = {}
+        self.fail_next_create = False
+
+    def record(self, session_id: str) -> SummaryRecord:
+        """The stored item read as the contract that describes it (raises if it does not)."""
+        return SummaryRecord.model_validate(self.items[session_id])
+
+    # reads
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.items.get(session_id))
+
+    def summarized(self, session_id: str) -> dict[str, Any]:
+        item = self.get(session_id)
+        if not item or item.get("status") != SUMMARIZED:
+            raise not_found(f"no summarized session {session_id}")
+        return item
+
+    def _listed(self, keep: Callable[[dict[str, Any]], bool], received: tuple[str, str] | None, newest: bool):
+        items = [item for item in self.items.values() if keep(item)]
+        if received:
+            items = [item for item in items if received[0] <= item["received_at"] <= received[1]]
+        return sorted(items, key=lambda item: (item["received_at"], item["session_id"]), reverse=newest)
+
+    def page_by_status(self, status: SessionStatus, limit, next_token, received=None):
+        items = self._listed(lambda item: item["status"] == status.value, received, newest=True)
+        return page(items, ("session_id", "status", "received_at"), limit, next_token)
+
+    def page_by_source(self, source: str, limit, next_token, received=None):
+        items = self._listed(lambda item: item["source"] == source, received, newest=True)
+        return page(items, ("session_id", "source", "received_at"), limit, next_token)
+
+    def page_by_day(self, day: str, limit, next_token):
+        items = self._listed(lambda item: item["received_day"] == day, None, newest=True)
+        return page(items, ("session_id", "received_day", "received_at"), limit, next_token)
+
+    def summarized_page(self, limit, next_token):
+        items = self._listed(lambda item: item["status"] == SUMMARIZED, None, newest=False)
+        return page(items, ("session_id", "status", "received_at"), limit, next_token)
+
+    def summarized_ids(self) -> Iterator[str]:
+        return iter([item["session_id"] for item in self._listed(lambda i: i["status"] == SUMMARIZED, None, False)])
+
+    def received_times(self, session_ids: set[str]) -> dict[str, str]:
+        return {i: self.items[i]["received_at"] for i in session_ids if i in self.items}
+
+    # objects
+    def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
+        key = raw_key(session.session_id, content_hash)
+        self.objects[key] = json.dumps(session.model_dump(mode="json")).encode()
+        return key, f"v-{len(self.objects)}"
+
+    def delete_raw(self, key: str, version_id: str | None) -> None:
+        self.objects.pop(key, None)
+
+    def read_raw(self, key: str) -> Session:
+        return Session.model_validate_json(self.objects[key])
+
+    def put_summary_text(self, session_id: str, text: str) -> str:
+        self.objects[summary_key(session_id)] = text.encode()
+        return summary_key(session_id)
+
+    def summary_text(self, key: str) -> str:
+        return self.objects[key].decode()
+
+    # writes
+    def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
+        if self.fail_next_create:
+            self.fail_next_create = False
+            raise RuntimeError("injected: PutItem failed")
+        if session.session_id in self.items:
+            return None
+        item = received_item(session, content_hash, key, utc_now())
+        self.items[session.session_id] = dynamo(item)
+        return copy.deepcopy(item)
+
+    def _update(self, session_id: str, condition: Callable[[dict[str, Any]], bool], **changes: Any) -> bool:
+        item = self.items.get(session_id)
+        if item is None or not condition(item):
+            return False
+        for name, value in changes.items():
+            if value is REMOVE:
+                item.pop(name, None)
+            else:
+                item[name] = dynamo(value)
+        return True
+
+    def remove_unqueued(self, session_id: str, content_hash: str) -> None:
+        item = self.items.get(session_id)
+        if item and item["content_hash"] == content_hash and item["status"] == RECEIVED:
+            del self.items[session_id]
+
+    def reopen_failed(self, session_id: str) -> bool:
+        return self._update(
+            session_id,
+            lambda i: i["status"] == FAILED,
+            status=RECEIVED,
+            updated_at=utc_now(),
+            attempts=0,
+            error=REMOVE,
+        )
+
+    def mark_failed(self, session_id: str, error: str, attempts: int, final: bool) -> None:
+        changed = self._update(
+            session_id,
+            lambda i: i["status"] != SUMMARIZED,
+            status=FAILED if final else RECEIVED,
+            error=error[:MAX_ERROR_CHARS],
+            attempts=attempts,
+            updated_at=utc_now(),
+        )
+        if not changed:
+            raise condition_failed()
+
+    def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
+        return self._update(
+            session_id,
+            lambda i: i["content_hash"] == content_hash and i["status"] != SUMMARIZED,
+            **summary.fields(utc_now()),
+            error=REMOVE,
+        )
+
+    def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
+        if not self._update(session_id, lambda i: i["status"] == SUMMARIZED, embedding_version=embedding_version):
+            raise condition_failed()
+
+    def set_system_state(self, session_id: str, system: str, state: SystemState) -> None:
+        """What the real store's system_state_update does inside the record's transaction."""
+        item = self.items[session_id]
+        item["systems"][system] = dynamo(state.model_dump())
+        item["updated_at"] = state.updated_at
+
+    # Message Batches
+    def claim_for_batch(self, session_id, content_hash, claim_id, now_s, expires_s) -> bool:
+        def free(i: dict[str, Any]) -> bool:
+            claim_open = "batch_claim" not in i or i["batch_claim_expires"] < now_s
+            return i["content_hash"] == content_hash and i["status"] == RECEIVED and "batch_id" not in i and claim_open
+
+        return self._update(session_id, free, batch_claim=claim_id, batch_claim_expires=expires_s)
+
+    def release_batch_claim(self, session_id: str, claim_id: str) -> None:
+        self._update(
+            session_id, lambda i: i.get("batch_claim") == claim_id, batch_claim=REMOVE, batch_claim_expires=REMOVE
+        )
+
+    def record_batch(self, session_id: str, claim_id: str, batch_id: str) -> bool:
+        now = utc_now()
+        return self._update(
+            session_id,
+            lambda i: i.get("batch_claim") == claim_id and "batch_id" not in i,
+            batch_id=batch_id,
+            batch_state=BATCH_PENDING,
+            batch_submitted_at=now,
+            updated_at=now,
+            batch_claim=REMOVE,
+            batch_claim_expires=REMOVE,
+        )
+
+    def pending_batch_ids(self) -> list[str]:
+        return sorted({i["batch_id"] for i in self.items.values() if i.get("batch_state") == BATCH_PENDING})
+
+    def sessions_in_batch(self, batch_id: str) -> list[str]:
+        return [
+            i["session_id"]
+            for i in self.items.values()
+            if i.get("batch_state") == BATCH_PENDING and i.get("batch_id") == batch_id
+        ]
+
+    def settle_batch(self, session_id: str, batch_id: str) -> None:
+        self._update(session_id, lambda i: i.get("batch_id") == batch_id, batch_state=REMOVE)
+
+    def fail_batch_session(self, session_id: str, batch_id: str, error: str) -> bool:
+        item = self.items.get(session_id) or {}
+        return self._update(
+            session_id,
+            lambda i: i.get("batch_id") == batch_id and i["status"] == RECEIVED,
+            status=FAILED,
+            error=error[:MAX_ERROR_CHARS],
+            failed_batch_id=batch_id,
+            updated_at=utc_now(),
+            attempts=int(item.get("attempts", 0)) + 1,
+            batch_id=REMOVE,
+            batch_state=REMOVE,
+        )
+
+
+class FakeRecordStore:
+    def __init__(self, sessions: FakeSessionStore) -> None:
+        self.sessions = sessions
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.history: list[dict[str, Any]] = []
+
+    def for_summary(self, summary_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(item) for (sid, _), item in sorted(self.items.items()) if sid == summary_id]
+
+    def page_for_system(self, system: str, limit: int, next_token: str | None):
+        items = sorted((i for i in self.items.values() if i["system"] == system), key=lambda i: i["updated_at"])
+        return page(items[::-1], ("summary_id", "system", "updated_at"), limit, next_token)
+
+    def made_by(self, lineage_field: str, version_id: str) -> Iterator[tuple[str, str]]:
+        return iter([key for key, item in sorted(self.items.items()) if item[lineage_field] == version_id])
+
+    def get(self, summary_id: str, system: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.items.get((summary_id, system)))
+
+    def document(self, item: dict[str, Any]) -> Any:
+        return json.loads(item["document"])
+
+    def store_version(self, *, summary_id, system, expected_version, document, patch, lineage: Lineage, request_id):
+        current = self.items.get((summary_id, system))
+        if (int(current["version"]) if current else 0) != expected_version:
+            raise stale_version(f"{summary_id}/{system} is no longer at version {expected_version}")
+        version, now = expected_version + 1, utc_now()
+        item = {
+            "summary_id": summary_id,
+            "system": system,
+            "version": version,
+            "document_hash": document_hash(document),
+            "updated_at": now,
+            "document": canonical_json(document),
+            **lineage.model_dump(),
+        }
+        self.items[(summary_id, system)] = dynamo(item)
+        self.history.append(
+            dynamo(
+                {
+                    "record_key": f"{summary_id}#{system}",
+                    "version": version,
+                    "created_at": now,
+                    "patch": json.dumps(patch),
+                    "request_id": request_id or "",
+                    **lineage.model_dump(),
+                }
+            )
+        )
+        state = SystemState(
+            version=version, updated_at=now, document_hash=item["document_hash"], **lineage.model_dump()
+        )
+        self.sessions.set_system_state(summary_id, system, state)
+        return item
+
+    def history_page(self, summary_id: str, system: str, limit: int, next_token: str | None):
+        items = [h for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
+        return page(items[::-1], ("record_key", "version"), limit, next_token)
+
+
+class FakeRegistryStore(RegistryStore):
+    """The real store's logic over an in-memory table (only the table's reads and writes are replaced)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def put(self, entry: RegistryEntry) -> bool:
+        if entry.version_id in self.items:
+            return False
+        self.items[entry.version_id] = dynamo(entry.model_dump())
+        return True
+
+    def get(self, version_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.items.get(version_id))
+
+    def page(self, kind: str, limit: int, next_token: str | None):
+        return page(self._all_of_kind(kind)[::-1], ("version_id", "kind", "created_at"), limit, next_token)
+
+    def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
+        item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
+        self.items[version_id] = dynamo(item)
+
+    def _all_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        items = (copy.deepcopy(i) for i in self.items.values() if i["kind"] == kind)
+        return sorted(items, key=lambda i: (i["created_at"], i["version_id"]))
+
+
+class FakeUsageStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, day: str, model_id: str, usage: TokenUsage, cost_usd: float) -> None:
+        row = self.rows.setdefault((day, model_id), {"day": day, "model_id": model_id})
+        counts = {"calls": 1, **usage.model_dump(), "cost_usd": Decimal(str(round(cost_usd, 8)))}
+        for name, value in counts.items():
+            row[name] = row.get(name, 0) + value
+
+    def day(self, day: str) -> list[dict[str, Any]]:
+        return [plain(dynamo(row)) for (d, _), row in sorted(self.rows.items()) if d == day]
+
+
+class FakeRefreshStore:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def coalesce(self, selection: str, request_id: str, now_s: int, window_s: int) -> str | None:
+        key = "key:" + selection
+        held = self.items.get(key)
+        if held and held["created_epoch"] >= now_s - window_s:
+            return held["current"]
+        self.items[key] = {"request_id": key, "current": request_id, "created_epoch": now_s}
+        return None
+
+    def put(self, request: dict[str, Any]) -> None:
+        self.items[request["request_id"]] = dynamo(request)
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        return None if request_id.startswith("key:") else copy.deepcopy(self.items.get(request_id))
+
+    def complete_one(self, request_id: str) -> None:
+        item = self.items.get(request_id)
+        if item is None:
+            return
+        item["completed"] = item.get("completed", 0) + 1
+        if item["completed"] >= item["queued"]:
+            item["status"] = "done"
+
+
+class FakeTokenStore:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def create(self, name: str, scopes: list[str], source: str | None = None, ttl_seconds: int | None = None) -> str:
+        check_grant(scopes, source)
+        token = new_token()
+        item: dict[str, Any] = {"token_hash": hash_token(token), "name": name, "scopes": sorted(set(scopes))}
+        item.update({"source": source} if source else {})
+        item.update({"expires_at": Decimal(int(time.time()) + ttl_seconds)} if ttl_seconds else {})
+        self.items[item["token_hash"]] = item
+        return token
+
+    def revoke(self, name: str) -> None:
+        for item in self.items.values():
+            if item["name"] == name:
+                item["revoked"] = True
+
+    def lookup(self, token: str) -> TokenGrant | None:
+        token_hash = hash_token(token)
+        return grant_from_item(self.items.get(token_hash), token_hash)
+
+
+class FakeEmbeddingStore:
+    table_name = "Embeddings"
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def put(self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str) -> None:
+        self.items[summary_id] = {"embedding_version": embedding_version, "vector": pack(vector)}
+
+    def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
+        found = [(i, self.items[i]) for i in sorted(set(summary_ids)) if i in self.items]
+        return [(i, item["embedding_version"], unpack(item["vector"])) for i, item in found]
+
+
+class FakeQueryEmbeddingStore:
+    def __init__(self) -> None:
+        self.items: dict[str, bytes] = {}
+
+    def put(self, query_key: str, embedding_version: str, vector: Sequence[float]) -> None:
+        self.items[query_key] = pack(vector)
+
+    def get(self, query_key: str) -> np.ndarray | None:
+        return unpack(self.items[query_key]) if query_key in self.items else None
+
+
+class FakeConnectionStore:
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def add(self, connection_id: str, name: str) -> None:
+        self.names[connection_id] = name
+
+    def remove(self, connection_id: str) -> None:
+        self.names.pop(connection_id, None)
+
+    def ids(self) -> Iterator[str]:
+        return iter(sorted(self.names))
+
+
+class FakeConnectionsApi:
+    """The @connections API: connections in `gone` answer GoneException (post returns False)."""
+
+    def __init__(self, gone: Iterable[str] = ()) -> None:
+        self.gone, self.posted = set(gone), []
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        if connection_id in self.gone:
+            return False
+        self.posted.append((connection_id, json.loads(data)))
+        return True
+
+
+class FakeIndexFile:
+    def __init__(self, index: SearchIndex | None = None) -> None:
+        self.index, self.writes = index or SearchIndex.empty(), 0
+
+    def load(self) -> tuple[SearchIndex, str | None]:
+        return self.index, f'"etag-{self.writes}"' if self.writes else None
+
+    def update(self, change: Callable[[SearchIndex], SearchIndex]) -> SearchIndex:
+        self.index = SearchIndex.from_bytes(change(self.index).to_bytes())  # as stored and read back
+        self.writes += 1
+        return self.index
+
+
+# ----- queues -----
+class FakeSummarizeQueue:
+    def __init__(self) -> None:
+        self.sent: list[SummarizeRequest] = []
+        self.fail = False
+
+    def send(self, request: SummarizeRequest) -> None:
+        if self.fail:
+            raise RuntimeError("injected: SendMessage failed")
+        self.sent.append(request)
+
+
+class FakeEdgeQueue:
+    """FIFO with deduplication: a dedup key seen before is not delivered again (SQS's five-minute window)."""
+
+    def __init__(self) -> None:
+        self.sent: list[TranslateRequest] = []
+        self._seen: set[str] = set()
+
+    def send(self, request: TranslateRequest, dedup_key: str) -> None:
+        if dedup_key not in self._seen:
+            self._seen.add(dedup_key)
+            self.sent.append(request)
+
+
+class FakeQueryQueue:
+    """Searches waiting for the edge; `edge` (if set) answers each one as it is sent."""
+
+    def __init__(self, edge: Callable[[QueryEmbeddingRequest], None] | None = None) -> None:
+        self.sent: list[QueryEmbeddingRequest] = []
+        self.edge = edge
+
+    def send(self, request: QueryEmbeddingRequest) -> None:
+        self.sent.append(request)
+        if self.edge:
+            self.edge(request)
+
+
+# ----- the summarizer -----
+def summary_result(text: str = "Overview: a summary.", model_id: str = "claude-haiku-4-5") -> SummaryResult:
+    usage = TokenUsage(input_tokens=1000, output_tokens=200)
+    return SummaryResult(
+        text=text, model_id=model_id, provider="anthropic", usage=usage, latency_ms=5, stop_reason="end_turn"
+    )
+
+
+@dataclass
+class FakeSummarizer:
+    """Answers from `script` (a result or an error per call, then the default result); batches stay in memory."""
+
+    script: list[SummaryResult | Exception] = field(default_factory=list)
+    calls: list[Session] = field(default_factory=list)
+    batches: dict[str, list[tuple[str, Session]]] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    outcomes: dict[str, dict[str, BatchOutcome]] = field(default_factory=dict)
+    fail_submit: Exception | None = None
+
+    def summarize(self, session: Session) -> SummaryResult:
+        self.calls.append(session)
+        answer = self.script.pop(0) if self.script else summary_result(f"Summary of {session.session_id}.")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str:
+        if self.fail_submit:
+            raise self.fail_submit
+        batch_id = f"msgbatch_{len(self.batches) + 1}"
+        self.batches[batch_id] = list(requests)
+        return batch_id
+
+    def end(self, batch_id: str, **outcomes: BatchOutcome) -> None:
+        """End a batch: each custom_id gets the given outcome, or a summary of its session."""
+        self.ended.add(batch_id)
+        made = {cid: summary_result(f"Summary of {s.session_id}.") for cid, s in self.batches[batch_id]}
+        self.outcomes[batch_id] = {**made, **outcomes}
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        if batch_id not in self.batches:
+            raise SummarizerError(f"batch {batch_id} not found", retryable=False, status=404)
+        return BatchStatus(batch_id, "ended" if batch_id in self.ended else "in_progress", 1000)
+
+    def batch_results(self, batch_id: str, latency_ms: int = 0) -> Iterator[tuple[str, BatchOutcome]]:
+        return iter(self.outcomes[batch_id].items())
+
+
+# ----- HTTP events -----
+def http_event(
+    method: str,
+    path: str,
+    *,
+    scopes: str = "",
+    source: str = "",
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event after the authorizer granted `scopes`."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": {"content-type": content_type},
+        "queryStringParameters": query,
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "192.0.2.1"},
+            "authorizer": {"lambda": {"name": "unit", "scopes": scopes, "source": source}},
+            "requestId": "unit",
+            "stage": "$default",
+        },
+        "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
+        "isBase64Encoded": False,
+    }
+
+
+# ----- data -----
+def make_session(
+    session_id: str = "s-1", source: str = "planner", text: str = "Book the dentist for Friday"
+) -> Session:
+    return Session.model_validate(
+        {
+            "session_id": session_id,
+            "source": source,
+            "user_id": "user-1",
+            "started_at": "2026-11-24T09:00:00Z",
+            "ended_at": "2026-11-24T09:10:00Z",
+            "turns": [
+                {"role": "user", "content": text, "timestamp": "2026-11-24T09:00:05Z"},
+                {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"},
+            ],
+        }
+    )
+
+
+def add_summarized(
+    sessions: FakeSessionStore, session_id: str, text: str = "Overview: the dentist on Friday.", source: str = "planner"
+) -> str:
+    """A session the way the summarizer leaves it: SUMMARIZED with its text stored; returns its content hash."""
+    session = make_session(session_id, source=source)
+    content_hash = session.content_hash()
+    sessions.create(session, content_hash, sessions.put_raw(session, content_hash)[0])
+    made = SummaryMade(
+        summary_key=sessions.put_summary_text(session_id, text),
+        model_version="summarizer-model:0123456789abcdef0123",
+        prompt_version="summarizer-prompt:0123456789abcdef0123",
+        usage=TokenUsage(input_tokens=10, output_tokens=5),
+        cost_usd=0.0001,
+        latency_ms=7,
+    )
+    assert sessions.mark_summarized(session_id, content_hash, made)
+    return content_hash
+
+
+# ----- services over fakes -----
+@dataclass
+class ApiWorld:
+    """ApiFunction's services wired to fakes (as functions.api.wiring wires them to AWS)."""
+
+    sessions: FakeSessionStore = field(default_factory=FakeSessionStore)
+    registry: FakeRegistryStore = field(default_factory=FakeRegistryStore)
+    usage: FakeUsageStore = field(default_factory=FakeUsageStore)
+    refresh_store: FakeRefreshStore = field(default_factory=FakeRefreshStore)
+    edge_queue: FakeEdgeQueue = field(default_factory=FakeEdgeQueue)
+    query_queue: FakeQueryQueue = field(default_factory=FakeQueryQueue)
+    embeddings: FakeEmbeddingStore = field(default_factory=FakeEmbeddingStore)
+    query_embeddings: FakeQueryEmbeddingStore = field(default_factory=FakeQueryEmbeddingStore)
+    index_file: FakeIndexFile = field(default_factory=FakeIndexFile)
+    wait_seconds: float = 0.5
+    online_seconds: int = 180
+
+    def __post_init__(self) -> None:
+        from functions.api.edge_sync import EdgeSync
+        from functions.api.embedding_sync import EmbeddingSync
+        from functions.api.reads import Reads
+        from functions.api.refresh import RefreshService
+        from functions.search.service import SearchService
+
+        self.records = FakeRecordStore(self.sessions)
+        self.refresh = RefreshService(
+            self.refresh_store, self.sessions, self.records, self.registry, self.edge_queue, window_seconds=300
+        )
+        self.reads = Reads(self.sessions, self.records, self.registry, self.usage)
+        self.edge = EdgeSync(self.sessions, self.records, self.registry, self.refresh)
+        self.embedding_sync = EmbeddingSync(
+            self.sessions, self.registry, self.embeddings, self.query_embeddings, self.refresh
+        )
+        self.search = SearchService(
+            self.index_file,
+            self.query_embeddings,
+            self.sessions,
+            self.registry,
+            self.query_queue,
+            self.wait_seconds,
+            self.online_seconds,
+        )
+
+
+def system_definition(name: str = "planner", description: str = "Calendar entries") -> dict[str, Any]:
+    """A small, valid system definition file."""
+    return {
+        "name": name,
+        "description": description,
+        "instructions": "Extract the appointments.",
+        "schema": {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "day": {"type": "string", "format": "date"}},
+            "required": ["title"],
+            "additionalProperties": False,
+        },
+        "examples": [
+            {"summary": "Dentist on Friday 2025-03-14.", "expected": {"title": "Dentist", "day": "2025-03-14"}}
+        ],
+        "max_output_tokens": 256,
+    }

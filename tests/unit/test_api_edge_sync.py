@@ -1,0 +1,150 @@
+"""EdgeSync over fakes: what the edge reads, the validated records it writes, and systems it publishes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cloud_fakes import ApiWorld, add_summarized, make_session, system_definition
+
+from functions.errors import ClientError
+from schemas.edge_api import RecordUpload, RegistryUpload
+from schemas.lineage import content_version
+from schemas.system_definition import SystemDefinition
+
+DEFINITION = SystemDefinition.from_dict(system_definition())
+
+
+@pytest.fixture
+def world() -> ApiWorld:
+    return ApiWorld()
+
+
+def upload(document: dict, expected_version: int = 0, request_id: str | None = None) -> RecordUpload:
+    return RecordUpload.model_validate(
+        {
+            "document": document,
+            "lineage": {
+                "translator_model_version": "translator-model:m1",
+                "translator_prompt_version": "translator-prompt:p1",
+                "schema_version": DEFINITION.schema_version,
+            },
+            "expected_version": expected_version,
+            "request_id": request_id,
+        }
+    )
+
+
+def errors_of(call) -> tuple[int, str]:
+    with pytest.raises(ClientError) as error:
+        call()
+    return error.value.status, error.value.code
+
+
+def test_only_summarized_sessions_are_served(world):
+    session = make_session("s-new")
+    world.sessions.create(session, session.content_hash(), "sessions/s-new/x.json")
+    assert errors_of(lambda: world.edge.summary("s-new")) == (404, "not_found")
+    assert errors_of(lambda: world.edge.summary("s-none")) == (404, "not_found")
+    add_summarized(world.sessions, "s-1", text="The dentist text.")
+    summary = world.edge.summary("s-1")
+    assert (summary.text, summary.source, summary.systems) == ("The dentist text.", "planner", {})
+
+
+def test_pending_lists_summarized_sessions_oldest_first_in_pages(world):
+    for n in range(5):
+        add_summarized(world.sessions, f"s-{n}")
+    first = world.edge.pending(2, None)
+    second = world.edge.pending(2, first.next)
+    third = world.edge.pending(2, second.next)
+    ids = [item.summary_id for p in (first, second, third) for item in p.items]
+    assert ids == [f"s-{n}" for n in range(5)] and third.next is None
+    assert errors_of(lambda: world.edge.pending(2, "not-a-token")) == (400, "invalid_next_token")
+
+
+def test_publishing_a_system_registers_it_and_backfills_every_summary(world):
+    add_summarized(world.sessions, "s-1")
+    add_summarized(world.sessions, "s-2")
+    published = world.edge.publish_system("planner", system_definition())
+    assert published.changed and published.backfill_request_id
+    assert published.schema_version == DEFINITION.schema_version
+    assert world.registry.entry(DEFINITION.schema_version, "schema")["content"] == DEFINITION.schema
+    assert world.registry.entry(DEFINITION.definition_version, "system")
+    assert [(m.summary_id, m.system, m.reason) for m in world.edge_queue.sent] == [
+        ("s-1", "planner", "refresh"),
+        ("s-2", "planner", "refresh"),
+    ]
+    again = world.edge.publish_system("planner", system_definition())
+    assert not again.changed and again.backfill_request_id is None and len(world.edge_queue.sent) == 2
+    edited = world.edge.publish_system("planner", system_definition(description="Calendar entries, v2"))
+    assert edited.changed and edited.definition_version != published.definition_version
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("nudge", system_definition("planner"), "name_mismatch"),
+        ("planner", {**system_definition(), "max_output_tokens": 0}, "invalid_system_definition"),
+        ("planner", [], "invalid_system_definition"),
+    ],
+)
+def test_a_bad_definition_is_refused_and_nothing_is_published(world, name, data, code):
+    assert errors_of(lambda: world.edge.publish_system(name, data)) == (422, code)
+    assert world.registry.active_systems() == [] and world.edge_queue.sent == []
+
+
+def test_registry_entries_must_be_named_by_their_content(world):
+    entry = RegistryUpload(kind="translator-model", content={"model_id": "smollm2"})
+    version = content_version(entry.kind, entry.content)
+    assert errors_of(lambda: world.edge.put_registry("translator-model:wrong", entry)) == (422, "version_mismatch")
+    assert world.edge.put_registry(version, entry).created
+    assert not world.edge.put_registry(version, entry).created
+
+
+def test_records_are_checked_against_their_schema_version(world):
+    add_summarized(world.sessions, "s-1")
+    assert errors_of(lambda: world.edge.put_record("s-1", "planner", upload({"title": "x"}))) == (
+        404,
+        "unknown_system",
+    )
+    assert errors_of(lambda: world.edge.put_record("s-9", "planner", upload({"title": "x"}))) == (404, "not_found")
+    world.edge.publish_system("planner", system_definition())
+    wrong_schema = upload({"title": "x"})
+    wrong_schema.lineage.schema_version = "schema:unknown"
+    assert errors_of(lambda: world.edge.put_record("s-1", "planner", wrong_schema)) == (422, "unknown_schema_version")
+    with pytest.raises(ClientError) as violation:
+        world.edge.put_record("s-1", "planner", upload({"title": 5, "extra": True}))
+    assert violation.value.code == "schema_violation" and len(violation.value.details) == 2
+    assert world.records.items == {} and world.sessions.get("s-1")["systems"] == {}
+
+
+def test_versions_advance_with_history_and_the_session_keeps_each_systems_state(world):
+    add_summarized(world.sessions, "s-1")
+    world.edge.publish_system("planner", system_definition())
+    created = world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}))
+    assert (created.outcome, created.version) == ("created", 1)
+    unchanged = world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}, expected_version=1))
+    assert (unchanged.outcome, unchanged.version) == ("unchanged", 1)
+    updated = world.edge.put_record("s-1", "planner", upload({"title": "Dentist", "day": "2025-03-14"}, 1))
+    assert (updated.outcome, updated.version) == ("updated", 2)
+    assert errors_of(lambda: world.edge.put_record("s-1", "planner", upload({"title": "Late"}, 1))) == (
+        409,
+        "stale_version",
+    )
+    assert [json.loads(h["patch"]) for h in world.records.history] == [
+        [{"op": "add", "path": "/title", "value": "Dentist"}],
+        [{"op": "add", "path": "/day", "value": "2025-03-14"}],
+    ]
+    state = world.sessions.record("s-1").systems["planner"]
+    assert state.version == 2 and state.schema_version == DEFINITION.schema_version
+    assert world.edge.summary("s-1").systems["planner"].version == 2
+
+
+def test_each_stored_record_counts_towards_its_refresh_request(world):
+    add_summarized(world.sessions, "s-1")
+    add_summarized(world.sessions, "s-2")
+    request_id = world.edge.publish_system("planner", system_definition()).backfill_request_id
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}, request_id=request_id))
+    assert world.refresh.get(request_id)["status"] == "queued"
+    world.edge.put_record("s-2", "planner", upload({"title": "B"}, request_id=request_id))
+    assert world.refresh.get(request_id)["status"] == "done" and world.refresh.get(request_id)["completed"] == 2

@@ -1,0 +1,111 @@
+"""Reads over fakes: filters, pages, one summary with its records, registry kinds and usage totals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cloud_fakes import ApiWorld, add_summarized, make_session, system_definition
+from test_api_edge_sync import upload
+
+from functions.errors import ClientError
+from schemas.contracts import TokenUsage
+
+TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def world() -> ApiWorld:
+    world = ApiWorld()
+    add_summarized(world.sessions, "s-1")
+    add_summarized(world.sessions, "s-2", source="nudge")
+    received = make_session("s-3")
+    world.sessions.create(received, received.content_hash(), "sessions/s-3/x.json")
+    return world
+
+
+def ids(answer: dict) -> list[str]:
+    return [item["session_id"] for item in answer["items"]]
+
+
+def test_summaries_are_listed_by_day_status_or_source_newest_first(world):
+    assert ids(world.reads.list_summaries({}, 10, None)) == ["s-3", "s-2", "s-1"]
+    assert ids(world.reads.list_summaries({"status": "SUMMARIZED"}, 10, None)) == ["s-2", "s-1"]
+    assert ids(world.reads.list_summaries({"source": "nudge"}, 10, None)) == ["s-2"]
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert ids(world.reads.list_summaries({"from": yesterday}, 10, None)) == []
+    assert ids(world.reads.list_summaries({"status": "RECEIVED", "from": yesterday}, 10, None)) == ["s-3"]
+    assert ids(world.reads.list_summaries({"status": "RECEIVED", "to": yesterday}, 10, None)) == []
+
+
+def test_listing_pages_carry_a_next_token(world):
+    first = world.reads.list_summaries({}, 2, None)
+    rest = world.reads.list_summaries({}, 2, first["next"])
+    assert ids(first) + ids(rest) == ["s-3", "s-2", "s-1"] and rest["next"] is None
+    view = first["items"][0]
+    assert view["links"] == {"self": "/sessions/s-3", "summary": "/summaries/s-3", "retry": "/sessions/s-3/retry"}
+    assert "raw_key" not in view and "received_day" not in view
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"status": "DONE"}, "invalid_status"),
+        ({"status": "FAILED", "source": "planner"}, "invalid_filter"),
+        ({"from": "25 November"}, "invalid_date"),
+    ],
+)
+def test_bad_filters_are_named(world, params, code):
+    with pytest.raises(ClientError) as error:
+        world.reads.list_summaries(params, 10, None)
+    assert (error.value.status, error.value.code) == (400, code)
+
+
+def test_one_summary_has_its_text_and_records(world):
+    world.edge.publish_system("planner", system_definition())
+    world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}))
+    summary = world.reads.summary("s-1")
+    assert summary["text"].startswith("Overview")
+    assert [(r["system"], r["version"], r["document"]) for r in summary["records"]] == [
+        ("planner", 1, {"title": "Dentist"})
+    ]
+    assert world.reads.summary("s-3")["text"] is None
+    with pytest.raises(ClientError) as error:
+        world.reads.summary("s-none")
+    assert error.value.status == 404
+
+
+def test_history_systems_and_records_of_a_system(world):
+    world.edge.publish_system("planner", system_definition())
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}))
+    world.edge.put_record("s-1", "planner", upload({"title": "B"}, expected_version=1))
+    history = world.reads.history("s-1", "planner", 1, None)
+    assert history["items"][0]["version"] == 2 and history["items"][0]["patch"][0]["op"] == "replace"
+    assert world.reads.history("s-1", "planner", 1, history["next"])["items"][0]["version"] == 1
+    assert [s["name"] for s in world.reads.systems()["items"]] == ["planner"]
+    assert [r["document"] for r in world.reads.system_records("planner", 10, None)["items"]] == [{"title": "B"}]
+
+
+def test_registry_entries_are_listed_by_a_known_kind(world):
+    world.edge.publish_system("planner", system_definition())
+    assert [e["kind"] for e in world.reads.registry_entries("schema", 10, None)["items"]] == ["schema"]
+    assert world.reads.registry_entries("eval-result", 10, None)["items"] == []
+    with pytest.raises(ClientError) as error:
+        world.reads.registry_entries("active-system", 10, None)
+    assert error.value.code == "invalid_kind"
+
+
+def test_usage_totals_per_day_and_model(world):
+    day = TODAY.isoformat()
+    world.usage.add(day, "claude-haiku-4-5", TokenUsage(input_tokens=100, output_tokens=10), 0.25)
+    world.usage.add(day, "claude-haiku-4-5", TokenUsage(input_tokens=50, output_tokens=5), 0.25)
+    world.usage.add(day, "local-scripted", TokenUsage(input_tokens=1, output_tokens=1), 0.0)
+    totals = world.reads.usage_totals({})
+    assert len(totals["days"]) == 30 and totals["to"] == day
+    assert totals["days"][-1] == {"day": day, "calls": 3, "cost_usd": 0.5, "input_tokens": 151, "output_tokens": 16}
+    haiku = next(m for m in totals["models"] if m["model_id"] == "claude-haiku-4-5")
+    assert (haiku["calls"], haiku["cost_usd"]) == (2, 0.5)
+    for params in ({"from": day, "to": (TODAY - timedelta(days=1)).isoformat()}, {"from": "2020-01-01", "to": day}):
+        with pytest.raises(ClientError) as error:
+            world.reads.usage_totals(params)
+        assert error.value.code == "invalid_range"
