@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, load_systems
 
@@ -22,7 +23,7 @@ class SystemCatalog:
         self.systems: dict[str, SystemDefinition] = {}
         self.errors: list[SystemDefinitionError] = []
         self._lock = threading.Lock()
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
 
     def reload(self) -> tuple[list[SystemDefinition], list[SystemDefinitionError]]:
         """Re-read every folder; returns definitions that are new or changed, and broken files."""

@@ -18,7 +18,9 @@ def lineage_for(system: SystemDefinition, model_version: str) -> dict[str, str]:
 
 def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
     """The stored record was made by this exact model, prompt and schema."""
-    return bool(state) and all(state.get(key) == value for key, value in lineage.items())
+    if not state:
+        return False
+    return all(state.get(key) == value for key, value in lineage.items())
 
 
 def systems_to_translate(

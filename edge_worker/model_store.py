@@ -169,5 +169,5 @@ def load_model(ref: str) -> tuple[Any, Any, ModelInfo]:
     path = resolve_model_path(ref)
     local = Path(ref).expanduser()
     model_id = local.resolve().name if local.exists() else ref
-    model, tokenizer = mlx_lm.load(str(path))
+    model, tokenizer = mlx_lm.load(str(path))[:2]
     return model, tokenizer, ModelInfo(model_id=model_id, weights_digest=weights_digest(path), path=path)

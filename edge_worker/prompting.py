@@ -31,9 +31,14 @@ _SPLIT = "\u0000SYSTEM-PART\u0000"
 
 
 class SystemLike(Protocol):
-    name: str
-    instructions: str
-    schema: dict[str, Any]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def instructions(self) -> str: ...
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
 
 
 def prompt_content(system: SystemLike) -> dict[str, str]:

@@ -14,8 +14,10 @@ from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
+from edge_worker import prompting
 from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
 from edge_worker.model_thread import Cancelled
+from edge_worker.ports import ModelInfoLike
 from edge_worker.prompting import build_summary_prompt, prompt_version
 from schemas.lineage import content_version
 
@@ -26,16 +28,9 @@ class InvalidTranslationError(RuntimeError):
     """Constrained output that still failed JSON parsing or schema validation."""
 
 
-class ModelInfoLike(Protocol):
-    model_id: str
-    weights_digest: str
-
-
-class SystemLike(Protocol):
-    name: str
-    instructions: str
-    schema: dict[str, Any]
-    max_output_tokens: int
+class SystemLike(prompting.SystemLike, Protocol):
+    @property
+    def max_output_tokens(self) -> int: ...
 
     @property
     def schema_version(self) -> str: ...
