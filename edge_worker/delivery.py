@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,34 +13,22 @@ from edge_worker.ports import CloudApi
 
 
 @dataclass(frozen=True)
-class Request:
-    """One API request, as the outbox stores it. `once`: content-addressed, so sent once per process."""
+class Upload:
+    """One API request: `call` makes it now (an EdgeApi method); the outbox keeps it as (method, path, body).
 
+    `once`: content-addressed (a registry entry), so sent at most once per process once it got through.
+    """
+
+    call: Callable[[], Any]
     method: str
     path: str
     body: Any
     once: bool = False
 
 
-def registry_entry(version_id: str, kind: str, content: dict[str, Any]) -> Request:
-    return Request("PUT", f"/edge/registry/{version_id}", {"kind": kind, "content": content}, once=True)
-
-
-def record_upload(summary_id: str, system: str, body: dict[str, Any]) -> Request:
-    return Request("PUT", f"/edge/summaries/{summary_id}/systems/{system}", body)
-
-
-def embedding_upload(summary_id: str, body: dict[str, Any]) -> Request:
-    return Request("PUT", f"/edge/summaries/{summary_id}/embedding", body)
-
-
-def system_definition(name: str, definition: dict[str, Any]) -> Request:
-    return Request("PUT", f"/edge/systems/{name}", definition)
-
-
 @dataclass(frozen=True)
 class Sent:
-    """What became of a send: delivered now (with the API's answer to the last request) or kept in the outbox."""
+    """What became of a send: delivered now (with the API's answer to the last upload) or kept in the outbox."""
 
     delivered: bool
     answer: Any = None
@@ -51,25 +41,43 @@ class Delivery:
         self.api, self.outbox = api, outbox
         self._sent_once: set[str] = set()
 
-    def send(self, *requests: Request, keep: bool = True) -> Sent:
-        """Send `requests` in order. At the first ApiUnavailable, that request and the ones after it wait in the
+    # ----- the uploads -----
+    def registry_entry(self, version_id: str, kind: str, content: dict[str, Any]) -> Upload:
+        call = functools.partial(self.api.put_registry, version_id, kind, content)
+        return Upload(call, "PUT", f"/edge/registry/{version_id}", {"kind": kind, "content": content}, once=True)
+
+    def record(self, summary_id: str, system: str, body: dict[str, Any]) -> Upload:
+        call = functools.partial(self.api.put_record, summary_id, system, body)
+        return Upload(call, "PUT", f"/edge/summaries/{summary_id}/systems/{system}", body)
+
+    def embedding(self, summary_id: str, body: dict[str, Any]) -> Upload:
+        call = functools.partial(self.api.put_embedding, summary_id, body)
+        return Upload(call, "PUT", f"/edge/summaries/{summary_id}/embedding", body)
+
+    def system(self, name: str, definition: dict[str, Any]) -> Upload:
+        call = functools.partial(self.api.put_system, name, definition)
+        return Upload(call, "PUT", f"/edge/systems/{name}", definition)
+
+    # ----- sending -----
+    def send(self, *uploads: Upload, keep: bool = True) -> Sent:
+        """Send `uploads` in order. At the first ApiUnavailable, that upload and the ones after it wait in the
         outbox, in order (keep=False: ApiUnavailable is raised instead). ApiRejected is raised, nothing is kept.
         """
         answer = None
-        for index, request in enumerate(requests):
-            if request.once and request.path in self._sent_once:
+        for index, upload in enumerate(uploads):
+            if upload.once and upload.path in self._sent_once:
                 continue
             try:
-                answer = self.api.send(request.method, request.path, request.body)
+                answer = upload.call()
             except ApiUnavailable:
                 if not keep:
                     raise
-                for waiting in requests[index:]:
+                for waiting in uploads[index:]:
                     if not (waiting.once and waiting.path in self._sent_once):
                         self.outbox.add(waiting.method, waiting.path, waiting.body)
                 return Sent(delivered=False)
-            if request.once:
-                self._sent_once.add(request.path)
+            if upload.once:
+                self._sent_once.add(upload.path)
         return Sent(delivered=True, answer=answer)
 
     def replay(self) -> tuple[int, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from edge_worker.api_client import ApiRejected
-from edge_worker.delivery import Delivery, Request, record_upload, registry_entry
+from edge_worker.delivery import Delivery, Upload
 from edge_worker.jobs import is_current, lineage_for
 from edge_worker.ports import CloudApi, ModelInfoLike
 from edge_worker.prompting import prompt_content
@@ -38,7 +38,9 @@ class RecordStore:
             "request_id": request.request_id if refresh else None,
         }
         try:
-            sent = self.delivery.send(*self._lineage(system), record_upload(request.summary_id, system.name, body))
+            sent = self.delivery.send(
+                *self._lineage(system), self.delivery.record(request.summary_id, system.name, body)
+            )
         except ApiRejected as error:
             if error.status != 409:
                 raise
@@ -46,15 +48,17 @@ class RecordStore:
             if is_current(current, lineage) and not refresh:
                 return "skipped"
             body["expected_version"] = int((current or {}).get("version", 0))
-            sent = self.delivery.send(record_upload(request.summary_id, system.name, body))
+            sent = self.delivery.send(self.delivery.record(request.summary_id, system.name, body))
         if not sent.delivered:
             return "kept"
         return "unchanged" if sent.answer.get("outcome") == "unchanged" else "stored"
 
-    def _lineage(self, system: SystemDefinition) -> list[Request]:
+    def _lineage(self, system: SystemDefinition) -> list[Upload]:
         """Registry entries for the model and the prompt (content-addressed, so sending them again is harmless)."""
         entries = [
             ("translator-model", self.model_info.registry_content()),
             ("translator-prompt", prompt_content(system)),
         ]
-        return [registry_entry(content_version(kind, content), kind, content) for kind, content in entries]
+        return [
+            self.delivery.registry_entry(content_version(kind, content), kind, content) for kind, content in entries
+        ]

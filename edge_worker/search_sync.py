@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
-from edge_worker.delivery import Delivery, Request, embedding_upload, registry_entry
+from edge_worker.delivery import Delivery, Upload
 from edge_worker.model_thread import ModelThread
 from edge_worker.ports import CloudApi, EmbedderLike
 
@@ -36,9 +36,9 @@ class SearchSync:
     def _vector(self, text: str, urgent: bool = False) -> list[float]:
         return self.model.call(self.embedder.embed, text, urgent=urgent)
 
-    def _registration(self) -> Request:
+    def _registration(self) -> Upload:
         """The embedding model's registry entry (content-addressed, so sending it again changes nothing)."""
-        return registry_entry(self.version, "embedding-model", self.embedder.registry_content())
+        return self.delivery.registry_entry(self.version, "embedding-model", self.embedder.registry_content())
 
     def needs_embedding(self, summary: dict[str, Any]) -> bool:
         return summary.get("embedding_version") != self.version
@@ -46,7 +46,7 @@ class SearchSync:
     def embed_summary(self, summary_id: str, text: str, request_id: str | None = None) -> bool:
         """True once the cloud has the vector; False when it waits in the outbox. Raises ApiRejected."""
         body = {"embedding_version": self.version, "vector": self._vector(text), "request_id": request_id}
-        if not self.delivery.send(self._registration(), embedding_upload(summary_id, body)).delivered:
+        if not self.delivery.send(self._registration(), self.delivery.embedding(summary_id, body)).delivered:
             logger.warning("API unreachable: embedding kept in the outbox", summary_id=summary_id)
             return False
         logger.info("embedded", summary_id=summary_id, embedding_version=self.version, refresh_request_id=request_id)

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
-from edge_worker.delivery import Delivery, system_definition
+from edge_worker.delivery import Delivery
 from edge_worker.jobs import systems_to_translate
 from edge_worker.leases import QueueLeases
 from edge_worker.model_thread import Cancelled, ModelThread
@@ -135,7 +135,7 @@ class EdgeWorker:
             logger.warning("broken system definition ignored", problem=str(error))
         for definition in changed:
             try:
-                sent = self.delivery.send(system_definition(definition.name, definition.to_dict()))
+                sent = self.delivery.send(self.delivery.system(definition.name, definition.to_dict()))
             except ApiRejected as error:
                 self._error(f"publishing {definition.name}: {error}")
                 continue

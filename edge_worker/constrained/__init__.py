@@ -5,13 +5,12 @@ processor), generate (the generation loop); their public names are importable fr
 """
 
 from edge_worker.constrained.errors import ConstrainedGenerationError, UnsupportedSchemaError
-from edge_worker.constrained.generate import Generation, generate_constrained
+from edge_worker.constrained.generate import generate_constrained
 from edge_worker.constrained.grammar import GrammarTokenizer, compile_schema, grammar_tokenizer
 from edge_worker.constrained.processor import SchemaConstraint
 
 __all__ = [
     "ConstrainedGenerationError",
-    "Generation",
     "GrammarTokenizer",
     "SchemaConstraint",
     "UnsupportedSchemaError",

@@ -22,7 +22,6 @@ LogitsProcessor = Callable[[mx.array, mx.array], mx.array]
 class Generation:
     tokens: list[int]
     text: str
-    prompt_tokens: int
     seconds: float
     first_token_seconds: float
 
@@ -37,14 +36,14 @@ def generate_constrained(
     model: Any,
     tokenizer: Any,
     prompt_tokens: list[int],
-    constraint: SchemaConstraint | None,
+    constraint: SchemaConstraint,
     *,
     max_tokens: int,
     sampler: Callable[[mx.array], mx.array] | None = None,
     prompt_cache: list[Any] | None = None,
     checkpoint: Callable[[], bool] | None = None,
 ) -> Generation:
-    """Generate until the constraint's document is complete (or max_tokens without a constraint).
+    """Generate until the constraint's document is complete.
 
     prompt_tokens are the tokens not yet in prompt_cache (the whole prompt when there is no cache).
     checkpoint is called once per generated token (mlx_lm has already dispatched the next step) and may
@@ -53,7 +52,7 @@ def generate_constrained(
     """
     started = time.perf_counter()
     eos_ids = set(getattr(tokenizer, "eos_token_ids", None) or [])
-    processors: list[LogitsProcessor] | None = [constraint] if constraint is not None else None
+    processors: list[LogitsProcessor] = [constraint]
     out: list[int] = []
     first_token_seconds = 0.0
     steps = generate_step(
@@ -72,29 +71,17 @@ def generate_constrained(
                 raise Cancelled(f"generation stopped after {len(out)} tokens")
             if not out:
                 first_token_seconds = time.perf_counter() - started
-            if constraint is None and token in eos_ids:
-                break
             out.append(token)
-            if constraint is not None:
-                constraint.sync(out)
-                if constraint.complete:
-                    break
+            constraint.sync(out)
+            if constraint.complete:
+                break
     seconds = time.perf_counter() - started
-    if constraint is None:
-        text = tokenizer.decode(out)
-    else:
-        if out and out[-1] in eos_ids:
-            out.pop()
-        if not constraint.complete:
-            raise ConstrainedGenerationError(
-                f"system {constraint.system!r}: output did not complete within {max_tokens} tokens: "
-                f"{constraint.gtok.decode(out)[-120:]!r}"
-            )
-        text = constraint.gtok.decode(out)  # the exact bytes the grammar accepted (no detokenizer clean-up)
-    return Generation(
-        tokens=out,
-        text=text,
-        prompt_tokens=len(prompt_tokens),
-        seconds=seconds,
-        first_token_seconds=first_token_seconds,
-    )
+    if out and out[-1] in eos_ids:
+        out.pop()
+    if not constraint.complete:
+        raise ConstrainedGenerationError(
+            f"system {constraint.system!r}: output did not complete within {max_tokens} tokens: "
+            f"{constraint.gtok.decode(out)[-120:]!r}"
+        )
+    # The exact bytes the grammar accepted (no detokenizer clean-up).
+    return Generation(out, constraint.gtok.decode(out), seconds, first_token_seconds)

@@ -78,21 +78,51 @@ class FakeApi:
         self.heartbeats.append(embedding_version)
         return {"reembed_request_id": None}
 
+    def put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/summaries/{summary_id}/systems/{system}")
+        if self.before_record:
+            self.before_record(summary_id, system)
+        state = self.summaries[summary_id]["systems"].get(system)
+        current = int(state["version"]) if state else 0
+        if body["expected_version"] != current:
+            raise ApiRejected(409, {"error": "stale_version", "message": f"at version {current}"})
+        missing = [v for v in (body["lineage"][k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
+        if missing:
+            raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
+        versions = self.documents.get((summary_id, system), [])
+        if versions and versions[-1] == body["document"]:
+            return {"outcome": "unchanged", "version": current}
+        self.store_record(summary_id, system, body["document"], body["lineage"])
+        return {"outcome": "created" if current == 0 else "updated", "version": current + 1}
+
+    def put_registry(self, version_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/registry/{version_id}")
+        if content_version(kind, content) != version_id:
+            raise ApiRejected(422, {"error": "version_mismatch", "message": f"{version_id} is not its hash"})
+        self.registry[version_id] = {"kind": kind, "content": content}
+        return {"version_id": version_id}
+
+    def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/systems/{name}")
+        self.systems[name] = definition
+        return {"name": name, "definition_version": f"system:{_digest(definition)}", "changed": True}
+
+    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/summaries/{summary_id}/embedding")
+        self.summaries[summary_id]["embedding_version"] = body["embedding_version"]
+        return {"summary_id": summary_id, "embedding_version": body["embedding_version"]}
+
     def send(self, method: str, path: str, body: Any) -> Any:
-        self._reach(method, path)
+        """A stored request (the outbox), routed like the API routes it."""
         if match := _RECORD.match(path):
-            return self._put_record(match["summary"], match["system"], body)
+            return self.put_record(match["summary"], match["system"], body)
         if match := _EMBEDDING.match(path):
-            self.summaries[match["summary"]]["embedding_version"] = body["embedding_version"]
-            return {"summary_id": match["summary"], "embedding_version": body["embedding_version"]}
+            return self.put_embedding(match["summary"], body)
         if match := _REGISTRY.match(path):
-            if content_version(body["kind"], body["content"]) != match["version"]:
-                raise ApiRejected(422, {"error": "version_mismatch", "message": f"{match['version']} is not its hash"})
-            self.registry[match["version"]] = body
-            return {"version_id": match["version"]}
+            return self.put_registry(match["version"], body["kind"], body["content"])
         if match := _SYSTEM.match(path):
-            self.systems[match["name"]] = body
-            return {"name": match["name"], "definition_version": f"system:{_digest(body)}", "changed": True}
+            return self.put_system(match["name"], body)
+        self._reach(method, path)
         raise ApiRejected(404, {"error": "not_found", "message": f"no route {method} {path}"})
 
     def close(self) -> None:
@@ -108,22 +138,6 @@ class FakeApi:
 
     def _copy(self, summary_id: str) -> dict[str, Any]:
         return json.loads(json.dumps(self.summaries[summary_id]))
-
-    def _put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]:
-        if self.before_record:
-            self.before_record(summary_id, system)
-        state = self.summaries[summary_id]["systems"].get(system)
-        current = int(state["version"]) if state else 0
-        if body["expected_version"] != current:
-            raise ApiRejected(409, {"error": "stale_version", "message": f"at version {current}"})
-        missing = [v for v in (body["lineage"][k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
-        if missing:
-            raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
-        versions = self.documents.get((summary_id, system), [])
-        if versions and versions[-1] == body["document"]:
-            return {"outcome": "unchanged", "version": current}
-        self.store_record(summary_id, system, body["document"], body["lineage"])
-        return {"outcome": "created" if current == 0 else "updated", "version": current + 1}
 
 
 def _digest(value: Any) -> str:
