@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,6 @@ from watchdog.observers.api import BaseObserver
 
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, load_systems
 
-log = logging.getLogger("edge_worker.catalog")
 Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
 
 

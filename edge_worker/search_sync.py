@@ -6,14 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.delivery import Delivery, Upload
+from edge_worker.logs import logger
 from edge_worker.model_thread import ModelThread
 from edge_worker.ports import CloudApi, EmbedderLike
-
-logger = Logger(service="session-summary-pipeline-edge")
 
 
 class SearchSync:

@@ -12,24 +12,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
 from edge_worker.delivery import Delivery
-from edge_worker.jobs import systems_to_translate
 from edge_worker.leases import QueueLeases
+from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.outbox import Outbox
 from edge_worker.ports import CloudApi, EmbedderLike, QueueClient, TranslatorLike
 from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import StatusFile, WorkerStatus
+from edge_worker.translations import Translations
 from schemas.contracts import TranslateRequest
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
-logger = Logger(service="session-summary-pipeline-edge")
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 RECEIVE_RETRY_S = 5.0  # after a failed receive (network loss)
 
@@ -50,20 +48,19 @@ class EdgeWorker:
         sqs: QueueClient,
         embedder: EmbedderLike | None = None,
     ) -> None:
-        self.config, self.api, self.translator, self.catalog = config, api, translator, catalog
+        self.config, self.translator, self.catalog = config, translator, catalog
         self.stop_event = threading.Event()
         self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
         self.outbox = Outbox(config.outbox_path)
         self.delivery = Delivery(api, self.outbox)
-        self.records = RecordStore(api, self.delivery, translator.model_info, translator.model_version)
-        self.jobs = QueueLeases(
+        self.edge_queue = QueueLeases(
             sqs,
             config.queue_url,
             wait_seconds=config.wait_seconds,
             visibility_seconds=config.visibility_seconds,
             on_error=self._error,
         )
-        self.queries = (
+        self.query_queue = (
             QueueLeases(sqs, config.query_queue_url, wait_seconds=config.wait_seconds, on_error=self._error)
             if config.query_queue_url
             else None
@@ -74,6 +71,18 @@ class EdgeWorker:
             self.status.embedding_version = self.search.version
         self._status_file = StatusFile(config.status_path)
         self._abandon = threading.Event()  # set when the grace period at stop runs out
+        self.translations = Translations(
+            api,
+            catalog,
+            translator,
+            RecordStore(api, self.delivery, translator.model_info, translator.model_version),
+            self.search,
+            self.status,
+            model=self.model,
+            stopping=self.stop_event,
+            abandon=self._abandon,
+            on_done=self._write_status,
+        )
         self._threads: list[threading.Thread] = []
         self._stopped_cleanly: bool | None = None
 
@@ -89,7 +98,7 @@ class EdgeWorker:
         ]
         if self.search:
             loops.append((self._heartbeat_loop, "edge-heartbeat"))
-            if self.queries:
+            if self.query_queue:
                 loops.append((self._query_loop, "edge-queries"))
         for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -115,7 +124,7 @@ class EdgeWorker:
         self._stopped_cleanly = self.model.close(timeout=ABANDON_WAIT_S)
         if not self._stopped_cleanly:
             logger.warning("the model thread is still busy with work that cannot be interrupted")
-        if self.jobs.release_held():
+        if self.edge_queue.release_held():
             logger.info("in-flight message released for later")
         self._write_status()
         if not any(thread.is_alive() for thread in self._threads):
@@ -167,14 +176,14 @@ class EdgeWorker:
                 return
 
     def _poll_loop(self) -> None:
-        self._serve(self.jobs, 1, self._handle_job)
+        self._serve(self.edge_queue, 1, self._handle_job)
 
     def _handle_job(self, message: dict[str, Any]) -> None:
         """Delete the message once done; give it back at once when stopped; else it comes back after its timeout."""
         outcome = "delete"
-        with self.jobs.hold(message) as receipt:
+        with self.edge_queue.hold(message) as receipt:
             try:
-                self.process(TranslateRequest.model_validate_json(message["Body"]))
+                self.translations.process(TranslateRequest.model_validate_json(message["Body"]))
             except Cancelled:
                 outcome = "release"
             except ApiUnavailable as error:
@@ -184,15 +193,15 @@ class EdgeWorker:
                 self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
                 outcome = "keep"
         if outcome == "release":
-            self.jobs.release(receipt)
+            self.edge_queue.release(receipt)
             logger.info("in-flight message released for later")
         elif outcome == "delete":
-            self.jobs.delete(receipt)
+            self.edge_queue.delete(receipt)
 
     def _query_loop(self) -> None:
         """Search queries want an answer within seconds: their own queue, and urgent calls on the model thread."""
-        if self.search and self.queries:
-            self._serve(self.queries, 10, functools.partial(self._answer_query, self.search, self.queries))
+        if self.search and self.query_queue:
+            self._serve(self.query_queue, 10, functools.partial(self._answer_query, self.search, self.query_queue))
 
     def _answer_query(self, search: SearchSync, queries: QueueLeases, message: dict[str, Any]) -> None:
         """Unanswered (stopped, or an error), the search falls back to words when its wait runs out."""
@@ -203,76 +212,6 @@ class EdgeWorker:
         except Exception as error:
             self._error(f"search query {message['MessageId']}: {type(error).__name__}: {error}")
         queries.delete(message["ReceiptHandle"])
-
-    # ----- translation -----
-    def process(self, request: TranslateRequest) -> int:
-        """Translate what the request needs and store it; returns how many systems were translated."""
-        if request.system and self.catalog.get(request.system) is None:
-            logger.warning(
-                "request for an unknown system skipped", system=request.system, summary_id=request.summary_id
-            )
-            return 0
-        # One summary at a time, read after the one before is stored: the queue and reconcile never both do it.
-        return self.model.call(self._process, request)
-
-    def _process(self, request: TranslateRequest) -> int:
-        if self.stop_event.is_set():
-            raise Cancelled("the worker is stopping: no new work")
-        summary = self.api.summary(request.summary_id)
-        if request.task == "embed":
-            self._embed(request, summary, force=True)
-            return 0
-        requested = self._requested(request)
-        stored = summary.get("systems", {})
-        refresh = request.reason == "refresh"
-        todo = systems_to_translate(requested, stored, self.translator.model_version, force=refresh)
-        if not refresh:
-            self._embed(request, summary, force=False)
-        if not todo:
-            return 0
-        started = time.perf_counter()
-        translations = self.translator.translate(
-            request.summary_id, summary["text"], todo, checkpoint=self._between_tokens
-        )
-        self.status.translated += len(translations)
-        for definition, translation in zip(todo, translations, strict=True):
-            outcome = self.records.store(request, definition, translation.document, stored.get(definition.name))
-            if outcome == "kept":
-                self.status.outboxed += 1
-                logger.warning(
-                    "API unreachable: result kept in the outbox", summary_id=request.summary_id, system=definition.name
-                )
-            elif outcome == "stored":
-                self.status.stored += 1
-            elif outcome == "unchanged":
-                self.status.unchanged += 1
-        logger.info(
-            "translated",
-            summary_id=request.summary_id,
-            systems=[s.name for s in todo],
-            reason=request.reason,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        self._write_status()
-        return len(translations)
-
-    def _requested(self, request: TranslateRequest) -> list[SystemDefinition]:
-        """The one system a request names (if still defined), else every current system."""
-        if not request.system:
-            return self.catalog.current()
-        definition = self.catalog.get(request.system)
-        return [definition] if definition else []
-
-    def _between_tokens(self) -> bool:
-        """Search queries waiting for an embedding go first; True once the grace period at stop is over."""
-        self.model.run_urgent()
-        return self._abandon.is_set()
-
-    def _embed(self, request: TranslateRequest, summary: dict[str, Any], force: bool) -> None:
-        if not self.search or not (force or self.search.needs_embedding(summary)):
-            return
-        refresh_id = request.request_id if request.reason == "refresh" else None
-        self.status.embedded += self.search.embed_summary(request.summary_id, summary["text"], refresh_id)
 
     # ----- background work -----
     def _flush_loop(self) -> None:
@@ -291,7 +230,7 @@ class EdgeWorker:
     def _reconcile_loop(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self.reconcile()
+                self.translations.reconcile()
             except ApiUnavailable as error:
                 self._error(f"reconcile: {error}")
             except Cancelled:
@@ -299,26 +238,6 @@ class EdgeWorker:
             except Exception as error:  # reported; the next pass tries again
                 self._error(f"reconcile: {type(error).__name__}: {error}")
             self.stop_event.wait(self.config.reconcile_seconds)
-
-    def reconcile(self) -> int:
-        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them."""
-        done, token = 0, None
-        while not self.stop_event.is_set():
-            page = self.api.pending_page(token)
-            for item in page["items"]:
-                missing = systems_to_translate(
-                    self.catalog.current(), item.get("systems", {}), self.translator.model_version, force=False
-                )
-                if missing or (self.search and self.search.needs_embedding(item)):
-                    done += self.process(
-                        TranslateRequest(
-                            summary_id=item["summary_id"], reason="backfill", request_id=f"reconcile-{int(time.time())}"
-                        )
-                    )
-            token = page.get("next")
-            if not token:
-                break
-        return done
 
     def _heartbeat_loop(self) -> None:
         while self.search and not self.stop_event.is_set():

@@ -34,7 +34,7 @@ def versions(rig, summary_id: str) -> dict[str, int]:
 
 def test_a_new_summary_is_translated_for_every_system_and_embedded(rig):
     rig.api.add_summary("s1")
-    assert rig.worker.process(translate("s1")) == len(NAMES)
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
     assert rig.translator.calls == [("s1", NAMES)]
     assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
     assert rig.api.summaries["s1"]["embedding_version"] == rig.embedder.version
@@ -48,19 +48,19 @@ def test_only_missing_or_outdated_systems_are_translated_unless_refreshed(rig):
     rig.api.store_record("s1", current, {"old": True}, lineage_for(SYSTEMS[current], model_version))
     rig.api.store_record("s1", outdated, {"old": True}, lineage_for(SYSTEMS[outdated], "translator-model:older"))
 
-    assert rig.worker.process(translate("s1")) == 2
+    assert rig.worker.translations.process(translate("s1")) == 2
     assert rig.translator.calls == [("s1", sorted([outdated, missing]))]
     assert versions(rig, "s1") == {current: 1, outdated: 2, missing: 1}
 
-    assert rig.worker.process(translate("s1", reason="refresh", system=current)) == 1
+    assert rig.worker.translations.process(translate("s1", reason="refresh", system=current)) == 1
     assert rig.translator.calls[-1] == ("s1", [current])
     assert versions(rig, "s1")[current] == 2
-    assert rig.worker.process(translate("s1")) == 0  # everything current now
+    assert rig.worker.translations.process(translate("s1")) == 0  # everything current now
 
 
 def test_a_request_for_an_unknown_system_is_skipped_without_reading_the_summary(rig):
     rig.api.add_summary("s1")
-    assert rig.worker.process(translate("s1", system="nosuch")) == 0
+    assert rig.worker.translations.process(translate("s1", system="nosuch")) == 0
     assert rig.api.sent == [] and rig.translator.calls == []
 
 
@@ -74,7 +74,7 @@ def test_a_409_for_this_very_translation_is_left_to_the_other_worker(rig):
             rig.api.store_record(summary_id, name, {"summary": "theirs", "system": name}, lineage)
 
     rig.api.before_record = another_worker_first
-    assert rig.worker.process(translate("s1", system=system)) == 1
+    assert rig.worker.translations.process(translate("s1", system=system)) == 1
     assert rig.api.documents[("s1", system)] == [{"summary": "theirs", "system": system}]  # not overwritten
     assert rig.worker.status.stored == 0 and rig.worker.status.last_error is None
 
@@ -90,7 +90,7 @@ def test_a_409_on_a_refresh_is_stored_over_the_newer_version(rig):
             rig.api.store_record(summary_id, name, {"second": True}, lineage)
 
     rig.api.before_record = someone_else_stores_version_2
-    assert rig.worker.process(translate("s1", reason="refresh", system=system)) == 1
+    assert rig.worker.translations.process(translate("s1", reason="refresh", system=system)) == 1
     assert versions(rig, "s1")[system] == 3
     assert rig.api.documents[("s1", system)][-1]["summary"] == rig.api.summaries["s1"]["text"]
     assert rig.worker.status.stored == 1
@@ -99,7 +99,7 @@ def test_a_409_on_a_refresh_is_stored_over_the_newer_version(rig):
 def test_results_wait_in_the_outbox_in_order_and_are_replayed_when_the_api_is_back(rig):
     rig.api.add_summary("s1")
     rig.api.refused = {"PUT"}  # the summary can be read, nothing can be stored
-    assert rig.worker.process(translate("s1")) == len(NAMES)
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
     outbox = rig.worker.outbox
     assert rig.worker.status.outboxed == len(NAMES) and rig.worker.status.stored == 0
     assert outbox.size() == 2 + 3 * len(NAMES)  # embedding model, embedding; per system: model, prompt, record
@@ -157,29 +157,29 @@ def test_a_stopping_worker_takes_no_new_work(rig):
     rig.api.add_summary("s1")
     rig.worker.stop_event.set()
     with pytest.raises(Cancelled, match="stopping"):
-        rig.worker.process(translate("s1"))
+        rig.worker.translations.process(translate("s1"))
     assert rig.api.sent == []
 
 
 def test_reconcile_does_what_a_lost_message_left_undone(rig):
     for summary_id in ("s1", "s2"):
         rig.api.add_summary(summary_id)
-    rig.worker.process(translate("s1"))
+    rig.worker.translations.process(translate("s1"))
     rig.translator.calls.clear()
-    assert rig.worker.reconcile() == len(NAMES)
+    assert rig.worker.translations.reconcile() == len(NAMES)
     assert rig.translator.calls == [("s2", NAMES)]
 
 
 def test_the_status_file_reports_counts_outbox_systems_and_the_last_error(rig, tmp_path):
     rig.api.add_summary("s1")
-    rig.worker.process(translate("s1"))
+    rig.worker.translations.process(translate("s1"))
     status = json.loads((tmp_path / "edge" / "status.json").read_text())
     assert (status["translated"], status["stored"], status["outbox"]) == (len(NAMES), len(NAMES), 0)
     assert status["systems"] == NAMES and status["model_version"] == rig.translator.model_version
     assert status["last_error"] is None and status["embedded"] == 1
 
     rig.api.refused = {"PUT"}
-    rig.worker.process(translate("s1", reason="refresh", system=NAMES[0]))
+    rig.worker.translations.process(translate("s1", reason="refresh", system=NAMES[0]))
     status = json.loads((tmp_path / "edge" / "status.json").read_text())
     assert (status["outboxed"], status["outbox"]) == (1, 1)
 
