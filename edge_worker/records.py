@@ -17,6 +17,8 @@ Stored = Literal["stored", "unchanged", "kept", "skipped"]
 
 
 class RecordStore:
+    """A system's JSON into the cloud through `delivery`, with its lineage (model and prompt registry entries)."""
+
     def __init__(self, api: CloudApi, delivery: Delivery, model_info: ModelInfoLike, model_version: str) -> None:
         self.api, self.delivery = api, delivery
         self.model_info, self.model_version = model_info, model_version
