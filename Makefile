@@ -56,13 +56,13 @@ load: setup
 faults: setup model
 	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
 
-# One style (ruff), the import contracts (pyproject's [tool.importlinter]), types of the cloud side (mypy),
+# One style (ruff), the import contracts (pyproject's [tool.importlinter]), types of functions, schemas and edge_worker (mypy),
 # and the template's own linter.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/mypy functions schemas
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
 clean:

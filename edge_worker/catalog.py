@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, load_systems
 
-log = logging.getLogger("edge_worker.catalog")
 Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
 
 
@@ -22,7 +21,7 @@ class SystemCatalog:
         self.systems: dict[str, SystemDefinition] = {}
         self.errors: list[SystemDefinitionError] = []
         self._lock = threading.Lock()
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
 
     def reload(self) -> tuple[list[SystemDefinition], list[SystemDefinitionError]]:
         """Re-read every folder; returns definitions that are new or changed, and broken files."""

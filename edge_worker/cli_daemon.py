@@ -47,7 +47,7 @@ def _status(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    path = config.state_dir / "status.json"
+    path = config.status_path
     status = json.loads(path.read_text()) if path.exists() else {"note": "the worker has not run yet"}
     try:
         attributes = boto3.client("sqs").get_queue_attributes(
@@ -60,7 +60,7 @@ def _status(args: argparse.Namespace) -> int:
         status["queue_error"] = str(error)
     from edge_worker.outbox import Outbox
 
-    outbox = Outbox(config.state_dir / "outbox.sqlite3")
+    outbox = Outbox(config.outbox_path)
     status["outbox"] = outbox.size()
     outbox.close()
     print(json.dumps(status, indent=2))
@@ -87,13 +87,13 @@ def _launchd(args: argparse.Namespace) -> int:
 def _token_store(args: argparse.Namespace) -> int:
     import keyring
 
-    from edge_worker.config import KEYRING_SERVICE
+    from edge_worker.config import KEYRING_SERVICE, KEYRING_USER
 
     token = getpass.getpass("edge API token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not token:
         print("error: empty token", file=sys.stderr)
         return 2
-    keyring.set_password(KEYRING_SERVICE, "api-token", token)
+    keyring.set_password(KEYRING_SERVICE, KEYRING_USER, token)
     print("stored in the OS keychain")
     return 0
 

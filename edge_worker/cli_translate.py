@@ -124,14 +124,3 @@ def handle(command: Any, args: argparse.Namespace) -> int:
     except (UnsupportedSchemaError, ConstrainedGenerationError, InvalidTranslationError, ModelStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ssp-edge")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

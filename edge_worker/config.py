@@ -1,88 +1,132 @@
-"""Edge worker settings: a JSON file in the state directory, overridden by environment variables."""
+"""The edge's settings: every environment variable it reads, and the settings file in the state directory.
+
+Precedence: an `SSP_*` environment variable, then `$SSP_HOME/edge.json`, then the defaults below.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
-from edge_worker.model_store import ssp_home
-
+HOME_VARIABLE = "SSP_HOME"
+TOKEN_VARIABLE = "SSP_API_TOKEN"
 KEYRING_SERVICE = "session-summary-pipeline"
-ENV_OVERRIDES = {  # environment variable -> setting
-    "SSP_API_URL": "api_url",
-    "SSP_EDGE_QUEUE_URL": "queue_url",
-    "SSP_MODEL": "model",
-    "SSP_SYSTEMS_DIRS": "systems_dirs",
-    "SSP_WAIT_SECONDS": "wait_seconds",
-    "SSP_RECONCILE_SECONDS": "reconcile_seconds",
-    "SSP_VISIBILITY_SECONDS": "visibility_seconds",
-    "SSP_EDGE_STATE_DIR": "state_dir",
-    "SSP_QUERY_QUEUE_URL": "query_queue_url",
-    "SSP_EMBEDDING_MODEL": "embedding_model",
-}
+KEYRING_USER = "api-token"
+
+
+def ssp_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The state directory: $SSP_HOME, else ~/.session-summary-pipeline (models, settings, queues' local state)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(HOME_VARIABLE) or Path.home() / ".session-summary-pipeline").expanduser()
 
 
 class ConfigError(ValueError):
-    pass
+    """Settings that are missing or invalid; the message names the variable or file key to set."""
 
 
 class EdgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    api_url: str = Field(min_length=1)
-    queue_url: str = Field(min_length=1)
+    api_url: str = Field(min_length=1, description="the HTTP API's base URL")
+    queue_url: str = Field(min_length=1, description="the EdgeQueue's SQS URL")
     model: str = Field(default="", description="MLX model folder or Hugging Face id; empty = the prepared SmolLM2")
-    systems_dirs: list[Path] = Field(default_factory=list)
-    state_dir: Path = Field(default_factory=lambda: ssp_home() / "edge")
-    wait_seconds: int = Field(default=20, ge=0, le=20)
-    visibility_seconds: int = Field(default=120, ge=10, le=43200)
-    reconcile_seconds: int = Field(default=600, ge=5)
-    flush_seconds: float = Field(default=5.0, gt=0)
+    systems_dirs: list[Path] = Field(default_factory=list, description="folders of system definitions")
+    state_dir: Path = Field(default_factory=lambda: ssp_home() / "edge", description="outbox and status file")
+    wait_seconds: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait")
+    visibility_seconds: int = Field(default=120, ge=10, le=43200, description="SQS visibility timeout of a job")
+    reconcile_seconds: int = Field(default=600, ge=5, description="time between two searches for missed work")
+    flush_seconds: float = Field(default=5.0, gt=0, description="time between two outbox replays")
     query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"
-    heartbeat_seconds: float = Field(default=60.0, gt=0)
+    heartbeat_seconds: float = Field(default=60.0, gt=0, description="time between two heartbeats")
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.sqlite3"
+
+    @property
+    def status_path(self) -> Path:
+        return self.state_dir / "status.json"
 
 
-def config_path() -> Path:
-    return ssp_home() / "edge.json"
+ENVIRONMENT = {  # setting -> the environment variable that sets it
+    "api_url": "SSP_API_URL",
+    "queue_url": "SSP_EDGE_QUEUE_URL",
+    "model": "SSP_MODEL",
+    "systems_dirs": "SSP_SYSTEMS_DIRS",  # several folders: separated by os.pathsep
+    "wait_seconds": "SSP_WAIT_SECONDS",
+    "reconcile_seconds": "SSP_RECONCILE_SECONDS",
+    "visibility_seconds": "SSP_VISIBILITY_SECONDS",
+    "state_dir": "SSP_EDGE_STATE_DIR",
+    "query_queue_url": "SSP_QUERY_QUEUE_URL",
+    "embedding_model": "SSP_EMBEDDING_MODEL",
+}
 
 
-def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> EdgeConfig:
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    return ssp_home(environ) / "edge.json"
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> EdgeConfig:
+    """Settings from `path` (default $SSP_HOME/edge.json, optional) and the environment; ConfigError if unusable."""
     env = os.environ if environ is None else environ
-    path = path or config_path()
-    data: dict = {}
+    path = path or config_path(env)
+    data: dict[str, Any] = {"state_dir": ssp_home(env) / "edge"}
     if path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            settings = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    for variable, setting in ENV_OVERRIDES.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{path}: must hold a JSON object of settings, not {type(settings).__name__}")
+        data.update(settings)
+    from_env = set()
+    for setting, variable in ENVIRONMENT.items():
         if env.get(variable):
             value = env[variable]
             data[setting] = value.split(os.pathsep) if setting == "systems_dirs" else value
+            from_env.add(setting)
     try:
         return EdgeConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"edge configuration ({path} + SSP_* variables): {problems}") from exc
+        problems = "; ".join(_problem(error, path, from_env) for error in exc.errors())
+        raise ConfigError(f"edge configuration: {problems}") from exc
 
 
-def api_token(environ: dict[str, str] | None = None) -> str:
-    """SSP_API_TOKEN, else the OS keychain entry (service session-summary-pipeline, user api-token)."""
+def _problem(error: ErrorDetails, path: Path, from_env: set[str]) -> str:
+    setting = str(error["loc"][0]) if error["loc"] else ""
+    variable = ENVIRONMENT.get(setting)
+    field = EdgeConfig.model_fields.get(setting)
+    unset = error["type"] == "missing" or (error["type"] == "string_too_short" and not error["input"])
+    if unset and variable:
+        about = f" ({field.description})" if field and field.description else ""
+        return f'{variable} is not set{about}: set it, or "{setting}" in {path}'
+    if setting in from_env and variable:
+        return f"{variable}={error['input']!r}: {error['msg']}"
+    return f'"{".".join(map(str, error["loc"]))}" in {path}: {error["msg"]}'
+
+
+def api_token(environ: Mapping[str, str] | None = None) -> str:
+    """$SSP_API_TOKEN, else the OS keychain entry (service session-summary-pipeline, user api-token)."""
     env = os.environ if environ is None else environ
-    if env.get("SSP_API_TOKEN"):
-        return env["SSP_API_TOKEN"]
+    if env.get(TOKEN_VARIABLE):
+        return env[TOKEN_VARIABLE]
     try:
         import keyring
 
-        token = keyring.get_password(KEYRING_SERVICE, "api-token")
+        token = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
     except Exception:  # no keychain backend on this machine
         token = None
     if not token:
-        raise ConfigError("no API token: set SSP_API_TOKEN or run `python -m edge_worker token-store`")
+        raise ConfigError(
+            f"{TOKEN_VARIABLE} is not set and the OS keychain has no API token: set it, or run "
+            "`python -m edge_worker token-store`"
+        )
     return token

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import mlx.core as mx
+import numpy as np
 
 from schemas.lineage import content_version
 
@@ -52,4 +53,4 @@ class Embedder:
         norm = mx.linalg.norm(pooled)
         vector = pooled / mx.maximum(norm, 1e-12)
         mx.eval(vector)
-        return vector.tolist()
+        return np.asarray(vector, dtype=np.float64).tolist()  # Python floats, via the array's buffer

@@ -74,6 +74,8 @@ def read_gguf(path: Path | str) -> tuple[dict[str, mx.array], dict[str, Any]]:
         tensors, metadata = mx.load(str(path), format="gguf", return_metadata=True)
     except Exception as exc:  # mlx raises plain exceptions for unreadable files
         raise GGUFImportError(f"{path}: not a readable GGUF file ({exc})") from None
+    if not isinstance(tensors, dict) or not isinstance(metadata, dict):
+        raise GGUFImportError(f"{path}: GGUF file without named tensors and metadata")
     return tensors, {key: _plain(value) for key, value in metadata.items()}
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge_worker.ports import SystemLike
 from edge_worker.prompting import prompt_version
 from schemas.system_definition import SystemDefinition
 
 
-def lineage_for(system: SystemDefinition, model_version: str) -> dict[str, str]:
+def lineage_for(system: SystemLike, model_version: str) -> dict[str, str]:
+    """What a record names as its makers: the translator model, prompt and schema versions."""
     return {
         "translator_model_version": model_version,
         "translator_prompt_version": prompt_version(system),
@@ -18,7 +20,9 @@ def lineage_for(system: SystemDefinition, model_version: str) -> dict[str, str]:
 
 def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
     """The stored record was made by this exact model, prompt and schema."""
-    return bool(state) and all(state.get(key) == value for key, value in lineage.items())
+    if not state:
+        return False
+    return all(state.get(key) == value for key, value in lineage.items())
 
 
 def systems_to_translate(

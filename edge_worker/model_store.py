@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from edge_worker.config import ssp_home
 
 Progress = Callable[[str], None]
 
@@ -43,10 +44,6 @@ class ModelInfo:
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def ssp_home() -> Path:
-    return Path(os.environ.get("SSP_HOME") or Path.home() / ".session-summary-pipeline").expanduser()
 
 
 def models_dir() -> Path:
@@ -172,5 +169,5 @@ def load_model(ref: str) -> tuple[Any, Any, ModelInfo]:
     path = resolve_model_path(ref)
     local = Path(ref).expanduser()
     model_id = local.resolve().name if local.exists() else ref
-    model, tokenizer = mlx_lm.load(str(path))
+    model, tokenizer = mlx_lm.load(str(path))[:2]
     return model, tokenizer, ModelInfo(model_id=model_id, weights_digest=weights_digest(path), path=path)

@@ -1,17 +1,26 @@
-"""A durable, ordered outbox (SQLite): results wait here while the API is unreachable."""
+"""A durable, ordered outbox (SQLite): API requests that wait here while the API is unreachable."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    method: str
+    path: str
+    body: Any
 
 
 class Outbox:
+    """First in, first out; safe to share between threads. The file survives restarts."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -28,28 +37,18 @@ class Outbox:
                 "INSERT INTO outbox (method, path, body) VALUES (?, ?, ?)", (method, path, json.dumps(body))
             )
 
+    def oldest(self) -> Entry | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, method, path, body FROM outbox ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else Entry(row[0], row[1], row[2], json.loads(row[3]))
+
+    def remove(self, entry: Entry) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (entry.id,))
+
     def size(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-
-    def flush(self, api: EdgeApi) -> tuple[int, list[str]]:
-        """Send in order; stop at the first unreachable send. A rejected entry is dropped and reported."""
-        sent, rejected = 0, []
-        while True:
-            with self._lock:
-                row = self._db.execute("SELECT id, method, path, body FROM outbox ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return sent, rejected
-            entry_id, method, path, body = row
-            try:
-                api.send(method, path, json.loads(body))
-            except ApiUnavailable:
-                return sent, rejected
-            except ApiRejected as error:
-                rejected.append(f"{method} {path}: {error}")
-            with self._lock:
-                self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
-            sent += 1
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from edge_worker.ports import SystemLike
 from schemas.lineage import content_version
 
 SYSTEM_MESSAGE = (
@@ -28,12 +29,6 @@ TEMPLATE_TEXT = "\n---\n".join(
 )
 _FORMAT_HINTS = {"date": '"YYYY-MM-DD"', "date-time": '"YYYY-MM-DDThh:mm:ss+hh:mm"', "time": '"hh:mm:ss"'}
 _SPLIT = "\u0000SYSTEM-PART\u0000"
-
-
-class SystemLike(Protocol):
-    name: str
-    instructions: str
-    schema: dict[str, Any]
 
 
 def prompt_content(system: SystemLike) -> dict[str, str]:

@@ -1,13 +1,18 @@
-"""Build a running edge worker from configuration: model, translator, API client, queue client."""
+"""Build a running edge worker from configuration: the one place its clients are made and wired."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from edge_worker.api_client import EdgeApi
+from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig, api_token
+from edge_worker.ports import EmbedderLike, QueueClient, TranslatorLike
 from edge_worker.worker import EdgeWorker
 
 
-def build_translator(model_ref: str):
+def build_translator(model_ref: str) -> Any:
+    """A Translator over `model_ref` (folder or Hugging Face id), or the prepared default model when empty."""
     from edge_worker.model_store import load_model, prepare_default_model
     from edge_worker.translator import Translator
 
@@ -15,7 +20,7 @@ def build_translator(model_ref: str):
     return Translator(model, tokenizer, info)
 
 
-def build_embedder(config: EdgeConfig, translator):
+def build_embedder(config: EdgeConfig, translator: Any) -> EmbedderLike:
     """The configured embedding model, else the translator's own model (mean-pooled hidden states)."""
     from edge_worker.embedder import Embedder
 
@@ -27,7 +32,27 @@ def build_embedder(config: EdgeConfig, translator):
     return Embedder(translator.model, translator.tokenizer, translator.model_info, pooling=config.embedding_pooling)
 
 
-def build_worker(config: EdgeConfig, token: str | None = None, translator=None, sqs=None, embedder=None) -> EdgeWorker:
-    api = EdgeApi(config.api_url, token or api_token())
+def build_worker(
+    config: EdgeConfig,
+    token: str | None = None,
+    translator: TranslatorLike | None = None,
+    sqs: QueueClient | None = None,
+    embedder: EmbedderLike | None = None,
+) -> EdgeWorker:
+    """The worker with its clients; each one not given is made from `config` (token: $SSP_API_TOKEN or keychain).
+
+    Raises ConfigError when there is no API token.
+    """
     translator = translator or build_translator(config.model)
-    return EdgeWorker(config, api, translator, sqs=sqs, embedder=embedder or build_embedder(config, translator))
+    if sqs is None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+    return EdgeWorker(
+        config,
+        EdgeApi(config.api_url, token or api_token()),
+        translator,
+        catalog=SystemCatalog(config.systems_dirs or None),
+        sqs=sqs,
+        embedder=embedder or build_embedder(config, translator),
+    )

@@ -6,60 +6,53 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+from edge_worker.api_client import ApiRejected, ApiUnavailable
+from edge_worker.delivery import Delivery, Upload
+from edge_worker.logs import logger
 from edge_worker.model_thread import ModelThread
-from edge_worker.outbox import Outbox
-
-logger = Logger(service="session-summary-pipeline-edge")
+from edge_worker.ports import CloudApi, EmbedderLike
 
 
 class SearchSync:
+    """Embeddings run on the model thread (the embedder may share the translator's model); `on_error` reports."""
+
     def __init__(
-        self, api: EdgeApi, embedder: Any, outbox: Outbox, model: ModelThread, on_error: Callable[[str], None]
+        self,
+        api: CloudApi,
+        embedder: EmbedderLike,
+        delivery: Delivery,
+        model: ModelThread,
+        on_error: Callable[[str], None],
     ) -> None:
-        self.api, self.embedder, self.outbox, self.model, self.on_error = api, embedder, outbox, model, on_error
-        self._registered = False
+        self.api, self.embedder, self.delivery, self.model, self.on_error = api, embedder, delivery, model, on_error
 
     @property
     def version(self) -> str:
         return self.embedder.version
 
     def _vector(self, text: str, urgent: bool = False) -> list[float]:
-        return self.model.call(self.embedder.embed, text, urgent=urgent)  # it may share the translator's model
+        return self.model.call(self.embedder.embed, text, urgent=urgent)
 
-    def register(self) -> None:
+    def _registration(self) -> Upload:
         """The embedding model's registry entry (content-addressed, so sending it again changes nothing)."""
-        if not self._registered:
-            self.api.put_registry(self.version, "embedding-model", self.embedder.registry_content())
-            self._registered = True
+        return self.delivery.registry_entry(self.version, "embedding-model", self.embedder.registry_content())
 
     def needs_embedding(self, summary: dict[str, Any]) -> bool:
         return summary.get("embedding_version") != self.version
 
     def embed_summary(self, summary_id: str, text: str, request_id: str | None = None) -> bool:
-        """True once the cloud has the vector; False when it waits in the outbox."""
+        """True once the cloud has the vector; False when it waits in the outbox. Raises ApiRejected."""
         body = {"embedding_version": self.version, "vector": self._vector(text), "request_id": request_id}
-        try:
-            self.register()
-            self.api.put_embedding(summary_id, body)
-        except ApiUnavailable:
-            if not self._registered:
-                self.outbox.add(
-                    "PUT",
-                    f"/edge/registry/{self.version}",
-                    {"kind": "embedding-model", "content": self.embedder.registry_content()},
-                )
-            self.outbox.add("PUT", f"/edge/summaries/{summary_id}/embedding", body)
+        if not self.delivery.send(self._registration(), self.delivery.embedding(summary_id, body)).delivered:
             logger.warning("API unreachable: embedding kept in the outbox", summary_id=summary_id)
             return False
         logger.info("embedded", summary_id=summary_id, embedding_version=self.version, refresh_request_id=request_id)
         return True
 
     def heartbeat(self) -> None:
+        """Tell the cloud which model the edge embeds with; it queues re-embedding when that changed."""
         try:
-            self.register()
+            self.delivery.send(self._registration(), keep=False)
             answer = self.api.heartbeat(self.version)
         except (ApiUnavailable, ApiRejected) as error:
             self.on_error(f"heartbeat: {error}")

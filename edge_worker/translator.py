@@ -6,7 +6,7 @@ import copy
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import mlx.core as mx
 from jsonschema import Draft202012Validator
@@ -15,8 +15,10 @@ from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
 from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
+from edge_worker.jobs import lineage_for
 from edge_worker.model_thread import Cancelled
-from edge_worker.prompting import build_summary_prompt, prompt_version
+from edge_worker.ports import ModelInfoLike, SystemLike
+from edge_worker.prompting import build_summary_prompt
 from schemas.lineage import content_version
 
 PREFILL_STEP = 2048
@@ -24,21 +26,6 @@ PREFILL_STEP = 2048
 
 class InvalidTranslationError(RuntimeError):
     """Constrained output that still failed JSON parsing or schema validation."""
-
-
-class ModelInfoLike(Protocol):
-    model_id: str
-    weights_digest: str
-
-
-class SystemLike(Protocol):
-    name: str
-    instructions: str
-    schema: dict[str, Any]
-    max_output_tokens: int
-
-    @property
-    def schema_version(self) -> str: ...
 
 
 class Lineage(BaseModel):
@@ -69,9 +56,8 @@ class Translation(BaseModel):
 
 
 def model_version(model_info: ModelInfoLike) -> str:
-    return content_version(
-        "translator-model", {"model_id": model_info.model_id, "weights_digest": model_info.weights_digest}
-    )
+    """The registry version of the translator model (content-addressed: model id and weights digest)."""
+    return content_version("translator-model", model_info.registry_content())
 
 
 class Translator:
@@ -187,11 +173,7 @@ class Translator:
             summary_id=summary_id,
             system=system.name,
             document=document,
-            lineage=Lineage(
-                translator_model_version=self.model_version,
-                translator_prompt_version=prompt_version(system),
-                schema_version=system.schema_version,
-            ),
+            lineage=Lineage(**lineage_for(system, self.model_version)),
             stats=TranslationStats(
                 prompt_tokens_processed=len(tokens) + extra_prompt_tokens,
                 generated_tokens=len(generation.tokens),

@@ -6,13 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from edge_worker.config import ssp_home
 from functions.stores.tokens import TokenStore
 
 SAMPLE_SOURCES = ("synapse", "planner", "nudge")
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("SSP_HOME") or Path.home() / ".session-summary-pipeline").expanduser() / "local"
+    return ssp_home() / "local"
 
 
 def issue_local_tokens(tokens_table: str) -> dict[str, str]:

@@ -61,4 +61,4 @@ def test_status_reports_queue_outbox_and_last_state(tmp_path):
 def test_missing_configuration_is_named(tmp_path):
     result = _edge("status", env={"SSP_HOME": str(tmp_path), "SSP_API_URL": "", "SSP_EDGE_QUEUE_URL": ""})
     assert result.returncode == 2
-    assert "api_url" in result.stderr and "queue_url" in result.stderr
+    assert "SSP_API_URL is not set" in result.stderr and "SSP_EDGE_QUEUE_URL is not set" in result.stderr

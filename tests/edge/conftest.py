@@ -9,19 +9,14 @@ from typing import Any
 import pytest
 from tiny_model import build_tiny_model
 
-
-@dataclass(frozen=True)
-class TinyModelInfo:
-    model_id: str
-    weights_digest: str
-    path: Path
+from edge_worker.model_store import ModelInfo
 
 
 @dataclass(frozen=True)
 class LoadedTinyModel:
     model: Any
     tokenizer: Any
-    info: TinyModelInfo
+    info: ModelInfo
 
 
 @pytest.fixture(scope="session")
@@ -37,4 +32,4 @@ def tiny_model(tiny_model_dir: Path) -> LoadedTinyModel:
 
     model, tokenizer = mlx_lm.load(str(tiny_model_dir))
     digest = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
-    return LoadedTinyModel(model, tokenizer, TinyModelInfo("tiny-random-llama", digest, tiny_model_dir))
+    return LoadedTinyModel(model, tokenizer, ModelInfo("tiny-random-llama", digest, tiny_model_dir))

@@ -17,6 +17,7 @@ from edge_worker.constrained import (
     generate_constrained,
     grammar_tokenizer,
 )
+from edge_worker.constrained.processor import masked_logits
 from schemas.system_definition import load_systems, output_validator
 
 SHIPPED = load_systems()
@@ -156,7 +157,7 @@ def test_cpu_mask_matches_llguidance_reference(tiny_model):
     from llguidance.numpy import fill_next_token_bitmask
 
     fill_next_token_bitmask(constraint.matcher, bitmask)
-    ours = np.array(constraint._apply(mx.array(logits), bitmask))
+    ours = np.array(masked_logits(mx.array(logits), bitmask, vocab, metal=False))
     reference = logits.copy()
     apply_token_bitmask_inplace(reference, bitmask)
     assert np.array_equal(ours, reference)

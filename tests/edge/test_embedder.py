@@ -10,17 +10,9 @@ from edge_worker.embedder import Embedder
 from schemas.lineage import content_version
 
 
-class _Info:
-    def __init__(self, info) -> None:
-        self.model_id, self.weights_digest = info.model_id, info.weights_digest
-
-    def registry_content(self) -> dict:
-        return {"model_id": self.model_id, "weights_digest": self.weights_digest}
-
-
 @pytest.fixture(scope="module")
 def embedder(tiny_model) -> Embedder:
-    return Embedder(tiny_model.model, tiny_model.tokenizer, _Info(tiny_model.info))
+    return Embedder(tiny_model.model, tiny_model.tokenizer, tiny_model.info)
 
 
 def test_vectors_are_unit_length_with_the_model_width(embedder, tiny_model):
@@ -41,16 +33,16 @@ def test_the_version_names_model_pooling_and_width(embedder, tiny_model):
     content = embedder.registry_content()
     assert content["dims"] == embedder.dims and content["pooling"] == "mean"
     assert embedder.version == content_version("embedding-model", content)
-    last = Embedder(tiny_model.model, tiny_model.tokenizer, _Info(tiny_model.info), pooling="last")
+    last = Embedder(tiny_model.model, tiny_model.tokenizer, tiny_model.info, pooling="last")
     assert last.version != embedder.version
     assert last.embed("Book the dentist") != embedder.embed("Book the dentist")
 
 
 def test_long_texts_are_cut_at_max_tokens_and_bad_input_is_refused(embedder, tiny_model):
-    short = Embedder(tiny_model.model, tiny_model.tokenizer, _Info(tiny_model.info), max_tokens=4)
+    short = Embedder(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=4)
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
     assert short.embed(words) == short.embed(words + " lambda mu nu xi omicron")
     with pytest.raises(ValueError, match="no tokens"):
         embedder.embed("")
     with pytest.raises(ValueError, match="pooling"):
-        Embedder(tiny_model.model, tiny_model.tokenizer, _Info(tiny_model.info), pooling="max")
+        Embedder(tiny_model.model, tiny_model.tokenizer, tiny_model.info, pooling="max")

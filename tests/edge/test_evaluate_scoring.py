@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_worker.cli_translate import main
+from edge_worker.cli import main
 from edge_worker.evaluate import SystemEvaluation, evaluate_system, flatten, leaf_matches, prf, render_markdown
 from edge_worker.translator import Translator
 from schemas.system_definition import SystemDefinition, load_systems

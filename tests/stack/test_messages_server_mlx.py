@@ -86,3 +86,20 @@ def test_backend_caps_generated_tokens(server):
     client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
     message = client.messages.create(model="local-mlx", max_tokens=4000, messages=[{"role": "user", "content": USER}])
     assert message.usage.output_tokens <= 12
+
+
+def test_only_the_latest_cached_prefixes_are_kept_and_a_partly_cached_one_answers_the_same(model_dir):
+    def ask(client, system: str):
+        block = {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
+        message = client.messages.create(
+            model="local-mlx", max_tokens=6, system=[block], messages=[{"role": "user", "content": USER}]
+        )
+        return message.usage.cache_read_input_tokens > 0, message.content[0].text
+
+    with start_messages_server(MlxBackend(str(model_dir), max_tokens=6, cached_prefixes=1)) as one_prefix:
+        client = anthropic.Anthropic(api_key="local", base_url=one_prefix.url, max_retries=0, timeout=120)
+        read, first = ask(client, SYSTEM)
+        assert not read
+        assert ask(client, SYSTEM) == (True, first)
+        assert not ask(client, "A different system prompt for another job.")[0]
+        assert ask(client, SYSTEM) == (False, first)  # pushed out by the newer prefix, whose shared start it reuses

@@ -1,0 +1,101 @@
+"""What the worker's services need from their clients: the cloud API, the queue, the models.
+
+runtime.build_worker wires the real ones (EdgeApi, boto3's SQS client, Translator, Embedder); unit tests
+pass in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+
+class CloudApi(Protocol):
+    """The edge routes of the HTTP API (edge_worker.api_client.EdgeApi). Raises ApiUnavailable / ApiRejected."""
+
+    def summary(self, summary_id: str) -> dict[str, Any]: ...
+
+    def pending_page(self, next_token: str | None = None, limit: int = 100) -> dict[str, Any]: ...
+
+    def put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def put_registry(self, version_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]: ...
+
+    def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]: ...
+
+    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def put_query_embedding(self, query_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def heartbeat(self, embedding_version: str) -> dict[str, Any]: ...
+
+    def send(self, method: str, path: str, body: Any) -> Any: ...
+
+
+class QueueClient(Protocol):
+    """The part of boto3's SQS client the worker uses."""
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def change_message_visibility(self, **kwargs: Any) -> Any: ...
+
+    def delete_message(self, **kwargs: Any) -> Any: ...
+
+
+class SystemLike(Protocol):
+    """A system definition as the translator reads it (schemas.system_definition.SystemDefinition)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def instructions(self) -> str: ...
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
+
+    @property
+    def schema_version(self) -> str: ...
+
+    @property
+    def max_output_tokens(self) -> int: ...
+
+
+class ModelInfoLike(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def weights_digest(self) -> str: ...
+
+    def registry_content(self) -> dict[str, Any]: ...
+
+
+class TranslationLike(Protocol):
+    @property
+    def document(self) -> dict[str, Any]: ...
+
+
+class TranslatorLike(Protocol):
+    """One summary into one JSON document per system (edge_worker.translator.Translator)."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def model_info(self) -> ModelInfoLike: ...
+
+    def translate(
+        self, summary_id: str, summary_text: str, systems: Sequence[Any], *, checkpoint: Callable[[], bool] | None
+    ) -> Sequence[TranslationLike]: ...
+
+
+class EmbedderLike(Protocol):
+    """Text into a search vector (edge_worker.embedder.Embedder)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def registry_content(self) -> dict[str, Any]: ...
+
+    def embed(self, text: str) -> list[float]: ...

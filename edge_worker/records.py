@@ -1,0 +1,66 @@
+"""Storing a system's JSON in the cloud: its lineage in the registry first, then the record; a 409 is re-read."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from edge_worker.api_client import ApiRejected
+from edge_worker.delivery import Delivery, Upload
+from edge_worker.jobs import is_current, lineage_for
+from edge_worker.ports import CloudApi, ModelInfoLike
+from edge_worker.prompting import prompt_content
+from schemas.contracts import TranslateRequest
+from schemas.lineage import content_version
+from schemas.system_definition import SystemDefinition
+
+Stored = Literal["stored", "unchanged", "kept", "skipped"]
+
+
+class RecordStore:
+    """A system's JSON into the cloud through `delivery`, with its lineage (model and prompt registry entries)."""
+
+    def __init__(self, api: CloudApi, delivery: Delivery, model_info: ModelInfoLike, model_version: str) -> None:
+        self.api, self.delivery = api, delivery
+        self.model_info, self.model_version = model_info, model_version
+
+    def store(
+        self, request: TranslateRequest, system: SystemDefinition, document: dict[str, Any], state: dict | None
+    ) -> Stored:
+        """Send one document written for `request`, over the record `state` the cloud had when it was read.
+
+        "stored" or "unchanged" (the cloud's answer), "kept" (in the outbox: the API is unreachable), or
+        "skipped" (a 409, and another worker had stored this very translation). Raises ApiRejected otherwise.
+        """
+        lineage = lineage_for(system, self.model_version)
+        refresh = request.reason == "refresh"
+        body = {
+            "document": document,
+            "lineage": lineage,
+            "expected_version": int((state or {}).get("version", 0)),
+            "request_id": request.request_id if refresh else None,
+        }
+        try:
+            sent = self.delivery.send(
+                *self._lineage(system), self.delivery.record(request.summary_id, system.name, body)
+            )
+        except ApiRejected as error:
+            if error.status != 409:
+                raise
+            current = self.api.summary(request.summary_id).get("systems", {}).get(system.name)
+            if is_current(current, lineage) and not refresh:
+                return "skipped"
+            body["expected_version"] = int((current or {}).get("version", 0))
+            sent = self.delivery.send(self.delivery.record(request.summary_id, system.name, body))
+        if not sent.delivered:
+            return "kept"
+        return "unchanged" if sent.answer.get("outcome") == "unchanged" else "stored"
+
+    def _lineage(self, system: SystemDefinition) -> list[Upload]:
+        """Registry entries for the model and the prompt (content-addressed, so sending them again is harmless)."""
+        entries = [
+            ("translator-model", self.model_info.registry_content()),
+            ("translator-prompt", prompt_content(system)),
+        ]
+        return [
+            self.delivery.registry_entry(content_version(kind, content), kind, content) for kind, content in entries
+        ]

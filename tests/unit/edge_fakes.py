@@ -1,0 +1,335 @@
+"""In-memory fakes of the edge worker's clients: the cloud API, SQS, the translator and the embedder.
+
+Each keeps to the contract of the real one (edge_worker.ports) closely enough for the worker's decisions:
+the API's optimistic concurrency (409 on a stale expected_version, "unchanged" for the same document),
+SQS visibility (a received message is invisible until deleted, released or timed out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_worker.api_client import ApiRejected, ApiUnavailable
+from edge_worker.model_thread import Cancelled
+from schemas.lineage import content_version
+
+_RECORD = re.compile(r"^/edge/summaries/(?P<summary>[^/]+)/systems/(?P<system>[^/]+)$")
+_EMBEDDING = re.compile(r"^/edge/summaries/(?P<summary>[^/]+)/embedding$")
+_REGISTRY = re.compile(r"^/edge/registry/(?P<version>[^/]+)$")
+_SYSTEM = re.compile(r"^/edge/systems/(?P<name>[^/]+)$")
+_REGISTERED_LINEAGE = ("translator_model_version", "translator_prompt_version")  # the edge registers these
+
+
+class FakeApi:
+    """The edge routes over dicts. `available=False` makes every call raise ApiUnavailable (a lost network);
+    methods in `refused` (e.g. {"PUT"}) are cut off alone."""
+
+    def __init__(self) -> None:
+        self.available = True
+        self.refused: set[str] = set()
+        self.summaries: dict[str, dict[str, Any]] = {}
+        self.documents: dict[tuple[str, str], list[dict[str, Any]]] = {}  # every stored version, oldest first
+        self.registry: dict[str, dict[str, Any]] = {}
+        self.systems: dict[str, dict[str, Any]] = {}
+        self.sent: list[tuple[str, str]] = []  # (method, path) of every request that reached the API
+        self.heartbeats: list[str] = []
+        self.query_vectors: dict[str, dict[str, Any]] = {}
+        self.rejections: dict[str, tuple[int, str]] = {}  # path -> (status, message) for every request to it
+        self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
+
+    def add_summary(self, summary_id: str, text: str = "The user booked a dentist visit on Friday.") -> None:
+        self.summaries[summary_id] = {"summary_id": summary_id, "text": text, "systems": {}, "embedding_version": None}
+
+    def store_record(self, summary_id: str, system: str, document: dict[str, Any], lineage: dict[str, str]) -> None:
+        """What another writer stores: the next version of a record."""
+        versions = self.documents.setdefault((summary_id, system), [])
+        versions.append(document)
+        self.summaries[summary_id]["systems"][system] = {"version": len(versions), **lineage}
+
+    # ----- the routes -----
+    def summary(self, summary_id: str) -> dict[str, Any]:
+        self._reach("GET", f"/edge/summaries/{summary_id}")
+        if summary_id not in self.summaries:
+            raise ApiRejected(404, {"error": "not_found", "message": f"no summarized session {summary_id}"})
+        return self._copy(summary_id)
+
+    def pending_page(self, next_token: str | None = None, limit: int = 100) -> dict[str, Any]:
+        self._reach("GET", "/edge/pending")
+        ids = sorted(self.summaries)
+        start = int(next_token or 0)
+        page = [self._copy(i) for i in ids[start : start + limit]]
+        more = start + limit < len(ids)
+        return {"items": page, "next": str(start + limit) if more else None}
+
+    def put_query_embedding(self, query_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/queries/{query_id}/embedding")
+        self.query_vectors[query_id] = body
+        return {"query_id": query_id}
+
+    def heartbeat(self, embedding_version: str) -> dict[str, Any]:
+        self._reach("PUT", "/edge/heartbeat")
+        self.heartbeats.append(embedding_version)
+        return {"reembed_request_id": None}
+
+    def put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/summaries/{summary_id}/systems/{system}")
+        if self.before_record:
+            self.before_record(summary_id, system)
+        state = self.summaries[summary_id]["systems"].get(system)
+        current = int(state["version"]) if state else 0
+        if body["expected_version"] != current:
+            raise ApiRejected(409, {"error": "stale_version", "message": f"at version {current}"})
+        missing = [v for v in (body["lineage"][k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
+        if missing:
+            raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
+        versions = self.documents.get((summary_id, system), [])
+        if versions and versions[-1] == body["document"]:
+            return {"outcome": "unchanged", "version": current}
+        self.store_record(summary_id, system, body["document"], body["lineage"])
+        return {"outcome": "created" if current == 0 else "updated", "version": current + 1}
+
+    def put_registry(self, version_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/registry/{version_id}")
+        if content_version(kind, content) != version_id:
+            raise ApiRejected(422, {"error": "version_mismatch", "message": f"{version_id} is not its hash"})
+        self.registry[version_id] = {"kind": kind, "content": content}
+        return {"version_id": version_id}
+
+    def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/systems/{name}")
+        self.systems[name] = definition
+        return {"name": name, "definition_version": f"system:{_digest(definition)}", "changed": True}
+
+    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._reach("PUT", f"/edge/summaries/{summary_id}/embedding")
+        self.summaries[summary_id]["embedding_version"] = body["embedding_version"]
+        return {"summary_id": summary_id, "embedding_version": body["embedding_version"]}
+
+    def send(self, method: str, path: str, body: Any) -> Any:
+        """A stored request (the outbox), routed like the API routes it."""
+        if match := _RECORD.match(path):
+            return self.put_record(match["summary"], match["system"], body)
+        if match := _EMBEDDING.match(path):
+            return self.put_embedding(match["summary"], body)
+        if match := _REGISTRY.match(path):
+            return self.put_registry(match["version"], body["kind"], body["content"])
+        if match := _SYSTEM.match(path):
+            return self.put_system(match["name"], body)
+        self._reach(method, path)
+        raise ApiRejected(404, {"error": "not_found", "message": f"no route {method} {path}"})
+
+    def close(self) -> None:
+        pass
+
+    def _reach(self, method: str, path: str) -> None:
+        if not self.available or method in self.refused:
+            raise ApiUnavailable(f"{method} {path}: connection refused")
+        self.sent.append((method, path))
+        if path in self.rejections:
+            status, message = self.rejections[path]
+            raise ApiRejected(status, {"error": "rejected", "message": message})
+
+    def _copy(self, summary_id: str) -> dict[str, Any]:
+        return json.loads(json.dumps(self.summaries[summary_id]))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Message:
+    id: str
+    body: str
+    receipt: str | None = None  # set while received and not yet visible again
+
+
+class FakeSqs:
+    """Queues by URL. A receive waits at most `max_wait_s` for a message (a short long-poll), whatever it asks."""
+
+    def __init__(self, max_wait_s: float = 0.05) -> None:
+        self.max_wait_s = max_wait_s
+        self.queues: dict[str, list[_Message]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failing: set[str] = set()  # operation names that raise (an unreachable SQS)
+        self._ids = itertools.count(1)
+        self._changed = threading.Condition()
+
+    def send(self, queue_url: str, body: str) -> str:
+        with self._changed:
+            message = _Message(f"m-{next(self._ids)}", body)
+            self.queues.setdefault(queue_url, []).append(message)
+            self._changed.notify_all()
+        return message.id
+
+    def visible(self, queue_url: str) -> list[str]:
+        with self._changed:
+            return [m.body for m in self.queues.get(queue_url, []) if m.receipt is None]
+
+    def in_flight(self, queue_url: str) -> list[str]:
+        with self._changed:
+            return [m.body for m in self.queues.get(queue_url, []) if m.receipt is not None]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait until `condition()` holds after some SQS call (or timeout)."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("receive_message", kwargs)
+        with self._changed:
+            self._changed.wait_for(lambda: self._ready(kwargs["QueueUrl"]), timeout=self.max_wait_s)
+            ready = [m for m in self.queues.get(kwargs["QueueUrl"], []) if m.receipt is None]
+            taken = ready[: kwargs.get("MaxNumberOfMessages", 1)]
+            for message in taken:
+                message.receipt = f"r-{next(self._ids)}"
+            self._changed.notify_all()
+        return {"Messages": [{"MessageId": m.id, "Body": m.body, "ReceiptHandle": m.receipt} for m in taken]}
+
+    def change_message_visibility(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("change_message_visibility", kwargs)
+        with self._changed:
+            message = self._held(kwargs["QueueUrl"], kwargs["ReceiptHandle"])
+            if kwargs["VisibilityTimeout"] == 0:
+                message.receipt = None
+            self._changed.notify_all()
+        return {}
+
+    def delete_message(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("delete_message", kwargs)
+        with self._changed:
+            message = self._held(kwargs["QueueUrl"], kwargs["ReceiptHandle"])
+            self.queues[kwargs["QueueUrl"]].remove(message)
+            self._changed.notify_all()
+        return {}
+
+    def _record(self, operation: str, kwargs: dict[str, Any]) -> None:
+        with self._changed:
+            self.calls.append((operation, kwargs))
+            self._changed.notify_all()
+        if operation in self.failing:
+            raise ConnectionError(f"{operation}: could not connect to the endpoint URL")
+
+    def _ready(self, queue_url: str) -> bool:
+        return any(m.receipt is None for m in self.queues.get(queue_url, []))
+
+    def _held(self, queue_url: str, receipt: str) -> _Message:
+        for message in self.queues.get(queue_url, []):
+            if message.receipt == receipt:
+                return message
+        raise ValueError(f"ReceiptHandleIsInvalid: {receipt}")
+
+
+@dataclass(frozen=True)
+class FakeModelInfo:
+    model_id: str = "fake-model"
+    weights_digest: str = "sha256:fake"
+
+    def registry_content(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "weights_digest": self.weights_digest}
+
+
+@dataclass(frozen=True)
+class FakeTranslation:
+    system: str
+    document: dict[str, Any]
+
+
+@dataclass
+class FakeTranslator:
+    """Writes {"summary": <text>, "system": <name>} per system. With `hold`, the first translation waits, checking
+    its checkpoint once per "token", until `hold` is set (it then goes on) or the checkpoint says stop (Cancelled).
+    """
+
+    model_info: FakeModelInfo = field(default_factory=FakeModelInfo)
+    hold: threading.Event | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def model_version(self) -> str:
+        return content_version("translator-model", self.model_info.registry_content())
+
+    def translate(
+        self, summary_id: str, summary_text: str, systems: Sequence[Any], *, checkpoint: Callable[[], bool] | None
+    ) -> list[FakeTranslation]:
+        self.started.set()
+        while self.hold is not None and not self.hold.wait(0.005):  # one "token"
+            if checkpoint is not None and checkpoint():
+                raise Cancelled("generation stopped")
+        self.calls.append((summary_id, [s.name for s in systems]))
+        return [FakeTranslation(s.name, {"summary": summary_text, "system": s.name}) for s in systems]
+
+
+@dataclass
+class FakeEmbedder:
+    """A 3-dimensional bag of letters; `version` names the method like the real one."""
+
+    model_info: FakeModelInfo = field(default_factory=FakeModelInfo)
+    embedded: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return content_version("embedding-model", self.registry_content())
+
+    def registry_content(self) -> dict[str, Any]:
+        return {**self.model_info.registry_content(), "method": "letter counts", "dims": 3}
+
+    def embed(self, text: str) -> list[float]:
+        self.embedded.append(text)
+        counts = [float(sum(ch in group for ch in text.lower())) for group in ("aeiou", "lmnrs", "tdkpb")]
+        norm = sum(c * c for c in counts) ** 0.5 or 1.0
+        return [c / norm for c in counts]
+
+
+EDGE_QUEUE = "http://sqs.local/000000000000/edge.fifo"
+QUERY_QUEUE = "http://sqs.local/000000000000/queries"
+
+
+@dataclass
+class EdgeRig:
+    api: FakeApi
+    sqs: FakeSqs
+    translator: FakeTranslator
+    embedder: FakeEmbedder | None
+    worker: Any  # edge_worker.worker.EdgeWorker
+
+
+def edge_rig(
+    state_dir: Any,
+    *,
+    embedder: bool = True,
+    translator: FakeTranslator | None = None,
+    loaded: bool = True,
+    **settings: Any,
+) -> EdgeRig:
+    """An EdgeWorker over fakes, its loops not started; stop it when done. `loaded`: the shipped systems read
+    already (as start() reads them, but without publishing them)."""
+    from edge_worker.catalog import SystemCatalog
+    from edge_worker.config import EdgeConfig
+    from edge_worker.worker import EdgeWorker
+    from schemas.system_definition import default_systems_dir
+
+    config = EdgeConfig(
+        api_url="http://api.local",
+        queue_url=EDGE_QUEUE,
+        state_dir=state_dir,
+        systems_dirs=[default_systems_dir()],
+        **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600, "flush_seconds": 3600, **settings},
+    )
+    api, sqs = FakeApi(), FakeSqs()
+    translator = translator or FakeTranslator()
+    fake_embedder = FakeEmbedder() if embedder else None
+    worker = EdgeWorker(
+        config, api, translator, catalog=SystemCatalog(config.systems_dirs), sqs=sqs, embedder=fake_embedder
+    )
+    if loaded:
+        worker.catalog.reload()
+    return EdgeRig(api, sqs, translator, fake_embedder, worker)

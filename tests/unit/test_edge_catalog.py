@@ -1,0 +1,62 @@
+"""The systems the edge translates for: reloaded from their folders, changes reported, broken files named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+from edge_worker.catalog import SystemCatalog
+from schemas.system_definition import default_systems_dir
+
+
+def copy_systems(folder, names=("planner", "nudge")):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(default_systems_dir() / f"{name}.json", folder / f"{name}.json")
+    return folder
+
+
+def test_reload_reports_new_and_changed_definitions_only(tmp_path):
+    folder = copy_systems(tmp_path / "systems")
+    catalog = SystemCatalog([folder])
+    changed, errors = catalog.reload()
+    assert sorted(d.name for d in changed) == ["nudge", "planner"] and errors == []
+    assert catalog.reload() == ([], [])
+
+    planner = json.loads((folder / "planner.json").read_text())
+    planner["instructions"] += " Keep titles short."
+    (folder / "planner.json").write_text(json.dumps(planner))
+    changed, _ = catalog.reload()
+    assert [d.name for d in changed] == ["planner"]
+    assert catalog.get("planner").instructions.endswith("Keep titles short.") and catalog.get("nosuch") is None
+
+
+def test_a_broken_file_and_a_name_defined_twice_are_errors_and_the_rest_is_used(tmp_path):
+    first = copy_systems(tmp_path / "first")
+    second = copy_systems(tmp_path / "second", names=("planner", "synapse"))
+    (first / "broken.json").write_text('{"name": "broken", "schema": ')
+    catalog = SystemCatalog([first, second])
+    _, errors = catalog.reload()
+    problems = [str(error) for error in errors]
+    assert any("broken.json" in problem for problem in problems)
+    assert any("'planner' is also defined in" in problem for problem in problems)
+    assert sorted(d.name for d in catalog.current()) == ["nudge", "planner", "synapse"]
+
+
+def test_a_new_file_in_a_watched_folder_is_reported(tmp_path):
+    folder = copy_systems(tmp_path / "systems", names=("planner",))
+    catalog, reported = SystemCatalog([folder]), threading.Event()
+    catalog.reload()
+
+    def on_change(changed, errors):
+        if [d.name for d in changed] == ["nudge"]:
+            reported.set()
+
+    catalog.watch(on_change, debounce_s=0.05)
+    try:
+        copy_systems(folder, names=("nudge",))
+        assert reported.wait(10)
+    finally:
+        catalog.stop()
+    assert sorted(catalog.systems) == ["nudge", "planner"]

@@ -1,0 +1,204 @@
+"""The edge worker's decisions over in-memory clients: what to translate, a 409, the outbox, leases, status."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from edge_fakes import EDGE_QUEUE, FakeTranslator, edge_rig
+
+from edge_worker.jobs import lineage_for
+from edge_worker.model_thread import Cancelled
+from schemas.contracts import TranslateRequest
+from schemas.system_definition import load_systems
+
+SYSTEMS = load_systems().systems
+NAMES = sorted(SYSTEMS)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    rig = edge_rig(tmp_path / "edge")
+    yield rig
+    rig.worker.stop(grace_s=5)
+
+
+def translate(summary_id: str, reason: str = "new", **fields) -> TranslateRequest:
+    return TranslateRequest(summary_id=summary_id, reason=reason, request_id=f"req-{summary_id}", **fields)
+
+
+def versions(rig, summary_id: str) -> dict[str, int]:
+    return {name: state["version"] for name, state in rig.api.summaries[summary_id]["systems"].items()}
+
+
+def test_a_new_summary_is_translated_for_every_system_and_embedded(rig):
+    rig.api.add_summary("s1")
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
+    assert rig.translator.calls == [("s1", NAMES)]
+    assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+    assert rig.api.summaries["s1"]["embedding_version"] == rig.embedder.version
+    assert (rig.worker.status.translated, rig.worker.status.stored, rig.worker.status.embedded) == (len(NAMES), 3, 1)
+
+
+def test_only_missing_or_outdated_systems_are_translated_unless_refreshed(rig):
+    rig.api.add_summary("s1")
+    current, outdated, missing = NAMES
+    model_version = rig.translator.model_version
+    rig.api.store_record("s1", current, {"old": True}, lineage_for(SYSTEMS[current], model_version))
+    rig.api.store_record("s1", outdated, {"old": True}, lineage_for(SYSTEMS[outdated], "translator-model:older"))
+
+    assert rig.worker.translations.process(translate("s1")) == 2
+    assert rig.translator.calls == [("s1", sorted([outdated, missing]))]
+    assert versions(rig, "s1") == {current: 1, outdated: 2, missing: 1}
+
+    assert rig.worker.translations.process(translate("s1", reason="refresh", system=current)) == 1
+    assert rig.translator.calls[-1] == ("s1", [current])
+    assert versions(rig, "s1")[current] == 2
+    assert rig.worker.translations.process(translate("s1")) == 0  # everything current now
+
+
+def test_a_request_for_an_unknown_system_is_skipped_without_reading_the_summary(rig):
+    rig.api.add_summary("s1")
+    assert rig.worker.translations.process(translate("s1", system="nosuch")) == 0
+    assert rig.api.sent == [] and rig.translator.calls == []
+
+
+def test_a_409_for_this_very_translation_is_left_to_the_other_worker(rig):
+    rig.api.add_summary("s1")
+    system = NAMES[0]
+
+    def another_worker_first(summary_id: str, name: str) -> None:
+        if name == system and not rig.api.summaries[summary_id]["systems"].get(name):
+            lineage = lineage_for(SYSTEMS[name], rig.translator.model_version)
+            rig.api.store_record(summary_id, name, {"summary": "theirs", "system": name}, lineage)
+
+    rig.api.before_record = another_worker_first
+    assert rig.worker.translations.process(translate("s1", system=system)) == 1
+    assert rig.api.documents[("s1", system)] == [{"summary": "theirs", "system": system}]  # not overwritten
+    assert rig.worker.status.stored == 0 and rig.worker.status.last_error is None
+
+
+def test_a_409_on_a_refresh_is_stored_over_the_newer_version(rig):
+    rig.api.add_summary("s1")
+    system = NAMES[0]
+    lineage = lineage_for(SYSTEMS[system], rig.translator.model_version)
+    rig.api.store_record("s1", system, {"first": True}, lineage)
+
+    def someone_else_stores_version_2(summary_id: str, name: str) -> None:
+        if versions(rig, summary_id)[name] == 1:
+            rig.api.store_record(summary_id, name, {"second": True}, lineage)
+
+    rig.api.before_record = someone_else_stores_version_2
+    assert rig.worker.translations.process(translate("s1", reason="refresh", system=system)) == 1
+    assert versions(rig, "s1")[system] == 3
+    assert rig.api.documents[("s1", system)][-1]["summary"] == rig.api.summaries["s1"]["text"]
+    assert rig.worker.status.stored == 1
+
+
+def test_results_wait_in_the_outbox_in_order_and_are_replayed_when_the_api_is_back(rig):
+    rig.api.add_summary("s1")
+    rig.api.refused = {"PUT"}  # the summary can be read, nothing can be stored
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
+    outbox = rig.worker.outbox
+    assert rig.worker.status.outboxed == len(NAMES) and rig.worker.status.stored == 0
+    assert outbox.size() == 2 + 3 * len(NAMES)  # embedding model, embedding; per system: model, prompt, record
+
+    rig.api.refused = set()
+    rig.api.sent.clear()
+    assert rig.worker.flush_outbox() == 2 + 3 * len(NAMES)
+    assert outbox.size() == 0
+    paths = [path for method, path in rig.api.sent if method == "PUT"]
+    assert paths[0].startswith("/edge/registry/embedding-model:") and paths[1] == "/edge/summaries/s1/embedding"
+    for name in NAMES:  # each record after the registry entries of its lineage
+        record = paths.index(f"/edge/summaries/s1/systems/{name}")
+        lineage = lineage_for(SYSTEMS[name], rig.translator.model_version)
+        assert paths.index(f"/edge/registry/{lineage['translator_prompt_version']}") < record
+        assert paths.index(f"/edge/registry/{lineage['translator_model_version']}") < record
+    assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+    assert rig.worker.status.last_error is None
+
+
+def test_a_rejected_outbox_entry_is_dropped_and_reported_and_the_rest_still_sent(rig):
+    rig.worker.outbox.add("PUT", "/edge/systems/planner", {"name": "planner"})
+    rig.worker.outbox.add("PUT", "/edge/systems/nudge", {"name": "nudge"})
+    rig.api.rejections["/edge/systems/planner"] = (422, "definition is broken")
+    assert rig.worker.flush_outbox() == 2
+    assert list(rig.api.systems) == ["nudge"]
+    assert "definition is broken" in rig.worker.status.last_error
+
+
+def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
+    rig.api.add_summary("s1")
+    rig.sqs.send(EDGE_QUEUE, translate("s1").model_dump_json())
+    rig.sqs.send(EDGE_QUEUE, translate("gone").model_dump_json())  # no such summary: HTTP 404
+    rig.worker.start()
+    assert rig.sqs.wait_for(lambda: rig.sqs.in_flight(EDGE_QUEUE) and not rig.sqs.visible(EDGE_QUEUE))
+    assert rig.sqs.wait_for(lambda: rig.worker.status.last_error is not None)
+    assert [json.loads(body)["summary_id"] for body in rig.sqs.in_flight(EDGE_QUEUE)] == ["gone"]
+    assert "HTTP 404" in rig.worker.status.last_error
+    assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+
+
+def test_stop_past_the_grace_period_cancels_the_translation_and_releases_its_message(tmp_path):
+    rig = edge_rig(tmp_path / "edge", translator=FakeTranslator(hold=threading.Event()))
+    rig.api.add_summary("s1")
+    rig.sqs.send(EDGE_QUEUE, translate("s1").model_dump_json())
+    rig.worker.start()
+    assert rig.translator.started.wait(10)
+    assert rig.worker.stop(grace_s=0.05) is True
+    assert rig.sqs.visible(EDGE_QUEUE) == [translate("s1").model_dump_json()]  # given back, not held or deleted
+    assert not any(operation == "delete_message" for operation, _ in rig.sqs.calls)
+    assert rig.api.summaries["s1"]["systems"] == {} and rig.worker.status.last_error is None
+    assert rig.worker.stop() is True  # a second stop gives the first answer
+
+
+def test_a_stopping_worker_takes_no_new_work(rig):
+    rig.api.add_summary("s1")
+    rig.worker.stop_event.set()
+    with pytest.raises(Cancelled, match="stopping"):
+        rig.worker.translations.process(translate("s1"))
+    assert rig.api.sent == []
+
+
+def test_reconcile_does_what_a_lost_message_left_undone(rig):
+    for summary_id in ("s1", "s2"):
+        rig.api.add_summary(summary_id)
+    rig.worker.translations.process(translate("s1"))
+    rig.translator.calls.clear()
+    assert rig.worker.translations.reconcile() == len(NAMES)
+    assert rig.translator.calls == [("s2", NAMES)]
+
+
+def test_the_status_file_reports_counts_outbox_systems_and_the_last_error(rig, tmp_path):
+    rig.api.add_summary("s1")
+    rig.worker.translations.process(translate("s1"))
+    status = json.loads((tmp_path / "edge" / "status.json").read_text())
+    assert (status["translated"], status["stored"], status["outbox"]) == (len(NAMES), len(NAMES), 0)
+    assert status["systems"] == NAMES and status["model_version"] == rig.translator.model_version
+    assert status["last_error"] is None and status["embedded"] == 1
+
+    rig.api.refused = {"PUT"}
+    rig.worker.translations.process(translate("s1", reason="refresh", system=NAMES[0]))
+    status = json.loads((tmp_path / "edge" / "status.json").read_text())
+    assert (status["outboxed"], status["outbox"]) == (1, 1)
+
+    rig.api.refused = set()
+    rig.api.rejections[f"/edge/summaries/s1/systems/{NAMES[0]}"] = (422, "document does not match")
+    rig.worker.flush_outbox()
+    status = json.loads((tmp_path / "edge" / "status.json").read_text())
+    assert "document does not match" in status["last_error"] and status["last_error_at"].endswith("Z")
+    assert status["outbox"] == 0
+
+
+def test_systems_the_api_cannot_take_at_start_are_published_from_the_outbox(tmp_path):
+    rig = edge_rig(tmp_path / "edge", loaded=False)
+    rig.api.available = False
+    rig.worker.start()
+    try:
+        assert rig.worker.outbox.size() == len(NAMES)
+        rig.api.available = True
+        assert rig.worker.flush_outbox() == len(NAMES)
+        assert sorted(rig.api.systems) == NAMES
+    finally:
+        rig.worker.stop()
