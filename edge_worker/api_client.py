@@ -1,21 +1,58 @@
-"""The edge's only way into the cloud: the edge routes of the HTTP API, with a scoped token."""
+"""The edge's only way into the cloud: the edge routes of the HTTP API, with a scoped token.
+
+Requests and answers are the contracts of schemas.edge_api; every path comes from schemas.routes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from schemas import routes
+from schemas.edge_api import (
+    EdgeSummary,
+    EmbeddingStored,
+    EmbeddingUpload,
+    Heartbeat,
+    HeartbeatReply,
+    PendingPage,
+    QueryEmbeddingStored,
+    QueryEmbeddingUpload,
+    RecordStored,
+    RecordUpload,
+    RegistryStored,
+    RegistryUpload,
+    SystemPublished,
+)
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class ApiUnavailable(RuntimeError):
-    """The API could not be reached (or failed on its side): keep the work and try later."""
+    """The API could not be reached, was busy (429) or failed on its side (5xx): keep the work and try later.
+
+    `status` is the HTTP status when the API answered, None when it could not be reached.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiRejected(RuntimeError):
+    """The API refused the request (4xx other than 429): sending it again as it is will not help."""
+
     def __init__(self, status: int, body: Any) -> None:
         message = body.get("message") if isinstance(body, dict) else str(body)
         super().__init__(f"HTTP {status}: {message}")
         self.status, self.body = status, body
+
+
+def body_of(upload: BaseModel) -> dict[str, Any]:
+    """An upload as the JSON body the API takes (and the outbox keeps)."""
+    return upload.model_dump(mode="json")
 
 
 class EdgeApi:
@@ -29,43 +66,59 @@ class EdgeApi:
             response = self.client.request(method, path, json=body, params=params)
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"{method} {path}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ApiUnavailable(f"{method} {path}: HTTP {response.status_code}")
         try:
             data = response.json()
         except ValueError:
             data = response.text
+        if response.status_code >= 500 or response.status_code == 429:
+            message = data.get("message") if isinstance(data, dict) else None
+            detail = f": {message}" if message else ""
+            raise ApiUnavailable(f"{method} {path}: HTTP {response.status_code}{detail}", response.status_code)
         if response.status_code >= 400:
             raise ApiRejected(response.status_code, data)
         return data
 
-    def summary(self, summary_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/edge/summaries/{summary_id}")
+    def _answer(
+        self, model: type[Answer], method: str, path: str, body: Any = None, params: dict | None = None
+    ) -> Answer:
+        data = self._call(method, path, body, params)
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise ApiUnavailable(f"{method} {path}: the answer is not a {model.__name__}: {error}") from error
 
-    def pending_page(self, next_token: str | None = None, limit: int = 100) -> dict[str, Any]:
+    def summary(self, summary_id: str) -> EdgeSummary:
+        return self._answer(EdgeSummary, "GET", routes.path(routes.EDGE_SUMMARY, summary_id=summary_id))
+
+    def pending_page(self, next_token: str | None = None, limit: int = 100) -> PendingPage:
         params = {"limit": str(limit), **({"next": next_token} if next_token else {})}
-        return self._call("GET", "/edge/pending", params=params)
+        return self._answer(PendingPage, "GET", routes.EDGE_PENDING, params=params)
 
-    def put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", f"/edge/summaries/{summary_id}/systems/{system}", body)
+    def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
+        path = routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system)
+        return self._answer(RecordStored, "PUT", path, body_of(upload))
 
-    def put_registry(self, version_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", f"/edge/registry/{version_id}", {"kind": kind, "content": content})
+    def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
+        path = routes.path(routes.EDGE_REGISTRY, version_id=version_id)
+        return self._answer(RegistryStored, "PUT", path, body_of(upload))
 
-    def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", f"/edge/systems/{name}", definition)
+    def put_system(self, name: str, definition: dict[str, Any]) -> SystemPublished:
+        """`definition`: a system definition in its file shape (schemas.system_definition)."""
+        return self._answer(SystemPublished, "PUT", routes.path(routes.EDGE_SYSTEM, system=name), definition)
 
-    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", f"/edge/summaries/{summary_id}/embedding", body)
+    def put_embedding(self, summary_id: str, upload: EmbeddingUpload) -> EmbeddingStored:
+        path = routes.path(routes.EDGE_EMBEDDING, summary_id=summary_id)
+        return self._answer(EmbeddingStored, "PUT", path, body_of(upload))
 
-    def put_query_embedding(self, query_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", f"/edge/queries/{query_id}/embedding", body)
+    def put_query_embedding(self, query_id: str, upload: QueryEmbeddingUpload) -> QueryEmbeddingStored:
+        path = routes.path(routes.EDGE_QUERY_EMBEDDING, query_id=query_id)
+        return self._answer(QueryEmbeddingStored, "PUT", path, body_of(upload))
 
-    def heartbeat(self, embedding_version: str) -> dict[str, Any]:
-        return self._call("PUT", "/edge/heartbeat", {"embedding_version": embedding_version})
+    def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
+        return self._answer(HeartbeatReply, "PUT", routes.EDGE_HEARTBEAT, body_of(beat))
 
     def send(self, method: str, path: str, body: Any) -> Any:
-        """Replay of a stored request (the outbox)."""
+        """Replay of a stored request (the outbox): its JSON answer."""
         return self._call(method, path, body)
 
     def close(self) -> None:

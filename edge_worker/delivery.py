@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge_worker.api_client import ApiRejected, ApiUnavailable
+from edge_worker.api_client import ApiRejected, ApiUnavailable, body_of
 from edge_worker.outbox import Outbox
 from edge_worker.ports import CloudApi
+from schemas import routes
+from schemas.edge_api import EmbeddingUpload, RecordUpload, RegistryUpload
 
 
 @dataclass(frozen=True)
@@ -43,20 +45,22 @@ class Delivery:
 
     # ----- the uploads -----
     def registry_entry(self, version_id: str, kind: str, content: dict[str, Any]) -> Upload:
-        call = functools.partial(self.api.put_registry, version_id, kind, content)
-        return Upload(call, "PUT", f"/edge/registry/{version_id}", {"kind": kind, "content": content}, once=True)
+        upload = RegistryUpload(kind=kind, content=content)
+        path = routes.path(routes.EDGE_REGISTRY, version_id=version_id)
+        call = functools.partial(self.api.put_registry, version_id, upload)
+        return Upload(call, "PUT", path, body_of(upload), once=True)
 
-    def record(self, summary_id: str, system: str, body: dict[str, Any]) -> Upload:
-        call = functools.partial(self.api.put_record, summary_id, system, body)
-        return Upload(call, "PUT", f"/edge/summaries/{summary_id}/systems/{system}", body)
+    def record(self, summary_id: str, system: str, upload: RecordUpload) -> Upload:
+        path = routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system)
+        return Upload(functools.partial(self.api.put_record, summary_id, system, upload), "PUT", path, body_of(upload))
 
-    def embedding(self, summary_id: str, body: dict[str, Any]) -> Upload:
-        call = functools.partial(self.api.put_embedding, summary_id, body)
-        return Upload(call, "PUT", f"/edge/summaries/{summary_id}/embedding", body)
+    def embedding(self, summary_id: str, upload: EmbeddingUpload) -> Upload:
+        path = routes.path(routes.EDGE_EMBEDDING, summary_id=summary_id)
+        return Upload(functools.partial(self.api.put_embedding, summary_id, upload), "PUT", path, body_of(upload))
 
     def system(self, name: str, definition: dict[str, Any]) -> Upload:
-        call = functools.partial(self.api.put_system, name, definition)
-        return Upload(call, "PUT", f"/edge/systems/{name}", definition)
+        path = routes.path(routes.EDGE_SYSTEM, system=name)
+        return Upload(functools.partial(self.api.put_system, name, definition), "PUT", path, definition)
 
     # ----- sending -----
     def send(self, *uploads: Upload, keep: bool = True) -> Sent:

@@ -9,7 +9,8 @@ from edge_worker.delivery import Delivery, Upload
 from edge_worker.jobs import is_current, lineage_for
 from edge_worker.ports import CloudApi, ModelInfoLike
 from edge_worker.prompting import prompt_content
-from schemas.contracts import TranslateRequest
+from schemas.contracts import Lineage, TranslateRequest
+from schemas.edge_api import RecordUpload
 from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition
 
@@ -33,27 +34,27 @@ class RecordStore:
         """
         lineage = lineage_for(system, self.model_version)
         refresh = request.reason == "refresh"
-        body = {
-            "document": document,
-            "lineage": lineage,
-            "expected_version": int((state or {}).get("version", 0)),
-            "request_id": request.request_id if refresh else None,
-        }
+        upload = RecordUpload(
+            document=document,
+            lineage=Lineage(**lineage),
+            expected_version=int((state or {}).get("version", 0)),
+            request_id=request.request_id if refresh else None,
+        )
         try:
             sent = self.delivery.send(
-                *self._lineage(system), self.delivery.record(request.summary_id, system.name, body)
+                *self._lineage(system), self.delivery.record(request.summary_id, system.name, upload)
             )
         except ApiRejected as error:
             if error.status != 409:
                 raise
-            current = self.api.summary(request.summary_id).get("systems", {}).get(system.name)
-            if is_current(current, lineage) and not refresh:
+            current = self.api.summary(request.summary_id).systems.get(system.name)
+            if current is not None and is_current(current.model_dump(), lineage) and not refresh:
                 return "skipped"
-            body["expected_version"] = int((current or {}).get("version", 0))
-            sent = self.delivery.send(self.delivery.record(request.summary_id, system.name, body))
+            upload = upload.model_copy(update={"expected_version": current.version if current else 0})
+            sent = self.delivery.send(self.delivery.record(request.summary_id, system.name, upload))
         if not sent.delivered:
             return "kept"
-        return "unchanged" if sent.answer.get("outcome") == "unchanged" else "stored"
+        return "unchanged" if sent.answer.outcome == "unchanged" else "stored"
 
     def _lineage(self, system: SystemDefinition) -> list[Upload]:
         """Registry entries for the model and the prompt (content-addressed, so sending them again is harmless)."""

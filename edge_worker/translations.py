@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from edge_worker.catalog import SystemCatalog
 from edge_worker.jobs import systems_to_translate
@@ -16,6 +15,7 @@ from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import WorkerStatus
 from schemas.contracts import TranslateRequest
+from schemas.edge_api import EdgeSummary
 from schemas.system_definition import SystemDefinition
 
 
@@ -62,17 +62,18 @@ class Translations:
         done, token = 0, None
         while not self.stopping.is_set():
             page = self.api.pending_page(token)
-            for item in page["items"]:
+            for item in page.items:
+                stored = {name: state.model_dump() for name, state in item.systems.items()}
                 missing = systems_to_translate(
-                    self.catalog.current(), item.get("systems", {}), self.translator.model_version, force=False
+                    self.catalog.current(), stored, self.translator.model_version, force=False
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
                     done += self.process(
                         TranslateRequest(
-                            summary_id=item["summary_id"], reason="backfill", request_id=f"reconcile-{int(time.time())}"
+                            summary_id=item.summary_id, reason="backfill", request_id=f"reconcile-{int(time.time())}"
                         )
                     )
-            token = page.get("next")
+            token = page.next
             if not token:
                 break
         return done
@@ -84,7 +85,7 @@ class Translations:
         if request.task == "embed":
             self._embed(request, summary, force=True)
             return 0
-        stored = summary.get("systems", {})
+        stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
         todo = systems_to_translate(self._requested(request), stored, self.translator.model_version, force=refresh)
         if not refresh:
@@ -93,7 +94,7 @@ class Translations:
             return 0
         started = time.perf_counter()
         translations = self.translator.translate(
-            request.summary_id, summary["text"], todo, checkpoint=self._between_tokens
+            request.summary_id, summary.text, todo, checkpoint=self._between_tokens
         )
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
@@ -129,8 +130,8 @@ class Translations:
         self.model.run_urgent()
         return self.abandon.is_set()
 
-    def _embed(self, request: TranslateRequest, summary: dict[str, Any], force: bool) -> None:
+    def _embed(self, request: TranslateRequest, summary: EdgeSummary, force: bool) -> None:
         if not self.search or not (force or self.search.needs_embedding(summary)):
             return
         refresh_id = request.request_id if request.reason == "refresh" else None
-        self.status.embedded += self.search.embed_summary(request.summary_id, summary["text"], refresh_id)
+        self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)

@@ -154,8 +154,8 @@ class EdgeWorker:
             logger.info(
                 "system published",
                 system=definition.name,
-                definition_version=sent.answer.get("definition_version"),
-                backfill_request_id=sent.answer.get("backfill_request_id"),
+                definition_version=sent.answer.definition_version,
+                backfill_request_id=sent.answer.backfill_request_id,
             )
         self._write_status()
 

@@ -1,13 +1,14 @@
 """The edge API's bodies: what the edge worker sends (uploads, heartbeat) and what the cloud answers.
 
 Routes are in schemas.routes. The cloud parses the uploads with these models and builds its answers from them.
+Uploads refuse unknown fields; answers ignore them, so an edge keeps working against a newer cloud.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.contracts import (
     Contract,
@@ -66,38 +67,50 @@ class Heartbeat(Contract):
 
 
 # ----- what the cloud answers -----
-class EdgeSummary(Contract):
+class Reply(BaseModel):
+    """An answer the edge reads: fields it does not know (added by a newer cloud) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class SystemStateReply(SystemState):
+    """SystemState as an answer carries it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class EdgeSummary(Reply):
     """GET EDGE_SUMMARY: a summary to translate, with each system's stored state."""
 
     summary_id: Identifier
     source: SourceName
     text: str
     summarizer_model_version: str | None = None
-    systems: dict[SystemName, SystemState]
+    systems: dict[SystemName, SystemStateReply]
     embedding_version: EmbeddingVersion | None = None
 
 
-class PendingSummary(Contract):
+class PendingSummary(Reply):
     summary_id: Identifier
-    systems: dict[SystemName, SystemState]
+    systems: dict[SystemName, SystemStateReply]
     embedding_version: EmbeddingVersion | None = None
 
 
-class PendingPage(Contract):
+class PendingPage(Reply):
     """GET EDGE_PENDING: summarized sessions, oldest first; `next` continues the listing."""
 
     items: list[PendingSummary]
     next: str | None = None
 
 
-class RecordStored(Contract):
+class RecordStored(Reply):
     """PUT EDGE_RECORD's answer (201 when created, else 200)."""
 
     outcome: Literal["created", "updated", "unchanged"]
     version: int = Field(ge=1)
 
 
-class SystemPublished(Contract):
+class SystemPublished(Reply):
     """PUT EDGE_SYSTEM's answer; a changed definition queues a backfill of every summary."""
 
     name: SystemName
@@ -108,22 +121,22 @@ class SystemPublished(Contract):
     backfill_request_id: str | None = None
 
 
-class RegistryStored(Contract):
+class RegistryStored(Reply):
     version_id: str
     created: bool
 
 
-class EmbeddingStored(Contract):
+class EmbeddingStored(Reply):
     summary_id: Identifier
     embedding_version: EmbeddingVersion
 
 
-class QueryEmbeddingStored(Contract):
+class QueryEmbeddingStored(Reply):
     query_id: Identifier
     embedding_version: EmbeddingVersion
 
 
-class HeartbeatReply(Contract):
+class HeartbeatReply(Reply):
     """PUT EDGE_HEARTBEAT's answer; a new embedding model queues re-embedding of every summary."""
 
     embedding_version: EmbeddingVersion

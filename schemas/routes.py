@@ -4,6 +4,9 @@ HttpApi events must declare exactly ROUTE_KEYS. Paths use the template's `{name}
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from schemas.patterns import ID_PATTERN, REFRESH_REQUEST_ID_PATTERN, SYSTEM_NAME_PATTERN, VERSION_ID_PATTERN
 
 # ----- subsystems (IngestFunction) -----
@@ -81,3 +84,18 @@ PATH_PARAMETERS: dict[str, str] = {
     "version_id": VERSION_ID_PATTERN,
     "request_id": REFRESH_REQUEST_ID_PATTERN,
 }
+
+
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def path(route: str, **parameters: str) -> str:
+    """`route` with each `{name}` filled by its value, percent-encoded as one path segment (":" is kept, as RFC 3986
+    allows it in a segment): path(EDGE_REGISTRY, version_id="schema:0a1b") -> "/edge/registry/schema:0a1b".
+
+    Raises ValueError when a parameter is missing or not part of the route.
+    """
+    names = set(_PARAMETER.findall(route))
+    if names != set(parameters):
+        raise ValueError(f"{route} takes {sorted(names)}, got {sorted(parameters)}")
+    return _PARAMETER.sub(lambda match: quote(str(parameters[match[1]]), safe=":"), route)

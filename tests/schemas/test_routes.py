@@ -48,3 +48,14 @@ def test_path_parameter_patterns(name, good, bad):
     assert pattern.fullmatch(good) and not pattern.fullmatch(bad)
     if name.endswith("_id") and name not in ("version_id", "request_id"):
         assert routes.PATH_PARAMETERS[name] == ID_PATTERN
+
+
+def test_a_path_is_filled_with_each_parameter_as_one_encoded_segment():
+    assert routes.path(routes.EDGE_REGISTRY, version_id="schema:0a1b") == "/edge/registry/schema:0a1b"
+    assert routes.path(routes.EDGE_RECORD, summary_id="a/b c", system="planner") == (
+        "/edge/summaries/a%2Fb%20c/systems/planner"
+    )
+    with pytest.raises(ValueError, match="summary_id"):
+        routes.path(routes.EDGE_RECORD, system="planner")
+    with pytest.raises(ValueError, match="extra"):
+        routes.path(routes.EDGE_HEARTBEAT, extra="x")

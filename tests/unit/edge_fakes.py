@@ -15,21 +15,48 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.model_thread import Cancelled
+from schemas import routes
+from schemas.edge_api import (
+    EdgeSummary,
+    EmbeddingStored,
+    EmbeddingUpload,
+    Heartbeat,
+    HeartbeatReply,
+    PendingPage,
+    QueryEmbeddingStored,
+    QueryEmbeddingUpload,
+    RecordStored,
+    RecordUpload,
+    RegistryStored,
+    RegistryUpload,
+    SystemPublished,
+)
 from schemas.lineage import content_version
 
-_RECORD = re.compile(r"^/edge/summaries/(?P<summary>[^/]+)/systems/(?P<system>[^/]+)$")
-_EMBEDDING = re.compile(r"^/edge/summaries/(?P<summary>[^/]+)/embedding$")
-_REGISTRY = re.compile(r"^/edge/registry/(?P<version>[^/]+)$")
-_SYSTEM = re.compile(r"^/edge/systems/(?P<name>[^/]+)$")
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    """A schemas.routes template as a regular expression with one named group per parameter."""
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route)) + "$")
+
+
+_RECORD = _route_pattern(routes.EDGE_RECORD)
+_EMBEDDING = _route_pattern(routes.EDGE_EMBEDDING)
+_REGISTRY = _route_pattern(routes.EDGE_REGISTRY)
+_SYSTEM = _route_pattern(routes.EDGE_SYSTEM)
 _REGISTERED_LINEAGE = ("translator_model_version", "translator_prompt_version")  # the edge registers these
 
 
 class FakeApi:
-    """The edge routes over dicts. `available=False` makes every call raise ApiUnavailable (a lost network);
-    methods in `refused` (e.g. {"PUT"}) are cut off alone."""
+    """The edge routes over dicts, taking and answering the contracts of schemas.edge_api like EdgeApi.
+
+    `available=False` makes every call raise ApiUnavailable (a lost network); methods in `refused` (e.g. {"PUT"})
+    are cut off alone. `rejections` answers every request to a path with an HTTP status: 4xx as ApiRejected, 5xx
+    and 429 as ApiUnavailable with that status, as EdgeApi raises them.
+    """
 
     def __init__(self) -> None:
         self.available = True
@@ -45,85 +72,107 @@ class FakeApi:
         self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
 
     def add_summary(self, summary_id: str, text: str = "The user booked a dentist visit on Friday.") -> None:
-        self.summaries[summary_id] = {"summary_id": summary_id, "text": text, "systems": {}, "embedding_version": None}
+        self.summaries[summary_id] = {
+            "summary_id": summary_id,
+            "source": "planner",
+            "text": text,
+            "systems": {},
+            "embedding_version": None,
+        }
 
     def store_record(self, summary_id: str, system: str, document: dict[str, Any], lineage: dict[str, str]) -> None:
         """What another writer stores: the next version of a record."""
         versions = self.documents.setdefault((summary_id, system), [])
         versions.append(document)
-        self.summaries[summary_id]["systems"][system] = {"version": len(versions), **lineage}
+        self.summaries[summary_id]["systems"][system] = {
+            "version": len(versions),
+            "updated_at": "2026-11-24T09:00:00.000Z",
+            "document_hash": _digest(document, 64),
+            **lineage,
+        }
 
     # ----- the routes -----
-    def summary(self, summary_id: str) -> dict[str, Any]:
-        self._reach("GET", f"/edge/summaries/{summary_id}")
+    def summary(self, summary_id: str) -> EdgeSummary:
+        self._reach("GET", routes.path(routes.EDGE_SUMMARY, summary_id=summary_id))
         if summary_id not in self.summaries:
             raise ApiRejected(404, {"error": "not_found", "message": f"no summarized session {summary_id}"})
-        return self._copy(summary_id)
+        return EdgeSummary.model_validate(self._copy(summary_id))
 
-    def pending_page(self, next_token: str | None = None, limit: int = 100) -> dict[str, Any]:
-        self._reach("GET", "/edge/pending")
+    def pending_page(self, next_token: str | None = None, limit: int = 100) -> PendingPage:
+        self._reach("GET", routes.EDGE_PENDING)
         ids = sorted(self.summaries)
         start = int(next_token or 0)
         page = [self._copy(i) for i in ids[start : start + limit]]
         more = start + limit < len(ids)
-        return {"items": page, "next": str(start + limit) if more else None}
+        return PendingPage.model_validate({"items": page, "next": str(start + limit) if more else None})
 
-    def put_query_embedding(self, query_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._reach("PUT", f"/edge/queries/{query_id}/embedding")
-        self.query_vectors[query_id] = body
-        return {"query_id": query_id}
+    def put_query_embedding(self, query_id: str, upload: QueryEmbeddingUpload) -> QueryEmbeddingStored:
+        self._reach("PUT", routes.path(routes.EDGE_QUERY_EMBEDDING, query_id=query_id))
+        self.query_vectors[query_id] = upload.model_dump(mode="json")
+        return QueryEmbeddingStored(query_id=query_id, embedding_version=upload.embedding_version)
 
-    def heartbeat(self, embedding_version: str) -> dict[str, Any]:
-        self._reach("PUT", "/edge/heartbeat")
-        self.heartbeats.append(embedding_version)
-        return {"reembed_request_id": None}
+    def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
+        self._reach("PUT", routes.EDGE_HEARTBEAT)
+        self.heartbeats.append(beat.embedding_version)
+        return HeartbeatReply(embedding_version=beat.embedding_version, changed=False)
 
-    def put_record(self, summary_id: str, system: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._reach("PUT", f"/edge/summaries/{summary_id}/systems/{system}")
+    def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
+        self._reach("PUT", routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system))
         if self.before_record:
             self.before_record(summary_id, system)
         state = self.summaries[summary_id]["systems"].get(system)
         current = int(state["version"]) if state else 0
-        if body["expected_version"] != current:
+        if upload.expected_version != current:
             raise ApiRejected(409, {"error": "stale_version", "message": f"at version {current}"})
-        missing = [v for v in (body["lineage"][k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
+        lineage = upload.lineage.model_dump()
+        missing = [v for v in (lineage[k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
         if missing:
             raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
         versions = self.documents.get((summary_id, system), [])
-        if versions and versions[-1] == body["document"]:
-            return {"outcome": "unchanged", "version": current}
-        self.store_record(summary_id, system, body["document"], body["lineage"])
-        return {"outcome": "created" if current == 0 else "updated", "version": current + 1}
+        if versions and versions[-1] == upload.document:
+            return RecordStored(outcome="unchanged", version=current)
+        self.store_record(summary_id, system, upload.document, lineage)
+        return RecordStored(outcome="created" if current == 0 else "updated", version=current + 1)
 
-    def put_registry(self, version_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
-        self._reach("PUT", f"/edge/registry/{version_id}")
-        if content_version(kind, content) != version_id:
+    def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
+        self._reach("PUT", routes.path(routes.EDGE_REGISTRY, version_id=version_id))
+        if content_version(upload.kind, upload.content) != version_id:
             raise ApiRejected(422, {"error": "version_mismatch", "message": f"{version_id} is not its hash"})
-        self.registry[version_id] = {"kind": kind, "content": content}
-        return {"version_id": version_id}
+        created = version_id not in self.registry
+        self.registry[version_id] = {"kind": upload.kind, "content": upload.content}
+        return RegistryStored(version_id=version_id, created=created)
 
-    def put_system(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
-        self._reach("PUT", f"/edge/systems/{name}")
+    def put_system(self, name: str, definition: dict[str, Any]) -> SystemPublished:
+        self._reach("PUT", routes.path(routes.EDGE_SYSTEM, system=name))
         self.systems[name] = definition
-        return {"name": name, "definition_version": f"system:{_digest(definition)}", "changed": True}
+        return SystemPublished(
+            name=name,
+            description=str(definition.get("description", "")),
+            definition_version=f"system:{_digest(definition)}",
+            schema_version=content_version("schema", definition.get("schema", {})),
+            changed=True,
+        )
 
-    def put_embedding(self, summary_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._reach("PUT", f"/edge/summaries/{summary_id}/embedding")
-        self.summaries[summary_id]["embedding_version"] = body["embedding_version"]
-        return {"summary_id": summary_id, "embedding_version": body["embedding_version"]}
+    def put_embedding(self, summary_id: str, upload: EmbeddingUpload) -> EmbeddingStored:
+        self._reach("PUT", routes.path(routes.EDGE_EMBEDDING, summary_id=summary_id))
+        self.summaries[summary_id]["embedding_version"] = upload.embedding_version
+        return EmbeddingStored(summary_id=summary_id, embedding_version=upload.embedding_version)
 
     def send(self, method: str, path: str, body: Any) -> Any:
-        """A stored request (the outbox), routed like the API routes it."""
+        """A stored request (the outbox), routed like the API routes it; its JSON answer."""
+        answer: Any
         if match := _RECORD.match(path):
-            return self.put_record(match["summary"], match["system"], body)
-        if match := _EMBEDDING.match(path):
-            return self.put_embedding(match["summary"], body)
-        if match := _REGISTRY.match(path):
-            return self.put_registry(match["version"], body["kind"], body["content"])
-        if match := _SYSTEM.match(path):
-            return self.put_system(match["name"], body)
-        self._reach(method, path)
-        raise ApiRejected(404, {"error": "not_found", "message": f"no route {method} {path}"})
+            answer = self.put_record(*_decoded(match, "summary_id", "system"), RecordUpload.model_validate(body))
+        elif match := _EMBEDDING.match(path):
+            answer = self.put_embedding(*_decoded(match, "summary_id"), EmbeddingUpload.model_validate(body))
+        elif match := _REGISTRY.match(path):
+            answer = self.put_registry(*_decoded(match, "version_id"), RegistryUpload.model_validate(body))
+        elif match := _SYSTEM.match(path):
+            answer = self.put_system(*_decoded(match, "system"), body)
+        else:
+            self._reach(method, path)
+            raise ApiRejected(404, {"error": "not_found", "message": f"no route {method} {path}"})
+        return answer.model_dump(mode="json")
 
     def close(self) -> None:
         pass
@@ -134,14 +183,20 @@ class FakeApi:
         self.sent.append((method, path))
         if path in self.rejections:
             status, message = self.rejections[path]
+            if status >= 500 or status == 429:
+                raise ApiUnavailable(f"{method} {path}: HTTP {status}: {message}", status)
             raise ApiRejected(status, {"error": "rejected", "message": message})
 
     def _copy(self, summary_id: str) -> dict[str, Any]:
         return json.loads(json.dumps(self.summaries[summary_id]))
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+def _decoded(match: re.Match[str], *names: str) -> list[str]:
+    return [unquote(match[name]) for name in names]
+
+
+def _digest(value: Any, chars: int = 16) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:chars]
 
 
 @dataclass

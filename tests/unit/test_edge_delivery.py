@@ -8,10 +8,17 @@ from edge_fakes import FakeApi
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.delivery import Delivery
 from edge_worker.outbox import Outbox
+from schemas.contracts import Lineage
+from schemas.edge_api import EmbeddingUpload, RecordUpload
 from schemas.lineage import content_version
 
 CONTENT = {"model_id": "m", "weights_digest": "sha256:0"}
 VERSION = content_version("embedding-model", CONTENT)
+E1, E9 = "embedding-model:e1", "embedding-model:e9"
+
+
+def vector(version: str = E1) -> EmbeddingUpload:
+    return EmbeddingUpload(embedding_version=version, vector=[1.0, 0.0])
 
 
 @pytest.fixture
@@ -41,21 +48,31 @@ def waiting(outbox: Outbox) -> list[tuple[str, object]]:
 
 
 def test_sent_now_through_the_api_methods_with_the_last_answer(api, delivery):
-    sent = delivery.send(entry(delivery), delivery.embedding("s1", {"embedding_version": "e1", "vector": [1.0]}))
-    assert sent.delivered and sent.answer == {"summary_id": "s1", "embedding_version": "e1"}
+    sent = delivery.send(entry(delivery), delivery.embedding("s1", vector()))
+    assert sent.delivered and sent.answer.model_dump() == {"summary_id": "s1", "embedding_version": E1}
     assert api.registry[VERSION] == {"kind": "embedding-model", "content": CONTENT}
     assert delivery.outbox.size() == 0
 
 
 def test_from_the_first_unreachable_send_the_rest_waits_in_order_as_the_api_would_receive_it(api, delivery):
     api.refused = {"PUT"}
-    uploads = [entry(delivery), delivery.system("planner", {"name": "planner"}), delivery.embedding("s1", {"v": 1})]
+    uploads = [entry(delivery), delivery.system("planner", {"name": "planner"}), delivery.embedding("s1", vector())]
     assert not delivery.send(*uploads).delivered
     assert waiting(delivery.outbox) == [
         (f"/edge/registry/{VERSION}", {"kind": "embedding-model", "content": CONTENT}),
         ("/edge/systems/planner", {"name": "planner"}),
-        ("/edge/summaries/s1/embedding", {"v": 1}),
+        ("/edge/summaries/s1/embedding", {"embedding_version": E1, "vector": [1.0, 0.0], "request_id": None}),
     ]
+
+
+def test_path_parameters_are_url_quoted_where_the_api_is_called_and_where_the_outbox_keeps_them(api, delivery):
+    api.rejections["/edge/systems/a%2Fb%20c"] = (404, "no such system")
+    api.available = False
+    assert not delivery.send(delivery.system("a/b c", {})).delivered
+    assert waiting(delivery.outbox)[0][0] == "/edge/systems/a%2Fb%20c"
+    api.available = True
+    with pytest.raises(ApiRejected, match="no such system"):
+        delivery.send(delivery.system("a/b c", {}))
 
 
 def test_a_registry_entry_is_sent_once_per_process_but_again_until_it_got_through(api, delivery):
@@ -100,13 +117,14 @@ def test_replay_sends_oldest_first_and_stops_at_the_first_unreachable_send(api, 
 
 def test_what_waits_is_replayed_as_the_api_methods_would_have_sent_it(api, delivery):
     api.available = False
-    record = {"document": {"x": 1}, "lineage": {}, "expected_version": 0}
-    kept = [delivery.system("planner", {"name": "planner"}), delivery.embedding("s1", {"embedding_version": "e9"})]
+    lineage = Lineage(translator_model_version="m", translator_prompt_version="p", schema_version="s")
+    record = RecordUpload(document={"x": 1}, lineage=lineage, expected_version=0)
+    kept = [delivery.system("planner", {"name": "planner"}), delivery.embedding("s1", vector(E9))]
     delivery.send(*kept, delivery.record("s1", "planner", record))
     api.available = True
     api.rejections["/edge/summaries/s1/systems/planner"] = (422, "unknown_version")  # routed to the record
     assert delivery.replay() == (3, ["PUT /edge/summaries/s1/systems/planner: HTTP 422: unknown_version"])
-    assert api.systems == {"planner": {"name": "planner"}} and api.summaries["s1"]["embedding_version"] == "e9"
+    assert api.systems == {"planner": {"name": "planner"}} and api.summaries["s1"]["embedding_version"] == E9
 
 
 def test_the_outbox_survives_a_restart_in_order(tmp_path):
