@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from schemas.lineage import content_version
@@ -108,7 +111,7 @@ class SystemDefinition:
             example for example in self.examples if (example.get("split") or default_split(example["summary"])) == split
         )
 
-    def validator(self) -> Draft202012Validator:
+    def validator(self) -> Any:
         return output_validator(self.schema)
 
     def validation_errors(self, instance: Any) -> list[str]:
@@ -149,9 +152,24 @@ class SystemDefinition:
         )
 
 
-def output_validator(schema: dict[str, Any]) -> Draft202012Validator:
-    """A draft 2020-12 validator that also checks formats such as date and date-time."""
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _exact(number: float | int | Decimal) -> Fraction:
+    """A JSON number as the decimal it was written as: a float by its shortest repr (0.6 -> 3/5, not 0.59999...)."""
+    return Fraction(Decimal(repr(number))) if isinstance(number, float) else Fraction(number)
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: dict[str, Any]) -> Iterator[SchemaViolation]:
+    """multipleOf in decimal arithmetic: 0.6 is a multiple of 0.05 (jsonschema's float division says it is not;
+    its own overflow fallback is the same Fraction test)."""
+    if validator.is_type(instance, "number") and (_exact(instance) / _exact(divisor)).denominator != 1:
+        yield SchemaViolation(f"{instance!r} is not a multiple of {divisor}")
+
+
+OutputValidator = validators.extend(Draft202012Validator, {"multipleOf": _multiple_of})
+
+
+def output_validator(schema: dict[str, Any]) -> Any:
+    """A draft 2020-12 validator that checks formats such as date and date-time and decides multipleOf exactly."""
+    return OutputValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _describe(error: Any) -> str:

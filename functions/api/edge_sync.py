@@ -140,8 +140,9 @@ class EdgeSync:
             raise ClientError("invalid_system_definition", str(error), status=422) from error
         if definition.name != name:
             raise ClientError("name_mismatch", f"definition is named {definition.name!r}, not {name!r}", status=422)
-        self.registry.put(RegistryEntry.make("schema", definition.schema))
-        self.registry.put(RegistryEntry.make("system", definition.to_dict()))
+        self.registry.put_all(
+            [RegistryEntry.make("schema", definition.schema), RegistryEntry.make("system", definition.to_dict())]
+        )
         previous = self.registry.active_system(name)
         changed = not previous or previous.get("definition_version") != definition.definition_version
         pointer = {

@@ -1,7 +1,9 @@
-"""DynamoDB helpers the stores share: conditional writes, reading every page, BatchGetItem, plain values."""
+"""DynamoDB helpers the stores share: conditional writes, reading every page, BatchGetItem, and the number codec
+(to_dynamo on the way in, plain on the way out) every store uses for the values it writes and reads."""
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -9,7 +11,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError as BotoClientError
 
+from functions.errors import ClientError
+
 BATCH_GET_LIMIT = 100
+# DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 up to (not including) 1E+126
+# (Amazon DynamoDB Developer Guide, "Supported data types": Number).
+NUMBER_DIGITS = 38
+SMALLEST_NUMBER = Decimal("1E-130")
+NUMBER_LIMIT = Decimal("1E+126")
+_SIGNIFICANT = decimal.Context(prec=NUMBER_DIGITS, traps=[decimal.Inexact])
+MAX_SHOWN_CHARS = 60
 
 
 def table(name: str) -> Any:
@@ -56,8 +67,53 @@ def batch_get(source: Any, keys: list[dict[str, Any]], projection: str | None = 
             request = response.get("UnprocessedKeys") or None
 
 
+def unstorable(value: Any, why: str) -> ClientError:
+    shown = repr(value) if len(repr(value)) <= MAX_SHOWN_CHARS else repr(value)[:MAX_SHOWN_CHARS] + "..."
+    return ClientError(
+        "unstorable_number",
+        f"the number {shown} cannot be stored ({why}): numbers are kept with at most {NUMBER_DIGITS} significant "
+        f"digits and magnitudes from {SMALLEST_NUMBER} to below {NUMBER_LIMIT}",
+        status=422,
+    )
+
+
+def dynamo_number(value: int | float | Decimal) -> Decimal:
+    """The exact Decimal DynamoDB stores for a JSON number: a float by its shortest repr (0.6 -> Decimal("0.6"),
+    1e-07 -> Decimal("1E-7")), an int digit for digit (trailing zeros beyond 38 digits dropped: 10**40 -> 1E+40).
+
+    Raises a 422 ClientError (unstorable_number) for a value DynamoDB cannot hold exactly.
+    """
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise unstorable(value, "not a finite number")
+    if len(number.as_tuple().digits) > NUMBER_DIGITS:
+        try:
+            number = number.normalize(_SIGNIFICANT)
+        except decimal.Inexact:
+            raise unstorable(value, f"more than {NUMBER_DIGITS} significant digits") from None
+    if number and not SMALLEST_NUMBER <= abs(number) < NUMBER_LIMIT:
+        raise unstorable(value, "out of range")
+    return number
+
+
+def to_dynamo(value: Any) -> Any:
+    """A value as the stores write it: every number (not bools) through dynamo_number, in nested maps and lists too.
+
+    Raises a 422 ClientError (unstorable_number) naming a number DynamoDB cannot hold exactly.
+    """
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return dynamo_number(value)
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
 def plain(value: Any) -> Any:
-    """DynamoDB Decimals back to ints and floats, in nested maps and lists too."""
+    """DynamoDB Decimals back to ints and floats (the reverse of to_dynamo), in nested maps and lists too."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):

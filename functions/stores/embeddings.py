@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from functions.stores.dynamo import batch_get, table
+from functions.stores.dynamo import batch_get, table, to_dynamo
 
 QUERY_TTL_SECONDS = 24 * 3600
 
@@ -40,13 +40,15 @@ class EmbeddingStore:
 
     def put(self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str) -> None:
         self.table.put_item(
-            Item={
-                "summary_id": summary_id,
-                "embedding_version": embedding_version,
-                "vector": pack(vector),
-                "dims": len(vector),
-                "created_at": created_at,
-            }
+            Item=to_dynamo(
+                {
+                    "summary_id": summary_id,
+                    "embedding_version": embedding_version,
+                    "vector": pack(vector),
+                    "dims": len(vector),
+                    "created_at": created_at,
+                }
+            )
         )
 
     def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
@@ -66,12 +68,14 @@ class QueryEmbeddingStore:
 
     def put(self, query_key: str, embedding_version: str, vector: Sequence[float]) -> None:
         self.table.put_item(
-            Item={
-                "query_id": query_key,
-                "embedding_version": embedding_version,
-                "vector": pack(vector),
-                "expires_at": int(time.time()) + QUERY_TTL_SECONDS,
-            }
+            Item=to_dynamo(
+                {
+                    "query_id": query_key,
+                    "embedding_version": embedding_version,
+                    "vector": pack(vector),
+                    "expires_at": int(time.time()) + QUERY_TTL_SECONDS,
+                }
+            )
         )
 
     def get(self, query_key: str) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError as BotoClientError
 
 from functions.clock import utc_now
 from functions.errors import ClientError
-from functions.stores.dynamo import query_all, table
+from functions.stores.dynamo import query_all, table, to_dynamo
 from functions.stores.paging import Page, query_page
 from functions.stores.sessions import SessionStore
 from schemas.contracts import Lineage, SystemState
@@ -123,10 +123,15 @@ class RecordStore:
             **lineage.model_dump(),
         }
         state = SystemState(version=version, updated_at=now, document_hash=doc_hash, **lineage.model_dump())
-        put_record = {"TableName": self.records.name, "Item": item, "ConditionExpression": condition, **values}
+        put_record = {
+            "TableName": self.records.name,
+            "Item": to_dynamo(item),
+            "ConditionExpression": condition,
+            **values,
+        }
         put_history = {
             "TableName": self.history.name,
-            "Item": history,
+            "Item": to_dynamo(history),
             "ConditionExpression": "attribute_not_exists(record_key)",
         }
         try:  # the resource's client serializes plain Python values itself

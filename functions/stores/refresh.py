@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from functions.stores.dynamo import conditionally, table
+from functions.stores.dynamo import conditionally, plain, table, to_dynamo
 
 KEY_PREFIX = "key:"  # a coalescing key's item, beside the requests (rf-...) in the same table
 
@@ -31,12 +31,13 @@ class RefreshStore:
         return str(self.table.get_item(Key={"request_id": key}, ConsistentRead=True)["Item"]["current"])
 
     def put(self, request: dict[str, Any]) -> None:
-        self.table.put_item(Item=request)
+        self.table.put_item(Item=to_dynamo(request))
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         if request_id.startswith(KEY_PREFIX):
             return None
-        return self.table.get_item(Key={"request_id": request_id}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key={"request_id": request_id}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
 
     def complete_one(self, request_id: str) -> None:
         """Count one finished piece of work; the request is `done` once completed reaches queued."""

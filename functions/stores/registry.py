@@ -1,18 +1,20 @@
 """The registry table: content-addressed entries (written once, listed by kind) and two kinds of pointers.
 
+Entries hold client JSON: written through to_dynamo and read back as plain JSON values (any JSON number survives).
+
 Pointers are overwritten: the active definition of each published system, and the edge's embedding model
 with the time it last reported (its heartbeat).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from functions.clock import utc_now
-from functions.stores.dynamo import conditionally, query_all, table
+from functions.stores.dynamo import conditionally, plain, query_all, table, to_dynamo
 from functions.stores.paging import Page, query_page
 from schemas.lineage import RegistryEntry
 
@@ -40,11 +42,19 @@ class RegistryStore:
     def put(self, entry: RegistryEntry) -> bool:
         """Store an entry; False if that version was already known (content-addressed, so nothing changes)."""
         return conditionally(
-            self.table.put_item, Item=entry.model_dump(), ConditionExpression=Attr("version_id").not_exists()
+            self.table.put_item, Item=to_dynamo(entry.model_dump()), ConditionExpression=Attr("version_id").not_exists()
         )
 
+    def put_all(self, entries: Iterable[RegistryEntry]) -> list[bool]:
+        """Store several entries, each checked storable first: a 422 (unstorable_number) leaves none of them."""
+        entries = list(entries)
+        for entry in entries:
+            to_dynamo(entry.model_dump())
+        return [self.put(entry) for entry in entries]
+
     def get(self, version_id: str) -> dict[str, Any] | None:
-        return self.table.get_item(Key={"version_id": version_id}).get("Item")
+        item = self.table.get_item(Key={"version_id": version_id}).get("Item")
+        return plain(item) if item else None
 
     def entry(self, version_id: str, kind: str) -> dict[str, Any] | None:
         """The entry with this id if it is of `kind`."""
@@ -53,7 +63,7 @@ class RegistryStore:
 
     def page(self, kind: str, limit: int, next_token: str | None) -> Page:
         """Entries of one kind, newest first."""
-        return query_page(
+        items, token = query_page(
             self.table,
             limit=limit,
             next_token=next_token,
@@ -61,12 +71,15 @@ class RegistryStore:
             KeyConditionExpression=Key("kind").eq(kind),
             ScanIndexForward=False,
         )
+        return [plain(item) for item in items], token
 
     def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
-        self.table.put_item(Item={"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})
+        item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
+        self.table.put_item(Item=to_dynamo(item))
 
     def _all_of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
-        return query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(kind))
+        items = query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(kind))
+        return (plain(item) for item in items)
 
     # ----- systems published by the edge: one pointer per system name -----
     def active_system(self, name: str) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -16,7 +15,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from functions.clock import utc_now
 from functions.errors import not_found
-from functions.stores.dynamo import batch_get, conditionally, query_all, table
+from functions.stores.dynamo import batch_get, conditionally, dynamo_number, query_all, table, to_dynamo
 from functions.stores.paging import Page, query_page
 from schemas.contracts import Session, SessionStatus, SummaryRecord, SystemState, TokenUsage
 
@@ -82,7 +81,7 @@ class SummaryMade:
             "summarizer_model_version": self.model_version,
             "summarizer_prompt_version": self.prompt_version,
             "usage": self.usage.model_dump(),
-            "cost_usd": Decimal(str(round(self.cost_usd, 8))),
+            "cost_usd": dynamo_number(round(self.cost_usd, 8)),
             "latency_ms": self.latency_ms,
             "summarized_at": now,
             "status": SUMMARIZED,
@@ -184,7 +183,9 @@ class SessionStore:
     def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
         """Write the RECEIVED item; None if the id already exists (the caller decides 200 or 409)."""
         item = received_item(session, content_hash, key, utc_now())
-        created = conditionally(self.table.put_item, Item=item, ConditionExpression=Attr("session_id").not_exists())
+        created = conditionally(
+            self.table.put_item, Item=to_dynamo(item), ConditionExpression=Attr("session_id").not_exists()
+        )
         return item if created else None
 
     def remove_unqueued(self, session_id: str, content_hash: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from functions.stores.dynamo import plain, table
+from functions.stores.dynamo import dynamo_number, plain, table
 from schemas.contracts import TokenUsage
 
 
@@ -27,7 +26,7 @@ class UsageStore:
                 ":o": usage.output_tokens,
                 ":cr": usage.cache_read_input_tokens,
                 ":cw": usage.cache_creation_input_tokens,
-                ":c": Decimal(str(round(cost_usd, 8))),
+                ":c": dynamo_number(round(cost_usd, 8)),
             },
         )
 

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError as BotoClientError
 from functions.clock import utc_now
 from functions.errors import ClientError, not_found
 from functions.search.index import SearchIndex
-from functions.stores.dynamo import plain
+from functions.stores.dynamo import plain, to_dynamo
 from functions.stores.embeddings import pack, unpack
 from functions.stores.paging import decode_token, encode_token
 from functions.stores.records import document_hash, stale_version
@@ -61,16 +61,9 @@ def condition_failed(operation: str = "UpdateItem") -> BotoClientError:
 
 
 def dynamo(value: Any) -> Any:
-    """A value as DynamoDB gives it back: numbers (not bools) as Decimal, nested too."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: dynamo(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [dynamo(v) for v in value]
-    return value
+    """A value as DynamoDB gives it back: numbers (not bools) as Decimal, nested too, through the stores' own codec
+    (so a number DynamoDB cannot hold is refused here too)."""
+    return to_dynamo(value)
 
 
 def page(items: list[dict[str, Any]], key: Sequence[str], limit: int, next_token: str | None):
@@ -355,7 +348,8 @@ class FakeRegistryStore(RegistryStore):
         return True
 
     def get(self, version_id: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.items.get(version_id))
+        item = self.items.get(version_id)
+        return plain(item) if item else None
 
     def page(self, kind: str, limit: int, next_token: str | None):
         return page(self._all_of_kind(kind)[::-1], ("version_id", "kind", "created_at"), limit, next_token)
@@ -365,7 +359,7 @@ class FakeRegistryStore(RegistryStore):
         self.items[version_id] = dynamo(item)
 
     def _all_of_kind(self, kind: str) -> list[dict[str, Any]]:
-        items = (copy.deepcopy(i) for i in self.items.values() if i["kind"] == kind)
+        items = (plain(i) for i in self.items.values() if i["kind"] == kind)
         return sorted(items, key=lambda i: (i["created_at"], i["version_id"]))
 
 
@@ -399,7 +393,8 @@ class FakeRefreshStore:
         self.items[request["request_id"]] = dynamo(request)
 
     def get(self, request_id: str) -> dict[str, Any] | None:
-        return None if request_id.startswith("key:") else copy.deepcopy(self.items.get(request_id))
+        item = None if request_id.startswith("key:") else self.items.get(request_id)
+        return plain(item) if item else None
 
     def complete_one(self, request_id: str) -> None:
         item = self.items.get(request_id)
