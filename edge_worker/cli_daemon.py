@@ -1,4 +1,4 @@
-"""Subcommands to run and operate the daemon: run, status, launchd, token-store."""
+"""Subcommands to run and operate the daemon: run, status, dead-letters, launchd, token-store."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import boto3
+
+SHOWN_DEAD_LETTERS = 10
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,8 +65,33 @@ def _status(args: argparse.Namespace) -> int:
 
     outbox = Outbox(config.outbox_path)
     status["outbox"] = outbox.size()
+    status["dead_letters"] = outbox.dead_letter_count()
+    status["oldest_dead_letters"] = [
+        {key: value for key, value in asdict(letter).items() if key != "body"}
+        for letter in outbox.dead_letters(SHOWN_DEAD_LETTERS)
+    ]
     outbox.close()
     print(json.dumps(status, indent=2))
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from edge_worker.config import ConfigError, load_config
+    from edge_worker.outbox import Outbox
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    outbox = Outbox(config.outbox_path)
+    try:
+        if args.requeue:
+            print(f"{outbox.requeue_dead_letters()} dead letter(s) queued again at the end of the outbox")
+        else:
+            print(json.dumps([asdict(letter) for letter in outbox.dead_letters(limit=args.limit)], indent=2))
+    finally:
+        outbox.close()
     return 0
 
 
@@ -106,6 +134,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command = subparsers.add_parser(name, help=text)
         command.add_argument("--config", type=Path, default=None, help="settings file (default $SSP_HOME/edge.json)")
         command.set_defaults(handler=handler)
+    dead = subparsers.add_parser(
+        "dead-letters", help="requests the API refused for good, set aside from the outbox (kept until requeued)"
+    )
+    dead.add_argument("--config", type=Path, default=None, help="settings file (default $SSP_HOME/edge.json)")
+    dead.add_argument("--limit", type=int, default=100, help="how many to show, oldest first")
+    dead.add_argument("--requeue", action="store_true", help="put them all back at the end of the outbox")
+    dead.set_defaults(handler=_dead_letters)
     agent = subparsers.add_parser("launchd", help="install/uninstall the macOS launchd agent (prints it elsewhere)")
     agent.add_argument("action", choices=("install", "uninstall", "print"))
     agent.set_defaults(handler=_launchd)

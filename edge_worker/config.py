@@ -42,6 +42,12 @@ class EdgeConfig(BaseModel):
     visibility_seconds: int = Field(default=120, ge=10, le=43200, description="SQS visibility timeout of a job")
     reconcile_seconds: int = Field(default=600, ge=5, description="time between two searches for missed work")
     flush_seconds: float = Field(default=5.0, gt=0, description="time between two outbox replays")
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, description="tries of a request the API fails (5xx) before it is set aside as a dead letter"
+    )
+    outbox_retry_seconds: float = Field(
+        default=5.0, ge=0, description="wait before a failed request is tried again, doubled after each try"
+    )
     query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"

@@ -1,17 +1,31 @@
-"""Delivery to the API: send now, else keep in the outbox; replay the outbox, in order, once the API is back."""
+"""Delivery to the API: send now, else keep in the outbox; replay the outbox, in order, once the API is back.
+
+An entry the API refuses (4xx), or fails on its side (5xx) try after try, is set aside as a dead letter so the
+entries behind it keep flowing; while the API is unreachable or busy (429) everything waits and nothing is counted.
+"""
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable, body_of
-from edge_worker.outbox import Outbox
+from edge_worker.outbox import Entry, Outbox
 from edge_worker.ports import CloudApi
 from schemas import routes
 from schemas.edge_api import EmbeddingUpload, RecordUpload, RegistryUpload
+
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_RETRY_BASE_S = 5.0
+MAX_RETRY_WAIT_S = 600.0
+
+
+def counts_as_a_try(error: ApiUnavailable) -> bool:
+    """A 5xx answer is this request failing; no answer (network) or a 429 says nothing about the request."""
+    return error.status is not None and error.status >= 500
 
 
 @dataclass(frozen=True)
@@ -37,10 +51,23 @@ class Sent:
 
 
 class Delivery:
-    """Nothing the edge produced is lost while the API is away: what cannot be sent now waits in the outbox."""
+    """Nothing the edge produced is lost while the API is away: what cannot be sent now waits in the outbox.
 
-    def __init__(self, api: CloudApi, outbox: Outbox) -> None:
+    An entry whose sends the API failed (5xx) `max_attempts` times is set aside; between tries it waits
+    `retry_base_s` doubled after each try (at most MAX_RETRY_WAIT_S), and the entries behind it wait in order.
+    """
+
+    def __init__(
+        self,
+        api: CloudApi,
+        outbox: Outbox,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_base_s: float = DEFAULT_RETRY_BASE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.api, self.outbox = api, outbox
+        self.max_attempts, self.retry_base_s, self.clock = max_attempts, retry_base_s, clock
         self._sent_once: set[str] = set()
 
     # ----- the uploads -----
@@ -73,10 +100,12 @@ class Delivery:
                 continue
             try:
                 answer = upload.call()
-            except ApiUnavailable:
+            except ApiUnavailable as error:
                 if not keep:
                     raise
-                for waiting in uploads[index:]:
+                tried = 1 if counts_as_a_try(error) else 0
+                self.outbox.add(upload.method, upload.path, upload.body, tried, self._retry_at(tried))
+                for waiting in uploads[index + 1 :]:
                     if not (waiting.once and waiting.path in self._sent_once):
                         self.outbox.add(waiting.method, waiting.path, waiting.body)
                 return Sent(delivered=False)
@@ -85,18 +114,37 @@ class Delivery:
         return Sent(delivered=True, answer=answer)
 
     def replay(self) -> tuple[int, list[str]]:
-        """Send the outbox oldest first; stop at the first unreachable send. A rejected entry is dropped.
+        """Send the outbox oldest first; stop when the API is unreachable, busy, or failed the head again.
 
-        Returns (entries sent or dropped, one problem line per rejected entry).
+        Returns (entries sent, one "METHOD path: reason" line per entry set aside now).
         """
-        sent, rejected = 0, []
-        while (entry := self.outbox.oldest()) is not None:
+        sent, set_aside = 0, []
+        while (entry := self.outbox.oldest()) is not None and entry.retry_at <= self.clock():
             try:
                 self.api.send(entry.method, entry.path, entry.body)
-            except ApiUnavailable:
-                break
+            except ApiUnavailable as error:
+                if not counts_as_a_try(error):
+                    break
+                attempts = self.outbox.failed(entry, self._retry_at(entry.attempts + 1))
+                if attempts < self.max_attempts:
+                    break
+                set_aside.append(self._set_aside(entry, f"{_reason(entry, error)} ({attempts} tries)"))
             except ApiRejected as error:
-                rejected.append(f"{entry.method} {entry.path}: {error}")
-            self.outbox.remove(entry)
-            sent += 1
-        return sent, rejected
+                set_aside.append(self._set_aside(entry, str(error)))
+            else:
+                self.outbox.remove(entry)
+                sent += 1
+        return sent, set_aside
+
+    def _set_aside(self, entry: Entry, reason: str) -> str:
+        self.outbox.set_aside(entry, reason)
+        return f"{entry.method} {entry.path}: {reason}"
+
+    def _retry_at(self, attempts: int) -> float:
+        if not attempts:
+            return 0.0
+        return self.clock() + min(self.retry_base_s * 2 ** (attempts - 1), MAX_RETRY_WAIT_S)
+
+
+def _reason(entry: Entry, error: Exception) -> str:
+    return str(error).removeprefix(f"{entry.method} {entry.path}: ")

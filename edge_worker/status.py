@@ -37,9 +37,16 @@ class StatusFile:
         self.path = path
         self._lock = threading.Lock()
 
-    def write(self, status: WorkerStatus, *, outbox: int | None, systems: list[str]) -> None:
-        """`outbox`: entries waiting (None once the outbox is closed); `systems`: the names translated for."""
-        data = {**dataclasses.asdict(status), "outbox": outbox, "systems": systems, "updated_at": time.time()}
+    def write(self, status: WorkerStatus, *, outbox: int | None, dead_letters: int | None, systems: list[str]) -> None:
+        """`outbox`: entries waiting, `dead_letters`: entries set aside (None once the outbox is closed);
+        `systems`: the names translated for."""
+        data = {
+            **dataclasses.asdict(status),
+            "outbox": outbox,
+            "dead_letters": dead_letters,
+            "systems": systems,
+            "updated_at": time.time(),
+        }
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")

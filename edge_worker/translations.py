@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
 from edge_worker.jobs import systems_to_translate
 from edge_worker.logs import logger
@@ -23,7 +24,8 @@ class Translations:
     """Runs requests on the model thread, one summary at a time, counting into `status`.
 
     `stopping` set: no new work (Cancelled); `abandon` set: the translation in flight stops at its next token.
-    `on_done` runs after each translated summary (the worker writes its status file).
+    `on_done` runs after each translated summary (the worker writes its status file); `on_error` reports what the
+    cloud refused for one summary or system, and the work goes on with the others.
     """
 
     def __init__(
@@ -39,15 +41,17 @@ class Translations:
         stopping: threading.Event,
         abandon: threading.Event,
         on_done: Callable[[], None],
+        on_error: Callable[[str], None],
     ) -> None:
         self.api, self.catalog, self.translator, self.records, self.search = api, catalog, translator, records, search
         self.status, self.model, self.stopping, self.abandon, self.on_done = status, model, stopping, abandon, on_done
+        self.on_error = on_error
 
     def process(self, request: TranslateRequest) -> int:
         """Translate what the request needs and store it; returns how many systems were translated.
 
         Raises Cancelled when stopping, ApiUnavailable when the summary cannot be read, ApiRejected when the cloud
-        refuses a read or a store.
+        refuses to give it; a record or embedding the cloud refuses is reported through on_error, the rest stored.
         """
         if request.system and self.catalog.get(request.system) is None:
             logger.warning(
@@ -58,7 +62,10 @@ class Translations:
         return self.model.call(self._process, request)
 
     def reconcile(self) -> int:
-        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them."""
+        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them.
+
+        A summary that fails is reported and the pass goes on; ApiUnavailable and Cancelled end the pass.
+        """
         done, token = 0, None
         while not self.stopping.is_set():
             page = self.api.pending_page(token)
@@ -68,11 +75,15 @@ class Translations:
                     self.catalog.current(), stored, self.translator.model_version, force=False
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
-                    done += self.process(
-                        TranslateRequest(
-                            summary_id=item.summary_id, reason="backfill", request_id=f"reconcile-{int(time.time())}"
-                        )
+                    request = TranslateRequest(
+                        summary_id=item.summary_id, reason="backfill", request_id=f"reconcile-{int(time.time())}"
                     )
+                    try:
+                        done += self.process(request)
+                    except (Cancelled, ApiUnavailable):
+                        raise
+                    except Exception as error:
+                        self.on_error(f"reconcile {item.summary_id}: {type(error).__name__}: {error}")
             token = page.next
             if not token:
                 break
@@ -98,7 +109,11 @@ class Translations:
         )
         self.status.translated += len(translations)
         for definition, translation in zip(todo, translations, strict=True):
-            outcome = self.records.store(request, definition, translation.document, stored.get(definition.name))
+            try:
+                outcome = self.records.store(request, definition, translation.document, stored.get(definition.name))
+            except ApiRejected as error:  # this system's record only; reconcile tries it again later
+                self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
+                continue
             if outcome == "kept":
                 self.status.outboxed += 1
                 logger.warning(
@@ -134,4 +149,7 @@ class Translations:
         if not self.search or not (force or self.search.needs_embedding(summary)):
             return
         refresh_id = request.request_id if request.reason == "refresh" else None
-        self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)
+        try:
+            self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)
+        except ApiRejected as error:  # the translations still go ahead
+            self.on_error(f"embedding {request.summary_id}: {error}")

@@ -52,7 +52,9 @@ class EdgeWorker:
         self.stop_event = threading.Event()
         self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
         self.outbox = Outbox(config.outbox_path)
-        self.delivery = Delivery(api, self.outbox)
+        self.delivery = Delivery(
+            api, self.outbox, max_attempts=config.outbox_max_attempts, retry_base_s=config.outbox_retry_seconds
+        )
         self.edge_queue = QueueLeases(
             sqs,
             config.queue_url,
@@ -82,6 +84,7 @@ class EdgeWorker:
             stopping=self.stop_event,
             abandon=self._abandon,
             on_done=self._write_status,
+            on_error=self._error,
         )
         self._threads: list[threading.Thread] = []
         self._stopped_cleanly: bool | None = None
@@ -219,13 +222,20 @@ class EdgeWorker:
             self.flush_outbox()
 
     def flush_outbox(self) -> int:
-        """Replay the outbox now; returns how many entries left it."""
-        sent, rejected = self.delivery.replay()
-        for problem in rejected:
-            self._error(f"outbox entry rejected: {problem}")
-        if sent:
-            logger.info("outbox flushed", sent=sent, remaining=self.outbox.size())
-        return sent
+        """Replay the outbox now; returns how many entries left it (sent, or set aside as dead letters)."""
+        sent, set_aside = self.delivery.replay()
+        for problem in set_aside:
+            self._error(f"outbox entry set aside as a dead letter: {problem}")
+        if sent or set_aside:
+            logger.info(
+                "outbox flushed",
+                sent=sent,
+                set_aside=len(set_aside),
+                remaining=self.outbox.size(),
+                dead_letters=self.outbox.dead_letter_count(),
+            )
+            self._write_status()
+        return sent + len(set_aside)
 
     def _reconcile_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -251,5 +261,10 @@ class EdgeWorker:
         self._write_status()
 
     def _write_status(self) -> None:
-        outbox = self.outbox.size() if not self.stop_event.is_set() else None
-        self._status_file.write(self.status, outbox=outbox, systems=sorted(self.catalog.systems))
+        open_ = not self.stop_event.is_set()
+        self._status_file.write(
+            self.status,
+            outbox=self.outbox.size() if open_ else None,
+            dead_letters=self.outbox.dead_letter_count() if open_ else None,
+            systems=sorted(self.catalog.systems),
+        )

@@ -39,6 +39,8 @@ def test_status_reports_queue_outbox_and_last_state(tmp_path):
     (home / "edge").mkdir(parents=True)
     (home / "edge" / "status.json").write_text(json.dumps({"model": "tiny", "last_error": "HTTP 503"}))
     outbox = Outbox(home / "edge" / "outbox.sqlite3")
+    outbox.add("PUT", "/edge/systems/broken", {"name": "broken"})
+    outbox.set_aside(outbox.oldest(), "HTTP 500: Internal Server Error (8 tries)")
     outbox.add("PUT", "/edge/summaries/s/systems/planner", {"document": {}})
     outbox.close()
     with running_stack(serve_http=False, event_sources=False) as stack:
@@ -54,8 +56,16 @@ def test_status_reports_queue_outbox_and_last_state(tmp_path):
             "SSP_EDGE_STATE_DIR": str(home / "edge"),
         }
         status = json.loads(_edge("status", env=env).stdout)
+        listed = json.loads(_edge("dead-letters", env=env).stdout)
+        requeued = _edge("dead-letters", "--requeue", env=env)
+        after = json.loads(_edge("status", env=env).stdout)
     assert status["queue_waiting"] == 1 and status["outbox"] == 1
     assert status["model"] == "tiny" and status["last_error"] == "HTTP 503"
+    assert status["dead_letters"] == 1 and status["oldest_dead_letters"][0]["path"] == "/edge/systems/broken"
+    assert "8 tries" in status["oldest_dead_letters"][0]["reason"]
+    assert [letter["body"] for letter in listed] == [{"name": "broken"}]
+    assert requeued.returncode == 0 and "1 dead letter(s) queued again" in requeued.stdout
+    assert (after["dead_letters"], after["outbox"]) == (0, 2)
 
 
 def test_missing_configuration_is_named(tmp_path):

@@ -108,11 +108,102 @@ def test_replay_sends_oldest_first_and_stops_at_the_first_unreachable_send(api, 
     assert delivery.outbox.size() == 3
     api.available = True
     api.rejections["/edge/systems/b"] = (422, "broken")
-    sent, rejected = delivery.replay()
-    assert (sent, delivery.outbox.size()) == (3, 0)
-    assert rejected == ["PUT /edge/systems/b: HTTP 422: broken"]
+    sent, set_aside = delivery.replay()
+    assert (sent, delivery.outbox.size()) == (2, 0)
+    assert set_aside == ["PUT /edge/systems/b: HTTP 422: broken"]
     assert [path for _, path in api.sent] == ["/edge/systems/a", "/edge/systems/b", "/edge/systems/c"]
     assert list(api.systems) == ["a", "c"]
+    [kept] = delivery.outbox.dead_letters()
+    assert (kept.path, kept.body, kept.reason) == ("/edge/systems/b", {"name": "b"}, "HTTP 422: broken")
+
+
+class Clock:
+    """Seconds that pass only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_entry_the_api_fails_for_good_is_set_aside_after_bounded_tries_and_the_rest_flows(api, tmp_path):
+    clock = Clock()
+    delivery = Delivery(api, Outbox(tmp_path / "outbox.sqlite3"), max_attempts=4, retry_base_s=5, clock=clock)
+    for name in ("a", "b", "c"):
+        delivery.outbox.add("PUT", f"/edge/systems/{name}", {"name": name})
+    api.rejections["/edge/systems/a"] = (500, "Internal Server Error")
+    tries = 0
+    while delivery.outbox.dead_letter_count() == 0 and tries < 50:
+        delivery.replay()
+        clock.now += 60
+        tries += 1
+    assert [path for _, path in api.sent].count("/edge/systems/a") == 4  # each try after a growing wait
+    assert list(api.systems) == ["b", "c"] and delivery.outbox.size() == 0
+    [kept] = delivery.outbox.dead_letters()
+    assert kept.path == "/edge/systems/a" and "HTTP 500" in kept.reason and kept.attempts == 4
+    delivery.outbox.close()
+
+
+def test_between_tries_the_failing_head_waits_and_everything_behind_it_keeps_its_order(api, tmp_path):
+    clock = Clock()
+    delivery = Delivery(api, Outbox(tmp_path / "outbox.sqlite3"), max_attempts=4, retry_base_s=5, clock=clock)
+    delivery.outbox.add("PUT", "/edge/systems/a", {"name": "a"})
+    delivery.outbox.add("PUT", "/edge/systems/b", {"name": "b"})
+    api.rejections["/edge/systems/a"] = (502, "Bad Gateway")
+    assert delivery.replay() == (0, [])
+    assert delivery.replay() == (0, [])  # too soon: the head is not tried again yet
+    assert api.sent == [("PUT", "/edge/systems/a")]
+    del api.rejections["/edge/systems/a"]
+    clock.now += 5
+    assert delivery.replay() == (2, []) and list(api.systems) == ["a", "b"]
+    delivery.outbox.close()
+
+
+def test_an_unreachable_or_busy_api_never_sets_anything_aside(api, tmp_path):
+    clock = Clock()
+    delivery = Delivery(api, Outbox(tmp_path / "outbox.sqlite3"), max_attempts=2, retry_base_s=5, clock=clock)
+    for name in ("a", "b"):
+        delivery.outbox.add("PUT", f"/edge/systems/{name}", {"name": name})
+    for outage in ("network", "throttled"):
+        if outage == "network":
+            api.available = False
+        else:
+            api.available, api.rejections["/edge/systems/a"] = True, (429, "Too Many Requests")
+        for _ in range(20):
+            assert delivery.replay() == (0, [])
+            clock.now += 3600
+    api.rejections.clear()
+    assert delivery.replay() == (2, []) and list(api.systems) == ["a", "b"]
+    assert delivery.outbox.dead_letter_count() == 0
+    delivery.outbox.close()
+
+
+def test_a_send_the_api_fails_waits_in_the_outbox_with_its_first_try_counted(api, tmp_path):
+    clock = Clock()
+    delivery = Delivery(api, Outbox(tmp_path / "outbox.sqlite3"), max_attempts=2, retry_base_s=5, clock=clock)
+    api.rejections["/edge/systems/a"] = (500, "Internal Server Error")
+    assert not delivery.send(delivery.system("a", {"name": "a"}), delivery.system("b", {"name": "b"})).delivered
+    clock.now += 5
+    assert delivery.replay() == (1, ["PUT /edge/systems/a: HTTP 500: Internal Server Error (2 tries)"])
+    assert list(api.systems) == ["b"] and delivery.outbox.dead_letter_count() == 1
+    delivery.outbox.close()
+
+
+def test_dead_letters_survive_a_restart_and_can_be_queued_again_in_order(tmp_path):
+    first = Outbox(tmp_path / "outbox.sqlite3")
+    first.add("PUT", "/edge/systems/a", {"n": 1})
+    first.add("PUT", "/edge/systems/b", {"n": 2})
+    first.set_aside(first.oldest(), "HTTP 500: boom (8 tries)")
+    first.close()
+    again = Outbox(tmp_path / "outbox.sqlite3")
+    assert [(d.path, d.reason) for d in again.dead_letters()] == [("/edge/systems/a", "HTTP 500: boom (8 tries)")]
+    assert again.requeue_dead_letters() == 1
+    assert again.dead_letter_count() == 0
+    assert [again.oldest().path] == ["/edge/systems/b"]
+    again.remove(again.oldest())
+    assert (again.oldest().path, again.oldest().attempts) == ("/edge/systems/a", 0)
+    again.close()
 
 
 def test_what_waits_is_replayed_as_the_api_methods_would_have_sent_it(api, delivery):
@@ -123,7 +214,7 @@ def test_what_waits_is_replayed_as_the_api_methods_would_have_sent_it(api, deliv
     delivery.send(*kept, delivery.record("s1", "planner", record))
     api.available = True
     api.rejections["/edge/summaries/s1/systems/planner"] = (422, "unknown_version")  # routed to the record
-    assert delivery.replay() == (3, ["PUT /edge/summaries/s1/systems/planner: HTTP 422: unknown_version"])
+    assert delivery.replay() == (2, ["PUT /edge/summaries/s1/systems/planner: HTTP 422: unknown_version"])
     assert api.systems == {"planner": {"name": "planner"}} and api.summaries["s1"]["embedding_version"] == E9
 
 

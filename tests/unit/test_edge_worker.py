@@ -119,13 +119,63 @@ def test_results_wait_in_the_outbox_in_order_and_are_replayed_when_the_api_is_ba
     assert rig.worker.status.last_error is None
 
 
-def test_a_rejected_outbox_entry_is_dropped_and_reported_and_the_rest_still_sent(rig):
+def test_a_rejected_outbox_entry_is_set_aside_and_reported_and_the_rest_still_sent(rig, tmp_path):
     rig.worker.outbox.add("PUT", "/edge/systems/planner", {"name": "planner"})
     rig.worker.outbox.add("PUT", "/edge/systems/nudge", {"name": "nudge"})
     rig.api.rejections["/edge/systems/planner"] = (422, "definition is broken")
     assert rig.worker.flush_outbox() == 2
     assert list(rig.api.systems) == ["nudge"]
     assert "definition is broken" in rig.worker.status.last_error
+    assert [d.path for d in rig.worker.outbox.dead_letters()] == ["/edge/systems/planner"]
+    assert json.loads((tmp_path / "edge" / "status.json").read_text())["dead_letters"] == 1
+
+
+def test_a_publish_the_api_fails_for_good_is_set_aside_and_the_results_queued_after_it_are_delivered(tmp_path):
+    rig = edge_rig(tmp_path / "edge", loaded=False, outbox_retry_seconds=0, outbox_max_attempts=3)
+    rig.api.add_summary("s1")
+    rig.api.available = False
+    rig.worker.start()
+    try:
+        rig.api.available, rig.api.refused = True, {"PUT"}
+        rig.worker.translations.process(translate("s1"))  # results wait behind the systems in the outbox
+        rig.api.refused = set()
+        rig.api.rejections["/edge/systems/planner"] = (500, "Float types are not supported")
+        for _ in range(3):
+            rig.worker.flush_outbox()
+        assert rig.worker.outbox.size() == 0
+        assert sorted(rig.api.systems) == [name for name in NAMES if name != "planner"]
+        assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+        [kept] = rig.worker.outbox.dead_letters()
+        assert kept.path == "/edge/systems/planner" and "HTTP 500" in kept.reason and kept.attempts == 3
+        status = json.loads((tmp_path / "edge" / "status.json").read_text())
+        assert status["dead_letters"] == 1 and "/edge/systems/planner" in status["last_error"]
+    finally:
+        rig.worker.stop()
+
+
+def test_one_summary_the_cloud_refuses_does_not_stop_reconcile_for_the_others(rig):
+    for summary_id in ("s1", "s2", "s3"):
+        rig.api.add_summary(summary_id)
+    rig.api.rejections["/edge/summaries/s2"] = (404, "no summarized session s2")
+    assert rig.worker.translations.reconcile() == 2 * len(NAMES)
+    assert [summary for summary, _ in rig.translator.calls] == ["s1", "s3"]
+    assert "s2" in rig.worker.status.last_error
+
+
+def test_one_system_the_cloud_refuses_does_not_stop_the_others_being_stored(rig):
+    rig.api.add_summary("s1")
+    rig.api.rejections[f"/edge/summaries/s1/systems/{NAMES[0]}"] = (404, f"system {NAMES[0]} has not been published")
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
+    assert versions(rig, "s1") == dict.fromkeys(NAMES[1:], 1)
+    assert "has not been published" in rig.worker.status.last_error
+
+
+def test_an_embedding_the_cloud_refuses_does_not_stop_the_translations(rig):
+    rig.api.add_summary("s1")
+    rig.api.rejections["/edge/summaries/s1/embedding"] = (422, "vector has the wrong length")
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
+    assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+    assert "wrong length" in rig.worker.status.last_error
 
 
 def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
