@@ -82,6 +82,7 @@ function summaryStep(summary) {
       summarizedAt ? fact("Summarized", [timeTag(summarizedAt), ` (${formatDuration(
         between(summary.received_at, summarizedAt))} after it was received)`]) : fact("Last updated", timeTag(summary.updated_at)),
       fact("Model call", summary.latency_ms === undefined ? "—" : formatDuration(summary.latency_ms)),
+      fact("Stop reason", summary.stop_reason ? h("code", { class: "stop-reason" }, summary.stop_reason) : "—"),
       fact("Cost", formatCost(summary.cost_usd)),
       fact("Tokens", usage.input_tokens === undefined ? "—"
         : `${formatCount(usage.input_tokens)} in · ${formatCount(usage.output_tokens)} out` +

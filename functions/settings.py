@@ -16,6 +16,7 @@ T = TypeVar("T")
 SUMMARIZER_PROVIDERS = ("anthropic", "bedrock")
 SUMMARIZER_MODES = ("realtime", "batch")
 DEFAULT_SUMMARIZER_MAX_TOKENS = 2048
+DEFAULT_SUMMARIZER_RETRY_MAX_TOKENS = 8192
 
 
 class SettingError(ValueError):
@@ -116,6 +117,8 @@ class Settings:
     summarizer_provider = _choice("SUMMARIZER_PROVIDER", SUMMARIZER_PROVIDERS, "anthropic")
     summarizer_model_id = _text("SUMMARIZER_MODEL_ID")
     summarizer_max_tokens = _number("SUMMARIZER_MAX_TOKENS", int, DEFAULT_SUMMARIZER_MAX_TOKENS)
+    # The one larger budget a summary cut off at SUMMARIZER_MAX_TOKENS is asked again with (no retry if not larger).
+    summarizer_retry_max_tokens = _number("SUMMARIZER_RETRY_MAX_TOKENS", int, DEFAULT_SUMMARIZER_RETRY_MAX_TOKENS)
     llm_timeout_seconds = _number("LLM_TIMEOUT_SECONDS", float, 60.0)
     llm_max_retries = _number("LLM_MAX_RETRIES", int, 2)
     anthropic_api_key_parameter = _optional("ANTHROPIC_API_KEY_PARAMETER")  # an SSM SecureString name

@@ -48,6 +48,7 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
         "SUMMARIZER_MODEL_ID": model_id,
         "LLM_TIMEOUT_SECONDS": "840",
         "SUMMARIZER_MAX_TOKENS": "384",
+        "SUMMARIZER_RETRY_MAX_TOKENS": "512",  # MlxBackend's own cap
     }
     # A small local model on a laptop CPU needs minutes per summary; Lambda's own ceiling is 900 s.
     return SummarizerChoice(

@@ -132,6 +132,11 @@ class SummaryRecord(Contract):
     usage: TokenUsage | None = None
     cost_usd: Decimal | None = Field(default=None, ge=0)
     latency_ms: NonNegativeInt | None = None
+    stop_reason: str | None = Field(
+        default=None,
+        description="Why the model stopped: end_turn for a finished summary; any other reason (max_tokens: cut off "
+        "at the output budget) is not a summary and leaves the session FAILED.",
+    )
     summarized_at: Timestamp | None = None
     embedding_version: EmbeddingVersion | None = None
     # SummarizerMode=batch: a submitter's claim, the batch holding the request, and the sparse index's key.

@@ -15,8 +15,15 @@ from aws_lambda_powertools import Logger
 from functions.stores.sessions import BATCH_PENDING, RECEIVED, SUMMARIZED, SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.service import SummarizeService, made
-from functions.summarize.summarizer import BatchOutcome, BatchStatus, Summarizer, SummarizerError
-from schemas.contracts import SummarizeRequest
+from functions.summarize.summarizer import (
+    CUT_OFF_STOP_REASON,
+    BatchOutcome,
+    BatchStatus,
+    Summarizer,
+    SummarizerError,
+    SummaryResult,
+)
+from schemas.contracts import SummarizeRequest, TokenUsage
 
 COLLECT_RESERVE_MS = 20_000  # stop collecting with this much of the invocation left; the next run continues
 
@@ -67,6 +74,15 @@ class BatchCollector:
             missing = SummarizerError(f"batch {status.batch_id} ended without a result for this session", True)
             counts[self._settle_safely(session_id, status.batch_id, missing)] += 1
 
+    def _again_with_a_larger_budget(self, item: dict) -> SummaryResult | SummarizerError:
+        """A summary cut off in the batch, asked once more directly (at the full price) with the retry budget."""
+        summarizer = self.summarizer()
+        logger.info("batch summary cut off: asking again with a larger budget", session_id=item["session_id"])
+        try:
+            return summarizer.summarize(self.sessions.read_raw(item["raw_key"]), budgets=summarizer.retry_budgets)
+        except SummarizerError as error:
+            return error
+
     def _fail_batch(self, batch_id: str, reason: str, counts: Counter[str]) -> None:
         logger.error("batch lost", batch_id=batch_id, error=reason)
         counts["lost"] += 1
@@ -88,12 +104,18 @@ class BatchCollector:
             return "stale"
         request = SummarizeRequest(session_id=session_id, content_hash=item["content_hash"])
         if item["status"] == RECEIVED:
+            paid_before: list[tuple[TokenUsage, bool]] = []
+            cut_off = isinstance(outcome, SummarizerError) and outcome.stop_reason == CUT_OFF_STOP_REASON
+            if cut_off and outcome.usage and self.summarizer().retry_budgets:
+                paid_before = [(outcome.usage, True)]
+                outcome = self._again_with_a_larger_budget(item)
             if isinstance(outcome, SummarizerError):
-                self.sessions.fail_batch_session(session_id, batch_id, str(outcome))
+                self.sessions.fail_batch_session(session_id, batch_id, str(outcome), outcome.stop_reason)
+                self.service.count_paid_failure(outcome, batch=not paid_before, paid_before=paid_before)
                 logger.warning("batch request failed", session_id=session_id, batch_id=batch_id, error=str(outcome))
                 return "failed"
             summary_key = self.sessions.put_summary_text(session_id, outcome.text)
-            self.service.record(request, made(summary_key, outcome), batch=True)
+            self.service.record(request, made(summary_key, outcome, paid_before), batch=not paid_before)
             item = self.sessions.get(session_id) or {}
         if item.get("status") == SUMMARIZED:
             self.service.request_translation(request)

@@ -73,6 +73,7 @@ class SummaryMade:
     usage: TokenUsage
     cost_usd: float
     latency_ms: int
+    stop_reason: str | None = None
 
     def fields(self, now: str) -> dict[str, Any]:
         """The SummaryRecord attributes a summarized session gets."""
@@ -83,6 +84,7 @@ class SummaryMade:
             "usage": self.usage.model_dump(),
             "cost_usd": dynamo_number(round(self.cost_usd, 8)),
             "latency_ms": self.latency_ms,
+            "stop_reason": self.stop_reason,
             "summarized_at": now,
             "status": SUMMARIZED,
             "updated_at": now,
@@ -201,25 +203,33 @@ class SessionStore:
         return conditionally(
             self.table.update_item,
             Key={"session_id": session_id},
-            UpdateExpression="SET #s = :received, updated_at = :now, attempts = :zero REMOVE #e",
+            UpdateExpression="SET #s = :received, updated_at = :now, attempts = :zero REMOVE #e, stop_reason",
             ConditionExpression=Attr("status").eq(FAILED),
             ExpressionAttributeNames=_STATUS_AND_ERROR,
             ExpressionAttributeValues={":received": RECEIVED, ":now": utc_now(), ":zero": 0},
         )
 
-    def mark_failed(self, session_id: str, error: str, attempts: int, final: bool) -> None:
-        """Record a failed attempt: FAILED when `final`, else still RECEIVED (a summarized session is untouched)."""
-        self.table.update_item(
+    def mark_failed(
+        self, session_id: str, error: str, attempts: int, final: bool, stop_reason: str | None = None
+    ) -> bool:
+        """Record a failed attempt: FAILED when `final`, else still RECEIVED; `stop_reason` when the model answered
+        with an unfinished summary. False (nothing written) for a summarized session."""
+        values = {
+            ":status": FAILED if final else RECEIVED,
+            ":error": error[:MAX_ERROR_CHARS],
+            ":attempts": attempts,
+            ":now": utc_now(),
+        }
+        update = "SET #s = :status, #e = :error, attempts = :attempts, updated_at = :now"
+        if stop_reason:
+            update, values[":stop"] = update + ", stop_reason = :stop", stop_reason
+        return conditionally(
+            self.table.update_item,
             Key={"session_id": session_id},
-            UpdateExpression="SET #s = :status, #e = :error, attempts = :attempts, updated_at = :now",
+            UpdateExpression=update if stop_reason else update + " REMOVE stop_reason",
             ConditionExpression=Attr("status").ne(SUMMARIZED),
             ExpressionAttributeNames=_STATUS_AND_ERROR,
-            ExpressionAttributeValues={
-                ":status": FAILED if final else RECEIVED,
-                ":error": error[:MAX_ERROR_CHARS],
-                ":attempts": attempts,
-                ":now": utc_now(),
-            },
+            ExpressionAttributeValues=values,
         )
 
     def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
@@ -321,13 +331,13 @@ class SessionStore:
             ConditionExpression=Attr("batch_id").eq(batch_id),
         )
 
-    def fail_batch_session(self, session_id: str, batch_id: str, error: str) -> bool:
+    def fail_batch_session(self, session_id: str, batch_id: str, error: str, stop_reason: str | None = None) -> bool:
         """FAILED with the batch's reason; the batch id moves to failed_batch_id so a retry can submit again."""
         return conditionally(
             self.table.update_item,
             Key={"session_id": session_id},
             UpdateExpression="SET #s = :failed, #e = :error, failed_batch_id = :batch, updated_at = :now, "
-            "attempts = if_not_exists(attempts, :zero) + :one REMOVE batch_id, batch_state",
+            "attempts = if_not_exists(attempts, :zero) + :one, stop_reason = :stop REMOVE batch_id, batch_state",
             ConditionExpression=Attr("batch_id").eq(batch_id) & Attr("status").eq(RECEIVED),
             ExpressionAttributeNames=_STATUS_AND_ERROR,
             ExpressionAttributeValues={
@@ -337,5 +347,6 @@ class SessionStore:
                 ":now": utc_now(),
                 ":zero": 0,
                 ":one": 1,
+                ":stop": stop_reason,
             },
         )

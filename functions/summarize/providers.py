@@ -7,6 +7,7 @@ through the Message Batches API instead (Anthropic API only): submit, poll, read
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -15,12 +16,21 @@ import anthropic
 
 from functions.settings import DEFAULT_SUMMARIZER_MAX_TOKENS, SettingError, Settings
 from functions.summarize.prompt import build_messages
-from functions.summarize.summarizer import BatchOutcome, BatchStatus, SummarizerError, SummaryResult
+from functions.summarize.summarizer import (
+    CUT_OFF_STOP_REASON,
+    BatchOutcome,
+    BatchStatus,
+    SummarizerError,
+    SummaryResult,
+    total_usage,
+)
 from schemas.contracts import Session, TokenUsage
 
 SECRET_CACHE_SECONDS = 300
 # Error types in a batch result that may succeed when the request is sent again.
 RETRYABLE_BATCH_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
+# An answer that ended on its own (we set no stop_sequences); any other stop reason is not a finished summary.
+FINISHED_STOP_REASONS = frozenset({"end_turn", "stop_sequence"})
 
 T = TypeVar("T")
 
@@ -39,24 +49,44 @@ class AnthropicSummarizer:
         max_tokens: int = DEFAULT_SUMMARIZER_MAX_TOKENS,
         provider: str = "anthropic",
         secrets: tuple[str, ...] = (),
+        retry_max_tokens: int | None = None,
     ):
         self._client = client
         self.model_id = model_id
         self.max_tokens = max_tokens
         self.provider = provider
         self._secrets = tuple(secret for secret in secrets if secret)
+        # One more try with a larger output budget when an answer is cut off at max_tokens.
+        self.retry_budgets: tuple[int, ...] = (
+            (retry_max_tokens,) if retry_max_tokens and retry_max_tokens > max_tokens else ()
+        )
 
     def request_params(self, session: Session) -> dict[str, Any]:
         """The Messages API parameters for one session, the same for a direct call and a batch request."""
         system, messages = build_messages(session)
         return {"model": self.model_id, "max_tokens": self.max_tokens, "system": system, "messages": messages}
 
-    def summarize(self, session: Session) -> SummaryResult:
-        params = self.request_params(session)
-        started = time.perf_counter()
-        message = self._call(lambda: self._client.messages.create(**params))
-        latency_ms = round((time.perf_counter() - started) * 1000)
-        return self._result(message, latency_ms)
+    def summarize(self, session: Session, *, budgets: Sequence[int] | None = None) -> SummaryResult:
+        """The summary of one session: asked with each of `budgets` (default: max_tokens, then the retry budget)
+        while the answer is cut off at the budget. Raises SummarizerError, with the tokens paid so far."""
+        budgets = list(budgets or (self.max_tokens, *self.retry_budgets))
+        params = {key: value for key, value in self.request_params(session).items() if key != "max_tokens"}
+        paid: list[TokenUsage] = []
+        latency_ms = 0
+        for number, budget in enumerate(budgets, start=1):
+            started = time.perf_counter()
+            try:
+                message = self._call(functools.partial(self._client.messages.create, **params, max_tokens=budget))
+            except SummarizerError as error:
+                if paid:  # the cut-off answers before this call were paid for
+                    error.usage, error.model_id = total_usage(paid), self.model_id
+                raise
+            latency_ms += round((time.perf_counter() - started) * 1000)
+            if message.stop_reason == CUT_OFF_STOP_REASON and number < len(budgets):
+                paid.append(_usage(message))
+                continue
+            return self._result(message, latency_ms, budget, paid)
+        raise ValueError("summarize needs at least one output budget")
 
     def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str:
         """Send one Message Batch with a request per (custom_id, session); returns the batch id."""
@@ -93,7 +123,7 @@ class AnthropicSummarizer:
         where = f"{self.provider} batch {batch_id}"
         if result.type == "succeeded":
             try:
-                return self._result(result.message, latency_ms)
+                return self._result(result.message, latency_ms, self.max_tokens)
             except SummarizerError as error:
                 return error
         if result.type == "errored":
@@ -125,27 +155,37 @@ class AnthropicSummarizer:
             # Client-side failures such as unresolvable AWS credentials: retrying the same call will not help.
             raise self._error(f"{self.provider} client error: {type(error).__name__}: {error}", False) from None
 
-    def _result(self, message: Any, latency_ms: int) -> SummaryResult:
+    def _result(
+        self, message: Any, latency_ms: int, budget: int, paid_before: Sequence[TokenUsage] = ()
+    ) -> SummaryResult:
+        """The summary in `message`, answered within `budget` output tokens; SummarizerError (not retryable, with
+        the stop reason and every token paid for) when the answer is not a finished summary."""
         text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text").strip()
-        if message.stop_reason == "refusal":
-            raise self._error(f"{self.provider} model {message.model} refused to summarize the session", False)
-        if not text:
-            raise self._error(
-                f"{self.provider} model {message.model} returned no text (stop_reason={message.stop_reason})", False
+        usage = total_usage([*paid_before, _usage(message)])
+        model_id, stop_reason = message.model or self.model_id, message.stop_reason
+        where = f"{self.provider} model {model_id}"
+        problem = None
+        if stop_reason == "refusal":
+            problem = f"{where} refused to summarize the session"
+        elif stop_reason == CUT_OFF_STOP_REASON:
+            retried = " (also after a retry with a larger budget)" if paid_before else ""
+            problem = (
+                f"{where} stopped with stop_reason={stop_reason}: the summary was cut off at its budget of {budget} "
+                f"output tokens{retried}"
             )
-        usage = message.usage
+        elif stop_reason not in FINISHED_STOP_REASONS:
+            problem = f"{where} stopped with stop_reason={stop_reason}: the summary is not finished"
+        elif not text:
+            problem = f"{where} returned no text (stop_reason={stop_reason})"
+        if problem:
+            raise self._error(problem, False, stop_reason=stop_reason, usage=usage, model_id=model_id)
         return SummaryResult(
             text=text,
-            model_id=message.model or self.model_id,
+            model_id=model_id,
             provider=self.provider,
-            usage=TokenUsage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-                cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            ),
+            usage=usage,
             latency_ms=latency_ms,
-            stop_reason=message.stop_reason,
+            stop_reason=stop_reason,
         )
 
     def _describe_status(self, error: anthropic.APIStatusError) -> str:
@@ -159,10 +199,21 @@ class AnthropicSummarizer:
         seconds = getattr(timeout, "read", timeout)
         return f"{seconds:g}s" if isinstance(seconds, (int, float)) else "the client timeout"
 
-    def _error(self, message: str, retryable: bool, status: int | None = None) -> SummarizerError:
+    def _error(self, message: str, retryable: bool, status: int | None = None, **answered: Any) -> SummarizerError:
+        """`answered`: stop_reason, usage and model_id when the model did answer."""
         for secret in self._secrets:
             message = message.replace(secret, "[redacted]")
-        return SummarizerError(message, retryable=retryable, status=status)
+        return SummarizerError(message, retryable=retryable, status=status, **answered)
+
+
+def _usage(message: Any) -> TokenUsage:
+    usage = message.usage
+    return TokenUsage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+    )
 
 
 def _api_key(settings: Settings) -> str:
@@ -186,13 +237,15 @@ def summarizer_for(settings: Settings) -> AnthropicSummarizer:
     """The configured summarizer; raises SettingError (a ValueError) naming a missing or bad variable."""
     provider, model_id = settings.summarizer_provider, settings.summarizer_model_id
     timeout, max_retries = settings.llm_timeout_seconds, settings.llm_max_retries
-    max_tokens = settings.summarizer_max_tokens
+    max_tokens, retry_max_tokens = settings.summarizer_max_tokens, settings.summarizer_retry_max_tokens
     if provider == "anthropic":
         api_key = _api_key(settings)
         client = anthropic.Anthropic(
             api_key=api_key, base_url=settings.anthropic_base_url, timeout=timeout, max_retries=max_retries
         )
-        return AnthropicSummarizer(client, model_id, max_tokens, provider="anthropic", secrets=(api_key,))
+        return AnthropicSummarizer(
+            client, model_id, max_tokens, provider="anthropic", secrets=(api_key,), retry_max_tokens=retry_max_tokens
+        )
     region = settings.aws_region or settings.aws_default_region
     if not region:
         raise SettingError("AWS_REGION (or AWS_DEFAULT_REGION) is required for SUMMARIZER_PROVIDER=bedrock")
@@ -200,4 +253,4 @@ def summarizer_for(settings: Settings) -> AnthropicSummarizer:
     bedrock = anthropic.AnthropicBedrock(
         aws_region=region, base_url=settings.anthropic_bedrock_base_url, timeout=timeout, max_retries=max_retries
     )
-    return AnthropicSummarizer(bedrock, model_id, max_tokens, provider="bedrock")
+    return AnthropicSummarizer(bedrock, model_id, max_tokens, provider="bedrock", retry_max_tokens=retry_max_tokens)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryM
 from functions.stores.usage import UsageStore
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
-from functions.summarize.summarizer import Summarizer, SummarizerError, SummaryResult
+from functions.summarize.summarizer import Summarizer, SummarizerError, SummaryResult, total_usage
 from schemas.contracts import SummarizeRequest, TokenUsage, TranslateRequest
 from schemas.lineage import RegistryEntry
 
@@ -24,14 +24,17 @@ logger = Logger(child=True)
 # What a summary call left behind (stored by the idempotency layer, so a redelivery gets it back).
 Made = dict[str, Any]
 SummarizeOnce = Callable[[SummarizeRequest], Made]
+Paid = tuple[TokenUsage, bool]  # tokens of one call, and whether they were billed at the Message Batches rate
 
 
-def made(summary_key: str, result: SummaryResult) -> Made:
+def made(summary_key: str, result: SummaryResult, paid_before: Sequence[Paid] = ()) -> Made:
+    """The summary's record; `paid_before`: earlier calls for it that are paid for too (a cut-off batch answer)."""
     return {
         "summary_key": summary_key,
         "model_id": result.model_id,
         "provider": result.provider,
         "usage": result.usage.model_dump(),
+        "paid_before": [{"usage": usage.model_dump(), "batch": billed} for usage, billed in paid_before],
         "latency_ms": result.latency_ms,
         "stop_reason": result.stop_reason,
     }
@@ -89,7 +92,10 @@ class SummarizeService:
                 self.record(request, summarize_once(request))
             except Exception as error:
                 final = is_final(error, attempt, self.max_attempts)
-                self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final)
+                stop_reason = error.stop_reason if isinstance(error, SummarizerError) else None
+                self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final, stop_reason)
+                if isinstance(error, SummarizerError):
+                    self.count_paid_failure(error)
                 raise SessionFailed(failure_reason(error)) from error
         self.request_translation(request)
         return "summarized"
@@ -104,13 +110,17 @@ class SummarizeService:
         )
 
     def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> None:
-        """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate."""
-        usage = TokenUsage.model_validate(result["usage"])
+        """Store a made summary's metadata, lineage and usage; `batch` prices its call at the Message Batches rate
+        (calls paid before it carry their own rate)."""
+        priced = [(TokenUsage.model_validate(result["usage"]), batch)] + [
+            (TokenUsage.model_validate(paid["usage"]), paid["batch"]) for paid in result.get("paid_before", [])
+        ]
+        usage = total_usage([tokens for tokens, _ in priced])
         model = RegistryEntry.make("summarizer-model", {"provider": result["provider"], "model_id": result["model_id"]})
         prompt = RegistryEntry.make("summarizer-prompt", PROMPT_VERSION_CONTENT)
         self.registry.put(model)
         self.registry.put(prompt)
-        cost = cost_usd(result["model_id"], usage, batch=batch)
+        cost = self._cost(result["model_id"], priced)
         summary = SummaryMade(
             summary_key=result["summary_key"],
             model_version=model.version_id,
@@ -118,7 +128,25 @@ class SummarizeService:
             usage=usage,
             cost_usd=cost,
             latency_ms=result["latency_ms"],
+            stop_reason=result.get("stop_reason"),
         )
         recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
             self.usage.add(utc_now()[:10], result["model_id"], usage, cost)
+
+    def count_paid_failure(
+        self, error: SummarizerError, *, batch: bool = False, paid_before: Sequence[Paid] = ()
+    ) -> None:
+        """Count the tokens of answers that were paid for but are no summary (cut off, refused) in the usage table."""
+        if error.usage is None or error.model_id is None:
+            return
+        priced = [*paid_before, (error.usage, batch)]
+        usage = total_usage([tokens for tokens, _ in priced])
+        try:
+            self.usage.add(utc_now()[:10], error.model_id, usage, self._cost(error.model_id, priced))
+        except Exception:
+            logger.exception("could not count the tokens of a failed summary", model_id=error.model_id)
+
+    @staticmethod
+    def _cost(model_id: str, priced: Sequence[Paid]) -> float:
+        return sum(cost_usd(model_id, usage, batch=billed) for usage, billed in priced)

@@ -8,7 +8,16 @@ Backend interface and scripted outcomes), scripted, mlx_backend, batches, server
     python -m local_stack.messages_server --model PATH --port 8765
 """
 
-from local_stack.messages_server.backend import Backend, expire, fail, hang, overloaded, rate_limited, reply
+from local_stack.messages_server.backend import (
+    Backend,
+    expire,
+    fail,
+    hang,
+    overloaded,
+    rate_limited,
+    reply,
+    truncated,
+)
 from local_stack.messages_server.mlx_backend import MlxBackend
 from local_stack.messages_server.protocol import prompt_text
 from local_stack.messages_server.scripted import ScriptedBackend
@@ -27,4 +36,5 @@ __all__ = [
     "rate_limited",
     "reply",
     "start_messages_server",
+    "truncated",
 ]

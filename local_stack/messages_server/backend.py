@@ -19,11 +19,17 @@ class Outcome:
     text: str | None = None
     seconds: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)
+    stop_reason: str | None = None  # a reply's stop_reason instead of the backend's own
 
 
 def reply(text: str | None = None) -> Outcome:
     """Succeed; `text` overrides the backend's own summary."""
     return Outcome("reply", text=text)
+
+
+def truncated(text: str = "Overview\nThe user planned", stop_reason: str = "max_tokens") -> Outcome:
+    """Succeed with partial `text` that stopped for `stop_reason` (max_tokens: the output budget ran out)."""
+    return Outcome("reply", text=text, stop_reason=stop_reason)
 
 
 def fail(status: int, message: str | None = None, headers: Mapping[str, str] | None = None) -> Outcome:

@@ -103,7 +103,8 @@ class BatchRunner:
             if outcome.kind == "error":
                 return _errored(outcome.status, outcome.message)
             generation = self.backend.generate(params, params["model"])
-            return {"type": "succeeded", "message": message_body(params["model"], generation, outcome.text)}
+            message = message_body(params["model"], generation, outcome.text, outcome.stop_reason)
+            return {"type": "succeeded", "message": message}
         except Cancelled:
             return {"type": "canceled"}
         except Exception as error:

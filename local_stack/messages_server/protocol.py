@@ -132,8 +132,10 @@ def check_batch_body(body: Any) -> list[dict[str, Any]]:
     return requests
 
 
-def message_body(model: str, generation: Generation, text: str | None = None) -> dict[str, Any]:
-    """A Messages API reply; `text` (a scripted reply) replaces the generated text."""
+def message_body(
+    model: str, generation: Generation, text: str | None = None, stop_reason: str | None = None
+) -> dict[str, Any]:
+    """A Messages API reply; `text` and `stop_reason` (a scripted reply) replace the generated ones."""
     content = generation.text if text is None else text
     return {
         "id": f"msg_local_{uuid.uuid4().hex[:24]}",
@@ -141,7 +143,7 @@ def message_body(model: str, generation: Generation, text: str | None = None) ->
         "role": "assistant",
         "model": model,
         "content": [{"type": "text", "text": content}],
-        "stop_reason": generation.stop_reason,
+        "stop_reason": stop_reason or generation.stop_reason,
         "stop_sequence": None,
         "usage": {
             "input_tokens": generation.input_tokens,

@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.kind in ("error", "expire"):
             self._send_error(RequestError(outcome.status, outcome.message), outcome.headers)
             return
-        self._send_json(200, message_body(model, backend.generate(body, model), outcome.text))
+        self._send_json(200, message_body(model, backend.generate(body, model), outcome.text, outcome.stop_reason))
 
     def _send_error(self, error: RequestError, headers: Mapping[str, str] | None = None) -> None:
         body = {"type": "error", "error": error_object(error.status, error.message), "request_id": self._request_id}

@@ -39,6 +39,7 @@ from local_stack.messages_server import (
     prompt_text,
     reply,
     start_messages_server,
+    truncated,
 )
 from local_stack.scheduler import Scheduler, rate_seconds
 from local_stack.template import load_app
@@ -290,6 +291,31 @@ def test_errored_and_expired_results_fail_the_session_and_a_retry_summarizes_it(
         assert retried["batch_id"]["S"] != retried["failed_batch_id"]["S"]
         assert client.post("/sessions/fine-1/retry").status_code == 409
     assert {record.session_id for record in stored_sessions(stack)} >= {"fine-1", "errs-1", "late-1"}
+
+
+def test_a_batch_result_cut_off_is_asked_once_more_with_the_larger_budget_else_failed(stack, backend):
+    backend.script([truncated("Overview\nThe user")], when="batch-cut-once")
+    backend.script([truncated("Overview\nThe"), truncated("Overview\nThe user")], when="batch-cut-twice")
+    token = make_token(stack, ["ingest", "read"], source="planner")
+    with api_client(stack, token) as client:
+        for session_id in ("batch-cut-once", "batch-cut-twice"):
+            assert client.post("/sessions", json=session_body(session_id, text=f"Text {session_id}")).status_code == 202
+
+        def settled(session_id: str, status: str):
+            return (view := client.get(f"/sessions/{session_id}").json())["status"] == status and view
+
+        once = wait_for(lambda: settled("batch-cut-once", "SUMMARIZED"), timeout=60)
+        assert once["stop_reason"] == "end_turn" and backend.calls_matching("batch-cut-once") == 2
+        budgets = [r["body"]["max_tokens"] for r in backend.requests if "batch-cut-once" in r["prompt"]]
+        assert budgets[1] > budgets[0]
+        # The cut-off batch call is paid at the batch price, the direct call at the full price.
+        assert Decimal(str(once["cost_usd"])) > Decimal(str(cost_usd(MODEL, TokenUsage(**once["usage"]), batch=True)))
+
+        failed = wait_for(lambda: settled("batch-cut-twice", "FAILED"), timeout=60)
+        assert "stop_reason=max_tokens" in failed["error"] and failed["stop_reason"] == "max_tokens"
+        assert backend.calls_matching("batch-cut-twice") == 2
+        assert client.post("/sessions/batch-cut-twice/retry").status_code == 202
+        assert wait_for(lambda: settled("batch-cut-twice", "SUMMARIZED"), timeout=60)["stop_reason"] == "end_turn"
 
 
 def test_a_claim_admits_one_submitter_and_a_batch_unknown_to_the_api_fails_visibly(stack):

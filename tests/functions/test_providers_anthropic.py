@@ -14,7 +14,15 @@ from functions.settings import Settings
 from functions.summarize.prompt import SYSTEM_PROMPT
 from functions.summarize.providers import AnthropicSummarizer, summarizer_for
 from functions.summarize.summarizer import SummarizerError, SummaryResult
-from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, start_messages_server
+from local_stack.messages_server import (
+    ScriptedBackend,
+    fail,
+    hang,
+    overloaded,
+    rate_limited,
+    start_messages_server,
+    truncated,
+)
 from schemas.contracts import Session
 
 API_KEY = "sk-ant-test-9f3b2c71d0e84a6f"
@@ -271,3 +279,35 @@ def test_only_the_providers_module_imports_anthropic():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_summary_cut_off_at_max_tokens_is_asked_once_more_with_the_larger_budget(server, backend):
+    backend.script([truncated("Overview\nThe user planned a call with")])
+    summarizer = make_summarizer(server, SUMMARIZER_MAX_TOKENS="1024", SUMMARIZER_RETRY_MAX_TOKENS="4096")
+    result = summarizer.summarize(make_session())
+    assert result.stop_reason == "end_turn" and result.text.startswith("Scripted summary")
+    assert [request["body"]["max_tokens"] for request in backend.requests] == [1024, 4096]
+    alone = make_summarizer(server).summarize(make_session())  # the same prompt, answered at once
+    cached = lambda usage: usage.cache_read_input_tokens + usage.cache_creation_input_tokens  # noqa: E731
+    assert result.usage.input_tokens == 2 * alone.usage.input_tokens  # both calls are paid for
+    assert cached(result.usage) == 2 * cached(alone.usage) and result.usage.output_tokens > alone.usage.output_tokens
+
+
+def test_a_summary_cut_off_again_is_an_error_naming_the_stop_reason(server, backend):
+    backend.script([truncated(), truncated()])
+    summarizer = make_summarizer(server, SUMMARIZER_MAX_TOKENS="1024", SUMMARIZER_RETRY_MAX_TOKENS="4096")
+    with pytest.raises(SummarizerError) as cut:
+        summarizer.summarize(make_session())
+    assert not cut.value.retryable and cut.value.stop_reason == "max_tokens"
+    assert "stop_reason=max_tokens" in str(cut.value) and "4096" in str(cut.value)
+    assert cut.value.usage is not None and cut.value.usage.output_tokens > 0
+    assert backend.calls == 2
+
+
+@pytest.mark.parametrize("stop_reason", ["pause_turn", "tool_use", "model_context_window_exceeded"])
+def test_any_other_unfinished_stop_reason_is_an_error_without_a_second_call(server, backend, stop_reason):
+    backend.script([truncated("Overview\nThe", stop_reason=stop_reason)])
+    with pytest.raises(SummarizerError) as unfinished:
+        make_summarizer(server).summarize(make_session())
+    assert unfinished.value.stop_reason == stop_reason and f"stop_reason={stop_reason}" in str(unfinished.value)
+    assert backend.calls == 1

@@ -189,19 +189,21 @@ class FakeSessionStore:
             updated_at=utc_now(),
             attempts=0,
             error=REMOVE,
+            stop_reason=REMOVE,
         )
 
-    def mark_failed(self, session_id: str, error: str, attempts: int, final: bool) -> None:
-        changed = self._update(
+    def mark_failed(
+        self, session_id: str, error: str, attempts: int, final: bool, stop_reason: str | None = None
+    ) -> bool:
+        return self._update(
             session_id,
             lambda i: i["status"] != SUMMARIZED,
             status=FAILED if final else RECEIVED,
             error=error[:MAX_ERROR_CHARS],
             attempts=attempts,
             updated_at=utc_now(),
+            stop_reason=stop_reason or REMOVE,
         )
-        if not changed:
-            raise condition_failed()
 
     def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
         return self._update(
@@ -260,13 +262,14 @@ class FakeSessionStore:
     def settle_batch(self, session_id: str, batch_id: str) -> None:
         self._update(session_id, lambda i: i.get("batch_id") == batch_id, batch_state=REMOVE)
 
-    def fail_batch_session(self, session_id: str, batch_id: str, error: str) -> bool:
+    def fail_batch_session(self, session_id: str, batch_id: str, error: str, stop_reason: str | None = None) -> bool:
         item = self.items.get(session_id) or {}
         return self._update(
             session_id,
             lambda i: i.get("batch_id") == batch_id and i["status"] == RECEIVED,
             status=FAILED,
             error=error[:MAX_ERROR_CHARS],
+            stop_reason=stop_reason,
             failed_batch_id=batch_id,
             updated_at=utc_now(),
             attempts=int(item.get("attempts", 0)) + 1,
@@ -549,9 +552,12 @@ class FakeSummarizer:
     ended: set[str] = field(default_factory=set)
     outcomes: dict[str, dict[str, BatchOutcome]] = field(default_factory=dict)
     fail_submit: Exception | None = None
+    retry_budgets: tuple[int, ...] = (8192,)
+    budgets: list[Sequence[int] | None] = field(default_factory=list)
 
-    def summarize(self, session: Session) -> SummaryResult:
+    def summarize(self, session: Session, *, budgets: Sequence[int] | None = None) -> SummaryResult:
         self.calls.append(session)
+        self.budgets.append(budgets)
         answer = self.script.pop(0) if self.script else summary_result(f"Summary of {session.session_id}.")
         if isinstance(answer, Exception):
             raise answer
