@@ -1,16 +1,22 @@
-"""Run a template function's handler in its own worker processes, as Lambda runs each function apart."""
+"""Run a template function's handler in its own worker processes, as Lambda runs each function apart.
+
+Each execution environment is one worker process; an invocation that outlives the function's Timeout is ended
+with its environment, as Lambda ends it, and the next invocation there starts cold.
+"""
 
 from __future__ import annotations
 
 import importlib
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +89,27 @@ class FunctionError(RuntimeError):
         self.error = error
 
 
+class _Environment:
+    """One execution environment: a pool of one worker process, started on its first invocation (a cold start)."""
+
+    def __init__(self, pool_args: dict[str, Any]) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=1, **pool_args)
+
+    def processes(self) -> list[Any]:
+        return list((self.pool._processes or {}).values())
+
+    def end(self) -> None:
+        """Kill its worker at once (what Lambda does to an environment whose invocation timed out)."""
+        processes = self.processes()
+        for process in processes:
+            process.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=5)
+
+
 class FunctionRuntime:
-    """A pool of worker processes for one function (its concurrency), started lazily like cold starts."""
+    """Worker processes for one function, one per execution environment (its concurrency), started lazily."""
 
     def __init__(
         self,
@@ -99,45 +124,66 @@ class FunctionRuntime:
     ) -> None:
         self.name, self.handler = name, handler
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
-        self._pool_args = dict(
-            max_workers=concurrency,
+        self._pool_args: dict[str, Any] = dict(
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(environment, handler, preload),
         )
-        self._pool = ProcessPoolExecutor(**self._pool_args)
+        self._environments = [_Environment(self._pool_args) for _ in range(concurrency)]
+        self._idle: queue.Queue[_Environment] = queue.Queue()
+        for environment_ in self._environments:
+            self._idle.put(environment_)
         self._lock = threading.Lock()
 
     def worker_pids(self) -> list[int]:
-        return list((self._pool._processes or {}).keys())
+        with self._lock:
+            return [process.pid for env in self._environments for process in env.processes()]
 
     def invoke(self, event: dict) -> Any:
-        """Run the handler; raise FunctionError with Lambda's error shape if it raised."""
-        context = LambdaContext(
-            function_name=self.name,
-            memory_limit_in_mb=self.memory_mb,
-            timeout_seconds=self.timeout_s,
-            aws_request_id=str(uuid.uuid4()),
-            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
-        )
-        pool = self._pool
+        """Run the handler in an idle environment (waiting for one, as concurrency limits); raise FunctionError
+        with Lambda's error shape if it raised, died, or ran past the function's Timeout."""
+        environment = self._idle.get()
         try:
-            outcome = pool.submit(_run, event, context).result(timeout=self.timeout_s + 30)
-        except BrokenProcessPool as exc:  # a worker died mid-invocation: Lambda starts a fresh environment
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = ProcessPoolExecutor(**self._pool_args)
-            raise FunctionError(
-                self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc), "stackTrace": []}
-            ) from exc
+            context = LambdaContext(
+                function_name=self.name,
+                memory_limit_in_mb=self.memory_mb,
+                timeout_seconds=self.timeout_s,
+                aws_request_id=str(uuid.uuid4()),
+                invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
+            )
+            try:
+                outcome = environment.pool.submit(_run, event, context).result(timeout=self.timeout_s)
+            except FutureTimeout as exc:
+                environment = self._replace(environment)
+                message = f"{context.aws_request_id} Task timed out after {self.timeout_s:.2f} seconds"
+                raise FunctionError(
+                    self.name, {"errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": []}
+                ) from exc
+            except BrokenProcessPool as exc:  # the worker died mid-invocation: Lambda starts a fresh environment
+                environment = self._replace(environment)
+                raise FunctionError(
+                    self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc), "stackTrace": []}
+                ) from exc
+        finally:
+            self._idle.put(environment)
         if not outcome["ok"]:
             raise FunctionError(self.name, outcome["error"])
         return outcome["result"]
 
+    def _replace(self, environment: _Environment) -> _Environment:
+        environment.end()
+        fresh = _Environment(self._pool_args)
+        with self._lock:
+            self._environments[self._environments.index(environment)] = fresh
+        return fresh
+
     def close(self, grace_s: float = 2.0) -> None:
         """Stop the workers; an invocation still running after the grace period is ended, as a timeout would."""
-        processes = list((self._pool._processes or {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            environments = list(self._environments)
+        processes = [process for env in environments for process in env.processes()]
+        for env in environments:
+            env.pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace_s
         for process in processes:
             process.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,8 +1,10 @@
-"""Fault injection for function workers: fail chosen AWS calls via botocore event hooks.
+"""Fault injection for function workers: fail or hang chosen AWS calls via botocore event hooks.
 
 Loaded into each local function worker before its handler (StackOptions.worker_preload). The plan comes
 from SSP_FAULT_PLAN, e.g. {"s3.PutObject": [3, 8], "dynamodb.UpdateItem": [4]}: the 3rd and 8th PutObject
-calls across all workers fail. Counters and the log of injected faults live in SSP_FAULT_DIR.
+calls across all workers fail. SSP_FAULT_HANG, e.g. {"s3.GetObject": {"match": "sessions/slow-1/", "times": 3}},
+makes the first 3 calls whose parameters mention the text never return (the worker is ended by its timeout).
+Counters and the log of injected faults live in SSP_FAULT_DIR.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
 
 PLAN = json.loads(os.environ.get("SSP_FAULT_PLAN", "{}"))
+HANG = json.loads(os.environ.get("SSP_FAULT_HANG", "{}"))
+HANG_SECONDS = 3600
 STATE = Path(os.environ.get("SSP_FAULT_DIR", "/tmp"))
 
 
@@ -42,8 +47,24 @@ def _inject(operation: str, model, **_):
         )
 
 
-if PLAN:
+def _hang(operation: str, params: dict, **_):
+    rule = HANG[operation]
+    if rule["match"] not in json.dumps(params, default=str):
+        return
+    if _next_count(f"{operation}.hang") <= rule["times"]:
+        with open(STATE / "injected.jsonl", "a") as log:
+            log.write(json.dumps({"operation": operation, "hang": True, "pid": os.getpid()}) + "\n")
+        time.sleep(HANG_SECONDS)
+
+
+if PLAN or HANG:
     boto3.setup_default_session()
+for planned in HANG:
+    service, name = planned.split(".", 1)
+    boto3.DEFAULT_SESSION.events.register(
+        f"before-parameter-build.{service}.{name}", lambda params, planned=planned, **kw: _hang(planned, params, **kw)
+    )
+if PLAN:
     for planned in PLAN:
         service, name = planned.split(".", 1)
         boto3.DEFAULT_SESSION.events.register(

@@ -6,6 +6,7 @@ API). A batch the API no longer knows fails its sessions visibly.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class BatchCollector:
     sessions: SessionStore
     service: SummarizeService
     summarizer: Callable[[], Summarizer]
+    _deadline: float | None = None  # of the invocation collecting, for a direct call it makes
 
     def collect(self, time_left_ms: Callable[[], int] = lambda: 1 << 30) -> dict[str, int]:
         """Record the results of every ended batch that still holds unsettled sessions."""
@@ -60,6 +62,7 @@ class BatchCollector:
         return dict(counts)
 
     def _collect(self, status: BatchStatus, counts: Counter[str], time_left_ms: Callable[[], int]) -> None:
+        self._deadline = time.monotonic() + (time_left_ms() - COLLECT_RESERVE_MS) / 1000
         waiting = {
             custom_id_for(session_id): session_id for session_id in self.sessions.sessions_in_batch(status.batch_id)
         }
@@ -79,7 +82,8 @@ class BatchCollector:
         summarizer = self.summarizer()
         logger.info("batch summary cut off: asking again with a larger budget", session_id=item["session_id"])
         try:
-            return summarizer.summarize(self.sessions.read_raw(item["raw_key"]), budgets=summarizer.retry_budgets)
+            session = self.sessions.read_raw(item["raw_key"])
+            return summarizer.summarize(session, budgets=summarizer.retry_budgets, deadline=self._deadline)
         except SummarizerError as error:
             return error
 

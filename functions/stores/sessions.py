@@ -209,6 +209,35 @@ class SessionStore:
             ExpressionAttributeValues={":received": RECEIVED, ":now": utc_now(), ":zero": 0},
         )
 
+    def begin_attempt(self, session_id: str, content_hash: str, attempt: int) -> bool:
+        """Show that delivery `attempt` of a RECEIVED session has begun (so a delivery that never ends is seen)."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET attempts = :attempt, updated_at = :now",
+            ConditionExpression=Attr("content_hash").eq(content_hash)
+            & Attr("status").eq(RECEIVED)
+            & Attr("attempts").lt(attempt),
+            ExpressionAttributeValues={":attempt": attempt, ":now": utc_now()},
+        )
+
+    def fail_dead_lettered(self, session_id: str, content_hash: str, error: str, attempts: int) -> bool:
+        """RECEIVED -> FAILED with `error` for a session whose message reached the dead-letter queue; False if a
+        delivery recorded an outcome first (or the content changed)."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET #s = :failed, #e = :error, attempts = :attempts, updated_at = :now",
+            ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").eq(RECEIVED),
+            ExpressionAttributeNames=_STATUS_AND_ERROR,
+            ExpressionAttributeValues={
+                ":failed": FAILED,
+                ":error": error[:MAX_ERROR_CHARS],
+                ":attempts": attempts,
+                ":now": utc_now(),
+            },
+        )
+
     def mark_failed(
         self, session_id: str, error: str, attempts: int, final: bool, stop_reason: str | None = None
     ) -> bool:

@@ -5,6 +5,7 @@ With SUMMARIZER_MODE=batch the queued sessions go out as one Message Batch inste
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,15 +34,17 @@ idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]",
     config=idempotency,
     persistence_store=DynamoDBPersistenceLayer(table_name=summarize.idempotency_table),
 )
-def summarize_once(request: SummarizeRequest) -> Made:
+def summarize_once(request: SummarizeRequest, deadline: float | None = None) -> Made:
     """The one cloud LLM call for this content; a redelivery gets the stored result back."""
-    return summarize.service.summarize(request)
+    return summarize.service.summarize(request, deadline)
 
 
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     request = SummarizeRequest.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
-    return summarize.service.handle(request, attempt, lambda r: summarize_once(request=r))
+    # The LLM call (all its retries) ends before this invocation's own timeout would end it.
+    deadline = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000
+    return summarize.service.handle(request, attempt, lambda r: summarize_once(request=r, deadline=deadline))
 
 
 @logger.inject_lambda_context

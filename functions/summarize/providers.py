@@ -31,6 +31,11 @@ SECRET_CACHE_SECONDS = 300
 RETRYABLE_BATCH_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
 # An answer that ended on its own (we set no stop_sequences); any other stop reason is not a finished summary.
 FINISHED_STOP_REASONS = frozenset({"end_turn", "stop_sequence"})
+# Before a deadline: time kept for storing the summary after the call, and the shortest call worth making.
+RESERVE_SECONDS = 5.0
+MIN_CALL_SECONDS = 1.0
+# The SDK's backoff between retries: 0.5 s doubled each time, at most 8 s (anthropic._constants).
+FIRST_RETRY_WAIT_S, MAX_RETRY_WAIT_S = 0.5, 8.0
 
 T = TypeVar("T")
 
@@ -66,9 +71,12 @@ class AnthropicSummarizer:
         system, messages = build_messages(session)
         return {"model": self.model_id, "max_tokens": self.max_tokens, "system": system, "messages": messages}
 
-    def summarize(self, session: Session, *, budgets: Sequence[int] | None = None) -> SummaryResult:
+    def summarize(
+        self, session: Session, *, budgets: Sequence[int] | None = None, deadline: float | None = None
+    ) -> SummaryResult:
         """The summary of one session: asked with each of `budgets` (default: max_tokens, then the retry budget)
-        while the answer is cut off at the budget. Raises SummarizerError, with the tokens paid so far."""
+        while the answer is cut off at the budget; each call with its retries ends RESERVE_SECONDS before
+        `deadline` (time.monotonic() seconds). Raises SummarizerError, with the tokens paid so far."""
         budgets = list(budgets or (self.max_tokens, *self.retry_budgets))
         params = {key: value for key, value in self.request_params(session).items() if key != "max_tokens"}
         paid: list[TokenUsage] = []
@@ -76,7 +84,8 @@ class AnthropicSummarizer:
         for number, budget in enumerate(budgets, start=1):
             started = time.perf_counter()
             try:
-                message = self._call(functools.partial(self._client.messages.create, **params, max_tokens=budget))
+                client = self._client_before(deadline)
+                message = self._call(functools.partial(client.messages.create, **params, max_tokens=budget), client)
             except SummarizerError as error:
                 if paid:  # the cut-off answers before this call were paid for
                     error.usage, error.model_id = total_usage(paid), self.model_id
@@ -87,6 +96,22 @@ class AnthropicSummarizer:
                 continue
             return self._result(message, latency_ms, budget, paid)
         raise ValueError("summarize needs at least one output budget")
+
+    def _client_before(self, deadline: float | None) -> Any:
+        """The client with a per-try timeout and a number of retries whose total (tries plus the SDK's backoff)
+        ends before `deadline`; a server's retry-after longer than that backoff can still overrun it."""
+        if deadline is None:
+            return self._client
+        budget = deadline - time.monotonic() - RESERVE_SECONDS
+        if budget < MIN_CALL_SECONDS:
+            raise self._error(
+                f"{self.provider} call not made: {max(budget, 0):.1f} s left before the invocation ends", True
+            )
+        timeout = min(_seconds(self._client.timeout) or budget, budget)
+        retries = int(self._client.max_retries)
+        while retries and (retries + 1) * timeout + _backoff(retries) > budget:
+            retries -= 1
+        return self._client.with_options(timeout=timeout, max_retries=retries)
 
     def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str:
         """Send one Message Batch with a request per (custom_id, session); returns the batch id."""
@@ -135,8 +160,9 @@ class AnthropicSummarizer:
             return self._error(f"{where}: request expired before it was processed (batches end after 24 hours)", True)
         return self._error(f"{where}: request was {result.type} before it was processed", True)
 
-    def _call(self, call: Callable[[], T]) -> T:
-        """Run one SDK call, turning its errors into a SummarizerError that names what failed."""
+    def _call(self, call: Callable[[], T], client: Any = None) -> T:
+        """Run one SDK call (made with `client`, default the summarizer's), turning its errors into a
+        SummarizerError that names what failed."""
         try:
             return call()
         except anthropic.APIStatusError as error:
@@ -145,7 +171,9 @@ class AnthropicSummarizer:
             ) from None
         except anthropic.APITimeoutError:
             raise self._error(
-                f"{self.provider} request timed out after {self._timeout_text()} (retries exhausted)", True
+                f"{self.provider} request timed out after {self._timeout_text(client or self._client)} "
+                f"(retries exhausted)",
+                True,
             ) from None
         except anthropic.APIConnectionError as error:
             cause = error.__cause__
@@ -194,16 +222,26 @@ class AnthropicSummarizer:
         request_id = f", request-id {error.request_id}" if error.request_id else ""
         return f"{self.provider} returned HTTP {error.status_code} {kind}: {detail}{request_id}"
 
-    def _timeout_text(self) -> str:
-        timeout = getattr(self._client, "timeout", None)
-        seconds = getattr(timeout, "read", timeout)
-        return f"{seconds:g}s" if isinstance(seconds, (int, float)) else "the client timeout"
+    @staticmethod
+    def _timeout_text(client: Any) -> str:
+        seconds = _seconds(getattr(client, "timeout", None))
+        return f"{seconds:.3g}s" if seconds is not None else "the client timeout"
 
     def _error(self, message: str, retryable: bool, status: int | None = None, **answered: Any) -> SummarizerError:
         """`answered`: stop_reason, usage and model_id when the model did answer."""
         for secret in self._secrets:
             message = message.replace(secret, "[redacted]")
         return SummarizerError(message, retryable=retryable, status=status, **answered)
+
+
+def _seconds(timeout: Any) -> float | None:
+    """A client timeout (seconds, or an httpx.Timeout) as the seconds one read may take."""
+    seconds = getattr(timeout, "read", timeout)
+    return float(seconds) if isinstance(seconds, (int, float)) else None
+
+
+def _backoff(retries: int) -> float:
+    return sum(min(FIRST_RETRY_WAIT_S * 2**retry, MAX_RETRY_WAIT_S) for retry in range(retries))
 
 
 def _usage(message: Any) -> TokenUsage:

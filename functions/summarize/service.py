@@ -66,10 +66,13 @@ class SummarizeService:
     summarizer: Callable[[], Summarizer]  # built on first use (imports anthropic, may read the API key)
     max_attempts: int
 
-    def summarize(self, request: SummarizeRequest) -> Made:
-        """The one cloud LLM call for this content, and its text stored; wrap it in idempotency."""
+    def summarize(self, request: SummarizeRequest, deadline: float | None = None) -> Made:
+        """The one cloud LLM call for this content, and its text stored; wrap it in idempotency.
+
+        `deadline` (time.monotonic() seconds): the invocation's end; the call and its retries stop before it.
+        """
         item = self.sessions.get(request.session_id) or {}
-        result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]))
+        result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]), deadline=deadline)
         summary_key = self.sessions.put_summary_text(request.session_id, result.text)
         logger.info(
             "summarized",
@@ -88,6 +91,7 @@ class SummarizeService:
         if item["status"] == FAILED:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != SUMMARIZED:
+            self.sessions.begin_attempt(request.session_id, request.content_hash, attempt)
             try:
                 self.record(request, summarize_once(request))
             except Exception as error:

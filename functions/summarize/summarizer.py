@@ -78,13 +78,16 @@ class Summarizer(Protocol):
     """One call per summary, or (SummarizerMode=batch) Message Batches: submit, poll, read the results.
 
     `summarize` tries its output budgets (max_tokens) in turn while the answer is cut off at the budget; only an
-    answer that ended on its own is a summary. `retry_budgets` are the budgets after the first one.
+    answer that ended on its own is a summary. `retry_budgets` are the budgets after the first one. With a
+    `deadline` (time.monotonic() seconds) every call and its retries end before it.
     """
 
     @property
     def retry_budgets(self) -> tuple[int, ...]: ...
 
-    def summarize(self, session: Session, *, budgets: Sequence[int] | None = None) -> SummaryResult: ...
+    def summarize(
+        self, session: Session, *, budgets: Sequence[int] | None = None, deadline: float | None = None
+    ) -> SummaryResult: ...
 
     def submit_batch(self, requests: Sequence[tuple[str, Session]]) -> str: ...
 

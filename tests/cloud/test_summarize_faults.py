@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
 
-from local_stack.messages_server import ScriptedBackend, fail, truncated
+from local_stack.messages_server import ScriptedBackend, fail, hang, truncated
 
 MARKER = "the-cursed-session"
 
@@ -26,9 +27,9 @@ def test_failing_session_is_failed_visible_dead_lettered_and_retryable():
             assert "500" in failed["error"] and "upstream exploded" in failed["error"]
             assert failed["attempts"] == 3
             assert backend.calls_matching(MARKER) == 3  # one call per delivery (the SDK's retries are off here)
-            wait_for(lambda: queue_messages(stack, "SummarizeDLQ") == 1, timeout=30)
-            dead = stack.client("sqs").receive_message(QueueUrl=stack.resolved("SummarizeDLQ"))["Messages"][0]
-            assert json.loads(dead["Body"])["session_id"] == "cursed-1"
+            # The last delivery's message goes to the DLQ; its consumer finds the session FAILED and keeps its error.
+            wait_for(lambda: queue_messages(stack, "SummarizeDLQ") == 0, timeout=30)
+            assert client.get("/sessions/cursed-1").json()["error"] == failed["error"]
             assert client.get("/sessions/fine-1").json()["status"] == "SUMMARIZED"
 
             assert client.post("/sessions/fine-1/retry").status_code == 409  # only FAILED sessions retry
@@ -70,3 +71,53 @@ def test_a_truncated_summary_is_never_stored_as_complete():
             assert client.post("/sessions/cut-twice/retry").status_code == 202
             done = wait_for(lambda: settled("cut-twice", "SUMMARIZED"), timeout=60)
             assert done["stop_reason"] == "end_turn" and "error" not in done
+
+
+# The template's LLM settings (60 s a try, 3 retries) in a function that has 10 s: the SDK alone would take minutes.
+TEMPLATE_LLM = {"LLM_TIMEOUT_SECONDS": "60", "LLM_MAX_RETRIES": "3"}
+SHORT_TIMEOUT = {"SummarizeTimeoutSeconds": "10"}
+
+
+def test_a_provider_that_never_answers_leaves_the_session_failed_with_its_reason_not_stuck():
+    backend = ScriptedBackend()
+    backend.always(hang(3600), when="never-answers")
+    with running_stack(backend, extra_env=TEMPLATE_LLM, parameters=SHORT_TIMEOUT) as stack:
+        token = make_token(stack, ["ingest", "read"], source="planner")
+        with api_client(stack, token) as client:
+            body = session_body("silent-1", text="This one never-answers")
+            assert client.post("/sessions", json=body).status_code == 202
+            started = time.monotonic()
+            failed = wait_for(
+                lambda: (r := client.get("/sessions/silent-1").json())["status"] == "FAILED" and r, timeout=120
+            )
+            assert time.monotonic() - started < 90  # three deliveries, each ended by the time left, not killed
+            assert "timed out" in failed["error"] and failed["attempts"] == 3
+            wait_for(lambda: queue_messages(stack, "SummarizeDLQ") == 0, timeout=60)  # consumed, session kept
+            assert client.get("/sessions/silent-1").json()["error"] == failed["error"]
+            assert client.post("/sessions/silent-1/retry").status_code == 202
+
+
+def test_a_delivery_killed_at_its_timeout_every_time_ends_failed_through_the_dead_letter_queue(tmp_path):
+    env = {
+        "SSP_FAULT_DIR": str(tmp_path),
+        "SSP_FAULT_HANG": json.dumps({"s3.GetObject": {"match": "killed-1", "times": 3}}),
+    }
+    with running_stack(extra_env=env, parameters=SHORT_TIMEOUT, worker_preload=("fault_hooks",)) as stack:
+        token = make_token(stack, ["ingest", "read"], source="planner")
+        with api_client(stack, token) as client:
+            assert client.post("/sessions", json=session_body("killed-1")).status_code == 202
+            attempted = wait_for(
+                lambda: (r := client.get("/sessions/killed-1").json())["attempts"] >= 1 and r, timeout=60
+            )
+            assert attempted["status"] == "RECEIVED"  # each delivery shows while the function is still running
+            failed = wait_for(
+                lambda: (r := client.get("/sessions/killed-1").json())["status"] == "FAILED" and r, timeout=180
+            )
+            assert "dead-letter queue" in failed["error"] and "timeout" in failed["error"]
+            assert failed["attempts"] == 3
+            wait_for(lambda: queue_messages(stack, "SummarizeDLQ") == 0, timeout=60)
+            assert client.post("/sessions/killed-1/retry").status_code == 202
+            done = wait_for(
+                lambda: (r := client.get("/sessions/killed-1").json())["status"] == "SUMMARIZED" and r, timeout=60
+            )
+            assert "error" not in done

@@ -12,7 +12,7 @@ import pytest
 
 from functions.settings import Settings
 from functions.summarize.prompt import SYSTEM_PROMPT
-from functions.summarize.providers import AnthropicSummarizer, summarizer_for
+from functions.summarize.providers import RESERVE_SECONDS, AnthropicSummarizer, summarizer_for
 from functions.summarize.summarizer import SummarizerError, SummaryResult
 from local_stack.messages_server import (
     ScriptedBackend,
@@ -311,3 +311,20 @@ def test_any_other_unfinished_stop_reason_is_an_error_without_a_second_call(serv
         make_summarizer(server).summarize(make_session())
     assert unfinished.value.stop_reason == stop_reason and f"stop_reason={stop_reason}" in str(unfinished.value)
     assert backend.calls == 1
+
+
+def test_with_a_deadline_the_call_and_all_its_retries_end_before_the_invocation_would_be_killed(server, backend):
+    backend.always(hang(60))
+    summarizer = make_summarizer(server, LLM_TIMEOUT_SECONDS="60", LLM_MAX_RETRIES="3")
+    started = time.monotonic()
+    with pytest.raises(SummarizerError) as timed_out:
+        summarizer.summarize(make_session(), deadline=started + RESERVE_SECONDS + 3)
+    assert time.monotonic() - started < 3 + 1  # 60 s a try and 3 retries would take over 4 minutes
+    assert timed_out.value.retryable and "timed out after 3s" in str(timed_out.value)
+    assert backend.calls == 1  # no time was left for a retry
+
+
+def test_no_call_is_made_when_the_invocation_has_no_time_left_for_one(server, backend):
+    with pytest.raises(SummarizerError, match="call not made") as late:
+        make_summarizer(server).summarize(make_session(), deadline=time.monotonic() + RESERVE_SECONDS / 2)
+    assert late.value.retryable and backend.calls == 0

@@ -38,6 +38,7 @@ REQUIRED = {
         "SUMMARIZER_MODEL_ID",
         "IDEMPOTENCY_TABLE",
     },
+    "SummarizeDeadLetterFunction": {"SESSIONS_TABLE", "DATA_BUCKET"},
     "CollectBatchesFunction": {
         "SESSIONS_TABLE",
         "DATA_BUCKET",

@@ -20,7 +20,7 @@ from report import report
 from stack_helpers import make_token, running_stack, session_body, wait_for
 from suite_size import FULL
 
-from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, reply
+from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, reply, truncated
 
 SESSIONS = 300 if FULL else 30
 FAULT_PLAN = {
@@ -29,6 +29,10 @@ FAULT_PLAN = {
     "sqs.SendMessage": [12],
     "dynamodb.PutItem": [15],
 }
+MARKERS = ["rate-limited", "overloaded", "server-error", "timeout", "killed", "cut-once", "cut-twice"]
+# Reading this session's raw object never returns on its first deliveries: the function is ended by its timeout.
+TIMEOUT_KILLED = f"fault-{len(MARKERS):04d}"
+HANG_PLAN = {"s3.GetObject": {"match": f"sessions/{TIMEOUT_KILLED}/", "times": 3}}
 
 
 def _post(client: httpx.Client, body: dict) -> int:
@@ -50,14 +54,21 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
     backend.script([fail(500, "upstream hiccup"), reply()], when="marker-server-error")
     backend.script([hang(8), reply()], when="marker-timeout")
     backend.script([hang(30), reply()], when="marker-killed")
-    markers = ["rate-limited", "overloaded", "server-error", "timeout", "killed"]
+    backend.script([truncated(), reply()], when="marker-cut-once")
+    backend.script([truncated(), truncated(), reply()], when="marker-cut-twice")
+    markers = MARKERS
     bodies = [
         session_body(
             f"fault-{n:04d}", text=f"Fault session {n} " + (f"marker-{markers[n]}" if n < len(markers) else "")
         )
         for n in range(SESSIONS)
     ]
-    env = {"SSP_FAULT_PLAN": json.dumps(FAULT_PLAN), "SSP_FAULT_DIR": str(tmp_path), "LLM_TIMEOUT_SECONDS": "4"}
+    env = {
+        "SSP_FAULT_PLAN": json.dumps(FAULT_PLAN),
+        "SSP_FAULT_HANG": json.dumps(HANG_PLAN),
+        "SSP_FAULT_DIR": str(tmp_path),
+        "LLM_TIMEOUT_SECONDS": "4",
+    }
     # A short function timeout lets the in-progress marker of a killed invocation expire quickly.
     with running_stack(
         backend, extra_env=env, worker_preload=("fault_hooks",), parameters={"SummarizeTimeoutSeconds": "15"}
@@ -77,14 +88,16 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
         expected = SESSIONS + 1
         retried = _settle_and_retry_failures(stack, client, expected)
         statuses_now = sessions_by_status(stack)
-        faults = injected(tmp_path)
+        faults = [fault for fault in injected(tmp_path) if not fault.get("hang")]
+        hangs = [fault for fault in injected(tmp_path) if fault.get("hang")]
         failed_calls = sum(backend.calls_matching(f"marker-{m}") - 1 for m in markers)
         report(
             f"Faults: {SESSIONS} sessions + a conditional-write race",
             [
                 ("AWS calls failed on purpose", len(faults)),
                 ("by operation", ", ".join(sorted({f["operation"] for f in faults}))),
-                ("LLM faults (429, 529, 500, timeout, killed worker)", failed_calls),
+                ("LLM faults (429, 529, 500, timeout, killed worker, cut off at max_tokens)", failed_calls),
+                ("deliveries ended by the function's timeout (a call that never returns)", len(hangs)),
                 ("sessions accepted", statuses.count(202) + race_statuses.count(202)),
                 (
                     "race answers (202/200/409)",
@@ -93,6 +106,8 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
                 ("FAILED before a retry (each with its reason)", len(retried)),
                 ("reasons", "; ".join(sorted({reason.split(":")[0] for _, reason in retried})) or "-"),
                 ("summarized after recovery", statuses_now.get("SUMMARIZED", 0)),
+                ("stuck outside SUMMARIZED/FAILED", sum(n for s, n in statuses_now.items() if s != "SUMMARIZED")),
+                ("lost (accepted, not stored)", expected - sum(statuses_now.values())),
                 ("raw objects", s3_keys(stack, "sessions/")),
                 ("summaries", s3_keys(stack, "summaries/")),
                 ("LLM calls", backend.calls),
@@ -102,7 +117,10 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
         assert race_statuses.count(202) == 1 and race_statuses.count(409) >= 1
         assert statuses_now == {"SUMMARIZED": expected}
         assert all(reason for _, reason in retried)
-        assert queue_depth(stack, "SummarizeDLQ") == len(retried)  # the message of every FAILED round was kept
+        assert queue_depth(stack, "SummarizeDLQ") == 0  # every dead letter's session was marked FAILED, then retried
+        assert len(hangs) == 3
+        assert any(sid == TIMEOUT_KILLED and "dead-letter queue" in reason for sid, reason in retried)
+        assert any(sid == "fault-0006" and "stop_reason=max_tokens" in reason for sid, reason in retried)
         assert s3_keys(stack, "sessions/") == expected == s3_keys(stack, "summaries/")
         assert {f["operation"] for f in faults} == set(FAULT_PLAN)
         assert backend.calls == expected + failed_calls  # every extra call is an injected LLM fault

@@ -211,7 +211,7 @@ def test_authorizer_and_event_source_samples_have_the_aws_shapes():
     assert http["routeArn"].endswith("/$default/" + http["routeKey"].replace(" ", ""))
     ws = load("authorizer/websocket_connect.json")
     assert ws["type"] == "REQUEST" and ws["requestContext"]["eventType"] == "CONNECT"
-    for record in load("summarize/sqs_batch.json")["Records"]:
+    for record in load("summarize/sqs_batch.json")["Records"] + load("dead_letter/summarize_dlq_batch.json")["Records"]:
         assert set(record) == SQS_RECORD_KEYS
         assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
     for name in ("notify/sessions_stream.json", "notify/records_stream.json"):
@@ -359,6 +359,13 @@ def test_retry_session_sample_requeues_a_failed_session(stack, failed_session_id
 
 
 # ---------- summarize ----------
+def test_dead_letter_sample_leaves_a_summarized_session_as_it_is(stack, summarized):
+    session_id = json.loads(load("dead_letter/summarize_dlq_batch.json")["Records"][0]["body"])["session_id"]
+    before = session_item(stack, session_id)
+    assert invoke(stack, "dead_letter/summarize_dlq_batch.json") == {"batchItemFailures": []}
+    assert session_item(stack, session_id) == before and before["status"] == "SUMMARIZED"
+
+
 def test_sqs_batch_sample_summarizes_each_session_once(stack, backend, summarized):
     assert summarized == {"batchItemFailures": []}
     for record in load("summarize/sqs_batch.json")["Records"]:

@@ -192,6 +192,24 @@ class FakeSessionStore:
             stop_reason=REMOVE,
         )
 
+    def begin_attempt(self, session_id: str, content_hash: str, attempt: int) -> bool:
+        return self._update(
+            session_id,
+            lambda i: i["content_hash"] == content_hash and i["status"] == RECEIVED and i["attempts"] < attempt,
+            attempts=attempt,
+            updated_at=utc_now(),
+        )
+
+    def fail_dead_lettered(self, session_id: str, content_hash: str, error: str, attempts: int) -> bool:
+        return self._update(
+            session_id,
+            lambda i: i["content_hash"] == content_hash and i["status"] == RECEIVED,
+            status=FAILED,
+            error=error[:MAX_ERROR_CHARS],
+            attempts=attempts,
+            updated_at=utc_now(),
+        )
+
     def mark_failed(
         self, session_id: str, error: str, attempts: int, final: bool, stop_reason: str | None = None
     ) -> bool:
@@ -555,7 +573,9 @@ class FakeSummarizer:
     retry_budgets: tuple[int, ...] = (8192,)
     budgets: list[Sequence[int] | None] = field(default_factory=list)
 
-    def summarize(self, session: Session, *, budgets: Sequence[int] | None = None) -> SummaryResult:
+    def summarize(
+        self, session: Session, *, budgets: Sequence[int] | None = None, deadline: float | None = None
+    ) -> SummaryResult:
         self.calls.append(session)
         self.budgets.append(budgets)
         answer = self.script.pop(0) if self.script else summary_result(f"Summary of {session.session_id}.")
