@@ -88,8 +88,11 @@ export function between(startIso, endIso) {
   return Number.isNaN(start) || Number.isNaN(end) ? null : end - start;
 }
 
-export function formatCost(usd) {
-  if (usd === null || usd === undefined) return "—";
+// null is a cost the API does not know (a model without a price); undefined is no cost at all.
+export function formatCost(usd, unpricedCalls = 0) {
+  if (usd === null) return "unknown";
+  if (usd === undefined) return "—";
+  if (unpricedCalls) return `${formatCost(usd)} + unknown`;
   if (usd === 0) return "$0";
   return usd < 0.01 ? `$${usd.toFixed(5)}` : `$${usd.toFixed(2)}`;
 }

@@ -6,7 +6,7 @@ import { href } from "./router.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const METRICS = {
-  cost_usd: { label: "Cost (USD)", value: (d) => d.cost_usd, format: formatCost },
+  cost_usd: { label: "Cost (USD)", value: (d) => d.cost_usd || 0, format: formatCost },
   calls: { label: "Calls", value: (d) => d.calls, format: formatCount },
   tokens: { label: "Tokens", value: (d) => d.input_tokens + d.output_tokens, format: formatCount },
 };
@@ -51,7 +51,7 @@ export function barChart(days, metricKey) {
 function totals(days) {
   const sum = (key) => days.reduce((total, day) => total + (day[key] || 0), 0);
   return h("dl", { class: "facts compact totals" },
-    h("dt", {}, "Cost"), h("dd", {}, formatCost(sum("cost_usd"))),
+    h("dt", {}, "Cost"), h("dd", {}, formatCost(sum("cost_usd"), sum("unpriced_calls"))),
     h("dt", {}, "Calls"), h("dd", {}, formatCount(sum("calls"))),
     h("dt", {}, "Input tokens"), h("dd", {}, formatCount(sum("input_tokens"))),
     h("dt", {}, "Output tokens"), h("dd", {}, formatCount(sum("output_tokens"))));
@@ -67,7 +67,7 @@ function modelTable(models) {
       h("td", { class: "num" }, formatCount(m.calls)),
       h("td", { class: "num" }, formatCount(m.input_tokens)),
       h("td", { class: "num" }, formatCount(m.output_tokens)),
-      h("td", { class: "num" }, formatCost(m.cost_usd))))));
+      h("td", { class: "num" }, formatCost(m.cost_usd, m.cost_usd === null ? 0 : m.unpriced_calls))))));
 }
 
 export class UsageView {

@@ -17,7 +17,7 @@ from schemas.contracts import SessionStatus
 
 STATUSES = tuple(status.value for status in SessionStatus)
 MAX_USAGE_DAYS = 92
-USAGE_FIELDS = ("calls", "cost_usd", "input_tokens", "output_tokens")
+USAGE_FIELDS = ("calls", "unpriced_calls", "cost_usd", "input_tokens", "output_tokens")
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -27,6 +27,13 @@ def _day(value: str | None, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ClientError("invalid_date", f"{name} must be a date like 2026-11-25, got {value!r}") from exc
+
+
+def _known_cost(total: dict[str, Any]) -> float | None:
+    """The cost of the priced calls; None (unknown) when there were calls and none of them had a price."""
+    if total["calls"] and total["calls"] == total["unpriced_calls"]:
+        return None
+    return round(total["cost_usd"], 6)
 
 
 def _today() -> date:
@@ -90,7 +97,11 @@ class Reads:
         return {"items": [plain(item) for item in items], "next": token}
 
     def usage_totals(self, params: dict[str, str]) -> dict[str, Any]:
-        """Calls, tokens and cost per day and per model over from..to (default: the last 30 days)."""
+        """Calls, tokens and cost per day and per model over from..to (default: the last 30 days).
+
+        unpriced_calls: calls of a model without a price; their cost is unknown, so cost_usd is the known part
+        (null when no call of the day or model had a price).
+        """
         end = _day(params.get("to"), "to") or _today()
         start = _day(params.get("from"), "from") or end - timedelta(days=29)
         if start > end or (end - start).days >= MAX_USAGE_DAYS:
@@ -101,16 +112,13 @@ class Reads:
             day = (start + timedelta(days=offset)).isoformat()
             rows = self.usage.day(day)
             total = {field: sum(row.get(field, 0) for row in rows) for field in USAGE_FIELDS}
-            days.append({"day": day, **total, "cost_usd": round(total["cost_usd"], 6)})
+            days.append({"day": day, **total, "cost_usd": _known_cost(total)})
             for row in rows:
-                empty = {
-                    "model_id": row["model_id"],
-                    "calls": 0,
-                    "cost_usd": 0.0,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                }
-                model = models.setdefault(row["model_id"], empty)
+                model = models.setdefault(
+                    row["model_id"], {"model_id": row["model_id"], **dict.fromkeys(USAGE_FIELDS, 0)}
+                )
                 for field in USAGE_FIELDS:
                     model[field] += row.get(field, 0)
+        for model in models.values():
+            model["cost_usd"] = _known_cost(model)
         return {"from": start.isoformat(), "to": end.isoformat(), "days": days, "models": list(models.values())}

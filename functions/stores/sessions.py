@@ -71,7 +71,7 @@ class SummaryMade:
     model_version: str
     prompt_version: str
     usage: TokenUsage
-    cost_usd: float
+    cost_usd: float | None  # None: the model has no price (unknown cost)
     latency_ms: int
     stop_reason: str | None = None
 
@@ -82,7 +82,7 @@ class SummaryMade:
             "summarizer_model_version": self.model_version,
             "summarizer_prompt_version": self.prompt_version,
             "usage": self.usage.model_dump(),
-            "cost_usd": dynamo_number(round(self.cost_usd, 8)),
+            "cost_usd": None if self.cost_usd is None else dynamo_number(round(self.cost_usd, 8)),
             "latency_ms": self.latency_ms,
             "stop_reason": self.stop_reason,
             "summarized_at": now,

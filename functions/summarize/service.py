@@ -13,13 +13,14 @@ from functions.queues import EdgeQueue
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryMade
 from functions.stores.usage import UsageStore
-from functions.summarize.pricing import cost_usd
+from functions.summarize.pricing import UnknownModelError, cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
 from functions.summarize.summarizer import Summarizer, SummarizerError, SummaryResult, total_usage
 from schemas.contracts import SummarizeRequest, TokenUsage, TranslateRequest
 from schemas.lineage import RegistryEntry
 
 logger = Logger(child=True)
+_UNPRICED_WARNED: set[str] = set()  # models already warned about in this Lambda environment
 
 # What a summary call left behind (stored by the idempotency layer, so a redelivery gets it back).
 Made = dict[str, Any]
@@ -136,7 +137,7 @@ class SummarizeService:
         )
         recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
-            self.usage.add(utc_now()[:10], result["model_id"], usage, cost)
+            self._count(result["model_id"], usage, cost)
 
     def count_paid_failure(
         self, error: SummarizerError, *, batch: bool = False, paid_before: Sequence[Paid] = ()
@@ -145,12 +146,26 @@ class SummarizeService:
         if error.usage is None or error.model_id is None:
             return
         priced = [*paid_before, (error.usage, batch)]
-        usage = total_usage([tokens for tokens, _ in priced])
+        self._count(error.model_id, total_usage([tokens for tokens, _ in priced]), self._cost(error.model_id, priced))
+
+    def _count(self, model_id: str, usage: TokenUsage, cost: float | None) -> None:
+        """Add a paid call to the usage table; bookkeeping after the call never fails the session (logged)."""
         try:
-            self.usage.add(utc_now()[:10], error.model_id, usage, self._cost(error.model_id, priced))
+            self.usage.add(utc_now()[:10], model_id, usage, cost)
         except Exception:
-            logger.exception("could not count the tokens of a failed summary", model_id=error.model_id)
+            logger.exception("could not count a summarizer call in the usage table", model_id=model_id)
 
     @staticmethod
-    def _cost(model_id: str, priced: Sequence[Paid]) -> float:
-        return sum(cost_usd(model_id, usage, batch=billed) for usage, billed in priced)
+    def _cost(model_id: str, priced: Sequence[Paid]) -> float | None:
+        """USD for the calls, or None when the price table has no price for the model (warned once per model)."""
+        try:
+            return sum(cost_usd(model_id, usage, batch=billed) for usage, billed in priced)
+        except UnknownModelError as error:
+            if model_id not in _UNPRICED_WARNED:
+                _UNPRICED_WARNED.add(model_id)
+                logger.warning(
+                    "no price for this summarizer model: costs are recorded as unknown",
+                    model_id=model_id,
+                    problem=str(error),
+                )
+            return None

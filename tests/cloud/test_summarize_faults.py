@@ -121,3 +121,21 @@ def test_a_delivery_killed_at_its_timeout_every_time_ends_failed_through_the_dea
                 lambda: (r := client.get("/sessions/killed-1").json())["status"] == "SUMMARIZED" and r, timeout=60
             )
             assert "error" not in done
+
+
+def test_a_model_missing_from_the_price_table_is_summarized_with_its_cost_unknown():
+    with running_stack(extra_env={"SUMMARIZER_MODEL_ID": "claude-mystery-9"}) as stack:
+        token = make_token(stack, ["ingest", "read"], source="planner")
+        with api_client(stack, token) as client:
+            for session_id in ("unpriced-1", "unpriced-2"):
+                assert client.post("/sessions", json=session_body(session_id)).status_code == 202
+            for session_id in ("unpriced-1", "unpriced-2"):
+                done = wait_for(
+                    lambda sid=session_id: (r := client.get(f"/sessions/{sid}").json())["status"] != "RECEIVED" and r,
+                    timeout=60,
+                )
+                assert done["status"] == "SUMMARIZED", done.get("error")
+                assert done["cost_usd"] is None and done["usage"]["output_tokens"] > 0
+            [model] = client.get("/usage").json()["models"]
+            assert (model["model_id"], model["calls"], model["unpriced_calls"]) == ("claude-mystery-9", 2, 2)
+            assert model["cost_usd"] is None and model["output_tokens"] > 0

@@ -388,9 +388,10 @@ class FakeUsageStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(self, day: str, model_id: str, usage: TokenUsage, cost_usd: float) -> None:
+    def add(self, day: str, model_id: str, usage: TokenUsage, cost_usd: float | None) -> None:
         row = self.rows.setdefault((day, model_id), {"day": day, "model_id": model_id})
-        counts = {"calls": 1, **usage.model_dump(), "cost_usd": Decimal(str(round(cost_usd, 8)))}
+        cost = {"unpriced_calls": 1} if cost_usd is None else {"cost_usd": Decimal(str(round(cost_usd, 8)))}
+        counts = {"calls": 1, **usage.model_dump(), **cost}
         for name, value in counts.items():
             row[name] = row.get(name, 0) + value
 

@@ -100,11 +100,21 @@ def test_usage_totals_per_day_and_model(world):
     world.usage.add(day, "claude-haiku-4-5", TokenUsage(input_tokens=100, output_tokens=10), 0.25)
     world.usage.add(day, "claude-haiku-4-5", TokenUsage(input_tokens=50, output_tokens=5), 0.25)
     world.usage.add(day, "local-scripted", TokenUsage(input_tokens=1, output_tokens=1), 0.0)
+    world.usage.add(day, "claude-mystery-9", TokenUsage(input_tokens=2, output_tokens=2), None)  # no price known
     totals = world.reads.usage_totals({})
     assert len(totals["days"]) == 30 and totals["to"] == day
-    assert totals["days"][-1] == {"day": day, "calls": 3, "cost_usd": 0.5, "input_tokens": 151, "output_tokens": 16}
-    haiku = next(m for m in totals["models"] if m["model_id"] == "claude-haiku-4-5")
-    assert (haiku["calls"], haiku["cost_usd"]) == (2, 0.5)
+    assert totals["days"][-1] == {
+        "day": day,
+        "calls": 4,
+        "unpriced_calls": 1,
+        "cost_usd": 0.5,  # what is known; the unpriced call's cost is not in it
+        "input_tokens": 153,
+        "output_tokens": 18,
+    }
+    models = {m["model_id"]: m for m in totals["models"]}
+    assert (models["claude-haiku-4-5"]["calls"], models["claude-haiku-4-5"]["cost_usd"]) == (2, 0.5)
+    assert (models["claude-mystery-9"]["unpriced_calls"], models["claude-mystery-9"]["cost_usd"]) == (1, None)
+    assert totals["days"][0]["cost_usd"] == 0  # a day without calls costs nothing
     for params in ({"from": day, "to": (TODAY - timedelta(days=1)).isoformat()}, {"from": "2020-01-01", "to": day}):
         with pytest.raises(ClientError) as error:
             world.reads.usage_totals(params)

@@ -12,8 +12,10 @@ from cloud_fakes import (
     FakeSummarizer,
     FakeUsageStore,
     make_session,
+    summary_result,
 )
 
+from functions.clock import utc_now
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import prompt_version
 from functions.summarize.service import SessionFailed, SummarizeService
@@ -125,3 +127,25 @@ def test_batch_results_are_priced_at_the_batch_rate(world):
     world.service.record(request, made, batch=True)
     usage = TokenUsage(input_tokens=1000, output_tokens=200)
     assert world.sessions.record("s-1").cost_usd == Decimal(str(round(cost_usd("claude-haiku-4-5", usage) / 2, 8)))
+
+
+def test_an_unpriced_model_records_tokens_with_cost_unknown_and_warns_once(world, caplog):
+    world.summarizer.script = [summary_result(model_id="claude-mystery-9"), summary_result(model_id="claude-mystery-9")]
+    for session_id in ("s-1", "s-2"):
+        assert world.handle(world.accept(session_id)) == "summarized"
+        record = world.sessions.record(session_id)
+        assert record.status.value == "SUMMARIZED" and record.cost_usd is None and record.usage.output_tokens == 200
+    [row] = world.usage.day(utc_now()[:10])
+    assert (row["calls"], row["unpriced_calls"], row["output_tokens"]) == (2, 2, 400) and "cost_usd" not in row
+    warnings = [record for record in caplog.records if "no price" in record.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert getattr(warnings[0], "model_id", None) == "claude-mystery-9"
+
+
+def test_bookkeeping_that_fails_after_the_paid_call_does_not_fail_the_session(world):
+    def broken(*args, **kwargs):
+        raise RuntimeError("usage table unreachable")
+
+    world.usage.add = broken
+    assert world.handle(world.accept()) == "summarized"
+    assert world.sessions.record("s-1").status.value == "SUMMARIZED"
