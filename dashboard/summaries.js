@@ -1,36 +1,33 @@
-// The sessions table: one page at a time from GET /summaries, the filters the API cannot apply applied here, live
-// upserts. The last loaded filters stay cached, so Back shows them at once.
+// The sessions table: one page at a time from GET /summaries (which applies every filter), live upserts placed by
+// the same filters. The last loaded filters stay cached, so Back shows them at once.
 
 import { describeError } from "./api.js";
-import { byId, formatCost, formatTime, h, navLink, replace, setState, todayUtc } from "./dom.js";
+import { byId, formatCost, formatTime, h, navLink, replace, setState } from "./dom.js";
 import { sessionHref } from "./router.js";
 
-// GET /summaries takes one of status or source (or one day): the rest is applied to what it returns.
+// GET /summaries takes every filter: status, source, user and the sessions' own dates from..to.
 function serverFilters(filters) {
   const { status, source, from, to, user } = filters;
-  const server = status ? { status } : source ? { source } : {};
-  return { ...server, from, to, user };
+  return { status, source, user, from, to };
 }
 
+// A session's own date (the date of started_at in its own offset), as the API's date filters mean it.
+export const sessionDay = (item) => item.session_day || (item.started_at || "").slice(0, 10);
+
 export function matchesFilters(item, filters) {
-  const day = (item.received_at || "").slice(0, 10);
+  const day = sessionDay(item);
   if (filters.status && item.status !== filters.status) return false;
   if (filters.source && item.source !== filters.source) return false;
   if (filters.user && item.user_id !== filters.user) return false;
-  if (!filters.status && !filters.source) return day === (filters.from || todayUtc());
   return (!filters.from || day >= filters.from) && (!filters.to || day <= filters.to);
 }
 
 export function scopeText(filters) {
-  const user = filters.user ? ` for user ${filters.user}` : "";
-  if (filters.status || filters.source) {
-    const what = [filters.status && `status ${filters.status}`, filters.source && `source ${filters.source}`]
-      .filter(Boolean).join(", ");
-    const range = filters.from || filters.to ? `, received ${filters.from || "…"} to ${filters.to || "…"}` : "";
-    return `Newest first: ${what}${range}${user}.`;
-  }
-  return `Sessions received on ${filters.from || todayUtc()} (UTC)${user}, newest first. ` +
-    "Pick a status or source to look across days.";
+  const what = [filters.status && `status ${filters.status}`, filters.source && `source ${filters.source}`,
+    filters.user && `user ${filters.user}`].filter(Boolean).join(", ");
+  const range = filters.from || filters.to
+    ? ` that took place ${filters.from || "…"} to ${filters.to || "…"} (each session's own date)` : "";
+  return `Sessions${what ? ` with ${what}` : ""}${range}, newest first.`;
 }
 
 function systemsCell(systems = {}) {

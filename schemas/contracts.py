@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -43,6 +44,13 @@ Task = Literal["translate", "embed"]
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def session_day(started_at: datetime | str) -> str:
+    """A session's own date, YYYY-MM-DD: the calendar date of started_at in its own UTC offset, whatever day it
+    was received (2024-12-31T23:30:00-08:00 -> 2024-12-31). Every date filter of the API means this date."""
+    moment = datetime.fromisoformat(started_at) if isinstance(started_at, str) else started_at
+    return moment.date().isoformat()
 
 
 class Turn(Contract):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,10 @@ from functions.http.views import record_view, session_view
 from functions.stores.dynamo import plain
 from functions.stores.records import RecordStore
 from functions.stores.registry import REGISTRY_KINDS, RegistryStore
-from functions.stores.sessions import SessionStore
+from functions.stores.sessions import SessionFilters, SessionStore
 from functions.stores.usage import UsageStore
 from schemas.contracts import SessionStatus
+from schemas.patterns import ID_PATTERN, SOURCE_PATTERN
 
 STATUSES = tuple(status.value for status in SessionStatus)
 MAX_USAGE_DAYS = 92
@@ -45,24 +47,25 @@ class Reads:
         self.sessions, self.records, self.registry, self.usage = sessions, records, registry, usage
 
     def list_summaries(self, params: dict[str, str], limit: int, next_token: str | None) -> dict[str, Any]:
-        """Filtered by status or source (optionally within from..to), else one day (`from`, default today)."""
-        status, source = params.get("status"), params.get("source")
+        """Sessions newest first, filtered by any of status, source, user and the sessions' own dates from..to
+        (schemas.contracts.session_day; either bound may be left open). 400 naming a malformed filter."""
+        status, source, user = params.get("status"), params.get("source"), params.get("user")
         start, end = _day(params.get("from"), "from"), _day(params.get("to"), "to")
         if status and status not in STATUSES:
             raise ClientError("invalid_status", f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        if status and source:
-            raise ClientError("invalid_filter", "filter by status or by source, not both")
-        received = None
-        if start or end:
-            low = (start or date(1970, 1, 1)).isoformat()
-            high = ((end or date(9999, 12, 30)) + timedelta(days=1)).isoformat()
-            received = (low, high)
-        if status:
-            items, token = self.sessions.page_by_status(SessionStatus(status), limit, next_token, received)
-        elif source:
-            items, token = self.sessions.page_by_source(source, limit, next_token, received)
-        else:
-            items, token = self.sessions.page_by_day((start or _today()).isoformat(), limit, next_token)
+        for name, value, pattern in (("source", source, SOURCE_PATTERN), ("user", user, ID_PATTERN)):
+            if value and not re.fullmatch(pattern, value):
+                raise ClientError("invalid_filter", f"{name} must match {pattern}, got {value[:80]!r}")
+        if start and end and start > end:
+            raise ClientError("invalid_range", f"from ({start}) is after to ({end})")
+        filters = SessionFilters(
+            status=status or None,
+            source=source or None,
+            user_id=user or None,
+            day_from=start.isoformat() if start else None,
+            day_to=end.isoformat() if end else None,
+        )
+        items, token = self.sessions.page(filters, limit, next_token)
         return {"items": [session_view(item) for item in items], "next": token}
 
     def summary(self, summary_id: str) -> dict[str, Any]:

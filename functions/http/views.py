@@ -6,7 +6,7 @@ from typing import Any
 
 from functions.stores.dynamo import plain
 from schemas import routes
-from schemas.contracts import SummaryRecord
+from schemas.contracts import SummaryRecord, session_day
 
 # Stored for the functions' own bookkeeping; every other SummaryRecord field is shown.
 HIDDEN_SESSION_FIELDS = frozenset(
@@ -26,6 +26,7 @@ SESSION_FIELDS = tuple(name for name in SummaryRecord.model_fields if name not i
 
 def session_view(item: dict[str, Any]) -> dict[str, Any]:
     view = {key: plain(item[key]) for key in SESSION_FIELDS if key in item}
+    view["session_day"] = session_day(item["started_at"])  # what date filters compare
     session_id = item["session_id"]
     view["links"] = {
         "self": routes.SESSION.format(session_id=session_id),

@@ -12,6 +12,7 @@ from functions.stores.embeddings import EmbeddingStore
 from functions.stores.index_file import IndexFile
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SUMMARIZED, SessionStore
+from schemas.contracts import session_day
 
 logger = Logger(child=True)
 
@@ -33,7 +34,7 @@ def newly_summarized(record: dict[str, Any]) -> dict[str, str] | None:
     if _string(new, "status") != SUMMARIZED or _string(old, "status") == SUMMARIZED:
         return None
     fields: dict[str, str] = {}
-    for name in ("session_id", "source", "received_day", "summary_key"):
+    for name in ("session_id", "source", "started_at", "summary_key"):
         value = _string(new, name)
         if not value:
             return None
@@ -93,11 +94,11 @@ class Indexer:
         return documents
 
     def _document(self, session: Mapping[str, Any]) -> IndexedDocument:
-        """A summarized session's index entry: its source, the day it arrived and its summary text."""
+        """A summarized session's index entry: its source, its own day (session_day) and its summary text."""
         return IndexedDocument(
             summary_id=session["session_id"],
             source=session["source"],
-            day=session.get("received_day"),
+            day=session_day(session["started_at"]),
             text=self.sessions.summary_text(session["summary_key"]),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -77,15 +78,92 @@ def _check_start_key(table: Any, index_name: str | None, start: dict[str, Any]) 
 Page = tuple[list[dict[str, Any]], str | None]  # the items and the token of the next page (None at the end)
 
 
+def _query(table: Any, query: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(table.query(**query))
+    except BotoClientError as error:
+        if "ExclusiveStartKey" in query and error.response.get("Error", {}).get("Code") == "ValidationException":
+            raise _not_ours() from error  # e.g. a start key from another partition
+        raise
+
+
 def query_page(table: Any, *, limit: int, next_token: str | None, **query: Any) -> Page:
     start = decode_token(next_token)
     if start:
         _check_start_key(table, query.get("IndexName"), start)
         query["ExclusiveStartKey"] = start
-    try:
-        page = table.query(Limit=limit, **query)
-    except BotoClientError as error:
-        if start and error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise _not_ours() from error  # e.g. a start key from another partition
-        raise
+    page = _query(table, {"Limit": limit, **query})
     return page.get("Items", []), encode_token(page.get("LastEvaluatedKey"))
+
+
+DONE = "done"  # a merged Query that has no more items
+
+
+def merged_query_page(
+    table: Any,
+    queries: Mapping[str, dict[str, Any]],
+    order: Callable[[dict[str, Any]], Any],
+    *,
+    limit: int,
+    next_token: str | None,
+) -> Page:
+    """One page of several Queries of one index read as a single list, descending by `order` (each Query returns its
+    items in that order, e.g. the partitions of a GSI read newest first). Each Query reads at most `limit` items; the
+    token keeps where each one goes on (the key of its last item shown, or "done")."""
+    places = _decode_places(next_token, set(queries))
+    fetched: list[tuple[str, dict[str, Any]]] = []
+    resume: dict[str, dict[str, Any] | None] = {}
+    for name, query in queries.items():
+        place = places.get(name)
+        if place == DONE:
+            continue
+        request = {**query, "Limit": limit}
+        if isinstance(place, dict):
+            _check_start_key(table, query.get("IndexName"), place)
+            request["ExclusiveStartKey"] = place
+        page = _query(table, request)
+        fetched += [(name, item) for item in page.get("Items", [])]
+        resume[name] = page.get("LastEvaluatedKey")
+    fetched.sort(key=lambda pair: order(pair[1]), reverse=True)  # stable: each Query's own order is kept
+    shown, held = fetched[:limit], fetched[limit:]
+    key_names = sorted(_page_key_types(table, next(iter(queries.values())).get("IndexName")) or ())
+    for name, last_key in resume.items():
+        if any(source == name for source, _ in held):  # read again from just after the last one shown
+            mine = [item for source, item in shown if source == name]
+            if mine:
+                places[name] = {key: mine[-1][key] for key in key_names}
+        else:
+            places[name] = DONE if last_key is None else last_key
+    items = [item for _, item in shown]
+    if all(places.get(name) == DONE for name in queries):
+        return items, None
+    plain_places = {name: (place if place == DONE else _plain_key(place)) for name, place in places.items()}
+    return items, base64.urlsafe_b64encode(json.dumps(plain_places, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _plain_key(key: Any) -> Any:
+    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in key.items()} if isinstance(key, dict) else key
+
+
+def _decode_places(token: str | None, names: set[str]) -> dict[str, Any]:
+    """name -> start key, DONE, or None (from the beginning); a token not made by merged_query_page is refused."""
+    if not token:
+        return {}
+    if len(token) > MAX_TOKEN_CHARS:
+        raise _not_ours()
+    try:
+        places = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise _not_ours() from exc
+    if not isinstance(places, dict) or not set(places) <= names:
+        raise _not_ours()
+    for place in places.values():
+        if place is None or place == DONE:
+            continue
+        if (
+            not isinstance(place, dict)
+            or not place
+            or not all(isinstance(k, str) and _key_value_ok(v) for k, v in place.items())
+        ):
+            raise _not_ours()
+    return places

@@ -5,9 +5,12 @@ Items are SummaryRecord (schemas.contracts); every query and conditional write o
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import boto3
@@ -16,12 +19,14 @@ from boto3.dynamodb.conditions import Attr, Key
 from functions.clock import utc_now
 from functions.errors import not_found
 from functions.stores.dynamo import batch_get, conditionally, dynamo_number, query_all, table, to_dynamo
-from functions.stores.paging import Page, query_page
+from functions.stores.paging import Page, merged_query_page, query_page
 from schemas.contracts import Session, SessionStatus, SummaryRecord, SystemState, TokenUsage
 
+# by_status, by_source and by_user sort by started_at, stored in the session's own offset: its first ten
+# characters are the session's day (schemas.contracts.session_day), so a range of days is a range of keys.
 BY_STATUS = "by_status"
 BY_SOURCE = "by_source"
-BY_DAY = "by_day"
+BY_USER = "by_user"
 BY_PENDING_BATCH = "by_pending_batch"  # sparse: only sessions waiting in a Message Batch carry batch_state
 BATCH_PENDING = "PENDING"
 MAX_ERROR_CHARS = 2000
@@ -61,6 +66,31 @@ def received_item(session: Session, content_hash: str, key: str, now: str) -> di
         systems={},
     )
     return record.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    """What a listing selects: any of status, source and user, and the sessions' own days from..to (YYYY-MM-DD,
+    inclusive; either may be left open)."""
+
+    status: str | None = None
+    source: str | None = None
+    user_id: str | None = None
+    day_from: str | None = None
+    day_to: str | None = None
+
+
+def _started_between(day_from: str | None, day_to: str | None) -> Any:
+    """A key condition on started_at for sessions whose own day is within day_from..day_to (None: no bound)."""
+    started = Key("started_at")
+    after_last = (date.fromisoformat(day_to) + timedelta(days=1)).isoformat() if day_to else None
+    if day_from and after_last:
+        return started.between(day_from, after_last)  # no started_at equals a bare date, so the end is exclusive
+    if day_from:
+        return started.gte(day_from)
+    if after_last:
+        return started.lt(after_last)
+    return None
 
 
 @dataclass(frozen=True)
@@ -107,19 +137,35 @@ class SessionStore:
             raise not_found(f"no summarized session {session_id}")
         return item
 
-    def page_by_status(
-        self, status: SessionStatus, limit: int, next_token: str | None, received: tuple[str, str] | None = None
-    ) -> Page:
-        """Newest first; `received` bounds received_at (inclusive)."""
-        return self._page(BY_STATUS, Key("status").eq(status.value), limit, next_token, received)
-
-    def page_by_source(
-        self, source: str, limit: int, next_token: str | None, received: tuple[str, str] | None = None
-    ) -> Page:
-        return self._page(BY_SOURCE, Key("source").eq(source), limit, next_token, received)
-
-    def page_by_day(self, day: str, limit: int, next_token: str | None) -> Page:
-        return self._page(BY_DAY, Key("received_day").eq(day), limit, next_token)
+    def page(self, filters: SessionFilters, limit: int, next_token: str | None) -> Page:
+        """Sessions newest first (by started_at) in paginated Queries: on the index of the user, else the source,
+        else the status, with the other filters as a filter expression (a page may then hold fewer items); with
+        none of them, the three status partitions of by_status read as one list."""
+        started = _started_between(filters.day_from, filters.day_to)
+        indexed = [(BY_USER, "user_id", filters.user_id), (BY_SOURCE, "source", filters.source)]
+        indexed.append((BY_STATUS, "status", filters.status))
+        chosen = [(index, name, value) for index, name, value in indexed if value]
+        if not chosen:
+            queries = {
+                status.value: {
+                    "IndexName": BY_STATUS,
+                    "KeyConditionExpression": _and(Key("status").eq(status.value), started),
+                    "ScanIndexForward": False,
+                }
+                for status in SessionStatus
+            }
+            return merged_query_page(
+                self.table, queries, lambda item: item["started_at"], limit=limit, next_token=next_token
+            )
+        (index, name, value), rest = chosen[0], chosen[1:]
+        query: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": _and(Key(name).eq(value), started),
+            "ScanIndexForward": False,
+        }
+        if rest:
+            query["FilterExpression"] = functools.reduce(operator.and_, [Attr(n).eq(v) for _, n, v in rest])
+        return query_page(self.table, limit=limit, next_token=next_token, **query)
 
     def summarized_page(self, limit: int, next_token: str | None) -> Page:
         """The edge's listing: SUMMARIZED sessions, oldest first."""
@@ -140,20 +186,6 @@ class SessionStore:
         keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
         items = batch_get(self.table, keys, projection="session_id, received_at")
         return {item["session_id"]: item["received_at"] for item in items}
-
-    def _page(
-        self, index: str, key: Any, limit: int, next_token: str | None, received: tuple[str, str] | None = None
-    ) -> Page:
-        if received:
-            key = key & Key("received_at").between(*received)
-        return query_page(
-            self.table,
-            limit=limit,
-            next_token=next_token,
-            IndexName=index,
-            KeyConditionExpression=key,
-            ScanIndexForward=False,
-        )
 
     # ----- objects in the data bucket -----
     def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
@@ -379,3 +411,7 @@ class SessionStore:
                 ":stop": stop_reason,
             },
         )
+
+
+def _and(key: Any, more: Any) -> Any:
+    return key if more is None else key & more

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ from functions.errors import ClientError
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import SessionStore, SummaryMade
+from functions.stores.sessions import SessionFilters, SessionStore, SummaryMade
 from schemas.contracts import Lineage, TokenUsage
 from schemas.lineage import RegistryEntry
 
@@ -129,18 +128,23 @@ def batch_life(stores: dict[str, Any], prefix: str) -> list[Any]:
 def listing(stores: dict[str, Any], prefix: str) -> list[Any]:
     sessions, seen = stores["sessions"], []
     for n in range(3):
-        session = make_session(f"{prefix}-list-{n}", source="nudge")
+        started_at = f"2025-01-0{n + 1}T23:30:00-08:00"  # distinct, so the order is defined
+        session = make_session(f"{prefix}-list-{n}", source="nudge", started_at=started_at, user_id=f"{prefix}-u")
         sessions.create(session, session.content_hash(), f"sessions/{prefix}-{n}/a.json")
-        time.sleep(0.003)  # distinct received_at milliseconds, so the order is defined
-    pages, token = [], None
-    while True:
-        items, token = sessions.page_by_source("nudge", 2, token)
-        pages.append([item["session_id"] for item in items])
-        if not token:
-            break
-    seen.append(pages)
-    seen.append(outcome(lambda: sessions.page_by_source("nudge", 2, "bm90IG91cnM")))
-    seen.append(outcome(lambda: sessions.page_by_source("nudge", 2, "%%%")))
+    for filters in (
+        SessionFilters(source="nudge", day_from="2025-01-01"),
+        SessionFilters(user_id=f"{prefix}-u", status="RECEIVED"),
+        SessionFilters(source="nudge", day_from="2025-01-02", day_to="2025-01-02"),
+    ):
+        pages, token = [], None
+        while True:
+            items, token = sessions.page(filters, 2, token)
+            pages.append([item["session_id"] for item in items])
+            if not token:
+                break
+        seen.append(pages)
+    seen.append(outcome(lambda: sessions.page(SessionFilters(source="nudge"), 2, "bm90IG91cnM")))
+    seen.append(outcome(lambda: sessions.page(SessionFilters(source="nudge"), 2, "%%%")))
     return seen
 
 

@@ -201,6 +201,36 @@ def test_every_view_has_an_address_back_forward_reload_and_new_tabs(stack, edge,
     assert problems == []
 
 
+def test_date_filters_find_a_session_by_its_own_date_not_the_day_it_arrived(stack, edge, browser):
+    late = {
+        **session_body("views-nye", text="New year's eve toast plans"),
+        "started_at": "2024-12-31T23:30:00-08:00",  # 2025-01-01 in UTC, and it arrives today
+        "ended_at": "2024-12-31T23:45:00-08:00",
+    }
+    with api_client(stack, make_token(stack, ["ingest"], source="planner", name="views-late")) as client:
+        assert client.post("/sessions", json=late).status_code == 202
+    with api_client(stack, make_token(stack, ["read"], name="views-late-reader")) as reader:
+        wait_for(
+            lambda: (
+                "views-nye"
+                in {hit["summary_id"] for hit in reader.get("/search", params={"q": "toast"}).json()["items"]}
+            ),
+            timeout=60,
+        )
+    context, page, problems = signed_in(stack, browser, path="?from=2024-12-31&to=2025-01-01")
+    expect(page.locator('tr[data-summary-id="views-nye"]')).to_be_visible()
+    expect(page.locator('tr[data-summary-id="views-1"]')).to_have_count(0)
+    expect(page.locator("#find-scope")).to_contain_text("2024-12-31 to 2025-01-01 (each session's own date)")
+    page.goto(f"{stack.api_url}/?from=2025-01-01&to=2025-01-01")
+    expect(page.locator("#find-state")).to_have_text("No sessions match these filters yet.")
+    page.goto(f"{stack.api_url}/?q=toast&from=2024-12-31&to=2024-12-31")
+    expect(page.locator('li[data-summary-id="views-nye"]')).to_be_visible()
+    page.goto(f"{stack.api_url}/?q=toast&from=2025-01-01&to=2025-01-01")
+    expect(page.locator('li[data-summary-id="views-nye"]')).to_have_count(0)
+    context.close()
+    assert problems == []
+
+
 def test_a_pasted_link_signs_in_with_its_token_and_drops_it_from_the_address(stack, edge, browser):
     context, page, problems = open_page(browser, 1280, 800)
     page.goto(f"{stack.api_url}/#token={make_token(stack, ['ingest'], source='planner', name='wrong')}")

@@ -32,6 +32,7 @@ from functions.stores.sessions import (
     MAX_ERROR_CHARS,
     RECEIVED,
     SUMMARIZED,
+    SessionFilters,
     SummaryMade,
     raw_key,
     received_item,
@@ -43,12 +44,12 @@ from schemas.contracts import (
     Lineage,
     QueryEmbeddingRequest,
     Session,
-    SessionStatus,
     SummarizeRequest,
     SummaryRecord,
     SystemState,
     TokenUsage,
     TranslateRequest,
+    session_day,
 )
 from schemas.lineage import RegistryEntry, canonical_json
 
@@ -107,30 +108,35 @@ class FakeSessionStore:
             raise not_found(f"no summarized session {session_id}")
         return item
 
-    def _listed(self, keep: Callable[[dict[str, Any]], bool], received: tuple[str, str] | None, newest: bool):
+    def _listed(self, keep: Callable[[dict[str, Any]], bool], newest: bool):
         items = [item for item in self.items.values() if keep(item)]
-        if received:
-            items = [item for item in items if received[0] <= item["received_at"] <= received[1]]
-        return sorted(items, key=lambda item: (item["received_at"], item["session_id"]), reverse=newest)
+        return sorted(items, key=lambda item: (item["started_at"], item["session_id"]), reverse=newest)
 
-    def page_by_status(self, status: SessionStatus, limit, next_token, received=None):
-        items = self._listed(lambda item: item["status"] == status.value, received, newest=True)
-        return page(items, ("session_id", "status", "received_at"), limit, next_token)
+    def page(self, filters: SessionFilters, limit, next_token):
+        def keep(item: dict[str, Any]) -> bool:
+            day = session_day(item["started_at"])
+            return (
+                all(
+                    not wanted or item[name] == wanted
+                    for name, wanted in (
+                        ("status", filters.status),
+                        ("source", filters.source),
+                        ("user_id", filters.user_id),
+                    )
+                )
+                and (not filters.day_from or day >= filters.day_from)
+                and (not filters.day_to or day <= filters.day_to)
+            )
 
-    def page_by_source(self, source: str, limit, next_token, received=None):
-        items = self._listed(lambda item: item["source"] == source, received, newest=True)
-        return page(items, ("session_id", "source", "received_at"), limit, next_token)
-
-    def page_by_day(self, day: str, limit, next_token):
-        items = self._listed(lambda item: item["received_day"] == day, None, newest=True)
-        return page(items, ("session_id", "received_day", "received_at"), limit, next_token)
+        index_key = "user_id" if filters.user_id else "source" if filters.source else "status"
+        return page(self._listed(keep, newest=True), ("session_id", index_key, "started_at"), limit, next_token)
 
     def summarized_page(self, limit, next_token):
-        items = self._listed(lambda item: item["status"] == SUMMARIZED, None, newest=False)
-        return page(items, ("session_id", "status", "received_at"), limit, next_token)
+        items = self._listed(lambda item: item["status"] == SUMMARIZED, newest=False)
+        return page(items, ("session_id", "status", "started_at"), limit, next_token)
 
     def summarized_ids(self) -> Iterator[str]:
-        return iter([item["session_id"] for item in self._listed(lambda i: i["status"] == SUMMARIZED, None, False)])
+        return iter([item["session_id"] for item in self._listed(lambda i: i["status"] == SUMMARIZED, False)])
 
     def received_times(self, session_ids: set[str]) -> dict[str, str]:
         return {i: self.items[i]["received_at"] for i in session_ids if i in self.items}
@@ -638,15 +644,20 @@ def http_event(
 
 # ----- data -----
 def make_session(
-    session_id: str = "s-1", source: str = "planner", text: str = "Book the dentist for Friday"
+    session_id: str = "s-1",
+    source: str = "planner",
+    text: str = "Book the dentist for Friday",
+    started_at: str = "2026-11-24T09:00:00Z",
+    user_id: str = "user-1",
 ) -> Session:
+    """`started_at` is also the end of a session that does not start at the default time."""
     return Session.model_validate(
         {
             "session_id": session_id,
             "source": source,
-            "user_id": "user-1",
-            "started_at": "2026-11-24T09:00:00Z",
-            "ended_at": "2026-11-24T09:10:00Z",
+            "user_id": user_id,
+            "started_at": started_at,
+            "ended_at": "2026-11-24T09:10:00Z" if started_at == "2026-11-24T09:00:00Z" else started_at,
             "turns": [
                 {"role": "user", "content": text, "timestamp": "2026-11-24T09:00:05Z"},
                 {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"},

@@ -28,14 +28,24 @@ def ids(answer: dict) -> list[str]:
     return [item["session_id"] for item in answer["items"]]
 
 
-def test_summaries_are_listed_by_day_status_or_source_newest_first(world):
-    assert ids(world.reads.list_summaries({}, 10, None)) == ["s-3", "s-2", "s-1"]
+def test_summaries_are_listed_by_status_source_user_and_their_own_dates_newest_first(world):
+    late = make_session("s-4", started_at="2026-11-24T23:30:00-08:00", user_id="user-2")  # 11-25 in UTC
+    world.sessions.create(late, late.content_hash(), "sessions/s-4/x.json")
+    assert ids(world.reads.list_summaries({}, 10, None)) == ["s-4", "s-3", "s-2", "s-1"]
     assert ids(world.reads.list_summaries({"status": "SUMMARIZED"}, 10, None)) == ["s-2", "s-1"]
     assert ids(world.reads.list_summaries({"source": "nudge"}, 10, None)) == ["s-2"]
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
-    assert ids(world.reads.list_summaries({"from": yesterday}, 10, None)) == []
-    assert ids(world.reads.list_summaries({"status": "RECEIVED", "from": yesterday}, 10, None)) == ["s-3"]
-    assert ids(world.reads.list_summaries({"status": "RECEIVED", "to": yesterday}, 10, None)) == []
+    assert ids(world.reads.list_summaries({"status": "SUMMARIZED", "source": "planner"}, 10, None)) == ["s-1"]
+    assert ids(world.reads.list_summaries({"user": "user-2"}, 10, None)) == ["s-4"]
+    assert ids(world.reads.list_summaries({"from": "2026-11-25"}, 10, None)) == []
+    assert ids(world.reads.list_summaries({"from": "2026-11-24", "to": "2026-11-24"}, 10, None)) == [
+        "s-4",
+        "s-3",
+        "s-2",
+        "s-1",
+    ]
+    assert ids(world.reads.list_summaries({"status": "RECEIVED", "to": "2026-11-24"}, 10, None)) == ["s-4", "s-3"]
+    assert ids(world.reads.list_summaries({"status": "RECEIVED", "to": "2026-11-23"}, 10, None)) == []
+    assert world.reads.list_summaries({"user": "user-2"}, 10, None)["items"][0]["session_day"] == "2026-11-24"
 
 
 def test_listing_pages_carry_a_next_token(world):
@@ -51,7 +61,8 @@ def test_listing_pages_carry_a_next_token(world):
     ("params", "code"),
     [
         ({"status": "DONE"}, "invalid_status"),
-        ({"status": "FAILED", "source": "planner"}, "invalid_filter"),
+        ({"user": "not an id"}, "invalid_filter"),
+        ({"from": "2026-11-25", "to": "2026-11-24"}, "invalid_range"),
         ({"from": "25 November"}, "invalid_date"),
     ],
 )

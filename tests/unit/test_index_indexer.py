@@ -17,7 +17,7 @@ def arn(table: str) -> str:
 
 def session_change(sessions: FakeSessionStore, session_id: str, old_status: str | None = "RECEIVED") -> dict:
     item = sessions.get(session_id)
-    image = {name: {"S": str(item[name])} for name in ("session_id", "source", "received_day", "summary_key", "status")}
+    image = {name: {"S": str(item[name])} for name in ("session_id", "source", "started_at", "summary_key", "status")}
     old = {**image, "status": {"S": old_status}} if old_status else None
     return {
         "eventName": "MODIFY" if old else "INSERT",
