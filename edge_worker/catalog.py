@@ -10,9 +10,18 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, load_systems
+from schemas.system_definition import (
+    Check,
+    SystemDefinition,
+    SystemDefinitionError,
+    check_llguidance_grammar,
+    default_systems_dir,
+    load_systems,
+)
 
 Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
+# What the edge checks a definition with, besides what every loader checks: the worker and `systems` alike.
+EDGE_CHECKS: tuple[Check, ...] = (check_llguidance_grammar,)
 
 
 class SystemCatalog:
@@ -28,7 +37,7 @@ class SystemCatalog:
         found: dict[str, SystemDefinition] = {}
         errors: list[SystemDefinitionError] = []
         for folder in self.folders:
-            loaded = load_systems(folder)
+            loaded = load_systems(folder, checks=EDGE_CHECKS)
             errors.extend(loaded.errors)
             for name, definition in loaded.systems.items():
                 if name in found:

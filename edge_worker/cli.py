@@ -49,9 +49,10 @@ def _import_gguf(args: argparse.Namespace) -> int:
 
 
 def _systems(args: argparse.Namespace) -> int:
-    from schemas.system_definition import check_llguidance_grammar, load_systems
+    from edge_worker.catalog import EDGE_CHECKS
+    from schemas.system_definition import load_systems
 
-    loaded = load_systems(args.dir, checks=[check_llguidance_grammar])
+    loaded = load_systems(args.dir, checks=EDGE_CHECKS)
     for name, definition in sorted(loaded.systems.items()):
         label = definition.version or "-"
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,52 @@ from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
 
 MAX_OUTPUT_TOKENS_LIMIT = 8192
+
+# What constrained decoding can enforce, as llguidance 1.9 compiles JSON Schema (its json/README.md lists the
+# supported features; tests/schemas/test_system_definitions.py checks this list against llguidance itself).
+UNENFORCEABLE_KEYWORDS = frozenset(
+    {
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "propertyNames",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "if",
+        "then",
+        "else",
+        "not",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+    }
+)
+ENFORCEABLE_FORMATS = frozenset(
+    {"date-time", "date", "time", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
+)
+# Regular expression features a grammar cannot express: look-around (\b included) and backreferences.
+_UNENFORCEABLE_PATTERN = re.compile(r"\(\?<?[=!]|\\[1-9bBk]")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
+_ONE_SCHEMA = (
+    "items",
+    "additionalItems",
+    "additionalProperties",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+)
 
 
 class SystemDefinitionError(Exception):
@@ -133,6 +180,9 @@ class SystemDefinition:
         except SchemaError as exc:
             at = "/".join(str(part) for part in exc.path) or "(root)"
             raise SystemDefinitionError(where, f"schema is not valid JSON Schema at {at}: {exc.message}") from None
+        problems = grammar_problems(parsed.output_schema)
+        if problems:
+            raise SystemDefinitionError(where, "schema cannot be enforced while decoding: " + "; ".join(problems[:5]))
         validator = output_validator(parsed.output_schema)
         for index, example in enumerate(parsed.examples):
             errors = [_describe(error) for error in validator.iter_errors(example.expected)]
@@ -165,6 +215,42 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: dict[str, 
 
 
 OutputValidator = validators.extend(Draft202012Validator, {"multipleOf": _multiple_of})
+
+
+def grammar_problems(schema: Any) -> list[str]:
+    """What in `schema` constrained decoding cannot enforce, one line each: a keyword with no grammar (uniqueItems),
+    a format it does not know, a pattern with look-around or backreferences. Empty when the schema can be enforced.
+
+    The one check every loader of a definition applies (the edge's CLI and worker, the cloud's publish route).
+    """
+    problems: list[str] = []
+    for at, node in _subschemas(schema, ""):
+        where = at or "(root)"
+        for keyword in sorted(UNENFORCEABLE_KEYWORDS & set(node)):
+            problems.append(f"{keyword} at {where}")
+        if isinstance(node.get("format"), str) and node["format"] not in ENFORCEABLE_FORMATS:
+            problems.append(f"format {node['format']!r} at {where} (known: {', '.join(sorted(ENFORCEABLE_FORMATS))})")
+        if isinstance(node.get("pattern"), str) and _UNENFORCEABLE_PATTERN.search(node["pattern"]):
+            problems.append(f"pattern {node['pattern']!r} at {where} uses look-around or a backreference")
+    return problems
+
+
+def _subschemas(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema object inside `schema` with its JSON Pointer (values of enum, const and examples are data)."""
+    if not isinstance(schema, dict):
+        return
+    yield at, schema
+    for keyword in _SCHEMA_MAPS:
+        if isinstance(schema.get(keyword), dict):
+            for name, sub in schema[keyword].items():
+                yield from _subschemas(sub, f"{at}/{keyword}/{name}")
+    for keyword in _SCHEMA_LISTS:
+        if isinstance(schema.get(keyword), list):
+            for index, sub in enumerate(schema[keyword]):
+                yield from _subschemas(sub, f"{at}/{keyword}/{index}")
+    for keyword in _ONE_SCHEMA:
+        if isinstance(schema.get(keyword), dict):
+            yield from _subschemas(schema[keyword], f"{at}/{keyword}")
 
 
 def output_validator(schema: dict[str, Any]) -> Any:
@@ -243,7 +329,8 @@ def load_systems(folder: Path | str | None = None, checks: Iterable[Check] = ())
 
 
 def check_llguidance_grammar(definition: SystemDefinition) -> None:
-    """Raise ValueError when llguidance cannot compile the schema (edge only: imports llguidance)."""
+    """Raise ValueError when llguidance cannot compile the schema (edge only: imports llguidance). It finds what
+    grammar_problems cannot see, such as regular expression syntax only Python's re knows."""
     from llguidance import LLMatcher
 
     grammar = LLMatcher.grammar_from_json_schema(definition.schema)

@@ -19,6 +19,7 @@ from schemas.system_definition import (
     SystemDefinitionError,
     check_llguidance_grammar,
     default_systems_dir,
+    grammar_problems,
     load_system,
     load_systems,
 )
@@ -173,13 +174,71 @@ def test_a_missing_folder_is_reported(tmp_path: Path):
 
 def test_checks_reject_schemas_llguidance_cannot_compile(systems_copy: Path):
     odd = _planner_data() | {"name": "odd", "examples": []}
-    odd["schema"] = {"type": "object", "properties": {"a": {"type": "string", "format": "color"}}}
+    odd["schema"] = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?>a)b$"}}}
     (systems_copy / "odd.json").write_text(json.dumps(odd), encoding="utf-8")
-    assert "odd" in load_systems(systems_copy).systems
+    assert "odd" in load_systems(systems_copy).systems  # beyond what the shared check looks at
     loaded = load_systems(systems_copy, checks=[check_llguidance_grammar])
     assert sorted(loaded.systems) == list(SHIPPED)
     assert [error.path.name for error in loaded.errors] == ["odd.json"]
-    assert "llguidance" in loaded.errors[0].problem and "color" in loaded.errors[0].problem
+    assert "llguidance" in loaded.errors[0].problem and "regex" in loaded.errors[0].problem
+
+
+# One sub-schema per feature, with whether constrained decoding (llguidance) can enforce it.
+GRAMMAR_FEATURES = {
+    "uniqueItems": ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, False),
+    "contains": ({"type": "array", "contains": {"type": "string"}, "minContains": 2}, False),
+    "propertyNames": ({"type": "object", "propertyNames": {"pattern": "^a"}}, False),
+    "dependentRequired": ({"type": "object", "dependentRequired": {"a": ["b"]}}, False),
+    "dependentSchemas": ({"type": "object", "dependentSchemas": {"a": {"required": ["b"]}}}, False),
+    "if/then/else": ({"if": {"type": "string"}, "then": {"minLength": 1}, "else": {}}, False),
+    "not": ({"not": {"type": "string"}}, False),
+    "unevaluatedProperties": ({"type": "object", "unevaluatedProperties": False}, False),
+    "unevaluatedItems": ({"type": "array", "unevaluatedItems": False}, False),
+    "$dynamicRef": ({"$dynamicRef": "#node"}, False),
+    "format regex": ({"type": "string", "format": "regex"}, False),
+    "format color": ({"type": "string", "format": "color"}, False),
+    "format uri-reference": ({"type": "string", "format": "uri-reference"}, False),
+    "lookahead": ({"type": "string", "pattern": "^(?=a)a+$"}, False),
+    "lookbehind": ({"type": "string", "pattern": "^a(?<!b)$"}, False),
+    "backreference": ({"type": "string", "pattern": "^(a)\\1$"}, False),
+    "word boundary": ({"type": "string", "pattern": "^\\bword\\b$"}, False),
+    "deep inside anyOf": ({"anyOf": [{"type": "null"}, {"type": "array", "uniqueItems": True}]}, False),
+    "multipleOf": ({"type": "number", "multipleOf": 0.05, "minimum": 0, "maximum": 1}, True),
+    "formats": (
+        {"anyOf": [{"type": "string", "format": f} for f in ("date-time", "date", "time", "email", "uri")]},
+        True,
+    ),
+    "patternProperties": ({"type": "object", "patternProperties": {"^a": {"type": "string"}}}, True),
+    "minProperties": ({"type": "object", "minProperties": 1, "maxProperties": 3}, True),
+    "oneOf and allOf": ({"oneOf": [{"type": "string"}, {"allOf": [{"type": "integer"}, {"minimum": 1}]}]}, True),
+    "a property named not": ({"type": "object", "properties": {"not": {"type": "string"}, "if": {"const": 1}}}, True),
+    "annotations": ({"type": "string", "title": "t", "default": "x", "examples": ["y"], "x-ui": "wide"}, True),
+    "pattern": ({"type": "string", "pattern": "^[a-z]+(?:-[a-z]+)*$"}, True),
+}
+
+
+def _wrapped(sub: dict) -> dict:
+    return {"type": "object", "properties": {"field": sub}, "required": ["field"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("feature", sorted(GRAMMAR_FEATURES))
+def test_the_shared_grammar_check_refuses_exactly_what_llguidance_cannot_compile(feature):
+    schema = _wrapped(GRAMMAR_FEATURES[feature][0])
+    compiles = not LLMatcher.validate_grammar_with_warnings(LLMatcher.grammar_from_json_schema(schema))[0]
+    assert compiles is GRAMMAR_FEATURES[feature][1]
+    problems = grammar_problems(schema)
+    assert (not problems) is compiles, problems
+    assert all("/properties/field" in problem for problem in problems)
+
+
+def test_a_definition_no_grammar_can_enforce_is_refused_by_every_loader_naming_the_keyword(systems_copy: Path):
+    tagged = _planner_data() | {"name": "tagged", "examples": []}
+    tagged["schema"] = _wrapped(GRAMMAR_FEATURES["uniqueItems"][0])
+    with pytest.raises(SystemDefinitionError, match="uniqueItems at /properties/field"):
+        SystemDefinition.from_dict(tagged)
+    (systems_copy / "tagged.json").write_text(json.dumps(tagged), encoding="utf-8")
+    loaded = load_systems(systems_copy)
+    assert sorted(loaded.systems) == list(SHIPPED) and [e.path.name for e in loaded.errors] == ["tagged.json"]
 
 
 # The shipped labelled sets: the data every quality figure is measured on.

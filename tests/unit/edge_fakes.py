@@ -376,7 +376,7 @@ def edge_rig(
         api_url="http://api.local",
         queue_url=EDGE_QUEUE,
         state_dir=state_dir,
-        systems_dirs=[default_systems_dir()],
+        systems_dirs=settings.pop("systems_dirs", [default_systems_dir()]),
         **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600, "flush_seconds": 3600, **settings},
     )
     api, sqs = FakeApi(), FakeSqs()

@@ -13,6 +13,14 @@ from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition
 
 DEFINITION = SystemDefinition.from_dict(system_definition())
+UNIQUE_TAGS = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+    },
+    "required": ["title"],
+}
 
 
 @pytest.fixture
@@ -86,11 +94,20 @@ def test_publishing_a_system_registers_it_and_backfills_every_summary(world):
         ("nudge", system_definition("planner"), "name_mismatch"),
         ("planner", {**system_definition(), "max_output_tokens": 0}, "invalid_system_definition"),
         ("planner", [], "invalid_system_definition"),
+        ("planner", {**system_definition(), "schema": UNIQUE_TAGS}, "invalid_system_definition"),
     ],
 )
 def test_a_bad_definition_is_refused_and_nothing_is_published(world, name, data, code):
+    add_summarized(world.sessions, "s-1")
     assert errors_of(lambda: world.edge.publish_system(name, data)) == (422, code)
     assert world.registry.active_systems() == [] and world.edge_queue.sent == []
+    assert world.registry.page("schema", 10, None)[0] == []  # nothing of it stored
+
+
+def test_a_schema_constrained_decoding_cannot_enforce_is_refused_naming_why(world):
+    with pytest.raises(ClientError) as refused:
+        world.edge.publish_system("planner", {**system_definition(), "schema": UNIQUE_TAGS})
+    assert "uniqueItems at /properties/tags" in refused.value.message
 
 
 def test_registry_entries_must_be_named_by_their_content(world):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from edge_fakes import EDGE_QUEUE, FakeTranslator, edge_rig
@@ -11,7 +13,7 @@ from edge_fakes import EDGE_QUEUE, FakeTranslator, edge_rig
 from edge_worker.jobs import lineage_for
 from edge_worker.model_thread import Cancelled
 from schemas.contracts import TranslateRequest
-from schemas.system_definition import load_systems
+from schemas.system_definition import default_systems_dir, load_systems
 
 SYSTEMS = load_systems().systems
 NAMES = sorted(SYSTEMS)
@@ -239,6 +241,46 @@ def test_the_status_file_reports_counts_outbox_systems_and_the_last_error(rig, t
     status = json.loads((tmp_path / "edge" / "status.json").read_text())
     assert "document does not match" in status["last_error"] and status["last_error_at"].endswith("Z")
     assert status["outbox"] == 0
+
+
+def unsupported_systems(folder) -> list[str]:
+    """The shipped systems plus one no grammar can enforce (uniqueItems) and one llguidance cannot compile."""
+    shutil.copytree(default_systems_dir(), folder)
+    planner = json.loads((default_systems_dir() / "planner.json").read_text())
+    tags = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    atomic = {"type": "string", "pattern": "^(?>a)b$"}
+    for name, field in (("tagged", tags), ("atomic", atomic)):
+        schema = {"type": "object", "properties": {"field": field}, "required": ["field"]}
+        definition = {**planner, "name": name, "schema": schema, "examples": []}
+        (folder / f"{name}.json").write_text(json.dumps(definition))
+    return ["atomic.json", "tagged.json"]
+
+
+def test_a_definition_that_cannot_be_compiled_is_reported_never_published_and_the_others_go_on(tmp_path):
+    broken = unsupported_systems(tmp_path / "systems")
+    rig = edge_rig(tmp_path / "edge", loaded=False, systems_dirs=[tmp_path / "systems"])
+    rig.api.add_summary("s1")
+    rig.worker.start()
+    try:
+        assert sorted(rig.api.systems) == NAMES  # only the shipped ones were published
+        assert sorted(Path(problem.split(":")[0]).name for problem in rig.worker.status.broken_files) == broken
+        # the first reconcile pass translates the summary for every loaded system
+        assert rig.sqs.wait_for(lambda: versions(rig, "s1") == dict.fromkeys(NAMES, 1))
+        assert rig.translator.calls == [("s1", NAMES)]
+    finally:
+        rig.worker.stop()
+
+
+def test_the_systems_command_and_the_worker_call_the_same_definitions_broken(tmp_path, capsys):
+    from edge_worker.catalog import SystemCatalog
+    from edge_worker.cli import main
+
+    broken = unsupported_systems(tmp_path / "systems")
+    _, errors = SystemCatalog([tmp_path / "systems"]).reload()
+    assert main(["systems", "--dir", str(tmp_path / "systems")]) == 1
+    reported = [line for line in capsys.readouterr().err.splitlines() if line.startswith("broken:")]
+    assert sorted(error.path.name for error in errors) == broken
+    assert sorted(Path(line.removeprefix("broken: ").split(":")[0]).name for line in reported) == broken
 
 
 def test_systems_the_api_cannot_take_at_start_are_published_from_the_outbox(tmp_path):
