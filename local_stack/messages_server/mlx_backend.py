@@ -34,6 +34,7 @@ class MlxBackend:
         self.model_path = model_path
         self.max_tokens = max_tokens
         self._model, self._tokenizer = load(model_path)
+        self._system_role = _template_takes_system_role(self._tokenizer)
         self._model_thread = ModelThread("messages-model")  # request threads come and go; MLX work stays on one
         self._closing = threading.Event()
         self._prefixes = LRUPromptCache(max_size=cached_prefixes)  # used on the model thread only
@@ -52,21 +53,29 @@ class MlxBackend:
         return self._model_thread.close(timeout=5)
 
     def _chat(self, body: Mapping[str, Any]) -> list[dict[str, str]]:
-        chat = []
+        """The request as chat turns. A template without a system role gets the system text at the start of the
+        first user turn, a blank line after it (what Gemma 3's own template does with a system message)."""
+        chat = [
+            {"role": message.get("role", "user"), "content": text_of(message.get("content"))}
+            for message in body.get("messages", [])
+        ]
         system = text_of(body.get("system"))
-        if system:
-            chat.append({"role": "system", "content": system})
-        for message in body.get("messages", []):
-            chat.append({"role": message.get("role", "user"), "content": text_of(message.get("content"))})
-        return chat
+        if not system:
+            return chat
+        if self._system_role:
+            return [{"role": "system", "content": system}, *chat]
+        if chat and chat[0]["role"] == "user":
+            return [{"role": "user", "content": f"{system}\n\n{chat[0]['content']}"}, *chat[1:]]
+        return [{"role": "user", "content": system}, *chat]
 
     def _tokens(self, chat: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
         tokens = self._tokenizer.apply_chat_template(chat, add_generation_prompt=add_generation_prompt, tokenize=True)
         return list(tokens["input_ids"] if isinstance(tokens, Mapping) else tokens)
 
     def _cacheable_prefix(self, body: Mapping[str, Any], prompt: list[int]) -> list[int]:
-        """Tokens of the system turn when it is marked for caching and is a strict prefix of the prompt."""
-        if not cached_prefix(body):
+        """Tokens of the system turn when it is marked for caching and is a strict prefix of the prompt (never when
+        the template has no system turn)."""
+        if not cached_prefix(body) or not self._system_role:
             return []
         prefix = self._tokens(self._chat(body)[:1], add_generation_prompt=False)
         return prefix if len(prefix) < len(prompt) and prompt[: len(prefix)] == prefix else []
@@ -116,3 +125,13 @@ class MlxBackend:
             cache_creation_input_tokens=0 if hit else len(prefix),
             cache_read_input_tokens=len(prefix) if hit else 0,
         )
+
+
+def _template_takes_system_role(tokenizer: Any) -> bool:
+    """False when the chat template refuses a system message (it raises, e.g. "System role not supported")."""
+    probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    try:
+        tokenizer.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+    except Exception:  # jinja2's TemplateError from the template's raise_exception, whatever its wording
+        return False
+    return True

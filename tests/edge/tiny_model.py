@@ -17,6 +17,16 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# A Gemma-style template: no system role, and user and assistant turns must alternate.
+NO_SYSTEM_ROLE_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 _CORPUS = [
     "The user planned a trip to Lisbon on 2024-05-12 and asked for reminders.",
     "Session summary: the user reviewed three tasks, marked one done, and scheduled a call with Ana.",
@@ -44,8 +54,8 @@ def _train_tokenizer(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def build_tiny_model(folder: Path, *, seed: int = 0, vocab_size: int = 600) -> Path:
-    """Write config.json, model.safetensors and a tokenizer into folder; return folder."""
+def build_tiny_model(folder: Path, *, seed: int = 0, vocab_size: int = 600, chat_template: str = CHAT_TEMPLATE) -> Path:
+    """Write config.json, model.safetensors and a tokenizer (with `chat_template`) into folder; return folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size)
@@ -59,7 +69,7 @@ def build_tiny_model(folder: Path, *, seed: int = 0, vocab_size: int = 600) -> P
                 "eos_token": "<|im_end|>",
                 "pad_token": "<|endoftext|>",
                 "unk_token": None,
-                "chat_template": CHAT_TEMPLATE,
+                "chat_template": chat_template,
                 "model_max_length": 4096,
                 "clean_up_tokenization_spaces": False,
             }

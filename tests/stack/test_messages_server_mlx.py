@@ -6,7 +6,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from tiny_model import build_tiny_model
+from tiny_model import NO_SYSTEM_ROLE_TEMPLATE, build_tiny_model
 
 from local_stack.messages_server import MlxBackend, start_messages_server
 
@@ -103,3 +103,23 @@ def test_only_the_latest_cached_prefixes_are_kept_and_a_partly_cached_one_answer
         assert ask(client, SYSTEM) == (True, first)
         assert not ask(client, "A different system prompt for another job.")[0]
         assert ask(client, SYSTEM) == (False, first)  # pushed out by the newer prefix, whose shared start it reuses
+
+
+def test_a_chat_template_without_a_system_role_gets_the_system_text_in_the_first_user_turn(tmp_path):
+    folder = build_tiny_model(tmp_path / "no-system-role", chat_template=NO_SYSTEM_ROLE_TEMPLATE)
+    backend = MlxBackend(str(folder), max_tokens=6)
+    with start_messages_server(backend) as server:
+        client = anthropic.Anthropic(api_key="local", base_url=server.url, max_retries=0, timeout=120)
+        for system in (SYSTEM, [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]):
+            message = client.messages.create(
+                model="local-mlx", max_tokens=6, system=system, messages=[{"role": "user", "content": USER}]
+            )
+            assert message.usage.output_tokens > 0 and message.stop_reason in ("end_turn", "max_tokens")
+        counted = client.messages.count_tokens(
+            model="local-mlx", system=SYSTEM, messages=[{"role": "user", "content": USER}]
+        )
+    from mlx_lm import load
+
+    _, tokenizer = load(str(folder))
+    folded = [{"role": "user", "content": f"{SYSTEM}\n\n{USER}"}]
+    assert counted.input_tokens == len(tokenizer.apply_chat_template(folded, add_generation_prompt=True))
