@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -49,6 +49,17 @@ UNENFORCEABLE_KEYWORDS = frozenset(
 ENFORCEABLE_FORMATS = frozenset(
     {"date-time", "date", "time", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
 )
+# The formats every validation checks, wherever it runs (the edge, the Lambda package, tests): the others are
+# annotations. jsonschema registers a format only when its library is installed, so the list is fixed here and
+# its checkers are required at import (date-time and time need rfc3339-validator, a pinned dependency).
+CHECKED_FORMATS = ("date", "date-time", "time", "email", "ipv4", "ipv6", "uuid")
+_missing = set(CHECKED_FORMATS) - set(FormatChecker.checkers)
+if _missing:
+    raise ImportError(
+        f"jsonschema cannot check the formats {sorted(_missing)} here: install the pinned dependencies "
+        "(rfc3339-validator for date-time and time)"
+    )
+FORMAT_CHECKER = FormatChecker(CHECKED_FORMATS)
 # Regular expression features a grammar cannot express: look-around (\b included) and backreferences.
 _UNENFORCEABLE_PATTERN = re.compile(r"\(\?<?[=!]|\\[1-9bBk]")
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -254,8 +265,8 @@ def _subschemas(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def output_validator(schema: dict[str, Any]) -> Any:
-    """A draft 2020-12 validator that checks formats such as date and date-time and decides multipleOf exactly."""
-    return OutputValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    """A draft 2020-12 validator that checks the CHECKED_FORMATS and decides multipleOf exactly."""
+    return OutputValidator(schema, format_checker=FORMAT_CHECKER)
 
 
 def _describe(error: Any) -> str:

@@ -99,3 +99,42 @@ def test_api_gateway_may_invoke_the_authorizer_for_both_apis():
     ]
     assert any("${HttpApi}/authorizers/" in source for source in sources), sources
     assert any("${WebSocketApi}/authorizers/" in source for source in sources), sources
+
+
+VALIDATE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from schemas.system_definition import default_systems_dir, load_systems, output_validator
+planner = load_systems(default_systems_dir()).systems["planner"]
+event = {"title": "Dentist", "start": "next Tuesday at 8:30", "end": "2025-03-14T09:30:00+01:00"}
+document = {"tasks": [], "events": [event]}
+checker = output_validator(planner.schema).format_checker
+print(json.dumps({"errors": planner.validation_errors(document), "formats": sorted(checker.checkers)}))
+"""
+
+
+def test_the_lambda_package_validates_records_exactly_like_the_development_environment(tmp_path):
+    """`sam build` installs requirements.txt alone: with only its output on the path (no site-packages), the
+    validation of a record gives the same answer as here. Built for x86_64 so this machine can run it."""
+    env = _python_for_runtime()
+    if env is None:
+        pytest.skip("no Python 3.13 on this machine for the python3.13 runtime")
+    template = (ROOT / "template.yaml").read_text().replace("Architectures: [arm64]", "Architectures: [x86_64]")
+    (tmp_path / "template.yaml").write_text(template.replace("CodeUri: .", f"CodeUri: {ROOT}"))
+    build = tmp_path / "build"
+    result = _run(
+        str(SAM),
+        "build",
+        "ApiFunction",
+        "--build-dir",
+        str(build),
+        "--template",
+        str(tmp_path / "template.yaml"),
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    in_lambda = _run("python3.13", "-I", "-S", "-c", VALIDATE, str(build / "ApiFunction"), env=env)
+    assert in_lambda.returncode == 0, in_lambda.stderr[-3000:]
+    here = subprocess.run([sys.executable, "-c", VALIDATE, str(ROOT)], capture_output=True, text=True, cwd=ROOT)
+    assert json.loads(in_lambda.stdout) == json.loads(here.stdout)
+    assert any("'next Tuesday at 8:30' is not a 'date-time'" in error for error in json.loads(here.stdout)["errors"])
