@@ -6,7 +6,9 @@ import { formatTime, h, navLink, replace, setState } from "./dom.js";
 import { sessionHref } from "./router.js";
 
 const SNIPPET_CHARS = 320;
-const WORD_CHAR = "[\\p{L}\\p{N}]";
+const WORD_CHAR = "[\\p{L}\\p{M}\\p{N}]";
+// Scripts written without spaces: the API finds a word anywhere in a run of them, so it is marked where it is.
+const UNSPACED = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]+$/u;
 
 // "hybrid (embeddings + words)" or "words only — <why embeddings were not used>".
 export function modeText(answer) {
@@ -28,11 +30,15 @@ function queryWords(query) {
   return [...new Set((query || "").toLowerCase().match(new RegExp(`${WORD_CHAR}{2,}`, "gu")) || [])];
 }
 
-// [start, end) ranges of words in `text` that begin with one of `words` (the index stems "dentists" to "dentist").
+// [start, end) ranges of words in `text` that begin with one of `words` (the index stems "dentists" to "dentist");
+// a word of a script without spaces is marked wherever it occurs, and only itself.
 function wordRanges(text, words) {
   if (!words.length) return [];
-  const escaped = words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  const pattern = new RegExp(`(?<!${WORD_CHAR})(?:${escaped.join("|")})${WORD_CHAR}*`, "giu");
+  const escape = (word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const spaced = words.filter((word) => !UNSPACED.test(word)).map(escape);
+  const alternatives = words.filter((word) => UNSPACED.test(word)).map(escape);
+  if (spaced.length) alternatives.push(`(?<!${WORD_CHAR})(?:${spaced.join("|")})${WORD_CHAR}*`);
+  const pattern = new RegExp(alternatives.join("|"), "giu");
   return [...text.matchAll(pattern)].map((match) => [match.index, match.index + match[0].length]);
 }
 

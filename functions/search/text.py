@@ -1,13 +1,26 @@
-"""Text to search terms: lowercase word tokens, English stopwords out, a light suffix stemmer, stable uint32 hashes."""
+"""Text to search terms: lowercase word tokens, English stopwords out, a light suffix stemmer, stable uint32 hashes.
+
+Scripts written without spaces between words (Chinese, Japanese, Thai, ...) are cut into overlapping pairs of
+characters, the way Lucene's CJKBigramFilter indexes Han, Hiragana, Katakana and Hangul: a word of two or more
+characters is then found inside any run that holds it, and ranks by how many of its pairs match.
+"""
 
 from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from functools import lru_cache
 
+# Thai, Lao, Myanmar, Hangul Jamo, Khmer, CJK marks, Hiragana, Katakana (and its phonetic extensions), Hangul
+# compatibility Jamo, CJK ideographs (with extension A and compatibility forms), Hangul syllables, half-width
+# Katakana, and the supplementary ideograph planes.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3005\u3007\u3040-\u30ff\u3130-\u318f"
+    "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
 _POSSESSIVE = re.compile(r"['’]s\b")
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(rf"(?P<unspaced>[{_UNSPACED}]+)|[^\W{_UNSPACED}]+")
 _VOWEL = re.compile(r"[aeiouy]")
 
 STOPWORDS = frozenset(
@@ -193,9 +206,18 @@ def _term(word: str) -> int:
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercase word tokens of two or more characters, stopwords and possessive 's removed."""
-    words = _WORD.findall(_POSSESSIVE.sub("", text.lower()))
-    return [word for word in words if len(word) > 1 and word not in STOPWORDS]
+    """Lowercase word tokens of two or more characters, stopwords and possessive 's removed; a run of a script
+    written without spaces gives its overlapping character pairs (a lone character stays whole)."""
+    return list(_tokens(_POSSESSIVE.sub("", text.lower())))
+
+
+def _tokens(text: str) -> Iterator[str]:
+    for match in _WORD.finditer(text):
+        run = match[0]
+        if match["unspaced"]:
+            yield from (run[i : i + 2] for i in range(len(run) - 1)) if len(run) > 1 else (run,)
+        elif len(run) > 1 and run not in STOPWORDS:
+            yield run
 
 
 def terms(text: str) -> list[int]:

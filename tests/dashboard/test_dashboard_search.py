@@ -315,3 +315,22 @@ def test_a_hybrid_answer_says_so_and_shows_both_parts(indexed, browser):
     expect(page.locator("#session-heading")).to_have_text("Session search-dentist-b")
     context.close()
     assert expected_problems(problems) == []
+
+
+def test_a_word_of_a_script_without_spaces_is_found_and_marked_where_it_is(indexed, browser):
+    with api_client(indexed, make_token(indexed, ["ingest"], source="planner", name="cjk")) as client:
+        assert (
+            client.post("/sessions", json=session_body("search-tanaka", text="明天和田中开会讨论预算")).status_code
+            == 202
+        )
+    with api_client(indexed, make_token(indexed, ["read"], name="cjk-reader")) as reader:
+        wait_for(lambda: reader.get("/search", params={"q": "田中"}).json()["items"], timeout=60, interval=0.5)
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="cjk-box")))
+    search_for(page, "田中")
+    rows = results(page).locator("li.result-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-summary-id", "search-tanaka")
+    expect(rows.first.locator(".snippet mark")).to_have_text(["田中"])
+    context.close()
+    assert expected_problems(problems) == []

@@ -177,3 +177,24 @@ def test_bm25_of_a_long_query_is_the_sum_over_its_terms():
     whole = bm25(index, query, weights)
     parts = sum(bm25(index, query[i : i + 1], weights[i : i + 1]) for i in range(len(query)))
     assert len(query) == 25 and whole.max() > 0 and np.allclose(whole, parts)
+
+
+CJK = [
+    ("tanaka-budget", "planner", "2025-01-10", "会议上与田中讨论了明年的预算，田中同意了"),
+    ("tamura-weather", "planner", "2025-01-11", "与田村讨论了天气和周末的计划"),
+    ("tanaka-budget-ja", "synapse", "2025-01-12", "田中さんと来年の予算について話した"),
+    ("english", "nudge", "2025-01-13", "Budget review with Priya on Thursday"),
+]
+
+
+def test_words_without_spaces_rank_by_their_character_pairs():
+    index = _index(CJK)
+    assert _ids(search(index, terms("田中"), None, 10, ALL)) == ["tanaka-budget", "tanaka-budget-ja"]
+    assert _ids(search(index, terms("田中 预算"), None, 10, ALL))[0] == "tanaka-budget"
+    assert _ids(search(index, terms("预算"), None, 10, ALL)) == ["tanaka-budget"]  # 予算 is written otherwise
+    assert _ids(search(index, terms("budget"), None, 10, ALL)) == ["english"]
+
+
+def test_similar_summaries_in_a_script_without_spaces_find_each_other():
+    index = _index([*CJK, ("tanaka-again", "planner", "2025-01-14", "田中再次提到了预算的问题")])
+    assert _ids(similar(index, "tanaka-again", 2, ALL))[0] == "tanaka-budget"

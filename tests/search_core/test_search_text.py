@@ -70,3 +70,27 @@ def test_terms_are_the_same_in_another_process_with_another_hash_seed():
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(terms("The dentist appointment on Friday"))
+
+
+@pytest.mark.parametrize(
+    "text, query",
+    [
+        ("会议上与田中讨论了预算", "田中"),  # Chinese: no spaces between words
+        ("会议上与田中讨论了预算", "预算"),
+        ("田中さんと来年の予算について話した", "予算"),  # Japanese: kanji and kana
+        ("田中さんと来年の予算について話した", "田中さん"),
+        ("チームのミーティングは金曜日", "ミーティング"),  # katakana
+        ("ประชุมงบประมาณกับคุณทานากะ", "งบประมาณ"),  # Thai: no spaces between words either
+        ("다나카와 예산 회의를 했다", "예산"),  # Korean: spaces, but particles stick to words
+        ("Budget review with 田中 about the 预算", "预算"),  # mixed with English
+    ],
+)
+def test_words_of_scripts_written_without_spaces_are_found_by_their_parts(text, query):
+    assert terms(query) and set(terms(query)) <= set(terms(text))
+
+
+def test_scripts_without_spaces_become_overlapping_character_pairs():
+    assert tokens("与田中讨论预算") == ["与田", "田中", "中讨", "讨论", "论预", "预算"]
+    assert tokens("田") == ["田"]  # a lone character is kept whole
+    assert tokens("Call 田中 tomorrow") == ["call", "田中", "tomorrow"]
+    assert not set(terms("田村")) & set(terms("会议上与田中讨论了预算"))  # sharing one character is not a match
