@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from functions.dead_letter.wiring import build
 from schemas.contracts import SummarizeRequest
@@ -18,7 +19,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return dead_letters.settle(SummarizeRequest.model_validate_json(record.body))
+    try:
+        request = SummarizeRequest.model_validate_json(record.body)
+    except ValidationError as error:  # names no session; kept in the log, not delivered again forever
+        logger.error("unreadable dead letter dropped", message_id=record.message_id, error=str(error))
+        return "unreadable"
+    return dead_letters.settle(request)
 
 
 @logger.inject_lambda_context

@@ -177,6 +177,32 @@ def refused(
     return response
 
 
+def answered(
+    stack,
+    client,
+    route: str,
+    method: str,
+    path: str,
+    *,
+    token: str,
+    body: bytes | None = None,
+    params: dict | None = None,
+) -> httpx.Response:
+    """Send one hostile request the API may accept: never a 5xx; a refusal is a 4xx naming the problem that
+    changes nothing stored."""
+    sent = [("authorization", f"Bearer {token}")] + ([("content-type", "application/json")] if body else [])
+    before = stored_state(stack)
+    response = client.request(method, path, content=body, headers=sent, params=params)
+    after = stored_state(stack)
+    refused_now = 400 <= response.status_code < 500
+    hostile_report.record(route, response.status_code, refused_now and before != after)
+    assert response.status_code < 500, (route, path[:120], response.status_code, response.text[:300])
+    if refused_now:
+        assert response.json().get("error") and response.json().get("message"), response.text
+        assert after == before, (route, path[:120], response.text[:300])
+    return response
+
+
 def dumps(value) -> bytes:
     return json.dumps(value).encode()
 
@@ -1030,11 +1056,151 @@ def test_prompt_injection_text_stays_data(stack, client, tokens, world, backend)
     assert edge_view.status_code == 200 and edge_view.json()["text"] == hostile_summary
 
 
+# ----- what the dashboard and the edge send besides: files, lists, filters, any JSON number, grammar ----
+@HYPOTHESIS
+@given(asset=st.one_of(hostile_ids, st.sampled_from(["app.js/../index.html", "%2e%2e%2fREADME.md", "APP.JS", "x.py"])))
+def test_dashboard_files_are_looked_up_never_opened_as_paths(stack, client, tokens, world, asset):
+    response = answered(
+        stack, client, "GET /dashboard/{asset}", "GET", f"/dashboard/{path_part(asset)}", token=tokens["read"]
+    )
+    exists = asset in {path.name for path in (Path(__file__).resolve().parents[2] / "dashboard").iterdir()}
+    assert response.status_code in ((200,) if exists else (400, 404)), (asset, response.status_code)
+
+
+@FEW
+@given(params=st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=40), max_size=4))
+def test_the_page_and_the_systems_list_ignore_what_they_do_not_take(stack, client, tokens, world, params):
+    assert answered(stack, client, "GET /", "GET", "/", token=tokens["read"], params=params).status_code == 200
+    listed = answered(stack, client, "GET /systems", "GET", "/systems", token=tokens["read"], params=params)
+    assert listed.status_code == 200 and "planner" in [s["name"] for s in listed.json()["items"]]
+    refused(stack, client, "GET /systems", "GET", "/systems", token=tokens["ingest"])  # no read scope
+
+
+@HYPOTHESIS
+@given(
+    filters=st.dictionaries(
+        st.sampled_from(["status", "source", "user", "from", "to", "limit"]),
+        st.one_of(
+            st.text(max_size=40),
+            st.sampled_from(["SUMMARIZED", "RECEIVED", "planner", "user-1", "2024-12-31", "2025-01-01", "9999-12-31"]),
+        ),
+        max_size=6,
+    )
+)
+def test_every_combination_of_list_filters_is_answered_or_named(stack, client, tokens, world, filters):
+    response = answered(stack, client, "GET /summaries", "GET", "/summaries", token=tokens["read"], params=filters)
+    assert response.status_code in (200, 400), response.text
+
+
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(10**45), max_value=10**45),
+    st.sampled_from(
+        [0.6, 0.05, 1e-7, 123456789012345678901234567890, 10**40, 10**40 + 1, 5e-324, 1.7976931348623157e308]
+    ),
+)
+
+
+@FEW
+@given(number=numbers)
+def test_a_system_definition_with_any_json_number_is_stored_exactly_or_refused_naming_it(
+    stack, client, tokens, world, number
+):
+    name = f"n{uuid.uuid4().hex[:12]}"
+    schema = {"type": "object", "properties": {"score": {"type": "number", "default": number}}, "required": ["score"]}
+    definition = {
+        **PLANNER,
+        "name": name,
+        "schema": schema,
+        "examples": [{"summary": "A score.", "expected": {"score": number}}],
+    }
+    response = answered(
+        stack,
+        client,
+        "PUT /edge/systems/{system}",
+        "PUT",
+        f"/edge/systems/{name}",
+        token=tokens["edge"],
+        body=dumps(definition),
+    )
+    if response.status_code == 422:
+        assert response.json()["error"] == "unstorable_number", response.text
+        return
+    assert response.status_code == 200, response.text
+    version = response.json()["definition_version"]
+    entries = client.get(
+        "/registry", params={"kind": "system", "limit": "100"}, headers={"authorization": f"Bearer {tokens['read']}"}
+    ).json()["items"]
+    assert [as_decimals(entry["content"]) for entry in entries if entry["version_id"] == version] == [
+        as_decimals(definition)
+    ]
+
+
+def as_decimals(value):
+    """JSON with every number as its exact decimal: 3.602879701896397e+16 and 36028797018963970 are one number."""
+    from decimal import Decimal
+
+    return json.loads(json.dumps(value), parse_float=Decimal, parse_int=Decimal)
+
+
+@FEW
+@given(number=numbers, kind=st.sampled_from(["eval-result", "translator-model"]))
+def test_a_registry_entry_with_any_json_number_is_stored_exactly_or_refused_naming_it(
+    stack, client, tokens, world, number, kind
+):
+    from schemas.lineage import content_version
+
+    content = {"score": number, "nested": [{"value": number}], "id": uuid.uuid4().hex}
+    version = content_version(kind, content)
+    response = answered(
+        stack,
+        client,
+        "PUT /edge/registry/{version_id}",
+        "PUT",
+        f"/edge/registry/{version}",
+        token=tokens["edge"],
+        body=dumps({"kind": kind, "content": content}),
+    )
+    assert response.status_code in (201, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["error"] == "unstorable_number"
+
+
+@pytest.mark.parametrize(
+    "feature",
+    [
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        {"not": {"type": "string"}},
+        {"type": "string", "format": "color"},
+        {"type": "string", "pattern": "^(?=a)a$"},
+    ],
+    ids=["uniqueItems", "not", "unknown format", "look-ahead"],
+)
+def test_a_definition_constrained_decoding_cannot_enforce_is_never_published(stack, client, tokens, world, feature):
+    definition = {**PLANNER, "name": "unenforceable", "examples": []}
+    definition["schema"] = {"type": "object", "properties": {"field": feature}}
+    response = refused(
+        stack,
+        client,
+        "PUT /edge/systems/{system}",
+        "PUT",
+        "/edge/systems/unenforceable",
+        token=tokens["edge"],
+        body=dumps(definition),
+    )
+    assert response.status_code == 422 and "cannot be enforced while decoding" in response.json()["message"]
+
+
 # ----- the report -----
 def test_zz_report(world):
+    from schemas.routes import ROUTE_KEYS
+
     path = hostile_report.write()
     print("\n" + hostile_report.table())
     total = hostile_report.totals()
     assert total["cases"] > 0 and path.is_file()
     for route, row in hostile_report.tallies.items():
         assert row["5xx"] == 0 and row["partial"] == 0, (route, row)
+    covered = {route.split(" (")[0] for route in hostile_report.tallies}
+    assert covered >= set(ROUTE_KEYS), sorted(set(ROUTE_KEYS) - covered)  # every route of the API
+    assert path.read_text().count("0 responses were 5xx and 0 refusals left partial state") == 1

@@ -366,6 +366,12 @@ def test_dead_letter_sample_leaves_a_summarized_session_as_it_is(stack, summariz
     assert session_item(stack, session_id) == before and before["status"] == "SUMMARIZED"
 
 
+def test_an_unreadable_dead_letter_is_logged_not_delivered_again(stack):
+    event = load("dead_letter/summarize_dlq_batch.json")
+    event["Records"][0]["body"] = "not a summarize request"
+    assert stack.invoke("SummarizeDeadLetterFunction", event) == {"batchItemFailures": []}
+
+
 def test_sqs_batch_sample_summarizes_each_session_once(stack, backend, summarized):
     assert summarized == {"batchItemFailures": []}
     for record in load("summarize/sqs_batch.json")["Records"]:
