@@ -49,7 +49,11 @@ def write() -> Path:
     REPORT_PATH.write_text(
         "# Hostile input report\n\nEvery case must be answered without a 5xx; a refusal is a 4xx naming the problem "
         "and leaves no stored state behind (S3 object versions, table items, queued messages). The 2xx cases are "
-        "hostile but valid input, stored as sent (the same numbers, the same text).\n\n" + summary() + "\n\n" + table() + "\n",
+        "hostile but valid input, stored as sent (the same numbers, the same text).\n\n"
+        + summary()
+        + "\n\n"
+        + table()
+        + "\n",
         encoding="utf-8",
     )
     return REPORT_PATH
