@@ -242,6 +242,9 @@ class RefreshSelector(Contract):
     translator_model_version: VersionRef | None = None
     translator_prompt_version: VersionRef | None = None
     schema_version: VersionRef | None = None
+    force: bool = Field(
+        default=False, description="Replace records a user edited (otherwise the new output waits as a proposal)."
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_selection(self) -> RefreshSelector:

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from functions.clock import utc_now
 from functions.queues import EdgeQueue
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryMade
+from functions.stores.sessions import DELETING, FAILED, SUMMARIZED, SessionStore, SummaryMade
 from functions.stores.usage import UsageStore
 from functions.summarize.pricing import cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
@@ -54,6 +54,14 @@ class SessionFailed(Exception):
     """The summary could not be made on this attempt; the message goes back to the queue."""
 
 
+class SessionGone(Exception):
+    """The session was deleted (or is being deleted) while its summary was being made: nothing is recorded."""
+
+
+def is_gone(item: dict[str, Any] | None, content_hash: str) -> bool:
+    return item is None or item["content_hash"] != content_hash or item["status"] == DELETING
+
+
 @dataclass
 class SummarizeService:
     sessions: SessionStore
@@ -64,8 +72,14 @@ class SummarizeService:
     max_attempts: int
 
     def summarize(self, request: SummarizeRequest) -> Made:
-        """The one cloud LLM call for this content, and its text stored; wrap it in idempotency."""
-        item = self.sessions.get(request.session_id) or {}
+        """The one cloud LLM call for this content, and its text stored; wrap it in idempotency.
+
+        The session is read after the idempotency record is written, so a deletion either sees that record (and
+        waits for the call to end) or is seen here (SessionGone, and the call is not made).
+        """
+        item = self.sessions.get(request.session_id)
+        if item is None or is_gone(item, request.content_hash):
+            raise SessionGone(f"session {request.session_id} was deleted")
         result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]))
         summary_key = self.sessions.put_summary_text(request.session_id, result.text)
         logger.info(
@@ -80,17 +94,24 @@ class SummarizeService:
     def handle(self, request: SummarizeRequest, attempt: int, summarize_once: SummarizeOnce) -> str:
         """Summarize (once), record and queue the translation; raises SessionFailed to have it delivered again."""
         item = self.sessions.get(request.session_id)
-        if item is None or item["content_hash"] != request.content_hash:
-            return "stale"  # the session was withdrawn or replaced: nothing to summarize
+        if is_gone(item, request.content_hash):
+            return "stale"  # withdrawn, replaced or deleted: nothing to summarize
+        assert item is not None
         if item["status"] == FAILED:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != SUMMARIZED:
             try:
-                self.record(request, summarize_once(request))
+                recorded = self.record(request, summarize_once(request))
+            except SessionGone:
+                return "stale"
             except Exception as error:
+                if is_gone(self.sessions.get(request.session_id), request.content_hash):
+                    return "stale"
                 final = is_final(error, attempt, self.max_attempts)
                 self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final)
                 raise SessionFailed(failure_reason(error)) from error
+            if not recorded and is_gone(self.sessions.get(request.session_id), request.content_hash):
+                return "stale"  # deleted during the call: its deletion removes what the call stored
         self.request_translation(request)
         return "summarized"
 
@@ -103,8 +124,11 @@ class SummarizeService:
             dedup_key=f"new:{request.session_id}:{request.content_hash}",
         )
 
-    def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> None:
-        """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate."""
+    def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> bool:
+        """Store a made summary's metadata, lineage and usage; `batch` prices it at the Message Batches rate.
+
+        False when it was recorded before, or the session is gone or being deleted.
+        """
         usage = TokenUsage.model_validate(result["usage"])
         model = RegistryEntry.make("summarizer-model", {"provider": result["provider"], "model_id": result["model_id"]})
         prompt = RegistryEntry.make("summarizer-prompt", PROMPT_VERSION_CONTENT)
@@ -122,3 +146,4 @@ class SummarizeService:
         recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
             self.usage.add(utc_now()[:10], result["model_id"], usage, cost)
+        return recorded
