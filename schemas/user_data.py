@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from schemas.contracts import Contract, Identifier, NonNegativeInt, Timestamp
 
@@ -17,6 +17,25 @@ DeletionStatus = Literal["running", "done"]
 
 class DeletionRequest(Contract):
     """A message of the deletion queue: purge one session, or list the next page of a user's sessions."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"task": {"const": "session"}}},
+                    "then": {"required": ["session_id"], "properties": {"session_id": {"type": "string"}}},
+                },
+                {
+                    "if": {"properties": {"task": {"const": "user"}}},
+                    "then": {
+                        "required": ["user_id", "job_id"],
+                        "properties": {"user_id": {"type": "string"}, "job_id": {"type": "string"}},
+                    },
+                },
+            ]
+        },
+    )
 
     task: Literal["session", "user"]
     session_id: Identifier | None = None

@@ -83,9 +83,11 @@ class Purger:
         self.records.delete_documents(session_id)
 
     def _unindex(self, session_id: str) -> None:
+        """Out of the search index, and out of the index's older versions in the (versioned) bucket."""
         index, _ = self.index_file.load()
         if index.position(session_id) is not None:
             self.index_file.update(lambda current: current.without([session_id]))
+        self.index_file.drop_old_versions()
 
     def _remove_item(self, item: dict[str, Any]) -> None:
         """The session's item last, counted as deleted by its job in the same transaction."""

@@ -70,7 +70,7 @@ class DeletionStore:
             self.table.update_item,
             Key={"user_id": user_id},
             UpdateExpression="SET #s = :done, finished_at = :now, updated_at = :now",
-            ConditionExpression="job_id = :job AND listed = :true AND deleted >= found AND #s = :running",
-            ExpressionAttributeNames={"#s": "status"},
+            ConditionExpression="job_id = :job AND listed = :true AND #deleted >= #found AND #s = :running",
+            ExpressionAttributeNames={"#s": "status", "#deleted": "deleted", "#found": "found"},
             ExpressionAttributeValues={":done": DONE, ":now": now, ":job": job_id, ":true": True, ":running": RUNNING},
         )

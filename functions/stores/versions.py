@@ -15,13 +15,17 @@ class VersionsNotDeleted(RuntimeError):
     """S3 refused some deletions; the caller's work is retried."""
 
 
-def object_versions(s3: Any, bucket: str, prefix: str, exact: bool = False) -> list[dict[str, str]]:
-    """{Key, VersionId} of every version and delete marker under `prefix` (only the key itself when `exact`)."""
+def object_versions(
+    s3: Any, bucket: str, prefix: str, exact: bool = False, with_latest: bool = True
+) -> list[dict[str, str]]:
+    """{Key, VersionId} of every version and delete marker under `prefix` (only the key itself when `exact`;
+    without the current version of each key unless `with_latest`)."""
     found: list[dict[str, str]] = []
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-            if not exact or entry["Key"] == prefix:
-                found.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+            if (exact and entry["Key"] != prefix) or (entry.get("IsLatest") and not with_latest):
+                continue
+            found.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
     return found
 
 

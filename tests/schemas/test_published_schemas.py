@@ -105,6 +105,18 @@ STORED = {
     "systems": {"planner": STATE},
     "cost_usd": "0.0027",
 }
+CHANGE = {
+    "seq": 7,
+    "system": "planner",
+    "summary_id": "s-1",
+    "change": "updated",
+    "version": 2,
+    "changed_at": "2026-11-24T09:00:00.000Z",
+    "author": "user",
+    "lineage": LINEAGE,
+    "document_hash": "c" * 64,
+    "document": {"tasks": []},
+}
 # One valid body per contract, and one change that makes it invalid.
 EXAMPLES: dict[str, tuple[dict, dict]] = {
     "Session": (SESSION, {"turns": []}),
@@ -144,6 +156,35 @@ EXAMPLES: dict[str, tuple[dict, dict]] = {
     "EmbeddingStored": ({"summary_id": "s-1", "embedding_version": MODEL}, {"summary_id": ""}),
     "QueryEmbeddingStored": ({"query_id": "q-1", "embedding_version": MODEL}, {"query_id": "q 1"}),
     "HeartbeatReply": ({"embedding_version": MODEL, "changed": True, "reembed_request_id": "rf-1"}, {"changed": None}),
+    "RecordChange": (CHANGE, {"change": "renamed"}),
+    "ChangePage": ({"items": [CHANGE], "next": "7", "more": False}, {"items": [{**CHANGE, "seq": 0}]}),
+    "DeletionRequest": ({"task": "session", "session_id": "s-1"}, {"task": "user"}),
+    "SessionDeletion": ({"session_id": "s-1", "status": "DELETING", "status_url": "/sessions/s-1"}, {"status": "GONE"}),
+    "DeletionJob": (
+        {
+            "user_id": "u-1",
+            "job_id": "del-1",
+            "status": "running",
+            "sessions_found": 3,
+            "sessions_deleted": 1,
+            "requested_at": "2026-11-24T09:00:00.000Z",
+            "status_url": "/users/u-1/deletion",
+        },
+        {"sessions_deleted": -1},
+    ),
+    "ExportLink": (
+        {
+            "user_id": "u-1",
+            "url": "https://example.com/a",
+            "expires_at": "2026-11-24T09:15:00Z",
+            "key": "exports/u-1/a.jsonl.gz",
+            "sessions": 1,
+            "records": 2,
+            "history": 3,
+            "bytes": 400,
+        },
+        {"bytes": "many"},
+    ),
 }
 
 

@@ -667,7 +667,7 @@ class FakeConnectionsApi:
 
 class FakeIndexFile:
     def __init__(self, index: SearchIndex | None = None) -> None:
-        self.index, self.writes = index or SearchIndex.empty(), 0
+        self.index, self.writes, self.old_versions = index or SearchIndex.empty(), 0, 0
 
     def load(self) -> tuple[SearchIndex, str | None]:
         return self.index, f'"etag-{self.writes}"' if self.writes else None
@@ -675,7 +675,12 @@ class FakeIndexFile:
     def update(self, change: Callable[[SearchIndex], SearchIndex]) -> SearchIndex:
         self.index = SearchIndex.from_bytes(change(self.index).to_bytes())  # as stored and read back
         self.writes += 1
+        self.old_versions += 1
         return self.index
+
+    def drop_old_versions(self) -> int:
+        dropped, self.old_versions = self.old_versions, 0
+        return dropped
 
 
 class Counted:
