@@ -25,6 +25,7 @@ from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(service="session-summary-pipeline-edge")
+GONE = (404, 410)  # the summary was deleted (or never was): its work is dropped
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 
 
@@ -193,6 +194,12 @@ class EdgeWorker:
         except ApiUnavailable as error:
             self._error(f"message {message['MessageId']}: {error}")  # stays in the queue; retried later
             outcome = "keep"
+        except ApiRejected as error:
+            if error.status not in GONE:
+                self._error(f"message {message['MessageId']}: {error}")
+                outcome = "keep"
+            else:  # the summary was deleted: nothing to translate, nothing to keep
+                logger.info("summary gone: request dropped", message_id=message["MessageId"], status=error.status)
         except Exception as error:
             self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
             outcome = "keep"

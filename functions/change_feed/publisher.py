@@ -1,7 +1,9 @@
-"""Publish each new change-log entry as an Amazon EventBridge event on the stack's bus, in feed order.
+"""Publish each new change-log entry as an Amazon EventBridge event on the stack's bus, sent in feed order.
 
 Source EVENT_SOURCE, detail-type "Record Created|Updated|Deleted", detail a RecordChange (schemas.changes) whose
-document is inline, or named by its S3 location when it is too large to travel in an event.
+document is inline, or named by its S3 location when it is too large to travel in an event. PutEvents is not all
+or nothing: when one entry is refused, the stream delivers it again with every later one, so a subscriber can see
+an event twice and should keep the highest `seq` it applied per system (EventBridge delivers at least once anyway).
 """
 
 from __future__ import annotations
@@ -53,20 +55,20 @@ class ChangePublisher:
         self.events = events or boto3.client("events")
 
     def publish(self, records: list[dict[str, Any]], failed: Callable[[dict[str, Any]], None]) -> int:
-        """Send the batch's new entries in order; at the first refusal report that record (the stream delivers
-        it and every later one again) and stop. Returns how many events were sent."""
+        """Send the batch's new entries in order, ten per call; at the first refused entry report its record
+        (the stream delivers it and every later one again) and stop. Returns how many events were accepted."""
         pending = [(record, entry) for record in records if (entry := new_entry(record))]
-        sent = 0
+        accepted = 0
         for start in range(0, len(pending), MAX_ENTRIES):
             chunk = pending[start : start + MAX_ENTRIES]
             response = self.events.put_events(Entries=[event_entry(e, self.bus, self.bucket) for _, e in chunk])
             results = response.get("Entries", [])
+            accepted += sum(1 for result in results if not result.get("ErrorCode"))
             refused = next((n for n, result in enumerate(results) if result.get("ErrorCode")), None)
             if refused is None and response.get("FailedEntryCount"):
                 refused = 0
             if refused is not None:
                 logger.warning("change event refused", error=results[refused].get("ErrorMessage") if results else "")
                 failed(chunk[refused][0])
-                return sent + refused
-            sent += len(chunk)
-        return sent
+                return accepted
+        return accepted

@@ -125,3 +125,37 @@ def test_batch_results_are_priced_at_the_batch_rate(world):
     world.service.record(request, made, batch=True)
     usage = TokenUsage(input_tokens=1000, output_tokens=200)
     assert world.sessions.record("s-1").cost_usd == Decimal(str(round(cost_usd("claude-haiku-4-5", usage) / 2, 8)))
+
+
+def test_a_session_deleted_during_its_call_is_not_recorded_or_translated(world):
+    request = world.accept()
+
+    def deleted_meanwhile(session):
+        world.sessions.items["s-1"]["status"] = "DELETING"  # the deletion lands while the model writes
+        return summary_result_for(session)
+
+    world.summarizer.summarize = deleted_meanwhile  # type: ignore[method-assign]
+    assert world.handle(request) == "stale"
+    assert world.sessions.items["s-1"]["status"] == "DELETING" and "summary_key" not in world.sessions.items["s-1"]
+    assert world.edge_queue.sent == [] and world.usage.rows == {}
+
+
+def test_a_session_being_deleted_is_not_summarized(world):
+    request = world.accept()
+    world.sessions.items["s-1"]["status"] = "DELETING"
+    assert world.handle(request) == "stale"
+    world.sessions.items["s-1"]["status"] = "RECEIVED"
+    world.made.clear()
+
+    def deleted_before_the_call(request):
+        world.sessions.items["s-1"]["status"] = "DELETING"  # read again once the idempotency record exists
+        return world.service.summarize(request)
+
+    assert world.service.handle(request, 1, deleted_before_the_call) == "stale"
+    assert world.summarizer.calls == [] and world.sessions.items["s-1"]["status"] == "DELETING"
+
+
+def summary_result_for(session):
+    from cloud_fakes import summary_result
+
+    return summary_result(f"Summary of {session.session_id}.")
