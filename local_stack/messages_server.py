@@ -551,6 +551,7 @@ def _check_messages_body(body: Any, needs_model: bool, count_only: bool = False)
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive answers in two writes: no 40 ms delayed-ACK wait
     server: _MessagesHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
