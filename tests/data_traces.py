@@ -41,13 +41,16 @@ def indexed_ids(stack) -> set[str]:
 
 def traces(stack, sessions: dict[str, str], user_ids: Iterable[str] = ()) -> dict[str, int]:
     """How many traces remain of these sessions (id -> content hash) and of these users' exports, by kind."""
-    ids = set(sessions)
-    summary_keys = [f"summaries/{sid}.md" for sid in ids]
+    ids, users = set(sessions), set(user_ids)
+
+    def owner(key: str) -> str:  # sessions/<id>/..., summaries/<id>.md, records/<id>/..., exports/<user>/...
+        return key.split("/", 2)[1].removesuffix(".md") if key.count("/") >= 1 else ""
+
     found = {
-        "session objects": sum(len(object_versions(stack, f"sessions/{sid}/")) for sid in ids),
-        "summary objects": sum(object_versions(stack, key).count(key) for key in summary_keys),
-        "record objects": sum(len(object_versions(stack, f"records/{sid}/")) for sid in ids),
-        "export objects": sum(len(object_versions(stack, f"exports/{uid}/")) for uid in user_ids),
+        "session objects": sum(owner(k) in ids for k in object_versions(stack, "sessions/")),
+        "summary objects": sum(owner(k) in ids for k in object_versions(stack, "summaries/")),
+        "record objects": sum(owner(k) in ids for k in object_versions(stack, "records/")),
+        "export objects": sum(owner(k) in users for k in object_versions(stack, "exports/")),
         "sessions": sum(1 for item in _scan(stack, "SessionsTable") if item["session_id"]["S"] in ids),
         "records": sum(1 for item in _scan(stack, "RecordsTable") if item["summary_id"]["S"] in ids),
         "history": sum(1 for item in _scan(stack, "HistoryTable") if item["record_key"]["S"].split("#", 1)[0] in ids),
