@@ -54,10 +54,10 @@ def test_a_users_deletion_under_faults_leaves_nothing_and_takes_nothing_else(tmp
     with running_stack(ScriptedBackend(), extra_env=env, worker_preload=("fault_hooks",)) as stack:
         token = make_token(stack, ["ingest", "read", "edge", "delete"], source="planner", name="operator")
         client = httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {token}"}, timeout=60)
+        schema = client.put("/edge/systems/planner", json=PLANNER).json()["schema_version"]  # no backfill yet
         with ThreadPoolExecutor(6) as pool:
             assert set(pool.map(lambda body: client.post("/sessions", json=body).status_code, mine + theirs)) == {202}
         wait_for(lambda: _summarized(stack) == SESSIONS + OTHERS, timeout=DEADLINE_S, interval=1)
-        schema = client.put("/edge/systems/planner", json=PLANNER).json()["schema_version"]
         lineage = {"translator_model_version": "m", "translator_prompt_version": "p", "schema_version": schema}
         for body in mine[:RECORDS]:  # one at a time: the fault plan counts these transactions first
             upload = {"document": {"tasks": [], "events": []}, "lineage": lineage, "expected_version": 0}
