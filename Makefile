@@ -54,7 +54,7 @@ load: setup
 	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_load.py
 
 faults: setup model
-	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py
+	SSP_SUITE_SIZE=full $(PY) -m pytest -s tests/reliability/test_cloud_faults.py tests/reliability/test_user_deletion_faults.py
 
 # One style (ruff), the import contracts (pyproject's [tool.importlinter]), types of functions, schemas and edge_worker (mypy),
 # and the template's own linter.

@@ -11,6 +11,7 @@ export class ApiError extends Error {
 const SCOPE_HINT = {
   read: "Token missing or lacks the read scope.",
   refresh: "Token missing or lacks the refresh scope.",
+  edit: "Token missing or lacks the edit scope.",
 };
 
 // What to show the user for a failed call that needed `scope`.
@@ -38,10 +39,11 @@ export class Api {
     return url;
   }
 
-  async request(method, path, { params, body } = {}) {
+  async request(method, path, { params, body, headers: extra = {} } = {}) {
     const headers = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    Object.assign(headers, extra);
     const response = await fetch(this.url(path, params), {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -74,6 +76,21 @@ export class Api {
   usage(range) { return this.get("usage", range); }
   refresh(selector) { return this.post("refresh", selector); }
   refreshStatus(requestId) { return this.get(`refresh/${encodeURIComponent(requestId)}`); }
+
+  // A user's changes to a record, each naming the version it was made against (If-Match).
+  recordPath(id, system) { return `summaries/${encodeURIComponent(id)}/systems/${encodeURIComponent(system)}`; }
+  async editRecord(id, system, version, operations) {
+    const headers = { "Content-Type": "application/json-patch+json", "If-Match": `"${version}"` };
+    return (await this.request("PATCH", this.recordPath(id, system), { body: operations, headers })).data;
+  }
+  async acceptProposal(id, system, version) {
+    const headers = { "If-Match": `"${version}"` };
+    return (await this.request("POST", `${this.recordPath(id, system)}/proposal/accept`, { headers })).data;
+  }
+  async dismissProposal(id, system, version) {
+    const headers = { "If-Match": `"${version}"` };
+    return (await this.request("DELETE", `${this.recordPath(id, system)}/proposal`, { headers })).data;
+  }
 
   // The original conversation, when the summary links to it (links.conversation); null when the API has no such link.
   conversation(summary) {

@@ -26,6 +26,8 @@ function historyEntry(entry) {
     h("div", { class: "history-head" },
       h("strong", {}, `Version ${entry.version}`),
       h("time", { datetime: entry.created_at, class: "muted" }, formatTime(entry.created_at)),
+      h("span", { class: "author-badge", dataset: { author: entry.author || "edge" } },
+        entry.author === "user" ? `edited by ${entry.author_name || "you"}` : "translated"),
       entry.request_id ? h("code", { class: "muted" }, entry.request_id) : null),
     lineageLinks(entry, ["translator_model_version", "translator_prompt_version", "schema_version"],
       `Lineage of version ${entry.version}`),

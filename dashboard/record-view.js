@@ -6,6 +6,7 @@ import { byId, h, replace, setState } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { recordLineageLinks } from "./lineage.js";
 import { recordDocument, recordTiming } from "./record-doc.js";
+import { authorNote, editControl, proposalCard } from "./record-edit.js";
 import { sessionHref } from "./router.js";
 
 const HISTORY_PAGES = 5; // up to 500 versions; older ones show without old values
@@ -62,13 +63,16 @@ export class RecordView {
       disabled: summary.status !== "SUMMARIZED",
       onclick: (event) => this.tracker.request({ summary_id: summary.session_id, system: this.system },
         event.currentTarget) }, `Refresh ${this.system}`);
+    const changed = () => this.load();
     replace(this.body,
+      record?.proposal ? proposalCard(this.api, summary.session_id, record, changed) : null,
       record ? h("article", { class: "card record-card", dataset: { system: this.system, version: record.version } },
         h("div", { class: "record-head" }, h("span", { class: "version", dataset: { version: record.version } },
-          `version ${record.version}`), recordTiming(summary, record)),
+          `version ${record.version}`), authorNote(record), recordTiming(summary, record)),
         recordLineageLinks(record, active),
         recordDocument(this.api, summary.session_id, record, { level: 3 }),
-        h("div", { class: "record-actions" }, refresh)) : h("div", { class: "record-actions" }, refresh),
+        h("div", { class: "record-actions" }, refresh, editControl(this.api, summary.session_id, record, changed)))
+        : h("div", { class: "record-actions" }, refresh),
       record ? h("section", { "aria-labelledby": "history-heading" },
         h("h3", { id: "history-heading" }, "History"), history) : null);
     if (focusKey) this.body.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();

@@ -171,6 +171,8 @@ export class SessionView {
     record ? recordTiming(summary, record) : null,
     record ? recordLineageLinks(record, active) : null,
     stale ? h("p", { class: "notice" }, "The schema changed since this record was made; refresh to update it.") : null,
+    record?.proposal ? h("p", { class: "notice proposal-notice" }, "A newer translation is waiting beside your edit: ",
+      navLink(recordHref(summary.session_id, system), {}, "review it")) : null,
     record ? recordDocument(this.api, summary.session_id, record) : null,
     h("div", { class: "record-actions" },
       h("button", { type: "button", class: "refresh-system", dataset: { focusKey: `refresh-${system}` },

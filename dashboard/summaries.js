@@ -97,7 +97,8 @@ export class SummaryList {
     let item;
     try {
       item = await this.api.summary(summaryId);
-    } catch {
+    } catch (error) {
+      if (error.status === 404) this.drop(summaryId); // deleted (or being deleted)
       return;
     }
     const index = this.items.findIndex((i) => i.session_id === summaryId);
@@ -105,6 +106,12 @@ export class SummaryList {
     else if (matchesFilters(item, this.filters)) this.items.unshift(item);
     else return;
     if (!this.table.hidden) this.render();
+  }
+
+  drop(summaryId) {
+    const before = this.items.length;
+    this.items = this.items.filter((i) => i.session_id !== summaryId);
+    if (this.items.length !== before && !this.table.hidden) this.render();
   }
 
   render() {

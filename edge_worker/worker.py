@@ -28,6 +28,7 @@ from edge_worker.translations import Translations
 from schemas.contracts import TranslateRequest
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
+GONE = (404, 410)  # the summary was deleted (or never was): its work is dropped
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 RECEIVE_RETRY_S = 5.0  # after a failed receive (network loss)
 
@@ -192,6 +193,12 @@ class EdgeWorker:
             except ApiUnavailable as error:
                 self._error(f"message {message['MessageId']}: {error}")
                 outcome = "keep"
+            except ApiRejected as error:
+                if error.status in GONE:  # the summary was deleted: nothing to translate, nothing to keep
+                    logger.info("summary gone: request dropped", message_id=message["MessageId"], status=error.status)
+                else:
+                    self._error(f"message {message['MessageId']}: {error}")
+                    outcome = "keep"
             except Exception as error:
                 self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
                 outcome = "keep"

@@ -1,4 +1,4 @@
-"""The three queues the functions send to, one class each (messages are contracts from schemas.contracts)."""
+"""The queues the functions send to, one class each (messages are contracts from schemas)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Any
 import boto3
 
 from schemas.contracts import QueryEmbeddingRequest, SummarizeRequest, TranslateRequest
+from schemas.user_data import DeletionRequest
+
+MAX_BATCH = 10  # SendMessageBatch entries
+MAX_DELAY_SECONDS = 900
 
 
 class _Queue:
@@ -40,3 +44,26 @@ class QueryQueue(_Queue):
 
     def send(self, request: QueryEmbeddingRequest) -> None:
         self.sqs.send_message(QueueUrl=self.url, MessageBody=request.model_dump_json())
+
+
+class DeletionQueue(_Queue):
+    """Deletion work: purge a session, or list a user's next page (standard queue, redrives to a DLQ)."""
+
+    def send(self, request: DeletionRequest, delay_seconds: int = 0) -> None:
+        self.sqs.send_message(
+            QueueUrl=self.url,
+            MessageBody=request.model_dump_json(exclude_defaults=True),
+            DelaySeconds=min(max(delay_seconds, 0), MAX_DELAY_SECONDS),
+        )
+
+    def send_many(self, requests: list[DeletionRequest]) -> None:
+        """Send in batches of ten; raises if SQS refused any (the caller's work is repeated, purges are safe to)."""
+        for start in range(0, len(requests), MAX_BATCH):
+            chunk = requests[start : start + MAX_BATCH]
+            entries = [
+                {"Id": str(n), "MessageBody": request.model_dump_json(exclude_defaults=True)}
+                for n, request in enumerate(chunk)
+            ]
+            failed = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
+            if failed:
+                raise RuntimeError(f"{len(failed)} deletion messages not sent: {failed[0].get('Message')}")

@@ -98,11 +98,15 @@ class Settings:
     query_embeddings_table = _text("QUERY_EMBEDDINGS_TABLE")
     idempotency_table = _text("IDEMPOTENCY_TABLE")
     connections_table = _text("CONNECTIONS_TABLE")
+    changes_table = _text("CHANGES_TABLE")
+    deletions_table = _text("DELETIONS_TABLE")
     data_bucket = _text("DATA_BUCKET")
     summarize_queue_url = _text("SUMMARIZE_QUEUE_URL")
     edge_queue_url = _text("EDGE_QUEUE_URL")
     query_queue_url = _text("QUERY_QUEUE_URL")
     websocket_management_url = _text("WEBSOCKET_MANAGEMENT_URL")
+    deletion_queue_url = _text("DELETION_QUEUE_URL")
+    change_bus_name = _text("CHANGE_BUS_NAME")
 
     # ----- limits and timing -----
     max_session_bytes = _number("MAX_SESSION_BYTES", int, 1_048_576)

@@ -132,6 +132,7 @@ class LocalHttpApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK wait
 
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

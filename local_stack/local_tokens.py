@@ -19,7 +19,7 @@ def state_dir() -> Path:
 def issue_local_tokens(tokens_table: str) -> dict[str, str]:
     store = TokenStore(tokens_table)
     tokens = {
-        "dashboard": store.create("local-dashboard", ["read", "refresh"]),
+        "dashboard": store.create("local-dashboard", ["read", "refresh", "edit"]),
         "edge": store.create("local-edge", ["edge"]),
         "admin": store.create("local-admin", ["admin"]),
         **{

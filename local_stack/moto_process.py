@@ -1,4 +1,5 @@
-"""A moto server as a child process on loopback that dies with its parent."""
+"""A moto server (local_stack.moto_server: moto with DynamoDB's isolation) as a child process on loopback that dies
+with its parent."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class MotoServer:
 
     def start(self, timeout: float = 20.0) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "local_stack.moto_server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,

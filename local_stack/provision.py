@@ -12,7 +12,14 @@ from local_stack.intrinsics import Resolver
 from local_stack.template import SamApp
 
 # Resource types moto provisions through CloudFormation; everything else runs in-process.
-PROVISIONED_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")
+PROVISIONED_TYPES = (
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+    "AWS::Events::EventBus",
+    "AWS::Events::Rule",
+    "AWS::Events::Archive",
+)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
@@ -56,12 +63,29 @@ def provision(
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-        if r.get("LogicalResourceId")
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
     types = {name: res["Type"] for name, res in data.items()}
+    physical.update(_event_buses(app, endpoint, stack_name, parameters or {}, types))
     resolver = _resolver(app, endpoint, stack_name, physical, types, parameters or {})
     _apply_properties_moto_ignores(app, endpoint, physical, types)
     return Provisioned(stack_name, resolver, physical, types)
+
+
+def _event_buses(
+    app: SamApp, endpoint: str, stack_name: str, parameters: dict[str, str], types: dict[str, str]
+) -> dict[str, str]:
+    """Bus names by logical id (moto's CloudFormation reports no physical id for them)."""
+    names = Resolver({**app.parameter_defaults(), **parameters, "AWS::StackName": stack_name, "AWS::Region": REGION})
+    existing = {bus["Name"] for bus in aws_client("events", endpoint).list_event_buses()["EventBuses"]}
+    found = {}
+    for name, kind in types.items():
+        if kind == "AWS::Events::EventBus":
+            bus = str(names.resolve(app.resources[name].get("Properties", {}).get("Name", name)))
+            if bus not in existing:
+                raise RuntimeError(f"event bus {name} ({bus}) was not created by moto")
+            found[name] = bus
+    return found
 
 
 def _resolver(
@@ -84,7 +108,7 @@ def _resolver(
     attributes: dict[tuple[str, str], str] = {}
     ddb, sqs = aws_client("dynamodb", endpoint), aws_client("sqs", endpoint)
     for name, kind in types.items():
-        pid = physical[name]
+        pid = physical.get(name, "")
         if kind == "AWS::DynamoDB::Table":
             table = ddb.describe_table(TableName=pid)["Table"]
             refs[name] = pid
@@ -101,6 +125,11 @@ def _resolver(
         elif kind == "AWS::S3::Bucket":
             refs[name] = pid
             attributes[(name, "Arn")] = f"arn:aws:s3:::{pid}"
+        elif kind == "AWS::Events::EventBus":
+            bus_name = pid.rsplit("/", 1)[-1]  # moto names a bus by its name or its ARN
+            refs[name] = bus_name
+            attributes[(name, "Name")] = bus_name
+            attributes[(name, "Arn")] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus_name}"
     for name in app.functions:
         refs[name] = f"{stack_name}-{name}"
         attributes[(name, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{stack_name}-{name}"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.chat import MAX_BLOCKS, ContentBlock, FunctionCall, Role, ToolCall
 from schemas.patterns import (
     DAY_PATTERN,
     EMBEDDING_VERSION_PATTERN,
@@ -53,19 +54,77 @@ def session_day(started_at: datetime | str) -> str:
     return moment.date().isoformat()
 
 
+def _omitted(value: Any) -> bool:
+    return value is None
+
+
+TurnText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TURN_CHARS)]
+
+
 class Turn(Contract):
-    role: Literal["user", "assistant", "system", "tool"]
-    content: str = Field(min_length=1, max_length=MAX_TURN_CHARS)
+    """One turn: plain text, or a list of content blocks (Anthropic Messages blocks, OpenAI message parts).
+
+    An OpenAI chat message is a turn as it is (`name`, `tool_calls`, `tool_call_id`, `function_call`). Fields
+    this contract does not name are kept in the turn's `metadata`. Optional fields left out are not stored, so
+    a turn written before they existed keeps its content hash.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"additionalProperties": True})
+
+    role: Role
+    content: TurnText | Annotated[list[ContentBlock], Field(min_length=1, max_length=MAX_BLOCKS)] | None = Field(
+        description="Text, or a list of content blocks; null only in an assistant message that calls tools."
+    )
     timestamp: AwareDatetime | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=256, exclude_if=_omitted)
+    tool_calls: list[ToolCall] | None = Field(default=None, min_length=1, max_length=MAX_BLOCKS, exclude_if=_omitted)
+    tool_call_id: str | None = Field(default=None, min_length=1, max_length=256, exclude_if=_omitted)
+    function_call: FunctionCall | None = Field(default=None, exclude_if=_omitted)
+    metadata: dict[str, Any] | None = Field(
+        default=None, exclude_if=_omitted, description="The sender's own fields, and any field not named here."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unknown_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unknown = {key: value for key, value in data.items() if key not in cls.model_fields}
+        if not unknown:
+            return data
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            return data  # the metadata field's own check names the problem
+        clash = sorted(set(unknown) & set(metadata or {}))
+        if clash:
+            raise ValueError(f"field {clash[0]!r} is sent both on the turn and in its metadata")
+        known = {key: value for key, value in data.items() if key in cls.model_fields}
+        return {**known, "metadata": {**(metadata or {}), **unknown}}
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Turn:
+        if self.content is None and not (self.tool_calls or self.function_call):
+            raise ValueError("content is required (it may be null only in a message that calls tools)")
+        return self
 
 
 class Session(Contract):
+    """A session: `turns`, or the same thing as an OpenAI-style `messages` list (stored as turns)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["turns"]}, {"required": ["messages"]}]},
+    )
+
     session_id: Identifier
     source: SourceName
     user_id: Identifier
     started_at: AwareDatetime
     ended_at: AwareDatetime
-    turns: list[Turn] = Field(min_length=1)
+    turns: list[Turn] = Field(default_factory=list, min_length=1, description="Required unless messages is sent.")
+    messages: list[Turn] | None = Field(
+        default=None, min_length=1, exclude=True, description="OpenAI-style chat messages, accepted instead of turns."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -74,6 +133,12 @@ class Session(Contract):
             raise ValueError(
                 f"ended_at ({self.ended_at.isoformat()}) is before started_at ({self.started_at.isoformat()})"
             )
+        if self.messages is not None:
+            if self.turns:
+                raise ValueError("send turns or messages, not both")
+            self.turns, self.messages = self.messages, None
+        if not self.turns:
+            raise ValueError("a session needs at least one turn (turns, or messages)")
         return self
 
     def content_hash(self) -> str:
@@ -86,6 +151,7 @@ class SessionStatus(str, Enum):
     RECEIVED = "RECEIVED"
     SUMMARIZED = "SUMMARIZED"
     FAILED = "FAILED"
+    DELETING = "DELETING"  # hidden from every read until its data is gone
 
 
 class TokenUsage(Contract):
@@ -154,6 +220,9 @@ class SummaryRecord(Contract):
     batch_state: Literal["PENDING"] | None = None
     batch_submitted_at: Timestamp | None = None
     failed_batch_id: str | None = None
+    # A deletion in progress: the user deletion job that marked it (none for a single session's DELETE).
+    deletion_job: str | None = None
+    deletion_requested_at: Timestamp | None = None
 
 
 class SummarizeRequest(Contract):
@@ -186,6 +255,9 @@ class RefreshSelector(Contract):
     translator_model_version: VersionRef | None = None
     translator_prompt_version: VersionRef | None = None
     schema_version: VersionRef | None = None
+    force: bool = Field(
+        default=False, description="Replace records a user edited (otherwise the new output waits as a proposal)."
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_selection(self) -> RefreshSelector:

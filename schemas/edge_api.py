@@ -104,9 +104,10 @@ class PendingPage(Reply):
 
 
 class RecordStored(Reply):
-    """PUT EDGE_RECORD's answer (201 when created, else 200)."""
+    """PUT EDGE_RECORD's answer (201 when created, else 200); `proposed`: the user edited the record, so the
+    upload waits beside it for the user to accept or dismiss."""
 
-    outcome: Literal["created", "updated", "unchanged"]
+    outcome: Literal["created", "updated", "unchanged", "proposed"]
     version: int = Field(ge=1)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import contracts, edge_api
+from schemas import changes, contracts, edge_api, user_data
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -39,6 +39,12 @@ PUBLIC_CONTRACTS: dict[str, type[BaseModel]] = {
         edge_api.EmbeddingStored,
         edge_api.QueryEmbeddingStored,
         edge_api.HeartbeatReply,
+        changes.RecordChange,
+        changes.ChangePage,
+        user_data.DeletionRequest,
+        user_data.SessionDeletion,
+        user_data.DeletionJob,
+        user_data.ExportLink,
     )
 }
 

@@ -14,6 +14,11 @@ SESSIONS = "/sessions"
 SESSION = "/sessions/{session_id}"
 SESSION_RETRY = "/sessions/{session_id}/retry"
 
+# ----- the user's own data: delete, export (UserDataFunction) -----
+USER = "/users/{user_id}"
+USER_DELETION = "/users/{user_id}/deletion"
+USER_EXPORT = "/users/{user_id}/export"
+
 # ----- the dashboard page and its files (public) -----
 DASHBOARD = "/"
 DASHBOARD_ASSET = "/dashboard/{asset}"
@@ -21,7 +26,10 @@ DASHBOARD_ASSET = "/dashboard/{asset}"
 # ----- reads -----
 SUMMARIES = "/summaries"
 SUMMARY = "/summaries/{summary_id}"
+RECORD = "/summaries/{summary_id}/systems/{system}"
 RECORD_HISTORY = "/summaries/{summary_id}/systems/{system}/history"
+RECORD_PROPOSAL = "/summaries/{summary_id}/systems/{system}/proposal"
+RECORD_PROPOSAL_ACCEPT = "/summaries/{summary_id}/systems/{system}/proposal/accept"
 SYSTEMS = "/systems"
 SYSTEM_RECORDS = "/systems/{system}/records"
 REGISTRY = "/registry"
@@ -51,11 +59,18 @@ ROUTE_KEYS = frozenset(
         f"POST {SESSIONS}",
         f"GET {SESSION}",
         f"POST {SESSION_RETRY}",
+        f"DELETE {SESSION}",
+        f"DELETE {USER}",
+        f"GET {USER_DELETION}",
+        f"GET {USER_EXPORT}",
         f"GET {DASHBOARD}",
         f"GET {DASHBOARD_ASSET}",
         f"GET {SUMMARIES}",
         f"GET {SUMMARY}",
         f"GET {RECORD_HISTORY}",
+        f"PATCH {RECORD}",
+        f"DELETE {RECORD_PROPOSAL}",
+        f"POST {RECORD_PROPOSAL_ACCEPT}",
         f"GET {SYSTEMS}",
         f"GET {SYSTEM_RECORDS}",
         f"GET {REGISTRY}",
@@ -79,6 +94,7 @@ ROUTE_KEYS = frozenset(
 PATH_PARAMETERS: dict[str, str] = {
     "session_id": ID_PATTERN,
     "summary_id": ID_PATTERN,
+    "user_id": ID_PATTERN,
     "query_id": ID_PATTERN,
     "system": SYSTEM_NAME_PATTERN,
     "version_id": VERSION_ID_PATTERN,

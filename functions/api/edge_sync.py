@@ -8,7 +8,9 @@ from typing import Any
 import jsonpatch
 from aws_lambda_powertools import Logger
 
+from functions.api.documents import check_document
 from functions.api.refresh import RefreshService
+from functions.clock import utc_now
 from functions.errors import ClientError
 from functions.stores.records import RecordStore, document_hash, stale_version
 from functions.stores.registry import RegistryStore
@@ -26,9 +28,7 @@ from schemas.edge_api import (
     SystemPublished,
 )
 from schemas.lineage import RegistryEntry, content_version
-from schemas.system_definition import SystemDefinition, SystemDefinitionError, output_validator
-
-MAX_ERRORS_SHOWN = 20
+from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(child=True)
 
@@ -64,11 +64,13 @@ class EdgeSync:
         ]
         return PendingPage(items=summaries, next=token)
 
-    def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
-        """Validate the document against the schema version it names and store it as the next version.
+    def put_record(self, summary_id: str, system: str, upload: RecordUpload, author_name: str = "") -> RecordStored:
+        """Validate the document against the schema version it names and store it as the next version; when the
+        current version is a user's edit, keep it and store the upload as a proposal (unless a forced refresh
+        asked for it).
 
-        Raises 404 (no such summary or system), 422 (unknown schema version, schema violation) or 409 (stale).
-        Counts towards the refresh request the upload names, whatever the outcome.
+        Raises 404 (no such summary or system, or the summary was deleted), 422 (unknown schema version, schema
+        violation) or 409 (stale). Counts towards the refresh request the upload names, whatever the outcome.
         """
         self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
@@ -77,39 +79,23 @@ class EdgeSync:
                 f"system {system} has not been published (PUT {routes.EDGE_SYSTEM.format(system=system)})",
                 status=404,
             )
-        schema_version = upload.lineage.schema_version
-        schema_entry = self.registry.entry(schema_version, "schema")
-        if not schema_entry:
-            raise ClientError(
-                "unknown_schema_version",
-                f"schema version {schema_version} is not in the registry; publish it first",
-                status=422,
-            )
-        errors = [
-            f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in output_validator(schema_entry["content"]).iter_errors(upload.document)
-        ]
-        if errors:
-            raise ClientError(
-                "schema_violation",
-                f"document does not match {schema_version}: {errors[0]}",
-                [{"problem": e} for e in errors[:MAX_ERRORS_SHOWN]],
-                status=422,
-            )
-        stored = self._store(summary_id, system, upload)
+        check_document(self.registry, upload.lineage.schema_version, upload.document)
+        stored = self._store(summary_id, system, upload, author_name)
         self.refresh.complete_one(upload.request_id)
         logger.info(
             "record stored", summary_id=summary_id, system=system, outcome=stored.outcome, version=stored.version
         )
         return stored
 
-    def _store(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
+    def _store(self, summary_id: str, system: str, upload: RecordUpload, author_name: str) -> RecordStored:
         current = self.records.get(summary_id, system)
         current_version = int(current["version"]) if current else 0
         if upload.expected_version != current_version:
             raise stale_version(f"{summary_id}/{system} is at version {current_version}, not {upload.expected_version}")
         if current and current["document_hash"] == document_hash(upload.document):
             return RecordStored(outcome="unchanged", version=current_version)
+        if current and current.get("author") == "user" and not self.refresh.forces(upload.request_id):
+            return self._propose(current, upload, author_name)
         previous = self.records.document(current) if current else {}
         item = self.records.store_version(
             summary_id=summary_id,
@@ -119,8 +105,25 @@ class EdgeSync:
             patch=jsonpatch.make_patch(previous, upload.document).patch,
             lineage=upload.lineage,
             request_id=upload.request_id,
+            author="edge",
+            author_name=author_name,
         )
         return RecordStored(outcome="created" if current_version == 0 else "updated", version=item["version"])
+
+    def _propose(self, current: dict[str, Any], upload: RecordUpload, author_name: str) -> RecordStored:
+        """A user edited this record: the new output waits beside it until the user accepts or dismisses it."""
+        summary_id, system, version = current["summary_id"], current["system"], int(current["version"])
+        proposal = {
+            **self.records.put_proposal_document(summary_id, system, upload.document),
+            "document_hash": document_hash(upload.document),
+            "lineage": upload.lineage.model_dump(),
+            "proposed_at": utc_now(),
+            "request_id": upload.request_id or "",
+            "author_name": author_name,
+        }
+        if not self.records.set_proposal(summary_id, system, version, proposal):
+            raise stale_version(f"{summary_id}/{system} is no longer at version {version}")
+        return RecordStored(outcome="proposed", version=version)
 
     def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
         """Store a registry entry whose id is its content's hash; 422 if it is not."""

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 
 from functions.api.refresh import RefreshService
 from functions.clock import epoch_seconds, utc_now
-from functions.errors import ClientError
+from functions.errors import ClientError, not_found
 from functions.stores.embeddings import EmbeddingStore, QueryEmbeddingStore
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
@@ -68,8 +68,9 @@ class EmbeddingSync:
         """Store a summarized session's vector (404 otherwise; 422 for an unknown model or a bad vector)."""
         self.sessions.summarized(summary_id)
         self._check_vector(upload.embedding_version, upload.vector)
-        self.embeddings.put(summary_id, upload.embedding_version, upload.vector, utc_now())
-        self.sessions.set_embedding_version(summary_id, upload.embedding_version)
+        update = self.sessions.embedding_version_update(summary_id, upload.embedding_version)
+        if not self.embeddings.put_for_summary(summary_id, upload.embedding_version, upload.vector, utc_now(), update):
+            raise not_found(f"no summarized session {summary_id}")  # deleted meanwhile
         self.refresh.complete_one(upload.request_id)
         return EmbeddingStored(summary_id=summary_id, embedding_version=upload.embedding_version)
 

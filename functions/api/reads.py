@@ -8,16 +8,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from functions.errors import ClientError, not_found
-from functions.http.views import record_view, session_view
+from functions.http.views import change_view, record_view, session_view
+from functions.stores.changes import ChangeLog
 from functions.stores.dynamo import plain
 from functions.stores.records import RecordStore
 from functions.stores.registry import REGISTRY_KINDS, RegistryStore
-from functions.stores.sessions import SessionFilters, SessionStore
+from functions.stores.sessions import DELETING, SessionFilters, SessionStore
 from functions.stores.usage import UsageStore
+from schemas.changes import ChangePage
 from schemas.contracts import SessionStatus
 from schemas.patterns import ID_PATTERN, SOURCE_PATTERN
 
-STATUSES = tuple(status.value for status in SessionStatus)
+STATUSES = tuple(status.value for status in SessionStatus if status is not SessionStatus.DELETING)
+MAX_CURSOR = 2**53
 MAX_USAGE_DAYS = 92
 USAGE_FIELDS = ("calls", "unpriced_calls", "cost_usd", "input_tokens", "output_tokens")
 
@@ -43,8 +46,16 @@ def _today() -> date:
 
 
 class Reads:
-    def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore, usage: UsageStore):
+    def __init__(
+        self,
+        sessions: SessionStore,
+        records: RecordStore,
+        registry: RegistryStore,
+        usage: UsageStore,
+        changes: ChangeLog,
+    ):
         self.sessions, self.records, self.registry, self.usage = sessions, records, registry, usage
+        self.changes = changes
 
     def list_summaries(self, params: dict[str, str], limit: int, next_token: str | None) -> dict[str, Any]:
         """Sessions newest first, filtered by any of status, source, user and the sessions' own dates from..to
@@ -68,17 +79,27 @@ class Reads:
         items, token = self.sessions.page(filters, limit, next_token)
         return {"items": [session_view(item) for item in items], "next": token}
 
+    def _visible(self, summary_id: str) -> dict[str, Any]:
+        """The session's item unless it is missing or being deleted (a 404 either way)."""
+        item = self.sessions.get(summary_id)
+        if not item or item.get("status") == DELETING:
+            raise not_found(f"no summary {summary_id}")
+        return item
+
+    def _record_view(self, item: dict[str, Any]) -> dict[str, Any]:
+        proposal = item.get("proposal")
+        return record_view(item, self.records.document(item), proposal and self.records.proposal_document(proposal))
+
     def summary(self, summary_id: str) -> dict[str, Any]:
         """The session's view with its summary text (once made) and every system record."""
-        item = self.sessions.get(summary_id)
-        if not item:
-            raise not_found(f"no summary {summary_id}")
+        item = self._visible(summary_id)
         view = session_view(item)
         view["text"] = self.sessions.summary_text(item["summary_key"]) if item.get("summary_key") else None
-        view["records"] = [record_view(r, self.records.document(r)) for r in self.records.for_summary(summary_id)]
+        view["records"] = [self._record_view(r) for r in self.records.for_summary(summary_id)]
         return view
 
     def history(self, summary_id: str, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
+        self._visible(summary_id)
         items, token = self.records.history_page(summary_id, system, limit, next_token)
         entries = [
             {**plain({k: v for k, v in item.items() if k != "patch"}), "patch": json.loads(item["patch"])}
@@ -90,8 +111,30 @@ class Reads:
         return {"items": plain(self.registry.active_systems())}
 
     def system_records(self, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
+        """A system's current records, newest first (records of sessions being deleted are left out)."""
         items, token = self.records.page_for_system(system, limit, next_token)
-        return {"items": [record_view(r, self.records.document(r)) for r in items], "next": token}
+        live = self._live({item["summary_id"] for item in items})
+        return {"items": [self._record_view(r) for r in items if r["summary_id"] in live], "next": token}
+
+    def system_changes(self, system: str, since: str, limit: int) -> ChangePage:
+        """The system's changes after the cursor `since`, in order (GET SYSTEM_RECORDS?since=...)."""
+        if not (since.isascii() and since.isdigit() and int(since) < MAX_CURSOR):
+            raise ClientError(
+                "invalid_cursor", f"since must be a change number from a previous page, got {since[:40]!r}"
+            )
+        entries, more = self.changes.page(system, int(since), limit)
+        live = self._live({e["summary_id"] for e in entries if e["change"] != "deleted"})
+        items = [
+            change_view(entry, self.records.document(entry) if "document" in entry or "document_key" in entry else None)
+            for entry in entries
+            if entry["change"] == "deleted" or entry["summary_id"] in live
+        ]
+        cursor = str(int(entries[-1]["seq"])) if entries else str(int(since))
+        return ChangePage(items=items, next=cursor, more=more)
+
+    def _live(self, summary_ids: set[str]) -> set[str]:
+        """Those of the ids whose sessions exist and are not being deleted."""
+        return {sid for sid, status in self.sessions.statuses(summary_ids).items() if status != DELETING}
 
     def registry_entries(self, kind: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
         if kind not in REGISTRY_KINDS:

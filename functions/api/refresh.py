@@ -71,6 +71,11 @@ class RefreshService:
             raise not_found(f"no refresh request {request_id}")
         return item
 
+    def forces(self, request_id: str | None) -> bool:
+        """True when the refresh request asked to replace records users edited."""
+        item = self.store.get(request_id) if request_id else None
+        return bool(item and (item.get("selector") or {}).get("force"))
+
     def complete_one(self, request_id: str | None) -> None:
         """The edge stored (or confirmed) one requested translation or embedding."""
         if request_id:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
 from functions.api.reads import Reads
+from functions.api.record_edits import RecordEdits
 from functions.api.refresh import RefreshService
 from functions.queues import EdgeQueue, QueryQueue
 from functions.search.service import SearchService
 from functions.settings import Settings
+from functions.stores.changes import ChangeLog
 from functions.stores.embeddings import EmbeddingStore, QueryEmbeddingStore
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
@@ -32,6 +34,7 @@ REQUIRED = (
     Settings.data_bucket,
     Settings.edge_queue_url,
     Settings.query_queue_url,
+    Settings.changes_table,
 )
 
 
@@ -42,12 +45,14 @@ class Api:
     refresh: RefreshService
     edge: EdgeSync
     embeddings: EmbeddingSync
+    edits: RecordEdits
 
 
 def build(environ: Mapping[str, str] | None = None) -> Api:
     settings = Settings(environ).require(*REQUIRED)
     sessions = SessionStore(settings.sessions_table, settings.data_bucket)
-    records = RecordStore(settings.records_table, settings.history_table, settings.data_bucket, sessions)
+    changes = ChangeLog(settings.changes_table)
+    records = RecordStore(settings.records_table, settings.history_table, settings.data_bucket, sessions, changes)
     registry = RegistryStore(settings.registry_table)
     query_embeddings = QueryEmbeddingStore(settings.query_embeddings_table)
     refresh = RefreshService(
@@ -68,11 +73,12 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
         settings.edge_online_seconds,
     )
     return Api(
-        reads=Reads(sessions, records, registry, UsageStore(settings.usage_table)),
+        reads=Reads(sessions, records, registry, UsageStore(settings.usage_table), changes),
         search=search,
         refresh=refresh,
         edge=EdgeSync(sessions, records, registry, refresh),
         embeddings=EmbeddingSync(
             sessions, registry, EmbeddingStore(settings.embeddings_table), query_embeddings, refresh
         ),
+        edits=RecordEdits(sessions, records, registry),
     )

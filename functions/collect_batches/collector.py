@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from functions.stores.sessions import BATCH_PENDING, RECEIVED, SUMMARIZED, SessionStore
+from functions.stores.sessions import BATCH_PENDING, DELETING, RECEIVED, SUMMARIZED, SessionStore
 from functions.summarize.batch import custom_id_for
 from functions.summarize.service import SummarizeService, made
 from functions.summarize.summarizer import (
@@ -119,7 +119,11 @@ class BatchCollector:
                 logger.warning("batch request failed", session_id=session_id, batch_id=batch_id, error=str(outcome))
                 return "failed"
             summary_key = self.sessions.put_summary_text(session_id, outcome.text)
-            self.service.record(request, made(summary_key, outcome, paid_before), batch=not paid_before)
+            if not self.service.record(request, made(summary_key, outcome, paid_before), batch=not paid_before):
+                current = self.sessions.get(session_id)
+                if not current or current.get("status") == DELETING:  # deleted while its result was recorded
+                    self.sessions.discard_summary_text(summary_key)
+                    return "stale"
             item = self.sessions.get(session_id) or {}
         if item.get("status") == SUMMARIZED:
             self.service.request_translation(request)

@@ -15,6 +15,8 @@ from functions.errors import ClientError
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the API's bodies (sessions have their own, configurable limit)
 MAX_JSON_DEPTH = 64  # far beyond any contract; deeper bodies break serializers and DynamoDB (32 levels)
+JSON = "application/json"
+JSON_PATCH = "application/json-patch+json"  # RFC 6902's media type
 
 
 def raw_body(event: dict[str, Any], max_bytes: int) -> bytes:
@@ -31,12 +33,12 @@ def raw_body(event: dict[str, Any], max_bytes: int) -> bytes:
     return data
 
 
-def require_json_content_type(event: dict[str, Any]) -> None:
+def require_json_content_type(event: dict[str, Any], media_type: str = JSON) -> None:
     content_type = (event.get("headers") or {}).get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+    sent = content_type.split(";", 1)[0].strip().lower()
+    if sent != media_type:
         shown = content_type or "none"
-        raise ClientError("unsupported_media_type", f"content-type must be application/json, got {shown}", status=415)
+        raise ClientError("unsupported_media_type", f"content-type must be {media_type}, got {shown}", status=415)
 
 
 def _reject_constant(name: str) -> Any:
@@ -120,9 +122,9 @@ def parse_contract(model: type[Model], data: Any) -> Model:
         raise ClientError("validation_failed", f"{first['field']}: {first['problem']}", details, status=422) from exc
 
 
-def json_body(event: dict[str, Any], max_bytes: int) -> Any:
-    """The JSON value of a request sent as application/json, at most `max_bytes` long."""
-    require_json_content_type(event)
+def json_body(event: dict[str, Any], max_bytes: int, media_type: str = JSON) -> Any:
+    """The JSON value of a request sent as `media_type` (application/json), at most `max_bytes` long."""
+    require_json_content_type(event, media_type)
     return parse_json(raw_body(event, max_bytes))
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from functions.stores.dynamo import plain
 from schemas import routes
-from schemas.contracts import SummaryRecord, session_day
+from schemas.changes import RecordChange
+from schemas.contracts import LINEAGE_FIELDS, Lineage, SummaryRecord, session_day
 
 # Stored for the functions' own bookkeeping; every other SummaryRecord field is shown.
 HIDDEN_SESSION_FIELDS = frozenset(
@@ -19,6 +20,7 @@ HIDDEN_SESSION_FIELDS = frozenset(
         "batch_claim_expires",
         "batch_state",
         "batch_submitted_at",
+        "deletion_job",
     }
 )
 SESSION_FIELDS = tuple(name for name in SummaryRecord.model_fields if name not in HIDDEN_SESSION_FIELDS)
@@ -36,7 +38,28 @@ def session_view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def record_view(item: dict[str, Any], document: Any) -> dict[str, Any]:
-    view = {k: plain(v) for k, v in item.items() if k not in ("document", "document_key")}
+def record_view(item: dict[str, Any], document: Any, proposal_document: Any = None) -> dict[str, Any]:
+    """A record with its document; a proposal waiting beside a user's edit comes with its own document."""
+    view = {k: plain(v) for k, v in item.items() if k not in ("document", "document_key", "proposal")}
     view["document"] = document
+    if "proposal" in item:
+        proposal = {k: plain(v) for k, v in item["proposal"].items() if k not in ("document", "document_key")}
+        view["proposal"] = {**proposal, "document": proposal_document}
     return view
+
+
+def change_view(entry: dict[str, Any], document: Any) -> RecordChange:
+    """A change-log entry as a RecordChange, its document read (from S3 when large) by the caller."""
+    lineage = Lineage(**{name: entry[name] for name in LINEAGE_FIELDS}) if "schema_version" in entry else None
+    return RecordChange(
+        seq=int(entry["seq"]),
+        system=entry["system"],
+        summary_id=entry["summary_id"],
+        change=entry["change"],
+        version=int(entry["version"]),
+        changed_at=entry["changed_at"],
+        author=entry.get("author"),
+        lineage=lineage,
+        document_hash=entry.get("document_hash"),
+        document=document,
+    )

@@ -11,7 +11,7 @@ from functions.search.index import IndexedDocument, SearchIndex
 from functions.stores.embeddings import EmbeddingStore
 from functions.stores.index_file import IndexFile
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import SUMMARIZED, SessionStore
+from functions.stores.sessions import DELETING, SUMMARIZED, SessionStore
 from schemas.contracts import session_day
 
 logger = Logger(child=True)
@@ -42,6 +42,16 @@ def newly_summarized(record: dict[str, Any]) -> dict[str, str] | None:
     return fields
 
 
+def deleted(record: dict[str, Any]) -> str | None:
+    """The id of a session this change removed or marked DELETING."""
+    change = record.get("dynamodb", {})
+    if record.get("eventName") == "REMOVE":
+        return _string(change.get("Keys", {}), "session_id")
+    if _string(change.get("NewImage") or {}, "status") == DELETING:
+        return _string(change.get("NewImage") or {}, "session_id")
+    return None
+
+
 def changed_key(record: dict[str, Any]) -> str | None:
     if record.get("eventName") == "REMOVE":
         return None
@@ -55,24 +65,37 @@ class Indexer:
         self.index_file, self.sessions, self.embeddings, self.registry = index_file, sessions, embeddings, registry
 
     def apply(self, records: Iterable[dict[str, Any]]) -> SearchIndex | None:
-        """Index the summaries that became SUMMARIZED and the vectors stored, in one write; None if nothing to do."""
-        documents: list[IndexedDocument] = []
-        embedded: set[str] = set()
+        """Index the summaries that became SUMMARIZED and the vectors stored, and drop deleted sessions, in one
+        write; None if nothing to do. A session deleted meanwhile is never (re)indexed."""
+        summarized: list[dict[str, str]] = []
+        embedded, removed = set(), set()
         for record in records:
             table = _table_of(record)
             if table == self.sessions.table_name and (fields := newly_summarized(record)):
-                documents.append(self._document(fields))
+                summarized.append(fields)
+            elif table == self.sessions.table_name and (session_id := deleted(record)):
+                removed.add(session_id)
             elif table == self.embeddings.table_name and (summary_id := changed_key(record)):
                 embedded.add(summary_id)
-        vectors = self._active_vectors(embedded)
+        live = self._summarized({f["session_id"] for f in summarized} | embedded)
+        documents = [self._document(fields) for fields in summarized if fields["session_id"] in live]
+        vectors = self._active_vectors(embedded & live)
         documents += self._missing_documents({row[0] for row in vectors} - {d.summary_id for d in documents})
-        if not documents and not vectors:
+        if not documents and not vectors and not self._indexed(removed):
             return None
-        index = self.index_file.update(lambda current: current.with_documents(documents).with_vectors(vectors))
+        added = {d.summary_id for d in documents} | {row[0] for row in vectors}
+
+        def change(current: SearchIndex) -> SearchIndex:
+            # Read again just before each write: a deletion marks the session first, then removes it from the index.
+            gone = removed | (added - self._summarized(added))
+            return current.with_documents(documents).with_vectors(vectors).without(gone)
+
+        index = self.index_file.update(change)
         logger.info(
             "search index updated",
             documents=len(documents),
             vectors=len(vectors),
+            removed=len(removed),
             rows=len(index),
             embedding_version=index.embedding_version,
         )
@@ -92,6 +115,17 @@ class Indexer:
             if item and item.get("status") == SUMMARIZED and item.get("summary_key"):
                 documents.append(self._document(item))
         return documents
+
+    def _indexed(self, summary_ids: set[str]) -> bool:
+        if not summary_ids:
+            return False
+        current, _ = self.index_file.load()
+        return any(current.position(summary_id) is not None for summary_id in summary_ids)
+
+    def _summarized(self, summary_ids: set[str]) -> set[str]:
+        if not summary_ids:
+            return set()
+        return {sid for sid, status in self.sessions.statuses(summary_ids).items() if status == SUMMARIZED}
 
     def _document(self, session: Mapping[str, Any]) -> IndexedDocument:
         """A summarized session's index entry: its source, its own day (session_day) and its summary text."""

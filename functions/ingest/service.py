@@ -25,7 +25,8 @@ class IngestService:
     def accept(self, session: Session, caller: Principal) -> Accepted:
         """Store, record and queue a new session; the same content again is accepted once.
 
-        Raises 403 (token bound to another source), 413 (too many turns), 409 (same id, other content).
+        Raises 403 (token bound to another source), 413 (too many turns), 409 (same id, other content, or a
+        session of that id being deleted).
         """
         caller.require_source(session.source)
         if len(session.turns) > self.max_turns:
@@ -83,6 +84,13 @@ class IngestService:
 
     @staticmethod
     def _same_or_conflict(existing: dict[str, Any], content_hash: str) -> dict[str, Any]:
+        if existing.get("status") == SessionStatus.DELETING.value:
+            session_id = existing.get("session_id")
+            raise ClientError(
+                "deleting",
+                f"session {session_id} is being deleted; post it again once GET /sessions/{session_id} answers 404",
+                status=409,
+            )
         if existing.get("content_hash") != content_hash:
             raise ClientError(
                 "conflict",

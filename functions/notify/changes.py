@@ -10,17 +10,18 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 def change_message(record: DynamoDBRecord) -> dict[str, Any] | None:
     change = record.dynamodb
     image = (change.new_image or change.old_image or {}) if change else {}
+    event = record.event_name.name if record.event_name else ""
     if "session_id" in image:
         return {
             "type": "summary",
-            "event": record.event_name.name if record.event_name else "",
+            "event": event,
             "summary_id": image["session_id"],
-            "status": image.get("status"),
+            "status": "DELETED" if event == "REMOVE" else image.get("status"),
         }
     if "summary_id" in image and "system" in image:
         return {
             "type": "record",
-            "event": record.event_name.name if record.event_name else "",
+            "event": event,
             "summary_id": image["summary_id"],
             "system": image["system"],
             "version": int(image.get("version", 0)),

@@ -108,6 +108,7 @@ class SearchService:
                 "links": {"summary": routes.SUMMARY.format(summary_id=hit.summary_id)},
             }
             for hit in hits
+            if hit.summary_id in received  # a session being deleted is left out until the index drops it
         ]
         return {
             "query": query,

@@ -1,5 +1,5 @@
-"""DynamoDB helpers the stores share: conditional writes, reading every page, BatchGetItem, and the number codec
-(to_dynamo on the way in, plain on the way out) every store uses for the values it writes and reads."""
+"""DynamoDB helpers the stores share: conditional writes, transactions, reading every page, batch reads and deletes,
+and the number codec (to_dynamo on the way in, plain on the way out) every store uses for the values it writes and reads."""
 
 from __future__ import annotations
 
@@ -53,13 +53,23 @@ def query_all(source: Any, **query: Any) -> Iterator[dict[str, Any]]:
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def batch_get(source: Any, keys: list[dict[str, Any]], projection: str | None = None) -> Iterator[dict[str, Any]]:
+def batch_get(
+    source: Any,
+    keys: list[dict[str, Any]],
+    projection: str | None = None,
+    consistent: bool = False,
+    names: dict[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """The items of `source` (a resource Table) found for `keys`, in pages of 100, unprocessed keys asked again."""
     client = source.meta.client
     for start in range(0, len(keys), BATCH_GET_LIMIT):
         request_for_table: dict[str, Any] = {"Keys": keys[start : start + BATCH_GET_LIMIT]}
         if projection:
             request_for_table["ProjectionExpression"] = projection
+        if consistent:
+            request_for_table["ConsistentRead"] = True
+        if names:
+            request_for_table["ExpressionAttributeNames"] = names
         request: dict[str, Any] | None = {source.name: request_for_table}
         while request:
             response = client.batch_get_item(RequestItems=request)
@@ -110,6 +120,22 @@ def to_dynamo(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_dynamo(v) for v in value]
     return value
+
+
+def batch_delete(source: Any, keys: list[dict[str, Any]]) -> None:
+    """Delete the items with these keys (BatchWriteItem in 25s; boto3's batch writer sends unprocessed ones again)."""
+    if not keys:
+        return
+    with source.batch_writer() as batch:
+        for key in keys:
+            batch.delete_item(Key=key)
+
+
+def cancellation_reasons(error: BotoClientError) -> list[str] | None:
+    """The code per item of a cancelled TransactWriteItems ("None" for items that passed), else None."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
 
 
 def plain(value: Any) -> Any:

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError as BotoClientError
 
-from functions.stores.dynamo import batch_get, table, to_dynamo
+from functions.stores.dynamo import batch_get, cancellation_reasons, table, to_dynamo
 
 QUERY_TTL_SECONDS = 24 * 3600
 
@@ -50,6 +51,31 @@ class EmbeddingStore:
                 }
             )
         )
+
+    def put_for_summary(
+        self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str, session_update: dict
+    ) -> bool:
+        """Store the vector with the session's update (which requires it SUMMARIZED) as one transaction; False
+        when the session is gone or being deleted."""
+        item = {
+            "summary_id": summary_id,
+            "embedding_version": embedding_version,
+            "vector": pack(vector),
+            "dims": len(vector),
+            "created_at": created_at,
+        }
+        try:
+            self.table.meta.client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": self.table_name, "Item": to_dynamo(item)}}, session_update]
+            )
+        except BotoClientError as error:
+            if (cancellation_reasons(error) or [])[1:2] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def delete(self, summary_id: str) -> None:
+        self.table.delete_item(Key={"summary_id": summary_id})
 
     def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
         """(summary_id, version, vector) for the ids that have one."""

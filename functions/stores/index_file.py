@@ -9,6 +9,7 @@ import boto3
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.search.index import SearchIndex
+from functions.stores.versions import MAX_DELETE_KEYS, object_versions
 
 INDEX_KEY = "search/index.npz"
 MAX_WRITE_ATTEMPTS = 8
@@ -67,3 +68,13 @@ class IndexFile:
                 self._cached = (response["ETag"], changed)
             return changed
         raise IndexConflict(f"s3://{self.bucket}/{self.key} changed under {MAX_WRITE_ATTEMPTS} attempts in a row")
+
+    def drop_old_versions(self) -> int:
+        """Delete every version of the index but the current one (older ones still hold deleted summaries)."""
+        old = [
+            {"Key": self.key, "VersionId": entry["VersionId"]}
+            for entry in object_versions(self.s3, self.bucket, self.key, exact=True, with_latest=False)
+        ]
+        for start in range(0, len(old), MAX_DELETE_KEYS):
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": old[start : start + MAX_DELETE_KEYS]})
+        return len(old)

@@ -1,13 +1,16 @@
 """The records and history tables: one JSON per summary and system, and its history of JSON Patches.
 
-A new version is written all-or-nothing with its history entry and the session item's per-system state.
+A new version is written all-or-nothing with its history entry, the session item's per-system state and its
+entry in the system's change feed (functions.stores.changes); so is a record's deletion with its "deleted" entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -15,14 +18,19 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.clock import utc_now
-from functions.errors import ClientError
-from functions.stores.dynamo import query_all, table, to_dynamo
+from functions.errors import ClientError, not_found
+from functions.stores.changes import ChangeLog
+from functions.stores.dynamo import batch_delete, cancellation_reasons, conditionally, query_all, table, to_dynamo
 from functions.stores.paging import Page, query_page
 from functions.stores.sessions import SessionStore
+from functions.stores.versions import delete_versions
+from schemas.changes import Author
 from schemas.contracts import Lineage, SystemState
 from schemas.lineage import canonical_json
 
 INLINE_LIMIT_BYTES = 100_000  # larger documents live in S3 with a pointer in the item
+MAX_APPEND_ATTEMPTS = 50  # writers of one system racing for the next change number
+SESSION_WRITE = 2  # a version's transaction: the record, its history entry, then the session's per-system state
 BY_SYSTEM = "by_system"
 # Keys-only indexes that find the records one registry version made (a refresh selects by them).
 BY_LINEAGE = {
@@ -40,14 +48,25 @@ def record_key(summary_id: str, system: str) -> str:
     return f"{summary_id}#{system}"
 
 
+def document_prefix(summary_id: str) -> str:
+    """Where a summary's large record documents live in the data bucket."""
+    return f"records/{summary_id}/"
+
+
+def document_key(summary_id: str, system: str, version: int) -> str:
+    return f"{document_prefix(summary_id)}{system}/{version}.json"
+
+
 def stale_version(message: str) -> ClientError:
     return ClientError("stale_version", message, status=409)
 
 
 class RecordStore:
-    def __init__(self, records_table: str, history_table: str, bucket: str, sessions: SessionStore) -> None:
+    def __init__(
+        self, records_table: str, history_table: str, bucket: str, sessions: SessionStore, changes: ChangeLog
+    ) -> None:
         self.records, self.history = table(records_table), table(history_table)
-        self.s3, self.bucket, self.sessions = boto3.client("s3"), bucket, sessions
+        self.s3, self.bucket, self.sessions, self.changes = boto3.client("s3"), bucket, sessions, changes
 
     def for_summary(self, summary_id: str) -> list[dict[str, Any]]:
         """Every system's record of one summary (one per system, so one short Query)."""
@@ -75,8 +94,9 @@ class RecordStore:
         return self.records.get_item(Key={"summary_id": summary_id, "system": system}, ConsistentRead=True).get("Item")
 
     def document(self, item: dict[str, Any]) -> Any:
+        """The JSON of a record item, a history-less change entry or a proposal (inline, or read from S3)."""
         if "document_key" in item:
-            return json.loads(self.s3.get_object(Bucket=self.bucket, Key=item["document_key"])["Body"].read())
+            return self._object_json(item["document_key"])
         return json.loads(item["document"])
 
     def store_version(
@@ -89,10 +109,15 @@ class RecordStore:
         patch: list[dict[str, Any]],
         lineage: Lineage,
         request_id: str | None,
+        author: Author = "edge",
+        author_name: str = "",
+        keep: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Write version expected_version+1 with its history entry and the session's per-system state.
+        """Write version expected_version+1 with its history entry, the session's per-system state and its change.
 
-        Raises a 409 ClientError (stale_version) when another writer got there first.
+        `keep`: attributes of the current item to carry over (a proposal waiting beside a user's edit).
+        Raises a 409 ClientError (stale_version) when another writer got there first, and a 404 when the session
+        is not SUMMARIZED (deleted, or being deleted).
         """
         version, now, doc_hash = expected_version + 1, utc_now(), document_hash(document)
         text = canonical_json(document)
@@ -102,10 +127,13 @@ class RecordStore:
             "version": version,
             "document_hash": doc_hash,
             "updated_at": now,
+            "author": author,
+            "author_name": author_name,
             **lineage.model_dump(),
+            **(keep or {}),
         }
         if len(text.encode("utf-8")) > INLINE_LIMIT_BYTES:
-            item["document_key"] = f"records/{summary_id}/{system}/{version}.json"
+            item["document_key"] = document_key(summary_id, system, version)
             self.s3.put_object(
                 Bucket=self.bucket, Key=item["document_key"], Body=text.encode("utf-8"), ContentType="application/json"
             )
@@ -120,36 +148,152 @@ class RecordStore:
             "patch": json.dumps(patch),
             "document_hash": doc_hash,
             "request_id": request_id or "",
+            "author": author,
+            "author_name": author_name,
             **lineage.model_dump(),
         }
         state = SystemState(version=version, updated_at=now, document_hash=doc_hash, **lineage.model_dump())
-        put_record = {
-            "TableName": self.records.name,
-            "Item": to_dynamo(item),
-            "ConditionExpression": condition,
-            **values,
+        change: dict[str, Any] = {
+            "summary_id": summary_id,
+            "change": "created" if expected_version == 0 else "updated",
+            "version": version,
+            "changed_at": now,
+            "author": author,
+            "document_hash": doc_hash,
+            **lineage.model_dump(),
+            **{k: item[k] for k in ("document", "document_key") if k in item},
         }
-        put_history = {
-            "TableName": self.history.name,
-            "Item": to_dynamo(history),
-            "ConditionExpression": "attribute_not_exists(record_key)",
-        }
-        try:  # the resource's client serializes plain Python values itself
-            self.records.meta.client.transact_write_items(
-                TransactItems=[
-                    {"Put": put_record},
-                    {"Put": put_history},
-                    self.sessions.system_state_update(summary_id, system, state),
-                ]
-            )
-        except BotoClientError as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == [
-                "ConditionalCheckFailed"
-            ]:
-                raise stale_version(f"{summary_id}/{system} is no longer at version {expected_version}") from error
-            raise
+
+        def writes(seq: int) -> list[dict[str, Any]]:
+            history["seq"] = seq
+            return [
+                {
+                    "Put": {
+                        "TableName": self.records.name,
+                        "Item": to_dynamo(item),
+                        "ConditionExpression": condition,
+                        **values,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.history.name,
+                        "Item": to_dynamo(history),
+                        "ConditionExpression": "attribute_not_exists(record_key)",
+                    }
+                },
+                self.sessions.system_state_update(summary_id, system, state),
+            ]
+
+        self._write_with_change(
+            system, change, writes, f"{summary_id}/{system} is no longer at version {expected_version}"
+        )
         return item
+
+    def remove(self, item: dict[str, Any]) -> bool:
+        """Delete a record (its session is being deleted) and append its "deleted" change; False if it was gone."""
+        summary_id, system, version = item["summary_id"], item["system"], int(item["version"])
+        change = {
+            "summary_id": summary_id,
+            "change": "deleted",
+            "version": version,
+            "changed_at": utc_now(),
+            "author": "user",
+        }
+
+        def writes(seq: int) -> list[dict[str, Any]]:
+            return [
+                {
+                    "Delete": {
+                        "TableName": self.records.name,
+                        "Key": {"summary_id": summary_id, "system": system},
+                        "ConditionExpression": "version = :version",
+                        "ExpressionAttributeValues": {":version": version},
+                    }
+                }
+            ]
+
+        try:
+            self._write_with_change(system, change, writes, f"{summary_id}/{system} changed while being deleted")
+        except ClientError as error:
+            if error.code == "stale_version" and self.get(summary_id, system) is None:
+                return False
+            raise
+        return True
+
+    def _write_with_change(
+        self, system: str, change: dict[str, Any], writes: Callable[[int], list[dict[str, Any]]], stale: str
+    ) -> None:
+        """Run `writes` and the change's entry as one transaction, taking the next number of the system's feed."""
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            last = self.changes.last_seq(system)
+            items = writes(last + 1)
+            try:  # the resource's client serializes plain Python values itself
+                self.records.meta.client.transact_write_items(
+                    TransactItems=[*items, *self.changes.append(system, last, change)]
+                )
+                return
+            except BotoClientError as error:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                refused = [i for i, reason in enumerate(reasons[: len(items)]) if reason == "ConditionalCheckFailed"]
+                if refused and refused[0] < SESSION_WRITE:
+                    raise stale_version(stale) from error
+                if refused:
+                    raise not_found(f"no summarized session {change['summary_id']}") from error
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer took the number
+        raise ClientError("busy", f"the {system} change feed is busy; try again", status=503)
+
+    def history_items(self, summary_id: str, system: str) -> list[dict[str, Any]]:
+        """Every version's history entry, oldest first (deletion and export)."""
+        key = Key("record_key").eq(record_key(summary_id, system))
+        return list(query_all(self.history, KeyConditionExpression=key, ConsistentRead=True))
+
+    def delete_documents(self, summary_id: str) -> int:
+        """Every version of the summary's large documents and proposals in S3."""
+        return delete_versions(self.s3, self.bucket, document_prefix(summary_id))
+
+    def forget_history(self, summary_id: str, system: str, versions: list[int]) -> None:
+        batch_delete(self.history, [{"record_key": record_key(summary_id, system), "version": v} for v in versions])
+
+    # ----- a model output waiting beside a user's edit -----
+    def set_proposal(self, summary_id: str, system: str, version: int, proposal: dict[str, Any]) -> bool:
+        """Keep `proposal` beside version `version` (which a user wrote); False if the record moved on."""
+        return conditionally(
+            self.records.update_item,
+            Key={"summary_id": summary_id, "system": system},
+            UpdateExpression="SET proposal = :proposal",
+            ConditionExpression="version = :version AND author = :user",
+            ExpressionAttributeValues={":proposal": proposal, ":version": version, ":user": "user"},
+        )
+
+    def clear_proposal(self, summary_id: str, system: str, version: int) -> bool:
+        """Dismiss the proposal beside version `version`; False if there is none or the record moved on."""
+        return conditionally(
+            self.records.update_item,
+            Key={"summary_id": summary_id, "system": system},
+            UpdateExpression="REMOVE proposal",
+            ConditionExpression="version = :version AND attribute_exists(proposal)",
+            ExpressionAttributeValues={":version": version},
+        )
+
+    def proposal_document(self, proposal: dict[str, Any]) -> Any:
+        if "document_key" in proposal:
+            return self._object_json(proposal["document_key"])
+        return json.loads(proposal["document"])
+
+    def put_proposal_document(self, summary_id: str, system: str, document: Any) -> dict[str, Any]:
+        """The proposal's document as the item keeps it: inline, or in S3 when large."""
+        text = canonical_json(document)
+        if len(text.encode("utf-8")) <= INLINE_LIMIT_BYTES:
+            return {"document": text}
+        key = f"{document_prefix(summary_id)}{system}/proposal-{document_hash(document)}.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json")
+        return {"document_key": key}
+
+    def _object_json(self, key: str) -> Any:
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def history_page(self, summary_id: str, system: str, limit: int, next_token: str | None) -> Page:
         """Newest version first."""

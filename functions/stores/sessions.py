@@ -15,11 +15,21 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError as BotoClientError
 
 from functions.clock import utc_now
 from functions.errors import not_found
-from functions.stores.dynamo import batch_get, conditionally, dynamo_number, query_all, table, to_dynamo
+from functions.stores.dynamo import (
+    batch_get,
+    cancellation_reasons,
+    conditionally,
+    dynamo_number,
+    query_all,
+    table,
+    to_dynamo,
+)
 from functions.stores.paging import Page, merged_query_page, query_page
+from functions.stores.versions import delete_versions
 from schemas.contracts import Session, SessionStatus, SummaryRecord, SystemState, TokenUsage
 
 # by_status, by_source and by_user sort by started_at, stored in the session's own offset: its first ten
@@ -31,17 +41,24 @@ BY_PENDING_BATCH = "by_pending_batch"  # sparse: only sessions waiting in a Mess
 BATCH_PENDING = "PENDING"
 MAX_ERROR_CHARS = 2000
 
-RECEIVED, SUMMARIZED, FAILED = (
+RECEIVED, SUMMARIZED, FAILED, DELETING = (
     SessionStatus.RECEIVED.value,
     SessionStatus.SUMMARIZED.value,
     SessionStatus.FAILED.value,
+    SessionStatus.DELETING.value,
 )
+NOT_DELETING = Attr("status").ne(DELETING)  # lists hide sessions being deleted
 _STATUS_AND_ERROR = {"#s": "status", "#e": "error"}
 
 
 def raw_key(session_id: str, content_hash: str) -> str:
     # Content-addressed, so a conflicting POST can never overwrite what was accepted.
     return f"sessions/{session_id}/{content_hash}.json"
+
+
+def raw_prefix(session_id: str) -> str:
+    """Every raw object of a session (one per content it was posted with) is under this prefix."""
+    return f"sessions/{session_id}/"
 
 
 def summary_key(session_id: str) -> str:
@@ -153,6 +170,7 @@ class SessionStore:
                     "ScanIndexForward": False,
                 }
                 for status in SessionStatus
+                if status is not SessionStatus.DELETING
             }
             return merged_query_page(
                 self.table, queries, lambda item: item["started_at"], limit=limit, next_token=next_token
@@ -163,8 +181,7 @@ class SessionStore:
             "KeyConditionExpression": _and(Key(name).eq(value), started),
             "ScanIndexForward": False,
         }
-        if rest:
-            query["FilterExpression"] = functools.reduce(operator.and_, [Attr(n).eq(v) for _, n, v in rest])
+        query["FilterExpression"] = functools.reduce(operator.and_, [Attr(n).eq(v) for _, n, v in rest], NOT_DELETING)
         return query_page(self.table, limit=limit, next_token=next_token, **query)
 
     def summarized_page(self, limit: int, next_token: str | None) -> Page:
@@ -182,10 +199,26 @@ class SessionStore:
         return (item["session_id"] for item in items)
 
     def received_times(self, session_ids: set[str]) -> dict[str, str]:
-        """session_id -> received_at for the ids that exist."""
+        """session_id -> received_at for the ids that exist and are not being deleted."""
         keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
-        items = batch_get(self.table, keys, projection="session_id, received_at")
-        return {item["session_id"]: item["received_at"] for item in items}
+        items = batch_get(self.table, keys, projection="session_id, received_at, #s", names={"#s": "status"})
+        return {item["session_id"]: item["received_at"] for item in items if item.get("status") != DELETING}
+
+    def statuses(self, session_ids: set[str]) -> dict[str, str]:
+        """session_id -> status for the ids that exist (consistent reads)."""
+        keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
+        items = batch_get(self.table, keys, projection="session_id, #s", names={"#s": "status"}, consistent=True)
+        return {item["session_id"]: item["status"] for item in items}
+
+    def page_by_user(self, user_id: str, limit: int, next_token: str | None) -> Page:
+        """A user's sessions, oldest first, including those being deleted (deletion and export page through)."""
+        return query_page(
+            self.table,
+            limit=limit,
+            next_token=next_token,
+            IndexName=BY_USER,
+            KeyConditionExpression=Key("user_id").eq(user_id),
+        )
 
     # ----- objects in the data bucket -----
     def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
@@ -203,6 +236,10 @@ class SessionStore:
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return Session.model_validate_json(body)
 
+    def raw_json(self, key: str) -> Any:
+        """The stored session exactly as kept (export)."""
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
     def put_summary_text(self, session_id: str, text: str) -> str:
         key = summary_key(session_id)
         self.s3.put_object(
@@ -212,6 +249,15 @@ class SessionStore:
 
     def summary_text(self, key: str) -> str:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+
+    def discard_summary_text(self, key: str) -> None:
+        """Remove a summary text stored for a session that was deleted meanwhile (every version of it)."""
+        delete_versions(self.s3, self.bucket, key, exact=True)
+
+    def delete_objects(self, session_id: str) -> int:
+        """Remove every version of the session's raw objects and summary text; returns how many went."""
+        raw = delete_versions(self.s3, self.bucket, raw_prefix(session_id))
+        return raw + delete_versions(self.s3, self.bucket, summary_key(session_id), exact=True)
 
     # ----- the session's life: RECEIVED -> SUMMARIZED, or FAILED and back -----
     def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
@@ -274,7 +320,7 @@ class SessionStore:
         self, session_id: str, error: str, attempts: int, final: bool, stop_reason: str | None = None
     ) -> bool:
         """Record a failed attempt: FAILED when `final`, else still RECEIVED; `stop_reason` when the model answered
-        with an unfinished summary. False (nothing written) for a summarized session."""
+        with an unfinished summary. False (nothing written) for a summarized session or one being deleted."""
         values = {
             ":status": FAILED if final else RECEIVED,
             ":error": error[:MAX_ERROR_CHARS],
@@ -288,19 +334,20 @@ class SessionStore:
             self.table.update_item,
             Key={"session_id": session_id},
             UpdateExpression=update if stop_reason else update + " REMOVE stop_reason",
-            ConditionExpression=Attr("status").ne(SUMMARIZED),
+            ConditionExpression=Attr("status").is_in([RECEIVED, FAILED]),
             ExpressionAttributeNames=_STATUS_AND_ERROR,
             ExpressionAttributeValues=values,
         )
 
     def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
-        """Record the summary once; False if it was already recorded (a redelivery) or the content changed."""
+        """Record the summary once; False if it was already recorded (a redelivery), the content changed or the
+        session is gone or being deleted."""
         fields = summary.fields(utc_now())
         return conditionally(
             self.table.update_item,
             Key={"session_id": session_id},
             UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields) + " REMOVE #error",
-            ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").ne(SUMMARIZED),
+            ConditionExpression=Attr("content_hash").eq(content_hash) & Attr("status").is_in([RECEIVED, FAILED]),
             ExpressionAttributeNames={**{f"#{k}": k for k in fields}, "#error": "error"},
             ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
         )
@@ -314,17 +361,98 @@ class SessionStore:
             ExpressionAttributeValues={":v": embedding_version},
         )
 
+    def embedding_version_update(self, session_id: str, embedding_version: str) -> dict[str, Any]:
+        """set_embedding_version as a TransactWriteItems entry (beside the vector it names)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": {"session_id": session_id},
+                "UpdateExpression": "SET embedding_version = :v",
+                "ConditionExpression": "#s = :summarized",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":v": embedding_version, ":summarized": SUMMARIZED},
+            }
+        }
+
     def system_state_update(self, session_id: str, system: str, state: SystemState) -> dict[str, Any]:
-        """The TransactWriteItems entry that records a system record's new version on the session item."""
+        """The TransactWriteItems entry that records a system record's new version on the session item; it
+        fails when the session is not SUMMARIZED (deleted, or being deleted)."""
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": {"session_id": session_id},
                 "UpdateExpression": "SET systems.#system = :state, updated_at = :now",
-                "ExpressionAttributeNames": {"#system": system},
-                "ExpressionAttributeValues": {":state": state.model_dump(), ":now": state.updated_at},
+                "ConditionExpression": "#s = :summarized",
+                "ExpressionAttributeNames": {"#system": system, "#s": "status"},
+                "ExpressionAttributeValues": {
+                    ":state": state.model_dump(),
+                    ":now": state.updated_at,
+                    ":summarized": SUMMARIZED,
+                },
             }
         }
+
+    # ----- deletion: DELETING (hidden from reads), then gone -----
+    def deleting_update(self, session_id: str, job_id: str | None, now: str) -> dict[str, Any]:
+        """The TransactWriteItems entry (or UpdateItem request) that marks a session DELETING; it fails when the
+        session does not exist or is already being deleted."""
+        values: dict[str, Any] = {":deleting": DELETING, ":now": now}
+        expression = "SET #s = :deleting, updated_at = :now, deletion_requested_at = :now"
+        if job_id:
+            expression += ", deletion_job = :job"
+            values[":job"] = job_id
+        return {
+            "TableName": self.table_name,
+            "Key": {"session_id": session_id},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(session_id) AND #s <> :deleting",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def mark_deleting(self, session_id: str, now: str, job_id: str | None = None, counted: dict | None = None) -> bool:
+        """Hide a session from every read until the purge removes it; False if missing or already DELETING.
+
+        `counted`: a TransactWriteItems entry written with it (the deletion job's count of sessions found).
+        """
+        update = self.deleting_update(session_id, job_id, now)
+        if counted is None:
+            update.pop("TableName")
+            return conditionally(self.table.update_item, **update)
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[{"Update": update}, counted])
+        except BotoClientError as error:
+            if cancellation_reasons(error) is None:
+                raise
+            return False
+        return True
+
+    def removal(self, session_id: str) -> dict[str, Any]:
+        """The DeleteItem request (or TransactWriteItems entry) that removes a DELETING session's item."""
+        return {
+            "TableName": self.table_name,
+            "Key": {"session_id": session_id},
+            "ConditionExpression": "#s = :deleting",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":deleting": DELETING},
+        }
+
+    def remove_deleted(self, session_id: str, counted: dict | None = None) -> bool:
+        """Delete a DELETING session's item (with `counted`, the job's count of deleted sessions, when its
+        condition holds); False if it was already gone."""
+        removal = self.removal(session_id)
+        if counted is not None:
+            try:
+                self.table.meta.client.transact_write_items(TransactItems=[{"Delete": removal}, counted])
+                return True
+            except BotoClientError as error:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    return False
+        removal.pop("TableName")
+        return conditionally(self.table.delete_item, **removal)
 
     # ----- Message Batches: claim, record, settle -----
     def claim_for_batch(self, session_id: str, content_hash: str, claim_id: str, now_s: int, expires_s: int) -> bool:

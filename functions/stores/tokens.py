@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Attr
 
 from functions.stores.dynamo import table
 
-SCOPES = ("ingest", "read", "refresh", "edge", "admin")
+SCOPES = ("ingest", "read", "refresh", "edit", "delete", "edge", "admin")
 TOKEN_PREFIX = "ssp_"
 
 

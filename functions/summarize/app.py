@@ -11,13 +11,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.stores.idempotency import SUMMARY_KEY_PREFIX, summary_idempotency_config
 from functions.summarize.batch import CLAIM_GRACE_SECONDS
 from functions.summarize.service import Made
 from functions.summarize.wiring import build
@@ -26,13 +23,14 @@ from schemas.contracts import SummarizeRequest
 logger = Logger()
 summarize = build()
 processor = BatchProcessor(event_type=EventType.SQS)
-idempotency = IdempotencyConfig(event_key_jmespath="[session_id, content_hash]", expires_after_seconds=30 * 24 * 3600)
+idempotency = summary_idempotency_config()
 
 
 @idempotent_function(
     data_keyword_argument="request",
     config=idempotency,
     persistence_store=DynamoDBPersistenceLayer(table_name=summarize.idempotency_table),
+    key_prefix=SUMMARY_KEY_PREFIX,  # the deletion finds (and removes) the record by the same prefix
 )
 def summarize_once(request: SummarizeRequest, deadline: float | None = None) -> Made:
     """The one cloud LLM call for this content; a redelivery gets the stored result back."""

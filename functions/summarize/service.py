@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from functions.clock import utc_now
 from functions.queues import EdgeQueue
 from functions.stores.registry import RegistryStore
-from functions.stores.sessions import FAILED, SUMMARIZED, SessionStore, SummaryMade
+from functions.stores.sessions import DELETING, FAILED, SUMMARIZED, SessionStore, SummaryMade
 from functions.stores.usage import UsageStore
 from functions.summarize.pricing import UnknownModelError, cost_usd
 from functions.summarize.prompt import PROMPT_VERSION_CONTENT
@@ -58,6 +58,14 @@ class SessionFailed(Exception):
     """The summary could not be made on this attempt; the message goes back to the queue."""
 
 
+class SessionGone(Exception):
+    """The session was deleted (or is being deleted) while its summary was being made: nothing is recorded."""
+
+
+def is_gone(item: dict[str, Any] | None, content_hash: str) -> bool:
+    return item is None or item["content_hash"] != content_hash or item["status"] == DELETING
+
+
 @dataclass
 class SummarizeService:
     sessions: SessionStore
@@ -71,8 +79,12 @@ class SummarizeService:
         """The one cloud LLM call for this content, and its text stored; wrap it in idempotency.
 
         `deadline` (time.monotonic() seconds): the invocation's end; the call and its retries stop before it.
+        The session is read after the idempotency record is written, so a deletion either sees that record (and
+        waits for the call to end) or is seen here (SessionGone, and the call is not made).
         """
-        item = self.sessions.get(request.session_id) or {}
+        item = self.sessions.get(request.session_id)
+        if item is None or is_gone(item, request.content_hash):
+            raise SessionGone(f"session {request.session_id} was deleted")
         result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]), deadline=deadline)
         summary_key = self.sessions.put_summary_text(request.session_id, result.text)
         logger.info(
@@ -87,21 +99,28 @@ class SummarizeService:
     def handle(self, request: SummarizeRequest, attempt: int, summarize_once: SummarizeOnce) -> str:
         """Summarize (once), record and queue the translation; raises SessionFailed to have it delivered again."""
         item = self.sessions.get(request.session_id)
-        if item is None or item["content_hash"] != request.content_hash:
-            return "stale"  # the session was withdrawn or replaced: nothing to summarize
+        if is_gone(item, request.content_hash):
+            return "stale"  # withdrawn, replaced or deleted: nothing to summarize
+        assert item is not None
         if item["status"] == FAILED:
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != SUMMARIZED:
             self.sessions.begin_attempt(request.session_id, request.content_hash, attempt)
             try:
-                self.record(request, summarize_once(request))
+                recorded = self.record(request, summarize_once(request))
+            except SessionGone:
+                return "stale"
             except Exception as error:
+                if is_gone(self.sessions.get(request.session_id), request.content_hash):
+                    return "stale"
                 final = is_final(error, attempt, self.max_attempts)
                 stop_reason = error.stop_reason if isinstance(error, SummarizerError) else None
                 self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final, stop_reason)
                 if isinstance(error, SummarizerError):
                     self.count_paid_failure(error)
                 raise SessionFailed(failure_reason(error)) from error
+            if not recorded and is_gone(self.sessions.get(request.session_id), request.content_hash):
+                return "stale"  # deleted during the call: its deletion removes what the call stored
         self.request_translation(request)
         return "summarized"
 
@@ -114,9 +133,12 @@ class SummarizeService:
             dedup_key=f"new:{request.session_id}:{request.content_hash}",
         )
 
-    def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> None:
+    def record(self, request: SummarizeRequest, result: Made, batch: bool = False) -> bool:
         """Store a made summary's metadata, lineage and usage; `batch` prices its call at the Message Batches rate
-        (calls paid before it carry their own rate)."""
+        (calls paid before it carry their own rate).
+
+        False when it was recorded before, or the session is gone or being deleted.
+        """
         priced = [(TokenUsage.model_validate(result["usage"]), batch)] + [
             (TokenUsage.model_validate(paid["usage"]), paid["batch"]) for paid in result.get("paid_before", [])
         ]
@@ -138,6 +160,7 @@ class SummarizeService:
         recorded = self.sessions.mark_summarized(request.session_id, request.content_hash, summary)
         if recorded:
             self._count(result["model_id"], usage, cost)
+        return recorded
 
     def count_paid_failure(
         self, error: SummarizerError, *, batch: bool = False, paid_before: Sequence[Paid] = ()

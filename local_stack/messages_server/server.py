@@ -36,6 +36,7 @@ _BATCH = re.compile(r"^/v1/messages/batches/(?P<id>[A-Za-z0-9_-]+)(?P<results>/r
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive answers in two writes: no 40 ms delayed-ACK wait
     server: _MessagesHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:

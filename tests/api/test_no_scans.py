@@ -19,6 +19,7 @@ PATH_VALUES = {
     "request_id": "rf-unknown",
     "version_id": "schema:unknown",
     "query_id": "q-unknown",
+    "user_id": "user-1",
 }
 
 
@@ -66,7 +67,7 @@ def test_every_get_route_answers_without_a_scan(tmp_path):
                 continue
             path = re.sub(r"\{(\w+)\+?\}", lambda m: PATH_VALUES[m.group(1)], route.path)
             params = {"/registry": {"kind": "schema"}, "/search": {"q": "dentist"}}.get(route.path, {})
-            for extra in ({}, {"status": "SUMMARIZED"}, {"source": "planner"}, {"limit": "1"}):
+            for extra in ({}, {"status": "SUMMARIZED"}, {"source": "planner"}, {"limit": "1"}, {"since": "0"}):
                 answers[f"{path} {json.dumps(extra)}"] = reader.get(path, params={**params, **extra}).status_code
         edge.close()
         reader.close()

@@ -8,10 +8,21 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError as BotoClientError
-from cloud_fakes import FakeRecordStore, FakeRefreshStore, FakeRegistryStore, FakeSessionStore, make_session
+from cloud_fakes import (
+    FakeChangeLog,
+    FakeDeletionStore,
+    FakeRecordStore,
+    FakeRefreshStore,
+    FakeRegistryStore,
+    FakeSessionStore,
+    make_session,
+)
 from stack_helpers import running_stack
 
+from functions.clock import utc_now
 from functions.errors import ClientError
+from functions.stores.changes import ChangeLog
+from functions.stores.deletions import DeletionStore
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
@@ -30,23 +41,32 @@ def stack():
 
 def real(stack) -> dict[str, Any]:
     sessions = SessionStore(stack.resolved("SessionsTable"), stack.resolved("DataBucket"))
+    changes = ChangeLog(stack.resolved("ChangesTable"))
     return {
         "sessions": sessions,
+        "changes": changes,
         "records": RecordStore(
-            stack.resolved("RecordsTable"), stack.resolved("HistoryTable"), stack.resolved("DataBucket"), sessions
+            stack.resolved("RecordsTable"),
+            stack.resolved("HistoryTable"),
+            stack.resolved("DataBucket"),
+            sessions,
+            changes,
         ),
         "registry": RegistryStore(stack.resolved("RegistryTable")),
         "refresh": RefreshStore(stack.resolved("RefreshTable")),
+        "jobs": DeletionStore(stack.resolved("DeletionsTable")),
     }
 
 
 def fake() -> dict[str, Any]:
-    sessions = FakeSessionStore()
+    sessions, changes = FakeSessionStore(), FakeChangeLog()
     return {
         "sessions": sessions,
-        "records": FakeRecordStore(sessions),
+        "changes": changes,
+        "records": FakeRecordStore(sessions, changes),
         "registry": FakeRegistryStore(),
         "refresh": FakeRefreshStore(),
+        "jobs": FakeDeletionStore(),
     }
 
 
@@ -194,7 +214,86 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     return seen
 
 
-@pytest.mark.parametrize("scenario", [session_life, batch_life, listing, records_and_registry])
+def edits_and_feed(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, records, changes, seen = stores["sessions"], stores["records"], stores["changes"], []
+    session = make_session(f"{prefix}-feed")
+    sid, system = session.session_id, f"s{prefix.replace('-', '')}"[:60]
+    sessions.create(session, session.content_hash(), f"sessions/{sid}/a.json")
+    summarize(sessions, sid, session.content_hash())
+
+    def store(expected: int, title: str, author: str = "edge", keep: dict | None = None) -> Any:
+        return outcome(
+            lambda: records.store_version(
+                summary_id=sid,
+                system=system,
+                expected_version=expected,
+                document={"title": title},
+                patch=[],
+                lineage=LINEAGE,
+                request_id=None,
+                author=author,
+                author_name="me",
+                keep=keep,
+            )["version"]
+        )
+
+    seen += [store(0, "a"), store(1, "b", "user")]
+    proposal = {**records.put_proposal_document(sid, system, {"title": "c"}), "lineage": LINEAGE.model_dump()}
+    seen += [records.set_proposal(sid, system, 1, proposal), records.set_proposal(sid, system, 2, proposal)]
+    seen.append(records.proposal_document(records.get(sid, system)["proposal"]))
+    seen.append(store(2, "d", "user", keep={"proposal": records.get(sid, system)["proposal"]}))
+    seen += [records.clear_proposal(sid, system, 2), records.clear_proposal(sid, system, 3)]
+    seen.append(records.clear_proposal(sid, system, 3))
+    seen.append([(h["version"], h["author"], int(h["seq"])) for h in records.history_items(sid, system)])
+    entries, more = changes.page(system, 0, 2)
+    seen.append(([(int(e["seq"]), e["change"], e["author"]) for e in entries], more))
+    seen.append(changes.last_seq(system))
+    sessions.mark_deleting(sid, utc_now())
+    seen.append(store(3, "e"))
+    seen += [records.remove(records.get(sid, system)), records.get(sid, system)]
+    changes.forget(system, [1, 2])
+    entries, more = changes.page(system, 0, 10)
+    seen.append(([(int(e["seq"]), e["change"], int(e["version"])) for e in entries], more))
+    return seen
+
+
+def deletion_life(stores: dict[str, Any], prefix: str) -> list[Any]:
+    sessions, jobs, seen = stores["sessions"], stores["jobs"], []
+    user, now = f"{prefix}-user", utc_now()
+    ids = []
+    for n in range(3):
+        session = make_session(f"{prefix}-del-{n}", started_at=f"2026-11-2{n}T09:00:00Z", user_id=user)
+        sessions.create(session, session.content_hash(), f"sessions/{prefix}/{n}.json")
+        ids.append(session.session_id)
+    items, token = sessions.page_by_user(user, 2, None)
+    seen.append(([i["session_id"] for i in items], token is not None))
+    seen += [jobs.start(user, "job-1", "me", now), jobs.start(user, "job-2", "me", now)]
+    seen.append(sessions.mark_deleting(ids[0], now, "job-1", jobs.counted(user, "job-1", "found")))
+    seen.append(sessions.mark_deleting(ids[0], now, "job-1", jobs.counted(user, "job-1", "found")))
+    seen.append(sessions.mark_deleting(ids[1], now))
+    seen.append(sessions.statuses(set(ids)))
+    seen.append(sorted(sessions.received_times(set(ids))))
+    seen.append(
+        [
+            i["session_id"]
+            for i in sessions.page(SessionFilters(source="planner"), 100, None)[0]
+            if i["session_id"] in ids
+        ]
+    )
+    seen.append(sessions.remove_deleted(ids[2], jobs.counted(user, "job-1", "deleted")))
+    seen.append(sessions.remove_deleted(ids[0], jobs.counted(user, "job-1", "deleted")))
+    seen.append(sessions.remove_deleted(ids[0], jobs.counted(user, "job-1", "deleted")))
+    seen.append(jobs.finish_if_complete(user, "job-1", now))
+    jobs.listed(user, "job-1", now)
+    seen.append(jobs.finish_if_complete(user, "job-1", now))
+    seen.append({k: jobs.get(user)[k] for k in ("status", "found", "deleted", "listed")})
+    seen.append(jobs.start(user, "job-3", "me", now))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "scenario", [session_life, batch_life, listing, records_and_registry, edits_and_feed, deletion_life]
+)
 def test_fakes_answer_as_the_real_stores_do(stack, scenario):
     prefix = scenario.__name__.replace("_", "-")
     expected = scenario(real(stack), prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from stack_helpers import make_token, running_stack, session_body
 from functions.stores.tokens import hash_token
 from local_stack.messages_server import ScriptedBackend, reply
 from local_stack.sqs_poller import sqs_record
+from schemas.patterns import ID_PATTERN
 
 MIB = 1024 * 1024
 SEED = "seed-1"
@@ -37,8 +39,10 @@ TABLES = (
     "RefreshTable",
     "EmbeddingsTable",
     "QueryEmbeddingsTable",
+    "ChangesTable",
+    "DeletionsTable",
 )
-QUEUES = ("SummarizeQueue", "EdgeQueue", "QueryQueue")
+QUEUES = ("SummarizeQueue", "EdgeQueue", "QueryQueue", "DeletionQueue")
 STATE_POOL = ThreadPoolExecutor(8, thread_name_prefix="stored-state")
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text("utf-8"))
 HYPOTHESIS = settings(
@@ -69,6 +73,8 @@ def tokens(stack) -> dict[str, str]:
         "read": make_token(stack, ["read"], name="hostile-read"),
         "refresh": make_token(stack, ["refresh"], name="hostile-refresh"),
         "edge": make_token(stack, ["edge"], name="hostile-edge"),
+        "edit": make_token(stack, ["edit"], name="hostile-edit"),
+        "delete": make_token(stack, ["delete"], name="hostile-delete"),
     }
 
 
@@ -1189,6 +1195,216 @@ def test_a_definition_constrained_decoding_cannot_enforce_is_never_published(sta
         body=dumps(definition),
     )
     assert response.status_code == 422 and "cannot be enforced while decoding" in response.json()["message"]
+
+
+# ----- the user's data: deletion, export, edits, the change feed, chat formats -----
+not_ids = hostile_ids.filter(lambda value: not re.fullmatch(ID_PATTERN, value))
+
+
+@HYPOTHESIS
+@given(
+    user_id=not_ids,
+    route=st.sampled_from(["DELETE /users/{user_id}", "GET /users/{user_id}/deletion", "GET /users/{user_id}/export"]),
+)
+def test_user_routes_refuse_what_is_not_a_user_id(stack, client, tokens, world, user_id, route):
+    method, path = route.split(" ", 1)
+    token = tokens["read"] if route.endswith("export") else tokens["delete"]
+    response = refused(stack, client, route, method, path.format(user_id=path_part(user_id)), token=token)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_path", response.text
+
+
+@HYPOTHESIS
+@given(session_id=hostile_ids.filter(lambda s: s != SEED))
+def test_deleting_a_session_that_is_not_there(stack, client, tokens, world, session_id):
+    response = refused(
+        stack,
+        client,
+        "DELETE /sessions/{session_id}",
+        "DELETE",
+        f"/sessions/{path_part(session_id)}",
+        token=tokens["delete"],
+    )
+    assert response.status_code in (400, 404), response.text
+
+
+@FEW
+@given(scope=st.sampled_from(["ingest", "read", "refresh", "edit", "edge"]), route=st.sampled_from(["session", "user"]))
+def test_only_the_delete_scope_deletes(stack, client, tokens, world, scope, route):
+    path, name = (
+        (f"/sessions/{SEED}", "DELETE /sessions/{session_id}")
+        if route == "session"
+        else ("/users/user-1", "DELETE /users/{user_id}")
+    )
+    response = refused(stack, client, name, "DELETE", path, token=tokens[scope])
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+
+
+def test_exporting_a_user_without_sessions_writes_nothing(stack, client, tokens, world):
+    response = refused(
+        stack, client, "GET /users/{user_id}/export", "GET", "/users/nobody-here/export", token=tokens["read"]
+    )
+    assert response.status_code == 404
+
+
+missing = st.text(max_size=20).map(lambda text: "/zz" + text)  # a member the planner document never has
+patch_operations = st.one_of(
+    json_values.filter(lambda v: not isinstance(v, list)),
+    st.lists(json_values, min_size=1, max_size=4),
+    st.lists(
+        st.fixed_dictionaries(
+            {"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "bogus"]), "path": missing},
+            optional={"value": json_values, "from": missing},
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(
+        [
+            [{"op": "replace", "path": "", "value": []}],
+            [{"op": "add", "path": "/tasks/-", "value": {"title": "x"}}],
+            [{"op": "add", "path": "/owner", "value": "me"}],
+            [{"op": "remove", "path": "/tasks"}],
+            [{"op": "test", "path": "/tasks", "value": ["not", "these"]}],
+            [{"op": "add", "path": "/tasks/99", "value": {}}],
+            [{"op": "move", "from": "/tasks", "path": "/tasks/0"}],
+        ]
+    ),
+)
+
+
+@HYPOTHESIS
+@given(operations=patch_operations, if_match=st.sampled_from(['"1"', '"1"', '"2"', "1", "*", "", 'W/"1"', "x" * 50]))
+def test_edits_that_must_not_be_stored(stack, client, tokens, world, operations, if_match):
+    headers = [("if-match", if_match)] if if_match else []
+    response = refused(
+        stack,
+        client,
+        "PATCH /summaries/{summary_id}/systems/{system}",
+        "PATCH",
+        f"/summaries/{SEED}/systems/planner",
+        token=tokens["edit"],
+        body=dumps(operations),
+        content_type="application/json-patch+json",
+        headers=headers,
+    )
+    assert response.status_code in (400, 404, 409, 412, 422, 428), response.text
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["json content-type", "no content-type", "deep", "3 MiB", "invalid utf-8", "unknown system", "unknown summary"],
+)
+def test_edit_bodies_and_targets_that_must_not_be_stored(stack, client, tokens, world, case):
+    body, content_type, path = (
+        dumps([{"op": "add", "path": "/tasks/-", "value": {}}]),
+        "application/json-patch+json",
+        f"/summaries/{SEED}/systems/planner",
+    )
+    if case == "json content-type":
+        content_type = "application/json"
+    elif case == "no content-type":
+        content_type = None
+    elif case == "deep":
+        body = nested(5000, "[")
+    elif case == "3 MiB":
+        body = dumps([{"op": "add", "path": "/pad", "value": "p" * 3 * MIB}])
+    elif case == "invalid utf-8":
+        body = b'[{"op": "add", "path": "/\xff"}]'
+    elif case == "unknown system":
+        path = f"/summaries/{SEED}/systems/journal"
+    elif case == "unknown summary":
+        path = "/summaries/no-such-summary/systems/planner"
+    refused(
+        stack,
+        client,
+        "PATCH /summaries/{summary_id}/systems/{system}",
+        "PATCH",
+        path,
+        token=tokens["edit"],
+        body=body,
+        content_type=content_type,
+        headers=[("if-match", '"1"')],
+    )
+
+
+@HYPOTHESIS
+@given(
+    action=st.sampled_from(["accept", "dismiss"]),
+    summary_id=st.one_of(st.just(SEED), hostile_ids),
+    if_match=st.sampled_from(['"1"', '"5"', "", "nope"]),
+)
+def test_proposal_actions_without_a_proposal(stack, client, tokens, world, action, summary_id, if_match):
+    base = f"/summaries/{path_part(summary_id)}/systems/planner/proposal"
+    route = (
+        "POST /summaries/{summary_id}/systems/{system}/proposal/accept"
+        if action == "accept"
+        else "DELETE /summaries/{summary_id}/systems/{system}/proposal"
+    )
+    method, path = ("POST", f"{base}/accept") if action == "accept" else ("DELETE", base)
+    response = refused(
+        stack, client, route, method, path, token=tokens["edit"], headers=[("if-match", if_match)] if if_match else []
+    )
+    assert response.status_code in (400, 404, 412, 428), response.text
+
+
+@HYPOTHESIS
+@given(since=st.one_of(st.text(max_size=30).filter(lambda v: not (v.isascii() and v.isdigit())), st.just("9" * 30)))
+def test_change_feed_cursors_that_are_not_ours(stack, client, tokens, world, since):
+    response = refused(
+        stack,
+        client,
+        "GET /systems/{system}/records",
+        "GET",
+        "/systems/planner/records",
+        token=tokens["read"],
+        params={"since": since},
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_cursor", response.text
+
+
+hostile_blocks = st.one_of(
+    json_values.filter(lambda v: not isinstance(v, dict)),
+    st.dictionaries(st.sampled_from(["text", "source", "id", "input", "tool_use_id"]), json_values, max_size=3),
+    st.builds(
+        lambda kind, extra: {"type": kind, **extra},
+        st.sampled_from(["text", "image", "document", "tool_use", "tool_result", "thinking", "image_url", "refusal"]),
+        st.dictionaries(
+            st.sampled_from(["text", "source", "id", "name", "input", "image_url", "refusal"]), not_strings, max_size=2
+        ),
+    ),
+)
+
+
+@HYPOTHESIS
+@given(
+    block=hostile_blocks,
+    where=st.sampled_from(["content", "tool_result", "tool_calls", "messages and turns", "metadata clash"]),
+)
+def test_ingest_chat_formats_that_must_not_be_stored(stack, client, tokens, world, block, where):
+    body = session_body(f"chat-{uuid.uuid4().hex[:8]}")
+    if where == "content":
+        body["turns"][0]["content"] = [{"type": "text", "text": "ok"}, block]
+    elif where == "tool_result":
+        body["turns"][0]["content"] = [{"type": "tool_result", "tool_use_id": "t1", "content": [block, 5]}]
+    elif where == "tool_calls":
+        body["turns"][1] = {"role": "assistant", "content": None, "tool_calls": [block] if block else 5}
+    elif where == "messages and turns":
+        body["messages"] = body["turns"]
+    else:
+        body["turns"][0] |= {"extra": 1, "metadata": {"extra": 2}}
+    response = refused(stack, client, "POST /sessions", "POST", "/sessions", token=tokens["ingest"], body=dumps(body))
+    assert response.status_code == 422, response.text
+
+
+def test_ingest_too_many_blocks_in_a_turn(stack, client, tokens, world):
+    body = session_body(f"chat-{uuid.uuid4().hex[:8]}")
+    body["turns"][0]["content"] = [{"type": "text", "text": "x"}] * 501
+    assert (
+        refused(
+            stack, client, "POST /sessions", "POST", "/sessions", token=tokens["ingest"], body=dumps(body)
+        ).status_code
+        == 422
+    )
 
 
 # ----- the report -----

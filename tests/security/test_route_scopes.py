@@ -21,6 +21,13 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "POST /sessions": frozenset({"ingest"}),
     "GET /sessions/{session_id}": frozenset({"ingest", "read"}),
     "POST /sessions/{session_id}/retry": frozenset({"ingest"}),
+    "DELETE /sessions/{session_id}": frozenset({"delete"}),
+    "DELETE /users/{user_id}": frozenset({"delete"}),
+    "GET /users/{user_id}/deletion": frozenset({"delete", "read"}),
+    "GET /users/{user_id}/export": frozenset({"read"}),
+    "PATCH /summaries/{summary_id}/systems/{system}": frozenset({"edit"}),
+    "POST /summaries/{summary_id}/systems/{system}/proposal/accept": frozenset({"edit"}),
+    "DELETE /summaries/{summary_id}/systems/{system}/proposal": frozenset({"edit"}),
     "GET /summaries": frozenset({"read"}),
     "GET /summaries/{summary_id}": frozenset({"read"}),
     "GET /summaries/{summary_id}/systems/{system}/history": frozenset({"read"}),
@@ -42,7 +49,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PUT /edge/heartbeat": frozenset({"edge"}),
 }
 PUBLIC_ROUTES = {"GET /", "GET /dashboard/{asset}"}
-SCOPES = ("ingest", "read", "refresh", "edge")
+SCOPES = ("ingest", "read", "refresh", "edit", "delete", "edge")
 PATH_VALUES = {
     "session_id": "scope-probe",
     "summary_id": "scope-probe",
@@ -51,6 +58,7 @@ PATH_VALUES = {
     "version_id": "schema:scope-probe",
     "asset": "index.html",
     "query_id": "q-scope-probe",
+    "user_id": "user-scope-probe",
 }
 
 APP = load_app()
@@ -253,7 +261,7 @@ def test_websocket_needs_a_live_read_token(stack, scoped):
     assert _ws_status(stack, "?token=") == 401
     assert _ws_status(stack, f"?token=ssp_{uuid.uuid4().hex}") == 403
     assert _ws_status(stack, f"?token={hash_token(scoped['read'])}") == 403
-    for scope in ("ingest", "refresh", "edge"):
+    for scope in ("ingest", "refresh", "edit", "delete", "edge"):
         assert _ws_status(stack, f"?token={scoped[scope]}") == 403, scope
     assert _ws_status(stack, f"?token={_revoked_token(stack, ['read'])}") == 403
     assert _ws_status(stack, f"?token={_expired_token(stack, ['read'])}") == 403

@@ -24,10 +24,11 @@ from functions.search.index import SearchIndex
 from functions.stores.dynamo import plain, to_dynamo
 from functions.stores.embeddings import pack, unpack
 from functions.stores.paging import decode_token, encode_token
-from functions.stores.records import document_hash, stale_version
+from functions.stores.records import INLINE_LIMIT_BYTES, document_hash, document_key, document_prefix, stale_version
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import (
     BATCH_PENDING,
+    DELETING,
     FAILED,
     MAX_ERROR_CHARS,
     RECEIVED,
@@ -35,6 +36,7 @@ from functions.stores.sessions import (
     SessionFilters,
     SummaryMade,
     raw_key,
+    raw_prefix,
     received_item,
     summary_key,
 )
@@ -52,6 +54,7 @@ from schemas.contracts import (
     session_day,
 )
 from schemas.lineage import RegistryEntry, canonical_json
+from schemas.user_data import DeletionRequest
 
 
 def condition_failed(operation: str = "UpdateItem") -> BotoClientError:
@@ -115,7 +118,7 @@ class FakeSessionStore:
     def page(self, filters: SessionFilters, limit, next_token):
         def keep(item: dict[str, Any]) -> bool:
             day = session_day(item["started_at"])
-            return (
+            return item["status"] != DELETING and (
                 all(
                     not wanted or item[name] == wanted
                     for name, wanted in (
@@ -131,6 +134,13 @@ class FakeSessionStore:
         index_key = "user_id" if filters.user_id else "source" if filters.source else "status"
         return page(self._listed(keep, newest=True), ("session_id", index_key, "started_at"), limit, next_token)
 
+    def page_by_user(self, user_id: str, limit, next_token):
+        items = self._listed(lambda item: item["user_id"] == user_id, newest=False)
+        return page(items, ("session_id", "user_id", "started_at"), limit, next_token)
+
+    def statuses(self, session_ids: set[str]) -> dict[str, str]:
+        return {i: self.items[i]["status"] for i in session_ids if i in self.items}
+
     def summarized_page(self, limit, next_token):
         items = self._listed(lambda item: item["status"] == SUMMARIZED, newest=False)
         return page(items, ("session_id", "status", "started_at"), limit, next_token)
@@ -139,7 +149,8 @@ class FakeSessionStore:
         return iter([item["session_id"] for item in self._listed(lambda i: i["status"] == SUMMARIZED, False)])
 
     def received_times(self, session_ids: set[str]) -> dict[str, str]:
-        return {i: self.items[i]["received_at"] for i in session_ids if i in self.items}
+        live = (i for i in session_ids if i in self.items and self.items[i]["status"] != DELETING)
+        return {i: self.items[i]["received_at"] for i in live}
 
     # objects
     def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
@@ -153,12 +164,24 @@ class FakeSessionStore:
     def read_raw(self, key: str) -> Session:
         return Session.model_validate_json(self.objects[key])
 
+    def raw_json(self, key: str) -> Any:
+        return json.loads(self.objects[key])
+
     def put_summary_text(self, session_id: str, text: str) -> str:
         self.objects[summary_key(session_id)] = text.encode()
         return summary_key(session_id)
 
     def summary_text(self, key: str) -> str:
         return self.objects[key].decode()
+
+    def discard_summary_text(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def delete_objects(self, session_id: str) -> int:
+        gone = [k for k in self.objects if k.startswith(raw_prefix(session_id)) or k == summary_key(session_id)]
+        for key in gone:
+            del self.objects[key]
+        return len(gone)
 
     # writes
     def create(self, session: Session, content_hash: str, key: str) -> dict[str, Any] | None:
@@ -221,7 +244,7 @@ class FakeSessionStore:
     ) -> bool:
         return self._update(
             session_id,
-            lambda i: i["status"] != SUMMARIZED,
+            lambda i: i["status"] in (RECEIVED, FAILED),
             status=FAILED if final else RECEIVED,
             error=error[:MAX_ERROR_CHARS],
             attempts=attempts,
@@ -232,7 +255,7 @@ class FakeSessionStore:
     def mark_summarized(self, session_id: str, content_hash: str, summary: SummaryMade) -> bool:
         return self._update(
             session_id,
-            lambda i: i["content_hash"] == content_hash and i["status"] != SUMMARIZED,
+            lambda i: i["content_hash"] == content_hash and i["status"] in (RECEIVED, FAILED),
             **summary.fields(utc_now()),
             error=REMOVE,
         )
@@ -241,11 +264,39 @@ class FakeSessionStore:
         if not self._update(session_id, lambda i: i["status"] == SUMMARIZED, embedding_version=embedding_version):
             raise condition_failed()
 
+    def embedding_version_update(self, session_id: str, embedding_version: str) -> dict[str, Any]:
+        return {"session_id": session_id, "embedding_version": embedding_version}
+
+    def can_record(self, session_id: str) -> bool:
+        """The condition of the real store's per-system state update: the session is SUMMARIZED."""
+        return self.items.get(session_id, {}).get("status") == SUMMARIZED
+
     def set_system_state(self, session_id: str, system: str, state: SystemState) -> None:
         """What the real store's system_state_update does inside the record's transaction."""
         item = self.items[session_id]
         item["systems"][system] = dynamo(state.model_dump())
         item["updated_at"] = state.updated_at
+
+    # deletion
+    def mark_deleting(self, session_id: str, now: str, job_id: str | None = None, counted=None) -> bool:
+        item = self.items.get(session_id)
+        if item is None or item["status"] == DELETING or (counted is not None and not counted.holds()):
+            return False
+        item.update(status=DELETING, updated_at=now, deletion_requested_at=now)
+        if job_id:
+            item["deletion_job"] = job_id
+        if counted is not None:
+            counted.apply()
+        return True
+
+    def remove_deleted(self, session_id: str, counted=None) -> bool:
+        item = self.items.get(session_id)
+        if item is None or item["status"] != DELETING:
+            return False
+        del self.items[session_id]
+        if counted is not None and counted.holds():
+            counted.apply()
+        return True
 
     # Message Batches
     def claim_for_batch(self, session_id, content_hash, claim_id, now_s, expires_s) -> bool:
@@ -302,11 +353,37 @@ class FakeSessionStore:
         )
 
 
+class FakeChangeLog:
+    table_name = "Changes"
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[int, dict[str, Any]]] = {}
+        self.counters: dict[str, int] = {}
+
+    def last_seq(self, system: str) -> int:
+        return self.counters.get(system, 0)
+
+    def add(self, system: str, entry: dict[str, Any]) -> int:
+        seq = self.counters.get(system, 0) + 1
+        self.counters[system] = seq
+        self.entries.setdefault(system, {})[seq] = dynamo({"system": system, "seq": seq, **entry})
+        return seq
+
+    def page(self, system: str, since: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        after = [entry for seq, entry in sorted(self.entries.get(system, {}).items()) if seq > since]
+        return [copy.deepcopy(entry) for entry in after[:limit]], len(after) >= limit
+
+    def forget(self, system: str, seqs: Iterable[int]) -> None:
+        for seq in seqs:
+            self.entries.get(system, {}).pop(seq, None)
+
+
 class FakeRecordStore:
-    def __init__(self, sessions: FakeSessionStore) -> None:
-        self.sessions = sessions
+    def __init__(self, sessions: FakeSessionStore, changes: FakeChangeLog | None = None) -> None:
+        self.sessions, self.changes = sessions, changes or FakeChangeLog()
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.history: list[dict[str, Any]] = []
+        self.objects: dict[str, bytes] = {}
 
     def for_summary(self, summary_id: str) -> list[dict[str, Any]]:
         return [copy.deepcopy(item) for (sid, _), item in sorted(self.items.items()) if sid == summary_id]
@@ -322,22 +399,62 @@ class FakeRecordStore:
         return copy.deepcopy(self.items.get((summary_id, system)))
 
     def document(self, item: dict[str, Any]) -> Any:
+        if "document_key" in item:
+            return json.loads(self.objects[item["document_key"]])
         return json.loads(item["document"])
 
-    def store_version(self, *, summary_id, system, expected_version, document, patch, lineage: Lineage, request_id):
+    def _stored(self, summary_id: str, system: str, version: int, document: Any) -> dict[str, str]:
+        text = canonical_json(document)
+        if len(text.encode()) <= INLINE_LIMIT_BYTES:
+            return {"document": text}
+        key = document_key(summary_id, system, version)
+        self.objects[key] = text.encode()
+        return {"document_key": key}
+
+    def store_version(
+        self,
+        *,
+        summary_id,
+        system,
+        expected_version,
+        document,
+        patch,
+        lineage: Lineage,
+        request_id,
+        author="edge",
+        author_name="",
+        keep=None,
+    ):
         current = self.items.get((summary_id, system))
         if (int(current["version"]) if current else 0) != expected_version:
             raise stale_version(f"{summary_id}/{system} is no longer at version {expected_version}")
+        if not self.sessions.can_record(summary_id):
+            raise not_found(f"no summarized session {summary_id}")
         version, now = expected_version + 1, utc_now()
+        stored = self._stored(summary_id, system, version, document)
         item = {
             "summary_id": summary_id,
             "system": system,
             "version": version,
             "document_hash": document_hash(document),
             "updated_at": now,
-            "document": canonical_json(document),
+            "author": author,
+            "author_name": author_name,
+            **stored,
             **lineage.model_dump(),
+            **(keep or {}),
         }
+        change = {
+            "summary_id": summary_id,
+            "change": "created" if expected_version == 0 else "updated",
+            "version": version,
+            "changed_at": now,
+            "author": author,
+            "document_hash": item["document_hash"],
+            **lineage.model_dump(),
+            **stored,
+        }
+        seq = self.changes.add(system, change)
         self.items[(summary_id, system)] = dynamo(item)
         self.history.append(
             dynamo(
@@ -347,6 +464,9 @@ class FakeRecordStore:
                     "created_at": now,
                     "patch": json.dumps(patch),
                     "request_id": request_id or "",
+                    "author": author,
+                    "author_name": author_name,
+                    "seq": seq,
                     **lineage.model_dump(),
                 }
             )
@@ -357,9 +477,56 @@ class FakeRecordStore:
         self.sessions.set_system_state(summary_id, system, state)
         return item
 
+    def remove(self, item: dict[str, Any]) -> bool:
+        key = (item["summary_id"], item["system"])
+        if key not in self.items:
+            return False
+        del self.items[key]
+        change = {"summary_id": key[0], "change": "deleted", "version": item["version"], "changed_at": utc_now()}
+        self.changes.add(key[1], {**change, "author": "user"})
+        return True
+
     def history_page(self, summary_id: str, system: str, limit: int, next_token: str | None):
         items = [h for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
         return page(items[::-1], ("record_key", "version"), limit, next_token)
+
+    def history_items(self, summary_id: str, system: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(h) for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
+
+    def forget_history(self, summary_id: str, system: str, versions: list[int]) -> None:
+        key = f"{summary_id}#{system}"
+        self.history = [h for h in self.history if not (h["record_key"] == key and int(h["version"]) in versions)]
+
+    def delete_documents(self, summary_id: str) -> int:
+        gone = [key for key in self.objects if key.startswith(document_prefix(summary_id))]
+        for key in gone:
+            del self.objects[key]
+        return len(gone)
+
+    def set_proposal(self, summary_id: str, system: str, version: int, proposal: dict[str, Any]) -> bool:
+        item = self.items.get((summary_id, system))
+        if not item or int(item["version"]) != version or item.get("author") != "user":
+            return False
+        item["proposal"] = dynamo(proposal)
+        return True
+
+    def clear_proposal(self, summary_id: str, system: str, version: int) -> bool:
+        item = self.items.get((summary_id, system))
+        if not item or int(item["version"]) != version or "proposal" not in item:
+            return False
+        del item["proposal"]
+        return True
+
+    def put_proposal_document(self, summary_id: str, system: str, document: Any) -> dict[str, Any]:
+        text = canonical_json(document)
+        if len(text.encode()) <= INLINE_LIMIT_BYTES:
+            return {"document": text}
+        key = f"{document_prefix(summary_id)}{system}/proposal-{document_hash(document)}.json"
+        self.objects[key] = text.encode()
+        return {"document_key": key}
+
+    def proposal_document(self, proposal: dict[str, Any]) -> Any:
+        return self.document(proposal)
 
 
 class FakeRegistryStore(RegistryStore):
@@ -459,11 +626,24 @@ class FakeTokenStore:
 class FakeEmbeddingStore:
     table_name = "Embeddings"
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: FakeSessionStore | None = None) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.sessions = sessions
 
     def put(self, summary_id: str, embedding_version: str, vector: Sequence[float], created_at: str) -> None:
         self.items[summary_id] = {"embedding_version": embedding_version, "vector": pack(vector)}
+
+    def put_for_summary(self, summary_id, embedding_version, vector, created_at, session_update) -> bool:
+        """The vector and the session's update, which needs the session SUMMARIZED, all or nothing."""
+        assert self.sessions is not None and session_update["session_id"] == summary_id
+        if not self.sessions.can_record(summary_id):
+            return False
+        self.put(summary_id, embedding_version, vector, created_at)
+        self.sessions.set_embedding_version(summary_id, embedding_version)
+        return True
+
+    def delete(self, summary_id: str) -> None:
+        self.items.pop(summary_id, None)
 
     def many(self, summary_ids: Iterable[str]) -> list[tuple[str, str, np.ndarray]]:
         found = [(i, self.items[i]) for i in sorted(set(summary_ids)) if i in self.items]
@@ -510,7 +690,7 @@ class FakeConnectionsApi:
 
 class FakeIndexFile:
     def __init__(self, index: SearchIndex | None = None) -> None:
-        self.index, self.writes = index or SearchIndex.empty(), 0
+        self.index, self.writes, self.old_versions = index or SearchIndex.empty(), 0, 0
 
     def load(self) -> tuple[SearchIndex, str | None]:
         return self.index, f'"etag-{self.writes}"' if self.writes else None
@@ -518,7 +698,99 @@ class FakeIndexFile:
     def update(self, change: Callable[[SearchIndex], SearchIndex]) -> SearchIndex:
         self.index = SearchIndex.from_bytes(change(self.index).to_bytes())  # as stored and read back
         self.writes += 1
+        self.old_versions += 1
         return self.index
+
+    def drop_old_versions(self) -> int:
+        dropped, self.old_versions = self.old_versions, 0
+        return dropped
+
+
+class Counted:
+    """A deletion job's counter update, applied with the session write it goes with (a transaction's entry)."""
+
+    def __init__(self, jobs: FakeDeletionStore, user_id: str, job_id: str, counter: str) -> None:
+        self.jobs, self.user_id, self.job_id, self.counter = jobs, user_id, job_id, counter
+
+    def holds(self) -> bool:
+        return self.jobs.items.get(self.user_id, {}).get("job_id") == self.job_id
+
+    def apply(self) -> None:
+        item = self.jobs.items[self.user_id]
+        item[self.counter] = item.get(self.counter, 0) + 1
+
+
+class FakeDeletionStore:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.items.get(user_id))
+
+    def start(self, user_id: str, job_id: str, requested_by: str, now: str) -> bool:
+        if self.items.get(user_id, {}).get("status", "done") != "done":
+            return False
+        self.items[user_id] = {
+            "user_id": user_id,
+            "job_id": job_id,
+            "status": "running",
+            "found": 0,
+            "deleted": 0,
+            "listed": False,
+            "requested_by": requested_by,
+            "requested_at": now,
+            "updated_at": now,
+        }
+        return True
+
+    def counted(self, user_id: str, job_id: str, counter: str) -> Counted:
+        return Counted(self, user_id, job_id, counter)
+
+    def listed(self, user_id: str, job_id: str, now: str) -> None:
+        item = self.items.get(user_id)
+        if item and item["job_id"] == job_id:
+            item.update(listed=True, updated_at=now)
+
+    def finish_if_complete(self, user_id: str, job_id: str, now: str) -> bool:
+        item = self.items.get(user_id)
+        if not item or item["job_id"] != job_id or item["status"] != "running" or not item["listed"]:
+            return False
+        if item["deleted"] < item["found"]:
+            return False
+        item.update(status="done", finished_at=now, updated_at=now)
+        return True
+
+
+class FakeIdempotency:
+    """Summary records by (session_id, content_hash): 'INPROGRESS' (a call in flight) or 'COMPLETED'."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], str] = {}
+
+    def in_flight(self, session_id: str, content_hash: str) -> bool:
+        return self.records.get((session_id, content_hash)) == "INPROGRESS"
+
+    def forget(self, session_id: str, content_hash: str) -> None:
+        self.records.pop((session_id, content_hash), None)
+
+
+class FakeExportArchives:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, user_id: str, stamp: str, body) -> str:
+        key = f"exports/{user_id}/{stamp}-{len(self.objects)}.jsonl.gz"
+        self.objects[key] = body.read()
+        return key
+
+    def link(self, key: str, expires_s: int) -> str:
+        return f"https://bucket.example/{key}?expires={expires_s}"
+
+    def delete_for_user(self, user_id: str) -> int:
+        gone = [key for key in self.objects if key.startswith(f"exports/{user_id}/")]
+        for key in gone:
+            del self.objects[key]
+        return len(gone)
 
 
 # ----- queues -----
@@ -544,6 +816,28 @@ class FakeEdgeQueue:
         if dedup_key not in self._seen:
             self._seen.add(dedup_key)
             self.sent.append(request)
+
+
+class FakeDeletionQueue:
+    """Sent messages in order, each with its delay; `fail_next` refuses the next send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[DeletionRequest, int]] = []
+        self.fail_next = False
+
+    def send(self, request: DeletionRequest, delay_seconds: int = 0) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("injected: SendMessage failed")
+        self.sent.append((request, delay_seconds))
+
+    def send_many(self, requests: list[DeletionRequest]) -> None:
+        for request in requests:
+            self.send(request)
+
+    def take(self) -> list[DeletionRequest]:
+        taken, self.sent = [request for request, _ in self.sent], []
+        return taken
 
 
 class FakeQueryQueue:
@@ -697,6 +991,7 @@ class ApiWorld:
     edge_queue: FakeEdgeQueue = field(default_factory=FakeEdgeQueue)
     query_queue: FakeQueryQueue = field(default_factory=FakeQueryQueue)
     embeddings: FakeEmbeddingStore = field(default_factory=FakeEmbeddingStore)
+    changes: FakeChangeLog = field(default_factory=FakeChangeLog)
     query_embeddings: FakeQueryEmbeddingStore = field(default_factory=FakeQueryEmbeddingStore)
     index_file: FakeIndexFile = field(default_factory=FakeIndexFile)
     wait_seconds: float = 0.5
@@ -706,14 +1001,17 @@ class ApiWorld:
         from functions.api.edge_sync import EdgeSync
         from functions.api.embedding_sync import EmbeddingSync
         from functions.api.reads import Reads
+        from functions.api.record_edits import RecordEdits
         from functions.api.refresh import RefreshService
         from functions.search.service import SearchService
 
-        self.records = FakeRecordStore(self.sessions)
+        self.embeddings.sessions = self.sessions
+        self.records = FakeRecordStore(self.sessions, self.changes)
         self.refresh = RefreshService(
             self.refresh_store, self.sessions, self.records, self.registry, self.edge_queue, window_seconds=300
         )
-        self.reads = Reads(self.sessions, self.records, self.registry, self.usage)
+        self.reads = Reads(self.sessions, self.records, self.registry, self.usage, self.changes)
+        self.edits = RecordEdits(self.sessions, self.records, self.registry)
         self.edge = EdgeSync(self.sessions, self.records, self.registry, self.refresh)
         self.embedding_sync = EmbeddingSync(
             self.sessions, self.registry, self.embeddings, self.query_embeddings, self.refresh
@@ -727,6 +1025,45 @@ class ApiWorld:
             self.wait_seconds,
             self.online_seconds,
         )
+
+
+@dataclass
+class UserDataWorld:
+    """UserDataFunction's and PurgeFunction's services over fakes, sharing the API's stores (one world)."""
+
+    api: ApiWorld = field(default_factory=ApiWorld)
+    jobs: FakeDeletionStore = field(default_factory=FakeDeletionStore)
+    queue: FakeDeletionQueue = field(default_factory=FakeDeletionQueue)
+    idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
+    archives: FakeExportArchives = field(default_factory=FakeExportArchives)
+
+    def __post_init__(self) -> None:
+        from functions.purge.purger import Purger
+        from functions.user_data.deletion import Deletions
+        from functions.user_data.export import Exporter
+
+        api = self.api
+        self.deletions = Deletions(api.sessions, self.jobs, self.queue)
+        self.exporter = Exporter(api.sessions, api.records, self.archives)
+        self.purger = Purger(
+            sessions=api.sessions,
+            records=api.records,
+            changes=api.changes,
+            embeddings=api.embeddings,
+            index_file=api.index_file,
+            idempotency=self.idempotency,
+            archives=self.archives,
+            jobs=self.jobs,
+            queue=self.queue,
+        )
+
+    def drain(self, limit: int = 10_000) -> list[str]:
+        """Deliver every queued deletion message (and those they queue) to the purge; returns the outcomes."""
+        outcomes: list[str] = []
+        while self.queue.sent and len(outcomes) < limit:
+            request, _ = self.queue.sent.pop(0)
+            outcomes.append(self.purger.handle(request))
+        return outcomes
 
 
 def system_definition(name: str = "planner", description: str = "Calendar entries") -> dict[str, Any]:

@@ -7,12 +7,21 @@ import json
 import re
 
 import pytest
-from cloud_fakes import ApiWorld, FakeSessionStore, FakeSummarizeQueue, add_summarized, http_event, system_definition
+from cloud_fakes import (
+    ApiWorld,
+    FakeSessionStore,
+    FakeSummarizeQueue,
+    UserDataWorld,
+    add_summarized,
+    http_event,
+    system_definition,
+)
 
 from functions.api.routers import resolver
 from functions.api.wiring import Api
 from functions.ingest.router import resolver as ingest_resolver
 from functions.ingest.service import IngestService
+from functions.user_data.router import resolver as user_data_resolver
 from schemas import routes
 from schemas.contracts import ErrorBody
 from schemas.edge_api import RecordStored, SystemPublished
@@ -25,8 +34,15 @@ SAMPLE = {
     "version_id": "schema:abc",
     "query_id": "q-1",
     "asset": "index.html",
+    "user_id": "user-1",
 }
 INGEST_ROUTES = {f"POST {routes.SESSIONS}", f"GET {routes.SESSION}", f"POST {routes.SESSION_RETRY}"}
+USER_DATA_ROUTES = {
+    f"DELETE {routes.SESSION}",
+    f"DELETE {routes.USER}",
+    f"GET {routes.USER_DELETION}",
+    f"GET {routes.USER_EXPORT}",
+}
 PUBLIC_ROUTES = {f"GET {routes.DASHBOARD}", f"GET {routes.DASHBOARD_ASSET}"}
 
 
@@ -39,7 +55,7 @@ def world() -> ApiWorld:
 
 @pytest.fixture
 def api(world):
-    app = resolver(Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync))
+    app = resolver(Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync, world.edits))
 
     def call(method: str, path: str, **event) -> tuple[int, dict | str]:
         response = app.resolve(http_event(method, path, **event), None)
@@ -61,7 +77,20 @@ def concrete(route_key: str) -> tuple[str, str]:
     return method, re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], path)
 
 
-@pytest.mark.parametrize("route_key", sorted(routes.ROUTE_KEYS - INGEST_ROUTES - PUBLIC_ROUTES))
+@pytest.fixture
+def user_data():
+    world = UserDataWorld()
+    app = user_data_resolver(world.deletions, world.exporter)
+    return lambda method, path, **event: app.resolve(http_event(method, path, **event), None)
+
+
+@pytest.mark.parametrize("route_key", sorted(USER_DATA_ROUTES))
+def test_every_user_data_route_exists_and_needs_a_scope(user_data, route_key):
+    response = user_data(*concrete(route_key), scopes="ingest edge refresh edit")
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"] == "forbidden"
+
+
+@pytest.mark.parametrize("route_key", sorted(routes.ROUTE_KEYS - INGEST_ROUTES - PUBLIC_ROUTES - USER_DATA_ROUTES))
 def test_every_api_route_exists_and_needs_a_scope(api, route_key):
     status, body = api(*concrete(route_key))
     assert status == 403, (route_key, body)

@@ -122,3 +122,19 @@ def test_similar_summaries():
         with pytest.raises(ClientError) as error:
             world.search.similar(summary_id, 5, EVERYTHING)
         assert (error.value.status, error.value.code) == (status, code)
+
+
+def test_a_session_being_deleted_is_left_out_of_the_answers():
+    from cloud_fakes import ApiWorld, add_summarized
+
+    from functions.search.index import IndexedDocument, SearchIndex
+    from functions.search.service import parse_filters
+
+    world = ApiWorld()
+    for session_id in ("s-keep", "s-gone"):
+        add_summarized(world.sessions, session_id)
+    docs = [IndexedDocument(sid, "planner", None, "The dentist on Friday.") for sid in ("s-keep", "s-gone")]
+    world.index_file.index = SearchIndex.empty().with_documents(docs)
+    world.sessions.items["s-gone"]["status"] = "DELETING"
+    answer = world.search.search("dentist", 10, parse_filters({}))
+    assert [item["summary_id"] for item in answer["items"]] == ["s-keep"]

@@ -66,3 +66,19 @@ def test_a_batch_the_api_does_not_know_fails_its_sessions(world):
 def test_collecting_stops_when_the_invocation_runs_out_of_time(world):
     world.submit("s-1")
     assert world.collector.collect(lambda: COLLECT_RESERVE_MS - 1) == {"deferred": 1}
+
+
+def test_a_result_for_a_session_deleted_meanwhile_is_not_kept(world, monkeypatch):
+    batch_id = world.submit("s-1")
+    world.summarizer.end(batch_id)
+    stored = world.sessions.put_summary_text
+
+    def deleted_while_storing(session_id: str, text: str) -> str:
+        key = stored(session_id, text)
+        world.sessions.items["s-1"]["status"] = "DELETING"  # the deletion lands between the check and the record
+        return key
+
+    monkeypatch.setattr(world.sessions, "put_summary_text", deleted_while_storing)
+    assert world.collector.collect() == {"stale": 1, "ended": 1}
+    assert not any(key.startswith("summaries/") for key in world.sessions.objects)
+    assert world.sessions.items["s-1"]["status"] == "DELETING" and world.edge_queue.sent == []

@@ -182,14 +182,26 @@ def test_an_embedding_the_cloud_refuses_does_not_stop_the_translations(rig):
 
 def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
     rig.api.add_summary("s1")
+    rig.api.add_summary("busy")
+    rig.api.rejections["/edge/summaries/busy"] = (422, "not translatable now")
     rig.sqs.send(EDGE_QUEUE, translate("s1").model_dump_json())
-    rig.sqs.send(EDGE_QUEUE, translate("gone").model_dump_json())  # no such summary: HTTP 404
+    rig.sqs.send(EDGE_QUEUE, translate("busy").model_dump_json())
     rig.worker.start()
     assert rig.sqs.wait_for(lambda: rig.sqs.in_flight(EDGE_QUEUE) and not rig.sqs.visible(EDGE_QUEUE))
     assert rig.sqs.wait_for(lambda: rig.worker.status.last_error is not None)
-    assert [json.loads(body)["summary_id"] for body in rig.sqs.in_flight(EDGE_QUEUE)] == ["gone"]
-    assert "HTTP 404" in rig.worker.status.last_error
+    assert [json.loads(body)["summary_id"] for body in rig.sqs.in_flight(EDGE_QUEUE)] == ["busy"]
+    assert "HTTP 422" in rig.worker.status.last_error
     assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
+
+
+def test_a_request_for_a_deleted_summary_is_dropped(rig):
+    rig.api.add_summary("s1")
+    rig.sqs.send(EDGE_QUEUE, translate("gone").model_dump_json())  # deleted meanwhile: HTTP 404
+    rig.sqs.send(EDGE_QUEUE, translate("s1").model_dump_json())
+    rig.worker.start()
+    assert rig.sqs.wait_for(lambda: versions(rig, "s1") == dict.fromkeys(NAMES, 1))
+    assert rig.sqs.wait_for(lambda: not rig.sqs.in_flight(EDGE_QUEUE) and not rig.sqs.visible(EDGE_QUEUE))
+    assert rig.worker.status.last_error is None
 
 
 def test_stop_past_the_grace_period_cancels_the_translation_and_releases_its_message(tmp_path):

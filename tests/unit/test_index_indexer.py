@@ -79,3 +79,31 @@ def test_a_late_vector_of_an_older_model_is_left_out(parts):
     registry.set_active_embedding({"embedding_version": NEW, "seen_at": 1})
     embeddings.put("s-1", OLD, [1.0, 0.0], "2026-11-24T09:00:00Z")
     assert indexer.apply([embedding_change("s-1")]) is None and index_file.writes == 0
+
+
+def test_a_session_marked_for_deletion_leaves_the_index(parts):
+    sessions, index_file, indexer = parts.sessions, parts.index_file, parts.indexer
+    add_summarized(sessions, "s-1")
+    add_summarized(sessions, "s-2")
+    indexer.apply([session_change(sessions, "s-1"), session_change(sessions, "s-2")])
+    sessions.items["s-1"]["status"] = "DELETING"
+    indexer.apply([session_change(sessions, "s-1", old_status="SUMMARIZED")])
+    assert index_file.index.position("s-1") is None and index_file.index.position("s-2") is not None
+    writes = index_file.writes
+    assert indexer.apply([session_change(sessions, "s-1", old_status="SUMMARIZED")]) is None
+    assert index_file.writes == writes  # nothing to remove: no write
+
+
+def test_a_session_deleted_before_its_index_write_is_not_indexed(parts, monkeypatch):
+    sessions, index_file, indexer = parts.sessions, parts.index_file, parts.indexer
+    add_summarized(sessions, "s-1")
+    change = session_change(sessions, "s-1")
+    real_update = index_file.update
+
+    def deleted_first(apply):
+        sessions.items["s-1"]["status"] = "DELETING"  # the deletion lands between the read and the write
+        return real_update(apply)
+
+    monkeypatch.setattr(index_file, "update", deleted_first)
+    indexer.apply([change])
+    assert index_file.index.position("s-1") is None

@@ -125,3 +125,16 @@ def test_retry_requeues_only_a_failed_session(service, sessions, queue):
     assert len(queue.sent) == 2 and queue.sent[-1].session_id == "s-1"
     with pytest.raises(ClientError):
         service.retry("s-1", NUDGE)
+
+
+def test_a_session_being_deleted_cannot_be_posted_again_until_it_is_gone():
+    sessions, queue = FakeSessionStore(), FakeSummarizeQueue()
+    service = IngestService(sessions, queue, max_turns=10)
+    session = make_session("s-del")
+    assert service.accept(session, PLANNER).created
+    sessions.items["s-del"]["status"] = "DELETING"
+    with pytest.raises(ClientError) as refused:
+        service.accept(session, PLANNER)
+    assert (refused.value.status, refused.value.code) == (409, "deleting")
+    del sessions.items["s-del"]
+    assert service.accept(session, PLANNER).created and len(queue.sent) == 2

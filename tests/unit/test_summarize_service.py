@@ -149,3 +149,37 @@ def test_bookkeeping_that_fails_after_the_paid_call_does_not_fail_the_session(wo
     world.usage.add = broken
     assert world.handle(world.accept()) == "summarized"
     assert world.sessions.record("s-1").status.value == "SUMMARIZED"
+
+
+def test_a_session_deleted_during_its_call_is_not_recorded_or_translated(world):
+    request = world.accept()
+
+    def deleted_meanwhile(session, deadline=None):
+        world.sessions.items["s-1"]["status"] = "DELETING"  # the deletion lands while the model writes
+        return summary_result_for(session)
+
+    world.summarizer.summarize = deleted_meanwhile  # type: ignore[method-assign]
+    assert world.handle(request) == "stale"
+    assert world.sessions.items["s-1"]["status"] == "DELETING" and "summary_key" not in world.sessions.items["s-1"]
+    assert world.edge_queue.sent == [] and world.usage.rows == {}
+
+
+def test_a_session_being_deleted_is_not_summarized(world):
+    request = world.accept()
+    world.sessions.items["s-1"]["status"] = "DELETING"
+    assert world.handle(request) == "stale"
+    world.sessions.items["s-1"]["status"] = "RECEIVED"
+    world.made.clear()
+
+    def deleted_before_the_call(request):
+        world.sessions.items["s-1"]["status"] = "DELETING"  # read again once the idempotency record exists
+        return world.service.summarize(request)
+
+    assert world.service.handle(request, 1, deleted_before_the_call) == "stale"
+    assert world.summarizer.calls == [] and world.sessions.items["s-1"]["status"] == "DELETING"
+
+
+def summary_result_for(session):
+    from cloud_fakes import summary_result
+
+    return summary_result(f"Summary of {session.session_id}.")

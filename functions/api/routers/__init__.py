@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from functions.api.routers import dashboard, edge, reads, refresh, search
+from functions.api.routers import dashboard, edge, edits, reads, refresh, search
 from functions.api.wiring import Api
 from functions.http.responses import register_error_handlers
 
@@ -14,6 +14,7 @@ def resolver(api: Api) -> APIGatewayHttpResolver:
     register_error_handlers(app)
     app.include_router(dashboard.build())
     app.include_router(reads.build(api.reads))
+    app.include_router(edits.build(api.edits))
     app.include_router(search.build(api.search))
     app.include_router(refresh.build(api.refresh))
     app.include_router(edge.build(api.edge, api.embeddings))

@@ -12,7 +12,7 @@ from functions.api.embedding_sync import EmbeddingSync
 from functions.http.params import page_args, query
 from functions.http.request_body import MAX_BODY_BYTES, contract_body, json_body
 from functions.http.responses import contract_response
-from functions.http.routing import rule, scoped
+from functions.http.routing import principal, rule, scoped
 from schemas import routes
 from schemas.edge_api import EmbeddingUpload, Heartbeat, QueryEmbeddingUpload, RecordUpload, RegistryUpload
 
@@ -35,7 +35,7 @@ def build(edge: EdgeSync, embeddings: EmbeddingSync) -> Router:
 
     @router.put(rule(routes.EDGE_RECORD), middlewares=scoped("edge"))
     def put_record(summary_id: str, system: str) -> Response:
-        stored = edge.put_record(summary_id, system, body(RecordUpload))
+        stored = edge.put_record(summary_id, system, body(RecordUpload), principal(router).name)
         return contract_response(stored, 201 if stored.outcome == "created" else 200)
 
     @router.put(rule(routes.EDGE_SYSTEM), middlewares=scoped("edge"))

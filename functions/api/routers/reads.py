@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.reads import Reads
 from functions.http.params import page_args, query
-from functions.http.responses import json_response
+from functions.http.responses import contract_response, json_response
 from functions.http.routing import rule, scoped
 from schemas import routes
 
@@ -34,7 +34,10 @@ def build(reads: Reads) -> Router:
 
     @router.get(rule(routes.SYSTEM_RECORDS), middlewares=scoped("read"))
     def system_records(system: str) -> Response:
-        return json_response(reads.system_records(system, *page_args(query(router.current_event))))
+        params = query(router.current_event)
+        if "since" in params:  # the change feed: every change after the cursor, in order
+            return contract_response(reads.system_changes(system, params["since"], page_args(params)[0]))
+        return json_response(reads.system_records(system, *page_args(params)))
 
     @router.get(rule(routes.REGISTRY), middlewares=scoped("read"))
     def list_registry() -> Response:

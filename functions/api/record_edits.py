@@ -1,0 +1,127 @@
+"""A user's own changes to a system record: RFC 6902 edits, and the model output that waits beside an edit.
+
+Every change names the version it was made against (If-Match: "<version>"), so two editors, or an editor and
+the edge, never overwrite each other unseen. An edit is checked against the record's JSON Schema and stored as
+a new version authored by the user; it keeps the lineage of the version it changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+from jsonpointer import JsonPointerException
+
+from functions.api.documents import check_document
+from functions.errors import ClientError, not_found
+from functions.http.auth import Principal
+from functions.http.views import record_view
+from functions.stores.records import RecordStore, document_hash
+from functions.stores.registry import RegistryStore
+from functions.stores.sessions import SessionStore
+from schemas.contracts import LINEAGE_FIELDS, Lineage
+
+
+def record_etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int:
+    """The version an If-Match header names; 428 without one, 400 for anything but "<version>"."""
+    if not if_match:
+        raise ClientError(
+            "precondition_required",
+            'send If-Match: "<version>" with the record version you changed (GET the summary for it)',
+            status=428,
+        )
+    text = if_match.strip().strip('"')
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise ClientError("invalid_if_match", f'If-Match must be "<version>", got {if_match[:40]!r}')
+    return int(text)
+
+
+def applied(document: Any, operations: Any) -> Any:
+    """`document` after the RFC 6902 patch `operations` (jsonpatch); 409 when a test fails, 422 when invalid."""
+    if not isinstance(operations, list):
+        raise ClientError("invalid_patch", "the body must be a JSON Patch: an array of operations", status=422)
+    try:
+        return jsonpatch.JsonPatch(operations).apply(document)
+    except jsonpatch.JsonPatchTestFailed as error:
+        raise ClientError("patch_test_failed", f"a test operation failed: {error}", status=409) from error
+    except (jsonpatch.JsonPatchException, JsonPointerException, TypeError, ValueError, KeyError, IndexError) as error:
+        raise ClientError("invalid_patch", f"the patch cannot be applied: {error}", status=422) from error
+
+
+class RecordEdits:
+    def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore) -> None:
+        self.sessions, self.records, self.registry = sessions, records, registry
+
+    def _current(self, summary_id: str, system: str, if_match: str | None) -> dict[str, Any]:
+        version = expected_version(if_match)
+        self.sessions.summarized(summary_id)
+        current = self.records.get(summary_id, system)
+        if not current:
+            raise not_found(f"session {summary_id} has no {system} record")
+        if int(current["version"]) != version:
+            raise ClientError(
+                "precondition_failed",
+                f"{summary_id}/{system} is at version {current['version']}, not {version}; read it again",
+                status=412,
+            )
+        return current
+
+    def edit(self, summary_id: str, system: str, operations: Any, if_match: str | None, caller: Principal) -> dict:
+        """Apply the patch to the current version and store the result as the user's version (or leave the
+        record as it is when nothing changes). Raises 404, 409, 412, 422 or 428."""
+        current = self._current(summary_id, system, if_match)
+        document = self.records.document(current)
+        changed = applied(document, operations)
+        if not isinstance(changed, dict):
+            raise ClientError("invalid_patch", "the patched document must stay a JSON object", status=422)
+        check_document(self.registry, current["schema_version"], changed)
+        if document_hash(changed) == current["document_hash"]:
+            return self._view(current)
+        item = self.records.store_version(
+            summary_id=summary_id,
+            system=system,
+            expected_version=int(current["version"]),
+            document=changed,
+            patch=jsonpatch.make_patch(document, changed).patch,
+            lineage=Lineage(**{name: current[name] for name in LINEAGE_FIELDS}),
+            request_id=None,
+            author="user",
+            author_name=caller.name,
+            keep={"proposal": current["proposal"]} if "proposal" in current else None,
+        )
+        return self._view(item)
+
+    def accept_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
+        """Make the waiting model output the record's next version. Raises 404, 412 or 428."""
+        current = self._current(summary_id, system, if_match)
+        proposal = current.get("proposal")
+        if not proposal:
+            raise not_found(f"{summary_id}/{system} has no proposal waiting")
+        document, previous = self.records.proposal_document(proposal), self.records.document(current)
+        item = self.records.store_version(
+            summary_id=summary_id,
+            system=system,
+            expected_version=int(current["version"]),
+            document=document,
+            patch=jsonpatch.make_patch(previous, document).patch,
+            lineage=Lineage(**proposal["lineage"]),
+            request_id=proposal.get("request_id") or None,
+            author="edge",
+            author_name=proposal.get("author_name", ""),
+        )
+        return self._view(item)
+
+    def dismiss_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
+        """Drop the waiting model output; the user's version stays. Raises 404, 412 or 428."""
+        current = self._current(summary_id, system, if_match)
+        if not current.get("proposal") or not self.records.clear_proposal(summary_id, system, int(current["version"])):
+            raise not_found(f"{summary_id}/{system} has no proposal waiting at version {current['version']}")
+        return self._view(self.records.get(summary_id, system) or current)
+
+    def _view(self, item: dict[str, Any]) -> dict:
+        proposal = item.get("proposal")
+        return record_view(item, self.records.document(item), proposal and self.records.proposal_document(proposal))

@@ -1,0 +1,143 @@
+"""A user's edits over fakes: RFC 6902 patches against a named version, checked by the schema, authored by the
+user; a later translation waits beside the edit as a proposal unless the refresh forces it."""
+
+from __future__ import annotations
+
+import pytest
+from cloud_fakes import ApiWorld, add_summarized, system_definition
+
+from functions.errors import ClientError
+from functions.http.auth import Principal
+from schemas.contracts import RefreshSelector
+from schemas.edge_api import RecordUpload
+from schemas.system_definition import SystemDefinition
+
+DEFINITION = SystemDefinition.from_dict(system_definition())
+LINEAGE = {
+    "translator_model_version": "translator-model:m1",
+    "translator_prompt_version": "translator-prompt:p1",
+    "schema_version": DEFINITION.schema_version,
+}
+ME = Principal("me", frozenset({"edit"}), None)
+
+
+@pytest.fixture
+def world() -> ApiWorld:
+    world = ApiWorld()
+    add_summarized(world.sessions, "s-1")
+    world.edge.publish_system("planner", system_definition())
+    world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}, 0), "local-edge")
+    return world
+
+
+def upload(document: dict, expected: int, request_id: str | None = None) -> RecordUpload:
+    return RecordUpload(document=document, lineage=LINEAGE, expected_version=expected, request_id=request_id)
+
+
+def refused(call) -> tuple[int, str]:
+    with pytest.raises(ClientError) as error:
+        call()
+    return error.value.status, error.value.code
+
+
+def stored(world: ApiWorld) -> tuple[int, dict, str]:
+    item = world.records.get("s-1", "planner")
+    return int(item["version"]), world.records.document(item), item["author"]
+
+
+RENAME = [{"op": "replace", "path": "/title", "value": "Dentist at 9"}]
+
+
+def test_an_edit_names_the_version_it_changes(world):
+    assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, None, ME)) == (428, "precondition_required")
+    assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, "v1", ME)) == (400, "invalid_if_match")
+    assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, '"2"', ME)) == (412, "precondition_failed")
+    view = world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    assert (view["version"], view["document"], view["author"], view["author_name"]) == (
+        2,
+        {"title": "Dentist at 9"},
+        "user",
+        "me",
+    )
+    assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, '"1"', ME)) == (412, "precondition_failed")
+
+
+@pytest.mark.parametrize(
+    ("operations", "expected"),
+    [
+        ({"op": "replace"}, (422, "invalid_patch")),
+        ([{"op": "frobnicate", "path": "/title"}], (422, "invalid_patch")),
+        ([{"op": "remove", "path": "/nothing"}], (422, "invalid_patch")),
+        ([{"op": "add", "path": "title", "value": 1}], (422, "invalid_patch")),
+        ([{"op": "test", "path": "/title", "value": "Other"}, *RENAME], (409, "patch_test_failed")),
+        ([{"op": "replace", "path": "", "value": ["not", "an", "object"]}], (422, "invalid_patch")),
+        ([{"op": "add", "path": "/extra", "value": 1}], (422, "schema_violation")),
+        ([{"op": "remove", "path": "/title"}], (422, "schema_violation")),
+        ([{"op": "add", "path": "/day", "value": "next Tuesday"}], (422, "schema_violation")),
+    ],
+)
+def test_a_bad_patch_is_refused_and_nothing_changes(world, operations, expected):
+    before, history = stored(world), list(world.records.history)
+    assert refused(lambda: world.edits.edit("s-1", "planner", operations, '"1"', ME)) == expected
+    assert stored(world) == before and world.records.history == history
+
+
+def test_the_history_and_the_feed_say_who_made_each_version(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    history = world.reads.history("s-1", "planner", 10, None)["items"]
+    assert [(h["version"], h["author"]) for h in history] == [(2, "user"), (1, "edge")]
+    assert history[0]["patch"] == RENAME
+    feed = world.reads.system_changes("planner", "0", 10)
+    assert [(c.seq, c.change, c.author) for c in feed.items] == [(1, "created", "edge"), (2, "updated", "user")]
+
+
+def test_a_retranslation_waits_beside_the_users_version_until_accepted(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    _, request = world.refresh.request(RefreshSelector(summary_id="s-1", system="planner"))
+    answer = world.edge.put_record("s-1", "planner", upload({"title": "Dentist, Friday"}, 2, request["request_id"]))
+    assert (answer.outcome, answer.version) == ("proposed", 2)
+    assert stored(world) == (2, {"title": "Dentist at 9"}, "user")
+    record = world.reads.summary("s-1")["records"][0]
+    assert record["proposal"]["document"] == {"title": "Dentist, Friday"}
+    assert world.refresh.get(request["request_id"])["status"] == "done"
+
+    assert refused(lambda: world.edits.accept_proposal("s-1", "planner", '"1"')) == (412, "precondition_failed")
+    accepted = world.edits.accept_proposal("s-1", "planner", '"2"')
+    assert (accepted["version"], accepted["author"], "proposal" in accepted) == (3, "edge", False)
+    assert stored(world) == (3, {"title": "Dentist, Friday"}, "edge")
+
+
+def test_a_dismissed_proposal_leaves_the_users_version(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
+    view = world.edits.dismiss_proposal("s-1", "planner", '"2"')
+    assert ("proposal" in view, view["version"]) == (False, 2)
+    assert refused(lambda: world.edits.dismiss_proposal("s-1", "planner", '"2"')) == (404, "not_found")
+    assert refused(lambda: world.edits.accept_proposal("s-1", "planner", '"2"')) == (404, "not_found")
+
+
+def test_an_edit_keeps_a_waiting_proposal(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
+    view = world.edits.edit("s-1", "planner", [{"op": "replace", "path": "/title", "value": "Mine"}], '"2"', ME)
+    assert view["proposal"]["document"] == {"title": "Model title"}
+
+
+def test_a_forced_refresh_replaces_the_users_version(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    _, request = world.refresh.request(RefreshSelector(summary_id="s-1", system="planner", force=True))
+    answer = world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2, request["request_id"]))
+    assert (answer.outcome, answer.version) == ("updated", 3)
+    assert stored(world) == (3, {"title": "Model title"}, "edge")
+
+
+def test_an_unchanged_edit_stores_nothing(world):
+    same = [{"op": "replace", "path": "/title", "value": "Dentist"}]
+    assert world.edits.edit("s-1", "planner", same, '"1"', ME)["version"] == 1
+    assert len(world.records.history) == 1
+
+
+def test_a_record_of_a_session_being_deleted_cannot_be_edited(world):
+    world.sessions.items["s-1"]["status"] = "DELETING"
+    assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, '"1"', ME)) == (404, "not_found")
+    assert refused(lambda: world.edge.put_record("s-1", "planner", upload({"title": "x"}, 1))) == (404, "not_found")
