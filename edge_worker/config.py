@@ -42,6 +42,10 @@ class EdgeConfig(BaseModel):
     visibility_seconds: int = Field(default=120, ge=10, le=43200, description="SQS visibility timeout of a job")
     reconcile_seconds: int = Field(default=600, ge=5, description="time between two searches for missed work")
     flush_seconds: float = Field(default=5.0, gt=0, description="time between two outbox replays")
+    backfill_queue_url: str = Field(
+        default="", description="the BackfillQueue's SQS URL: backfills, polled only when the edge queue is empty"
+    )
+    batch_size: int = Field(default=8, ge=1, le=64, description="most (summary, system) pairs decoded together")
     query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"
@@ -66,6 +70,8 @@ ENVIRONMENT = {  # setting -> the environment variable that sets it
     "visibility_seconds": "SSP_VISIBILITY_SECONDS",
     "state_dir": "SSP_EDGE_STATE_DIR",
     "query_queue_url": "SSP_QUERY_QUEUE_URL",
+    "backfill_queue_url": "SSP_BACKFILL_QUEUE_URL",
+    "batch_size": "SSP_BATCH_SIZE",
     "embedding_model": "SSP_EMBEDDING_MODEL",
 }
 

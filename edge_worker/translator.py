@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import PREFILL_STEP, Decoding, decode
-from edge_worker.jobs import lineage_for
+from edge_worker.jobs import TranslationJob, lineage_for
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
@@ -81,13 +80,11 @@ class TranslationFailure(BaseModel):
 Outcome = Translation | TranslationFailure
 
 
-@dataclass(frozen=True)
-class Job:
-    """One summary and the systems it needs."""
+def prefix_cache_dir() -> Path:
+    """Where the edge keeps its systems' prefix KV caches: $SSP_HOME/prefix-cache."""
+    from edge_worker.config import ssp_home
 
-    summary_id: str
-    summary_text: str
-    systems: Sequence[SystemLike]
+    return ssp_home() / "prefix-cache"
 
 
 def model_version(model_info: ModelInfoLike) -> str:
@@ -101,7 +98,7 @@ def for_this_device(model: Any) -> Any:
     MLX's CPU quantized matmul is a scalar kernel (about 2.5x slower per prefill token than float32 here);
     on Apple GPUs the quantized kernels are the fast path and the model is returned unchanged.
     """
-    if mx.metal.is_available() or not any("scales" in name for name, _ in _flat_parameters(model)):
+    if mx.metal.is_available() or not any(name.endswith("scales") for name in _parameter_names(model)):
         return model
     from mlx.utils import tree_map
     from mlx_lm.utils import dequantize_model
@@ -114,10 +111,10 @@ def for_this_device(model: Any) -> Any:
     return model
 
 
-def _flat_parameters(model: Any) -> list[tuple[str, Any]]:
+def _parameter_names(model: Any) -> list[str]:
     from mlx.utils import tree_flatten
 
-    return tree_flatten(model.parameters())
+    return [str(entry[0]) for entry in tree_flatten(model.parameters())]
 
 
 class Translator:
@@ -175,7 +172,7 @@ class Translator:
         returns True, Cancelled is raised.
         """
         [outcomes] = self.translate_many(
-            [Job(summary_id, summary_text, list(systems))],
+            [TranslationJob(summary_id, summary_text, list(systems))],
             naive=naive,
             seed=seed,
             checkpoint=checkpoint,
@@ -186,7 +183,7 @@ class Translator:
 
     def translate_many(
         self,
-        jobs: Sequence[Job],
+        jobs: Sequence[TranslationJob],
         *,
         naive: bool = False,
         seed: int | None = None,
@@ -247,7 +244,7 @@ class Translator:
 
     # ----- internals -----
     def _decoding(
-        self, job: Job, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
+        self, job: TranslationJob, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
     ) -> tuple[Decoding, int]:
         """The sequence for one pair, and the prompt tokens it prefills (its prefix too, when computed now)."""
         grammar, worst_case = self._grammar(system)
@@ -270,7 +267,9 @@ class Translator:
                 layer.trim(len(prompt.prefix_tokens) - reused)
         return Decoding(rest, cache, constraint), len(rest) + extra
 
-    def _outcome(self, job: Job, system: SystemLike, decoding: Decoding, prompt_tokens: int, batch: int) -> Outcome:
+    def _outcome(
+        self, job: TranslationJob, system: SystemLike, decoding: Decoding, prompt_tokens: int, batch: int
+    ) -> Outcome:
         if decoding.error is not None:
             return _failure(job, system, decoding.error)
         try:
@@ -325,7 +324,7 @@ class Translator:
         return min(limit, self.max_tokens) if self.max_tokens else limit
 
 
-def _failure(job: Job, system: SystemLike, error: BaseException) -> TranslationFailure:
+def _failure(job: TranslationJob, system: SystemLike, error: BaseException) -> TranslationFailure:
     message = str(error)
     if system.name not in message:
         message = f"system {system.name!r}: {message}"
@@ -350,7 +349,6 @@ def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
 
 
 __all__ = [
-    "Job",
     "Lineage",
     "Outcome",
     "Translation",
@@ -359,4 +357,5 @@ __all__ = [
     "Translator",
     "for_this_device",
     "model_version",
+    "prefix_cache_dir",
 ]

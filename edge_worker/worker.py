@@ -1,11 +1,14 @@
 """The edge daemon: long-poll EdgeQueue, translate with the local model, store through the API.
 
-Its loops (threads): the edge queue, the outbox replay, reconcile (work a lost message left undone), and with an
-embedder the heartbeat and the search-query queue. All model work runs on one ModelThread.
+Its loops (threads): the queues (EdgeQueue first: new sessions and user refreshes; BackfillQueue only when it is
+empty), the outbox replay, reconcile (work a lost message left undone), and with an embedder the heartbeat and the
+search-query queue. All model work runs on one ModelThread; the messages received together decode as one batch,
+so the batch grows with the queue's depth (up to SQS's 10 messages per receive).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -30,6 +33,7 @@ from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 RECEIVE_RETRY_S = 5.0  # after a failed receive (network loss)
+MAX_RECEIVE = 10  # SQS's largest receive; fewer when a batch holds fewer pairs (config.batch_size)
 
 
 class EdgeWorker:
@@ -59,6 +63,17 @@ class EdgeWorker:
             wait_seconds=config.wait_seconds,
             visibility_seconds=config.visibility_seconds,
             on_error=self._error,
+        )
+        self.backfill_queue = (
+            QueueLeases(
+                sqs,
+                config.backfill_queue_url,
+                wait_seconds=config.wait_seconds,
+                visibility_seconds=config.visibility_seconds,
+                on_error=self._error,
+            )
+            if config.backfill_queue_url
+            else None
         )
         self.query_queue = (
             QueueLeases(sqs, config.query_queue_url, wait_seconds=config.wait_seconds, on_error=self._error)
@@ -124,8 +139,9 @@ class EdgeWorker:
         self._stopped_cleanly = self.model.close(timeout=ABANDON_WAIT_S)
         if not self._stopped_cleanly:
             logger.warning("the model thread is still busy with work that cannot be interrupted")
-        if self.edge_queue.release_held():
-            logger.info("in-flight message released for later")
+        released = self.edge_queue.release_held() + (self.backfill_queue.release_held() if self.backfill_queue else 0)
+        if released:
+            logger.info("in-flight messages released for later", count=released)
         self._write_status()
         if not any(thread.is_alive() for thread in self._threads):
             self.outbox.close()
@@ -176,27 +192,70 @@ class EdgeWorker:
                 return
 
     def _poll_loop(self) -> None:
-        self._serve(self.edge_queue, 1, self._handle_job)
-
-    def _handle_job(self, message: dict[str, Any]) -> None:
-        """Delete the message once done; give it back at once when stopped; else it comes back after its timeout."""
-        outcome = "delete"
-        with self.edge_queue.hold(message) as receipt:
+        """Urgent work first: the backfill queue is asked only when the edge queue has nothing waiting."""
+        while not self.stop_event.is_set():
             try:
-                self.translations.process(TranslateRequest.model_validate_json(message["Body"]))
+                leases, messages = self._next_messages()
+            except Exception as error:  # network loss: wait and try again
+                self._error(f"receiving work: {error}")
+                self.stop_event.wait(RECEIVE_RETRY_S)
+                continue
+            if not messages:
+                continue
+            try:
+                self._handle_batch(leases, messages)
             except Cancelled:
-                outcome = "release"
-            except ApiUnavailable as error:
-                self._error(f"message {message['MessageId']}: {error}")
-                outcome = "keep"
-            except Exception as error:
-                self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
-                outcome = "keep"
-        if outcome == "release":
-            self.edge_queue.release(receipt)
-            logger.info("in-flight message released for later")
-        elif outcome == "delete":
-            self.edge_queue.delete(receipt)
+                return
+
+    def _next_messages(self) -> tuple[QueueLeases, list[dict[str, Any]]]:
+        most = min(MAX_RECEIVE, self.config.batch_size)
+        if self.backfill_queue is None:
+            return self.edge_queue, self.edge_queue.receive(most)
+        urgent = self.edge_queue.receive(most, wait_seconds=0)
+        if urgent:
+            return self.edge_queue, urgent
+        backfill = self.backfill_queue.receive(most, wait_seconds=0)
+        if backfill:
+            return self.backfill_queue, backfill
+        return self.edge_queue, self.edge_queue.receive(most)  # both empty: long-poll the urgent one
+
+    def _handle_batch(self, leases: QueueLeases, messages: list[dict[str, Any]]) -> None:
+        """Delete each message once its work is stored; give them back at once when stopped; a message whose work
+        failed comes back after its timeout. Raises Cancelled when stopped."""
+        outcomes: dict[str, str] = {}
+        requests: list[tuple[dict[str, Any], TranslateRequest]] = []
+        for message in messages:
+            try:
+                requests.append((message, TranslateRequest.model_validate_json(message["Body"])))
+            except ValueError as error:
+                self._error(f"message {message['MessageId']}: not a translate request: {error}")
+                outcomes[message["MessageId"]] = "keep"
+        cancelled = False
+        with contextlib.ExitStack() as held:
+            receipts = {m["MessageId"]: held.enter_context(leases.hold(m)) for m, _ in requests}
+            try:
+                results = self.translations.process_many(
+                    [request for _, request in requests], batch_size=self.config.batch_size
+                )
+            except Cancelled:
+                cancelled = True
+                results = [Cancelled("the worker is stopping")] * len(requests)
+            for (message, _), result in zip(requests, results, strict=True):
+                if cancelled:
+                    break
+                if isinstance(result, Exception):
+                    self._error(f"message {message['MessageId']}: {_describe(result)}")
+                    outcomes[message["MessageId"]] = "keep"
+                else:
+                    outcomes[message["MessageId"]] = "delete"
+        for message_id, receipt in receipts.items():
+            if cancelled:
+                leases.release(receipt)
+            elif outcomes.get(message_id) == "delete":
+                leases.delete(receipt)
+        if cancelled:
+            logger.info("in-flight messages released for later", count=len(receipts))
+            raise Cancelled("the worker is stopping")
 
     def _query_loop(self) -> None:
         """Search queries want an answer within seconds: their own queue, and urgent calls on the model thread."""
@@ -253,3 +312,7 @@ class EdgeWorker:
     def _write_status(self) -> None:
         outbox = self.outbox.size() if not self.stop_event.is_set() else None
         self._status_file.write(self.status, outbox=outbox, systems=sorted(self.catalog.systems))
+
+
+def _describe(error: Exception) -> str:
+    return str(error) if isinstance(error, ApiUnavailable) else f"{type(error).__name__}: {error}"

@@ -175,9 +175,10 @@ class BudgetGuard:
             if matcher.is_error():
                 return None
             forced = matcher.compute_ff_tokens()  # what the decoder takes from the grammar, as it does
-            choices = forced or [self._closing_step(matcher, cursor)]
-            if choices[0] is None:
+            step = None if forced else self._closing_step(matcher, cursor)
+            if not forced and step is None:
                 return None
+            choices = forced or [int(step or 0)]
             for token in choices:
                 matcher.consume_token(token)
                 cursor.feed(self._bytes(token))

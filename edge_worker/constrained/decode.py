@@ -11,6 +11,7 @@ BatchGenerator does (mlx_lm/generate.py, GenerationBatch).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -120,7 +121,7 @@ def _decode_one(
             continue  # the next token is already known (forced)
         bitmask = seq.constraint.next_mask()
         token = _sample(logits, bitmask, seq.constraint.gtok.vocab_size, metal, sampler)[0]
-        _guarded(seq, lambda token=token: _advance(seq, token))
+        _guarded(seq, functools.partial(_advance, seq, token))
         if _finish(seq, started):
             return
 
@@ -149,7 +150,7 @@ def _decode_batch(
             tokens = _sample(picked, masks, active[0].constraint.gtok.vocab_size, metal, sampler)
             for index, token in zip(rows, tokens, strict=True):
                 seq = active[index]
-                _guarded(seq, lambda seq=seq, token=token: _advance(seq, token))
+                _guarded(seq, functools.partial(_advance, seq, token))
         keep = [index for index, seq in enumerate(active) if not _finish(seq, started)]
         if len(keep) < len(active):
             if keep:
@@ -213,6 +214,7 @@ def masked_rows(logits: mx.array, bitmask: np.ndarray, vocab_size: int, metal: b
 def _sample(logits: mx.array, bitmask: np.ndarray, vocab_size: int, metal: bool, sampler: Sampler | None) -> list[int]:
     masked = masked_rows(logits, bitmask, vocab_size, metal)
     if sampler is None:
-        return mx.argmax(masked, axis=-1).tolist()
-    logprobs = masked - mx.logsumexp(masked, axis=-1, keepdims=True)
-    return sampler(logprobs).tolist()
+        chosen = mx.argmax(masked, axis=-1)
+    else:
+        chosen = sampler(masked - mx.logsumexp(masked, axis=-1, keepdims=True))
+    return np.asarray(chosen).astype(np.int64).tolist()

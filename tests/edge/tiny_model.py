@@ -55,7 +55,7 @@ def _train_tokenizer(vocab_size: int) -> Tokenizer:
 
 
 def build_tiny_model(
-    folder: Path, *, seed: int = 0, vocab_size: int = 600, chat_template: str | None | object = _UNSET
+    folder: Path, *, seed: int = 0, vocab_size: int = 600, chat_template: str | object | None = _UNSET
 ) -> Path:
     """Write config.json, model.safetensors and a tokenizer into folder; return folder.
 
