@@ -84,6 +84,7 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
     config = EdgeConfig(
         api_url=stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         systems_dirs=[default_systems_dir()],
         state_dir=state_dir,
         wait_seconds=1,

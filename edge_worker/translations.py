@@ -142,7 +142,7 @@ class Translations:
         jobs = [TranslationJob(request.summary_id, summary["text"], todo) for _, request, summary, todo in work]
         pairs = sum(len(job.systems) for job in jobs)
         outcomes = self.translator.translate_many(
-            jobs, checkpoint=self._between_tokens, batch_size=min(pairs, batch_size or pairs)
+            jobs, checkpoint=self.between_steps, batch_size=min(pairs, batch_size or pairs)
         )
         for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
             try:
@@ -212,7 +212,7 @@ class Translations:
         definition = self.catalog.get(request.system)
         return [definition] if definition else []
 
-    def _between_tokens(self) -> bool:
+    def between_steps(self) -> bool:
         """Search queries waiting for an embedding go first; True once the grace period at stop is over."""
         self.model.run_urgent()
         return self.abandon.is_set()

@@ -222,15 +222,19 @@ class Translator:
                 outcomes[j][s] = self._outcome(jobs[j], jobs[j].systems[s], decoding, prompt_tokens, len(ready))
         return [[outcome for outcome in row if outcome is not None] for row in outcomes]
 
-    def prepare(self, systems: Iterable[SystemLike]) -> list[TranslationFailure]:
+    def prepare(
+        self, systems: Iterable[SystemLike], *, checkpoint: Callable[[], bool] | None = None
+    ) -> list[TranslationFailure]:
         """Compile the systems' grammars and prefill their prompt prefixes now (or read them from disk), and
-        delete prefix caches no current system uses. Returns the systems that cannot be translated."""
+        delete prefix caches no current system uses. Returns the systems that cannot be translated.
+
+        checkpoint: as for translate (between prefill chunks); Cancelled when it returns True."""
         failures, versions = [], set()
         for system in systems:
             try:
                 self._grammar(system)
                 prompt = self._prompt(system)
-                self.prefixes.get(prompt.version, prompt.prefix_tokens, self._prefill)
+                self.prefixes.get(prompt.version, prompt.prefix_tokens, lambda t: self._prefill(t, checkpoint))
                 versions.add(prompt.version)
             except Cancelled:
                 raise

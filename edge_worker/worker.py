@@ -24,6 +24,7 @@ from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.outbox import Outbox
 from edge_worker.ports import CloudApi, EmbedderLike, QueueClient, TranslatorLike
+from edge_worker.prompting import prompt_content, prompt_version
 from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import StatusFile, WorkerStatus
@@ -159,8 +160,12 @@ class EdgeWorker:
         for error in errors:
             logger.warning("broken system definition ignored", problem=str(error))
         for definition in changed:
+            # The prompt first: the cloud's backfill skips records already made with it.
+            prompt = self.delivery.registry_entry(
+                prompt_version(definition), "translator-prompt", prompt_content(definition)
+            )
             try:
-                sent = self.delivery.send(self.delivery.system(definition.name, definition.to_dict()))
+                sent = self.delivery.send(prompt, self.delivery.system(definition.name, definition.to_dict()))
             except ApiRejected as error:
                 self._error(f"publishing {definition.name}: {error}")
                 continue
@@ -173,7 +178,28 @@ class EdgeWorker:
                 definition_version=sent.answer.get("definition_version"),
                 backfill_request_id=sent.answer.get("backfill_request_id"),
             )
+        self._prepare_translator()
         self._write_status()
+
+    def _prepare_translator(self) -> None:
+        """Compile the current systems' grammars and prefill their prompt prefixes on the model thread, in the
+        background; prefix caches no current system uses are deleted."""
+        prepare = getattr(self.translator, "prepare", None)
+        if prepare is None:
+            return
+
+        def run() -> None:
+            try:
+                failures = self.model.call(prepare, self.catalog.current(), checkpoint=self.translations.between_steps)
+            except Cancelled:
+                return
+            except Exception as error:
+                self._error(f"preparing the translator: {type(error).__name__}: {error}")
+                return
+            for failure in failures:
+                self._error(f"system {failure.system} cannot be translated: {failure.error}")
+
+        threading.Thread(target=run, name="edge-prepare", daemon=True).start()
 
     # ----- the queues -----
     def _serve(self, leases: QueueLeases, max_messages: int, handle: Callable[[dict[str, Any]], None]) -> None:

@@ -68,7 +68,8 @@ class EdgeSync:
         """Validate the document against the schema version it names and store it as the next version.
 
         Raises 404 (no such summary or system), 422 (unknown schema version, schema violation) or 409 (stale).
-        Counts towards the refresh request the upload names, whatever the outcome.
+        Counts once towards the refresh request the upload names, and the backfill that queued it, whatever the
+        outcome.
         """
         self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
@@ -97,7 +98,7 @@ class EdgeSync:
                 status=422,
             )
         stored = self._store(summary_id, system, upload)
-        self.refresh.complete_one(upload.request_id)
+        self.refresh.complete(summary_id, system, upload.request_id)
         logger.info(
             "record stored", summary_id=summary_id, system=system, outcome=stored.outcome, version=stored.version
         )
@@ -153,5 +154,5 @@ class EdgeSync:
         self.registry.set_active_system(pointer)
         if not changed:
             return SystemPublished(**pointer, changed=False)
-        _, backfill = self.refresh.request(RefreshSelector(system=name))
+        _, backfill = self.refresh.request(RefreshSelector(system=name), backfill=True)
         return SystemPublished(**pointer, changed=True, backfill_request_id=backfill["request_id"])

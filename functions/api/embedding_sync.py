@@ -70,7 +70,7 @@ class EmbeddingSync:
         self._check_vector(upload.embedding_version, upload.vector)
         self.embeddings.put(summary_id, upload.embedding_version, upload.vector, utc_now())
         self.sessions.set_embedding_version(summary_id, upload.embedding_version)
-        self.refresh.complete_one(upload.request_id)
+        self.refresh.complete(summary_id, "embed", upload.request_id)
         return EmbeddingStored(summary_id=summary_id, embedding_version=upload.embedding_version)
 
     def put_query_embedding(self, query_id: str, upload: QueryEmbeddingUpload) -> QueryEmbeddingStored:

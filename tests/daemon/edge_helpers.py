@@ -23,6 +23,7 @@ def edge_worker(
     config = EdgeConfig(
         api_url=api_url or stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         query_queue_url=stack.resolved("QueryQueue"),
         systems_dirs=systems_dirs or [default_systems_dir()],
         state_dir=state_dir,
