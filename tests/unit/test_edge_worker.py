@@ -198,10 +198,12 @@ def test_systems_the_api_cannot_take_at_start_are_published_from_the_outbox(tmp_
     rig.api.available = False
     rig.worker.start()
     try:
-        assert rig.worker.outbox.size() == len(NAMES)
+        assert rig.worker.outbox.size() == 2 * len(NAMES)  # each system's prompt entry, then the system
         rig.api.available = True
-        assert rig.worker.flush_outbox() == len(NAMES)
+        assert rig.worker.flush_outbox() == 2 * len(NAMES)
         assert sorted(rig.api.systems) == NAMES
+        prompts = [path for _, path in rig.api.sent if path.startswith("/edge/registry/translator-prompt")]
+        assert len(prompts) == len(NAMES)
     finally:
         rig.worker.stop()
 
