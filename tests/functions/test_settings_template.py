@@ -57,6 +57,7 @@ REQUIRED = {
         "QUERY_EMBEDDINGS_TABLE",
         "DATA_BUCKET",
         "EDGE_QUEUE_URL",
+        "BACKFILL_QUEUE_URL",
         "QUERY_QUEUE_URL",
     },
     "IndexFunction": {"SESSIONS_TABLE", "EMBEDDINGS_TABLE", "REGISTRY_TABLE", "DATA_BUCKET"},
