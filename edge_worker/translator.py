@@ -8,7 +8,7 @@ own tokens and the closing ones. The (summary, system) pairs of a call decode to
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,35 +191,41 @@ class Translator:
         batch_size: int | None = None,
         fast_forward: bool | None = None,
     ) -> list[list[Outcome]]:
-        """Every (summary, system) pair of `jobs`, decoded `batch_size` at a time; outcomes per job, in order."""
+        """Every (summary, system) pair of `jobs`, at most `batch_size` decoding together (a finished pair's place
+        goes to the next one); outcomes per job, in order."""
         if seed is not None:
             mx.random.seed(seed)
         size = max(1, batch_size or self.batch_size)
         fast = self.fast_forward if fast_forward is None else fast_forward
         outcomes: list[list[Outcome | None]] = [[None] * len(job.systems) for job in jobs]
-        pairs = [(j, s) for j, job in enumerate(jobs) for s in range(len(job.systems))]
-        for start in range(0, len(pairs), size):
-            chunk = pairs[start : start + size]
-            ready: list[tuple[int, int, Decoding, int]] = []
-            for j, s in chunk:
-                job, system = jobs[j], jobs[j].systems[s]
-                try:
-                    decoding, prompt_tokens = self._decoding(job, system, naive, checkpoint)
-                except Cancelled:
-                    raise
-                except Exception as error:  # this system only: a schema that does not compile, a bad prompt
-                    outcomes[j][s] = _failure(job, system, error)
-                    continue
-                ready.append((j, s, decoding, prompt_tokens))
-            decode(
-                self.model,
-                [decoding for _, _, decoding, _ in ready],
-                fast_forward=fast,
-                sampler=make_sampler(temp=self.temperature) if self.temperature > 0 else None,
-                checkpoint=checkpoint,
+        started: list[tuple[int, int, Decoding, int]] = []
+
+        def sequences() -> Iterator[Decoding]:
+            """Each pair's sequence, built (its prefix cache copied) only when the batch has room for it."""
+            for j, job in enumerate(jobs):
+                for s, system in enumerate(job.systems):
+                    try:
+                        decoding, prompt_tokens = self._decoding(job, system, naive, checkpoint)
+                    except Cancelled:
+                        raise
+                    except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
+                        outcomes[j][s] = _failure(job, system, error)
+                        continue
+                    started.append((j, s, decoding, prompt_tokens))
+                    yield decoding
+
+        decode(
+            self.model,
+            sequences(),
+            batch_size=size,
+            fast_forward=fast,
+            sampler=make_sampler(temp=self.temperature) if self.temperature > 0 else None,
+            checkpoint=checkpoint,
+        )
+        for j, s, decoding, prompt_tokens in started:
+            outcomes[j][s] = self._outcome(
+                jobs[j], jobs[j].systems[s], decoding, prompt_tokens, min(size, len(started))
             )
-            for j, s, decoding, prompt_tokens in ready:
-                outcomes[j][s] = self._outcome(jobs[j], jobs[j].systems[s], decoding, prompt_tokens, len(ready))
         return [[outcome for outcome in row if outcome is not None] for row in outcomes]
 
     def prepare(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,30 +74,111 @@ class Decoding:
 
 def decode(
     model: Any,
-    sequences: Sequence[Decoding],
+    sequences: Iterable[Decoding],
     *,
+    batch_size: int = 1,
     fast_forward: bool = True,
     sampler: Sampler | None = None,
     checkpoint: Callable[[], bool] | None = None,
 ) -> None:
-    """Generate every sequence to a complete document (or its own error); one batch when there are several.
+    """Generate every sequence to a complete document (or its own error), at most `batch_size` at a time.
 
-    A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others go
-    on. checkpoint is called before each prefill chunk and each step and may run short model work there; when it
-    returns True, Cancelled is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
+    Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
+    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory. A batch
+    left with one row and nothing waiting goes on alone, fast-forwarding again. A sequence that fails (budget
+    exhausted, grammar error) gets `error` set and leaves the batch; the others go on. checkpoint is called
+    before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
+    is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
     """
     started = time.perf_counter()
-    for seq in sequences:
-        t0 = time.perf_counter()
-        _prefill(model, seq.cache, seq.prompt[:-1], checkpoint)
-        seq._feed.append(seq.prompt[-1])
-        seq.prefill_seconds = time.perf_counter() - t0
-        _guarded(seq, seq.take_forced)
-    active = [seq for seq in sequences if not _finish(seq, started)]
-    if len(active) > 1:
-        _decode_batch(model, active, sampler, checkpoint, started)
-    elif active:
-        _decode_one(model, active[0], fast_forward, sampler, checkpoint, started)
+    waiting = _Waiting(sequences)
+    if batch_size <= 1:
+        while (seq := waiting.take()) is not None:
+            if _start(model, seq, checkpoint, started):
+                _decode_one(model, seq, fast_forward, sampler, checkpoint, started)
+        return
+    active: list[Decoding] = []
+    cache: list[Any] | None = None
+    while True:
+        admitted = _admit(model, waiting, batch_size - len(active), checkpoint, started)
+        if admitted:
+            cache = _join(cache, admitted)
+            active += admitted
+        if not active:
+            return
+        if len(active) == 1 and fast_forward and waiting.empty():
+            seq = active[0]
+            seq.cache = [layer.extract(0) for layer in cache or []]  # alone now: one row, multi-token forwards
+            _decode_one(model, seq, fast_forward, sampler, checkpoint, started)
+            return
+        keep = _step_batch(model, active, cache, sampler, checkpoint, started)
+        if len(keep) < len(active):
+            if keep:
+                for layer in cache or []:
+                    layer.filter(keep)
+            else:
+                cache = None
+            active = [active[index] for index in keep]
+
+
+class _Waiting:
+    """The sequences not started yet, taken one by one; tells whether any is left without starting it."""
+
+    def __init__(self, sequences: Iterable[Decoding]) -> None:
+        self._rest: Iterator[Decoding] = iter(sequences)
+        self._next: list[Decoding] = []
+
+    def take(self) -> Decoding | None:
+        if self._next:
+            return self._next.pop()
+        return next(self._rest, None)
+
+    def empty(self) -> bool:
+        if not self._next:
+            following = next(self._rest, None)
+            if following is None:
+                return True
+            self._next.append(following)
+        return False
+
+
+def _admit(
+    model: Any, waiting: _Waiting, room: int, checkpoint: Callable[[], bool] | None, started: float
+) -> list[Decoding]:
+    """Up to `room` waiting sequences, prefilled (those already complete or failed are not returned)."""
+    admitted: list[Decoding] = []
+    while len(admitted) < room:
+        seq = waiting.take()
+        if seq is None:
+            break
+        if _start(model, seq, checkpoint, started):
+            admitted.append(seq)
+    return admitted
+
+
+def _join(cache: list[Any] | None, admitted: list[Decoding]) -> list[Any]:
+    """The batch's cache with the admitted rows added (mlx-lm's BatchKVCache merge and extend)."""
+    layers = len(admitted[0].cache)
+    merged = [admitted[0].cache[layer].merge([seq.cache[layer] for seq in admitted]) for layer in range(layers)]
+    for seq in admitted:
+        seq.cache = []  # the batch holds its rows now; the copies can go
+    if cache is None:
+        return merged
+    for layer, extra in zip(cache, merged, strict=True):
+        layer.extend(extra)
+    return cache
+
+
+def _start(model: Any, seq: Decoding, checkpoint: Callable[[], bool] | None, started: float) -> bool:
+    """Prefill the sequence's prompt but its last token, and take the tokens the grammar forces first.
+
+    False when the sequence is already complete or failed."""
+    t0 = time.perf_counter()
+    _prefill(model, seq.cache, seq.prompt[:-1], checkpoint)
+    seq._feed.append(seq.prompt[-1])
+    seq.prefill_seconds = time.perf_counter() - t0
+    _guarded(seq, seq.take_forced)
+    return not _finish(seq, started)
 
 
 def _decode_one(
@@ -126,37 +207,30 @@ def _decode_one(
             return
 
 
-def _decode_batch(
+def _step_batch(
     model: Any,
     active: list[Decoding],
+    cache: Any,
     sampler: Sampler | None,
     checkpoint: Callable[[], bool] | None,
     started: float,
-) -> None:
-    metal = bool(active[0].constraint.metal)
-    layers = len(active[0].cache)
-    cache = [active[0].cache[layer].merge([seq.cache[layer] for seq in active]) for layer in range(layers)]
-    while active:
-        _check(checkpoint, active[0])
-        inputs = mx.array([[seq._feed.popleft()] for seq in active])
-        logits = model(inputs, cache=cache)[:, -1, :]
-        mx.async_eval(logits)
-        rows = [index for index, seq in enumerate(active) if not seq._feed]
-        for seq in active:
-            seq.forwards += 1
-        if rows:
-            masks = np.concatenate([active[index].constraint.next_mask() for index in rows])
-            picked = logits[mx.array(rows)] if len(rows) < len(active) else logits
-            tokens = _sample(picked, masks, active[0].constraint.gtok.vocab_size, metal, sampler)
-            for index, token in zip(rows, tokens, strict=True):
-                seq = active[index]
-                _guarded(seq, functools.partial(_advance, seq, token))
-        keep = [index for index, seq in enumerate(active) if not _finish(seq, started)]
-        if len(keep) < len(active):
-            if keep:
-                for layer in cache:
-                    layer.filter(keep)
-            active = [active[index] for index in keep]
+) -> list[int]:
+    """One forward pass of every row (one token each); returns the rows still going."""
+    _check(checkpoint, active[0])
+    inputs = mx.array([[seq._feed.popleft()] for seq in active])
+    logits = model(inputs, cache=cache)[:, -1, :]
+    mx.async_eval(logits)
+    rows = [index for index, seq in enumerate(active) if not seq._feed]
+    for seq in active:
+        seq.forwards += 1
+    if rows:
+        masks = np.concatenate([active[index].constraint.next_mask() for index in rows])
+        picked = logits[mx.array(rows)] if len(rows) < len(active) else logits
+        tokens = _sample(picked, masks, active[0].constraint.gtok.vocab_size, bool(active[0].constraint.metal), sampler)
+        for index, token in zip(rows, tokens, strict=True):
+            seq = active[index]
+            _guarded(seq, functools.partial(_advance, seq, token))
+    return [index for index, seq in enumerate(active) if not _finish(seq, started)]
 
 
 def _advance(seq: Decoding, token: int) -> None:
