@@ -250,7 +250,26 @@ class Translator:
         return failures
 
     def prompt_for(self, system: SystemLike) -> SystemPrompt:
+        """The system's prompt over this model's tokenizer."""
         return self._prompt(system)
+
+    def prefix_cache(self, system: SystemLike, summary_text: str) -> tuple[list[Any], list[int]]:
+        """A private copy of the system's prefix KV cache, cut to what the summary's prompt shares with it, and
+        the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
+        prompt = self._prompt(system)
+        cache = self.prefixes.copy_of(prompt.version, prompt.prefix_tokens, self._prefill)
+        reused, rest = prompt.summary_tokens(summary_text)
+        for layer in cache:
+            layer.trim(len(prompt.prefix_tokens) - reused)
+        return cache, rest
+
+    def grammar_for(self, system: SystemLike) -> str:
+        """The system's compiled llguidance grammar (cached per schema)."""
+        return self._grammar(system)[0]
+
+    def budget_for(self, system: SystemLike) -> int:
+        """The most tokens a document of this system may take here."""
+        return self._budget(system)
 
     # ----- internals -----
     def _decoding(

@@ -44,7 +44,8 @@ class Decoding:
     forced: int = 0  # tokens taken from the grammar, not sampled
     forwards: int = 0  # forward passes this sequence took part in
     prefill_seconds: float = 0.0
-    seconds: float = 0.0  # from the start of decode() to this sequence's end
+    seconds: float = 0.0  # from the start of its prefill to its end (in a batch: shared with the other rows)
+    started: float = 0.0  # time.perf_counter() when its prefill began
     error: Exception | None = None
     _feed: deque[int] = field(default_factory=deque)  # consumed by the matcher, not yet fed to the model
 
@@ -90,17 +91,16 @@ def decode(
     before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
     is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
     """
-    started = time.perf_counter()
     waiting = _Waiting(sequences)
     if batch_size <= 1:
         while (seq := waiting.take()) is not None:
-            if _start(model, seq, checkpoint, started):
-                _decode_one(model, seq, fast_forward, sampler, checkpoint, started)
+            if _start(model, seq, checkpoint):
+                _decode_one(model, seq, fast_forward, sampler, checkpoint)
         return
     active: list[Decoding] = []
     cache: list[Any] | None = None
     while True:
-        admitted = _admit(model, waiting, batch_size - len(active), checkpoint, started)
+        admitted = _admit(model, waiting, batch_size - len(active), checkpoint)
         if admitted:
             cache = _join(cache, admitted)
             active += admitted
@@ -109,9 +109,9 @@ def decode(
         if len(active) == 1 and fast_forward and waiting.empty():
             seq = active[0]
             seq.cache = [layer.extract(0) for layer in cache or []]  # alone now: one row, multi-token forwards
-            _decode_one(model, seq, fast_forward, sampler, checkpoint, started)
+            _decode_one(model, seq, fast_forward, sampler, checkpoint)
             return
-        keep = _step_batch(model, active, cache, sampler, checkpoint, started)
+        keep = _step_batch(model, active, cache, sampler, checkpoint)
         if len(keep) < len(active):
             if keep:
                 for layer in cache or []:
@@ -142,16 +142,14 @@ class _Waiting:
         return False
 
 
-def _admit(
-    model: Any, waiting: _Waiting, room: int, checkpoint: Callable[[], bool] | None, started: float
-) -> list[Decoding]:
+def _admit(model: Any, waiting: _Waiting, room: int, checkpoint: Callable[[], bool] | None) -> list[Decoding]:
     """Up to `room` waiting sequences, prefilled (those already complete or failed are not returned)."""
     admitted: list[Decoding] = []
     while len(admitted) < room:
         seq = waiting.take()
         if seq is None:
             break
-        if _start(model, seq, checkpoint, started):
+        if _start(model, seq, checkpoint):
             admitted.append(seq)
     return admitted
 
@@ -169,16 +167,16 @@ def _join(cache: list[Any] | None, admitted: list[Decoding]) -> list[Any]:
     return cache
 
 
-def _start(model: Any, seq: Decoding, checkpoint: Callable[[], bool] | None, started: float) -> bool:
+def _start(model: Any, seq: Decoding, checkpoint: Callable[[], bool] | None) -> bool:
     """Prefill the sequence's prompt but its last token, and take the tokens the grammar forces first.
 
     False when the sequence is already complete or failed."""
-    t0 = time.perf_counter()
+    seq.started = time.perf_counter()
     _prefill(model, seq.cache, seq.prompt[:-1], checkpoint)
     seq._feed.append(seq.prompt[-1])
-    seq.prefill_seconds = time.perf_counter() - t0
+    seq.prefill_seconds = time.perf_counter() - seq.started
     _guarded(seq, seq.take_forced)
-    return not _finish(seq, started)
+    return not _finish(seq)
 
 
 def _decode_one(
@@ -187,7 +185,6 @@ def _decode_one(
     fast_forward: bool,
     sampler: Sampler | None,
     checkpoint: Callable[[], bool] | None,
-    started: float,
 ) -> None:
     metal = bool(seq.constraint.metal)
     while True:
@@ -203,7 +200,7 @@ def _decode_one(
         bitmask = seq.constraint.next_mask()
         token = _sample(logits, bitmask, seq.constraint.gtok.vocab_size, metal, sampler)[0]
         _guarded(seq, functools.partial(_advance, seq, token))
-        if _finish(seq, started):
+        if _finish(seq):
             return
 
 
@@ -213,7 +210,6 @@ def _step_batch(
     cache: Any,
     sampler: Sampler | None,
     checkpoint: Callable[[], bool] | None,
-    started: float,
 ) -> list[int]:
     """One forward pass of every row (one token each); returns the rows still going."""
     _check(checkpoint, active[0])
@@ -230,7 +226,7 @@ def _step_batch(
         for index, token in zip(rows, tokens, strict=True):
             seq = active[index]
             _guarded(seq, functools.partial(_advance, seq, token))
-    return [index for index, seq in enumerate(active) if not _finish(seq, started)]
+    return [index for index, seq in enumerate(active) if not _finish(seq)]
 
 
 def _advance(seq: Decoding, token: int) -> None:
@@ -238,7 +234,7 @@ def _advance(seq: Decoding, token: int) -> None:
     seq.take_forced()
 
 
-def _finish(seq: Decoding, started: float) -> bool:
+def _finish(seq: Decoding) -> bool:
     """True when the sequence is complete or failed; a sequence out of budget fails here."""
     if not seq.done and len(seq.tokens) >= seq.constraint.max_tokens:
         seq.error = ConstrainedGenerationError(
@@ -246,7 +242,7 @@ def _finish(seq: Decoding, started: float) -> bool:
             f"tokens: {seq.text[-120:]!r}"
         )
     if seq.done:
-        seq.seconds = time.perf_counter() - started
+        seq.seconds = time.perf_counter() - seq.started
         return True
     return False
 
