@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-BLAS_VARIABLE = "SSP_BLAS"  # a BLAS library to load instead of the candidates below; "none" keeps MLX's own
+from edge_worker.config import BLAS_VARIABLE
+
 CANDIDATES = (  # Debian's libopenblas0-pthread and libopenblas0-openmp (`make blas` installs the first)
     "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3",
     "/usr/lib/aarch64-linux-gnu/openblas-pthread/libblas.so.3",

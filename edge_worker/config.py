@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 HOME_VARIABLE = "SSP_HOME"
+BLAS_VARIABLE = "SSP_BLAS"  # read once at import (edge_worker.blas): a BLAS library for MLX, or "none"
 TOKEN_VARIABLE = "SSP_API_TOKEN"
 KEYRING_SERVICE = "session-summary-pipeline"
 KEYRING_USER = "api-token"
