@@ -25,7 +25,7 @@ from edge_worker.jobs import TranslationJob, lineage_for
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
-from edge_worker.prompting import SystemPrompt, build_system_prompt, chat_format, prompt_version
+from edge_worker.prompting import PromptFormatError, SystemPrompt, build_system_prompt, chat_format, prompt_version
 from schemas.lineage import content_version
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
@@ -145,7 +145,10 @@ class Translator:
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.fast_forward = fast_forward
-        self.chat_format = chat_format(tokenizer)  # refuses a model whose template cannot render the prompt
+        try:
+            self.chat_format = chat_format(tokenizer)
+        except PromptFormatError as error:  # refused at load, naming the model
+            raise PromptFormatError(f"model {model_info.model_id}: {error}") from error
         self.gtok = grammar_tokenizer(tokenizer)
         self.prefixes = PrefixCaches(self.model_version, prefix_cache_dir)
         self._grammars: dict[str, tuple[str, int | None]] = {}
