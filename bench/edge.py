@@ -39,12 +39,20 @@ class TimedTranslator:
         self._lock = threading.Lock()
 
     def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
+        from edge_worker.jobs import TranslationJob
+
+        [translations] = self.translate_many([TranslationJob(summary_id, summary_text, systems)], checkpoint=checkpoint)
+        return translations
+
+    def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         started = time.perf_counter()
-        translations = self.inner.translate(summary_id, summary_text, systems, checkpoint=checkpoint)
+        outcomes = self.inner.translate_many(jobs, checkpoint=checkpoint, batch_size=batch_size)
         with self._lock:
             self.intervals.append((started, time.perf_counter()))
-            self.generated_tokens += sum(t.stats.generated_tokens for t in translations)
-        return translations
+            self.generated_tokens += sum(
+                t.stats.generated_tokens for row in outcomes for t in row if hasattr(t, "stats")
+            )
+        return outcomes
 
     def embed(self, text: str) -> list[float]:
         started = time.perf_counter()
