@@ -27,7 +27,6 @@ from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
 Sampler = Callable[[mx.array], mx.array]
-_BIT = mx.arange(32, dtype=mx.uint32)
 
 
 @dataclass
@@ -243,6 +242,7 @@ def _finish(seq: Decoding) -> bool:
         )
     if seq.done:
         seq.seconds = time.perf_counter() - seq.started
+        seq.cache = []  # its KV cache is of no further use: free it now, not when the caller drops the sequence
         return True
     return False
 
@@ -274,7 +274,8 @@ def masked_rows(logits: mx.array, bitmask: np.ndarray, vocab_size: int, metal: b
 
         return llguidance.mlx.apply_token_bitmask(logits, bitmask)
     words = mx.array(bitmask.view(np.uint32))
-    allowed = ((words[:, :, None] >> _BIT) & 1).reshape(words.shape[0], -1)
+    bits = mx.arange(32, dtype=mx.uint32)  # made on the calling (model) thread, like every MLX array here
+    allowed = ((words[:, :, None] >> bits) & 1).reshape(words.shape[0], -1)
     vocab = logits.shape[-1]
     if allowed.shape[1] < vocab:
         allowed = mx.concatenate([allowed, mx.zeros((allowed.shape[0], vocab - allowed.shape[1]), allowed.dtype)], 1)
