@@ -154,5 +154,5 @@ class EdgeSync:
         self.registry.set_active_system(pointer)
         if not changed:
             return SystemPublished(**pointer, changed=False)
-        _, backfill = self.refresh.request(RefreshSelector(system=name), backfill=True)
+        _, backfill = self.refresh.request(RefreshSelector(system=name), backfill_of=definition.definition_version)
         return SystemPublished(**pointer, changed=True, backfill_request_id=backfill["request_id"])

@@ -45,18 +45,19 @@ class RefreshService:
         self.edge_queue, self.window = edge_queue, window_seconds
         self.backfill_queue = backfill_queue or edge_queue
 
-    def request(self, selector: RefreshSelector, *, backfill: bool = False) -> tuple[bool, dict[str, Any]]:
+    def request(self, selector: RefreshSelector, *, backfill_of: str | None = None) -> tuple[bool, dict[str, Any]]:
         """(created, request item); a repeat of the same selection within the window returns the first one.
 
-        backfill: work for a changed definition (selector.system), queued behind users' work without the pairs
-        already current or still queued by an earlier backfill. Raises a 404 ClientError for an unknown summary or
-        system, 409 when no system is published yet.
+        backfill_of: the definition version a backfill is for (selector.system); its work is queued behind users'
+        work, without the pairs already current or still queued by an earlier backfill. Raises a 404 ClientError for
+        an unknown summary or system, 409 when no system is published yet.
         """
+        backfill = backfill_of is not None
         self._check_exists(selector)
         # before any write: a refused request leaves nothing
         targets = list(self._backfill_targets(selector) if backfill else self._targets(selector))
         selection = selector.model_dump(exclude_none=True, exclude_defaults=True)
-        keyed = {**selection, "backfill": True} if backfill else selection
+        keyed = {**selection, "backfill_of": backfill_of} if backfill else selection
         digest = hashlib.sha256(canonical_json(keyed).encode()).hexdigest()[:32]
         now = epoch_seconds()
         request_id = f"rf-{hashlib.sha256(f'key:{digest}:{now}'.encode()).hexdigest()[:20]}"

@@ -17,7 +17,7 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
     systems_dir = tmp_path / "systems"
     shutil.copytree(default_systems_dir(), systems_dir)
     names = sorted(load_systems(systems_dir).systems)
-    slow = SlowTranslator(tiny_translator, delay_s=0.02)
+    slow = SlowTranslator(tiny_translator, delay_s=0.0)
     with running_stack() as stack:
         reader = api_client(stack, make_token(stack, ["read", "refresh"], name="reader"))
         with api_client(stack, make_token(stack, ["ingest"], source="planner", name="ingest")) as client:
@@ -32,6 +32,7 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
         with edge_worker(stack, slow, tmp_path / "edge", systems_dirs=[systems_dir], batch_size=1):
             wait_for(lambda: all(len(records(s)) == len(names) for s in SESSIONS), timeout=240, interval=1)
 
+            slow.delay_s = 0.02  # from now on a translation takes seconds, as a real model's does
             nudge = json.loads((systems_dir / "nudge.json").read_text())
             nudge["instructions"] += " Prefer one reminder per commitment."
             (systems_dir / "nudge.json").write_text(json.dumps(nudge))  # a new prompt: every summary is backfilled

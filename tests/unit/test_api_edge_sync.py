@@ -80,8 +80,9 @@ def test_publishing_a_system_registers_it_and_backfills_every_summary(world):
     assert not again.changed and again.backfill_request_id is None and len(world.backfill_queue.sent) == 2
     edited = world.edge.publish_system("planner", system_definition(description="Calendar entries, v2"))
     assert edited.changed and edited.definition_version != published.definition_version
-    assert edited.backfill_request_id == published.backfill_request_id  # within the window: the same request
-    assert len(world.backfill_queue.sent) == 2
+    # a new definition is a new backfill, but both pairs are still queued by the first one
+    assert edited.backfill_request_id != published.backfill_request_id
+    assert world.refresh.get(edited.backfill_request_id)["queued"] == 0 and len(world.backfill_queue.sent) == 2
 
 
 def test_a_backfill_skips_pairs_an_earlier_backfill_still_has_queued(world, monkeypatch):
