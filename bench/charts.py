@@ -29,18 +29,65 @@ def _save(figure: Any, out: Path, key: str) -> Path:
 
 
 def translation(results: dict[str, Any], out: Path) -> Path:
-    compare = results["compare"]["results"]
+    """Prompt tokens, documents/s against unconstrained, host µs per token, backfill documents/minute, and the
+    comparison with Outlines."""
+    translator, compare = results["translator"], results["compare"]["results"]
+    figure, grid = plt.subplots(2, 3, figsize=(15, 7.5))
+    axes = [grid[0][0], grid[0][1], grid[0][2], grid[1][0], grid[1][1]]
+    grid[1][2].axis("off")
+    rows = translator["prefix_reuse"]
+    labels = [str(row["systems"]) for row in rows]
+    width = 0.4
+    axes[0].bar(
+        [i - width / 2 for i in range(len(rows))], [r["naive_prompt_tokens"] for r in rows], width, label="naive"
+    )
+    axes[0].bar(
+        [i + width / 2 for i in range(len(rows))], [r["reuse_prompt_tokens"] for r in rows], width, label="ours"
+    )
+    axes[0].set_xticks(range(len(rows)), labels)
+    axes[0].set_xlabel("systems")
+    axes[0].set_ylabel("prompt tokens per summary")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(
+        "Prompt tokens (naive ÷ ours: " + ", ".join(f"{r['prompt_token_ratio']:.0f}x" for r in rows) + ")", fontsize=9
+    )
+
+    speed = translator["speed"]["rows"]
+    names = list(speed)
+    bars = axes[1].barh(names, [speed[n]["documents_per_second"] for n in names], color="#4c72b0")
+    axes[1].bar_label(bars, fmt="%.3f", padding=2, fontsize=8)
+    axes[1].set_xlabel("documents per second (one at a time)")
+    axes[1].set_title(
+        f"Measured ratio {translator['speed']['ratio_vs_unconstrained']:.2f}x, projected "
+        f"{translator['speed']['tokens_per_forward']:.2f}x",
+        fontsize=9,
+    )
+
+    host = translator["host"]
+    names = [*host, "during decoding"]
+    values = [host[n]["us_per_token"] for n in host] + [speed["ours (fast-forward)"]["host_us_per_token"]]
+    bars = axes[2].barh(names, values, color="#dd8452")
+    axes[2].bar_label(bars, fmt="%.0f µs", padding=2, fontsize=8)
+    axes[2].axvline(100, color="grey", linestyle="--", linewidth=1)
+    axes[2].set_xlabel("host µs per generated token (target 100)")
+
+    backfill = translator["backfill"]
+    names = list(backfill["rows"])
+    bars = axes[3].bar(names, [backfill["rows"][n]["documents_per_minute"] for n in names], color="#55a868")
+    axes[3].bar_label(bars, fmt="%.1f", padding=2, fontsize=8)
+    axes[3].set_ylabel("documents per minute")
+    axes[3].set_title(
+        f"Backfill {backfill['summaries']} x {backfill['system']}: {backfill['ratio']:.2f}x "
+        f"(batch {backfill['rows']['batched']['batch_size']})",
+        fontsize=9,
+    )
+
     names = list(compare)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    bars = left.barh(names, [compare[n]["seconds_per_summary"] for n in names], color="#4c72b0")
-    left.bar_label(bars, fmt="%.2f s", padding=2, fontsize=8)
-    left.set_xlabel(f"seconds per summary ({len(results['compare']['systems'])} systems, prompt included)")
-    bars = right.barh(names, [100 * compare[n]["valid"] / compare[n]["documents"] for n in names], color="#55a868")
-    right.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
-    right.set_xlabel("schema-valid documents (%)")
-    right.set_xlim(0, 110)
-    right.set_yticks([])
-    figure.suptitle(f"Translation on {results['compare']['model']}, cap {results['compare']['cap']} tokens")
+    bars = axes[4].barh(names, [100 * compare[n]["valid"] / compare[n]["documents"] for n in names], color="#8172b3")
+    axes[4].bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
+    axes[4].set_xlabel("schema-valid documents (%)")
+    axes[4].set_xlim(0, 110)
+    figure.suptitle(f"Translation on {translator['model']}")
     return _save(figure, out, "translation")
 
 

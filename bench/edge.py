@@ -39,12 +39,20 @@ class TimedTranslator:
         self._lock = threading.Lock()
 
     def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
+        from edge_worker.jobs import TranslationJob
+
+        [translations] = self.translate_many([TranslationJob(summary_id, summary_text, systems)], checkpoint=checkpoint)
+        return translations
+
+    def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         started = time.perf_counter()
-        translations = self.inner.translate(summary_id, summary_text, systems, checkpoint=checkpoint)
+        outcomes = self.inner.translate_many(jobs, checkpoint=checkpoint, batch_size=batch_size)
         with self._lock:
             self.intervals.append((started, time.perf_counter()))
-            self.generated_tokens += sum(t.stats.generated_tokens for t in translations)
-        return translations
+            self.generated_tokens += sum(
+                t.stats.generated_tokens for row in outcomes for t in row if hasattr(t, "stats")
+            )
+        return outcomes
 
     def embed(self, text: str) -> list[float]:
         started = time.perf_counter()
@@ -84,6 +92,7 @@ def _worker(stack: LocalStack, translator: TimedTranslator, state_dir: Path) -> 
     config = EdgeConfig(
         api_url=stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         systems_dirs=[default_systems_dir()],
         state_dir=state_dir,
         wait_seconds=1,

@@ -36,5 +36,7 @@ def load_bench_model(quick: bool, scratch: Path) -> BenchModel:
         folder = prepare_default_model(progress=progress)
         label = folder.name
     progress(f"loading {label}")
+    from edge_worker.translator import for_this_device
+
     model, tokenizer, info = load_model(str(folder))
-    return BenchModel(model, tokenizer, info, label)
+    return BenchModel(for_this_device(model), tokenizer, info, label)

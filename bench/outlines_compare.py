@@ -171,7 +171,7 @@ def _ours(loaded: BenchModel, systems: list[Any], cap: int) -> _Engine:
         tokens = [t for t in out if t not in gtok.eos_token_ids]
         return gtok.ll_tokenizer.decode_bytes(tokens).decode("utf-8", errors="replace")
 
-    return _Engine("ours (llguidance + budget guard)", setup, processor_for, text_of, done)
+    return _Engine("ours as a logits processor (no fast-forward)", setup, processor_for, text_of, done)
 
 
 def _plain_text(loaded: BenchModel) -> Callable[[Any, list[int]], str]:
@@ -208,26 +208,21 @@ def _outlines(loaded: BenchModel, systems: list[Any]) -> tuple[_Engine, bool]:
 def _measure(
     loaded: BenchModel, systems: list[Any], cap: int, engines: list[_Engine], summaries: tuple[str, ...]
 ) -> float:
-    """Each summary's prompt is prefilled once per system and shared; every engine decodes from a copy.
+    """Each system's prompt for a summary is prefilled once (its stable prefix from the translator's cache, then
+    the summary's own tokens) and shared; every engine decodes from a copy.
 
-    Returns the prompt-processing seconds per summary (prefix once plus each system's suffix).
+    Returns the prompt-processing seconds per summary (each system's summary tokens; the prefixes are cached).
     """
-    from mlx_lm.models.cache import make_prompt_cache
+    from edge_worker.translator import Translator, prefix_cache_dir
 
-    from edge_worker.prompting import build_summary_prompt
-
+    folder = None if loaded.label.startswith("tiny") else prefix_cache_dir()
+    translator = Translator(loaded.model, loaded.tokenizer, loaded.info, prefix_cache_dir=folder)
     prompt_seconds = 0.0
     for index, summary in enumerate(summaries):
-        prompt = build_summary_prompt(loaded.tokenizer, summary)
-        started = time.perf_counter()
-        prefix = make_prompt_cache(loaded.model)
-        _prefill(loaded.model, prefix, prompt.prefix_tokens)
-        prompt_seconds += time.perf_counter() - started
         for system in systems:
             progress(f"translation: summary {index + 1}/{len(summaries)}, {system.name}: prompt")
-            suffix = prompt.suffix_tokens(system)
+            cache, suffix = translator.prefix_cache(system, summary)
             started = time.perf_counter()
-            cache = copy.deepcopy(prefix)
             _prefill(loaded.model, cache, suffix[:-1])
             prompt_seconds += time.perf_counter() - started
             for engine in engines:

@@ -20,6 +20,7 @@ SHOWN_DEAD_LETTERS = 10
 
 def _run(args: argparse.Namespace) -> int:
     from edge_worker.config import ConfigError, load_config
+    from edge_worker.prompting import PromptFormatError
     from edge_worker.runtime import build_worker
 
     try:
@@ -28,6 +29,9 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except PromptFormatError as error:  # a model this translator cannot prompt: refused at load
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     faulthandler.enable()  # a native crash (MLX, sqlite) leaves every thread's traceback in the log
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

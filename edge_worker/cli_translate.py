@@ -59,7 +59,7 @@ def _systems(args: argparse.Namespace) -> list[Any]:
 
 def _translator(args: argparse.Namespace) -> Any:
     from edge_worker import model_store
-    from edge_worker.translator import Translator
+    from edge_worker.translator import Translator, for_this_device, prefix_cache_dir
 
     if args.max_tokens is not None and args.max_tokens <= 0:
         raise CliError("--max-tokens must be positive")
@@ -68,7 +68,14 @@ def _translator(args: argparse.Namespace) -> Any:
     ref = args.model or str(model_store.prepare_default_model())
     _progress(f"loading model {ref}")
     model, tokenizer, info = model_store.load_model(ref)
-    return Translator(model, tokenizer, info, temperature=args.temperature, max_tokens=args.max_tokens)
+    return Translator(
+        for_this_device(model),
+        tokenizer,
+        info,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        prefix_cache_dir=prefix_cache_dir(),
+    )
 
 
 def _read_summary(source: str) -> str:
@@ -85,16 +92,23 @@ def _read_summary(source: str) -> str:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from edge_worker.translator import TranslationFailure
+
     summary = _read_summary(args.summary)
     systems = _systems(args)
     translator = _translator(args)
     _progress(f"translating for {len(systems)} system(s)")
+    failed = 0
     for translation in translator.translate(args.summary_id, summary, systems):
+        if isinstance(translation, TranslationFailure):
+            print(f"error: {translation.error}", file=sys.stderr)
+            failed += 1
+            continue
         _progress(
             f"{translation.system}: {translation.stats.generated_tokens} tokens in {translation.stats.seconds:.1f} s"
         )
         print(translation.model_dump_json(), flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -114,6 +128,7 @@ def handle(command: Any, args: argparse.Namespace) -> int:
     """Run a parsed subcommand, turning expected failures into a message and an exit status."""
     from edge_worker.constrained import ConstrainedGenerationError, UnsupportedSchemaError
     from edge_worker.model_store import ModelStoreError
+    from edge_worker.prompting import PromptFormatError
     from edge_worker.translator import InvalidTranslationError
 
     try:
@@ -121,6 +136,12 @@ def handle(command: Any, args: argparse.Namespace) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (UnsupportedSchemaError, ConstrainedGenerationError, InvalidTranslationError, ModelStoreError) as exc:
+    except (
+        UnsupportedSchemaError,
+        ConstrainedGenerationError,
+        InvalidTranslationError,
+        ModelStoreError,
+        PromptFormatError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

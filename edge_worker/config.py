@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 HOME_VARIABLE = "SSP_HOME"
+BLAS_VARIABLE = "SSP_BLAS"  # read once at import (edge_worker.blas): a BLAS library for MLX, or "none"
 TOKEN_VARIABLE = "SSP_API_TOKEN"
 KEYRING_SERVICE = "session-summary-pipeline"
 KEYRING_USER = "api-token"
@@ -48,6 +49,10 @@ class EdgeConfig(BaseModel):
     outbox_retry_seconds: float = Field(
         default=5.0, ge=0, description="wait before a failed request is tried again, doubled after each try"
     )
+    backfill_queue_url: str = Field(
+        default="", description="the BackfillQueue's SQS URL: backfills, polled only when the edge queue is empty"
+    )
+    batch_size: int = Field(default=8, ge=1, le=64, description="most (summary, system) pairs decoded together")
     query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"
@@ -72,6 +77,8 @@ ENVIRONMENT = {  # setting -> the environment variable that sets it
     "visibility_seconds": "SSP_VISIBILITY_SECONDS",
     "state_dir": "SSP_EDGE_STATE_DIR",
     "query_queue_url": "SSP_QUERY_QUEUE_URL",
+    "backfill_queue_url": "SSP_BACKFILL_QUEUE_URL",
+    "batch_size": "SSP_BATCH_SIZE",
     "embedding_model": "SSP_EMBEDDING_MODEL",
 }
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from edge_worker.constrained import ConstrainedGenerationError
 from edge_worker.prompting import prompt_version
-from edge_worker.translator import InvalidTranslationError, Translator
+from edge_worker.translator import InvalidTranslationError, TranslationFailure, Translator
 
 
 class ExampleScore(BaseModel):
@@ -87,6 +87,8 @@ def evaluate_system(translator: Translator, system: Any, *, progress: Any = None
         expected = example["expected"]
         try:
             [translation] = translator.translate(f"{system.name}-example-{index}", example["summary"], [system])
+            if isinstance(translation, TranslationFailure):
+                raise ConstrainedGenerationError(translation.error)
         except (ConstrainedGenerationError, InvalidTranslationError) as exc:
             scores.append(
                 ExampleScore(

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from edge_worker.ports import SystemLike
 from edge_worker.prompting import prompt_version
 from schemas.system_definition import SystemDefinition
+
+
+@dataclass(frozen=True)
+class TranslationJob:
+    """One summary and the systems to translate it for."""
+
+    summary_id: str
+    summary_text: str
+    systems: Sequence[SystemLike]
 
 
 def lineage_for(system: SystemLike, model_version: str) -> dict[str, str]:

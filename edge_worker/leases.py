@@ -35,9 +35,11 @@ class QueueLeases:
         self._held: dict[str, tuple[threading.Event, threading.Thread]] = {}
         self._lock = threading.Lock()
 
-    def receive(self, max_messages: int) -> list[dict[str, Any]]:
-        """Long-poll for up to `max_messages` messages (SQS's own dicts: Body, ReceiptHandle, MessageId)."""
-        options: dict[str, Any] = {"MaxNumberOfMessages": max_messages, "WaitTimeSeconds": self.wait_seconds}
+    def receive(self, max_messages: int, wait_seconds: int | None = None) -> list[dict[str, Any]]:
+        """Long-poll for up to `max_messages` messages (SQS's own dicts: Body, ReceiptHandle, MessageId);
+        `wait_seconds` overrides the queue's long-poll wait (0: answer at once)."""
+        wait = self.wait_seconds if wait_seconds is None else wait_seconds
+        options: dict[str, Any] = {"MaxNumberOfMessages": max_messages, "WaitTimeSeconds": wait}
         if self.visibility_seconds is not None:
             options["VisibilityTimeout"] = self.visibility_seconds
         return self.sqs.receive_message(QueueUrl=self.queue_url, **options).get("Messages", [])

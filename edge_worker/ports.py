@@ -88,8 +88,10 @@ class ModelInfoLike(Protocol):
 
 
 class TranslationLike(Protocol):
+    """A Translation (with `document`) or a TranslationFailure (with `error`); both name their `system`."""
+
     @property
-    def document(self) -> dict[str, Any]: ...
+    def system(self) -> str: ...
 
 
 class TranslatorLike(Protocol):
@@ -104,6 +106,12 @@ class TranslatorLike(Protocol):
     def translate(
         self, summary_id: str, summary_text: str, systems: Sequence[Any], *, checkpoint: Callable[[], bool] | None
     ) -> Sequence[TranslationLike]: ...
+
+    def translate_many(
+        self, jobs: Sequence[Any], *, checkpoint: Callable[[], bool] | None, batch_size: int | None
+    ) -> Sequence[Sequence[TranslationLike]]:
+        """Each job (summary_id, summary_text, systems) in order; its pairs decoded `batch_size` at a time."""
+        ...
 
 
 class EmbedderLike(Protocol):

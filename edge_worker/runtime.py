@@ -14,10 +14,10 @@ from edge_worker.worker import EdgeWorker
 def build_translator(model_ref: str) -> Any:
     """A Translator over `model_ref` (folder or Hugging Face id), or the prepared default model when empty."""
     from edge_worker.model_store import load_model, prepare_default_model
-    from edge_worker.translator import Translator
+    from edge_worker.translator import Translator, for_this_device, prefix_cache_dir
 
     model, tokenizer, info = load_model(model_ref or str(prepare_default_model()))
-    return Translator(model, tokenizer, info)
+    return Translator(for_this_device(model), tokenizer, info, prefix_cache_dir=prefix_cache_dir())
 
 
 def build_embedder(config: EdgeConfig, translator: Any) -> EmbedderLike:

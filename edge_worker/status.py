@@ -18,6 +18,7 @@ class WorkerStatus:
     stored: int = 0  # ... and stored as a new record version
     unchanged: int = 0  # ... and equal to the stored version
     outboxed: int = 0  # ... and kept in the outbox (API unreachable)
+    failed: int = 0  # (summary, system) pairs that could not be translated (reported by system name)
     embedding_version: str = ""
     embedded: int = 0
     queries_answered: int = 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
-from edge_worker.jobs import systems_to_translate
+from edge_worker.jobs import TranslationJob, systems_to_translate
 from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.ports import CloudApi, TranslatorLike
@@ -19,12 +20,28 @@ from schemas.contracts import TranslateRequest
 from schemas.edge_api import EdgeSummary
 from schemas.system_definition import SystemDefinition
 
+RECONCILE_CHUNK = 10  # summaries per model call: other work waits at most one chunk
+
+
+def _rounds(requests: list[tuple[int, TranslateRequest]]) -> Iterator[list[tuple[int, TranslateRequest]]]:
+    """The requests in rounds where each summary appears at most once, in their order."""
+    waiting = list(requests)
+    while waiting:
+        seen: set[str] = set()
+        round_: list[tuple[int, TranslateRequest]] = []
+        later: list[tuple[int, TranslateRequest]] = []
+        for item in waiting:
+            (later if item[1].summary_id in seen else round_).append(item)
+            seen.add(item[1].summary_id)
+        yield round_
+        waiting = later
+
 
 class Translations:
-    """Runs requests on the model thread, one summary at a time, counting into `status`.
+    """Runs requests on the model thread, a batch of summaries at a time, counting into `status`.
 
     `stopping` set: no new work (Cancelled); `abandon` set: the translation in flight stops at its next token.
-    `on_done` runs after each translated summary (the worker writes its status file); `on_error` reports what the
+    `on_done` runs after each translated batch (the worker writes its status file); `on_error` reports what the
     cloud refused for one summary or system, and the work goes on with the others.
     """
 
@@ -53,13 +70,35 @@ class Translations:
         Raises Cancelled when stopping, ApiUnavailable when the summary cannot be read, ApiRejected when the cloud
         refuses to give it; a record or embedding the cloud refuses is reported through on_error, the rest stored.
         """
-        if request.system and self.catalog.get(request.system) is None:
-            logger.warning(
-                "request for an unknown system skipped", system=request.system, summary_id=request.summary_id
-            )
-            return 0
-        # One summary at a time, read after the one before is stored: the queue and reconcile never both do it.
-        return self.model.call(self._process, request)
+        [result] = self.process_many([request])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def process_many(
+        self, requests: Sequence[TranslateRequest], batch_size: int | None = None
+    ) -> list[int | Exception]:
+        """Several requests, their (summary, system) pairs decoded together (`batch_size` at a time).
+
+        One result per request, in order: the systems translated, or the exception that stopped that request alone
+        (ApiUnavailable, ApiRejected, ...). Raises Cancelled when stopping.
+        """
+        results: list[int | Exception] = [0] * len(requests)
+        known = []
+        for index, request in enumerate(requests):
+            if request.system and self.catalog.get(request.system) is None:
+                logger.warning(
+                    "request for an unknown system skipped", system=request.system, summary_id=request.summary_id
+                )
+            else:
+                known.append(index)
+        # One summary at a time per round, read after the one before is stored: the queue and reconcile never both
+        # translate it, and two requests for one summary never race each other.
+        for round_ in _rounds([(index, requests[index]) for index in known]):
+            done = self.model.call(self._process_round, [request for _, request in round_], batch_size)
+            for (index, _), result in zip(round_, done, strict=True):
+                results[index] = result
+        return results
 
     def reconcile(self) -> int:
         """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them.
@@ -69,69 +108,120 @@ class Translations:
         done, token = 0, None
         while not self.stopping.is_set():
             page = self.api.pending_page(token)
+            wanted = []
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
                 missing = systems_to_translate(
                     self.catalog.current(), stored, self.translator.model_version, force=False
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
-                    request = TranslateRequest(
-                        summary_id=item.summary_id, reason="backfill", request_id=f"reconcile-{int(time.time())}"
+                    wanted.append(
+                        TranslateRequest(
+                            summary_id=item.summary_id, reason="backfill", request_id=f"reconcile-{int(time.time())}"
+                        )
                     )
-                    try:
-                        done += self.process(request)
-                    except (Cancelled, ApiUnavailable):
-                        raise
-                    except Exception as error:
-                        self.on_error(f"reconcile {item.summary_id}: {type(error).__name__}: {error}")
+            for start in range(0, len(wanted), RECONCILE_CHUNK):
+                chunk = wanted[start : start + RECONCILE_CHUNK]
+                for request, result in zip(chunk, self.process_many(chunk), strict=True):
+                    if isinstance(result, ApiUnavailable):
+                        raise result
+                    if isinstance(result, Exception):
+                        self.on_error(f"reconcile {request.summary_id}: {type(result).__name__}: {result}")
+                    else:
+                        done += result
             token = page.next
             if not token:
                 break
         return done
 
-    def _process(self, request: TranslateRequest) -> int:
+    def _process_round(self, requests: list[TranslateRequest], batch_size: int | None) -> list[int | Exception]:
         if self.stopping.is_set():
             raise Cancelled("the worker is stopping: no new work")
+        results: list[int | Exception] = [0] * len(requests)
+        work: list[tuple[int, TranslateRequest, EdgeSummary, list[SystemDefinition]]] = []
+        for index, request in enumerate(requests):
+            try:
+                planned = self._plan(request)
+            except Cancelled:
+                raise
+            except Exception as error:  # this request only; the message comes back later
+                results[index] = error
+                continue
+            if planned is not None:
+                work.append((index, request, *planned))
+        if not work:
+            return results
+        started = time.perf_counter()
+        jobs = [TranslationJob(request.summary_id, summary.text, todo) for _, request, summary, todo in work]
+        pairs = sum(len(job.systems) for job in jobs)
+        outcomes = self.translator.translate_many(
+            jobs, checkpoint=self.between_steps, batch_size=min(pairs, batch_size or pairs)
+        )
+        for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
+            try:
+                results[index] = self._store(request, summary, todo, translated)
+            except Cancelled:
+                raise
+            except Exception as error:
+                results[index] = error
+        logger.info(
+            "translated",
+            summaries=[request.summary_id for _, request, _, _ in work],
+            pairs=pairs,
+            reason=sorted({request.reason for _, request, _, _ in work}),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        self.on_done()
+        return results
+
+    def _plan(self, request: TranslateRequest) -> tuple[EdgeSummary, list[SystemDefinition]] | None:
+        """Read the summary, embed it if needed; (summary, systems to translate), or None when nothing is left."""
         summary = self.api.summary(request.summary_id)
         if request.task == "embed":
             self._embed(request, summary, force=True)
-            return 0
+            return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
         todo = systems_to_translate(self._requested(request), stored, self.translator.model_version, force=refresh)
         if not refresh:
             self._embed(request, summary, force=False)
-        if not todo:
-            return 0
-        started = time.perf_counter()
-        translations = self.translator.translate(
-            request.summary_id, summary.text, todo, checkpoint=self._between_tokens
-        )
-        self.status.translated += len(translations)
-        for definition, translation in zip(todo, translations, strict=True):
+        return (summary, todo) if todo else None
+
+    def _store(
+        self,
+        request: TranslateRequest,
+        summary: EdgeSummary,
+        todo: list[SystemDefinition],
+        translated: Sequence[Any],
+    ) -> int:
+        """Store each translated system; a system that failed (or that the cloud refused) is reported by name and
+        the others are stored."""
+        stored = {name: state.model_dump() for name, state in summary.systems.items()}
+        count = 0
+        for definition, outcome in zip(todo, translated, strict=True):
+            error = getattr(outcome, "error", None)
+            if error is not None:
+                self.status.failed += 1
+                self.status.record_error(f"summary {request.summary_id}, system {definition.name}: {error}")
+                logger.error("translation failed", summary_id=request.summary_id, system=definition.name, error=error)
+                continue
+            count += 1
+            self.status.translated += 1
             try:
-                outcome = self.records.store(request, definition, translation.document, stored.get(definition.name))
+                outcome_ = self.records.store(request, definition, outcome.document, stored.get(definition.name))
             except ApiRejected as error:  # this system's record only; reconcile tries it again later
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
                 continue
-            if outcome == "kept":
+            if outcome_ == "kept":
                 self.status.outboxed += 1
                 logger.warning(
                     "API unreachable: result kept in the outbox", summary_id=request.summary_id, system=definition.name
                 )
-            elif outcome == "stored":
+            elif outcome_ == "stored":
                 self.status.stored += 1
-            elif outcome == "unchanged":
+            elif outcome_ == "unchanged":
                 self.status.unchanged += 1
-        logger.info(
-            "translated",
-            summary_id=request.summary_id,
-            systems=[s.name for s in todo],
-            reason=request.reason,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        self.on_done()
-        return len(translations)
+        return count
 
     def _requested(self, request: TranslateRequest) -> list[SystemDefinition]:
         """The one system a request names (if still defined), else every current system."""
@@ -140,7 +230,7 @@ class Translations:
         definition = self.catalog.get(request.system)
         return [definition] if definition else []
 
-    def _between_tokens(self) -> bool:
+    def between_steps(self) -> bool:
         """Search queries waiting for an embedding go first; True once the grace period at stop is over."""
         self.model.run_urgent()
         return self.abandon.is_set()

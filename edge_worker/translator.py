@@ -1,11 +1,15 @@
-"""Translate one summary into one schema-valid JSON document per system with a local MLX model."""
+"""Translate summaries into one schema-valid JSON document per system with a local MLX model.
+
+Each system's stable prompt part (instructions, schema outline, worked examples) is prefilled once per
+(model version, prompt version) and its KV cache reused (edge_worker.prefix_cache); a summary costs only its
+own tokens and the closing ones. The (summary, system) pairs of a call decode together as one batch.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -14,14 +18,17 @@ from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
-from edge_worker.constrained import SchemaConstraint, compile_schema, generate_constrained, grammar_tokenizer
-from edge_worker.jobs import lineage_for
+from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
+from edge_worker.constrained.budget import worst_case_tokens
+from edge_worker.constrained.decode import PREFILL_STEP, Decoding, decode
+from edge_worker.jobs import TranslationJob, lineage_for
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
-from edge_worker.prompting import build_summary_prompt
+from edge_worker.prefix_cache import PrefixCaches
+from edge_worker.prompting import PromptFormatError, SystemPrompt, build_system_prompt, chat_format, prompt_version
 from schemas.lineage import content_version
 
-PREFILL_STEP = 2048
+DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
 
 
 class InvalidTranslationError(RuntimeError):
@@ -41,8 +48,12 @@ class TranslationStats(BaseModel):
 
     prompt_tokens_processed: int
     generated_tokens: int
+    forced_tokens: int = 0  # of generated_tokens, taken from the grammar instead of sampled
+    forward_passes: int = 0
+    batch_size: int = 1
     seconds: float
     tokens_per_second: float
+    host_seconds: float = 0.0  # matcher, masks and end-of-budget guard
 
 
 class Translation(BaseModel):
@@ -53,6 +64,27 @@ class Translation(BaseModel):
     document: dict[str, Any]
     lineage: Lineage
     stats: TranslationStats
+    tokens: list[int] = []  # the generated token ids (greedy runs compare them across decoding paths)
+
+
+class TranslationFailure(BaseModel):
+    """One system of one summary that could not be translated; the other systems are not affected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary_id: str
+    system: str
+    error: str
+
+
+Outcome = Translation | TranslationFailure
+
+
+def prefix_cache_dir() -> Path:
+    """Where the edge keeps its systems' prefix KV caches: $SSP_HOME/prefix-cache."""
+    from edge_worker.config import ssp_home
+
+    return ssp_home() / "prefix-cache"
 
 
 def model_version(model_info: ModelInfoLike) -> str:
@@ -60,8 +92,38 @@ def model_version(model_info: ModelInfoLike) -> str:
     return content_version("translator-model", model_info.registry_content())
 
 
+def for_this_device(model: Any) -> Any:
+    """The model as it runs fastest here: on a CPU (no Metal), quantized layers are dequantized to float32.
+
+    MLX's CPU quantized matmul is a scalar kernel (about 2.5x slower per prefill token than float32 here);
+    on Apple GPUs the quantized kernels are the fast path and the model is returned unchanged.
+    """
+    if mx.metal.is_available() or not any(name.endswith("scales") for name in _parameter_names(model)):
+        return model
+    from mlx.utils import tree_map
+    from mlx_lm.utils import dequantize_model
+
+    model = dequantize_model(model)
+    model.update(
+        tree_map(lambda p: p.astype(mx.float32) if p.dtype in (mx.float16, mx.bfloat16) else p, model.parameters())
+    )
+    mx.eval(model.parameters())
+    return model
+
+
+def _parameter_names(model: Any) -> list[str]:
+    from mlx.utils import tree_flatten
+
+    return [str(entry[0]) for entry in tree_flatten(model.parameters())]
+
+
 class Translator:
-    """One summary, many systems: the summary prefix is prefilled once and its KV cache reused."""
+    """Summaries into per-system JSON documents; prefix caches per system, batched constrained decoding.
+
+    `prefix_cache_dir`: where the systems' prefix KV caches persist (None: memory only).
+    `max_tokens`: an optional cap below each system's max_output_tokens. Raises PromptFormatError at
+    construction when the model's chat template cannot render the prompt.
+    """
 
     def __init__(
         self,
@@ -71,16 +133,28 @@ class Translator:
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,
+        prefix_cache_dir: Path | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        fast_forward: bool = True,
     ):
         self.model = model
         self.tokenizer = tokenizer
         self.model_info = model_info
         self.model_version = model_version(model_info)
         self.temperature = temperature
-        self.max_tokens = max_tokens  # optional cap below each system's max_output_tokens
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.fast_forward = fast_forward
+        try:
+            self.chat_format = chat_format(tokenizer)
+        except PromptFormatError as error:  # refused at load, naming the model
+            raise PromptFormatError(f"model {model_info.model_id}: {error}") from error
         self.gtok = grammar_tokenizer(tokenizer)
-        self._grammars: dict[str, str] = {}
+        self.prefixes = PrefixCaches(self.model_version, prefix_cache_dir)
+        self._grammars: dict[str, tuple[str, int | None]] = {}
+        self._prompts: dict[str, SystemPrompt] = {}
 
+    # ----- public -----
     def translate(
         self,
         summary_id: str,
@@ -90,53 +164,189 @@ class Translator:
         naive: bool = False,
         seed: int | None = None,
         checkpoint: Callable[[], bool] | None = None,
-    ) -> list[Translation]:
-        """naive=True prefills the full prompt for every system (the comparison baseline).
+        batch_size: int | None = None,
+        fast_forward: bool | None = None,
+    ) -> list[Outcome]:
+        """One summary for each system, in system order: a Translation, or a TranslationFailure naming the
+        system and its problem (a schema that does not compile, a generation that fails).
 
-        checkpoint is called before each prefill chunk and once per generated token, and may run other short
-        model work there; when it returns True, Cancelled is raised.
+        naive=True prefills each system's whole prompt, no cache (the comparison baseline). checkpoint is called
+        before each prefill chunk and once per decoding step, and may run other short model work there; when it
+        returns True, Cancelled is raised.
         """
-        systems = list(systems)
-        if not systems:
-            return []
-        for system in systems:
-            self._grammar(system)  # fail on an unsupported schema before any model work
-        prompt = build_summary_prompt(self.tokenizer, summary_text)
+        [outcomes] = self.translate_many(
+            [TranslationJob(summary_id, summary_text, list(systems))],
+            naive=naive,
+            seed=seed,
+            checkpoint=checkpoint,
+            batch_size=batch_size,
+            fast_forward=fast_forward,
+        )
+        return outcomes
+
+    def translate_many(
+        self,
+        jobs: Sequence[TranslationJob],
+        *,
+        naive: bool = False,
+        seed: int | None = None,
+        checkpoint: Callable[[], bool] | None = None,
+        batch_size: int | None = None,
+        fast_forward: bool | None = None,
+    ) -> list[list[Outcome]]:
+        """Every (summary, system) pair of `jobs`, at most `batch_size` decoding together (a finished pair's place
+        goes to the next one); outcomes per job, in order."""
         if seed is not None:
             mx.random.seed(seed)
-        results = []
-        prefix_cache, prefix_seconds, prefix_tokens = None, 0.0, 0
-        if not naive:
-            started = time.perf_counter()
-            prefix_cache = self._prefill(prompt.prefix_tokens, checkpoint)
-            prefix_seconds, prefix_tokens = time.perf_counter() - started, len(prompt.prefix_tokens)
-        for system in systems:
-            if naive:
-                tokens, cache = prompt.full_tokens(system), None
-            else:
-                tokens, cache = prompt.suffix_tokens(system), copy.deepcopy(prefix_cache)
-            results.append(
-                self._translate_one(summary_id, system, tokens, cache, prefix_tokens, prefix_seconds, checkpoint)
+        size = max(1, batch_size or self.batch_size)
+        fast = self.fast_forward if fast_forward is None else fast_forward
+        outcomes: list[list[Outcome | None]] = [[None] * len(job.systems) for job in jobs]
+        started: list[tuple[int, int, Decoding, int]] = []
+
+        def sequences() -> Iterator[Decoding]:
+            """Each pair's sequence, built (its prefix cache copied) only when the batch has room for it."""
+            for j, job in enumerate(jobs):
+                for s, system in enumerate(job.systems):
+                    try:
+                        decoding, prompt_tokens = self._decoding(job, system, naive, checkpoint)
+                    except Cancelled:
+                        raise
+                    except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
+                        outcomes[j][s] = _failure(job, system, error)
+                        continue
+                    started.append((j, s, decoding, prompt_tokens))
+                    yield decoding
+
+        decode(
+            self.model,
+            sequences(),
+            batch_size=size,
+            fast_forward=fast,
+            sampler=make_sampler(temp=self.temperature) if self.temperature > 0 else None,
+            checkpoint=checkpoint,
+        )
+        for j, s, decoding, prompt_tokens in started:
+            outcomes[j][s] = self._outcome(
+                jobs[j], jobs[j].systems[s], decoding, prompt_tokens, min(size, len(started))
             )
-            prefix_tokens, prefix_seconds = 0, 0.0  # the shared prefix is charged to the first system
-        return results
+        return [[outcome for outcome in row if outcome is not None] for row in outcomes]
 
-    def prepare(self, systems: Iterable[SystemLike]) -> None:
-        """Compile the systems' grammars now, so the first translation does not pay for it."""
+    def prepare(
+        self, systems: Iterable[SystemLike], *, checkpoint: Callable[[], bool] | None = None
+    ) -> list[TranslationFailure]:
+        """Compile the systems' grammars and prefill their prompt prefixes now (or read them from disk), and
+        delete prefix caches no current system uses. Returns the systems that cannot be translated.
+
+        checkpoint: as for translate (between prefill chunks); Cancelled when it returns True."""
+        failures, versions = [], set()
         for system in systems:
-            self._grammar(system)
+            try:
+                self._grammar(system)
+                prompt = self._prompt(system)
+                self.prefixes.get(prompt.version, prompt.prefix_tokens, lambda t: self._prefill(t, checkpoint))
+                versions.add(prompt.version)
+            except Cancelled:
+                raise
+            except Exception as error:
+                failures.append(TranslationFailure(summary_id="", system=system.name, error=str(error)))
+        self.prefixes.retain(versions)
+        return failures
 
-    def _grammar(self, system: SystemLike) -> str:
+    def prompt_for(self, system: SystemLike) -> SystemPrompt:
+        """The system's prompt over this model's tokenizer."""
+        return self._prompt(system)
+
+    def prefix_cache(self, system: SystemLike, summary_text: str) -> tuple[list[Any], list[int]]:
+        """A private copy of the system's prefix KV cache, cut to what the summary's prompt shares with it, and
+        the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
+        prompt = self._prompt(system)
+        cache = self.prefixes.copy_of(prompt.version, prompt.prefix_tokens, self._prefill)
+        reused, rest = prompt.summary_tokens(summary_text)
+        for layer in cache:
+            layer.trim(len(prompt.prefix_tokens) - reused)
+        return cache, rest
+
+    def grammar_for(self, system: SystemLike) -> str:
+        """The system's compiled llguidance grammar (cached per schema)."""
+        return self._grammar(system)[0]
+
+    def budget_for(self, system: SystemLike) -> int:
+        """The most tokens a document of this system may take here."""
+        return self._budget(system)
+
+    # ----- internals -----
+    def _decoding(
+        self, job: TranslationJob, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
+    ) -> tuple[Decoding, int]:
+        """The sequence for one pair, and the prompt tokens it prefills (its prefix too, when computed now)."""
+        grammar, worst_case = self._grammar(system)
+        budget = self._budget(system)
+        constraint = SchemaConstraint(
+            self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
+        )
+        prompt = self._prompt(system)
+        if naive:
+            tokens = prompt.full_tokens(job.summary_text)
+            return Decoding(tokens, make_prompt_cache(self.model), constraint), len(tokens)
+        computed = self.prefixes.prefilled
+        cache = self.prefixes.copy_of(
+            prompt.version, prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
+        )
+        extra = len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0
+        reused, rest = prompt.summary_tokens(job.summary_text)
+        if reused < len(prompt.prefix_tokens):  # the tokenizer merged across the boundary: drop what differs
+            for layer in cache:
+                layer.trim(len(prompt.prefix_tokens) - reused)
+        return Decoding(rest, cache, constraint), len(rest) + extra
+
+    def _outcome(
+        self, job: TranslationJob, system: SystemLike, decoding: Decoding, prompt_tokens: int, batch: int
+    ) -> Outcome:
+        if decoding.error is not None:
+            return _failure(job, system, decoding.error)
+        try:
+            document = _checked_document(system, decoding.text)
+        except InvalidTranslationError as error:
+            return _failure(job, system, error)
+        seconds = decoding.seconds
+        decode_seconds = max(seconds - decoding.prefill_seconds, 1e-9)
+        return Translation(
+            summary_id=job.summary_id,
+            system=system.name,
+            document=document,
+            tokens=list(decoding.tokens),
+            lineage=Lineage(**lineage_for(system, self.model_version)),
+            stats=TranslationStats(
+                prompt_tokens_processed=prompt_tokens,
+                generated_tokens=len(decoding.tokens),
+                forced_tokens=decoding.forced,
+                forward_passes=decoding.forwards,
+                batch_size=batch,
+                seconds=round(seconds, 4),
+                tokens_per_second=round(len(decoding.tokens) / decode_seconds, 2),
+                host_seconds=round(decoding.constraint.mask_seconds, 6),
+            ),
+        )
+
+    def _grammar(self, system: SystemLike) -> tuple[str, int | None]:
         key = content_version("schema", system.schema)
         if key not in self._grammars:
-            self._grammars[key] = compile_schema(system.schema, self.gtok, system=system.name)
+            grammar = compile_schema(system.schema, self.gtok, system=system.name)
+            self._grammars[key] = (grammar, worst_case_tokens(system.schema))
         return self._grammars[key]
 
-    def _prefill(self, tokens: list[int], checkpoint: Callable[[], bool] | None) -> list[Any]:
+    def _prompt(self, system: SystemLike) -> SystemPrompt:
+        version = prompt_version(system)
+        prompt = self._prompts.get(version)
+        if prompt is None:
+            prompt = self._prompts[version] = build_system_prompt(self.tokenizer, system, self.chat_format)
+        return prompt
+
+    def _prefill(self, tokens: list[int], checkpoint: Callable[[], bool] | None = None) -> list[Any]:
         cache = make_prompt_cache(self.model)
         for start in range(0, len(tokens), PREFILL_STEP):
             if checkpoint is not None and checkpoint():
-                raise Cancelled(f"prefill stopped after {start} tokens")
+                raise Cancelled(f"prefix prefill stopped after {start} tokens")
             self.model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
             mx.eval([c.state for c in cache])
         return cache
@@ -145,42 +355,12 @@ class Translator:
         limit = system.max_output_tokens
         return min(limit, self.max_tokens) if self.max_tokens else limit
 
-    def _translate_one(
-        self,
-        summary_id: str,
-        system: SystemLike,
-        tokens: list[int],
-        cache: list[Any] | None,
-        extra_prompt_tokens: int,
-        extra_seconds: float,
-        checkpoint: Callable[[], bool] | None,
-    ) -> Translation:
-        budget = self._budget(system)
-        constraint = SchemaConstraint(self.gtok, self._grammar(system), max_tokens=budget, system=system.name)
-        generation = generate_constrained(
-            self.model,
-            self.tokenizer,
-            tokens,
-            constraint,
-            max_tokens=budget,
-            sampler=make_sampler(temp=self.temperature),
-            prompt_cache=cache,
-            checkpoint=checkpoint,
-        )
-        document = _checked_document(system, generation.text)
-        seconds = generation.seconds + extra_seconds
-        return Translation(
-            summary_id=summary_id,
-            system=system.name,
-            document=document,
-            lineage=Lineage(**lineage_for(system, self.model_version)),
-            stats=TranslationStats(
-                prompt_tokens_processed=len(tokens) + extra_prompt_tokens,
-                generated_tokens=len(generation.tokens),
-                seconds=round(seconds, 4),
-                tokens_per_second=round(generation.tokens_per_second, 2),
-            ),
-        )
+
+def _failure(job: TranslationJob, system: SystemLike, error: BaseException) -> TranslationFailure:
+    message = str(error)
+    if system.name not in message:
+        message = f"system {system.name!r}: {message}"
+    return TranslationFailure(summary_id=job.summary_id, system=system.name, error=message)
 
 
 def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
@@ -198,3 +378,16 @@ def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
         )
         raise InvalidTranslationError(f"system {system.name!r}: output breaks the schema: {problems}")
     return document
+
+
+__all__ = [
+    "Lineage",
+    "Outcome",
+    "Translation",
+    "TranslationFailure",
+    "TranslationStats",
+    "Translator",
+    "for_this_device",
+    "model_version",
+    "prefix_cache_dir",
+]

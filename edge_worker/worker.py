@@ -1,11 +1,14 @@
 """The edge daemon: long-poll EdgeQueue, translate with the local model, store through the API.
 
-Its loops (threads): the edge queue, the outbox replay, reconcile (work a lost message left undone), and with an
-embedder the heartbeat and the search-query queue. All model work runs on one ModelThread.
+Its loops (threads): the queues (EdgeQueue first: new sessions and user refreshes; BackfillQueue only when it is
+empty), the outbox replay, reconcile (work a lost message left undone), and with an embedder the heartbeat and the
+search-query queue. All model work runs on one ModelThread; the messages received together decode as one batch,
+so the batch grows with the queue's depth (up to SQS's 10 messages per receive).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -21,6 +24,7 @@ from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.outbox import Outbox
 from edge_worker.ports import CloudApi, EmbedderLike, QueueClient, TranslatorLike
+from edge_worker.prompting import prompt_content, prompt_version
 from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import StatusFile, WorkerStatus
@@ -31,6 +35,7 @@ from schemas.system_definition import SystemDefinition, SystemDefinitionError
 GONE = (404, 410)  # the summary was deleted (or never was): its work is dropped
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 RECEIVE_RETRY_S = 5.0  # after a failed receive (network loss)
+MAX_RECEIVE = 10  # SQS's largest receive; fewer when a batch holds fewer pairs (config.batch_size)
 
 
 class EdgeWorker:
@@ -62,6 +67,17 @@ class EdgeWorker:
             wait_seconds=config.wait_seconds,
             visibility_seconds=config.visibility_seconds,
             on_error=self._error,
+        )
+        self.backfill_queue = (
+            QueueLeases(
+                sqs,
+                config.backfill_queue_url,
+                wait_seconds=config.wait_seconds,
+                visibility_seconds=config.visibility_seconds,
+                on_error=self._error,
+            )
+            if config.backfill_queue_url
+            else None
         )
         self.query_queue = (
             QueueLeases(sqs, config.query_queue_url, wait_seconds=config.wait_seconds, on_error=self._error)
@@ -128,8 +144,9 @@ class EdgeWorker:
         self._stopped_cleanly = self.model.close(timeout=ABANDON_WAIT_S)
         if not self._stopped_cleanly:
             logger.warning("the model thread is still busy with work that cannot be interrupted")
-        if self.edge_queue.release_held():
-            logger.info("in-flight message released for later")
+        released = self.edge_queue.release_held() + (self.backfill_queue.release_held() if self.backfill_queue else 0)
+        if released:
+            logger.info("in-flight messages released for later", count=released)
         self._write_status()
         if not any(thread.is_alive() for thread in self._threads):
             self.outbox.close()
@@ -147,8 +164,12 @@ class EdgeWorker:
         for error in errors:
             logger.warning("broken system definition ignored", problem=str(error))
         for definition in changed:
+            # The prompt first: the cloud's backfill skips records already made with it.
+            prompt = self.delivery.registry_entry(
+                prompt_version(definition), "translator-prompt", prompt_content(definition)
+            )
             try:
-                sent = self.delivery.send(self.delivery.system(definition.name, definition.to_dict()))
+                sent = self.delivery.send(prompt, self.delivery.system(definition.name, definition.to_dict()))
             except ApiRejected as error:
                 self._error(f"publishing {definition.name}: {error}")
                 continue
@@ -161,7 +182,28 @@ class EdgeWorker:
                 definition_version=sent.answer.definition_version,
                 backfill_request_id=sent.answer.backfill_request_id,
             )
+        self._prepare_translator()
         self._write_status()
+
+    def _prepare_translator(self) -> None:
+        """Compile the current systems' grammars and prefill their prompt prefixes on the model thread, in the
+        background; prefix caches no current system uses are deleted."""
+        prepare = getattr(self.translator, "prepare", None)
+        if prepare is None:
+            return
+
+        def run() -> None:
+            try:
+                failures = self.model.call(prepare, self.catalog.current(), checkpoint=self.translations.between_steps)
+            except Cancelled:
+                return
+            except Exception as error:
+                self._error(f"preparing the translator: {type(error).__name__}: {error}")
+                return
+            for failure in failures:
+                self._error(f"system {failure.system} cannot be translated: {failure.error}")
+
+        threading.Thread(target=run, name="edge-prepare", daemon=True).start()
 
     # ----- the queues -----
     def _serve(self, leases: QueueLeases, max_messages: int, handle: Callable[[dict[str, Any]], None]) -> None:
@@ -180,33 +222,73 @@ class EdgeWorker:
                 return
 
     def _poll_loop(self) -> None:
-        self._serve(self.edge_queue, 1, self._handle_job)
-
-    def _handle_job(self, message: dict[str, Any]) -> None:
-        """Delete the message once done; give it back at once when stopped; else it comes back after its timeout."""
-        outcome = "delete"
-        with self.edge_queue.hold(message) as receipt:
+        """Urgent work first: the backfill queue is asked only when the edge queue has nothing waiting."""
+        while not self.stop_event.is_set():
             try:
-                self.translations.process(TranslateRequest.model_validate_json(message["Body"]))
+                leases, messages = self._next_messages()
+            except Exception as error:  # network loss: wait and try again
+                self._error(f"receiving work: {error}")
+                self.stop_event.wait(RECEIVE_RETRY_S)
+                continue
+            if not messages:
+                continue
+            try:
+                self._handle_batch(leases, messages)
             except Cancelled:
-                outcome = "release"
-            except ApiUnavailable as error:
-                self._error(f"message {message['MessageId']}: {error}")
-                outcome = "keep"
-            except ApiRejected as error:
-                if error.status in GONE:  # the summary was deleted: nothing to translate, nothing to keep
-                    logger.info("summary gone: request dropped", message_id=message["MessageId"], status=error.status)
+                return
+
+    def _next_messages(self) -> tuple[QueueLeases, list[dict[str, Any]]]:
+        most = min(MAX_RECEIVE, self.config.batch_size)
+        if self.backfill_queue is None:
+            return self.edge_queue, self.edge_queue.receive(most)
+        urgent = self.edge_queue.receive(most, wait_seconds=0)
+        if urgent:
+            return self.edge_queue, urgent
+        backfill = self.backfill_queue.receive(most, wait_seconds=0)
+        if backfill:
+            return self.backfill_queue, backfill
+        return self.edge_queue, self.edge_queue.receive(most)  # both empty: long-poll the urgent one
+
+    def _handle_batch(self, leases: QueueLeases, messages: list[dict[str, Any]]) -> None:
+        """Delete each message once its work is stored; give them back at once when stopped; a message whose work
+        failed comes back after its timeout. Raises Cancelled when stopped."""
+        outcomes: dict[str, str] = {}
+        requests: list[tuple[dict[str, Any], TranslateRequest]] = []
+        for message in messages:
+            try:
+                requests.append((message, TranslateRequest.model_validate_json(message["Body"])))
+            except ValueError as error:
+                self._error(f"message {message['MessageId']}: not a translate request: {error}")
+                outcomes[message["MessageId"]] = "keep"
+        cancelled = False
+        with contextlib.ExitStack() as held:
+            receipts = {m["MessageId"]: held.enter_context(leases.hold(m)) for m, _ in requests}
+            try:
+                results = self.translations.process_many(
+                    [request for _, request in requests], batch_size=self.config.batch_size
+                )
+            except Cancelled:
+                cancelled = True
+                results = [Cancelled("the worker is stopping")] * len(requests)
+            for (message, _), result in zip(requests, results, strict=True):
+                if cancelled:
+                    break
+                if isinstance(result, ApiRejected) and result.status in GONE:  # deleted: nothing to do, nothing to keep
+                    logger.info("summary gone: request dropped", message_id=message["MessageId"], status=result.status)
+                    outcomes[message["MessageId"]] = "delete"
+                elif isinstance(result, Exception):
+                    self._error(f"message {message['MessageId']}: {_describe(result)}")
+                    outcomes[message["MessageId"]] = "keep"
                 else:
-                    self._error(f"message {message['MessageId']}: {error}")
-                    outcome = "keep"
-            except Exception as error:
-                self._error(f"message {message['MessageId']}: {type(error).__name__}: {error}")
-                outcome = "keep"
-        if outcome == "release":
-            self.edge_queue.release(receipt)
-            logger.info("in-flight message released for later")
-        elif outcome == "delete":
-            self.edge_queue.delete(receipt)
+                    outcomes[message["MessageId"]] = "delete"
+        for message_id, receipt in receipts.items():
+            if cancelled:
+                leases.release(receipt)
+            elif outcomes.get(message_id) == "delete":
+                leases.delete(receipt)
+        if cancelled:
+            logger.info("in-flight messages released for later", count=len(receipts))
+            raise Cancelled("the worker is stopping")
 
     def _query_loop(self) -> None:
         """Search queries want an answer within seconds: their own queue, and urgent calls on the model thread."""
@@ -275,3 +357,7 @@ class EdgeWorker:
             dead_letters=self.outbox.dead_letter_count() if open_ else None,
             systems=sorted(self.catalog.systems),
         )
+
+
+def _describe(error: Exception) -> str:
+    return str(error) if isinstance(error, ApiUnavailable) else f"{type(error).__name__}: {error}"

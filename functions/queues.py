@@ -1,4 +1,4 @@
-"""The queues the functions send to, one class each (messages are contracts from schemas)."""
+"""The queues the functions send to, one class each (messages are contracts from schemas.contracts)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ class EdgeQueue(_Queue):
             MessageGroupId=request.summary_id,
             MessageDeduplicationId=hashlib.sha256(dedup_key.encode()).hexdigest(),
         )
+
+
+class BackfillQueue(EdgeQueue):
+    """Backfills for the edge worker (FIFO like the edge queue), read only when the edge queue is empty."""
 
 
 class QueryQueue(_Queue):

@@ -103,6 +103,7 @@ class Settings:
     data_bucket = _text("DATA_BUCKET")
     summarize_queue_url = _text("SUMMARIZE_QUEUE_URL")
     edge_queue_url = _text("EDGE_QUEUE_URL")
+    backfill_queue_url = _text("BACKFILL_QUEUE_URL")
     query_queue_url = _text("QUERY_QUEUE_URL")
     websocket_management_url = _text("WEBSOCKET_MANAGEMENT_URL")
     deletion_queue_url = _text("DELETION_QUEUE_URL")

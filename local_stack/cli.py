@@ -71,6 +71,7 @@ def _start_edge_worker(stack: LocalStack, token: str, model: str):
     config = EdgeConfig(
         api_url=stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         model=model,
         query_queue_url=stack.resolved("QueryQueue"),
         state_dir=state_dir() / "edge",

@@ -7,7 +7,9 @@ tight, allows only that token, so the output always completes.
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import llguidance
 import llguidance.numpy
@@ -69,7 +71,7 @@ class BudgetGuard:
     def __init__(self, matcher: llguidance.LLMatcher, gtok: GrammarTokenizer, max_tokens: int, system: str) -> None:
         self.matcher, self.gtok, self.max_tokens = matcher, gtok, max_tokens
         self.cursor = JsonCursor()
-        self.seconds = 0.0  # time spent in restrict()
+        self.seconds = 0.0  # CPU time of this thread spent in restrict()
         self._scratch = llguidance.numpy.allocate_token_bitmask(1, gtok.vocab_size)
         shortest = self._closing_cost(max_tokens)
         if shortest is None:
@@ -83,16 +85,17 @@ class BudgetGuard:
 
     def restrict(self, bitmask: np.ndarray, generated: int) -> None:
         """Narrow `bitmask` (the matcher's allowed tokens after `generated` tokens) to what fits the budget."""
-        started = time.perf_counter()
+        started = time.thread_time()
         self._restrict(bitmask, generated)
-        self.seconds += time.perf_counter() - started
+        self.seconds += time.thread_time() - started
 
     def _restrict(self, bitmask: np.ndarray, generated: int) -> None:
         remaining = self.max_tokens - generated
         since = generated - self._hint_at
-        near = remaining <= 2 * self._cost_hint + OPENER_CHECK_SLACK
-        if not near and since < 16:
-            return  # far from the end: refresh the estimate every 16 tokens only
+        spare = remaining - 2 * self._cost_hint - OPENER_CHECK_SLACK
+        near = spare <= 0
+        if not near and since < max(16, spare // 8):
+            return  # far from the end: refresh the estimate less often the farther it is
         if self.cursor.in_string:
             if near:  # close strings with a plain quote, so the next step's opener check sees "," "{" "["
                 self._drop(bitmask, self.gtok.quote_then_opens)
@@ -140,16 +143,20 @@ class BudgetGuard:
 
     def _closing_choice(self, allowed: np.ndarray, cursor: JsonCursor) -> int | None:
         """The allowed token that closes the open string/arrays/objects soonest (deterministic)."""
-        suffix = cursor.closing_suffix()
-        candidates = [suffix[:k] for k in range(len(suffix), 0, -1)]
-        # Inside a string Z can end a date-time; outside, "," moves on to the next required key.
-        candidates += [b"Z"] if cursor.in_string else [b",", *MINIMAL_VALUES]
-        for text in candidates:
+        for text in self._closing_candidates(cursor):
             token_id = self.gtok.closing_ids.get(text)
             if token_id is not None and allowed[token_id]:
                 return token_id
         first = np.flatnonzero(allowed)
         return int(first[0]) if len(first) else None
+
+    @staticmethod
+    def _closing_candidates(cursor: JsonCursor) -> list[bytes]:
+        """Token texts in the order the closing policy prefers them."""
+        suffix = cursor.closing_suffix()
+        candidates = [suffix[:k] for k in range(len(suffix), 0, -1)]
+        # Inside a string Z can end a date-time; outside, "," moves on to the next required key.
+        return candidates + ([b"Z"] if cursor.in_string else [b",", *MINIMAL_VALUES])
 
     def _closing_cost(self, limit: int, first: int | None = None) -> int | None:
         """Tokens needed to finish the document from here following the closing policy (None: > limit).
@@ -161,15 +168,104 @@ class BudgetGuard:
             if not matcher.consume_token(first):
                 return None
             cursor.feed(self._bytes(first))
-        for steps in range(limit + 1):
+        steps = 0
+        while steps <= limit:
             if matcher.is_accepting() or matcher.is_stopped():
                 return steps
             if matcher.is_error():
                 return None
-            llguidance.numpy.fill_next_token_bitmask(matcher, self._scratch)
-            choice = self._closing_choice(allowed_tokens(self._scratch, self.gtok.vocab_size), cursor)
-            if choice is None:
+            forced = matcher.compute_ff_tokens()  # what the decoder takes from the grammar, as it does
+            step = None if forced else self._closing_step(matcher, cursor)
+            if not forced and step is None:
                 return None
-            matcher.consume_token(choice)
-            cursor.feed(self._bytes(choice))
+            choices = forced or [int(step or 0)]
+            for token in choices:
+                matcher.consume_token(token)
+                cursor.feed(self._bytes(token))
+            steps += len(choices)
         return None
+
+    def _closing_step(self, matcher: llguidance.LLMatcher, cursor: JsonCursor) -> int | None:
+        """_closing_choice without a full mask: the preferred closers are checked one by one first."""
+        for text in self._closing_candidates(cursor):
+            token_id = self.gtok.closing_ids.get(text)
+            if token_id is not None and matcher.validate_tokens([token_id]) == 1:
+                return token_id
+        llguidance.numpy.fill_next_token_bitmask(matcher, self._scratch)
+        return self._closing_choice(allowed_tokens(self._scratch, self.gtok.vocab_size), cursor)
+
+
+# Bytes a JSON string may spend on one code point: a surrogate pair of \uXXXX escapes.
+_BYTES_PER_CHAR = 12
+
+
+def worst_case_tokens(schema: Any) -> int | None:
+    """A sound upper bound on the tokens of any compact JSON document the schema allows, or None (unbounded).
+
+    Every token but EOS decodes to at least one byte, so bytes + 1 bounds the tokens. Bounded by construction:
+    strings with maxLength (or a date format), arrays with maxItems, objects that allow no other properties,
+    enums, consts, booleans, null and integers between minimum and maximum.
+    """
+    size = _worst_case_bytes(schema)
+    return None if size is None else size + 1
+
+
+def _worst_case_bytes(schema: Any) -> int | None:
+    if schema is True or not isinstance(schema, dict):
+        return None
+    if any(key in schema for key in ("$ref", "allOf", "not", "if", "patternProperties", "prefixItems")):
+        return None
+    if "const" in schema:
+        return _literal_bytes(schema["const"])
+    if "enum" in schema:
+        return max((_literal_bytes(value) for value in schema["enum"]), default=0)
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        sizes = [
+            _worst_case_bytes({**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}, **o})
+            for o in options
+        ]
+        return None if any(size is None for size in sizes) else max(sizes)  # type: ignore[type-var]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        sizes = [_worst_case_bytes({**schema, "type": one}) for one in kind]
+        return None if any(size is None for size in sizes) or not sizes else max(sizes)  # type: ignore[type-var]
+    if kind == "null":
+        return 4
+    if kind == "boolean":
+        return 5
+    if kind == "integer" and "minimum" in schema and "maximum" in schema:
+        return max(len(str(int(schema["minimum"]))), len(str(int(schema["maximum"]))))
+    if kind == "string":
+        if "maxLength" in schema:
+            return 2 + _BYTES_PER_CHAR * int(schema["maxLength"])
+        if schema.get("format") == "date" and "pattern" not in schema:
+            return 2 + _BYTES_PER_CHAR * 10
+        return None
+    if kind == "array":
+        if "maxItems" not in schema:
+            return None
+        count = int(schema["maxItems"])
+        item = _worst_case_bytes(schema.get("items", {})) if count else 0
+        return None if item is None else 2 + count * item + max(count - 1, 0)
+    if kind == "object" or "properties" in schema:
+        if schema.get("additionalProperties", True) is not False:
+            return None
+        total = 2
+        for name, sub in schema.get("properties", {}).items():
+            value = _worst_case_bytes(sub)
+            if value is None:
+                return None
+            total += 2 + _BYTES_PER_CHAR * len(name) + 1 + value + 1  # "key":value,
+        return total
+    return None
+
+
+def _literal_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return 2 + _BYTES_PER_CHAR * len(value)
+    if isinstance(value, list):
+        return 2 + sum(_literal_bytes(item) + 1 for item in value)
+    if isinstance(value, dict):
+        return 2 + sum(_literal_bytes(str(key)) + 1 + _literal_bytes(item) + 1 for key, item in value.items())
+    return len(json.dumps(value))

@@ -48,8 +48,10 @@ class SchemaConstraint:
     max_tokens: int
     system: str = "?"
     metal: bool | None = None
+    # A sound upper bound on the document's tokens (budget.worst_case_tokens); within max_tokens, no guard runs.
+    worst_case_tokens: int | None = None
     generated: list[int] = field(default_factory=list)
-    mask_seconds: float = 0.0
+    mask_seconds: float = 0.0  # host CPU time of this thread: matcher, masks, guard (time.thread_time)
     mask_calls: int = 0
 
     def __post_init__(self) -> None:
@@ -60,7 +62,8 @@ class SchemaConstraint:
             self.metal = use_metal_mask()
         self._prompt_len: int | None = None
         self._bitmask = llguidance.numpy.allocate_token_bitmask(1, self.gtok.vocab_size)
-        self.guard = BudgetGuard(self.matcher, self.gtok, self.max_tokens, self.system)
+        fits = self.worst_case_tokens is not None and self.worst_case_tokens <= self.max_tokens
+        self.guard = None if fits else BudgetGuard(self.matcher, self.gtok, self.max_tokens, self.system)
 
     @property
     def complete(self) -> bool:
@@ -69,7 +72,7 @@ class SchemaConstraint:
     @property
     def guard_seconds(self) -> float:
         """The part of mask_seconds spent keeping the output within budget."""
-        return self.guard.seconds
+        return self.guard.seconds if self.guard else 0.0
 
     def sync(self, generated: list[int]) -> None:
         """Consume any generated tokens the matcher has not seen yet."""
@@ -77,25 +80,50 @@ class SchemaConstraint:
             if token in self.gtok.eos_token_ids and self.complete:
                 self.generated.append(token)
                 continue
-            if not self.matcher.consume_token(token):
-                raise ConstrainedGenerationError(
-                    f"system {self.system!r}: token {token} rejected by the grammar: {self.matcher.get_error()}"
-                )
-            self.generated.append(token)
+            self.consume(token)
+
+    def consume(self, token: int) -> None:
+        """Advance the matcher (and the guard) by one token; ConstrainedGenerationError if the grammar refuses it."""
+        started = time.thread_time()
+        if not self.matcher.consume_token(token):
+            raise ConstrainedGenerationError(
+                f"system {self.system!r}: token {token} rejected by the grammar: {self.matcher.get_error()}"
+            )
+        self.generated.append(token)
+        if self.guard:
             self.guard.feed(token)
+        self.mask_seconds += time.thread_time() - started
+
+    def forced_tokens(self) -> list[int]:
+        """The tokens the grammar allows as the only continuation from here (llguidance fast-forward tokens)."""
+        started = time.thread_time()
+        tokens = self.matcher.compute_ff_tokens()
+        self.mask_seconds += time.thread_time() - started
+        return tokens
+
+    def next_mask(self) -> np.ndarray:
+        """The allowed next tokens, narrowed by the guard: a (1, words) int32 bitmask (a fresh array)."""
+        started = time.thread_time()
+        bitmask = np.empty_like(self._bitmask)
+        llguidance.numpy.fill_next_token_bitmask(self.matcher, bitmask)
+        if self.guard and not self.complete:
+            self.guard.restrict(bitmask, len(self.generated))
+        self.mask_seconds += time.thread_time() - started
+        self.mask_calls += 1
+        return bitmask
 
     def __call__(self, tokens: mx.array, logits: mx.array) -> mx.array:
         if self._prompt_len is None:
             self._prompt_len = tokens.size
         seen = self._prompt_len + len(self.generated)
         new = np.asarray(tokens[seen:]).tolist() if tokens.size > seen else []  # waits for the previous step's token
-        started = time.perf_counter()  # mask work only, not that wait
         if new:
-            self.sync(self.generated + new)
+            self.sync(self.generated + new)  # counts its own time
+        started = time.thread_time()  # mask work only, not the wait for the previous step's token
         llguidance.numpy.fill_next_token_bitmask(self.matcher, self._bitmask)
-        if not self.complete:
+        if self.guard and not self.complete:
             self.guard.restrict(self._bitmask, len(self.generated))
         masked = masked_logits(logits, self._bitmask, self.gtok.vocab_size, bool(self.metal))
-        self.mask_seconds += time.perf_counter() - started
+        self.mask_seconds += time.thread_time() - started
         self.mask_calls += 1
         return masked

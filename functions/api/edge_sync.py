@@ -70,7 +70,8 @@ class EdgeSync:
         asked for it).
 
         Raises 404 (no such summary or system, or the summary was deleted), 422 (unknown schema version, schema
-        violation) or 409 (stale). Counts towards the refresh request the upload names, whatever the outcome.
+        violation) or 409 (stale). Counts once towards the refresh request the upload names, and the backfill that
+        queued it, whatever the outcome.
         """
         self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
@@ -81,7 +82,7 @@ class EdgeSync:
             )
         check_document(self.registry, upload.lineage.schema_version, upload.document)
         stored = self._store(summary_id, system, upload, author_name)
-        self.refresh.complete_one(upload.request_id)
+        self.refresh.complete(summary_id, system, upload.request_id)
         logger.info(
             "record stored", summary_id=summary_id, system=system, outcome=stored.outcome, version=stored.version
         )
@@ -157,5 +158,5 @@ class EdgeSync:
         self.registry.set_active_system(pointer)
         if not changed:
             return SystemPublished(**pointer, changed=False)
-        _, backfill = self.refresh.request(RefreshSelector(system=name))
+        _, backfill = self.refresh.request(RefreshSelector(system=name), backfill_of=definition.definition_version)
         return SystemPublished(**pointer, changed=True, backfill_request_id=backfill["request_id"])

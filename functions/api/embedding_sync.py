@@ -71,7 +71,7 @@ class EmbeddingSync:
         update = self.sessions.embedding_version_update(summary_id, upload.embedding_version)
         if not self.embeddings.put_for_summary(summary_id, upload.embedding_version, upload.vector, utc_now(), update):
             raise not_found(f"no summarized session {summary_id}")  # deleted meanwhile
-        self.refresh.complete_one(upload.request_id)
+        self.refresh.complete(summary_id, "embed", upload.request_id)
         return EmbeddingStored(summary_id=summary_id, embedding_version=upload.embedding_version)
 
     def put_query_embedding(self, query_id: str, upload: QueryEmbeddingUpload) -> QueryEmbeddingStored:

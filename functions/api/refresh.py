@@ -1,4 +1,9 @@
-"""Re-translation requests: select what to redo, coalesce repeats within the window, queue it for the edge."""
+"""Re-translation requests: select what to redo, coalesce repeats within the window, queue it for the edge.
+
+A user's refresh goes to the edge queue (before anything else); a backfill (a changed system definition) goes to
+the backfill queue, which the edge reads only when the edge queue is empty, and skips the (summary, system) pairs
+whose record already has the current versions or that an earlier backfill still has queued.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 from functions.clock import epoch_seconds, utc_now
 from functions.errors import ClientError, not_found
-from functions.queues import EdgeQueue
+from functions.queues import BackfillQueue, EdgeQueue
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
@@ -17,6 +22,12 @@ from schemas.contracts import RefreshSelector, TranslateRequest
 from schemas.lineage import canonical_json
 
 RETENTION_SECONDS = 7 * 24 * 3600
+PROMPT_PAGES = 4  # registry pages searched for a system's newest translator prompt
+
+
+def _piece(summary_id: str, system: str | None) -> str:
+    """One piece of work: a summary and a system, or a summary and "embed"."""
+    return f"{summary_id}/{system or 'embed'}"
 
 
 class RefreshService:
@@ -28,24 +39,35 @@ class RefreshService:
         registry: RegistryStore,
         edge_queue: EdgeQueue,
         window_seconds: int,
+        backfill_queue: BackfillQueue | None = None,
     ) -> None:
         self.store, self.sessions, self.records, self.registry = store, sessions, records, registry
         self.edge_queue, self.window = edge_queue, window_seconds
+        self.backfill_queue = backfill_queue or edge_queue
 
-    def request(self, selector: RefreshSelector) -> tuple[bool, dict[str, Any]]:
+    def request(self, selector: RefreshSelector, *, backfill_of: str | None = None) -> tuple[bool, dict[str, Any]]:
         """(created, request item); a repeat of the same selection within the window returns the first one.
 
-        Raises a 404 ClientError for an unknown summary or system, 409 when no system is published yet.
+        backfill_of: the definition version a backfill is for (selector.system); its work is queued behind users'
+        work, without the pairs already current or still queued by an earlier backfill. Raises a 404 ClientError for
+        an unknown summary or system, 409 when no system is published yet.
         """
+        backfill = backfill_of is not None
         self._check_exists(selector)
-        targets = list(self._targets(selector))  # before any write: a refused request leaves nothing
+        # before any write: a refused request leaves nothing
+        targets = list(self._backfill_targets(selector) if backfill else self._targets(selector))
         selection = selector.model_dump(exclude_none=True, exclude_defaults=True)
-        digest = hashlib.sha256(canonical_json(selection).encode()).hexdigest()[:32]
+        keyed = {**selection, "backfill_of": backfill_of} if backfill else selection
+        digest = hashlib.sha256(canonical_json(keyed).encode()).hexdigest()[:32]
         now = epoch_seconds()
         request_id = f"rf-{hashlib.sha256(f'key:{digest}:{now}'.encode()).hexdigest()[:20]}"
         earlier = self.store.coalesce(digest, request_id, now, self.window)
         if earlier is not None:
             return False, self.get(earlier)
+        if backfill:
+            targets = [
+                t for t in targets if self.store.claim_queued(_piece(*t), request_id, now, now + RETENTION_SECONDS)
+            ]
         item = {
             "request_id": request_id,
             "selector": selection,
@@ -55,11 +77,18 @@ class RefreshService:
             "created_at": utc_now(),
             "expires_at": now + RETENTION_SECONDS,
         }
+        if backfill:
+            item["kind"] = "backfill"
         self.store.put(item)
+        queue = self.backfill_queue if backfill else self.edge_queue
         for summary_id, system in targets:
-            self.edge_queue.send(
+            queue.send(
                 TranslateRequest(
-                    summary_id=summary_id, system=system, reason="refresh", request_id=request_id, task=selector.task
+                    summary_id=summary_id,
+                    system=system,
+                    reason="backfill" if backfill else "refresh",
+                    request_id=request_id,
+                    task=selector.task,
                 ),
                 dedup_key=f"{request_id}:{summary_id}:{system or selector.task}",
             )
@@ -76,10 +105,16 @@ class RefreshService:
         item = self.store.get(request_id) if request_id else None
         return bool(item and (item.get("selector") or {}).get("force"))
 
-    def complete_one(self, request_id: str | None) -> None:
-        """The edge stored (or confirmed) one requested translation or embedding."""
-        if request_id:
-            self.store.complete_one(request_id)
+    def complete(self, summary_id: str, piece: str, request_id: str | None) -> None:
+        """The edge stored (or confirmed) `piece` of a summary: a system's record, or "embed" for its vector.
+
+        Counts once towards the request the upload names, and towards the backfill that had queued this pair.
+        """
+        key = _piece(summary_id, piece)
+        expires = epoch_seconds() + RETENTION_SECONDS
+        backfill = self.store.release_queued(key) if piece != "embed" else None
+        for counted in {request_id, backfill} - {None}:
+            self.store.complete_one(str(counted), key, expires)
 
     def _check_exists(self, selector: RefreshSelector) -> None:
         if selector.summary_id:
@@ -92,6 +127,41 @@ class RefreshService:
         if not names:
             raise ClientError("no_systems", "no system definitions have been published yet", status=409)
         return names
+
+    def _backfill_targets(self, selector: RefreshSelector) -> Iterator[tuple[str, str | None]]:
+        """Every summarized session for the selected system, but those whose record is already current: made with
+        the active definition's schema and the newest translator prompt the edge registered for that system."""
+        name = selector.system
+        if not name:
+            raise ValueError("a backfill selects one system")
+        pointer = self.registry.active_system(name) or {}
+        prompt = self._newest_prompt(name)
+        token = None
+        while True:
+            items, token = self.sessions.summarized_page(100, token)
+            for item in items:
+                state = (item.get("systems") or {}).get(name) or {}
+                current = (
+                    prompt is not None
+                    and state.get("schema_version") == pointer.get("schema_version")
+                    and state.get("translator_prompt_version") == prompt
+                )
+                if not current:
+                    yield item["session_id"], name
+            if not token:
+                return
+
+    def _newest_prompt(self, system: str) -> str | None:
+        """The translator-prompt version the edge registered last for `system` (it does so as it publishes)."""
+        token = None
+        for _ in range(PROMPT_PAGES):
+            entries, token = self.registry.page("translator-prompt", 50, token)
+            for entry in entries:
+                if (entry.get("content") or {}).get("name") == system:
+                    return str(entry["version_id"])
+            if not token:
+                return None
+        return None
 
     def _targets(self, selector: RefreshSelector) -> Iterator[tuple[str, str | None]]:
         """(summary_id, system) pairs to redo; system None for an embedding."""

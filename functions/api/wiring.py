@@ -10,7 +10,7 @@ from functions.api.embedding_sync import EmbeddingSync
 from functions.api.reads import Reads
 from functions.api.record_edits import RecordEdits
 from functions.api.refresh import RefreshService
-from functions.queues import EdgeQueue, QueryQueue
+from functions.queues import BackfillQueue, EdgeQueue, QueryQueue
 from functions.search.service import SearchService
 from functions.settings import Settings
 from functions.stores.changes import ChangeLog
@@ -33,6 +33,7 @@ REQUIRED = (
     Settings.query_embeddings_table,
     Settings.data_bucket,
     Settings.edge_queue_url,
+    Settings.backfill_queue_url,
     Settings.query_queue_url,
     Settings.changes_table,
 )
@@ -62,6 +63,7 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
         registry,
         EdgeQueue(settings.edge_queue_url),
         settings.refresh_window_seconds,
+        BackfillQueue(settings.backfill_queue_url),
     )
     search = SearchService(
         IndexFile(settings.data_bucket),

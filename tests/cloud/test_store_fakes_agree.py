@@ -205,12 +205,18 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(refresh.coalesce(f"{prefix}-sel", "rf-2", 1100, 300))
     seen.append(refresh.coalesce(f"{prefix}-sel", "rf-3", 1401, 300))
     refresh.put({"request_id": f"rf-{prefix}", "queued": 2, "completed": 0, "status": "queued"})
-    refresh.complete_one(f"rf-{prefix}")
-    refresh.complete_one("rf-nowhere")
+    seen.append(refresh.complete_one(f"rf-{prefix}", "s-1/planner", 9999))
+    seen.append(refresh.complete_one(f"rf-{prefix}", "s-1/planner", 9999))  # a re-sent upload counts once
+    seen.append(refresh.complete_one("rf-nowhere", "s-1/planner", 9999))
     seen.append({k: refresh.get(f"rf-{prefix}")[k] for k in ("completed", "status")})
-    refresh.complete_one(f"rf-{prefix}")
+    seen.append(refresh.complete_one(f"rf-{prefix}", "s-2/planner", 9999))
     seen.append(refresh.get(f"rf-{prefix}")["status"])
     seen.append(refresh.get(f"key:{prefix}-sel"))
+    seen.append(refresh.get(f"done:rf-{prefix}:s-1/planner"))
+    piece = f"{prefix}-s/planner"
+    seen += [refresh.claim_queued(piece, "rf-a", 1000, 2000), refresh.claim_queued(piece, "rf-b", 1500, 2500)]
+    seen += [refresh.claim_queued(piece, "rf-c", 2001, 3000), refresh.release_queued(piece)]
+    seen += [refresh.release_queued(piece), refresh.claim_queued(piece, "rf-d", 2002, 3000)]
     return seen
 
 

@@ -23,6 +23,7 @@ def edge_worker(
     config = EdgeConfig(
         api_url=api_url or stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         query_queue_url=stack.resolved("QueryQueue"),
         systems_dirs=systems_dirs or [default_systems_dir()],
         state_dir=state_dir,
@@ -45,9 +46,15 @@ class SlowTranslator:
         self.model, self.tokenizer = inner.model, inner.tokenizer  # the embedder pools this model
 
     def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
+        return self.inner.translate(summary_id, summary_text, systems, checkpoint=self._slowly(checkpoint))
+
+    def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
+        return self.inner.translate_many(jobs, checkpoint=self._slowly(checkpoint), batch_size=batch_size)
+
+    def _slowly(self, checkpoint):
         def slow_checkpoint() -> bool:
             self.started.set()
             time.sleep(self.delay_s)
             return bool(checkpoint and checkpoint())
 
-        return self.inner.translate(summary_id, summary_text, systems, checkpoint=slow_checkpoint)
+        return slow_checkpoint

@@ -195,6 +195,7 @@ def real_edge_worker(stack, state_dir: Path):
     config = EdgeConfig(
         api_url=stack.api_url,
         queue_url=stack.resolved("EdgeQueue"),
+        backfill_queue_url=stack.resolved("BackfillQueue"),
         systems_dirs=[default_systems_dir()],
         state_dir=state_dir / "state",
         wait_seconds=1,

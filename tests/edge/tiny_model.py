@@ -17,16 +17,18 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-# A Gemma-style template: no system role, and user and assistant turns must alternate.
+# A Gemma-style template: no system role, user and assistant turns must alternate, and the assistant is "model".
 NO_SYSTEM_ROLE_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
     "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
     "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "<|im_start|>{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% if add_generation_prompt %}<|im_start|>model\n{% endif %}"
 )
+_UNSET = object()
 _CORPUS = [
     "The user planned a trip to Lisbon on 2024-05-12 and asked for reminders.",
     "Session summary: the user reviewed three tasks, marked one done, and scheduled a call with Ana.",
@@ -54,27 +56,31 @@ def _train_tokenizer(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def build_tiny_model(folder: Path, *, seed: int = 0, vocab_size: int = 600, chat_template: str = CHAT_TEMPLATE) -> Path:
-    """Write config.json, model.safetensors and a tokenizer (with `chat_template`) into folder; return folder."""
+def build_tiny_model(
+    folder: Path, *, seed: int = 0, vocab_size: int = 600, chat_template: str | object | None = _UNSET
+) -> Path:
+    """Write config.json, model.safetensors and a tokenizer into folder; return folder.
+
+    chat_template: the tokenizer's template (default CHAT_TEMPLATE; None writes a tokenizer without one).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size)
     tokenizer.save(str(folder / "tokenizer.json"))
     eos_id = tokenizer.token_to_id("<|im_end|>")
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps(
-            {
-                "tokenizer_class": "PreTrainedTokenizerFast",
-                "bos_token": None,
-                "eos_token": "<|im_end|>",
-                "pad_token": "<|endoftext|>",
-                "unk_token": None,
-                "chat_template": chat_template,
-                "model_max_length": 4096,
-                "clean_up_tokenization_spaces": False,
-            }
-        )
-    )
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": None,
+        "chat_template": CHAT_TEMPLATE if chat_template is _UNSET else chat_template,
+        "model_max_length": 16384,
+        "clean_up_tokenization_spaces": False,
+    }
+    if tokenizer_config["chat_template"] is None:
+        del tokenizer_config["chat_template"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     config = {
         "model_type": "llama",
         "hidden_size": 64,
@@ -86,7 +92,7 @@ def build_tiny_model(folder: Path, *, seed: int = 0, vocab_size: int = 600, chat
         "vocab_size": tokenizer.get_vocab_size(),
         "rope_theta": 10000.0,
         "tie_word_embeddings": True,
-        "max_position_embeddings": 4096,
+        "max_position_embeddings": 16384,
         "eos_token_id": eos_id,
     }
     (folder / "config.json").write_text(json.dumps(config))

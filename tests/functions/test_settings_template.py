@@ -58,6 +58,7 @@ REQUIRED = {
         "QUERY_EMBEDDINGS_TABLE",
         "DATA_BUCKET",
         "EDGE_QUEUE_URL",
+        "BACKFILL_QUEUE_URL",
         "QUERY_QUEUE_URL",
         "CHANGES_TABLE",
     },

@@ -588,16 +588,34 @@ class FakeRefreshStore:
         self.items[request["request_id"]] = dynamo(request)
 
     def get(self, request_id: str) -> dict[str, Any] | None:
-        item = None if request_id.startswith("key:") else self.items.get(request_id)
+        if request_id.startswith(("key:", "done:", "queued:")):
+            return None
+        item = self.items.get(request_id)
         return plain(item) if item else None
 
-    def complete_one(self, request_id: str) -> None:
+    def complete_one(self, request_id: str, piece: str, expires_at: int) -> bool:
+        done = f"done:{request_id}:{piece}"
+        if done in self.items:
+            return False
+        self.items[done] = {"request_id": done, "expires_at": expires_at}
         item = self.items.get(request_id)
-        if item is None:
-            return
+        if item is None or item.get("status") == "done":
+            return False
         item["completed"] = item.get("completed", 0) + 1
-        if item["completed"] >= item["queued"]:
-            item["status"] = "done"
+        item["status"] = "done" if item["completed"] >= item["queued"] else "in_progress"
+        return True
+
+    def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
+        key = "queued:" + piece
+        held = self.items.get(key)
+        if held and held["expires_at"] >= now_s:
+            return False
+        self.items[key] = {"request_id": key, "current": request_id, "expires_at": expires_at}
+        return True
+
+    def release_queued(self, piece: str) -> str | None:
+        held = self.items.pop("queued:" + piece, None)
+        return held["current"] if held else None
 
 
 class FakeTokenStore:
@@ -840,6 +858,10 @@ class FakeDeletionQueue:
         return taken
 
 
+class FakeBackfillQueue(FakeEdgeQueue):
+    """The backfill queue (FIFO with deduplication, like the edge queue)."""
+
+
 class FakeQueryQueue:
     """Searches waiting for the edge; `edge` (if set) answers each one as it is sent."""
 
@@ -989,6 +1011,7 @@ class ApiWorld:
     usage: FakeUsageStore = field(default_factory=FakeUsageStore)
     refresh_store: FakeRefreshStore = field(default_factory=FakeRefreshStore)
     edge_queue: FakeEdgeQueue = field(default_factory=FakeEdgeQueue)
+    backfill_queue: FakeBackfillQueue = field(default_factory=FakeBackfillQueue)
     query_queue: FakeQueryQueue = field(default_factory=FakeQueryQueue)
     embeddings: FakeEmbeddingStore = field(default_factory=FakeEmbeddingStore)
     changes: FakeChangeLog = field(default_factory=FakeChangeLog)
@@ -1008,7 +1031,13 @@ class ApiWorld:
         self.embeddings.sessions = self.sessions
         self.records = FakeRecordStore(self.sessions, self.changes)
         self.refresh = RefreshService(
-            self.refresh_store, self.sessions, self.records, self.registry, self.edge_queue, window_seconds=300
+            self.refresh_store,
+            self.sessions,
+            self.records,
+            self.registry,
+            self.edge_queue,
+            window_seconds=300,
+            backfill_queue=self.backfill_queue,
         )
         self.reads = Reads(self.sessions, self.records, self.registry, self.usage, self.changes)
         self.edits = RecordEdits(self.sessions, self.records, self.registry)

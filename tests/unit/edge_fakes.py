@@ -307,6 +307,7 @@ class FakeTranslator:
     hold: threading.Event | None = None
     started: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
+    batches: list[list[str]] = field(default_factory=list)  # the summary ids of each translate_many call
 
     @property
     def model_version(self) -> str:
@@ -321,6 +322,12 @@ class FakeTranslator:
                 raise Cancelled("generation stopped")
         self.calls.append((summary_id, [s.name for s in systems]))
         return [FakeTranslation(s.name, {"summary": summary_text, "system": s.name}) for s in systems]
+
+    def translate_many(
+        self, jobs: Sequence[Any], *, checkpoint: Callable[[], bool] | None, batch_size: int | None = None
+    ) -> list[list[FakeTranslation]]:
+        self.batches.append([job.summary_id for job in jobs])
+        return [self.translate(job.summary_id, job.summary_text, job.systems, checkpoint=checkpoint) for job in jobs]
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 from cloud_fakes import ApiWorld, add_summarized, make_session, system_definition
 
 from functions.errors import ClientError
+from schemas.contracts import RefreshSelector
 from schemas.edge_api import RecordUpload, RegistryUpload
 from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition
@@ -78,14 +79,57 @@ def test_publishing_a_system_registers_it_and_backfills_every_summary(world):
     assert published.schema_version == DEFINITION.schema_version
     assert world.registry.entry(DEFINITION.schema_version, "schema")["content"] == DEFINITION.schema
     assert world.registry.entry(DEFINITION.definition_version, "system")
-    assert [(m.summary_id, m.system, m.reason) for m in world.edge_queue.sent] == [
-        ("s-1", "planner", "refresh"),
-        ("s-2", "planner", "refresh"),
+    assert world.edge_queue.sent == []  # users' work only: a backfill waits in its own queue
+    assert [(m.summary_id, m.system, m.reason) for m in world.backfill_queue.sent] == [
+        ("s-1", "planner", "backfill"),
+        ("s-2", "planner", "backfill"),
     ]
     again = world.edge.publish_system("planner", system_definition())
-    assert not again.changed and again.backfill_request_id is None and len(world.edge_queue.sent) == 2
+    assert not again.changed and again.backfill_request_id is None and len(world.backfill_queue.sent) == 2
     edited = world.edge.publish_system("planner", system_definition(description="Calendar entries, v2"))
     assert edited.changed and edited.definition_version != published.definition_version
+    # a new definition is a new backfill, but both pairs are still queued by the first one
+    assert edited.backfill_request_id != published.backfill_request_id
+    assert world.refresh.get(edited.backfill_request_id)["queued"] == 0 and len(world.backfill_queue.sent) == 2
+
+
+def test_a_backfill_skips_pairs_an_earlier_backfill_still_has_queued(world, monkeypatch):
+    import functions.api.refresh as refresh_module
+
+    add_summarized(world.sessions, "s-1")
+    add_summarized(world.sessions, "s-2")
+    clock = iter(range(1_000_000, 2_000_000, 1000))  # each request well past the coalescing window
+    monkeypatch.setattr(refresh_module, "epoch_seconds", lambda: next(clock))
+    world.edge.publish_system("planner", system_definition(description="v1"))
+    second = world.edge.publish_system("planner", system_definition(description="v2"))
+    assert world.refresh.get(second.backfill_request_id)["queued"] == 0  # the edge uses its newest definition
+    assert world.refresh.get(second.backfill_request_id)["status"] == "done"
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}))  # v1's pair for s-1 is stored
+    third = world.edge.publish_system("planner", system_definition(description="v3"))
+    assert world.refresh.get(third.backfill_request_id)["queued"] == 1
+    assert [(m.summary_id, m.request_id) for m in world.backfill_queue.sent][-1] == ("s-1", third.backfill_request_id)
+
+
+def test_a_backfill_skips_pairs_whose_record_is_already_current(world, monkeypatch):
+    import functions.api.refresh as refresh_module
+
+    clock = iter(range(1_000_000, 2_000_000, 1000))  # each request well past the coalescing window
+    monkeypatch.setattr(refresh_module, "epoch_seconds", lambda: next(clock))
+    for summary_id in ("s-1", "s-2", "s-3"):
+        add_summarized(world.sessions, summary_id)
+    prompt = {"template": "t", "name": "planner", "instructions": "i", "schema_outline": "o", "examples": []}
+    prompt_version = content_version("translator-prompt", prompt)
+    world.edge.put_registry(prompt_version, RegistryUpload(kind="translator-prompt", content=prompt))
+    world.edge.publish_system("planner", system_definition(description="first"))
+    current = upload({"title": "A"}).model_copy(
+        update={"lineage": upload({}).lineage.model_copy(update={"translator_prompt_version": prompt_version})}
+    )
+    world.edge.put_record("s-1", "planner", current)  # made with the newest prompt and this schema
+    world.edge.put_record("s-2", "planner", upload({"title": "B"}))  # made with another prompt
+    world.backfill_queue.sent.clear()  # s-3's pair is still queued by the first backfill
+    republished = world.edge.publish_system("planner", system_definition(description="second"))
+    assert [m.summary_id for m in world.backfill_queue.sent] == ["s-2"]
+    assert world.refresh.get(republished.backfill_request_id)["queued"] == 1
 
 
 @pytest.mark.parametrize(
@@ -157,11 +201,26 @@ def test_versions_advance_with_history_and_the_session_keeps_each_systems_state(
     assert world.edge.summary("s-1").systems["planner"].version == 2
 
 
-def test_each_stored_record_counts_towards_its_refresh_request(world):
+def test_each_stored_pair_counts_once_towards_its_requests(world):
     add_summarized(world.sessions, "s-1")
     add_summarized(world.sessions, "s-2")
-    request_id = world.edge.publish_system("planner", system_definition()).backfill_request_id
-    world.edge.put_record("s-1", "planner", upload({"title": "A"}, request_id=request_id))
-    assert world.refresh.get(request_id)["status"] == "queued"
-    world.edge.put_record("s-2", "planner", upload({"title": "B"}, request_id=request_id))
-    assert world.refresh.get(request_id)["status"] == "done" and world.refresh.get(request_id)["completed"] == 2
+    backfill = world.edge.publish_system("planner", system_definition()).backfill_request_id
+    assert world.refresh.get(backfill)["status"] == "queued"
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}))  # the backfill's pair, whoever stored it
+    assert {k: world.refresh.get(backfill)[k] for k in ("status", "completed")} == {
+        "status": "in_progress",
+        "completed": 1,
+    }
+    _, mine = world.refresh.request(RefreshSelector(summary_id="s-1"))
+    request_id = mine["request_id"]
+    world.edge.put_record("s-1", "planner", upload({"title": "A2"}, expected_version=1, request_id=request_id))
+    for _ in range(2):  # the message came back and the pair was translated and sent again: still one pair
+        world.edge.put_record("s-1", "planner", upload({"title": "A2"}, expected_version=2, request_id=request_id))
+    assert {k: world.refresh.get(mine["request_id"])[k] for k in ("status", "completed", "queued")} == {
+        "status": "done",
+        "completed": 1,
+        "queued": 1,
+    }
+    assert world.refresh.get(backfill)["completed"] == 1  # its pair s-1 was counted once
+    world.edge.put_record("s-2", "planner", upload({"title": "B"}))
+    assert {k: world.refresh.get(backfill)[k] for k in ("status", "completed")} == {"status": "done", "completed": 2}

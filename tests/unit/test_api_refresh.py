@@ -52,9 +52,12 @@ def test_a_summary_is_translated_again_for_every_published_system(world):
 
 
 def test_the_same_selection_within_the_window_is_one_request(world):
-    publish(world, "planner")  # its backfill selected system=planner: asking again now is the same request
-    again, backfill = world.refresh.request(RefreshSelector(system="planner"))
-    assert not again and backfill["selector"] == {"system": "planner"} and world.edge_queue.sent == []
+    publish(world, "planner")  # its backfill selected system=planner, but a user's request is not a backfill
+    mine, by_user = world.refresh.request(RefreshSelector(system="planner"))
+    again, same = world.refresh.request(RefreshSelector(system="planner"))
+    assert mine and not again and same["request_id"] == by_user["request_id"]
+    assert [m.reason for m in world.edge_queue.sent] == ["refresh", "refresh"]
+    world.edge_queue.sent.clear()
     created, first = world.refresh.request(RefreshSelector(summary_id="s-1"))
     repeated, second = world.refresh.request(RefreshSelector(summary_id="s-1"))
     assert created and not repeated and second["request_id"] == first["request_id"]
@@ -76,10 +79,16 @@ def test_a_version_selects_the_records_it_made(world):
 
 
 def test_progress_and_unknown_requests(world):
-    publish(world, "planner")
+    publish(world, "planner", "synapse")
     _, item = world.refresh.request(RefreshSelector(summary_id="s-1"))
-    world.refresh.complete_one(item["request_id"])
-    world.refresh.complete_one(None)
+    world.refresh.complete("s-1", "planner", item["request_id"])
+    world.refresh.complete("s-1", "planner", item["request_id"])  # the same pair again counts nothing
+    world.refresh.complete("s-1", "planner", None)
+    assert {k: world.refresh.get(item["request_id"])[k] for k in ("status", "completed")} == {
+        "status": "in_progress",
+        "completed": 1,
+    }
+    world.refresh.complete("s-1", "synapse", item["request_id"])
     assert world.refresh.get(item["request_id"])["status"] == "done"
     with pytest.raises(ClientError) as error:
         world.refresh.get("rf-0000")

@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from edge_fakes import EDGE_QUEUE, FakeTranslator, edge_rig
@@ -189,7 +190,8 @@ def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
     rig.worker.start()
     assert rig.sqs.wait_for(lambda: rig.sqs.in_flight(EDGE_QUEUE) and not rig.sqs.visible(EDGE_QUEUE))
     assert rig.sqs.wait_for(lambda: rig.worker.status.last_error is not None)
-    assert [json.loads(body)["summary_id"] for body in rig.sqs.in_flight(EDGE_QUEUE)] == ["busy"]
+    held = lambda: [json.loads(body)["summary_id"] for body in rig.sqs.in_flight(EDGE_QUEUE)]  # noqa: E731
+    assert rig.sqs.wait_for(lambda: held() == ["busy"]), held()
     assert "HTTP 422" in rig.worker.status.last_error
     assert versions(rig, "s1") == dict.fromkeys(NAMES, 1)
 
@@ -300,9 +302,81 @@ def test_systems_the_api_cannot_take_at_start_are_published_from_the_outbox(tmp_
     rig.api.available = False
     rig.worker.start()
     try:
-        assert rig.worker.outbox.size() == len(NAMES)
+        assert rig.worker.outbox.size() == 2 * len(NAMES)  # each system's prompt entry, then the system
         rig.api.available = True
-        assert rig.worker.flush_outbox() == len(NAMES)
+        assert rig.worker.flush_outbox() == 2 * len(NAMES)
         assert sorted(rig.api.systems) == NAMES
+        prompts = [path for _, path in rig.api.sent if path.startswith("/edge/registry/translator-prompt")]
+        assert len(prompts) == len(NAMES)
     finally:
         rig.worker.stop()
+
+
+BACKFILL_QUEUE = "http://sqs.local/000000000000/backfill.fifo"
+
+
+def test_a_user_refresh_goes_before_the_backfill_waiting(tmp_path):
+    rig = edge_rig(
+        tmp_path / "edge",
+        translator=FakeTranslator(hold=threading.Event()),
+        backfill_queue_url=BACKFILL_QUEUE,
+        batch_size=2,
+    )
+    for index in range(5):
+        rig.api.add_summary(f"s{index}")
+        rig.sqs.send(BACKFILL_QUEUE, translate(f"s{index}", reason="backfill", system="planner").model_dump_json())
+    rig.api.add_summary("mine")
+    rig.api.pending_page = lambda next_token=None, limit=100: {"items": [], "next": None}  # no reconcile work
+    try:
+        rig.worker.start()
+        assert rig.translator.started.wait(10)  # the first backfill batch is being translated
+        rig.sqs.send(EDGE_QUEUE, translate("mine", reason="refresh", system="nudge").model_dump_json())
+        rig.translator.hold.set()
+        assert rig.sqs.wait_for(lambda: not rig.sqs.visible(BACKFILL_QUEUE) and not rig.sqs.in_flight(BACKFILL_QUEUE))
+        assert rig.translator.batches == [["s0", "s1"], ["mine"], ["s2", "s3"], ["s4"]]
+        assert versions(rig, "mine") == {"nudge": 1}
+    finally:
+        rig.worker.stop(grace_s=5)
+
+
+def test_messages_received_together_are_translated_as_one_batch(tmp_path):
+    rig = edge_rig(tmp_path / "edge", batch_size=8)
+    for summary_id in ("a", "b", "c"):
+        rig.api.add_summary(summary_id)
+        rig.sqs.send(EDGE_QUEUE, translate(summary_id).model_dump_json())
+    try:
+        rig.worker.start()
+        assert rig.sqs.wait_for(lambda: not rig.sqs.visible(EDGE_QUEUE) and not rig.sqs.in_flight(EDGE_QUEUE))
+        assert rig.translator.batches == [["a", "b", "c"]]
+        assert all(versions(rig, s) == dict.fromkeys(NAMES, 1) for s in ("a", "b", "c"))
+    finally:
+        rig.worker.stop(grace_s=5)
+
+
+def test_two_requests_for_one_summary_in_a_batch_are_done_one_after_the_other(rig):
+    rig.api.add_summary("s1")
+    results = rig.worker.translations.process_many(
+        [translate("s1"), translate("s1", reason="refresh", system="nudge")], batch_size=8
+    )
+    assert results == [len(NAMES), 1]
+    assert rig.translator.batches == [["s1"], ["s1"]]
+    assert rig.translator.calls[-1] == ("s1", ["nudge"])
+    assert rig.worker.status.unchanged == 1  # the same document again: the cloud keeps version 1
+
+
+def test_a_system_that_fails_is_reported_by_name_and_the_others_are_stored(rig):
+    rig.api.add_summary("s1")
+    failing = SimpleNamespace(system="planner", error="system 'planner': output did not complete within 8 tokens")
+    real = rig.translator.translate
+
+    def translate_with_one_failure(summary_id, summary_text, systems, *, checkpoint):
+        return [
+            failing if s.name == "planner" else t
+            for s, t in zip(systems, real(summary_id, summary_text, systems, checkpoint=checkpoint), strict=True)
+        ]
+
+    rig.translator.translate = translate_with_one_failure  # type: ignore[method-assign]
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES) - 1
+    assert set(versions(rig, "s1")) == set(NAMES) - {"planner"}
+    assert rig.worker.status.failed == 1
+    assert "system planner" in rig.worker.status.last_error and "did not complete" in rig.worker.status.last_error

@@ -1,0 +1,291 @@
+"""Constrained decoding of one or many sequences, each with its own matcher and KV cache.
+
+Per step: the model's forward pass is dispatched (`mx.async_eval`) and, while it runs, each sequence's next
+token mask is computed on the host from its matcher (it only depends on tokens already fed). Tokens the
+grammar forces (llguidance's `compute_ff_tokens`: keys, punctuation, closing brackets) are never sampled: a
+single sequence feeds them with the sampled token in one forward pass (fast-forward); in a batch, or with
+fast_forward=False, they are fed one per step like sampled ones. Several sequences decode as one batch
+(mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered out), the way mlx-lm's
+BatchGenerator does (mlx_lm/generate.py, GenerationBatch).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+
+from edge_worker.constrained.errors import ConstrainedGenerationError
+from edge_worker.constrained.processor import SchemaConstraint
+from edge_worker.model_thread import Cancelled
+
+PREFILL_STEP = 2048
+Sampler = Callable[[mx.array], mx.array]
+
+
+@dataclass
+class Decoding:
+    """One document to generate: `prompt` (at least one token) is what `cache` does not hold yet.
+
+    After decode(): `tokens` (generated, forced ones included, no EOS), `error` when it did not complete.
+    """
+
+    prompt: list[int]
+    cache: list[Any]
+    constraint: SchemaConstraint
+    tokens: list[int] = field(default_factory=list)
+    forced: int = 0  # tokens taken from the grammar, not sampled
+    forwards: int = 0  # forward passes this sequence took part in
+    prefill_seconds: float = 0.0
+    seconds: float = 0.0  # from the start of its prefill to its end (in a batch: shared with the other rows)
+    started: float = 0.0  # time.perf_counter() when its prefill began
+    error: Exception | None = None
+    _feed: deque[int] = field(default_factory=deque)  # consumed by the matcher, not yet fed to the model
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or self.constraint.complete
+
+    @property
+    def text(self) -> str:
+        return self.constraint.gtok.decode(self.tokens)
+
+    def take(self, token: int, forced: bool = False) -> None:
+        self.constraint.consume(token)
+        self.tokens.append(token)
+        self.forced += forced
+        self._feed.append(token)
+
+    def take_forced(self) -> None:
+        """Consume what the grammar forces from here (nothing once the document is complete)."""
+        if self.constraint.complete:
+            return
+        forced = self.constraint.forced_tokens()
+        room = self.constraint.max_tokens - len(self.tokens)
+        for token in forced[:room]:
+            self.take(token, forced=True)
+
+
+def decode(
+    model: Any,
+    sequences: Iterable[Decoding],
+    *,
+    batch_size: int = 1,
+    fast_forward: bool = True,
+    sampler: Sampler | None = None,
+    checkpoint: Callable[[], bool] | None = None,
+) -> None:
+    """Generate every sequence to a complete document (or its own error), at most `batch_size` at a time.
+
+    Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
+    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory. A batch
+    left with one row and nothing waiting goes on alone, fast-forwarding again. A sequence that fails (budget
+    exhausted, grammar error) gets `error` set and leaves the batch; the others go on. checkpoint is called
+    before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
+    is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
+    """
+    waiting = _Waiting(sequences)
+    if batch_size <= 1:
+        while (seq := waiting.take()) is not None:
+            if _start(model, seq, checkpoint):
+                _decode_one(model, seq, fast_forward, sampler, checkpoint)
+        return
+    active: list[Decoding] = []
+    cache: list[Any] | None = None
+    while True:
+        admitted = _admit(model, waiting, batch_size - len(active), checkpoint)
+        if admitted:
+            cache = _join(cache, admitted)
+            active += admitted
+        if not active:
+            return
+        if len(active) == 1 and fast_forward and waiting.empty():
+            seq = active[0]
+            seq.cache = [layer.extract(0) for layer in cache or []]  # alone now: one row, multi-token forwards
+            _decode_one(model, seq, fast_forward, sampler, checkpoint)
+            return
+        keep = _step_batch(model, active, cache, sampler, checkpoint)
+        if len(keep) < len(active):
+            if keep:
+                for layer in cache or []:
+                    layer.filter(keep)
+            else:
+                cache = None
+            active = [active[index] for index in keep]
+
+
+class _Waiting:
+    """The sequences not started yet, taken one by one; tells whether any is left without starting it."""
+
+    def __init__(self, sequences: Iterable[Decoding]) -> None:
+        self._rest: Iterator[Decoding] = iter(sequences)
+        self._next: list[Decoding] = []
+
+    def take(self) -> Decoding | None:
+        if self._next:
+            return self._next.pop()
+        return next(self._rest, None)
+
+    def empty(self) -> bool:
+        if not self._next:
+            following = next(self._rest, None)
+            if following is None:
+                return True
+            self._next.append(following)
+        return False
+
+
+def _admit(model: Any, waiting: _Waiting, room: int, checkpoint: Callable[[], bool] | None) -> list[Decoding]:
+    """Up to `room` waiting sequences, prefilled (those already complete or failed are not returned)."""
+    admitted: list[Decoding] = []
+    while len(admitted) < room:
+        seq = waiting.take()
+        if seq is None:
+            break
+        if _start(model, seq, checkpoint):
+            admitted.append(seq)
+    return admitted
+
+
+def _join(cache: list[Any] | None, admitted: list[Decoding]) -> list[Any]:
+    """The batch's cache with the admitted rows added (mlx-lm's BatchKVCache merge and extend)."""
+    layers = len(admitted[0].cache)
+    merged = [admitted[0].cache[layer].merge([seq.cache[layer] for seq in admitted]) for layer in range(layers)]
+    for seq in admitted:
+        seq.cache = []  # the batch holds its rows now; the copies can go
+    if cache is None:
+        return merged
+    for layer, extra in zip(cache, merged, strict=True):
+        layer.extend(extra)
+    return cache
+
+
+def _start(model: Any, seq: Decoding, checkpoint: Callable[[], bool] | None) -> bool:
+    """Prefill the sequence's prompt but its last token, and take the tokens the grammar forces first.
+
+    False when the sequence is already complete or failed."""
+    seq.started = time.perf_counter()
+    _prefill(model, seq.cache, seq.prompt[:-1], checkpoint)
+    seq._feed.append(seq.prompt[-1])
+    seq.prefill_seconds = time.perf_counter() - seq.started
+    _guarded(seq, seq.take_forced)
+    return not _finish(seq)
+
+
+def _decode_one(
+    model: Any,
+    seq: Decoding,
+    fast_forward: bool,
+    sampler: Sampler | None,
+    checkpoint: Callable[[], bool] | None,
+) -> None:
+    metal = bool(seq.constraint.metal)
+    while True:
+        _check(checkpoint, seq)
+        feed = list(seq._feed) if fast_forward else [seq._feed[0]]
+        for _ in feed:
+            seq._feed.popleft()
+        logits = model(mx.array(feed)[None], cache=seq.cache)[:, -1, :]
+        mx.async_eval(logits)  # the mask below is computed while the forward pass runs
+        seq.forwards += 1
+        if seq._feed:
+            continue  # the next token is already known (forced)
+        bitmask = seq.constraint.next_mask()
+        token = _sample(logits, bitmask, seq.constraint.gtok.vocab_size, metal, sampler)[0]
+        _guarded(seq, functools.partial(_advance, seq, token))
+        if _finish(seq):
+            return
+
+
+def _step_batch(
+    model: Any,
+    active: list[Decoding],
+    cache: Any,
+    sampler: Sampler | None,
+    checkpoint: Callable[[], bool] | None,
+) -> list[int]:
+    """One forward pass of every row (one token each); returns the rows still going."""
+    _check(checkpoint, active[0])
+    inputs = mx.array([[seq._feed.popleft()] for seq in active])
+    logits = model(inputs, cache=cache)[:, -1, :]
+    mx.async_eval(logits)
+    rows = [index for index, seq in enumerate(active) if not seq._feed]
+    for seq in active:
+        seq.forwards += 1
+    if rows:
+        masks = np.concatenate([active[index].constraint.next_mask() for index in rows])
+        picked = logits[mx.array(rows)] if len(rows) < len(active) else logits
+        tokens = _sample(picked, masks, active[0].constraint.gtok.vocab_size, bool(active[0].constraint.metal), sampler)
+        for index, token in zip(rows, tokens, strict=True):
+            seq = active[index]
+            _guarded(seq, functools.partial(_advance, seq, token))
+    return [index for index, seq in enumerate(active) if not _finish(seq)]
+
+
+def _advance(seq: Decoding, token: int) -> None:
+    seq.take(token)
+    seq.take_forced()
+
+
+def _finish(seq: Decoding) -> bool:
+    """True when the sequence is complete or failed; a sequence out of budget fails here."""
+    if not seq.done and len(seq.tokens) >= seq.constraint.max_tokens:
+        seq.error = ConstrainedGenerationError(
+            f"system {seq.constraint.system!r}: output did not complete within {seq.constraint.max_tokens} "
+            f"tokens: {seq.text[-120:]!r}"
+        )
+    if seq.done:
+        seq.seconds = time.perf_counter() - seq.started
+        seq.cache = []  # its KV cache is of no further use: free it now, not when the caller drops the sequence
+        return True
+    return False
+
+
+def _guarded(seq: Decoding, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except ConstrainedGenerationError as error:
+        seq.error = error
+
+
+def _check(checkpoint: Callable[[], bool] | None, seq: Decoding) -> None:
+    if checkpoint is not None and checkpoint():
+        raise Cancelled(f"generation stopped after {len(seq.tokens)} tokens")
+
+
+def _prefill(model: Any, cache: list[Any], tokens: list[int], checkpoint: Callable[[], bool] | None) -> None:
+    for start in range(0, len(tokens), PREFILL_STEP):
+        if checkpoint is not None and checkpoint():
+            raise Cancelled(f"prefill stopped after {start} tokens")
+        model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
+        mx.eval([c.state for c in cache])
+
+
+def masked_rows(logits: mx.array, bitmask: np.ndarray, vocab_size: int, metal: bool) -> mx.array:
+    """`logits` (rows, vocab) with what each bitmask row (int32 words) disallows at -inf, unpacked inside MLX."""
+    if metal:
+        import llguidance.mlx
+
+        return llguidance.mlx.apply_token_bitmask(logits, bitmask)
+    words = mx.array(bitmask.view(np.uint32))
+    bits = mx.arange(32, dtype=mx.uint32)  # made on the calling (model) thread, like every MLX array here
+    allowed = ((words[:, :, None] >> bits) & 1).reshape(words.shape[0], -1)
+    vocab = logits.shape[-1]
+    if allowed.shape[1] < vocab:
+        allowed = mx.concatenate([allowed, mx.zeros((allowed.shape[0], vocab - allowed.shape[1]), allowed.dtype)], 1)
+    return mx.where(allowed[:, :vocab].astype(mx.bool_), logits, mx.array(-mx.inf, dtype=logits.dtype))
+
+
+def _sample(logits: mx.array, bitmask: np.ndarray, vocab_size: int, metal: bool, sampler: Sampler | None) -> list[int]:
+    masked = masked_rows(logits, bitmask, vocab_size, metal)
+    if sampler is None:
+        chosen = mx.argmax(masked, axis=-1)
+    else:
+        chosen = sampler(masked - mx.logsumexp(masked, axis=-1, keepdims=True))
+    return np.asarray(chosen).astype(np.int64).tolist()

@@ -1,0 +1,143 @@
+"""Batched, fast-forwarded constrained decoding: same greedy tokens as one step at a time, valid documents,
+the guard's fast path, and models whose chat templates differ."""
+
+from __future__ import annotations
+
+import json
+
+import mlx.core as mx
+import mlx_lm
+import pytest
+from mlx_lm.models.cache import make_prompt_cache
+from mlx_lm.sample_utils import make_sampler
+from tiny_model import NO_SYSTEM_ROLE_TEMPLATE, build_tiny_model
+
+from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
+from edge_worker.constrained.budget import worst_case_tokens
+from edge_worker.constrained.decode import Decoding, decode
+from edge_worker.jobs import TranslationJob
+from edge_worker.model_store import ModelInfo
+from edge_worker.prompting import PromptFormatError, build_system_prompt
+from edge_worker.translator import Translation, Translator
+from schemas.system_definition import load_systems, output_validator
+
+SYSTEMS = [load_systems().systems[name] for name in ("planner", "synapse", "nudge")]
+SUMMARIES = [
+    "Session on Monday 17 March 2025. The user promised to send the budget to Priya by Wednesday.",
+    "The user wants a reminder to drink water every two hours.",
+    "Session on 2 May 2025: call Carmen on Friday at 19:30; read 20 pages every night.",
+    "Nothing to record.",
+    "The user booked a dentist visit on Friday 21 March at 09:00.",
+]
+BOUNDED = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["mood", "note"],
+    "properties": {
+        "mood": {"enum": ["calm", "busy", "tired"]},
+        "note": {"type": "string", "maxLength": 12},
+        "tags": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 6}},
+        "done": {"type": "boolean"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def translator(tiny_model):
+    return Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=96)
+
+
+def _tokens(outcomes) -> list[list[int]]:
+    assert all(isinstance(o, Translation) for o in outcomes), outcomes
+    return [o.tokens for o in outcomes]
+
+
+def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time(translator):
+    jobs = [TranslationJob(f"s-{i}", text, SYSTEMS) for i, text in enumerate(SUMMARIES[:3])]
+    one_step = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=False)]
+    fast = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=True)]
+    batched = [_tokens(o) for o in translator.translate_many(jobs, batch_size=4)]  # 9 pairs, 4 rows at a time
+    assert fast == one_step
+    assert batched == one_step
+    stats = [o.stats for row in translator.translate_many(jobs, batch_size=1) for o in row]
+    assert sum(s.forced_tokens for s in stats) > 0
+    assert sum(s.forward_passes for s in stats) < sum(s.generated_tokens for s in stats)
+
+
+def test_batched_sampling_keeps_every_document_valid(tiny_model):
+    sampler = Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, temperature=5.0, max_tokens=96)
+    jobs = [TranslationJob(f"s-{i}", text, SYSTEMS) for i, text in enumerate(SUMMARIES[2:])]
+    for row in sampler.translate_many(jobs, batch_size=6, seed=3):
+        for outcome, system in zip(row, SYSTEMS, strict=True):
+            assert isinstance(outcome, Translation), outcome
+            assert system.validation_errors(outcome.document) == []
+            assert outcome.stats.generated_tokens <= 96
+
+
+def test_worst_case_bound_is_sound_and_gives_the_fast_path(tiny_model):
+    gtok = grammar_tokenizer(tiny_model.tokenizer)
+    bound = worst_case_tokens(BOUNDED)
+    assert bound is not None
+    for system in SYSTEMS:  # the shipped schemas are unbounded or far beyond their budgets: they keep the guard
+        shipped = worst_case_tokens(system.schema)
+        assert shipped is None or shipped > system.max_output_tokens
+    grammar = compile_schema(BOUNDED, gtok, system="bounded")
+    validator = output_validator(BOUNDED)
+    for seed in range(12):
+        constraint = SchemaConstraint(gtok, grammar, max_tokens=bound, system="bounded", worst_case_tokens=bound)
+        assert constraint.guard is None  # no per-token guard work
+        prompt = tiny_model.tokenizer.encode("mood?", add_special_tokens=False)
+        sequence = Decoding(prompt, make_prompt_cache(tiny_model.model), constraint)
+        mx.random.seed(seed)
+        decode(tiny_model.model, [sequence], sampler=make_sampler(temp=50.0))
+        assert sequence.error is None
+        assert validator.is_valid(json.loads(sequence.text))
+        assert len(sequence.tokens) <= bound
+    guarded = SchemaConstraint(gtok, grammar, max_tokens=bound - 1, system="bounded", worst_case_tokens=bound)
+    assert guarded.guard is not None
+
+
+@pytest.mark.parametrize("template", [NO_SYSTEM_ROLE_TEMPLATE, None], ids=["no-system-role", "no-template"])
+def test_models_without_a_system_role_or_without_a_template_translate(tmp_path, template):
+    folder = build_tiny_model(tmp_path / "model", chat_template=template)
+    model, tokenizer = mlx_lm.load(str(folder))
+    translator = Translator(model, tokenizer, ModelInfo("tiny-variant", "digest", folder), max_tokens=64)
+    prompt = build_system_prompt(tokenizer, SYSTEMS[2], translator.chat_format)
+    if template is None:
+        assert translator.chat_format == "plain"
+        assert prompt.head.startswith("You convert a summary") and prompt.tail == "\n</summary>\nJSON:\n"
+    else:
+        assert translator.chat_format == "folded"
+        assert prompt.head.startswith("<|im_start|>user\nYou convert a summary")  # system text in the user turn
+        assert "<|im_start|>system" not in prompt.head
+    [outcome] = translator.translate("s-1", SUMMARIES[0], SYSTEMS[2:])
+    assert isinstance(outcome, Translation) and SYSTEMS[2].validation_errors(outcome.document) == []
+
+
+def test_a_template_that_fails_otherwise_is_refused_at_load_naming_the_problem(tmp_path):
+    folder = build_tiny_model(tmp_path / "model", chat_template="{{ messages[0]['content'] | no_such_filter }}")
+    model, tokenizer = mlx_lm.load(str(folder))
+    with pytest.raises(PromptFormatError, match="chat template"):
+        Translator(model, tokenizer, ModelInfo("tiny-broken", "digest", folder))
+    dropping = build_tiny_model(tmp_path / "dropping", chat_template="{{ messages[-1]['content'] }}")
+    model, tokenizer = mlx_lm.load(str(dropping))
+    with pytest.raises(PromptFormatError, match="drops parts"):
+        Translator(model, tokenizer, ModelInfo("tiny-dropping", "digest", dropping))
+
+
+def test_a_sequence_that_runs_out_of_budget_leaves_the_batch_and_the_others_finish(tiny_model):
+    gtok = grammar_tokenizer(tiny_model.tokenizer)
+    grammar = compile_schema(SYSTEMS[0].schema, gtok, system="planner")
+    prompt = tiny_model.tokenizer.encode("plan", add_special_tokens=False)
+
+    def sequence(budget: int, guard: bool) -> Decoding:
+        # worst_case_tokens=0 claims the document always fits: no guard, so a small budget can run out
+        constraint = SchemaConstraint(gtok, grammar, budget, "planner", worst_case_tokens=None if guard else 0)
+        return Decoding(list(prompt), make_prompt_cache(tiny_model.model), constraint)
+
+    unguarded, first, second = sequence(12, guard=False), sequence(64, guard=True), sequence(80, guard=True)
+    decode(tiny_model.model, [unguarded, first, second], batch_size=3, sampler=make_sampler(temp=50.0))
+    assert unguarded.error is not None and "did not complete within 12 tokens" in str(unguarded.error)
+    for done in (first, second):
+        assert done.error is None
+        assert SYSTEMS[0].validation_errors(json.loads(done.text)) == []
