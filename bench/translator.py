@@ -60,7 +60,7 @@ class Workload:
 
 
 QUICK = Workload(1, 64, 64, 3, 8, "nudge", 4, 64)
-FULL = Workload(1, None, 32, 1, 32, "nudge", 8, 48)
+FULL = Workload(1, None, 32, 1, 32, "nudge", 16, 48)
 
 
 def _systems(count: int) -> list[Any]:

@@ -1,7 +1,8 @@
 """Run a template function's handler in its own worker processes, as Lambda runs each function apart.
 
 Each execution environment is one worker process; an invocation that outlives the function's Timeout is ended
-with its environment, as Lambda ends it, and the next invocation there starts cold.
+with its environment, as Lambda ends it, and the next invocation there starts cold. As on Lambda, a cold start's
+init phase (starting the process, importing the handler) is not counted in the Timeout.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class LambdaContext:
     log_stream_name: str = "local"
 
     def __post_init__(self) -> None:
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
@@ -69,14 +73,22 @@ def _error(error_type: str, exc: BaseException) -> dict:
     }
 
 
-def _run(event: dict, context: LambdaContext) -> dict:
+def _load_handler() -> dict | None:
+    """Import the handler (the init phase); Lambda's init error shape if it fails, tried again next call."""
     global _handler
     if _handler is None:
         try:
             module_name, function_name = _handler_path.rsplit(".", 1)
             _handler = getattr(importlib.import_module(module_name), function_name)
-        except Exception as exc:  # reported like Lambda's init errors, and tried again on the next call
+        except Exception as exc:
             return _error("Runtime.ImportModuleError", exc)
+    return None
+
+
+def _run(event: dict, context: LambdaContext) -> dict:
+    failed = _load_handler()
+    if failed:
+        return failed
     try:
         return {"ok": True, "result": _handler(event, context)}
     except Exception as exc:  # the handler's error is Lambda's error response, not the runner's
@@ -94,6 +106,12 @@ class _Environment:
 
     def __init__(self, pool_args: dict[str, Any]) -> None:
         self.pool = ProcessPoolExecutor(max_workers=1, **pool_args)
+        self.initialized = False
+
+    def initialize(self) -> None:
+        """Start the worker and import the handler; like Lambda's init phase, not counted in the Timeout."""
+        if not self.initialized:
+            self.initialized = self.pool.submit(_load_handler).result() is None
 
     def processes(self) -> list[Any]:
         return list((self.pool._processes or {}).values())
@@ -152,6 +170,8 @@ class FunctionRuntime:
                 invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
             )
             try:
+                environment.initialize()
+                context.restart_clock()
                 outcome = environment.pool.submit(_run, event, context).result(timeout=self.timeout_s)
             except FutureTimeout as exc:
                 environment = self._replace(environment)

@@ -79,7 +79,7 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     sections = results["sections"]
 
     compare = sections["translation"]["data"]["compare"]["results"]
-    ours = compare["ours (llguidance + budget guard)"]
+    ours = compare["ours as a logits processor (no fast-forward)"]
     assert ours["valid"] == ours["documents"] > 0 and ours["hit_cap"] == 0
 
     cloud = sections["cloud"]["data"]

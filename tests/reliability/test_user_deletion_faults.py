@@ -28,12 +28,12 @@ SESSIONS, OTHERS, RECORDS = (500, 20, 100) if FULL else (40, 5, 10)
 DEADLINE_S = 600 if FULL else 180
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text())
 USER, OTHER = "doomed-user", "other-user"
-# Calls only the deletion makes (TransactWriteItems counts the setup's record writes first).
+# Calls only the deletion makes (TransactWriteItems and DeleteItem count the setup's record uploads first).
 FAULT_PLAN = {
     "s3.DeleteObjects": [4, 19, 40],
     "s3.ListObjectVersions": [7, 33, 61],
     "dynamodb.BatchWriteItem": [2, 9],
-    "dynamodb.DeleteItem": [5, 27],
+    "dynamodb.DeleteItem": [RECORDS + 5, RECORDS + 27],  # each record upload releases its refresh slot first
     "sqs.SendMessageBatch": [1],
     "dynamodb.TransactWriteItems": [RECORDS + 3, RECORDS + 30, RECORDS + 70],
 }
