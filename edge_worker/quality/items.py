@@ -18,6 +18,7 @@ KeyFields = Mapping[str, Sequence[str]]
 ItemKey = tuple[Hashable, ...]
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _ARTICLES = frozenset({"a", "an", "the"})
+DATE_VALUE = re.compile(r"^\d{4}-\d{2}-\d{2}")  # a date or date-time: compared exactly
 
 
 def normal_text(value: str) -> str:
@@ -27,9 +28,9 @@ def normal_text(value: str) -> str:
 
 
 def normal_value(value: Any) -> Hashable:
-    """A JSON value as a hashable, comparable key part (strings through normal_text)."""
+    """A JSON value as a hashable, comparable key part (strings through normal_text, dates as written)."""
     if isinstance(value, str):
-        return normal_text(value)
+        return value.strip() if DATE_VALUE.match(value.strip()) else normal_text(value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):

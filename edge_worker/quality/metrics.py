@@ -8,15 +8,13 @@ overlap first), so a repeated item counts against precision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edge_worker.quality.items import ItemKeys, duplicate_count, normal_text, normal_value, top_level_items
+from edge_worker.quality.items import DATE_VALUE, ItemKeys, duplicate_count, normal_text, normal_value, top_level_items
 
 TEXT_MATCH = 0.5
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def item_similarity(predicted: Any, expected: Any, fields: Sequence[str] | None)
 
 
 def _value_similarity(predicted: Any, expected: Any) -> float | None:
-    if isinstance(predicted, str) and isinstance(expected, str) and not _DATE.match(expected):
+    if isinstance(predicted, str) and isinstance(expected, str) and not DATE_VALUE.match(expected):
         overlap = words_overlap(predicted, expected)
         return overlap if overlap >= TEXT_MATCH else None
     return 1.0 if normal_value(predicted) == normal_value(expected) else None
@@ -84,7 +82,7 @@ def date_leaves(value: Any, path: str = "") -> dict[str, Any]:
         return {k: v for name, item in value.items() for k, v in date_leaves(item, f"{path}.{name}").items()}
     if isinstance(value, list):
         return {k: v for i, item in enumerate(value) for k, v in date_leaves(item, f"{path}[{i}]").items()}
-    return {path: value} if isinstance(value, str) and _DATE.match(value) else {}
+    return {path: value} if isinstance(value, str) and DATE_VALUE.match(value) else {}
 
 
 def dates_equal(predicted: Any, expected: Any) -> bool | None:
