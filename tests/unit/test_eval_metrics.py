@@ -204,3 +204,12 @@ def test_the_registry_entry_is_content_addressed_and_leaves_the_documents_out():
     assert upload.content["translator_adapter_version"] is None
     back = EvalResult.model_validate(json.loads(json.dumps(upload.content)))
     assert back.f1 == result.f1 and back.translator_prompt_version == result.translator_prompt_version
+
+
+@pytest.mark.parametrize("name", ["planner", "nudge", "synapse"])
+def test_each_shipped_system_has_a_summary_without_a_time_zone(name):
+    system = load_systems().systems[name]
+    offsetless = [ex for ex in system.examples if "no time zone" in ex["summary"]]
+    assert offsetless, f"{name}: no example whose summary states no time zone"
+    stamps = [v for ex in offsetless for v in json.dumps(ex["expected"]).split('"') if "T" in v and v[:4].isdigit()]
+    assert all(stamp.endswith("Z") for stamp in stamps), stamps
