@@ -83,7 +83,7 @@ class ZeroShot:
 
 def zero_shot(system: SystemLike) -> SystemLike:
     """The system as a zero-shot prompt sees it (see ZeroShot)."""
-    return system if isinstance(system, ZeroShot) else ZeroShot(system)  # type: ignore[return-value]
+    return system if isinstance(system, ZeroShot) else ZeroShot(system)
 
 
 def prompt_content(system: SystemLike) -> dict[str, Any]:

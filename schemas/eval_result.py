@@ -20,10 +20,10 @@ class ExampleScore(BaseModel):
     precision: float
     recall: float
     f1: float
-    dated: int = Field(0, description="matched items holding a date in either document")
-    dates_exact: int = Field(0, description="of those, items whose dates all equal the expected ones")
-    invented: bool | None = Field(None, description="items where none were expected (None: some were expected)")
-    duplicates: int = Field(0, description="repeated items: left in the document, rolled back or dropped")
+    dated: int = Field(default=0, description="matched items holding a date in either document")
+    dates_exact: int = Field(default=0, description="of those, items whose dates all equal the expected ones")
+    invented: bool | None = Field(default=None, description="items where none were expected (None: some were expected)")
+    duplicates: int = Field(default=0, description="repeated items: left in the document, rolled back or dropped")
     seconds: float
     generated_tokens: int
     error: str | None = None

@@ -63,8 +63,8 @@ class ItemTracker:
                     self._value_end(at)
             return
         top = self._stack[-1] if self._stack else None
-        open_scalar = top is not None and top.array and top.item_start is not None
-        if open_scalar and byte in b",]" and self.data[top.item_start] not in b'"{[':
+        item = top.item_start if top is not None and top.array else None
+        if item is not None and byte in b",]" and self.data[item] not in b'"{[':
             self._value_end(at - 1)  # a number, true, false or null ends before the "," or "]"
         if byte == 0x22:
             self._string_is_key = top is not None and not top.array and top.expect_key
