@@ -149,6 +149,13 @@ def run(
         charts.search(data, out)
         return {"data": data}
 
+    def quality() -> dict[str, Any]:
+        from bench import quality as quality_bench
+
+        data = quality_bench.run(quick)  # its TUNED_COLUMN: pass tuned_scores= once an adapter is measured
+        charts.quality(data, out)
+        return {"data": data}
+
     bodies = {
         "translation": translation,
         "cloud": cloud,
@@ -156,6 +163,7 @@ def run(
         "edge": edge,
         "scaling": scaling,
         "search": search,
+        "quality": quality,
     }
     for name in SECTIONS:
         if name in only:

@@ -14,6 +14,7 @@ SECTION_TITLES = {
     "edge": "4. Edge throughput",
     "scaling": "5. Scaling",
     "search": "6. Search: latency for 100k summaries, near-duplicate recall",
+    "quality": "7. Translation quality on held-out examples",
 }
 
 
@@ -326,6 +327,12 @@ def search(results: dict[str, Any]) -> list[str]:
     return lines + _chart("search")
 
 
+def quality(results: dict[str, Any]) -> list[str]:
+    from bench.quality import render_markdown
+
+    return render_markdown(results) + _chart("quality")
+
+
 RENDERERS = {
     "translation": translation,
     "cloud": cloud,
@@ -333,6 +340,7 @@ RENDERERS = {
     "edge": edge,
     "scaling": scaling,
     "search": search,
+    "quality": quality,
 }
 
 

@@ -13,6 +13,10 @@ class CliError(Exception):
     """Bad input: printed on stderr, exit status 2."""
 
 
+class RecordError(Exception):
+    """The run finished but its results could not be kept: printed on stderr, exit status 1."""
+
+
 def register(subparsers: Any) -> None:
     """Add the subcommands to an argparse subparsers object; each sets `handler(args) -> int`."""
     translate = subparsers.add_parser("translate", help="translate one summary into JSON for each system")
@@ -22,7 +26,18 @@ def register(subparsers: Any) -> None:
     translate.set_defaults(handler=lambda args: handle(run_translate, args))
 
     evaluate = subparsers.add_parser("eval", help="score the model on the systems' labelled examples")
+    evaluate.add_argument(
+        "--split", choices=["eval", "train", "prompt"], default="eval", help="examples to score (default: eval)"
+    )
+    evaluate.add_argument("--zero-shot", action="store_true", help="prompt without the worked examples")
+    evaluate.add_argument("--limit", type=int, help="score at most N examples per system")
     evaluate.add_argument("--json", dest="json_out", type=Path, help="also write the results as JSON here")
+    evaluate.add_argument(
+        "--record",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the results in the registry as eval-result entries (default: when the API is configured)",
+    )
     _common(evaluate)
     evaluate.set_defaults(handler=lambda args: handle(run_eval, args))
 
@@ -114,14 +129,59 @@ def run_translate(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from edge_worker.evaluate import evaluate_system, render_markdown
 
+    if args.limit is not None and args.limit <= 0:
+        raise CliError("--limit must be positive")
     systems = _systems(args)
+    empty = [system.name for system in systems if not system.examples_for(args.split)]
+    if empty:
+        raise CliError(f"no example in the {args.split!r} split of: {', '.join(empty)}")
+    api = _registry_api(args.record)
     translator = _translator(args)
-    results = [evaluate_system(translator, system, progress=_progress) for system in systems]
+    results = [
+        evaluate_system(
+            translator, system, split=args.split, zero_shot_prompt=args.zero_shot, limit=args.limit, progress=_progress
+        )
+        for system in systems
+    ]
     print(render_markdown(results), end="")
     if args.json_out:
-        args.json_out.write_text(json.dumps([result.model_dump() for result in results], indent=2) + "\n")
+        args.json_out.write_text(json.dumps([result.model_dump(mode="json") for result in results], indent=2) + "\n")
         _progress(f"wrote {args.json_out}")
+    if api is not None:
+        _record(api, results, required=bool(args.record))
     return 0
+
+
+def _registry_api(record: bool | None) -> Any:
+    """The API client results are recorded with: None when not asked (--no-record, or no API configured)."""
+    from edge_worker.api_client import EdgeApi
+    from edge_worker.config import ConfigError, api_token, load_config
+
+    if record is False:
+        return None
+    try:
+        return EdgeApi(load_config().api_url, api_token())
+    except ConfigError as exc:
+        if record:
+            raise CliError(f"--record needs the API: {exc}") from None
+        return None
+
+
+def _record(api: Any, results: list[Any], *, required: bool) -> None:
+    """Put each result in the registry; a failure is an error with --record, else a warning."""
+    from edge_worker.api_client import ApiRejected, ApiUnavailable
+    from edge_worker.evaluate import registry_upload
+
+    for result in results:
+        version_id, upload = registry_upload(result)
+        try:
+            api.put_registry(version_id, upload)
+        except (ApiRejected, ApiUnavailable) as exc:
+            if required:
+                raise RecordError(f"the results were not recorded ({version_id}): {exc}") from None
+            _progress(f"warning: the results were not recorded ({version_id}): {exc}")
+            continue
+        _progress(f"recorded {version_id}")
 
 
 def handle(command: Any, args: argparse.Namespace) -> int:
@@ -142,6 +202,7 @@ def handle(command: Any, args: argparse.Namespace) -> int:
         InvalidTranslationError,
         ModelStoreError,
         PromptFormatError,
+        RecordError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
 """The translation prompt: each system's stable part first (prefilled once and cached), then the summary.
+Few-shot by default; `zero_shot(system)` leaves the worked examples out (a prompt version of its own).
 
 Stable part: the system message, the system's instructions and schema outline, and its worked examples (the
 "prompt" split of its definition) as earlier turns. After it: the summary between <summary> tags, the end of the
@@ -61,6 +62,28 @@ def prompt_examples(system: SystemLike) -> list[dict[str, Any]]:
     examples_for = getattr(system, "examples_for", None)
     shown = examples_for(PROMPT_SPLIT) if examples_for else ()
     return [{"summary": example["summary"], "expected": example["expected"]} for example in shown]
+
+
+class ZeroShot:
+    """A system prompted without its worked examples (instructions and schema outline only): the same system in
+    every other way, with its own prompt version and so its own prefix cache."""
+
+    def __init__(self, system: SystemLike) -> None:
+        self.system = system
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.system, name)
+
+    def examples_for(self, split: str) -> tuple[dict[str, Any], ...]:
+        if split == PROMPT_SPLIT:
+            return ()
+        examples_for = getattr(self.system, "examples_for", None)
+        return tuple(examples_for(split)) if examples_for else ()
+
+
+def zero_shot(system: SystemLike) -> SystemLike:
+    """The system as a zero-shot prompt sees it (see ZeroShot)."""
+    return system if isinstance(system, ZeroShot) else ZeroShot(system)
 
 
 def prompt_content(system: SystemLike) -> dict[str, Any]:

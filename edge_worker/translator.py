@@ -21,11 +21,14 @@ from pydantic import BaseModel, ConfigDict
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import PREFILL_STEP, Decoding, decode
+from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.jobs import TranslationJob, lineage_for
+from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
 from edge_worker.prompting import PromptFormatError, SystemPrompt, build_system_prompt, chat_format, prompt_version
+from edge_worker.quality.items import ItemKeys, drop_duplicates
 from schemas.lineage import content_version
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
@@ -54,6 +57,8 @@ class TranslationStats(BaseModel):
     seconds: float
     tokens_per_second: float
     host_seconds: float = 0.0  # matcher, masks and end-of-budget guard
+    duplicates_suppressed: int = 0  # repeated array items rolled back while decoding (a sequence decoding alone)
+    duplicates_dropped: int = 0  # repeated array items removed from the finished document (decoded in a batch)
 
 
 class Translation(BaseModel):
@@ -285,9 +290,10 @@ class Translator:
             self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
         )
         prompt = self._prompt(system)
+        items = ItemTracker(ItemKeys.of(system).key)
         if naive:
             tokens = prompt.full_tokens(job.summary_text)
-            return Decoding(tokens, make_prompt_cache(self.model), constraint), len(tokens)
+            return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
         computed = self.prefixes.prefilled
         cache = self.prefixes.copy_of(
             prompt.version, prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
@@ -297,7 +303,7 @@ class Translator:
         if reused < len(prompt.prefix_tokens):  # the tokenizer merged across the boundary: drop what differs
             for layer in cache:
                 layer.trim(len(prompt.prefix_tokens) - reused)
-        return Decoding(rest, cache, constraint), len(rest) + extra
+        return Decoding(rest, cache, constraint, items=items), len(rest) + extra
 
     def _outcome(
         self, job: TranslationJob, system: SystemLike, decoding: Decoding, prompt_tokens: int, batch: int
@@ -308,6 +314,17 @@ class Translator:
             document = _checked_document(system, decoding.text)
         except InvalidTranslationError as error:
             return _failure(job, system, error)
+        deduplicated, dropped = drop_duplicates(document, ItemKeys.of(system))
+        if dropped and _schema_errors(system, deduplicated):  # e.g. minItems: keep the document as generated
+            dropped = 0
+        document = deduplicated if dropped else document
+        if dropped:
+            logger.warning(
+                "repeated items dropped from a translation",
+                system=system.name,
+                summary_id=job.summary_id,
+                items=dropped,
+            )
         seconds = decoding.seconds
         decode_seconds = max(seconds - decoding.prefill_seconds, 1e-9)
         return Translation(
@@ -325,6 +342,8 @@ class Translator:
                 seconds=round(seconds, 4),
                 tokens_per_second=round(len(decoding.tokens) / decode_seconds, 2),
                 host_seconds=round(decoding.constraint.mask_seconds, 6),
+                duplicates_suppressed=decoding.duplicates_suppressed,
+                duplicates_dropped=dropped,
             ),
         )
 
@@ -363,14 +382,18 @@ def _failure(job: TranslationJob, system: SystemLike, error: BaseException) -> T
     return TranslationFailure(summary_id=job.summary_id, system=system.name, error=message)
 
 
+def _schema_errors(system: SystemLike, document: Any) -> list[Any]:
+    validator = Draft202012Validator(system.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+
+
 def _checked_document(system: SystemLike, text: str) -> dict[str, Any]:
     # Defence in depth: the grammar should make both checks unreachable.
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidTranslationError(f"system {system.name!r}: output is not JSON ({exc}): {text[:200]!r}") from exc
-    validator = Draft202012Validator(system.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+    errors = _schema_errors(system, document)
     if errors or not isinstance(document, dict):
         problems = (
             "; ".join(f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:3])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import changes, contracts, edge_api, user_data
+from schemas import changes, contracts, edge_api, eval_result, user_data
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -45,6 +45,7 @@ PUBLIC_CONTRACTS: dict[str, type[BaseModel]] = {
         user_data.SessionDeletion,
         user_data.DeletionJob,
         user_data.ExportLink,
+        eval_result.EvalResult,
     )
 }
 

@@ -122,6 +122,8 @@ class _DefinitionFile(BaseModel):
     examples: list[_Example]
     max_output_tokens: StrictInt = Field(gt=0, le=MAX_OUTPUT_TOKENS_LIMIT)
     version: str | None = None
+    # Which fields of an array's items tell two items apart: {"tasks": ["title"], "topics": []} ([] = the item).
+    key_fields: dict[str, list[str]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +135,7 @@ class SystemDefinition:
     examples: tuple[dict[str, Any], ...]
     max_output_tokens: int
     version: str | None = None
+    key_fields: dict[str, list[str]] | None = None
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -155,6 +158,8 @@ class SystemDefinition:
         }
         if self.version is not None:
             data["version"] = self.version
+        if self.key_fields is not None:
+            data["key_fields"] = {path: list(fields) for path, fields in self.key_fields.items()}
         return data
 
     def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
@@ -194,6 +199,8 @@ class SystemDefinition:
         problems = grammar_problems(parsed.output_schema)
         if problems:
             raise SystemDefinitionError(where, "schema cannot be enforced while decoding: " + "; ".join(problems[:5]))
+        for problem in key_field_problems(parsed.output_schema, parsed.key_fields or {}):
+            raise SystemDefinitionError(where, problem)
         validator = output_validator(parsed.output_schema)
         for index, example in enumerate(parsed.examples):
             errors = [_describe(error) for error in validator.iter_errors(example.expected)]
@@ -209,8 +216,32 @@ class SystemDefinition:
             examples=tuple(example.model_dump(exclude_defaults=True) for example in parsed.examples),
             max_output_tokens=parsed.max_output_tokens,
             version=parsed.version,
+            key_fields=parsed.key_fields,
             source=Path(source) if source is not None else None,
         )
+
+
+def key_field_problems(schema: dict[str, Any], key_fields: dict[str, list[str]]) -> list[str]:
+    """Why `key_fields` does not fit `schema`: a path that names no array ("tasks", "events[].attendees"), or a
+    field its items (objects) do not declare. Empty when it fits."""
+    problems = []
+    for path, fields in key_fields.items():
+        node: Any = schema
+        for step, part in enumerate(path.split(".")):
+            node = node.get("properties", {}).get(part.removesuffix("[]")) if isinstance(node, dict) else None
+            if isinstance(node, dict) and part.endswith("[]"):
+                node = node.get("items")
+            if step == len(path.split(".")) - 1 and isinstance(node, dict) and node.get("type") == "array":
+                node = node.get("items", {})
+                break
+        else:
+            problems.append(f"key_fields: {path!r} is not an array of the schema")
+            continue
+        known = set(node.get("properties", {})) if isinstance(node, dict) else set()
+        unknown = [name for name in fields if name not in known]
+        if unknown:
+            problems.append(f"key_fields: the items of {path!r} have no field {', '.join(map(repr, unknown))}")
+    return problems
 
 
 def _exact(number: float | int | Decimal) -> Fraction:

@@ -83,6 +83,13 @@ class BudgetGuard:
     def feed(self, token: int) -> None:
         self.cursor.feed(self._bytes(token))
 
+    def rewind(self, tokens: list[int]) -> None:
+        """Start over from the document made of `tokens` (after the matcher rolled back)."""
+        self.cursor = JsonCursor()
+        for token in tokens:
+            self.feed(token)
+        self._hint_at, self._hint_string = -self.max_tokens, -1  # estimate again at the next step
+
     def restrict(self, bitmask: np.ndarray, generated: int) -> None:
         """Narrow `bitmask` (the matcher's allowed tokens after `generated` tokens) to what fits the budget."""
         started = time.thread_time()

@@ -7,6 +7,11 @@ single sequence feeds them with the sampled token in one forward pass (fast-forw
 fast_forward=False, they are fed one per step like sampled ones. Several sequences decode as one batch
 (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered out), the way mlx-lm's
 BatchGenerator does (mlx_lm/generate.py, GenerationBatch).
+
+A sequence with an ItemTracker never writes the same array item twice when it decodes alone: when an item
+closes that repeats an earlier one under the system's key fields, the matcher (llguidance `rollback`) and the KV
+cache (mlx-lm `trim_prompt_cache`) go back to before the item's "," and the array is closed there. A batch
+shares one KV cache and cannot go back one row, so a repeat found there is left for the caller to drop.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
+from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
 
+from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.constrained.errors import ConstrainedGenerationError
 from edge_worker.constrained.processor import SchemaConstraint
 from edge_worker.model_thread import Cancelled
@@ -46,7 +53,10 @@ class Decoding:
     seconds: float = 0.0  # from the start of its prefill to its end (in a batch: shared with the other rows)
     started: float = 0.0  # time.perf_counter() when its prefill began
     error: Exception | None = None
+    items: ItemTracker | None = None  # finds repeated array items (None: not looked for)
+    duplicates_suppressed: int = 0  # repeated items rolled back while decoding
     _feed: deque[int] = field(default_factory=deque)  # consumed by the matcher, not yet fed to the model
+    _forced_at: list[bool] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -60,7 +70,38 @@ class Decoding:
         self.constraint.consume(token)
         self.tokens.append(token)
         self.forced += forced
+        self._forced_at.append(forced)
         self._feed.append(token)
+        if self.items is not None:
+            self.items.feed(self.constraint.gtok.token_bytes[token])
+
+    def close_repeated_item(self, fed: int) -> bool:
+        """Undo the repeated item `items` found and close its array in its place; False when it cannot be undone.
+
+        `fed`: how many of `tokens` the KV cache holds. The tokens from the one holding the item's "," on are
+        rolled back (matcher and cache); that token's bytes before the "," and a "]" are taken as forced tokens.
+        """
+        assert self.items is not None and self.items.duplicate is not None
+        comma, gtok = self.items.duplicate, self.constraint.gtok
+        start = cut = 0
+        while start + len(gtok.token_bytes[self.tokens[cut]]) <= comma:  # find the token holding the ","
+            start += len(gtok.token_bytes[self.tokens[cut]])
+            cut += 1
+        closing = gtok.ll_tokenizer.tokenize_bytes(bytes(self.items.data[start:comma]) + b"]")
+        if not can_trim_prompt_cache(self.cache) or not self.constraint.can_replace(len(self.tokens) - cut, closing):
+            self.items.duplicate = None
+            return False
+        self.constraint.rollback(len(self.tokens) - cut)
+        kept = min(cut, fed)
+        trim_prompt_cache(self.cache, fed - kept)
+        self._feed = deque(self.tokens[kept:cut])
+        self.forced -= sum(self._forced_at[cut:])
+        del self.tokens[cut:], self._forced_at[cut:]
+        self.items = self.items.restarted(bytes(self.items.data[:start]))
+        self.duplicates_suppressed += 1
+        for token in closing:
+            self.take(token, forced=True)
+        return True
 
     def take_forced(self) -> None:
         """Consume what the grammar forces from here (nothing once the document is complete)."""
@@ -198,7 +239,7 @@ def _decode_one(
             continue  # the next token is already known (forced)
         bitmask = seq.constraint.next_mask()
         token = _sample(logits, bitmask, seq.constraint.gtok.vocab_size, metal, sampler)[0]
-        _guarded(seq, functools.partial(_advance, seq, token))
+        _guarded(seq, functools.partial(_advance, seq, token, alone=True))
         if _finish(seq):
             return
 
@@ -228,9 +269,16 @@ def _step_batch(
     return [index for index, seq in enumerate(active) if not _finish(seq)]
 
 
-def _advance(seq: Decoding, token: int) -> None:
+def _advance(seq: Decoding, token: int, alone: bool = False) -> None:
+    """Take a sampled token and what the grammar forces after it; alone (the sequence owns its KV cache, which
+    holds every token taken before), a repeated array item is rolled back and its array closed."""
+    fed = len(seq.tokens)
     seq.take(token)
     seq.take_forced()
+    if seq.items is not None and seq.items.duplicate is not None:
+        if alone and seq.close_repeated_item(fed):
+            seq.take_forced()
+        seq.items.duplicate = None  # in a batch: left in the document for the caller to drop and count
 
 
 def _finish(seq: Decoding) -> bool:

@@ -94,6 +94,21 @@ class SchemaConstraint:
             self.guard.feed(token)
         self.mask_seconds += time.thread_time() - started
 
+    def can_replace(self, count: int, tokens: list[int]) -> bool:
+        """Whether the grammar accepts `tokens` in place of the last `count` consumed (the matcher is untouched)."""
+        trial = self.matcher.deep_copy()
+        trial.rollback(count)
+        return not trial.is_error() and trial.validate_tokens(tokens) == len(tokens)
+
+    def rollback(self, count: int) -> None:
+        """Forget the last `count` consumed tokens (llguidance's rollback); the budget guard reads the rest again."""
+        started = time.thread_time()
+        self.matcher.rollback(count)
+        del self.generated[len(self.generated) - count :]
+        if self.guard:
+            self.guard.rewind(self.generated)
+        self.mask_seconds += time.thread_time() - started
+
     def forced_tokens(self) -> list[int]:
         """The tokens the grammar allows as the only continuation from here (llguidance fast-forward tokens)."""
         started = time.thread_time()

@@ -20,6 +20,7 @@ SECTIONS = {
     "4. Edge throughput": "edge.png",
     "5. Scaling": "scaling.png",
     "6. Search: latency for 100k summaries, near-duplicate recall": "search.png",
+    "7. Translation quality on held-out examples": "quality.png",
 }
 
 
@@ -105,3 +106,10 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     assert search["naive_matches_numpy"] and search["per_vector_ratio"] > 1
     assert search["recall_at_5"]["recall"] >= 0.9 and search["index"]["rows"] == 100_000
     assert {"semantic", "hybrid", "lexical"} <= set(search["ours"])
+
+    quality = sections["quality"]["data"]
+    assert {row["system"] for row in quality["rows"]} == {"planner", "synapse", "nudge"}
+    for row in quality["rows"]:
+        assert row["zero-shot"]["prompt_version"] != row["few-shot"]["prompt_version"]
+        assert row["zero-shot"]["examples"] == row["few-shot"]["examples"] == quality["examples"] >= 1
+        assert row["few-shot"]["valid_rate"] == 1.0 and 0.0 <= row["few-shot"]["f1"] <= 1.0

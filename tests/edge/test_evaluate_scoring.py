@@ -1,4 +1,5 @@
-"""Evaluation: field-level scoring, the evaluation run on a model, and the translate/eval commands."""
+"""Evaluation on a model end to end: the evaluation run, and the translate/eval commands (the scoring logic is unit
+tested in tests/unit/test_eval_metrics.py)."""
 
 from __future__ import annotations
 
@@ -7,33 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from edge_worker.cli import main
-from edge_worker.evaluate import SystemEvaluation, evaluate_system, flatten, leaf_matches, prf, render_markdown
+from edge_worker.evaluate import SystemEvaluation, evaluate_system, render_markdown
 from edge_worker.translator import Translator
 from schemas.system_definition import SystemDefinition, load_systems
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_flatten_uses_order_free_paths_and_normalises_strings():
-    leaves = flatten({"tasks": [{"title": "  Send  the Budget ", "done": False}, {"due": None}], "n": 2})
-    assert sorted(leaves) == sorted(
-        ["tasks[].title=send the budget", "tasks[].done=false", "tasks[].due=null", "n=2.0"]
-    )
-
-
-def test_leaf_matching_counts_precision_recall_and_f1():
-    expected = {"tasks": [{"title": "Book flights", "priority": "high"}, {"title": "Pack", "priority": "low"}]}
-    predicted = {"tasks": [{"title": "book FLIGHTS", "priority": "low"}]}
-    assert leaf_matches(predicted, expected) == (2, 2, 4)  # title and "low" match; order does not matter
-    precision, recall, f1 = prf(*leaf_matches(predicted, expected))
-    assert (precision, recall) == (1.0, 0.5)
-    assert f1 == pytest.approx(2 / 3)
-    assert prf(*leaf_matches({"tasks": []}, {"tasks": []})) == (1.0, 1.0, 1.0)
-    assert prf(*leaf_matches({"tasks": [{"title": "x"}]}, {"tasks": []})) == (0.0, 1.0, 0.0)
-    assert prf(*leaf_matches({"tasks": []}, {"tasks": [{"title": "x"}]})) == (1.0, 0.0, 0.0)
 
 
 def test_evaluation_on_a_model_is_valid_serialisable_and_rendered(tiny_model):
@@ -42,13 +22,13 @@ def test_evaluation_on_a_model_is_valid_serialisable_and_rendered(tiny_model):
     translator = Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=100)
     seen = []
     result = evaluate_system(translator, system, progress=seen.append)
-    assert seen == [f"eval planner example {i}/{len(system.examples)}" for i in range(1, len(system.examples) + 1)]
+    assert seen == [f"eval planner eval example {i}/3" for i in range(1, 4)]
     assert result.examples == len(system.examples) and result.valid_rate == 1.0
     assert all(score.valid and system.validation_errors(score.document) == [] for score in result.scores)
     assert 0.0 <= result.f1 <= 1.0 and result.tokens_per_second > 0
     assert SystemEvaluation.model_validate_json(result.model_dump_json()) == result
     table = render_markdown([result])
-    assert "| planner | 3 | 100% |" in table
+    assert "| planner | eval | few-shot | 3 | 100% |" in table
     assert result.translator_model_version in table
 
 
@@ -93,20 +73,38 @@ def test_translate_command_prints_one_valid_document_per_system(tiny_model_dir):
     assert "translating for 2 system(s)" in done.stderr
 
 
-def test_eval_command_writes_markdown_and_json(tiny_model_dir, tmp_path):
+def test_eval_command_scores_a_split_zero_and_few_shot_and_writes_json(tiny_model_dir, tmp_path):
     out = tmp_path / "eval.json"
     shipped = load_systems().systems["synapse"]
     (tmp_path / "systems").mkdir()
-    few = shipped.to_dict() | {"examples": list(shipped.examples_for("eval")[:3])}
+    few = shipped.to_dict() | {
+        "examples": list(shipped.examples_for("prompt")) + list(shipped.examples_for("eval")[:3])
+    }
     (tmp_path / "systems" / "synapse.json").write_text(json.dumps(few), encoding="utf-8")
-    done = _run_cli(
-        ["eval", "--system", "synapse", "--systems-dir", str(tmp_path / "systems")]
-        + ["--model", str(tiny_model_dir), "--max-tokens", "80", "--json", str(out)]
-    )
+    common = ["eval", "--system", "synapse", "--systems-dir", str(tmp_path / "systems"), "--no-record"]
+    common += ["--model", str(tiny_model_dir), "--max-tokens", "80", "--limit", "2"]
+    done = _run_cli([*common, "--json", str(out)])
     assert done.returncode == 0, done.stderr
-    assert "| synapse | 3 |" in done.stdout
+    assert "| synapse | eval | few-shot | 2 | 100% |" in done.stdout
+    assert "eval synapse eval example 2/2" in done.stderr
     [saved] = json.loads(out.read_text())
-    assert saved["system"] == "synapse" and saved["valid_rate"] == 1.0
+    assert saved["system"] == "synapse" and saved["valid_rate"] == 1.0 and len(saved["scores"]) == 2
+    assert set(saved) >= {"f1", "exact_date_accuracy", "invented_rate", "duplicate_items", "tokens_per_second"}
+    zero = _run_cli([*common, "--zero-shot", "--split", "prompt", "--json", str(out)])
+    assert zero.returncode == 0, zero.stderr
+    assert "| synapse | prompt | zero-shot | 2 | 100% |" in zero.stdout
+    [zero_saved] = json.loads(out.read_text())
+    assert zero_saved["translator_prompt_version"] != saved["translator_prompt_version"]
+    empty = _run_cli([*common, "--split", "train"])
+    assert empty.returncode == 2 and "no example in the 'train' split of: synapse" in empty.stderr
+
+
+def test_eval_record_needs_the_api_and_names_what_is_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path))
+    for variable in ("SSP_API_URL", "SSP_EDGE_QUEUE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["eval", "--record", "--system", "planner"]) == 2
+    assert "--record needs the API: edge configuration" in capsys.readouterr().err
 
 
 def test_commands_reject_bad_input_with_a_message(tmp_path, capsys):
@@ -121,5 +119,9 @@ def test_commands_reject_bad_input_with_a_message(tmp_path, capsys):
     summary.write_text("Something happened.")
     assert main(["translate", str(summary), "--system", "nope"]) == 2
     assert "unknown system(s): nope" in capsys.readouterr().err
-    assert main(["eval", "--model", str(tmp_path / "no-such-model")]) == 1
+    assert main(["eval", "--no-record", "--model", str(tmp_path / "no-such-model")]) == 1
     assert "no-such-model" in capsys.readouterr().err
+    assert main(["eval", "--system", "nope"]) == 2
+    assert "unknown system(s): nope" in capsys.readouterr().err
+    assert main(["eval", "--limit", "0"]) == 2
+    assert "--limit must be positive" in capsys.readouterr().err

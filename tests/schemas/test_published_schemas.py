@@ -119,6 +119,43 @@ CHANGE = {
 }
 # One valid body per contract, and one change that makes it invalid.
 EXAMPLES: dict[str, tuple[dict, dict]] = {
+    "EvalResult": (
+        {
+            "system": "planner",
+            "split": "eval",
+            "zero_shot": False,
+            "translator_model_version": "translator-model:1",
+            "translator_prompt_version": "translator-prompt:1",
+            "schema_version": "schema:1",
+            "examples": 1,
+            "valid_rate": 1.0,
+            "precision": 0.5,
+            "recall": 1.0,
+            "f1": 0.6667,
+            "exact_date_accuracy": None,
+            "dated_matches": 0,
+            "empty_examples": 0,
+            "invented_rate": None,
+            "duplicate_items": 0,
+            "duplicate_rate": 0.0,
+            "duplicates_suppressed": 0,
+            "duplicates_dropped": 0,
+            "mean_seconds": 2.5,
+            "tokens_per_second": 9.5,
+            "scores": [
+                {
+                    "index": 0,
+                    "valid": True,
+                    "precision": 0.5,
+                    "recall": 1.0,
+                    "f1": 0.6667,
+                    "seconds": 2.5,
+                    "generated_tokens": 24,
+                }
+            ],
+        },
+        {"split": "test"},
+    ),
     "Session": (SESSION, {"turns": []}),
     "Turn": ({"role": "tool", "content": "42"}, {"role": "robot"}),
     "SummaryRecord": (STORED, {"systems": {"planner": {**STATE, "version": 0}}}),

@@ -1118,6 +1118,7 @@ def test_a_system_definition_with_any_json_number_is_stored_exactly_or_refused_n
         **PLANNER,
         "name": name,
         "schema": schema,
+        "key_fields": {},  # the planner's arrays are not in this schema
         "examples": [{"summary": "A score.", "expected": {"score": number}}],
     }
     response = answered(
