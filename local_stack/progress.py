@@ -66,7 +66,8 @@ class Progress:
         began, now = self.started.get(request_id), self.clock()
         self.started[request_id] = now  # the next summary of the same batch starts now
         took = f" in {now - began:.1f} s" if began is not None else ""
-        return f"summarized {record.get('session_id')}{took} ({record.get('output_tokens')} tokens)"
+        cold = ", with the function's cold start" if record.get("cold_start") else ""
+        return f"summarized {record.get('session_id')}{took} ({record.get('output_tokens')} tokens{cold})"
 
     def _edge_started(self, record: Record) -> str:
         self.systems = list(record.get("systems") or [])
