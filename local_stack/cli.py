@@ -84,6 +84,8 @@ def _up(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) -> int:
     say = console.say
     say(f"starting the local stack (logs: {console.log_path})")
+    if args.llm != "scripted":
+        say("preparing the summarizer...")
     summarizer = choose_summarizer(args.llm)
     edge = None
     stack = LocalStack(
