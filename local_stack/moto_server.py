@@ -56,7 +56,7 @@ def queue_messages() -> dict[str, list[dict[str, Any]]]:
 
 def _isolated(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Callable) -> Iterable:
     if environ.get("PATH_INFO") == QUEUE_MESSAGES_PATH:
-        body = json.dumps(queue_messages()).encode("utf-8")
+        body = json.dumps(queue_messages(), default=str).encode("utf-8")
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
     if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_DYNAMODB_TARGETS):

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from edge_worker.config import ConfigError, api_token, load_config, sqs_client
 from local_stack.edge_settings import write_edge_settings, written_by_local_stack
 
+ROOT = Path(__file__).resolve().parents[2]
 NO_AWS = {"PATH": os.environ.get("PATH", "")}
 
 
@@ -56,3 +60,18 @@ def test_a_deployed_stacks_edge_json_is_left_alone(tmp_path):
     assert write_edge_settings(local_settings(tmp_path), "token", deployed) is None
     assert "example.com" in deployed.read_text()
     assert (tmp_path / "local" / "edge-token").read_text() == "token"
+
+
+@pytest.mark.parametrize("command", ["status", "dead-letters", "run"])
+def test_every_edge_command_without_settings_names_the_variables_to_set(tmp_path, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_worker", command],
+        cwd=ROOT,
+        env={**NO_AWS, "SSP_HOME": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SSP_API_URL is not set" in result.stderr and "SSP_EDGE_QUEUE_URL is not set" in result.stderr
+    assert "Traceback" not in result.stderr
