@@ -48,6 +48,7 @@ class Console:
         self.log_path, self.verbose = log_path, verbose
         self.progress = progress or Progress()
         self._lock = threading.Lock()
+        self._describing = threading.Lock()
         self._log: IO[str] | None = None
         self._terminal: IO[str] | None = None
         self._saved: dict[int, int] = {}
@@ -106,7 +107,8 @@ class Console:
             if self.verbose and self._terminal:
                 self._terminal.write(line + "\n")
         try:
-            human = self.progress.describe(record) if record is not None else None
+            with self._describing:  # records come from the pipe's reader and from invoking threads
+                human = self.progress.describe(record) if record is not None else None
         except Exception as exc:  # a record of an unexpected shape: keep reading the logs
             human = f"(unreadable log record: {exc!r})"
         if human and not self.verbose:

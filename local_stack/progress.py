@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 Record = dict[str, Any]
+KEPT_REQUESTS = 1000  # start times remembered; the oldest are forgotten
 
 
 def parse(line: str) -> Record | None:
@@ -35,7 +37,7 @@ class Progress:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.started: dict[str, float] = {}  # Lambda request id -> when it (or its last summary) started
+        self.started: OrderedDict[str, float] = OrderedDict()  # request id -> when it (or its last summary) started
         self.systems: list[str] = []
         self.stored: dict[str, set[str]] = {}  # summary id -> systems stored this run
 
@@ -43,6 +45,8 @@ class Progress:
         kind = record.get("type")
         if kind == "platform.start":
             self.started[record["record"]["requestId"]] = self.clock()
+            while len(self.started) > KEPT_REQUESTS:
+                self.started.popitem(last=False)
             return None
         if kind == "platform.report":
             return self._report(record["record"])
@@ -103,7 +107,7 @@ class Progress:
         return f"edge worker put {record.get('count')} unfinished message(s) back for later"
 
     def _report(self, report: Record) -> str | None:
-        self.started.pop(report.get("requestId", ""), None)
+        # The request's start stays: its workers' last log lines may still be on their way through the pipe.
         if report.get("status") == "success":
             return None
         function = report.get("functionName", "a function")

@@ -69,7 +69,13 @@ class LocalStack:
             if self.options.state_dir is not None:
                 self.state = StateStore(self.options.state_dir, self.provisioned, self.moto.url)
                 if self.state.exists():
-                    self.restored = self.state.restore()
+                    try:
+                        self.restored = self.state.restore()
+                    except Exception as exc:  # e.g. a key schema the template changed since the snapshot
+                        raise RuntimeError(
+                            f"could not load the local data kept in {self.options.state_dir} ({exc}); "
+                            "`python -m local_stack up --reset` starts clean"
+                        ) from exc
             if self.options.event_sources:  # streams are read from here on: restored items are not new changes
                 self._make_pollers(stream_start="LATEST" if self.restored else "TRIM_HORIZON")
             if self.options.serve_http:  # bound before the functions start, so their URLs are known
