@@ -147,7 +147,7 @@ def _banner(say, stack: LocalStack, summarizer: str, tokens: dict, kept: bool, e
     say(f"  Summarizer   {summarizer}")
     translator = args.edge_model or f"{DEMO_MODEL} (bundled: a small offline demo model, expect rough JSON)"
     say(f"  Translator   {translator if args.edge else 'none (--no-edge)'}")
-    say(f"  Data         {state_dir()}: {restored}; saved every 30 s and on Ctrl-C")
+    say(f"  Data         {state_dir()}: {restored}; saved every {stack.options.checkpoint_s:.0f} s and on Ctrl-C")
     say(f"  Tokens       {tokens_path()} (0600; {'kept from the last run' if kept else 'new'})")
     say(f"  Edge queue   {stack.resolved('EdgeQueue')}")
     if edge_json:
