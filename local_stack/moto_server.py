@@ -22,8 +22,9 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+from local_stack.moto_process import QUEUE_MESSAGES_PATH
+
 _DYNAMODB_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
-QUEUE_MESSAGES_PATH = "/_local_stack/queue-messages"
 _lock = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
 

@@ -1,7 +1,7 @@
 """The local stack's AWS state kept across restarts: a snapshot of its tables, objects and queued messages.
 
 A snapshot is read through the AWS APIs (DynamoDB Scan, S3 ListObjectVersions + GetObject) plus moto's queue
-contents (local_stack.moto_server.QUEUE_MESSAGES_PATH, since an SQS receive would count towards redrive), and
+contents (local_stack.moto_server's QUEUE_MESSAGES_PATH route: an SQS receive would count towards redrive), and
 written to a folder as `snapshot.json` (replaced atomically) with object bodies in `objects/<sha256>`. Restoring
 writes the same items, object versions (oldest first, delete markers included; S3 gives them new version ids)
 and messages into a freshly provisioned moto, before the stack serves anything. Why not moto's request recorder:
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_stack.moto_server import QUEUE_MESSAGES_PATH
+from botocore.exceptions import ClientError
+
+from local_stack.moto_process import QUEUE_MESSAGES_PATH
 from local_stack.provision import Provisioned, aws_client
 
 FORMAT = 1
@@ -134,7 +136,10 @@ class StateStore:
                     if is_marker:
                         record["delete_marker"] = True
                     else:
-                        record.update(self._object_body(s3, bucket, entry))
+                        body = self._object_body(s3, bucket, entry)
+                        if body is None:
+                            continue  # deleted since the listing (a checkpoint while the stack runs)
+                        record.update(body)
                     entries.append(record)
             # Oldest first within a key; the listing gives a key's versions newest first.
             order = {id(e): n for n, e in enumerate(entries)}
@@ -142,18 +147,26 @@ class StateStore:
             buckets[logical] = entries
         return buckets
 
-    def _object_body(self, s3: Any, bucket: str, entry: dict[str, Any]) -> dict[str, Any]:
-        """{sha256, content_type, metadata} of one object version; its body is read once per stack run."""
+    def _object_body(self, s3: Any, bucket: str, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """{sha256, content_type, metadata} of one object version, or None if it is gone; its body is read once
+        per stack run."""
         version = entry.get("VersionId") or "null"
         known = (bucket, entry["Key"], version, entry.get("ETag", ""))
         if known not in self._known or not (self.folder / "objects" / self._known[known]["sha256"]).exists():
             extra = {} if version == "null" else {"VersionId": version}
-            response = s3.get_object(Bucket=bucket, Key=entry["Key"], **extra)
+            try:
+                response = s3.get_object(Bucket=bucket, Key=entry["Key"], **extra)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion"):
+                    return None
+                raise
             body = response["Body"].read()
             digest = hashlib.sha256(body).hexdigest()
             blob = self.folder / "objects" / digest
             if not blob.exists():
-                blob.write_bytes(body)
+                partial = blob.with_name(f".{digest}.tmp")
+                partial.write_bytes(body)
+                os.replace(partial, blob)
             self._known[known] = {
                 "sha256": digest,
                 "content_type": response.get("ContentType", ""),
