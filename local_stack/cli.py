@@ -60,7 +60,9 @@ def reset_local_data() -> list[Path]:
 
 
 def _up(args: argparse.Namespace) -> int:
-    problem = _port_problem("127.0.0.1", args.port)
+    # The live-updates port follows the API's, so a dashboard tab opened before a restart reconnects.
+    args.websocket_port = args.port + 1 if args.port else 0
+    problem = _port_problem("127.0.0.1", args.port) or _port_problem("127.0.0.1", args.websocket_port)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -92,6 +94,7 @@ def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) ->
         StackOptions(
             template=Path(args.template),
             api_port=args.port,
+            websocket_port=args.websocket_port,
             extra_env=summarizer.env,
             parameters=summarizer.parameters,
             telemetry=console.event,
@@ -105,7 +108,8 @@ def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) ->
             stack.start()
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                say(f"error: {_port_problem('127.0.0.1', args.port) or exc}")
+                problem = _port_problem("127.0.0.1", args.port) or _port_problem("127.0.0.1", args.websocket_port)
+                say(f"error: {problem or exc}")
                 return 2
             raise
         os.environ.update(stack.aws_environment())

@@ -30,6 +30,7 @@ class StackOptions:
     template: Path = DEFAULT_TEMPLATE
     host: str = "127.0.0.1"
     api_port: int = 0
+    websocket_port: int = 0  # 0 picks a free one
     parameters: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the local Messages API endpoint
     retry_delay_s: int = 1
@@ -88,7 +89,11 @@ class LocalStack:
                 )
                 if self.app.websocket_routes:
                     self.websocket_api = LocalWebSocketApi(
-                        self.app.websocket_routes, self.invoke, stage=self.app.websocket_stage, host=self.options.host
+                        self.app.websocket_routes,
+                        self.invoke,
+                        stage=self.app.websocket_stage,
+                        host=self.options.host,
+                        port=self.options.websocket_port,
                     )
             for name in self.app.functions:
                 self.runtimes[name] = self._runtime(name)
