@@ -13,19 +13,17 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-import boto3
-
 SHOWN_DEAD_LETTERS = 10
 
 
 def _run(args: argparse.Namespace) -> int:
-    from edge_worker.config import ConfigError, load_config
+    from edge_worker.config import ConfigError, api_token, load_config, sqs_client
     from edge_worker.prompting import PromptFormatError
     from edge_worker.runtime import build_worker
 
     try:
         config = load_config(args.config)
-        worker = build_worker(config)
+        worker = build_worker(config, token=api_token(token_file=config.token_file), sqs=sqs_client(config))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -47,17 +45,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from edge_worker.config import ConfigError, load_config
+    from edge_worker.config import ConfigError, load_config, sqs_client
 
     try:
         config = load_config(args.config)
+        sqs = sqs_client(config)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     path = config.status_path
     status = json.loads(path.read_text()) if path.exists() else {"note": "the worker has not run yet"}
+    status["queue_url"] = config.queue_url
     try:
-        attributes = boto3.client("sqs").get_queue_attributes(
+        attributes = sqs.get_queue_attributes(
             QueueUrl=config.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -19,6 +20,7 @@ BLAS_VARIABLE = "SSP_BLAS"  # read once at import (edge_worker.blas): a BLAS lib
 TOKEN_VARIABLE = "SSP_API_TOKEN"
 KEYRING_SERVICE = "session-summary-pipeline"
 KEYRING_USER = "api-token"
+LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 def ssp_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -57,6 +59,13 @@ class EdgeConfig(BaseModel):
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"
     heartbeat_seconds: float = Field(default=60.0, gt=0, description="time between two heartbeats")
+    region: str = Field(default="", description="the queues' AWS region; AWS_REGION or AWS_DEFAULT_REGION win")
+    endpoint_url: str = Field(
+        default="", description="an SQS endpoint other than AWS's (the local stack's); AWS_ENDPOINT_URL wins"
+    )
+    token_file: Path | None = Field(
+        default=None, description="a file holding the API token, readable by its owner only (mode 0600)"
+    )
 
     @property
     def outbox_path(self) -> Path:
@@ -126,11 +135,14 @@ def _problem(error: ErrorDetails, path: Path, from_env: set[str]) -> str:
     return f'"{".".join(map(str, error["loc"]))}" in {path}: {error["msg"]}'
 
 
-def api_token(environ: Mapping[str, str] | None = None) -> str:
-    """$SSP_API_TOKEN, else the OS keychain entry (service session-summary-pipeline, user api-token)."""
+def api_token(environ: Mapping[str, str] | None = None, token_file: Path | None = None) -> str:
+    """$SSP_API_TOKEN, else `token_file` (the `token_file` setting; must be mode 0600), else the OS keychain entry
+    (service session-summary-pipeline, user api-token). ConfigError when none has a token."""
     env = os.environ if environ is None else environ
     if env.get(TOKEN_VARIABLE):
         return env[TOKEN_VARIABLE]
+    if token_file is not None:
+        return _token_from_file(token_file)
     try:
         import keyring
 
@@ -143,3 +155,41 @@ def api_token(environ: Mapping[str, str] | None = None) -> str:
             "`python -m edge_worker token-store`"
         )
     return token
+
+
+def _token_from_file(path: Path) -> str:
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f'"token_file" {path}: cannot read it ({exc.strerror}); set {TOKEN_VARIABLE} instead'
+        ) from exc
+    if mode & 0o077:
+        raise ConfigError(f'"token_file" {path} is readable by others: `chmod 600 {path}`')
+    if not token:
+        raise ConfigError(f'"token_file" {path} is empty; set {TOKEN_VARIABLE} instead')
+    return token
+
+
+def sqs_client(config: EdgeConfig, environ: Mapping[str, str] | None = None) -> Any:
+    """boto3's SQS client for the configured region and endpoint (the AWS_* variables win over the settings).
+
+    A loopback endpoint without AWS credentials gets placeholder ones (a local stack checks none).
+    Raises ConfigError when no region is set anywhere.
+    """
+    import boto3
+
+    env = os.environ if environ is None else environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or config.region
+    if not region:
+        raise ConfigError('AWS_REGION is not set (the queues\' AWS region): set it, or "region" in edge.json')
+    options: dict[str, Any] = {"region_name": region}
+    endpoint = "" if env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL") else config.endpoint_url
+    if endpoint:
+        options["endpoint_url"] = endpoint
+        host = urlsplit(endpoint).hostname or ""
+        loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
+        if loopback and boto3.Session(region_name=region).get_credentials() is None:
+            options.update(aws_access_key_id="local", aws_secret_access_key="local")
+    return boto3.client("sqs", **options)

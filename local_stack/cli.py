@@ -3,84 +3,173 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shutil
 import signal
+import socket
 import sys
 import threading
+import traceback
 from pathlib import Path
 
-from local_stack.local_tokens import issue_local_tokens, state_dir, tokens_path
+from edge_worker.config import config_path, ssp_home
+from local_stack.console import Console, logs_dir, new_log_path
+from local_stack.edge_settings import edge_settings, edge_token_path, write_edge_settings
+from local_stack.local_tokens import local_tokens, state_dir, tokens_path
 from local_stack.samples import post_samples
 from local_stack.stack import LocalStack, StackOptions
-from local_stack.summarizer_choice import choose_summarizer
+from local_stack.summarizer_choice import DEMO_MODEL, choose_summarizer
 from local_stack.template import DEFAULT_TEMPLATE
 
+PORT_VARIABLE = "SSP_LOCAL_PORT"
+DEFAULT_PORT = 8080
+EDGE_GRACE_S = 2.0  # a translation in flight gets this long, then its message goes back to the queue
 
-def _say(text: str) -> None:
-    print(text, flush=True)
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the API cannot listen on `port`, in words naming how to choose another; None when it can."""
+    if port == 0:
+        return None
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            return (
+                f"port {port} on {host} {reason} (another `make run`?). Choose another with --port N or "
+                f"{PORT_VARIABLE}=N (0 picks a free one), or stop what listens there."
+            )
+    return None
+
+
+def reset_local_data() -> list[Path]:
+    """Delete the local stack's data, tokens and edge state (never models or logs); returns what was removed."""
+    folder = state_dir()
+    removed = []
+    for path in (folder / "state", folder / "edge", tokens_path(), edge_token_path()):
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path)
+        elif path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _up(args: argparse.Namespace) -> int:
+    # The live-updates port follows the API's, so a dashboard tab opened before a restart reconnects.
+    args.websocket_port = args.port + 1 if args.port else 0
+    problem = _port_problem("127.0.0.1", args.port) or _port_problem("127.0.0.1", args.websocket_port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.reset:
+        removed = reset_local_data()
+        print(f"--reset: removed the local data ({len(removed)} item(s) under {state_dir()})", flush=True)
+    home = ssp_home()
+    console = Console(new_log_path(home), verbose=args.verbose)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    args.hard_exit = False
+    with console:
+        code = _serve(args, console, stop)
+    if args.hard_exit:  # a local model may still be generating on a daemon thread; nothing else is left: leave now
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) -> int:
+    say = console.say
+    say(f"starting the local stack (logs: {console.log_path})")
+    if args.llm != "scripted":
+        say("preparing the summarizer...")
     summarizer = choose_summarizer(args.llm)
     edge = None
     stack = LocalStack(
         StackOptions(
-            template=Path(args.template), api_port=args.port, extra_env=summarizer.env, parameters=summarizer.parameters
+            template=Path(args.template),
+            api_port=args.port,
+            websocket_port=args.websocket_port,
+            extra_env=summarizer.env,
+            parameters=summarizer.parameters,
+            telemetry=console.event,
+            state_dir=state_dir() / "state",
+            on_checkpoint_error=lambda exc: say(f"warning: could not save the local data: {exc}"),
         )
     )
+    args.hard_exit = bool(summarizer.server)
     try:
-        stack.start()
+        try:
+            stack.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                problem = _port_problem("127.0.0.1", args.port) or _port_problem("127.0.0.1", args.websocket_port)
+                say(f"error: {problem or exc}")
+                return 2
+            raise
         os.environ.update(stack.aws_environment())
-        tokens = issue_local_tokens(stack.resolved("TokensTable"))
-        _say(f"local stack ready in {stack.started_in_s:.2f}s")
-        _say(f"  HTTP API     {stack.api_url}")
-        _say(f"  Dashboard    {stack.api_url}/#token={tokens['dashboard']}&ws={stack.websocket_api.url}")
-        _say(f"  AWS (moto)   {stack.moto.url}")
-        _say(f"  Summarizer   {summarizer.description}")
-        _say(f"  Tokens       {tokens_path()}")
+        tokens, kept = local_tokens(stack.resolved("TokensTable"))
+        edge_config = edge_settings(stack, args.edge_model)
+        written = write_edge_settings(edge_config, tokens["edge"])
+        _banner(say, stack, summarizer.description, tokens, kept, written, args)
         if args.samples:
             for session_id, status in post_samples(stack.api_url, tokens):
-                _say(f"  posted {session_id}: HTTP {status}")
+                if status >= 400:
+                    say(f"error: posting the sample {session_id} answered HTTP {status}")
         if args.edge:
-            edge = _start_edge_worker(stack, tokens["edge"], args.edge_model)
-        _say("Ctrl-C stops everything.")
+            edge = _start_edge_worker(say, edge_config, tokens["edge"], stack)
+        say("Ready. Each step of the pipeline shows below; Ctrl-C stops everything.")
         stop.wait()
+        say("stopping...")
+    except Exception as exc:
+        say(f"error: the local stack failed: {exc} (details: {console.log_path})")
+        traceback.print_exc()  # into the log file
+        return 1
     finally:
-        print("stopping...", file=sys.stderr, flush=True)
         if edge:
-            edge.stop(grace_s=5)
+            edge.stop(grace_s=EDGE_GRACE_S)
+            args.hard_exit = True
         stack.stop()
         summarizer.stop()
-    if edge or summarizer.server:
-        # A local model may still be generating on a daemon thread; its child processes are gone, so leave now.
-        sys.stdout.flush()
-        os._exit(0)
+        if stack.saved:
+            say(f"stopped; kept {stack.saved} in {state_dir()} (start again to continue, --reset to start clean)")
+        else:
+            say("stopped")
     return 0
 
 
-def _start_edge_worker(stack: LocalStack, token: str, model: str):
+def _banner(say, stack: LocalStack, summarizer: str, tokens: dict, kept: bool, edge_json, args) -> None:
+    restored = f"restored {stack.restored}" if stack.restored else "empty (first run or --reset)"
+    say(f"local stack ready in {stack.started_in_s:.1f} s")
+    say(f"  HTTP API     {stack.api_url}")
+    say(f"  Dashboard    {stack.api_url}/#token={tokens['dashboard']}&ws={stack.websocket_api.url}")
+    say(f"  Summarizer   {summarizer}")
+    translator = args.edge_model or f"{DEMO_MODEL} (bundled: a small offline demo model, expect rough JSON)"
+    say(f"  Translator   {translator if args.edge else 'none (--no-edge)'}")
+    say(f"  Data         {state_dir()}: {restored}; saved every {stack.options.checkpoint_s:.0f} s and on Ctrl-C")
+    say(f"  Tokens       {tokens_path()} (0600; {'kept from the last run' if kept else 'new'})")
+    say(f"  Edge queue   {stack.resolved('EdgeQueue')}")
+    if edge_json:
+        say(f"  Edge config  {edge_json} (`python -m edge_worker status` uses it)")
+    else:
+        say(f"  Edge config  {config_path()} holds another stack's settings: left as it is")
+    say(f"  AWS (moto)   {stack.moto.url}")
+    say(f"  Logs         {logs_dir(ssp_home())} (--verbose shows them here)")
+
+
+def _start_edge_worker(say, settings: dict, token: str, stack: LocalStack):
     """The edge worker in this process, translating with the local model (as it would on the Mac)."""
     from edge_worker.config import EdgeConfig
     from edge_worker.runtime import build_worker
 
-    _say("  Edge worker  loading the translation model...")
-    config = EdgeConfig(
-        api_url=stack.api_url,
-        queue_url=stack.resolved("EdgeQueue"),
-        backfill_queue_url=stack.resolved("BackfillQueue"),
-        model=model,
-        query_queue_url=stack.resolved("QueryQueue"),
-        state_dir=state_dir() / "edge",
-        wait_seconds=5,
-        reconcile_seconds=60,
-    )
-    worker = build_worker(config, token=token, sqs=stack.client("sqs")).start()
-    _say(f"  Edge worker  translating with {worker.status.model} for {', '.join(sorted(worker.catalog.systems))}")
-    return worker
+    say("loading the translation model for the edge worker...")
+    config = EdgeConfig.model_validate(settings)
+    return build_worker(config, token=token, sqs=stack.client("sqs")).start()
 
 
 def _invoke(args: argparse.Namespace) -> int:
@@ -107,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the local stack and serve until Ctrl-C")
-    up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 picks a free one)")
+    up.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get(PORT_VARIABLE) or DEFAULT_PORT),
+        help=f"HTTP API port (0 picks a free one; default ${PORT_VARIABLE} or {DEFAULT_PORT})",
+    )
+    up.add_argument("--reset", action="store_true", help="delete the local data and tokens kept from earlier runs")
+    up.add_argument("--verbose", action="store_true", help="also show every structured log line on the terminal")
     up.add_argument(
         "--llm",
         choices=("auto", "mlx", "scripted"),

@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.request
 
+QUEUE_MESSAGES_PATH = "/_local_stack/queue-messages"  # every queued message, as JSON (moto_server.py)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:

@@ -1,5 +1,7 @@
 """moto's server with DynamoDB's isolation: `python -m local_stack.moto_server -H HOST -p PORT`.
 
+It also answers GET /_local_stack/queue-messages with every queued message (for the local stack's snapshots).
+
 moto 5.2 applies a transaction's writes one by one after deep-copying every table it touches, and on a failed
 condition puts those copies back: a write made meanwhile by another request is lost, and each transaction costs
 time in proportion to the tables' size. Here DynamoDB requests run one at a time (as if each were atomic and
@@ -10,6 +12,7 @@ before it writes anything, keeping copies of only the items it writes.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,12 +22,44 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+from local_stack.moto_process import QUEUE_MESSAGES_PATH
+
 _DYNAMODB_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
 _lock = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
 
 
+def queue_messages() -> dict[str, list[dict[str, Any]]]:
+    """Every message of every queue, by queue name, in the order sent, whether visible, in flight or delayed.
+
+    SQS has no way to read a message without receiving it (which counts towards its queue's redrive), so the local
+    stack's snapshots read moto's queues here. Each message: body, message_attributes, group_id, deduplication_id.
+    """
+    from moto.sqs.models import sqs_backends
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for account in sqs_backends.values():
+        for backend in account.values():
+            for name, queue in backend.queues.items():
+                with queue._messages_lock:
+                    messages = list(queue._messages)
+                found[name] = [
+                    {
+                        "body": message.body,
+                        "message_attributes": message.message_attributes,
+                        "group_id": message.group_id,
+                        "deduplication_id": message.deduplication_id,
+                    }
+                    for message in messages
+                ]
+    return found
+
+
 def _isolated(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Callable) -> Iterable:
+    if environ.get("PATH_INFO") == QUEUE_MESSAGES_PATH:
+        body = json.dumps(queue_messages(), default=str).encode("utf-8")
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
     if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_DYNAMODB_TARGETS):
         return _dispatch(self, environ, start_response)
     with _lock:

@@ -16,11 +16,15 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+Telemetry = Callable[[dict[str, Any]], None]
 
 _handler: Any = None
 _handler_path = ""
@@ -139,8 +143,10 @@ class FunctionRuntime:
         timeout_s: int = 30,
         concurrency: int = 2,
         preload: tuple[str, ...] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.name, self.handler = name, handler
+        self.telemetry = telemetry
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
         self._pool_args: dict[str, Any] = dict(
             mp_context=multiprocessing.get_context("spawn"),
@@ -169,6 +175,8 @@ class FunctionRuntime:
                 aws_request_id=str(uuid.uuid4()),
                 invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
             )
+            self._emit("platform.start", context.aws_request_id)
+            began = time.monotonic()
             try:
                 environment.initialize()
                 context.restart_clock()
@@ -176,19 +184,36 @@ class FunctionRuntime:
             except FutureTimeout as exc:
                 environment = self._replace(environment)
                 message = f"{context.aws_request_id} Task timed out after {self.timeout_s:.2f} seconds"
-                raise FunctionError(
-                    self.name, {"errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": []}
-                ) from exc
+                outcome = {"ok": False, "error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
+                self._report(context.aws_request_id, began, outcome, status="timeout")
+                raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}) from exc
             except BrokenProcessPool as exc:  # the worker died mid-invocation: Lambda starts a fresh environment
                 environment = self._replace(environment)
-                raise FunctionError(
-                    self.name, {"errorType": "Runtime.ExitError", "errorMessage": str(exc), "stackTrace": []}
-                ) from exc
+                outcome = {"ok": False, "error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}}
+                self._report(context.aws_request_id, began, outcome, status="error")
+                raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}) from exc
         finally:
             self._idle.put(environment)
+        self._report(context.aws_request_id, began, outcome, status="success" if outcome["ok"] else "error")
         if not outcome["ok"]:
             raise FunctionError(self.name, outcome["error"])
         return outcome["result"]
+
+    def _emit(self, kind: str, request_id: str, **fields: Any) -> None:
+        """A platform event shaped like Lambda's JSON log format (`platform.start`, `platform.report`)."""
+        if self.telemetry:
+            record = {"requestId": request_id, "functionName": self.name, **fields}
+            self.telemetry({"time": datetime.now(UTC).isoformat(), "type": kind, "record": record})
+
+    def _report(self, request_id: str, began: float, outcome: dict, status: str) -> None:
+        error = {} if outcome["ok"] else outcome["error"]
+        self._emit(
+            "platform.report",
+            request_id,
+            status=status,
+            durationMs=round((time.monotonic() - began) * 1000, 1),
+            **{key: error[key] for key in ("errorType", "errorMessage") if key in error},
+        )
 
     def _replace(self, environment: _Environment) -> _Environment:
         environment.end()
@@ -197,7 +222,7 @@ class FunctionRuntime:
             self._environments[self._environments.index(environment)] = fresh
         return fresh
 
-    def close(self, grace_s: float = 2.0) -> None:
+    def close(self, grace_s: float = 0.5) -> None:
         """Stop the workers; an invocation still running after the grace period is ended, as a timeout would."""
         with self._lock:
             environments = list(self._environments)

@@ -87,9 +87,13 @@ class Scheduler:
     def start(self) -> None:
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        """Take no more work; the work in hand ends as its function's runtime is closed."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=5)
 
     def run_once(self) -> object:
         self.runs += 1

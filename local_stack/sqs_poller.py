@@ -69,9 +69,13 @@ class QueuePoller:
     def start(self) -> None:
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        """Take no more work; the work in hand ends as its function's runtime is closed."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=5)
 
     def poll_once(self, wait_s: int = 1) -> int:
         messages = self.sqs.receive_message(

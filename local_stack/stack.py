@@ -6,13 +6,16 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack.gateway import LocalHttpApi
 from local_stack.moto_process import MotoServer
+from local_stack.persistence import Checkpoints, Counts, StateStore
 from local_stack.provision import ACCOUNT, REGION, Provisioned, aws_client, provision
-from local_stack.runtime import FunctionRuntime
+from local_stack.runtime import FunctionRuntime, Telemetry
 from local_stack.scheduler import Scheduler, is_enabled, rate_seconds
 from local_stack.sqs_poller import QueuePoller
 from local_stack.stream_poller import StreamPoller
@@ -27,6 +30,7 @@ class StackOptions:
     template: Path = DEFAULT_TEMPLATE
     host: str = "127.0.0.1"
     api_port: int = 0
+    websocket_port: int = 0  # 0 picks a free one
     parameters: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the local Messages API endpoint
     retry_delay_s: int = 1
@@ -34,6 +38,10 @@ class StackOptions:
     schedule_interval_s: float | None = None  # run every schedule this often instead of its rate (tests)
     serve_http: bool = True
     worker_preload: tuple[str, ...] = ()  # modules each function worker imports first (e.g. fault hooks)
+    telemetry: Telemetry | None = None  # receives each invocation's platform.start / platform.report event
+    state_dir: Path | None = None  # keep tables, objects and queued messages here across restarts (persistence.py)
+    checkpoint_s: float = 30.0  # with state_dir: a snapshot this often while running, and one on a clean stop
+    on_checkpoint_error: Callable[[Exception], None] | None = None
 
 
 class LocalStack:
@@ -47,6 +55,11 @@ class LocalStack:
         self.websocket_api: LocalWebSocketApi | None = None
         self.pollers: list[QueuePoller | StreamPoller | Scheduler] = []
         self.started_in_s: float | None = None
+        self.state: StateStore | None = None
+        self.restored: Counts | None = None  # what start() loaded from state_dir, if anything
+        self.saved: Counts | None = None  # what stop() kept in state_dir
+        self._checkpoints: Checkpoints | None = None
+        self._running = False
 
     # ----- lifecycle -----
     def start(self) -> LocalStack:
@@ -54,6 +67,18 @@ class LocalStack:
         self.moto.start()
         try:
             self.provisioned = provision(self.app, self.moto.url, parameters=self.options.parameters)
+            if self.options.state_dir is not None:
+                self.state = StateStore(self.options.state_dir, self.provisioned, self.moto.url)
+                if self.state.exists():
+                    try:
+                        self.restored = self.state.restore()
+                    except Exception as exc:  # e.g. a key schema the template changed since the snapshot
+                        raise RuntimeError(
+                            f"could not load the local data kept in {self.options.state_dir} ({exc}); "
+                            "`python -m local_stack up --reset` starts clean"
+                        ) from exc
+            if self.options.event_sources:  # streams are read from here on: restored items are not new changes
+                self._make_pollers(stream_start="LATEST" if self.restored else "TRIM_HORIZON")
             if self.options.serve_http:  # bound before the functions start, so their URLs are known
                 self.http_api = LocalHttpApi(
                     self.app.http_routes,
@@ -64,7 +89,11 @@ class LocalStack:
                 )
                 if self.app.websocket_routes:
                     self.websocket_api = LocalWebSocketApi(
-                        self.app.websocket_routes, self.invoke, stage=self.app.websocket_stage, host=self.options.host
+                        self.app.websocket_routes,
+                        self.invoke,
+                        stage=self.app.websocket_stage,
+                        host=self.options.host,
+                        port=self.options.websocket_port,
                     )
             for name in self.app.functions:
                 self.runtimes[name] = self._runtime(name)
@@ -72,28 +101,45 @@ class LocalStack:
                 self.http_api.start()
             if self.websocket_api:
                 self.websocket_api.start()
-            if self.options.event_sources:
-                self._start_pollers()
+            for poller in self.pollers:
+                poller.start()
+            if self.state is not None:
+                self._checkpoints = Checkpoints(
+                    self.state, self.options.checkpoint_s, self.options.on_checkpoint_error
+                ).start()
         except BaseException:
             self.stop()
             raise
         self.started_in_s = time.monotonic() - began
+        self._running = True
         return self
 
     def stop(self) -> None:
+        """Stop taking work, end the function workers (an invocation in flight is cut short, its message comes
+        back as after a crash), then moto. Takes a few seconds at most, whatever is running."""
+        if self._checkpoints:
+            self._checkpoints.stop()
+            self._checkpoints = None
         for poller in self.pollers:
-            poller.stop()
-        self.pollers.clear()
+            poller.signal_stop()
         if self.http_api:
             self.http_api.stop()
             self.http_api = None
         if self.websocket_api:
             self.websocket_api.stop()
             self.websocket_api = None
-        for runtime in self.runtimes.values():
-            runtime.close()
+        with ThreadPoolExecutor(max_workers=max(1, len(self.runtimes))) as closing:
+            list(closing.map(lambda runtime: runtime.close(grace_s=1.0), self.runtimes.values()))
         self.runtimes.clear()
-        self.moto.stop()
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
+        try:
+            if self.state is not None and self._running:  # never over a snapshot with a stack that did not start
+                self.saved = self.state.save()
+        finally:
+            self._running = False
+            self.moto.stop()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -179,9 +225,10 @@ class LocalStack:
             timeout_s=int(self.provisioned.resolver.resolve(self.app.function_setting(name, "Timeout", 3))),
             concurrency=min(int(reserved or 2), 2),
             preload=self.options.worker_preload,
+            telemetry=self.options.telemetry,
         )
 
-    def _start_pollers(self) -> None:
+    def _make_pollers(self, stream_start: str) -> None:
         sqs, streams = self.client("sqs"), self.client("dynamodbstreams")
         for source in self.app.queue_sources:
             self.pollers.append(
@@ -206,14 +253,13 @@ class LocalStack:
                     batch_size=source.batch_size,
                     reports_item_failures=source.reports_item_failures,
                     max_retries=source.max_retries,
+                    iterator_type=stream_start,
                 )
             )
         for source in self.app.schedule_sources:
             scheduler = self._scheduler(source)
             if scheduler:
                 self.pollers.append(scheduler)
-        for poller in self.pollers:
-            poller.start()
 
     def _scheduler(self, source: ScheduleSource) -> Scheduler | None:
         resolver = self.provisioned.resolver

@@ -40,11 +40,13 @@ class StreamPoller:
         reports_item_failures: bool,
         max_retries: int,
         interval_s: float = 0.2,
+        iterator_type: str = "TRIM_HORIZON",
     ) -> None:
         self.streams, self.stream_arn, self.function, self.invoke = streams, stream_arn, function, invoke
         self.batch_size, self.reports_item_failures = batch_size, reports_item_failures
         self.max_retries, self.interval_s = max_retries, interval_s
         self._iterators: dict[str, str] = {}
+        self._open_shards(iterator_type)  # the shards there now are read from here; later ones from their start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"stream-{function}", daemon=True)
 
@@ -52,16 +54,20 @@ class StreamPoller:
         self._open_shards()
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        """Take no more work; the work in hand ends as its function's runtime is closed."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=5)
 
-    def _open_shards(self) -> None:
+    def _open_shards(self, iterator_type: str = "TRIM_HORIZON") -> None:
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             if shard["ShardId"] not in self._iterators:
                 self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=iterator_type
                 )["ShardIterator"]
 
     def poll_once(self) -> int:

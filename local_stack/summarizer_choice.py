@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from local_stack.messages_server import MessagesServer, ScriptedBackend, start_messages_server
 
 LOCAL_MODEL_ID = "local-smollm2-135m"
+DEMO_MODEL = "SmolLM2-135M-Instruct"  # what `make model` prepares: small enough for any laptop, rough output
 
 
 @dataclass
@@ -34,12 +35,17 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
     if llm == "scripted":
         backend = ScriptedBackend()
         model_id = "local-scripted"
+        description = "canned summaries (--llm scripted), no model"
     else:
         from edge_worker.model_store import prepare_default_model
         from local_stack.messages_server import MlxBackend
 
         backend = MlxBackend(str(prepare_default_model()))
         model_id = LOCAL_MODEL_ID
+        description = (
+            f"{DEMO_MODEL} on this machine, a small offline demo model (rough summaries, minutes each on a "
+            "laptop CPU); set ANTHROPIC_API_KEY for Claude"
+        )
     server = start_messages_server(backend)
     env = {
         "ANTHROPIC_BASE_URL": server.url,
@@ -51,6 +57,4 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
         "SUMMARIZER_RETRY_MAX_TOKENS": "512",  # MlxBackend's own cap
     }
     # A small local model on a laptop CPU needs minutes per summary; Lambda's own ceiling is 900 s.
-    return SummarizerChoice(
-        f"local Messages API at {server.url} ({model_id})", env, {"SummarizeTimeoutSeconds": "900"}, server
-    )
+    return SummarizerChoice(description, env, {"SummarizeTimeoutSeconds": "900"}, server)

@@ -44,12 +44,13 @@ class LocalWebSocketApi:
         *,
         stage: str,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.routes = {route.route_key: route for route in routes}
         self.invoke, self.stage, self.host = invoke, stage, host
         self.connections: dict[str, ServerConnection] = {}
         self._lock = threading.Lock()
-        self.server = serve(self._serve_connection, host, 0, process_request=self._connect)
+        self.server = serve(self._serve_connection, host, port, process_request=self._connect)
         self.management = ThreadingHTTPServer((host, 0), self._management_handler())
         self.management.daemon_threads = True
 

@@ -39,14 +39,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_up_serves_then_stops_cleanly_on_ctrl_c():
+def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SSP_HOME": str(tmp_path)},  # not the developer's own data
         start_new_session=True,
     )
     lines, api_url = [], None
@@ -70,5 +70,6 @@ def test_up_serves_then_stops_cleanly_on_ctrl_c():
     assert process.wait(timeout=30) == 0
     rest = process.stdout.read()
     assert "Traceback" not in rest, rest[-3000:]
+    assert "stopped" in rest.splitlines()[-1]
     time.sleep(0.5)
     assert not [pid for pid in helpers if _alive(pid)]

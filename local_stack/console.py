@@ -1,0 +1,124 @@
+"""The terminal of `local_stack up`: human lines on the terminal, every log line in a file under $SSP_HOME/logs/.
+
+The process's stdout and stderr (file descriptors 1 and 2, inherited by the function worker processes) are
+redirected into a pipe; a reader thread writes each line to the run's log file and hands the structured ones to
+`local_stack.progress`, whose human lines go to the terminal. `verbose` also copies every line to the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from local_stack.progress import Progress, parse
+
+KEPT_RUNS = 10  # log files of older runs are deleted
+
+
+def logs_dir(home: Path) -> Path:
+    return home / "logs"
+
+
+def new_log_path(home: Path, now: float | None = None) -> Path:
+    """`$SSP_HOME/logs/local-stack-YYYYmmdd-HHMMSS.log` for this run; older runs beyond KEPT_RUNS are deleted."""
+    folder = logs_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = sorted(folder.glob("local-stack-*.log"))
+    for old in runs[: max(0, len(runs) - KEPT_RUNS + 1)]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    path, n = folder / f"local-stack-{stamp}.log", 1
+    while path.exists():
+        n += 1
+        path = folder / f"local-stack-{stamp}-{n}.log"
+    return path
+
+
+class Console:
+    """Owns the terminal while the stack runs. Use as a context manager; `say` prints a human line."""
+
+    def __init__(self, log_path: Path, verbose: bool = False, progress: Progress | None = None) -> None:
+        self.log_path, self.verbose = log_path, verbose
+        self.progress = progress or Progress()
+        self._lock = threading.Lock()
+        self._describing = threading.Lock()
+        self._log: IO[str] | None = None
+        self._terminal: IO[str] | None = None
+        self._saved: dict[int, int] = {}
+        self._reader: threading.Thread | None = None
+
+    def __enter__(self) -> Console:
+        self._log = open(self.log_path, "a", encoding="utf-8", buffering=1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = {fd: os.dup(fd) for fd in (1, 2)}
+        self._terminal = os.fdopen(os.dup(self._saved[1]), "w", buffering=1, encoding="utf-8", errors="replace")
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self._reader = threading.Thread(target=self._read, args=(read_end,), name="console", daemon=True)
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, saved in self._saved.items():  # the pipe's last write ends close here (workers are gone by now)
+            os.dup2(saved, fd)
+            os.close(saved)
+        if self._reader:
+            self._reader.join(timeout=0.5)  # helper processes (multiprocessing's resource tracker) keep the pipe open
+        with self._lock:
+            if self._log:
+                self._log.close()
+                self._log = None
+            if self._terminal:
+                self._terminal.close()
+                self._terminal = None
+
+    # ----- output -----
+    def say(self, text: str) -> None:
+        """A human line: on the terminal, and in the log file."""
+        with self._lock:
+            if self._terminal:
+                self._terminal.write(text + "\n")
+            else:
+                print(text, flush=True)
+            if self._log:
+                self._log.write(text + "\n")
+
+    def event(self, record: dict[str, Any]) -> None:
+        """A structured event from this process (the runtime's platform events): logged, and described."""
+        self._line(json.dumps(record, default=str))
+
+    def _line(self, line: str) -> None:
+        record = parse(line)
+        with self._lock:
+            if self._log:
+                self._log.write(line + "\n")
+            if self.verbose and self._terminal:
+                self._terminal.write(line + "\n")
+        try:
+            with self._describing:  # records come from the pipe's reader and from invoking threads
+                human = self.progress.describe(record) if record is not None else None
+        except Exception as exc:  # a record of an unexpected shape: keep reading the logs
+            human = f"(unreadable log record: {exc!r})"
+        if human and not self.verbose:
+            self.say(human)
+        elif human:
+            with self._lock:
+                if self._terminal:
+                    self._terminal.write(f">> {human}\n")
+
+    def _read(self, read_end: int) -> None:
+        with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as pipe:
+            for line in pipe:
+                self._line(line.rstrip("\n"))

@@ -1,0 +1,146 @@
+"""One human line per pipeline step, read from the structured logs the functions and the edge already write.
+
+Input: Powertools JSON log records (the functions' and the edge's), and the runtime's Lambda platform events
+(`platform.start`, `platform.report`, shaped like Lambda's JSON log format). Output: short sentences such as
+`received s-1 from planner`, `summarized s-1 in 4.2 s`, `stored planner v1 for s-1 (2/3 systems)`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+Record = dict[str, Any]
+KEPT_REQUESTS = 1000  # start times remembered; the oldest are forgotten
+
+
+def parse(line: str) -> Record | None:
+    """The JSON object a log line holds, or None for plain text."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class Progress:
+    """Turns records into human lines; keeps what a line needs from earlier records (start times, system count).
+
+    `clock` gives seconds (time.monotonic by default): durations are measured as records arrive.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started: OrderedDict[str, float] = OrderedDict()  # request id -> when it (or its last summary) started
+        self.systems: list[str] = []
+        self.stored: dict[str, set[str]] = {}  # summary id -> systems stored this run
+
+    def describe(self, record: Record) -> str | None:
+        kind = record.get("type")
+        if kind == "platform.start":
+            self.started[record["record"]["requestId"]] = self.clock()
+            while len(self.started) > KEPT_REQUESTS:
+                self.started.popitem(last=False)
+            return None
+        if kind == "platform.report":
+            return self._report(record["record"])
+        message = record.get("message")
+        if not isinstance(message, str):
+            return None
+        handler = _HANDLERS.get(message)
+        if handler:
+            return handler(self, record)
+        if record.get("level") in ("ERROR", "CRITICAL", "WARNING"):
+            return self._problem(record)
+        return None
+
+    # ----- one method per event -----
+    def _accepted(self, record: Record) -> str:
+        again = " (again: already accepted)" if record["message"] == "session already accepted" else ""
+        return f"received {record.get('session_id')} from {record.get('source')}{again}"
+
+    def _summarized(self, record: Record) -> str:
+        request_id = str(record.get("function_request_id", ""))
+        began, now = self.started.get(request_id), self.clock()
+        self.started[request_id] = now  # the next summary of the same batch starts now
+        took = f" in {now - began:.1f} s" if began is not None else ""
+        cold = ", with the function's cold start" if record.get("cold_start") else ""
+        return f"summarized {record.get('session_id')}{took} ({record.get('output_tokens')} tokens{cold})"
+
+    def _edge_started(self, record: Record) -> str:
+        self.systems = list(record.get("systems") or [])
+        return f"edge worker ready: {record.get('model')} translates for {', '.join(self.systems)}"
+
+    def _published(self, record: Record) -> str:
+        return f"system {record.get('system')} published to the registry"
+
+    def _translated(self, record: Record) -> str:
+        summaries = record.get("summaries") or []
+        reasons = ", ".join(record.get("reason") or [])
+        return (
+            f"translated {', '.join(summaries)}: {record.get('pairs')} system document(s) in "
+            f"{float(record.get('seconds') or 0):.1f} s ({reasons})"
+        )
+
+    def _stored(self, record: Record) -> str:
+        summary_id, system = str(record.get("summary_id")), str(record.get("system"))
+        done = self.stored.setdefault(summary_id, set())
+        done.add(system)
+        count = f" ({len(done)}/{len(self.systems)} systems)" if self.systems else ""
+        outcome = record.get("outcome")
+        verb = {"unchanged": "unchanged:", "proposed": "proposed"}.get(str(outcome), "stored")
+        return f"{verb} {system} v{record.get('version')} for {summary_id}{count}"
+
+    def _embedded(self, record: Record) -> str:
+        return f"embedded {record.get('summary_id')} for search"
+
+    def _failed_session(self, record: Record) -> str:
+        return f"session {record.get('session_id')} FAILED after {record.get('attempts')} attempt(s): retry it later"
+
+    def _released(self, record: Record) -> str:
+        return f"edge worker put {record.get('count')} unfinished message(s) back for later"
+
+    def _report(self, report: Record) -> str | None:
+        # The request's start stays: its workers' last log lines may still be on their way through the pipe.
+        if report.get("status") == "success":
+            return None
+        function = report.get("functionName", "a function")
+        error = report.get("errorType", "")
+        if report.get("status") == "timeout":
+            return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
+        return f"error: {function} failed: {error}: {report.get('errorMessage', '')}".rstrip(": ")
+
+    def _problem(self, record: Record) -> str:
+        where = record.get("function_name") or (
+            "edge worker" if str(record.get("service", "")).endswith("edge") else ""
+        )
+        detail = record.get("error") or record.get("problem") or record.get("exception", "").splitlines()[-1:] or ""
+        if isinstance(detail, list):
+            detail = detail[0] if detail else ""
+        word = "warning" if record.get("level") == "WARNING" else "error"
+        about = record.get("session_id") or record.get("summary_id")
+        return " ".join(
+            part
+            for part in (f"{word}:", f"{where}:" if where else "", record["message"], f"[{about}]" if about else "")
+            if part
+        ) + (f" ({detail})" if detail else "")
+
+
+_HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
+    "session accepted": Progress._accepted,
+    "session already accepted": Progress._accepted,
+    "summarized": Progress._summarized,
+    "edge worker started": Progress._edge_started,
+    "system published": Progress._published,
+    "translated": Progress._translated,
+    "record stored": Progress._stored,
+    "embedded": Progress._embedded,
+    "dead-lettered session marked FAILED": Progress._failed_session,
+    "in-flight messages released for later": Progress._released,
+}

@@ -1,0 +1,80 @@
+"""The terminal's human lines come from the functions' and the edge's own structured log records."""
+
+from __future__ import annotations
+
+import json
+
+from local_stack.progress import Progress, parse
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lambda_log(message: str, request_id: str = "req-1", **fields) -> dict:
+    return {"level": "INFO", "message": message, "function_name": "F", "function_request_id": request_id, **fields}
+
+
+def platform(kind: str, request_id: str = "req-1", **fields) -> dict:
+    return {"type": kind, "record": {"requestId": request_id, "functionName": "SummarizeFunction", **fields}}
+
+
+def test_each_pipeline_step_reads_as_one_sentence():
+    clock = Clock()
+    progress = Progress(clock)
+    said = []
+
+    def feed(record: dict) -> None:
+        line = progress.describe(record)
+        if line:
+            said.append(line)
+
+    feed(lambda_log("session accepted", session_id="s-1", source="planner"))
+    feed(lambda_log("http authorization", allowed=True))
+    feed(platform("platform.start"))
+    clock.now += 4.2
+    feed(lambda_log("summarized", session_id="s-1", output_tokens=120, cold_start=False))
+    clock.now += 1.5
+    feed(lambda_log("summarized", session_id="s-2", output_tokens=80, cold_start=False))  # same batch
+    feed(platform("platform.report", status="success", durationMs=5700.0))
+    feed({"message": "edge worker started", "model": "tiny", "systems": ["nudge", "planner", "synapse"]})
+    feed(lambda_log("record stored", summary_id="s-1", system="planner", outcome="created", version=1))
+    feed(lambda_log("record stored", summary_id="s-1", system="nudge", outcome="unchanged", version=2))
+    feed({"message": "translated", "summaries": ["s-1"], "pairs": 3, "reason": ["refresh"], "seconds": 12.34})
+    assert said == [
+        "received s-1 from planner",
+        "summarized s-1 in 4.2 s (120 tokens)",
+        "summarized s-2 in 1.5 s (80 tokens)",
+        "edge worker ready: tiny translates for nudge, planner, synapse",
+        "stored planner v1 for s-1 (1/3 systems)",
+        "unchanged: nudge v2 for s-1 (2/3 systems)",
+        "translated s-1: 3 system document(s) in 12.3 s (refresh)",
+    ]
+
+
+def test_errors_are_said_in_plain_words():
+    progress = Progress(Clock())
+    failed = platform("platform.report", status="error", errorType="ValueError", errorMessage="bad session")
+    assert progress.describe(failed) == "error: SummarizeFunction failed: ValueError: bad session"
+    timed_out = platform("platform.report", status="timeout", durationMs=900000.0, errorType="Sandbox.Timedout")
+    assert progress.describe(timed_out) == "error: SummarizeFunction ran out of time after 900 s"
+    logged = {
+        "level": "ERROR",
+        "message": "translation failed",
+        "service": "session-summary-pipeline-edge",
+        "summary_id": "s-9",
+        "error": "model crashed",
+    }
+    assert progress.describe(logged) == "error: edge worker: translation failed [s-9] (model crashed)"
+    assert progress.describe({"level": "DEBUG", "message": "something internal"}) is None
+
+
+def test_only_json_objects_are_records():
+    assert parse(json.dumps({"message": "x"})) == {"message": "x"}
+    assert parse("Traceback (most recent call last):") is None
+    assert parse("{not json") is None
+    assert parse("[1, 2]") is None

@@ -1,0 +1,155 @@
+"""`python -m local_stack up` as a newcomer meets it: human lines on the terminal and JSON logs in a file, data and
+the dashboard token kept across a restart, `--reset` starting clean, edge.json that the edge commands use with no
+variables, and a taken port named with how to choose another."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from stack_helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_IDS = {"sample-nudge-0001", "sample-planner-0001", "sample-synapse-0001"}
+# Not inherited from the test run: a newcomer's shell has none of these.
+UNSET = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+UNSET += ("SSP_API_URL", "SSP_EDGE_QUEUE_URL", "SSP_API_TOKEN", "SSP_LOCAL_PORT", "ANTHROPIC_API_KEY")
+
+
+def _environment(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in UNSET}
+    return {**env, "SSP_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+class Run:
+    def __init__(self, process: subprocess.Popen, lines: list[str]) -> None:
+        self.process, self.lines = process, lines
+
+    def line(self, label: str) -> str:
+        return next(line for line in self.lines if line.strip().startswith(label))
+
+    @property
+    def api_url(self) -> str:
+        return self.line("HTTP API").split()[-1]
+
+    def read_until(self, text: str, limit: int = 400) -> list[str]:
+        """Terminal lines up to the first one containing `text` (fails at EOF)."""
+        while not any(text in line for line in self.lines):
+            line = self.process.stdout.readline()
+            assert line and len(self.lines) < limit, "".join(self.lines)
+            self.lines.append(line)
+        return self.lines
+
+
+@contextlib.contextmanager
+def up(home: Path, *flags: str) -> Iterator[Run]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-edge", *flags],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(home),
+        start_new_session=True,
+    )
+    run = Run(process, [])
+    try:
+        run.read_until("Ready.")
+        yield run
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+        run.lines += rest.splitlines(keepends=True)
+
+
+def _summaries(api_url: str, token: str) -> httpx.Response:
+    return httpx.get(f"{api_url}/summaries", headers={"authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _all_summarized(api_url: str, token: str) -> dict[str, dict] | None:
+    items = {item["session_id"]: item for item in _summaries(api_url, token).json()["items"]}
+    done = set(items) == SAMPLE_IDS and all(item["status"] == "SUMMARIZED" for item in items.values())
+    return items if done else None
+
+
+def test_restart_keeps_data_and_token_reset_starts_clean_and_the_edge_commands_reach_the_stack(tmp_path):
+    home = tmp_path / "home"
+    with up(home) as first:
+        tokens = json.loads((home / "local" / "tokens.json").read_text())
+        dashboard = first.line("Dashboard")
+        assert f"#token={tokens['dashboard']}" in dashboard
+        before = wait_for(lambda: _all_summarized(first.api_url, tokens["dashboard"]), timeout=120, interval=0.5)
+        for session_id in SAMPLE_IDS:
+            first.read_until(f"summarized {session_id}")
+
+        edge_json = json.loads((home / "edge.json").read_text())
+        edge_token = (home / "local" / "edge-token").read_text().strip()
+        assert edge_token == tokens["edge"] and edge_token not in json.dumps(edge_json)
+        assert stat.S_IMODE((home / "local" / "edge-token").stat().st_mode) == 0o600
+        assert edge_json["queue_url"] in first.line("Edge queue")
+        assert edge_json["backfill_queue_url"] and edge_json["query_queue_url"] and edge_json["region"]
+        status = subprocess.run(
+            [sys.executable, "-m", "edge_worker", "status"],
+            cwd=ROOT,
+            env=_environment(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        report = json.loads(status.stdout)
+        assert "queue_error" not in report, report
+        assert report["queue_waiting"] + report["queue_in_flight"] >= 3  # one translate request per summary
+    terminal = "".join(first.lines)
+    assert first.process.returncode == 0, terminal
+    for session_id, source in (("sample-nudge-0001", "nudge"), ("sample-planner-0001", "planner")):
+        assert f"received {session_id} from {source}" in terminal
+        assert f"summarized {session_id} in " in terminal
+    assert not [line for line in first.lines if line.lstrip().startswith("{")], terminal  # JSON goes to the file
+    assert "Traceback" not in terminal
+    assert "stopped; kept" in first.lines[-1]
+    logs = list((home / "logs").glob("local-stack-*.log"))
+    assert len(logs) == 1 and '"message":"summarized"' in logs[0].read_text()
+
+    with up(home, "--no-samples") as second:
+        assert "kept from the last run" in second.line("Tokens")
+        assert "restored" in second.line("Data")
+        after = _all_summarized(second.api_url, tokens["dashboard"])
+        assert after is not None
+        assert {key: item["content_hash"] for key, item in after.items()} == {
+            key: item["content_hash"] for key, item in before.items()
+        }
+
+    with up(home, "--no-samples", "--reset") as third:
+        assert "new" in third.line("Tokens") and "empty" in third.line("Data")
+        assert _summaries(third.api_url, tokens["dashboard"]).status_code in (401, 403)  # the old token is gone
+        fresh = json.loads((home / "local" / "tokens.json").read_text())["dashboard"]
+        assert _summaries(third.api_url, fresh).json()["items"] == []
+
+
+def test_a_taken_port_is_named_with_how_to_choose_another(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "local_stack", "up", "--llm", "scripted", "--no-edge"],
+            cwd=ROOT,
+            env={**_environment(tmp_path), "SSP_LOCAL_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port {port}" in result.stderr and "--port" in result.stderr and "SSP_LOCAL_PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
