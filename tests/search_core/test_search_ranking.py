@@ -134,9 +134,11 @@ def test_a_query_vector_of_another_dimension_or_an_index_without_vectors_means_l
         search(_hybrid_index(), query, np.zeros(3), 3, ALL)
 
 
-def test_a_query_with_only_a_vector_ranks_by_cosine():
+def test_a_query_with_only_a_vector_ranks_by_cosine_above_the_floor():
     hits = search(_hybrid_index(), [], np.array([1.0, 0.0, 0.0]), 3, ALL)
-    assert _ids(hits) == ["semantic", "lexical"] and all(hit.lexical == 0 for hit in hits)
+    assert _ids(hits) == ["semantic"] and all(hit.lexical == 0 for hit in hits)  # 'lexical' has cosine 0.2
+    hits = search(_hybrid_index(), [], np.array([1.0, 1.0, 0.0]), 3, ALL)  # cosines 0.83 and 0.77
+    assert _ids(hits) == ["lexical", "semantic"]
 
 
 def test_rows_whose_document_has_not_arrived_are_never_returned():
