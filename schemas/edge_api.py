@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.contracts import (
     Contract,
@@ -113,6 +113,12 @@ class Heartbeat(Contract):
     seconds_per_summary: float | None = Field(
         default=None, ge=0, le=86400, description="Measured: wall-clock seconds per summary over its recent jobs."
     )
+
+    @model_validator(mode="after")
+    def _names_a_model(self) -> Heartbeat:
+        if self.embedding_version is None and self.model_version is None:
+            raise ValueError("a heartbeat names the model the edge runs: embedding_version or model_version")
+        return self
 
 
 # ----- what the cloud answers -----
