@@ -33,15 +33,21 @@ def _heading(line: str) -> bool:
 
 def snippet(text: str, query_terms: list[int], max_chars: int = MAX_CHARS) -> dict[str, Any]:
     """{"text", "highlights": [[start, end], ...]} from a summary's text: the line with the most matched terms (else
-    its first line that is not a heading), cut to at most max_chars with "…" where text was left out."""
+    its first line that is not a heading) and the lines after it that fit, cut to at most max_chars with "…" where
+    text was left out."""
     wanted = set(query_terms)
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and line != _EMPTY_SECTION and not _heading(line)]
     if not lines:
         return {"text": "", "highlights": []}
-    spans_of = [matched_spans(line, wanted) for line in lines]
-    best = max(range(len(lines)), key=lambda n: (len(spans_of[n]), -n))
-    line, spans = lines[best], spans_of[best]
+    counts = [len(matched_spans(line, wanted)) for line in lines]
+    best = max(range(len(lines)), key=lambda n: (counts[n], -n))
+    line = lines[best]
+    for following in lines[best + 1 :]:  # short lines: the ones after it too, while they fit
+        if len(line) + 1 + len(following) > max_chars:
+            break
+        line = f"{line} {following}"
+    spans = matched_spans(line, wanted)
     start = 0
     if spans and len(line) > max_chars:
         start = max(0, min(spans[0][0] - LEAD_CHARS, len(line) - max_chars))

@@ -68,6 +68,7 @@ class FakeApi:
         self.sent: list[tuple[str, str]] = []  # (method, path) of every request that reached the API
         self.heartbeats: list[str] = []
         self.beats: list[Heartbeat] = []
+        self.uploads: list[RecordUpload] = []  # every record upload that reached the API
         self.query_vectors: dict[str, dict[str, Any]] = {}
         self.rejections: dict[str, tuple[int, str]] = {}  # path -> (status, message) for every request to it
         self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
@@ -120,6 +121,7 @@ class FakeApi:
 
     def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
         self._reach("PUT", routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system))
+        self.uploads.append(upload)
         if self.before_record:
             self.before_record(summary_id, system)
         state = self.summaries[summary_id]["systems"].get(system)
