@@ -65,7 +65,7 @@ class Dashboard {
       costs: new UsageView(this.api, this.router),
     };
     this.listAddress = href({ view: "sessions", filters: {} });
-    this.edge = new EdgeBadge(this.api, byId("edge-badge"));
+    this.edge = new EdgeBadge(this.api, byId("edge-badge"), () => this.views.sessions.onEdgeMoved());
     this.live = new LiveUpdates(wsUrl, token, byId("live-status"), (message) => this.onLive(message));
     this.pending = new Map();
   }

@@ -21,11 +21,14 @@ function jobText(job) {
 }
 
 export class EdgeBadge {
-  constructor(api, el) {
+  // onChange(): the edge's job or queue moved (queued sessions' positions and estimates with it).
+  constructor(api, el, onChange = () => {}) {
     this.api = api;
     this.el = el;
+    this.onChange = onChange;
     this.timer = null;
     this.reading = null;
+    this.seen = null;
   }
 
   start() {
@@ -56,6 +59,10 @@ export class EdgeBadge {
 
   show(edges) {
     this.el.hidden = false;
+    const moved = JSON.stringify(edges.map((e) => [e.name, e.online, e.queue,
+      (e.job?.summaries || []).map((s) => s.summary_id)]));
+    if (this.seen !== null && moved !== this.seen) this.onChange();
+    this.seen = moved;
     if (!edges.length) {
       this.el.dataset.state = "none";
       replace(this.el, h("span", { class: "edge-state" }, "Edge: not seen yet"));

@@ -6,6 +6,8 @@ import { byId, formatCost, formatTime, h, navLink, replace, setState } from "./d
 import { pipelineBadge } from "./pipeline.js";
 import { sessionHref } from "./router.js";
 
+const MAX_REREAD = 20;
+
 // GET /summaries takes every filter: status, source, user and the sessions' own dates from..to.
 function serverFilters(filters) {
   const { status, source, from, to, user } = filters;
@@ -107,6 +109,12 @@ export class SummaryList {
     else if (matchesFilters(item, this.filters)) this.items.unshift(item);
     else return;
     if (!this.table.hidden) this.render();
+  }
+
+  // Read again the listed sessions waiting for the edge (their position and estimate changed), at most MAX_REREAD.
+  refreshQueued() {
+    const queued = this.items.filter((item) => ["queued", "translating"].includes(item.pipeline?.state));
+    for (const item of queued.slice(0, MAX_REREAD)) this.refreshOne(item.session_id);
   }
 
   drop(summaryId) {
