@@ -12,11 +12,10 @@ from functions.search.index import SearchIndex, day_number, day_text
 K1 = 1.2
 B = 0.75
 SEMANTIC_WEIGHT = 0.6
-# The relevance cut-off: a row is a match when a query term scores at least MIN_BM25 in it (a term found in nearly
-# every summary, whose idf is near 0, does not make a match by itself), or when its cosine is at least MIN_COSINE and
-# stands SEMANTIC_MARGIN above the query's mean cosine over the candidates (embeddings of one model share a common
-# direction, so every cosine is high: Ethayarajh 2019, "How Contextual are Contextualized Word Representations?").
-MIN_BM25 = 0.1
+# The relevance cut-off: a row is a match when a query term occurs in it (raw BM25 above 0), or when its cosine is at
+# least MIN_COSINE and stands SEMANTIC_MARGIN above the query's mean cosine over the candidates (embeddings of one
+# model share a common direction, so every cosine is high: Ethayarajh 2019, "How Contextual are Contextualized Word
+# Representations?").
 MIN_COSINE = 0.5
 SEMANTIC_MARGIN = 0.05
 MARGIN_MIN_ROWS = 3  # fewer candidates with a vector: the floor alone decides
@@ -162,7 +161,7 @@ def _rank(
     if not len(rows):
         return []
     raw = bm25(index, terms, weights)[rows]
-    relevant = raw >= MIN_BM25
+    relevant = raw > 0
     best = raw.max()
     lexical = raw / best if best > 0 else raw
     query = _semantic(index, query_vector)

@@ -81,7 +81,7 @@ class SearchService:
     def search(self, text: str | None, k: int, filters: ranking.Filters, user: str | None = None) -> dict[str, Any]:
         """The k best matches for the words `text` (and its embedding when the edge gives one), each with its
         snippet, user_id and status; `user` keeps one user's sessions. Rows below the relevance cut-off (ranking:
-        MIN_BM25, MIN_COSINE, SEMANTIC_MARGIN) are never returned, so a query nothing matches answers no items."""
+        MIN_COSINE, SEMANTIC_MARGIN) are never returned, so a query nothing matches answers no items."""
         text = (text or "").strip()
         if not text:
             raise ClientError("missing_query", "q is required: the words to search for")
