@@ -111,21 +111,8 @@ export class Api {
     return this.lookups.get(versionId);
   }
 
-  // GET /registry/{version_id}; an API without that route is asked through its list instead.
-  async findEntry(versionId) {
-    try {
-      const entry = await this.get(`registry/${encodeURIComponent(versionId).replace(/%3A/gi, ":")}`);
-      this.entries.set(versionId, entry);
-      return entry;
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404 && error.code === "not_found") return null;
-      if (!(error instanceof ApiError) || error.status !== 404) throw error;
-    }
-    return this.pageForEntry(versionId);
-  }
-
   // GET /registry lists one kind, newest first: page through it until the version appears.
-  async pageForEntry(versionId) {
+  async findEntry(versionId) {
     const kind = versionId.split(":")[0];
     let next;
     do {
