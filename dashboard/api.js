@@ -74,6 +74,7 @@ export class Api {
   search(params) { return this.get("search", params); }
   similar(id, params) { return this.get(`summaries/${encodeURIComponent(id)}/similar`, params); }
   usage(range) { return this.get("usage", range); }
+  edges() { return this.get("edges"); }
   refresh(selector) { return this.post("refresh", selector); }
   refreshStatus(requestId) { return this.get(`refresh/${encodeURIComponent(requestId)}`); }
 

@@ -3,6 +3,7 @@
 import { Api, ApiError, describeError } from "./api.js";
 import * as credentials from "./credentials.js";
 import { byId } from "./dom.js";
+import { EdgeBadge } from "./edge-badge.js";
 import { LiveUpdates } from "./live.js";
 import { RecordView } from "./record-view.js";
 import { RefreshTracker } from "./refresh.js";
@@ -64,6 +65,7 @@ class Dashboard {
       costs: new UsageView(this.api, this.router),
     };
     this.listAddress = href({ view: "sessions", filters: {} });
+    this.edge = new EdgeBadge(this.api, byId("edge-badge"), () => this.views.sessions.onEdgeMoved());
     this.live = new LiveUpdates(wsUrl, token, byId("live-status"), (message) => this.onLive(message));
     this.pending = new Map();
   }
@@ -77,6 +79,7 @@ class Dashboard {
       return;
     }
     this.tracker.resume();
+    this.edge.start();
     this.live.start();
   }
 
@@ -112,10 +115,13 @@ class Dashboard {
     if (!backToList && !sameSearch) byId(`${route.view}-heading`).focus();
   }
 
-  // Change messages are small: refetch what they name, at most once per burst.
+  // Change messages are small: refetch what they name, at most once per burst. The edge's state and open refresh
+  // requests move with the same changes.
   onLive(message) {
     if (!message.summary_id || !["summary", "record"].includes(message.type)) return;
     const id = message.summary_id;
+    this.edge.read();
+    this.tracker.poke();
     clearTimeout(this.pending.get(id));
     this.pending.set(id, setTimeout(() => {
       this.pending.delete(id);

@@ -47,12 +47,15 @@ export function recordDocument(api, sessionId, record, { level = 5 } = {}) {
   return h("div", { class: "record-document", dataset: { system: record.system } }, toggle, host, raw);
 }
 
-// When the record's current version was written, how long after the session was received, and how long the
-// translation took when the record says (translate_ms).
+// When the record's current version was written, how long after the session was received, how long the translation
+// took when the record says (translate_ms), and a mark when the offline demo model made it.
 export function recordTiming(summary, record) {
   const after = between(summary.received_at, record.updated_at);
-  return h("p", { class: "record-timing muted" },
+  return [h("p", { class: "record-timing muted" },
     "Written ", timeTag(record.updated_at),
     after === null || after < 0 ? null : ` · ${formatDuration(after)} after the session was received`,
-    record.translate_ms === undefined ? null : ` · translated in ${formatDuration(record.translate_ms)}`);
+    record.translate_ms === undefined ? null : ` · translated in ${formatDuration(record.translate_ms)}`),
+  record.offline_demo_model ? h("p", { class: "notice demo-model" },
+    h("span", { class: "demo-model-tag" }, "offline demo model"),
+    " Translated by the small model bundled for trying the pipeline offline: expect rough output.") : null];
 }

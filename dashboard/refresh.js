@@ -1,32 +1,43 @@
 // Re-translation requests: POST /refresh, then GET /refresh/{id} until the request is done, however long it takes.
-// Open requests are remembered in this tab (sessionStorage), so a reload follows them again.
+// Followed requests are in the address (?refresh=<id>,<id>) and this tab's sessionStorage, so a reload (or the link)
+// follows them again. Polls back off while nothing changes; a live change asks again at once.
 
 import { ApiError, describeError } from "./api.js";
 import { byId, h, replace } from "./dom.js";
+import { FOLLOW_PARAM } from "./router.js";
 
 const STORE_KEY = "ssp.refresh";
 const FIRST_POLL_MS = 1000;
-const MAX_POLL_MS = 15000; // polls slow down while nothing changes
+const MAX_POLL_MS = 30000;
 
-// queued (nothing translated yet) -> in-progress (some translated) -> done.
-function progressState(item) {
-  if (item.status === "done") return "done";
-  return (item.completed ?? 0) > 0 ? "in-progress" : "queued";
-}
+// The API's own state names: queued (nothing translated yet) -> in_progress (some translated) -> done.
+const WORDS = { queued: "queued", in_progress: "in progress", done: "done" };
+const OPEN = ["queued", "in_progress", "sending", "checking"];
 
-const WORDS = { queued: "queued", "in-progress": "in progress", done: "done" };
-
-function describeSelector(selector) {
+function describeSelector(selector = {}) {
   return Object.entries(selector).map(([key, value]) => `${key.replaceAll("_", " ")} ${value}`).join(" · ");
 }
 
 function stored() {
   try {
     const value = JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]");
-    return Array.isArray(value) ? value.filter((entry) => entry?.request_id && entry.selector) : [];
+    return Array.isArray(value) ? value.filter((entry) => entry?.request_id) : [];
   } catch {
     return [];
   }
+}
+
+// The request ids the address follows.
+function inAddress() {
+  const value = new URLSearchParams(location.search).get(FOLLOW_PARAM) || "";
+  return value.split(",").map((id) => id.trim()).filter((id) => /^rf-[0-9a-f]{1,64}$/.test(id));
+}
+
+function setAddress(ids) {
+  const url = new URL(location.href);
+  if (ids.length) url.searchParams.set(FOLLOW_PARAM, ids.join(","));
+  else url.searchParams.delete(FOLLOW_PARAM);
+  if (url.href !== location.href) history.replaceState(history.state, "", url);
 }
 
 export class RefreshTracker {
@@ -35,31 +46,40 @@ export class RefreshTracker {
     this.list = byId("refresh-list");
     this.panel = byId("refresh-panel");
     this.rows = new Map(); // request_id -> <li>
+    this.wakers = new Set(); // resolves the waits of running polls
     byId("refresh-dismiss").addEventListener("click", () => this.hide());
   }
 
-  // After a reload: follow every request this tab was following.
+  // After a reload or from a link: follow every request the address or this tab was following.
   resume() {
-    for (const entry of stored()) {
-      this.track({ request_id: entry.request_id, status: "queued", completed: 0, queued: null }, entry.selector,
-        entry.coalesced, { known: false });
+    const entries = new Map(stored().map((entry) => [entry.request_id, entry]));
+    for (const id of inAddress()) if (!entries.has(id)) entries.set(id, { request_id: id });
+    for (const entry of entries.values()) {
+      this.track({ request_id: entry.request_id }, entry.selector, entry.coalesced, { known: false });
     }
+  }
+
+  // A live change: every running poll asks again now.
+  poke() {
+    for (const wake of [...this.wakers]) wake();
   }
 
   remember(requestId, selector, coalesced) {
     const entries = stored().filter((entry) => entry.request_id !== requestId);
     sessionStorage.setItem(STORE_KEY, JSON.stringify([...entries, { request_id: requestId, selector, coalesced }]));
+    setAddress([...new Set([...inAddress(), requestId])]);
   }
 
   forget(requestId) {
     sessionStorage.setItem(STORE_KEY, JSON.stringify(stored().filter((entry) => entry.request_id !== requestId)));
+    setAddress(inAddress().filter((id) => id !== requestId));
   }
 
   // Hide the panel and drop finished requests; open ones stay listed for next time.
   hide() {
     this.panel.hidden = true;
     for (const row of [...this.list.children]) {
-      if (!["queued", "in-progress", "sending"].includes(row.dataset.state)) {
+      if (!OPEN.includes(row.dataset.state)) {
         row.remove();
         this.rows.delete(row.dataset.requestId);
       }
@@ -91,6 +111,7 @@ export class RefreshTracker {
     return row;
   }
 
+  // known: `item` is the API's answer (else only its id is known, and the first poll reads the rest).
   track(item, selector, coalesced, { known = true } = {}) {
     let row = this.rows.get(item.request_id);
     const fresh = !row;
@@ -102,18 +123,19 @@ export class RefreshTracker {
     this.panel.hidden = false;
     this.list.prepend(row);
     if (known) this.update(row, item, selector);
-    else this.render(row, { selector, state: "queued", message: "checking…", requestId: item.request_id });
+    else this.render(row, { selector, state: "checking", message: "checking…", requestId: item.request_id });
     if (!fresh) return;
-    if (progressState(item) === "done" && known) return;
+    if (known && item.status === "done") return;
     this.remember(item.request_id, selector, Boolean(coalesced));
     this.poll(row, item.request_id, selector, !known);
   }
 
   update(row, item, selector) {
-    const state = progressState(item);
+    const state = WORDS[item.status] ? item.status : "queued";
     const progress = item.queued === 0 ? "nothing to translate" : `${item.completed ?? 0}/${item.queued} translated`;
     const note = row.dataset.coalesced === "true" ? "joined an identical request made moments ago" : "new request";
-    this.render(row, { selector, state, message: `${WORDS[state]} · ${progress} · ${note}`, requestId: item.request_id });
+    this.render(row, { selector: selector || item.selector, state, message: `${WORDS[state]} · ${progress} · ${note}`,
+      requestId: item.request_id });
   }
 
   render(row, { selector, message, state, requestId }) {
@@ -124,11 +146,24 @@ export class RefreshTracker {
       requestId ? h("code", { class: "refresh-id" }, requestId) : null);
   }
 
+  // Wait `ms`, or less when poke() is called.
+  wait(ms) {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
   async poll(row, requestId, selector, now) {
     let delay = FIRST_POLL_MS;
     let last = null;
     for (let first = now; ; first = false) {
-      if (!first) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!first) await this.wait(delay);
       try {
         const item = await this.api.refreshStatus(requestId);
         this.update(row, item, selector);

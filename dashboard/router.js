@@ -2,6 +2,8 @@
 // tabs work without any server-side route. The token never goes here (it lives in sessionStorage).
 
 export const LIST_FILTERS = ["q", "status", "source", "user", "from", "to"];
+// Re-translation requests the page follows (refresh.js): kept in every address until they are done.
+export const FOLLOW_PARAM = "refresh";
 
 const clean = (value) => (value || "").trim();
 
@@ -36,6 +38,8 @@ export function href(route) {
     case "costs": set("view", "costs"); set("from", route.from); set("to", route.to); set("metric", route.metric); break;
     default: for (const key of LIST_FILTERS) set(key, route.filters?.[key]);
   }
+  const following = new URLSearchParams(location.search).get(FOLLOW_PARAM);
+  if (following) params.set(FOLLOW_PARAM, following);
   const query = params.toString();
   return `${location.pathname}${query ? `?${query}` : ""}`;
 }

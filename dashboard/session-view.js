@@ -6,6 +6,7 @@ import {
   between, byId, formatCost, formatCount, formatDuration, h, navLink, replace, setState, timeTag,
 } from "./dom.js";
 import { lineageLinks, recordLineageLinks } from "./lineage.js";
+import { pipelineBadge } from "./pipeline.js";
 import { recordDocument, recordTiming } from "./record-doc.js";
 import { recordHref } from "./router.js";
 import { SECTION_HEADING } from "./search.js";
@@ -79,6 +80,7 @@ function summaryStep(summary) {
   return step("summary", "Summary",
     h("dl", { class: "fact-grid" },
       fact("Status", h("span", { class: `status status-${(summary.status || "").toLowerCase()}` }, summary.status)),
+      summary.pipeline ? fact("Pipeline", pipelineBadge(summary.pipeline)) : null,
       summarizedAt ? fact("Summarized", [timeTag(summarizedAt), ` (${formatDuration(
         between(summary.received_at, summarizedAt))} after it was received)`]) : fact("Last updated", timeTag(summary.updated_at)),
       fact("Model call", summary.latency_ms === undefined ? "—" : formatDuration(summary.latency_ms)),

@@ -89,6 +89,11 @@ export class SessionsView {
     this.list.refreshOne(summaryId);
   }
 
+  // The edge took up other work: the listed queued sessions moved up.
+  onEdgeMoved() {
+    this.list.refreshQueued();
+  }
+
   clearState() {
     setState(this.state, "", "");
   }

@@ -3,7 +3,10 @@
 
 import { describeError } from "./api.js";
 import { byId, formatCost, formatTime, h, navLink, replace, setState } from "./dom.js";
+import { pipelineBadge } from "./pipeline.js";
 import { sessionHref } from "./router.js";
+
+const MAX_REREAD = 20;
 
 // GET /summaries takes every filter: status, source, user and the sessions' own dates from..to.
 function serverFilters(filters) {
@@ -30,9 +33,9 @@ export function scopeText(filters) {
   return `Sessions${what ? ` with ${what}` : ""}${range}, newest first.`;
 }
 
-function systemsCell(systems = {}) {
+function systemsCell(systems = {}, pipeline = null) {
   const names = Object.keys(systems).sort();
-  if (!names.length) return h("span", { class: "muted" }, "none yet");
+  if (!names.length) return h("span", { class: "muted" }, pipeline ? "not yet" : "none yet");
   return h("ul", { class: "chips", "aria-label": "System records" },
     names.map((name) => h("li", { class: "chip", dataset: { system: name } }, `${name} v${systems[name].version}`)));
 }
@@ -108,6 +111,12 @@ export class SummaryList {
     if (!this.table.hidden) this.render();
   }
 
+  // Read again the listed sessions waiting for the edge (their position and estimate changed), at most MAX_REREAD.
+  refreshQueued() {
+    const queued = this.items.filter((item) => ["queued", "translating"].includes(item.pipeline?.state));
+    for (const item of queued.slice(0, MAX_REREAD)) this.refreshOne(item.session_id);
+  }
+
   drop(summaryId) {
     const before = this.items.length;
     this.items = this.items.filter((i) => i.session_id !== summaryId);
@@ -131,11 +140,11 @@ export class SummaryList {
       h("th", { scope: "row", "data-label": "Session" },
         navLink(sessionHref(id), { class: "open-summary", "aria-label": `Open session ${id}` }, id)),
       h("td", { "data-label": "Source", class: "cell-source" }, item.source || "—"),
-      h("td", { "data-label": "Status", class: "cell-status" }, status,
+      h("td", { "data-label": "Status", class: "cell-status" }, status, pipelineBadge(item.pipeline),
         item.error ? h("span", { class: "row-error" }, item.error) : null),
       h("td", { "data-label": "Received", class: "cell-received" },
         h("time", { datetime: item.received_at }, formatTime(item.received_at))),
-      h("td", { "data-label": "Systems", class: "cell-systems" }, systemsCell(item.systems)),
+      h("td", { "data-label": "Systems", class: "cell-systems" }, systemsCell(item.systems, item.pipeline)),
       h("td", { "data-label": "Cost", class: "num cell-cost" }, formatCost(item.cost_usd)));
   }
 

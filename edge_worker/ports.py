@@ -57,6 +57,8 @@ class QueueClient(Protocol):
 
     def delete_message(self, **kwargs: Any) -> Any: ...
 
+    def get_queue_attributes(self, **kwargs: Any) -> dict[str, Any]: ...
+
 
 class SystemLike(Protocol):
     """A system definition as the translator reads it (schemas.system_definition.SystemDefinition)."""

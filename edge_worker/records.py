@@ -25,9 +25,15 @@ class RecordStore:
         self.model_info, self.model_version = model_info, model_version
 
     def store(
-        self, request: TranslateRequest, system: SystemDefinition, document: dict[str, Any], state: dict | None
+        self,
+        request: TranslateRequest,
+        system: SystemDefinition,
+        document: dict[str, Any],
+        state: dict | None,
+        translate_ms: int | None = None,
     ) -> Stored:
-        """Send one document written for `request`, over the record `state` the cloud had when it was read.
+        """Send one document written for `request`, over the record `state` the cloud had when it was read, with the
+        milliseconds its translation took when measured.
 
         "stored" or "unchanged" (the cloud's answer), "kept" (in the outbox: the API is unreachable), or
         "skipped" (a 409, and another worker had stored this very translation). Raises ApiRejected otherwise.
@@ -39,6 +45,7 @@ class RecordStore:
             lineage=Lineage(**lineage),
             expected_version=int((state or {}).get("version", 0)),
             request_id=request.request_id if refresh else None,
+            translate_ms=translate_ms,
         )
         try:
             sent = self.delivery.send(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.delivery import Delivery, Upload
@@ -49,11 +50,12 @@ class SearchSync:
         logger.info("embedded", summary_id=summary_id, embedding_version=self.version, refresh_request_id=request_id)
         return True
 
-    def heartbeat(self) -> None:
-        """Tell the cloud which model the edge embeds with; it queues re-embedding when that changed."""
+    def heartbeat(self, fields: dict[str, Any] | None = None) -> None:
+        """Tell the cloud which model the edge embeds with (it queues re-embedding when that changed), with the
+        other Heartbeat `fields` the worker reports (its translator model and progress)."""
         try:
             self.delivery.send(self._registration(), keep=False)
-            answer = self.api.heartbeat(Heartbeat(embedding_version=self.version))
+            answer = self.api.heartbeat(Heartbeat(embedding_version=self.version, **(fields or {})))
         except (ApiUnavailable, ApiRejected) as error:
             self.on_error(f"heartbeat: {error}")
             return

@@ -13,6 +13,7 @@ from edge_worker.jobs import TranslationJob, systems_to_translate
 from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.ports import CloudApi, TranslatorLike
+from edge_worker.progress import Progress
 from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import WorkerStatus
@@ -37,6 +38,12 @@ def _rounds(requests: list[tuple[int, TranslateRequest]]) -> Iterator[list[tuple
         waiting = later
 
 
+def _translate_ms(outcome: Any) -> int | None:
+    """The milliseconds a translation's decoding took (its stats), when the translator measured them."""
+    seconds = getattr(getattr(outcome, "stats", None), "seconds", None)
+    return None if seconds is None else round(seconds * 1000)
+
+
 class Translations:
     """Runs requests on the model thread, a batch of summaries at a time, counting into `status`.
 
@@ -59,10 +66,11 @@ class Translations:
         abandon: threading.Event,
         on_done: Callable[[], None],
         on_error: Callable[[str], None],
+        progress: Progress | None = None,
     ) -> None:
         self.api, self.catalog, self.translator, self.records, self.search = api, catalog, translator, records, search
         self.status, self.model, self.stopping, self.abandon, self.on_done = status, model, stopping, abandon, on_done
-        self.on_error = on_error
+        self.on_error, self.progress = on_error, progress
 
     def process(self, request: TranslateRequest) -> int:
         """Translate what the request needs and store it; returns how many systems were translated.
@@ -154,16 +162,24 @@ class Translations:
         started = time.perf_counter()
         jobs = [TranslationJob(request.summary_id, summary.text, todo) for _, request, summary, todo in work]
         pairs = sum(len(job.systems) for job in jobs)
-        outcomes = self.translator.translate_many(
-            jobs, checkpoint=self.between_steps, batch_size=min(pairs, batch_size or pairs)
-        )
-        for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
-            try:
-                results[index] = self._store(request, summary, todo, translated)
-            except Cancelled:
-                raise
-            except Exception as error:
-                results[index] = error
+        if self.progress:
+            reasons = {request.reason for _, request, _, _ in work}
+            reason = "refresh" if "refresh" in reasons else "new" if "new" in reasons else "backfill"
+            self.progress.start([(job.summary_id, len(job.systems)) for job in jobs], reason)
+        try:
+            outcomes = self.translator.translate_many(
+                jobs, checkpoint=self.between_steps, batch_size=min(pairs, batch_size or pairs)
+            )
+            for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
+                try:
+                    results[index] = self._store(request, summary, todo, translated)
+                except Cancelled:
+                    raise
+                except Exception as error:
+                    results[index] = error
+        finally:
+            if self.progress:
+                self.progress.finish()
         logger.info(
             "translated",
             summaries=[request.summary_id for _, request, _, _ in work],
@@ -208,10 +224,14 @@ class Translations:
             count += 1
             self.status.translated += 1
             try:
-                outcome_ = self.records.store(request, definition, outcome.document, stored.get(definition.name))
+                outcome_ = self.records.store(
+                    request, definition, outcome.document, stored.get(definition.name), _translate_ms(outcome)
+                )
             except ApiRejected as error:  # this system's record only; reconcile tries it again later
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
                 continue
+            if self.progress:
+                self.progress.stored(request.summary_id)
             if outcome_ == "kept":
                 self.status.outboxed += 1
                 logger.warning(

@@ -24,12 +24,14 @@ from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
 from edge_worker.outbox import Outbox
 from edge_worker.ports import CloudApi, EmbedderLike, QueueClient, TranslatorLike
+from edge_worker.progress import Progress
 from edge_worker.prompting import prompt_content, prompt_version
 from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import StatusFile, WorkerStatus
 from edge_worker.translations import Translations
 from schemas.contracts import TranslateRequest
+from schemas.edge_api import Heartbeat
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 GONE = (404, 410)  # the summary was deleted (or never was): its work is dropped
@@ -54,7 +56,7 @@ class EdgeWorker:
         sqs: QueueClient,
         embedder: EmbedderLike | None = None,
     ) -> None:
-        self.config, self.translator, self.catalog = config, translator, catalog
+        self.config, self.translator, self.catalog, self.api = config, translator, catalog, api
         self.stop_event = threading.Event()
         self.status = WorkerStatus(model=translator.model_info.model_id, model_version=translator.model_version)
         self.outbox = Outbox(config.outbox_path)
@@ -89,6 +91,7 @@ class EdgeWorker:
         if self.search:
             self.status.embedding_version = self.search.version
         self._status_file = StatusFile(config.status_path)
+        self.progress = Progress(sqs, config.queue_url, config.backfill_queue_url)
         self._abandon = threading.Event()  # set when the grace period at stop runs out
         self.translations = Translations(
             api,
@@ -102,6 +105,7 @@ class EdgeWorker:
             abandon=self._abandon,
             on_done=self._write_status,
             on_error=self._error,
+            progress=self.progress,
         )
         self._threads: list[threading.Thread] = []
         self._stopped_cleanly: bool | None = None
@@ -115,11 +119,10 @@ class EdgeWorker:
             (self._poll_loop, "edge-poll"),
             (self._flush_loop, "edge-outbox"),
             (self._reconcile_loop, "edge-reconcile"),
+            (self._heartbeat_loop, "edge-heartbeat"),
         ]
-        if self.search:
-            loops.append((self._heartbeat_loop, "edge-heartbeat"))
-            if self.query_queue:
-                loops.append((self._query_loop, "edge-queries"))
+        if self.search and self.query_queue:
+            loops.append((self._query_loop, "edge-queries"))
         for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -136,6 +139,7 @@ class EdgeWorker:
         if self._stopped_cleanly is not None:
             return self._stopped_cleanly
         self.stop_event.set()
+        self.progress.changed.set()  # wakes the heartbeat loop
         self.catalog.stop()
         if not self._join_loops(grace_s):
             logger.warning("grace period over: stopping the model work in flight and releasing its message")
@@ -339,9 +343,22 @@ class EdgeWorker:
             self.stop_event.wait(self.config.reconcile_seconds)
 
     def _heartbeat_loop(self) -> None:
-        while self.search and not self.stop_event.is_set():
-            self.search.heartbeat()
-            self.stop_event.wait(self.config.heartbeat_seconds)
+        """A beat every heartbeat_seconds, and one as soon as the work changes (progress.changed)."""
+        while not self.stop_event.is_set():
+            self.progress.changed.clear()
+            self.heartbeat()
+            self.progress.changed.wait(self.config.heartbeat_seconds)
+
+    def heartbeat(self) -> None:
+        """Tell the cloud the models this edge runs and what it is doing (Heartbeat); a failure is reported."""
+        fields = {"model_id": self.status.model, "model_version": self.status.model_version, **self.progress.fields()}
+        if self.search:
+            self.search.heartbeat(fields)
+            return
+        try:
+            self.api.heartbeat(Heartbeat(**fields))
+        except (ApiUnavailable, ApiRejected) as error:
+            self._error(f"heartbeat: {error}")
 
     # ----- status -----
     def _error(self, message: str) -> None:

@@ -180,6 +180,15 @@ class SystemState(Lineage):
     document_hash: Sha256Hex
 
 
+class EdgeJobMark(Contract):
+    """On a session the edge is translating now: which edge, and how many of this job's systems are stored."""
+
+    edge: str = Field(min_length=1, max_length=200)
+    done: NonNegativeInt
+    total: NonNegativeInt
+    started_at: Timestamp
+
+
 class SummaryRecord(Contract):
     """One item of the sessions table: a session, its status and, once made, its summary and per-system state.
 
@@ -213,6 +222,9 @@ class SummaryRecord(Contract):
     )
     summarized_at: Timestamp | None = None
     embedding_version: EmbeddingVersion | None = None
+    edge_job: EdgeJobMark | None = Field(
+        default=None, description="Set while an edge translates this summary (its progress); removed when it ends."
+    )
     # SummarizerMode=batch: a submitter's claim, the batch holding the request, and the sparse index's key.
     batch_claim: str | None = None
     batch_claim_expires: int | None = Field(default=None, description="Epoch seconds.")

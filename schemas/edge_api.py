@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.contracts import (
     Contract,
     EmbeddingVersion,
     Identifier,
     Lineage,
+    NonNegativeInt,
     RequestId,
     SourceName,
     SystemName,
     SystemState,
+    Timestamp,
 )
 from schemas.patterns import REGISTRY_KIND_PATTERN
 
@@ -26,6 +28,14 @@ MIN_DIMENSIONS = 2
 MAX_DIMENSIONS = 8192
 
 Vector = list[float]
+MAX_JOB_SUMMARIES = 50
+# The model `make run` prepares when no other is configured (edge_worker.model_store): a demo, not a translator to
+# trust. A model id naming it marks an edge and its records as "offline demo model".
+OFFLINE_DEMO_MODEL_PREFIX = "SmolLM2-135M-Instruct"
+
+
+def is_offline_demo_model(model_id: str | None) -> bool:
+    return bool(model_id) and str(model_id).startswith(OFFLINE_DEMO_MODEL_PREFIX)
 
 
 # ----- what the edge sends -----
@@ -36,6 +46,9 @@ class RecordUpload(Contract):
     lineage: Lineage
     expected_version: int = Field(ge=0, description="The version the edge read (0: none yet); stale ones get 409.")
     request_id: RequestId | None = None
+    translate_ms: NonNegativeInt | None = Field(
+        default=None, description="Wall-clock milliseconds the edge spent translating this document (its decode)."
+    )
 
 
 class RegistryUpload(Contract):
@@ -60,10 +73,52 @@ class QueryEmbeddingUpload(Contract):
     vector: Vector = Field(min_length=MIN_DIMENSIONS, max_length=MAX_DIMENSIONS)
 
 
-class Heartbeat(Contract):
-    """PUT EDGE_HEARTBEAT: the edge is online and embeds with this model."""
+class JobSummary(Contract):
+    """One summary of the job in flight: how many of its systems are stored so far."""
 
-    embedding_version: EmbeddingVersion
+    summary_id: Identifier
+    done: NonNegativeInt
+    total: NonNegativeInt
+
+
+class EdgeJob(Contract):
+    """The work the edge is doing now: the summaries of one batch, since `started_at`."""
+
+    summaries: list[JobSummary] = Field(max_length=MAX_JOB_SUMMARIES)
+    reason: Literal["new", "refresh", "backfill"]
+    started_at: Timestamp
+
+
+class QueueDepths(Contract):
+    """SQS ApproximateNumberOfMessages (waiting) and ...NotVisible (held by a worker) of the edge's queues."""
+
+    edge: NonNegativeInt | None = None
+    edge_in_flight: NonNegativeInt | None = None
+    backfill: NonNegativeInt | None = None
+
+
+class Heartbeat(Contract):
+    """PUT EDGE_HEARTBEAT: the edge is online, embeds with this model and reports what it is doing.
+
+    Sent periodically and on each change of its work (a job starts, a system is stored, the edge goes idle), never per
+    token. Every field but the embedding model is optional, so an older edge's beat is still accepted.
+    """
+
+    embedding_version: EmbeddingVersion | None = None
+    model_id: str | None = Field(default=None, max_length=200, description="The translator model's registry model_id.")
+    model_version: str | None = Field(default=None, max_length=200, description="Its translator-model version id.")
+    state: Literal["idle", "translating"] | None = None
+    job: EdgeJob | None = None
+    queue: QueueDepths | None = None
+    seconds_per_summary: float | None = Field(
+        default=None, ge=0, le=86400, description="Measured: wall-clock seconds per summary over its recent jobs."
+    )
+
+    @model_validator(mode="after")
+    def _names_a_model(self) -> Heartbeat:
+        if self.embedding_version is None and self.model_version is None:
+            raise ValueError("a heartbeat names the model the edge runs: embedding_version or model_version")
+        return self
 
 
 # ----- what the cloud answers -----
@@ -140,6 +195,6 @@ class QueryEmbeddingStored(Reply):
 class HeartbeatReply(Reply):
     """PUT EDGE_HEARTBEAT's answer; a new embedding model queues re-embedding of every summary."""
 
-    embedding_version: EmbeddingVersion
+    embedding_version: EmbeddingVersion | None = None
     changed: bool
     reembed_request_id: str | None = None

@@ -26,6 +26,7 @@ DASHBOARD_ASSET = "/dashboard/{asset}"
 # ----- reads -----
 SUMMARIES = "/summaries"
 SUMMARY = "/summaries/{summary_id}"
+SUMMARY_CONVERSATION = "/summaries/{summary_id}/conversation"
 RECORD = "/summaries/{summary_id}/systems/{system}"
 RECORD_HISTORY = "/summaries/{summary_id}/systems/{system}/history"
 RECORD_PROPOSAL = "/summaries/{summary_id}/systems/{system}/proposal"
@@ -33,6 +34,8 @@ RECORD_PROPOSAL_ACCEPT = "/summaries/{summary_id}/systems/{system}/proposal/acce
 SYSTEMS = "/systems"
 SYSTEM_RECORDS = "/systems/{system}/records"
 REGISTRY = "/registry"
+REGISTRY_ENTRY = "/registry/{version_id}"
+EDGES = "/edges"
 USAGE = "/usage"
 
 # ----- search -----
@@ -67,6 +70,7 @@ ROUTE_KEYS = frozenset(
         f"GET {DASHBOARD_ASSET}",
         f"GET {SUMMARIES}",
         f"GET {SUMMARY}",
+        f"GET {SUMMARY_CONVERSATION}",
         f"GET {RECORD_HISTORY}",
         f"PATCH {RECORD}",
         f"DELETE {RECORD_PROPOSAL}",
@@ -74,6 +78,8 @@ ROUTE_KEYS = frozenset(
         f"GET {SYSTEMS}",
         f"GET {SYSTEM_RECORDS}",
         f"GET {REGISTRY}",
+        f"GET {REGISTRY_ENTRY}",
+        f"GET {EDGES}",
         f"GET {USAGE}",
         f"GET {SEARCH}",
         f"GET {SIMILAR}",

@@ -108,6 +108,7 @@ class EdgeSync:
             request_id=upload.request_id,
             author="edge",
             author_name=author_name,
+            translate_ms=upload.translate_ms,
         )
         return RecordStored(outcome="created" if current_version == 0 else "updated", version=item["version"])
 

@@ -80,7 +80,11 @@ class EmbeddingSync:
         return QueryEmbeddingStored(query_id=query_id, embedding_version=upload.embedding_version)
 
     def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
-        """Record the edge as online; when it now runs another embedding model, queue re-embedding."""
+        """Record the edge as online; when it now runs another embedding model, queue re-embedding.
+
+        Raises ValueError for a beat without an embedding model (the route answers those itself)."""
+        if not beat.embedding_version:
+            raise ValueError("a heartbeat without an embedding model")
         entry = self._embedding_model(beat.embedding_version)
         previous = self.registry.active_embedding()
         self.registry.set_active_embedding(

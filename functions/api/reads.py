@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from functions.api.edge_status import EdgeStatus
 from functions.errors import ClientError, not_found
 from functions.http.views import change_view, record_view, session_view
 from functions.stores.changes import ChangeLog
@@ -17,6 +18,7 @@ from functions.stores.sessions import DELETING, SessionFilters, SessionStore
 from functions.stores.usage import UsageStore
 from schemas.changes import ChangePage
 from schemas.contracts import SessionStatus
+from schemas.edge_api import is_offline_demo_model
 from schemas.patterns import ID_PATTERN, SOURCE_PATTERN
 
 STATUSES = tuple(status.value for status in SessionStatus if status is not SessionStatus.DELETING)
@@ -53,9 +55,10 @@ class Reads:
         registry: RegistryStore,
         usage: UsageStore,
         changes: ChangeLog,
+        edges: EdgeStatus,
     ):
         self.sessions, self.records, self.registry, self.usage = sessions, records, registry, usage
-        self.changes = changes
+        self.changes, self.edge_status = changes, edges
 
     def list_summaries(self, params: dict[str, str], limit: int, next_token: str | None) -> dict[str, Any]:
         """Sessions newest first, filtered by any of status, source, user and the sessions' own dates from..to
@@ -77,7 +80,8 @@ class Reads:
             day_to=end.isoformat() if end else None,
         )
         items, token = self.sessions.page(filters, limit, next_token)
-        return {"items": [session_view(item) for item in items], "next": token}
+        states = self.edge_status.pipeline(items)
+        return {"items": [session_view(item, state) for item, state in zip(items, states, strict=True)], "next": token}
 
     def _visible(self, summary_id: str) -> dict[str, Any]:
         """The session's item unless it is missing or being deleted (a 404 either way)."""
@@ -86,17 +90,49 @@ class Reads:
             raise not_found(f"no summary {summary_id}")
         return item
 
-    def _record_view(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _record_view(self, item: dict[str, Any], demo: dict[str, bool] | None = None) -> dict[str, Any]:
+        """`demo`: translator model versions already looked up (whether each is the offline demo model)."""
         proposal = item.get("proposal")
-        return record_view(item, self.records.document(item), proposal and self.records.proposal_document(proposal))
+        view = record_view(item, self.records.document(item), proposal and self.records.proposal_document(proposal))
+        if demo is not None:
+            view["offline_demo_model"] = self._demo_model(item.get("translator_model_version"), demo)
+        return view
+
+    def _demo_model(self, version: str | None, seen: dict[str, bool]) -> bool:
+        """Whether the translator-model registry entry `version` names the bundled offline demo model."""
+        if not version:
+            return False
+        if version not in seen:
+            entry = self.registry.entry(version, "translator-model") or {}
+            seen[version] = is_offline_demo_model((entry.get("content") or {}).get("model_id"))
+        return seen[version]
 
     def summary(self, summary_id: str) -> dict[str, Any]:
-        """The session's view with its summary text (once made) and every system record."""
+        """The session's view with its pipeline state, its summary text (once made) and every system record (each
+        with `offline_demo_model`)."""
         item = self._visible(summary_id)
-        view = session_view(item)
+        [state] = self.edge_status.pipeline([item])
+        view = session_view(item, state)
         view["text"] = self.sessions.summary_text(item["summary_key"]) if item.get("summary_key") else None
-        view["records"] = [self._record_view(r) for r in self.records.for_summary(summary_id)]
+        demo: dict[str, bool] = {}
+        view["records"] = [self._record_view(r, demo) for r in self.records.for_summary(summary_id)]
         return view
+
+    def conversation(self, summary_id: str) -> Any:
+        """The session as it was received (schemas.contracts.Session, every field kept as sent)."""
+        item = self._visible(summary_id)
+        return self.sessions.raw_json(item["raw_key"])
+
+    def registry_entry(self, version_id: str) -> dict[str, Any]:
+        """One registry entry by its version id ("<kind>:<digest>"); 404 when there is none of a listed kind."""
+        entry = self.registry.get(version_id)
+        if not entry or entry.get("kind") not in REGISTRY_KINDS:
+            raise not_found(f"no registry entry {version_id}")
+        return entry
+
+    def edges(self) -> dict[str, Any]:
+        """Every edge worker that reported: online or when last seen, its model, queue depths and job in flight."""
+        return {"items": self.edge_status.edges()}
 
     def history(self, summary_id: str, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
         self._visible(summary_id)

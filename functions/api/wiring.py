@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions.api.edge_status import EdgeStatus
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
 from functions.api.reads import Reads
@@ -47,6 +48,7 @@ class Api:
     edge: EdgeSync
     embeddings: EmbeddingSync
     edits: RecordEdits
+    edge_status: EdgeStatus
 
 
 def build(environ: Mapping[str, str] | None = None) -> Api:
@@ -65,6 +67,7 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
         settings.refresh_window_seconds,
         BackfillQueue(settings.backfill_queue_url),
     )
+    edge_status = EdgeStatus(sessions, registry, settings.edge_online_seconds)
     search = SearchService(
         IndexFile(settings.data_bucket),
         query_embeddings,
@@ -75,7 +78,7 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
         settings.edge_online_seconds,
     )
     return Api(
-        reads=Reads(sessions, records, registry, UsageStore(settings.usage_table), changes),
+        reads=Reads(sessions, records, registry, UsageStore(settings.usage_table), changes, edge_status),
         search=search,
         refresh=refresh,
         edge=EdgeSync(sessions, records, registry, refresh),
@@ -83,4 +86,5 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
             sessions, registry, EmbeddingStore(settings.embeddings_table), query_embeddings, refresh
         ),
         edits=RecordEdits(sessions, records, registry),
+        edge_status=edge_status,
     )

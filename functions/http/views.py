@@ -15,24 +15,28 @@ HIDDEN_SESSION_FIELDS = frozenset(
         "raw_key",
         "received_day",
         "summary_key",
-        "summarized_at",
         "batch_claim",
         "batch_claim_expires",
         "batch_state",
         "batch_submitted_at",
         "deletion_job",
+        "edge_job",  # shown as the session's `pipeline` state
     }
 )
 SESSION_FIELDS = tuple(name for name in SummaryRecord.model_fields if name not in HIDDEN_SESSION_FIELDS)
 
 
-def session_view(item: dict[str, Any]) -> dict[str, Any]:
+def session_view(item: dict[str, Any], pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A session as clients see it; `pipeline`: its state (functions.api.pipeline), when the caller worked it out."""
     view = {key: plain(item[key]) for key in SESSION_FIELDS if key in item}
+    if pipeline is not None:
+        view["pipeline"] = pipeline
     view["session_day"] = session_day(item["started_at"])  # what date filters compare
     session_id = item["session_id"]
     view["links"] = {
         "self": routes.SESSION.format(session_id=session_id),
         "summary": routes.SUMMARY.format(summary_id=session_id),
+        "conversation": routes.SUMMARY_CONVERSATION.format(summary_id=session_id),
         "retry": routes.SESSION_RETRY.format(session_id=session_id),
     }
     return view

@@ -12,6 +12,13 @@ from functions.search.index import SearchIndex, day_number, day_text
 K1 = 1.2
 B = 0.75
 SEMANTIC_WEIGHT = 0.6
+# The relevance cut-off: a row is a match when a query term occurs in it (raw BM25 above 0), or when its cosine is at
+# least MIN_COSINE and stands SEMANTIC_MARGIN above the query's mean cosine over the candidates (embeddings of one
+# model share a common direction, so every cosine is high: Ethayarajh 2019, "How Contextual are Contextualized Word
+# Representations?").
+MIN_COSINE = 0.5
+SEMANTIC_MARGIN = 0.05
+MARGIN_MIN_ROWS = 3  # fewer candidates with a vector: the floor alone decides
 _BUCKETS = 1 << 16
 _FEW_TERMS = 8
 
@@ -153,10 +160,10 @@ def _rank(
     rows = np.flatnonzero(candidates)
     if not len(rows):
         return []
-    lexical = bm25(index, terms, weights)[rows]
-    best = lexical.max()
-    if best > 0:
-        lexical /= best
+    raw = bm25(index, terms, weights)[rows]
+    relevant = raw > 0
+    best = raw.max()
+    lexical = raw / best if best > 0 else raw
     query = _semantic(index, query_vector)
     semantic = None
     score = lexical
@@ -164,7 +171,9 @@ def _rank(
         # Gather the candidate rows only when they are few; otherwise one product over every row is cheaper.
         cosine = index.vectors[rows] @ query if len(rows) < len(index) // 2 else (index.vectors @ query)[rows]
         semantic = np.clip(cosine.astype(np.float64), 0.0, 1.0)  # rows without a vector are zeros
+        relevant |= semantic_match(cosine.astype(np.float64), index.has_vector[rows])
         score = semantic_weight * semantic + (1 - semantic_weight) * lexical
+    score = np.where(relevant, score, 0.0)
     chosen = _top(index, rows, score, k)
     return [
         Hit(
@@ -177,6 +186,15 @@ def _rank(
         )
         for i in chosen
     ]
+
+
+def semantic_match(cosine: np.ndarray, has_vector: np.ndarray) -> np.ndarray:
+    """Rows whose cosine passes the cut-off: at least MIN_COSINE and, among MARGIN_MIN_ROWS or more rows with a
+    vector, at least SEMANTIC_MARGIN above their mean."""
+    passed = has_vector & (cosine >= MIN_COSINE)
+    if np.count_nonzero(has_vector) >= MARGIN_MIN_ROWS:
+        passed &= cosine >= float(cosine[has_vector].mean()) + SEMANTIC_MARGIN
+    return passed
 
 
 def _top(index: SearchIndex, rows: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

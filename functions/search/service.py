@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from functions.errors import ClientError
 from functions.queues import QueryQueue
 from functions.search import ranking
 from functions.search.index import SearchIndex
+from functions.search.snippets import snippet
 from functions.search.text import terms
 from functions.stores.embeddings import QueryEmbeddingStore, query_id
 from functions.stores.index_file import IndexFile
@@ -19,8 +21,10 @@ from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas import routes
 from schemas.contracts import MAX_QUERY_CHARS, QueryEmbeddingRequest
+from schemas.patterns import ID_PATTERN
 
 MAX_K = 50
+SESSION_PAGE = 100  # hits whose sessions are read together (BatchGetItem's limit)
 POLL_SECONDS = 0.1
 
 
@@ -42,6 +46,14 @@ def parse_k(value: str | None) -> int:
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_K:
         raise ClientError("invalid_k", f"k must be a whole number from 1 to {MAX_K}, got {value!r}")
     return int(value)
+
+
+def parse_user(params: dict[str, str]) -> str | None:
+    """The `user` filter (a user id), or None; 400 naming a malformed one."""
+    user = params.get("user") or None
+    if user is not None and not re.fullmatch(ID_PATTERN, user):
+        raise ClientError("invalid_filter", f"user must match {ID_PATTERN}, got {user[:80]!r}")
+    return user
 
 
 def parse_filters(params: dict[str, str]) -> ranking.Filters:
@@ -66,7 +78,10 @@ class SearchService:
         self.registry, self.query_queue = registry, query_queue
         self.wait_seconds, self.online_seconds = wait_seconds, online_seconds
 
-    def search(self, text: str | None, k: int, filters: ranking.Filters) -> dict[str, Any]:
+    def search(self, text: str | None, k: int, filters: ranking.Filters, user: str | None = None) -> dict[str, Any]:
+        """The k best matches for the words `text` (and its embedding when the edge gives one), each with its
+        snippet, user_id and status; `user` keeps one user's sessions. Rows below the relevance cut-off (ranking:
+        MIN_COSINE, SEMANTIC_MARGIN) are never returned, so a query nothing matches answers no items."""
         text = (text or "").strip()
         if not text:
             raise ClientError("missing_query", "q is required: the words to search for")
@@ -77,10 +92,10 @@ class SearchService:
         semantic = self._query_vector(text, index)
         if not query_terms and semantic.vector is None:
             raise ClientError("no_searchable_words", "q has no searchable words (only stopwords or punctuation)")
-        hits = ranking.search(index, query_terms, semantic.vector, k, filters)
-        return self._answer({"text": text}, hits, semantic, k)
+        hits = ranking.search(index, query_terms, semantic.vector, len(index) if user else k, filters)
+        return self._answer({"text": text}, hits, semantic, k, query_terms, user)
 
-    def similar(self, summary_id: str, k: int, filters: ranking.Filters) -> dict[str, Any]:
+    def similar(self, summary_id: str, k: int, filters: ranking.Filters, user: str | None = None) -> dict[str, Any]:
         index, _ = self.index_file.load()
         position = index.position(summary_id)
         if position is None:
@@ -96,20 +111,43 @@ class SearchService:
             None if has_vector else "this summary has no embedding yet (the edge adds it)",
             index.embedding_version or None,
         )
-        hits = ranking.similar(index, summary_id, k, filters)
-        return self._answer({"summary_id": summary_id}, hits, semantic, k)
+        hits = ranking.similar(index, summary_id, len(index) if user else k, filters)
+        row = index.position(summary_id)
+        own_terms = [int(term) for term in index.row_terms(row)[0]] if row is not None else []
+        return self._answer({"summary_id": summary_id}, hits, semantic, k, own_terms, user)
 
-    def _answer(self, query: dict[str, Any], hits: list[Any], semantic: Semantic, k: int) -> dict[str, Any]:
-        received = self.sessions.received_times({hit.summary_id for hit in hits})
-        items = [
-            {
-                **hit.to_dict(),
-                "received_at": received.get(hit.summary_id),
-                "links": {"summary": routes.SUMMARY.format(summary_id=hit.summary_id)},
-            }
-            for hit in hits
-            if hit.summary_id in received  # a session being deleted is left out until the index drops it
-        ]
+    def _answer(
+        self,
+        query: dict[str, Any],
+        hits: list[Any],
+        semantic: Semantic,
+        k: int,
+        query_terms: list[int],
+        user: str | None,
+    ) -> dict[str, Any]:
+        """The first k hits that exist (and are `user`'s), read in pages of SESSION_PAGE, with their snippets."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(hits), SESSION_PAGE):
+            page = hits[start : start + SESSION_PAGE]
+            facts = self.sessions.search_facts({hit.summary_id for hit in page})
+            for hit in page:
+                fact = facts.get(hit.summary_id)  # a session being deleted is left out until the index drops it
+                if fact is None or (user and fact.get("user_id") != user):
+                    continue
+                items.append(
+                    {
+                        **hit.to_dict(),
+                        "received_at": fact.get("received_at"),
+                        "user_id": fact.get("user_id"),
+                        "status": fact.get("status"),
+                        "snippet": self._snippet(fact, query_terms),
+                        "links": {"summary": routes.SUMMARY.format(summary_id=hit.summary_id)},
+                    }
+                )
+                if len(items) == k:
+                    break
+            if len(items) == k:
+                break
         return {
             "query": query,
             "mode": "hybrid" if semantic.vector is not None else "lexical",
@@ -117,6 +155,10 @@ class SearchService:
             "k": k,
             "items": items,
         }
+
+    def _snippet(self, fact: dict[str, Any], query_terms: list[int]) -> dict[str, Any] | None:
+        key = fact.get("summary_key")
+        return snippet(self.sessions.summary_text(key), query_terms) if key else None
 
     def _query_vector(self, text: str, index: SearchIndex) -> Semantic:
         version = index.embedding_version or None

@@ -223,3 +223,29 @@ def _tokens(text: str) -> Iterator[str]:
 def terms(text: str) -> list[int]:
     """The text's search terms in order, repeats kept (they are the term frequencies)."""
     return [_term(word) for word in tokens(text)]
+
+
+def term_of(token: str) -> int:
+    """The term of one token as tokens() gives it (lowercase)."""
+    return _term(token)
+
+
+def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, token) of each token tokens() finds in `text`, offsets into `text` itself (code points)."""
+    for match in _WORD.finditer(text):
+        run, start = match[0].lower(), match.start()
+        if match["unspaced"]:
+            if len(run) > 1:
+                yield from ((start + i, start + i + 2, run[i : i + 2]) for i in range(len(run) - 1))
+            else:
+                yield start, start + 1, run
+        elif len(run) > 1 and run not in STOPWORDS:
+            yield start, match.end(), run
+
+
+def has_unspaced(text: str) -> bool:
+    """Whether `text` holds a character of a script written without spaces."""
+    return _UNSPACED_CHAR.search(text) is not None
+
+
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")

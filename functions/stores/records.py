@@ -112,10 +112,12 @@ class RecordStore:
         author: Author = "edge",
         author_name: str = "",
         keep: dict[str, Any] | None = None,
+        translate_ms: int | None = None,
     ) -> dict[str, Any]:
         """Write version expected_version+1 with its history entry, the session's per-system state and its change.
 
-        `keep`: attributes of the current item to carry over (a proposal waiting beside a user's edit).
+        `keep`: attributes of the current item to carry over (a proposal waiting beside a user's edit);
+        `translate_ms`: how long the edge took to translate the document, when it says.
         Raises a 409 ClientError (stale_version) when another writer got there first, and a 404 when the session
         is not SUMMARIZED (deleted, or being deleted).
         """
@@ -131,6 +133,7 @@ class RecordStore:
             "author_name": author_name,
             **lineage.model_dump(),
             **(keep or {}),
+            **({"translate_ms": translate_ms} if translate_ms is not None else {}),
         }
         if len(text.encode("utf-8")) > INLINE_LIMIT_BYTES:
             item["document_key"] = document_key(summary_id, system, version)

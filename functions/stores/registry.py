@@ -2,8 +2,8 @@
 
 Entries hold client JSON: written through to_dynamo and read back as plain JSON values (any JSON number survives).
 
-Pointers are overwritten: the active definition of each published system, and the edge's embedding model
-with the time it last reported (its heartbeat).
+Pointers are overwritten: the active definition of each published system, the edge's embedding model with the
+time it last reported (its heartbeat), and each edge's last report of its work.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ REGISTRY_KINDS = (
 ACTIVE_SYSTEM_KIND = "active-system"
 ACTIVE_EMBEDDING_KIND = "active-embedding"
 ACTIVE_EMBEDDING_ID = f"{ACTIVE_EMBEDDING_KIND}:edge"
+EDGE_STATE_KIND = "edge-state"
 
 
 class RegistryStore:
@@ -101,3 +102,15 @@ class RegistryStore:
 
     def set_active_embedding(self, content: dict[str, Any]) -> None:
         self._set_pointer(ACTIVE_EMBEDDING_ID, ACTIVE_EMBEDDING_KIND, content)
+
+    # ----- each edge worker's last report: its model, queues and the job in flight (one pointer per edge) -----
+    def edge_state(self, name: str) -> dict[str, Any] | None:
+        item = self.get(f"{EDGE_STATE_KIND}:{name}")
+        return item["content"] if item else None
+
+    def edge_states(self) -> list[dict[str, Any]]:
+        """Every edge that reported, by name."""
+        return sorted((item["content"] for item in self._all_of_kind(EDGE_STATE_KIND)), key=lambda e: e["name"])
+
+    def set_edge_state(self, content: dict[str, Any]) -> None:
+        self._set_pointer(f"{EDGE_STATE_KIND}:{content['name']}", EDGE_STATE_KIND, content)

@@ -204,6 +204,14 @@ class SessionStore:
         items = batch_get(self.table, keys, projection="session_id, received_at, #s", names={"#s": "status"})
         return {item["session_id"]: item["received_at"] for item in items if item.get("status") != DELETING}
 
+    def search_facts(self, session_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """session_id -> {received_at, user_id, status, summary_key} for the ids that exist and are not being
+        deleted (what a search answer shows beside each hit)."""
+        keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
+        projection = "session_id, received_at, user_id, #s, summary_key"
+        items = batch_get(self.table, keys, projection=projection, names={"#s": "status"})
+        return {item["session_id"]: item for item in items if item.get("status") != DELETING}
+
     def statuses(self, session_ids: set[str]) -> dict[str, str]:
         """session_id -> status for the ids that exist (consistent reads)."""
         keys = [{"session_id": session_id} for session_id in sorted(session_ids)]
@@ -359,6 +367,19 @@ class SessionStore:
             UpdateExpression="SET embedding_version = :v",
             ConditionExpression=Attr("status").eq(SUMMARIZED),
             ExpressionAttributeValues={":v": embedding_version},
+        )
+
+    def mark_edge_job(self, session_id: str, mark: dict[str, Any] | None) -> bool:
+        """Set (or with None remove) the edge's progress on a SUMMARIZED session; False when it is not SUMMARIZED."""
+        update = "SET edge_job = :job" if mark else "REMOVE edge_job"
+        values: dict[str, Any] = {":summarized": SUMMARIZED, **({":job": mark} if mark else {})}
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression=update,
+            ConditionExpression="#s = :summarized",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
         )
 
     def embedding_version_update(self, session_id: str, embedding_version: str) -> dict[str, Any]:

@@ -19,12 +19,20 @@ def shipped_system(name: str) -> SystemDefinition:
 
 
 class EdgeByHand:
-    def __init__(self, stack, systems: tuple[str | SystemDefinition, ...] = ("planner",)) -> None:
-        """`systems`: shipped system names, or definitions of systems a user adds."""
+    def __init__(
+        self,
+        stack,
+        systems: tuple[str | SystemDefinition, ...] = ("planner",),
+        translator_model: dict | None = None,
+        name: str = "edge-by-hand",
+    ) -> None:
+        """`systems`: shipped system names, or definitions of systems a user adds; `translator_model`: the registry
+        content of the model it claims to translate with; `name`: its token's name (the edge's name)."""
         self.stack = stack
+        self.translator_model = translator_model or TRANSLATOR_MODEL
         definitions = [shipped_system(s) if isinstance(s, str) else s for s in systems]
         self.systems = {definition.name: definition for definition in definitions}
-        self.api = api_client(stack, make_token(stack, ["edge"], name="edge-by-hand"))
+        self.api = api_client(stack, make_token(stack, ["edge"], name=name))
         self.queue_url = stack.resolved("EdgeQueue")
         self.translations = 0
         self.done: set[tuple[str, str, str]] = set()  # (request_id, summary_id, system) already written
@@ -35,7 +43,7 @@ class EdgeByHand:
     def publish(self) -> None:
         for name, definition in self.systems.items():
             for kind, content in (
-                ("translator-model", TRANSLATOR_MODEL),
+                ("translator-model", self.translator_model),
                 ("translator-prompt", self.prompt(name)),
                 ("schema", definition.schema),
             ):
@@ -48,7 +56,7 @@ class EdgeByHand:
 
     def lineage(self, system: str = "planner") -> dict[str, str]:
         return {
-            "translator_model_version": content_version("translator-model", TRANSLATOR_MODEL),
+            "translator_model_version": content_version("translator-model", self.translator_model),
             "translator_prompt_version": content_version("translator-prompt", self.prompt(system)),
             "schema_version": self.systems[system].schema_version,
         }
@@ -68,19 +76,37 @@ class EdgeByHand:
             "events": [{"title": "Dentist", "start": "2026-11-27T09:00:00Z"}][:events],
         }
 
-    def put(self, summary_id: str, document: dict, request_id: str | None = None, system: str = "planner") -> int:
+    def put(
+        self,
+        summary_id: str,
+        document: dict,
+        request_id: str | None = None,
+        system: str = "planner",
+        translate_ms: int | None = None,
+    ) -> int:
         current = self.api.get(f"/edge/summaries/{summary_id}").json()["systems"].get(system, {})
         body = {
             "document": document,
             "lineage": self.lineage(system),
             "expected_version": int(current.get("version", 0)),
             "request_id": request_id,
+            "translate_ms": translate_ms,
         }
         response = self.api.put(f"/edge/summaries/{summary_id}/systems/{system}", json=body)
         assert response.status_code in (200, 201), response.text
         if request_id:
             self.done.add((request_id, summary_id, system))
         return response.json()["version"]
+
+    def heartbeat(self, **fields) -> None:
+        """PUT /edge/heartbeat naming its translator model, with any other Heartbeat fields (state, job, queue)."""
+        body = {
+            "model_id": self.translator_model["model_id"],
+            "model_version": content_version("translator-model", self.translator_model),
+            **fields,
+        }
+        response = self.api.put("/edge/heartbeat", json=body)
+        assert response.status_code == 200, response.text
 
     def drain(self, make: Callable[[str, str], dict] | None = None) -> list[TranslateRequest]:
         """Handle every queued request: refreshes always re-translate, others only fill in missing records.

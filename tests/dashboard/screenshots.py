@@ -118,13 +118,51 @@ The user wants to read 20 pages every night.""",
 }
 
 
-def post_sessions(stack) -> None:
-    for session_id, (source, text, _, _) in SESSIONS.items():
+# A session the edge is translating while the screenshots are taken (one of its three systems stored).
+IN_FLIGHT = {
+    "dentist-friday": (
+        "planner",
+        "Book the dentist for Friday morning, the tooth still hurts.",
+        """Overview
+The user asked the planner on Wednesday 2025-06-04 to book a dentist appointment for Friday 2025-06-06 morning; a tooth still hurts.
+Commitments
+Book the dentist for Friday 2025-06-06, morning.""",
+        {
+            "planner": {
+                "tasks": [{"title": "Book the dentist", "due": "2025-06-06", "priority": "high", "status": "todo"}],
+                "events": [],
+            }
+        },
+    )
+}
+
+
+def post_sessions(stack, sessions: dict) -> None:
+    for session_id, (source, text, _, _) in sessions.items():
         with api_client(stack, make_token(stack, ["ingest"], source=source, name=source)) as client:
             response = client.post("/sessions", json=session_body(session_id, source=source, text=text))
             assert response.status_code == 202, response.text
     with api_client(stack, make_token(stack, ["read"], name="screenshots")) as reader:
-        wait_for(lambda: all(reader.get(f"/summaries/{i}").json().get("status") == "SUMMARIZED" for i in SESSIONS))
+        wait_for(lambda: all(reader.get(f"/summaries/{i}").json().get("status") == "SUMMARIZED" for i in sessions))
+
+
+def translating(edge: EdgeByHand) -> None:
+    """The in-flight session summarized, its planner record stored."""
+    post_sessions(edge.stack, IN_FLIGHT)
+    [(session_id, (_, _, _, documents))] = IN_FLIGHT.items()
+    edge.put(session_id, documents["planner"], translate_ms=2300)
+
+
+def report_job(edge: EdgeByHand) -> None:
+    """The edge reports the in-flight job (1 of 3 systems stored) and its queue (online for the next 3 minutes)."""
+    [session_id] = IN_FLIGHT
+    job = {"summaries": [{"summary_id": session_id, "done": 1, "total": 3}], "reason": "new"}
+    edge.heartbeat(
+        state="translating",
+        job={**job, "started_at": "2025-06-04T09:00:00Z"},
+        queue={"edge": 1, "backfill": 0},
+        seconds_per_summary=42,
+    )
 
 
 def capture(page: Page, name: str, size: str) -> None:
@@ -135,7 +173,9 @@ def capture(page: Page, name: str, size: str) -> None:
 
 def views(page: Page, base: str, planner_schema: str, size: str) -> None:
     page.goto(f"{base}/")
-    expect(page.locator("#summary-rows tr")).to_have_count(len(SESSIONS))
+    expect(page.locator("#summary-rows tr")).to_have_count(len(SESSIONS) + len(IN_FLIGHT))
+    expect(page.locator(".pipeline[data-state='translating']")).to_be_visible()
+    expect(page.locator("#edge-badge .edge-job")).to_contain_text("translating")
     capture(page, "sessions", size)
     page.goto(f"{base}/?q=budget+Priya")
     expect(page.locator("li.result-row mark").first).to_be_visible()
@@ -167,15 +207,17 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     backend = ScriptedBackend()
-    for _, text, summary, _ in SESSIONS.values():
+    for _, text, summary, _ in [*SESSIONS.values(), *IN_FLIGHT.values()]:
         backend.always(reply(summary), when=text)
     with running_stack(backend) as stack:
         edge = EdgeByHand(stack, ("planner", "synapse", "nudge"))
         edge.publish()
-        post_sessions(stack)
+        post_sessions(stack, SESSIONS)
         edge.drain(lambda system, summary_id: SESSIONS[summary_id][3][system])
         changed = SESSIONS["budget-review"][3]["planner"]
-        edge.put("budget-review", {**changed, "tasks": changed["tasks"][:1]})  # a second version, for the history
+        second = {**changed, "tasks": changed["tasks"][:1]}
+        edge.put("budget-review", second, translate_ms=1840)  # a second version, for the history
+        translating(edge)
         token = make_token(stack, ["read", "refresh"], name="screenshots")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -187,6 +229,7 @@ def main() -> None:
                     color_scheme="light",
                 )
                 page = context.new_page()
+                report_job(edge)
                 page.goto(f"{stack.api_url}/#token={token}&ws={stack.websocket_api.url}")
                 views(page, stack.api_url, edge.systems["planner"].schema_version, size)
                 context.close()

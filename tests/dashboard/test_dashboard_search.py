@@ -106,9 +106,9 @@ def test_search_box_ranks_filters_and_reports_errors(indexed, browser):
     expect(first.locator(".result-source")).to_contain_text("planner")
     expect(first.locator(".result-score")).to_contain_text(re.compile(r"score 1\.00 +words 1\.00 · embeddings —"))
     expect(first.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d{2}-\d{2}T"))
-    # no snippet from the API: the summary's first lines, with the query's words marked
+    # the API's snippet: the line with the most query words, each marked where the API says
     snippet = first.locator(".snippet")
-    expect(snippet).to_have_attribute("data-from", "summary")
+    expect(snippet).to_have_attribute("data-from", "api")
     expect(snippet).to_contain_text("Plan a hiking trip to the Alps in July with Sam and Lea")
     expect(snippet.locator("mark")).to_have_text(["hiking", "trip", "Alps", "July", "Sam"])
     expect(page.locator("#find-state")).to_have_text("2 matches.")
@@ -152,7 +152,7 @@ def test_search_box_ranks_filters_and_reports_errors(indexed, browser):
 
 
 def test_snippets_from_the_api_are_highlighted_where_it_says(indexed, browser):
-    """The API gives no snippet yet; its answer is played back with one, in the shape the dashboard reads."""
+    """An answer with a snippet in each shape the dashboard reads (ranges, or a plain string marked by words)."""
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(indexed, make_token(indexed, ["read"], name="snippets")))
     text = "🦷 Book the dentist for Friday; the tooth still hurts"  # one code point, two UTF-16 units

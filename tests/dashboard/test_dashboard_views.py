@@ -1,6 +1,7 @@
 """The dashboard's views in a real headless Chromium against the local stack: every view has an address (deep links,
 Back/Forward, reload, new tabs, pasted sign-in links), records read from their JSON Schema, the session trace and its
-lineage links, the refresh panel across a reload, and the 390 px layout."""
+lineage links, the refresh panel across a reload, the 390 px layout, a session's pipeline state and the edge badge
+updating live, and the offline demo model's mark."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import re
 
 import pytest
-from browser_helpers import open_page, shot
+from browser_helpers import dashboard_url, open_page, shot
 from edge_by_hand import EdgeByHand
 from playwright.sync_api import Page, expect
 from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
@@ -336,8 +337,10 @@ def test_the_session_trace_links_every_lineage_id_to_its_registry_entry(stack, e
     expect(summary_step.locator(".fact", has_text="Cost")).to_contain_text("$")
     planner = page.locator('article.record-card[data-system="planner"]')
     expect(planner.locator(".record-timing")).to_contain_text("after the session was received")
-    expect(planner.locator(".record-timing")).not_to_contain_text("translated in")  # no translate_ms today
-    expect(page.locator(".conversation-missing")).to_be_visible()  # the API does not serve it yet
+    expect(planner.locator(".record-timing")).not_to_contain_text("translated in")  # written without translate_ms
+    expect(summary_step.locator(".fact", has_text="Pipeline").locator("dd")).to_have_text("stored · 4 systems")
+    summarized = summary_step.locator(".fact").filter(has=page.get_by_text("Summarized", exact=True))
+    expect(summarized).to_contain_text("after it was received")
     shot(page, "31-session-trace")
 
     lineage = {
@@ -365,36 +368,19 @@ def test_the_session_trace_links_every_lineage_id_to_its_registry_entry(stack, e
     assert problems == []
 
 
-def test_the_conversation_and_translation_time_show_when_the_api_gives_them(stack, edge, browser):
-    """No route serves the conversation and records carry no translate_ms yet: a summary that has both is played
-    back in the shape to expect."""
-    context, page, problems = open_page(browser, 1280, 900)
-    turns = [
-        {"role": "user", "content": "Budget review with Priya", "timestamp": "2026-11-24T09:00:05Z"},
-        {"role": "assistant", "content": "Noted.", "timestamp": "2026-11-24T09:00:09Z"},
-    ]
-
-    def with_link(route):
-        body = route.fetch().json()
-        body["links"]["conversation"] = "/summaries/views-1/conversation"
-        for record in body["records"]:
-            record["translate_ms"] = 1500
-        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
-
-    page.route("**/summaries/views-1", with_link)
-    page.route(
-        "**/summaries/views-1/conversation",
-        lambda route: route.fulfill(
-            status=200, content_type="application/json", body=json.dumps({"session_id": "views-1", "turns": turns})
-        ),
-    )
-    page.goto(f"{stack.api_url}/?session=views-1#token={make_token(stack, ['read'], name='conversation')}")
-    page.get_by_role("button", name="Show conversation").click()
-    button = page.get_by_role("button", name="Hide conversation")
-    expect(page.locator(".turn")).to_have_count(2)
-    expect(page.locator(".turn .turn-text")).to_have_text(["Budget review with Priya", "Noted."])
-    expect(button).to_have_attribute("aria-expanded", "true")
+def test_the_conversation_and_translation_time_come_from_the_api(stack, edge, browser):
+    """GET /summaries/{id}/conversation serves the session as received; a record uploaded with translate_ms says how
+    long its translation took."""
+    edge.put("views-1", DOCUMENTS["nudge"] | {"habits": []}, system="nudge", translate_ms=1500)
+    context, page, problems = signed_in(stack, browser, path="?session=views-1", scopes=("read",))
+    with page.expect_response(lambda r: r.url.endswith("/summaries/views-1/conversation")) as answer:
+        page.get_by_role("button", name="Show conversation").click()
+    assert answer.value.status == 200
+    turns = page.locator(".turn .turn-text")
+    expect(turns).to_have_text(["Budget review with Priya", "Noted."])
+    expect(page.get_by_role("button", name="Hide conversation")).to_have_attribute("aria-expanded", "true")
     expect(page.locator('article[data-system="nudge"] .record-timing')).to_contain_text("translated in 1.5 s")
+    expect(page.locator('article[data-system="planner"] .record-timing')).not_to_contain_text("translated in")
     context.close()
     assert problems == []
 
@@ -407,24 +393,34 @@ def test_the_refresh_panel_follows_requests_across_a_reload(stack, edge, browser
     row = page.locator(f'.refresh-item[data-request-id="{request_id}"]')
     expect(row).to_have_attribute("data-state", "queued")
     expect(row.locator(".refresh-progress")).to_have_text("queued · 0/4 translated · new request")
+    expect(page).to_have_url(re.compile(rf"\?session=views-2&refresh={request_id}$"))  # the address follows it
 
     edge.put("views-2", DOCUMENTS["planner"] | {"tasks": []}, request_id, "planner")  # one of four done
-    expect(row).to_have_attribute("data-state", "in-progress")
+    expect(row).to_have_attribute("data-state", "in_progress")  # the API's own state names
     expect(row.locator(".refresh-progress")).to_have_text("in progress · 1/4 translated · new request")
     page.reload()
-    expect(row).to_have_attribute("data-state", "in-progress")  # remembered by the tab, asked again
+    expect(row).to_have_attribute("data-state", "in_progress")  # remembered by the tab, asked again
     expect(row.locator(".refresh-progress")).to_contain_text("in progress · 1/4 translated")
     shot(page, "33-refresh-after-reload")
 
+    # The address alone is enough: a new tab (no sessionStorage) opened on it follows the request too.
+    other, other_page, other_problems = signed_in(stack, browser, path=f"?session=views-2&refresh={request_id}")
+    other_row = other_page.locator(f'.refresh-item[data-request-id="{request_id}"]')
+    expect(other_row).to_have_attribute("data-state", "in_progress")
+    expect(other_row.locator(".refresh-what")).to_have_text("summary id views-2")
+
     edge.drain(lambda system, _: DOCUMENTS[system])  # the other three
-    expect(row).to_have_attribute("data-state", "done")
-    expect(row.locator(".refresh-progress")).to_contain_text("done · 4/4 translated")
+    for followed in (row, other_row):
+        expect(followed).to_have_attribute("data-state", "done")
+        expect(followed.locator(".refresh-progress")).to_contain_text("done · 4/4 translated")
     assert page.evaluate("JSON.parse(sessionStorage.getItem('ssp.refresh'))") == []  # nothing left to follow
+    expect(page).to_have_url(re.compile(r"\?session=views-2$"))
     page.reload()
     expect(page.locator("#session-heading")).to_have_text("Session views-2")
     expect(page.locator(".refresh-item")).to_have_count(0)
+    other.close()
     context.close()
-    assert problems == []
+    assert problems == [] and other_problems == []
 
 
 TAP_TARGETS = """() => [...document.querySelectorAll('a, button, input, select, summary')]
@@ -454,5 +450,64 @@ def test_a_phone_sees_sessions_first_without_sideways_scrolling_and_with_44px_ta
         expect(page.locator(ready).first).to_be_visible()
         assert overflow(page) <= 0, path
         assert page.evaluate(TAP_TARGETS) == [], path
+    context.close()
+    assert problems == []
+
+
+def test_a_new_session_goes_queued_translating_stored_live_with_the_edge_badge(stack, edge, browser):
+    context, page, problems = open_page(browser, 1280, 900)
+    page.goto(dashboard_url(stack, make_token(stack, ["read"], name="pipeline")))
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
+    badge = page.locator("#edge-badge")
+    expect(badge).to_have_text("Edge: not seen yet")
+    with api_client(stack, make_token(stack, ["ingest"], source="planner", name="views-ingest-3")) as client:
+        response = client.post("/sessions", json=session_body("views-3", text="Budget plans for the bakery"))
+        assert response.status_code == 202, response.text
+    pipeline = page.locator('tr[data-summary-id="views-3"] .pipeline')
+    summarized = "queued · the edge worker is offline"  # summarized, and no edge has reported yet
+    expect(pipeline).to_have_text(summarized, timeout=60_000)  # a summary can take long on a busy machine
+
+    started = {"reason": "new", "started_at": "2026-11-30T09:00:00Z"}
+    job = {**started, "summaries": [{"summary_id": "views-3", "done": 0, "total": 4}]}
+    edge.heartbeat(state="translating", job=job, queue={"edge": 2, "backfill": 0}, seconds_per_summary=30)
+    expect(pipeline).to_have_text("translating · 0/4 systems")  # live: no reload, no polling of the list
+    expect(badge).to_have_attribute("data-state", "translating")
+    parts = badge.locator(":scope > span")
+    expect(parts).to_have_text(
+        ["Edge edge-by-hand online", "hand-written-translations", "queue 2", "translating views-3 (0/4)"]
+    )
+    shot(page, "35-translating-live")
+    for done, system in enumerate(SYSTEMS, start=1):
+        edge.put("views-3", DOCUMENTS[system], system=system)
+        progress = {**started, "summaries": [{"summary_id": "views-3", "done": done, "total": 4}]}
+        edge.heartbeat(state="translating", job=progress, queue={"edge": 1}, seconds_per_summary=30)
+        expect(pipeline).to_have_text(f"translating · {done}/4 systems")
+    edge.heartbeat(state="idle", queue={"edge": 0}, seconds_per_summary=30)
+    expect(pipeline).to_have_text("stored · 4 systems")
+    expect(badge.locator(".edge-job")).to_have_text("idle")
+    edge.drain(lambda system, _: DOCUMENTS[system])  # its translate request: every record is there already
+
+    page.goto(f"{stack.api_url}/?session=views-3")
+    expect(page.locator(".fact", has_text="Pipeline").locator("dd")).to_have_text("stored · 4 systems")
+    context.close()
+    assert problems == []
+
+
+def test_the_offline_demo_model_is_marked_on_the_edge_badge_and_on_its_records(stack, edge, browser):
+    demo_model = {"model_id": "SmolLM2-135M-Instruct-Q4_1-mlx", "weights_digest": "sha256:demo"}
+    demo = EdgeByHand(stack, ("planner",), translator_model=demo_model, name="demo-mac")
+    demo.publish()
+    demo.put("views-2", DOCUMENTS["planner"] | {"events": []})
+    demo.heartbeat(state="idle", queue={"edge": 0})
+    context, page, problems = signed_in(stack, browser, path="?session=views-2")
+    badge = page.locator("#edge-badge")
+    expect(badge.locator(".edge-model")).to_have_text("SmolLM2-135M-Instruct-Q4_1-mlxoffline demo model")
+    planner = page.locator('article.record-card[data-system="planner"]')
+    expect(planner.locator(".demo-model .demo-model-tag")).to_have_text("offline demo model")
+    expect(page.locator('article.record-card[data-system="nudge"] .demo-model')).to_have_count(0)
+    page.locator('article.record-card[data-system="planner"] a.record-link').click()
+    expect(page.locator("#record-heading")).to_have_text("planner record")
+    expect(page.locator("#record-body .demo-model")).to_be_visible()
+    demo.api.close()
     context.close()
     assert problems == []

@@ -134,9 +134,11 @@ def test_a_query_vector_of_another_dimension_or_an_index_without_vectors_means_l
         search(_hybrid_index(), query, np.zeros(3), 3, ALL)
 
 
-def test_a_query_with_only_a_vector_ranks_by_cosine():
+def test_a_query_with_only_a_vector_ranks_by_cosine_above_the_floor():
     hits = search(_hybrid_index(), [], np.array([1.0, 0.0, 0.0]), 3, ALL)
-    assert _ids(hits) == ["semantic", "lexical"] and all(hit.lexical == 0 for hit in hits)
+    assert _ids(hits) == ["semantic"] and all(hit.lexical == 0 for hit in hits)  # 'lexical' has cosine 0.2
+    hits = search(_hybrid_index(), [], np.array([1.0, 1.0, 0.0]), 3, ALL)  # cosines 0.83 and 0.77
+    assert _ids(hits) == ["lexical", "semantic"]
 
 
 def test_rows_whose_document_has_not_arrived_are_never_returned():
@@ -198,3 +200,20 @@ def test_words_without_spaces_rank_by_their_character_pairs():
 def test_similar_summaries_in_a_script_without_spaces_find_each_other():
     index = _index([*CJK, ("tanaka-again", "planner", "2025-01-14", "田中再次提到了预算的问题")])
     assert _ids(similar(index, "tanaka-again", 2, ALL))[0] == "tanaka-budget"
+
+
+def test_a_summary_is_a_lexical_match_when_a_query_term_occurs_in_it():
+    index = _index([(f"d{i}", "nudge", None, f"the user planned topic{i}") for i in range(12)])
+    assert len(search(index, terms("user"), None, 20, ALL)) == 12  # in every summary: still a match in each
+    assert _ids(search(index, terms("blorft topic3"), None, 20, ALL)) == ["d3"]
+    assert _ids(search(index, terms("blorft"), None, 20, ALL)) == []
+
+
+def test_a_semantic_match_must_stand_out_from_the_models_common_direction():
+    # Every vector leans on one direction (cosines 0.8-0.9 with anything): none stands out for this query.
+    rows = [(f"d{i}", "nudge", None, f"note {i}") for i in range(6)]
+    index = _index(rows).with_vectors([(f"d{i}", "m1", [1.0, 0.3 + 0.05 * i, 0.2]) for i in range(6)])
+    assert _ids(search(index, [], np.array([1.0, 0.45, 0.2]), 5, ALL)) == []
+    # One row near the query and far from the rest passes both the floor and the margin.
+    index = index.with_vectors([("d5", "m1", [0.0, 0.0, 1.0])])
+    assert _ids(search(index, [], np.array([0.0, 0.1, 1.0]), 5, ALL)) == ["d5"]

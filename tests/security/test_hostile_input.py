@@ -637,15 +637,23 @@ def _is_date(text: str) -> bool:
 
 
 @HYPOTHESIS
-@given(summary_id=hostile_ids, which=st.sampled_from(["read", "edge", "refresh"]))
+@given(summary_id=hostile_ids, which=st.sampled_from(["read", "edge", "refresh", "conversation", "entry"]))
 def test_read_hostile_ids_in_the_path(stack, client, tokens, world, summary_id, which):
-    route, path = {
-        "read": ("GET /summaries/{summary_id}", "/summaries/{}"),
-        "edge": ("GET /edge/summaries/{summary_id}", "/edge/summaries/{}"),
-        "refresh": ("GET /refresh/{request_id}", "/refresh/{}"),
+    route, path, scope = {
+        "read": ("GET /summaries/{summary_id}", "/summaries/{}", "read"),
+        "edge": ("GET /edge/summaries/{summary_id}", "/edge/summaries/{}", "edge"),
+        "refresh": ("GET /refresh/{request_id}", "/refresh/{}", "refresh"),
+        "conversation": ("GET /summaries/{summary_id}/conversation", "/summaries/{}/conversation", "read"),
+        "entry": ("GET /registry/{version_id}", "/registry/{}", "read"),
     }[which]
-    response = refused(stack, client, route, "GET", path.format(path_part(summary_id)), token=tokens[which])
+    response = refused(stack, client, route, "GET", path.format(path_part(summary_id)), token=tokens[scope])
     assert (response.status_code, response.json()["error"]) in ((404, "not_found"), (400, "invalid_path"))
+
+
+@pytest.mark.parametrize("scope", ["ingest", "refresh", "edge", "edit", "delete"])
+def test_the_edges_state_is_read_with_the_read_scope_only(stack, client, tokens, world, scope):
+    response = refused(stack, client, "GET /edges", "GET", "/edges", token=tokens[scope])
+    assert response.status_code == 403
 
 
 # ----- refresh -----

@@ -542,6 +542,37 @@ def test_list_system_records_sample_returns_the_stored_document(stack, record_st
     ]
 
 
+def test_get_summary_conversation_sample_returns_the_session_as_received(stack, summarized):
+    result = invoke(stack, "api/get_summary_conversation.json")
+    assert result["statusCode"] == 200, result
+    session = body_of(result)
+    posted = request_body("ingest/post_session.json")
+    assert session["session_id"] == load("api/get_summary_conversation.json")["pathParameters"]["summary_id"]
+    assert session["session_id"] == posted["session_id"] and session["turns"] == posted["turns"]
+
+
+def test_get_registry_entry_sample_returns_the_translator_model(stack, published):
+    result = invoke(stack, "api/get_registry_entry.json")
+    assert result["statusCode"] == 200, result
+    entry = body_of(result)
+    assert entry["version_id"] == load("api/get_registry_entry.json")["pathParameters"]["version_id"]
+    assert (
+        entry["kind"] == "translator-model"
+        and entry["content"] == request_body("api/edge_put_registry.json")["content"]
+    )
+
+
+def test_list_edges_sample_shows_the_edge_that_sent_the_heartbeat(stack, embedded):
+    result = invoke(stack, "api/list_edges.json")
+    assert result["statusCode"] == 200, result
+    [edge] = body_of(result)["items"]
+    assert edge["name"] == load("api/edge_heartbeat.json")["requestContext"]["authorizer"]["lambda"]["name"]
+    assert (
+        edge["online"] is True
+        and edge["embedding_version"] == request_body("api/edge_heartbeat.json")["embedding_version"]
+    )
+
+
 def test_list_registry_sample_lists_the_summarizer_model(stack, summarized):
     result = invoke(stack, "api/list_registry.json")
     assert result["statusCode"] == 200, result

@@ -152,6 +152,11 @@ class FakeSessionStore:
         live = (i for i in session_ids if i in self.items and self.items[i]["status"] != DELETING)
         return {i: self.items[i]["received_at"] for i in live}
 
+    def search_facts(self, session_ids: set[str]) -> dict[str, dict[str, Any]]:
+        fields = ("session_id", "received_at", "user_id", "status", "summary_key")
+        live = (i for i in session_ids if i in self.items and self.items[i]["status"] != DELETING)
+        return {i: {f: self.items[i][f] for f in fields if f in self.items[i]} for i in live}
+
     # objects
     def put_raw(self, session: Session, content_hash: str) -> tuple[str, str | None]:
         key = raw_key(session.session_id, content_hash)
@@ -259,6 +264,9 @@ class FakeSessionStore:
             **summary.fields(utc_now()),
             error=REMOVE,
         )
+
+    def mark_edge_job(self, session_id: str, mark: dict[str, Any] | None) -> bool:
+        return self._update(session_id, lambda i: i["status"] == SUMMARIZED, edge_job=mark or REMOVE)
 
     def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
         if not self._update(session_id, lambda i: i["status"] == SUMMARIZED, embedding_version=embedding_version):
@@ -424,6 +432,7 @@ class FakeRecordStore:
         author="edge",
         author_name="",
         keep=None,
+        translate_ms=None,
     ):
         current = self.items.get((summary_id, system))
         if (int(current["version"]) if current else 0) != expected_version:
@@ -443,6 +452,7 @@ class FakeRecordStore:
             **stored,
             **lineage.model_dump(),
             **(keep or {}),
+            **({"translate_ms": translate_ms} if translate_ms is not None else {}),
         }
         change = {
             "summary_id": summary_id,
@@ -1021,6 +1031,7 @@ class ApiWorld:
     online_seconds: int = 180
 
     def __post_init__(self) -> None:
+        from functions.api.edge_status import EdgeStatus
         from functions.api.edge_sync import EdgeSync
         from functions.api.embedding_sync import EmbeddingSync
         from functions.api.reads import Reads
@@ -1039,7 +1050,8 @@ class ApiWorld:
             window_seconds=300,
             backfill_queue=self.backfill_queue,
         )
-        self.reads = Reads(self.sessions, self.records, self.registry, self.usage, self.changes)
+        self.edge_status = EdgeStatus(self.sessions, self.registry, self.online_seconds)
+        self.reads = Reads(self.sessions, self.records, self.registry, self.usage, self.changes, self.edge_status)
         self.edits = RecordEdits(self.sessions, self.records, self.registry)
         self.edge = EdgeSync(self.sessions, self.records, self.registry, self.refresh)
         self.embedding_sync = EmbeddingSync(

@@ -67,6 +67,8 @@ class FakeApi:
         self.systems: dict[str, dict[str, Any]] = {}
         self.sent: list[tuple[str, str]] = []  # (method, path) of every request that reached the API
         self.heartbeats: list[str] = []
+        self.beats: list[Heartbeat] = []
+        self.uploads: list[RecordUpload] = []  # every record upload that reached the API
         self.query_vectors: dict[str, dict[str, Any]] = {}
         self.rejections: dict[str, tuple[int, str]] = {}  # path -> (status, message) for every request to it
         self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
@@ -114,10 +116,12 @@ class FakeApi:
     def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
         self._reach("PUT", routes.EDGE_HEARTBEAT)
         self.heartbeats.append(beat.embedding_version)
+        self.beats.append(beat)
         return HeartbeatReply(embedding_version=beat.embedding_version, changed=False)
 
     def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
         self._reach("PUT", routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system))
+        self.uploads.append(upload)
         if self.before_record:
             self.before_record(summary_id, system)
         state = self.summaries[summary_id]["systems"].get(system)
@@ -256,6 +260,14 @@ class FakeSqs:
                 message.receipt = None
             self._changed.notify_all()
         return {}
+
+    def get_queue_attributes(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("get_queue_attributes", kwargs)
+        with self._changed:
+            messages = self.queues.get(kwargs["QueueUrl"], [])
+            held = sum(m.receipt is not None for m in messages)
+        counts = {"ApproximateNumberOfMessages": len(messages) - held, "ApproximateNumberOfMessagesNotVisible": held}
+        return {"Attributes": {name: str(counts[name]) for name in kwargs["AttributeNames"]}}
 
     def delete_message(self, **kwargs: Any) -> dict[str, Any]:
         self._record("delete_message", kwargs)

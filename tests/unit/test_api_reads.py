@@ -53,7 +53,12 @@ def test_listing_pages_carry_a_next_token(world):
     rest = world.reads.list_summaries({}, 2, first["next"])
     assert ids(first) + ids(rest) == ["s-3", "s-2", "s-1"] and rest["next"] is None
     view = first["items"][0]
-    assert view["links"] == {"self": "/sessions/s-3", "summary": "/summaries/s-3", "retry": "/sessions/s-3/retry"}
+    assert view["links"] == {
+        "self": "/sessions/s-3",
+        "summary": "/summaries/s-3",
+        "retry": "/sessions/s-3/retry",
+        "conversation": "/summaries/s-3/conversation",
+    }
     assert "raw_key" not in view and "received_day" not in view
 
 

@@ -138,3 +138,35 @@ def test_a_session_being_deleted_is_left_out_of_the_answers():
     world.sessions.items["s-gone"]["status"] = "DELETING"
     answer = world.search.search("dentist", 10, parse_filters({}))
     assert [item["summary_id"] for item in answer["items"]] == ["s-keep"]
+
+
+def test_a_query_nothing_matches_answers_no_items_even_with_an_embedding():
+    world = world_with(indexed(True), edge_seen_s_ago=1)
+    world.query_embeddings.put(query_id("blorft qwxz", MODEL), MODEL, [0.3, 0.3, 0.9])  # far from every summary
+    answer = world.search.search("blorft qwxz", 5, EVERYTHING)
+    assert answer["mode"] == "hybrid" and answer["items"] == []
+
+
+def test_every_item_has_a_snippet_with_code_point_highlights_its_user_and_status():
+    world = world_with(indexed(False))
+    answer = world.search.search("dentists", 5, EVERYTHING)
+    item = next(i for i in answer["items"] if i["summary_id"] == "s-3")
+    assert item["snippet"]["text"] == "Overview: the dentist called back about the appointment."
+    assert [item["snippet"]["text"][a:b] for a, b in item["snippet"]["highlights"]] == ["dentist"]
+    assert (item["user_id"], item["status"]) == ("user-1", "SUMMARIZED")
+
+
+def test_the_user_filter_keeps_one_users_sessions_and_still_fills_k():
+    world = world_with(indexed(False))
+    world.sessions.items["s-1"]["user_id"] = "user-2"
+    assert hit_ids(world.search.search("dentist", 1, EVERYTHING, user="user-2")) == ["s-1"]
+    assert hit_ids(world.search.search("dentist", 5, EVERYTHING, user="user-1")) == ["s-3"]
+    assert world.search.similar("s-3", 5, EVERYTHING, user="user-3")["items"] == []
+
+
+def test_a_malformed_user_filter_is_named():
+    from functions.search.service import parse_user
+
+    with pytest.raises(ClientError) as error:
+        parse_user({"user": "a b"})
+    assert (error.value.status, error.value.code) == (400, "invalid_filter")

@@ -17,5 +17,5 @@ def resolver(api: Api) -> APIGatewayHttpResolver:
     app.include_router(edits.build(api.edits))
     app.include_router(search.build(api.search))
     app.include_router(refresh.build(api.refresh))
-    app.include_router(edge.build(api.edge, api.embeddings))
+    app.include_router(edge.build(api.edge, api.embeddings, api.edge_status))
     return app

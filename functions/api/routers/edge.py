@@ -7,6 +7,7 @@ from typing import TypeVar
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from functions.api.edge_status import EdgeStatus
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
 from functions.http.params import page_args, query
@@ -14,12 +15,19 @@ from functions.http.request_body import MAX_BODY_BYTES, contract_body, json_body
 from functions.http.responses import contract_response
 from functions.http.routing import principal, rule, scoped
 from schemas import routes
-from schemas.edge_api import EmbeddingUpload, Heartbeat, QueryEmbeddingUpload, RecordUpload, RegistryUpload
+from schemas.edge_api import (
+    EmbeddingUpload,
+    Heartbeat,
+    HeartbeatReply,
+    QueryEmbeddingUpload,
+    RecordUpload,
+    RegistryUpload,
+)
 
 Upload = TypeVar("Upload", RecordUpload, RegistryUpload, EmbeddingUpload, QueryEmbeddingUpload, Heartbeat)
 
 
-def build(edge: EdgeSync, embeddings: EmbeddingSync) -> Router:
+def build(edge: EdgeSync, embeddings: EmbeddingSync, status: EdgeStatus) -> Router:
     router = Router()
 
     def body(model: type[Upload]) -> Upload:
@@ -58,6 +66,9 @@ def build(edge: EdgeSync, embeddings: EmbeddingSync) -> Router:
 
     @router.put(rule(routes.EDGE_HEARTBEAT), middlewares=scoped("edge"))
     def heartbeat() -> Response:
-        return contract_response(embeddings.heartbeat(body(Heartbeat)))
+        beat = body(Heartbeat)
+        reply = embeddings.heartbeat(beat) if beat.embedding_version else HeartbeatReply(changed=False)
+        status.report(principal(router).name, beat)
+        return contract_response(reply)
 
     return router

@@ -1,4 +1,5 @@
-"""Read routes: summaries, record history, systems, registry and usage."""
+"""Read routes: summaries (and the conversation each was made from), record history, systems, registry entries,
+the edge workers' state and usage."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def build(reads: Reads) -> Router:
     def get_summary(summary_id: str) -> Response:
         return json_response(reads.summary(summary_id))
 
+    @router.get(rule(routes.SUMMARY_CONVERSATION), middlewares=scoped("read"))
+    def get_conversation(summary_id: str) -> Response:
+        return json_response(reads.conversation(summary_id))
+
     @router.get(rule(routes.RECORD_HISTORY), middlewares=scoped("read"))
     def record_history(summary_id: str, system: str) -> Response:
         return json_response(reads.history(summary_id, system, *page_args(query(router.current_event))))
@@ -43,6 +48,14 @@ def build(reads: Reads) -> Router:
     def list_registry() -> Response:
         params = query(router.current_event)
         return json_response(reads.registry_entries(params.get("kind"), *page_args(params)))
+
+    @router.get(rule(routes.REGISTRY_ENTRY), middlewares=scoped("read"))
+    def get_registry_entry(version_id: str) -> Response:
+        return json_response(reads.registry_entry(version_id))
+
+    @router.get(rule(routes.EDGES), middlewares=scoped("read"))
+    def list_edges() -> Response:
+        return json_response(reads.edges())
 
     @router.get(rule(routes.USAGE), middlewares=scoped("read"))
     def usage() -> Response:
