@@ -308,6 +308,10 @@ class FakeTranslator:
     started: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
     batches: list[list[str]] = field(default_factory=list)  # the summary ids of each translate_many call
+    adapters: dict[str, str] = field(default_factory=dict)  # system -> adopted adapter version
+
+    def adapter_versions(self) -> dict[str, str]:
+        return dict(self.adapters)
 
     @property
     def model_version(self) -> str:
