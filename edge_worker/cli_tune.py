@@ -119,5 +119,3 @@ def run_tune(args: argparse.Namespace) -> int:
         _progress(f"stored under {model_store.adapter_dir(result.version)}")
         print(register_adapter(result.version, result.entry))
     return 0
-
-

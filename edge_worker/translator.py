@@ -175,15 +175,11 @@ class Translator:
     def use_adapters(self, adopted: Mapping[str, str]) -> None:
         """Apply these adapters from now on (system -> version); an adapter made for another base model, or one
         that cannot be read, is refused with a logged warning and its system uses the base model."""
-        if self._load_adapter is None:
-            from edge_worker.lora import load_adapter
-
-            self._load_adapter = load_adapter
         usable: dict[str, str] = {}
         for system, version in adopted.items():
             if version not in self.adapters.adapters and version not in self._refused:
                 try:
-                    adapter = self._load_adapter(version)
+                    adapter = (self._load_adapter or self._stored_adapter)(version)
                     self.adapters.add(adapter)
                 except Exception as error:
                     self._refused.add(version)
@@ -192,6 +188,16 @@ class Translator:
                 usable[system] = version
         self.adapters.retain(set(usable.values()))
         self._adopted = usable
+
+    def _stored_adapter(self, version: str) -> Adapter:
+        """An adapter from $SSP_HOME/adapters; ModelStoreError when it was trained on another base model."""
+        from edge_worker.lora import load_adapter
+        from edge_worker.model_store import ModelStoreError, adapter_entry
+
+        base = adapter_entry(version).get("base_model_version")
+        if base != self.model_version:
+            raise ModelStoreError(f"adapter {version} was trained on {base}, not on {self.model_version}")
+        return load_adapter(version)
 
     def try_adapter(self, system: str, adapter: Adapter) -> None:
         """Apply `adapter` (read, not stored or adopted) to `system` alone until the next use_adapters call."""

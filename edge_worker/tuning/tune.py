@@ -23,7 +23,7 @@ from edge_worker.tuning.data import EVAL_SPLIT, eval_examples, token_sequences, 
 from edge_worker.tuning.train import Progress, TuneSettings, train_adapter
 from schemas.lineage import content_version
 
-TRIAL_VERSION = f"{ADAPTER_KIND}:trial"  # the adapter under evaluation, before it has a version
+TRIAL_KIND = "trial-adapter"  # an adapter under evaluation: named by its weights alone until it is adopted
 
 
 @dataclass
@@ -105,15 +105,17 @@ def tune_system(
     eval_limit: int | None = None,
     min_gain: float = 0.0,
     progress: Progress = lambda message: None,
-    adopt: Callable[[str, str], Any] = set_adopted_adapter,
+    adopt: Callable[[str, str], Any] | None = set_adopted_adapter,
     deadline: float | None = None,
+    train_budget: float | None = None,
 ) -> TuneResult:
     """Tune `system` on `translator`'s model (a Translator without this system's adapter applied).
 
     The adapter is adopted (stored under $SSP_HOME/adapters/<version>/ and named in adopted.json through `adopt`)
     only when held-out F1 with it exceeds the base model's by more than `min_gain`; otherwise nothing is stored
-    and the system's adoption is left as it was. `deadline` (time.perf_counter() seconds) ends training early.
-    `eval_limit`: score on the first N held-out examples. Raises ValueError when the system has no training or
+    and the system's adoption is left as it was. `deadline` (time.perf_counter() seconds) or
+    `train_budget` (seconds from the start of training) ends training early.
+    `eval_limit`: score on the first N held-out examples. `adopt` None only measures: nothing is stored. Raises ValueError when the system has no training or
     eval data.
     """
     examples, data = training_examples(system)
@@ -127,9 +129,11 @@ def tune_system(
         folder = Path(scratch)
         progress(f"{system.name}: training on {len(sequences)} examples ({settings.iters} iterations)")
         started = time.perf_counter()
+        if train_budget is not None:
+            deadline = min(deadline or float("inf"), started + train_budget)
         losses = train_adapter(translator.model, sequences, settings, folder, progress, deadline)
         seconds = time.perf_counter() - started
-        trial = read_adapter(folder, TRIAL_VERSION)
+        trial = read_adapter(folder, content_version(TRIAL_KIND, {"weights_digest": adapter_weights_digest(folder)}))
         translator.try_adapter(system.name, trial)
         progress(f"{system.name}: scoring the tuned model on the held-out {EVAL_SPLIT} split")
         try:
@@ -139,6 +143,9 @@ def tune_system(
         scores = {"split": EVAL_SPLIT, "examples": len(HeldOut(system, eval_limit).examples)}
         scores |= {"f1_before": round(before, 4), "f1_after": round(after, 4)}
         result = TuneResult(system.name, False, before, after, losses=losses, train_seconds=round(seconds, 1))
+        if adopt is None:
+            result.message = f"{system.name}: held-out F1 {before:.3f} without the adapter, {after:.3f} with it"
+            return result
         if after - before <= min_gain:
             result.message = (
                 f"{system.name}: not adopted: held-out F1 {after:.3f} with the adapter vs {before:.3f} without "
@@ -148,7 +155,7 @@ def tune_system(
         content = adapter_content(translator, system, folder, settings, data, scores, len(losses))
         version = content_version(ADAPTER_KIND, content)
         store_adapter(folder, version, content)
-    adopt(system.name, version)
+    adopt(system.name, version)  # after the copy is whole: adopted.json never names a missing adapter
     result.adopted, result.version, result.entry = True, version, content
     result.message = f"{system.name}: adopted {version}: held-out F1 {before:.3f} -> {after:.3f}"
     return result
