@@ -100,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model folder (default: the prepared SmolLM2-135M)")
     parser.add_argument("--eval-limit", type=int, default=2, help="held-out examples per system (default 2)")
     parser.add_argument("--budget-minutes", type=float, default=BUDGET_SECONDS / 60)
+    parser.add_argument("--system", action="append", dest="systems", help="tune only this system (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    systems = list(load_systems().systems.values())
+    loaded = load_systems().systems
+    systems = [loaded[name] for name in args.systems] if args.systems else list(loaded.values())
     started = time.perf_counter()
     results = tuned_scores(
         args.model or prepare_default_model(),

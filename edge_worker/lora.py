@@ -14,6 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_unflatten
 from mlx_lm.tuner.lora import LoRALinear
+from mlx_lm.tuner.utils import remove_lora_layers
 
 from edge_worker.model_store import ADAPTER_CONFIG, ADAPTER_WEIGHTS, ModelStoreError, adapter_dir
 
@@ -77,10 +78,14 @@ class AdapterSwitch:
         self.apply(self.active)
 
     def retain(self, versions: set[str]) -> None:
+        """Forget every adapter but these; with none left the model gets its plain linear layers back."""
         for version in set(self.adapters) - versions:
             del self.adapters[version]
         if self.active not in self.adapters:
             self.apply(None)
+        if not self.adapters and self._layers:
+            remove_lora_layers(self.model)
+            self._layers = []
 
     def apply(self, version: str | None) -> None:
         """Use this adapter's weights in every LoRA layer (layers it does not adapt, and None, get scale 0)."""

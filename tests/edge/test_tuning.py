@@ -155,3 +155,10 @@ def test_an_adapter_for_another_base_model_is_refused_and_the_system_uses_the_ba
     other = Translator(translator.model, translator.tokenizer, translator.model_info, adopted=adopted_adapters)
     [[outcome]] = other.translate_many([TranslationJob("s1", "A note.", [NOTES])])
     assert other.adapter_versions() == {} and outcome.lineage.translator_adapter_version is None
+
+
+def test_one_translator_tunes_several_systems_in_turn(home, translator):
+    first = tune_system(translator, NOTES, SETTINGS, min_gain=-1.0, adopt=None)  # measured only: nothing stored
+    assert first.version is None and len(first.losses) == 3 and not (home / "adapters").exists()
+    second = tune_system(translator, TASKS, SETTINGS, min_gain=-1.0)
+    assert second.adopted and adopted_adapters() == {"tasks": second.version}

@@ -55,7 +55,9 @@ def world() -> ApiWorld:
 
 @pytest.fixture
 def api(world):
-    app = resolver(Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync, world.edits))
+    app = resolver(
+        Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync, world.edits, world.distill)
+    )
 
     def call(method: str, path: str, **event) -> tuple[int, dict | str]:
         response = app.resolve(http_event(method, path, **event), None)
