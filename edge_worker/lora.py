@@ -37,11 +37,12 @@ def read_adapter(folder: Path, version: str) -> Adapter:
         raise ModelStoreError(f"adapter {version} cannot be read from {folder}: {error}") from None
     if config.get("fine_tune_type", "lora") != "lora":
         raise ModelStoreError(f"adapter {version}: only LoRA adapters can be applied per system")
+    arrays: dict[str, mx.array] = dict(weights)  # type: ignore[arg-type]  # mx.load of a .safetensors file
     layers: dict[str, tuple[mx.array, mx.array]] = {}
-    for name in weights:
+    for name in arrays:
         if name.endswith(".lora_a"):
             module = name[: -len(".lora_a")]
-            layers[module] = (weights[name], weights[f"{module}.lora_b"])
+            layers[module] = (arrays[name], arrays[f"{module}.lora_b"])
     return Adapter(version, float(config["lora_parameters"]["scale"]), layers)
 
 
@@ -67,7 +68,7 @@ class AdapterSwitch:
             if module is None:
                 raise ModelStoreError(f"adapter {adapter.version}: the model has no layer {path}")
             if isinstance(module, (nn.Linear, nn.QuantizedLinear)):
-                lora = LoRALinear.from_base(module, r=lora_a.shape[1], scale=0.0)
+                lora = LoRALinear.from_base(module, r=lora_a.shape[1], scale=0.0)  # type: ignore[arg-type]
                 swaps.append((path, lora))
             elif not isinstance(module, LoRALinear):
                 raise ModelStoreError(f"adapter {adapter.version}: layer {path} is a {type(module).__name__}")

@@ -8,6 +8,7 @@ holding only pairs whose systems use the same LoRA adapter (or none).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -345,8 +346,8 @@ class Translator:
                     prompt = self._prompt(system)
                     self.adapters.apply(self._adopted.get(system.name))
                     key = self._cache_key(system)
-                    prefill = self._base_model_checkpoint(checkpoint)
-                    self.prefixes.get(key, prompt.prefix_tokens, lambda t, c=prefill: self._prefill(t, c))
+                    prefill = functools.partial(self._prefill, checkpoint=self._base_model_checkpoint(checkpoint))
+                    self.prefixes.get(key, prompt.prefix_tokens, prefill)
                     versions.add(key)
                 except Cancelled:
                     raise

@@ -112,7 +112,7 @@ class DistillService:
         system, messages = build_prompt(definition, self.sessions.summary_text(item["summary_key"]))
         completer = self.completer()
         max_tokens = min(definition.max_output_tokens * 2, MAX_OUTPUT_TOKENS)
-        base = {
+        base: dict[str, Any] = {
             "summary_id": request.summary_id,
             "system": request.system,
             "schema_version": definition.schema_version,
