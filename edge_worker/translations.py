@@ -215,7 +215,7 @@ class Translations:
                     definition,
                     outcome.document,
                     stored.get(definition.name),
-                    self._adapters().get(definition.name),
+                    _adapter_of(outcome),
                 )
             except ApiRejected as error:  # this system's record only; reconcile tries it again later
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
@@ -255,3 +255,8 @@ class Translations:
             self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)
         except ApiRejected as error:  # the translations still go ahead
             self.on_error(f"embedding {request.summary_id}: {error}")
+
+
+def _adapter_of(outcome: Any) -> str | None:
+    """The adapter a translation was made with (its lineage says so; a translation without lineage used none)."""
+    return getattr(getattr(outcome, "lineage", None), "translator_adapter_version", None)

@@ -170,7 +170,9 @@ class Translator:
 
     # ----- adapters -----
     def adapter_versions(self) -> Mapping[str, str]:
-        """system name -> the adapter version this translator applies to it (systems not named use none)."""
+        """system name -> the adapter version this translator applies to it (systems not named use none), after
+        reading the adoptions again."""
+        self.refresh_adapters()
         return dict(self._adopted)
 
     def use_adapters(self, adopted: Mapping[str, str]) -> None:

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
@@ -295,6 +296,7 @@ class FakeModelInfo:
 class FakeTranslation:
     system: str
     document: dict[str, Any]
+    lineage: Any = None  # names the adapter it was made with, as a Translation's lineage does
 
 
 @dataclass
@@ -325,7 +327,14 @@ class FakeTranslator:
             if checkpoint is not None and checkpoint():
                 raise Cancelled("generation stopped")
         self.calls.append((summary_id, [s.name for s in systems]))
-        return [FakeTranslation(s.name, {"summary": summary_text, "system": s.name}) for s in systems]
+        return [
+            FakeTranslation(
+                s.name,
+                {"summary": summary_text, "system": s.name},
+                SimpleNamespace(translator_adapter_version=self.adapters.get(s.name)),
+            )
+            for s in systems
+        ]
 
     def translate_many(
         self, jobs: Sequence[Any], *, checkpoint: Callable[[], bool] | None, batch_size: int | None = None
