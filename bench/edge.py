@@ -44,6 +44,9 @@ class TimedTranslator:
         [translations] = self.translate_many([TranslationJob(summary_id, summary_text, systems)], checkpoint=checkpoint)
         return translations
 
+    def adapter_versions(self) -> dict[str, str]:
+        return dict(self.inner.adapter_versions())
+
     def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         started = time.perf_counter()
         outcomes = self.inner.translate_many(jobs, checkpoint=checkpoint, batch_size=batch_size)

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import routes
 from schemas.edge_api import (
+    DistillAnswer,
+    DistillRequest,
     EdgeSummary,
     EmbeddingStored,
     EmbeddingUpload,
@@ -116,6 +118,9 @@ class EdgeApi:
 
     def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
         return self._answer(HeartbeatReply, "PUT", routes.EDGE_HEARTBEAT, body_of(beat))
+
+    def distill(self, request: DistillRequest) -> DistillAnswer:
+        return self._answer(DistillAnswer, "POST", routes.EDGE_DISTILL, body_of(request))
 
     def send(self, method: str, path: str, body: Any) -> Any:
         """Replay of a stored request (the outbox): its JSON answer."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,26 +20,45 @@ class TranslationJob:
     systems: Sequence[SystemLike]
 
 
-def lineage_for(system: SystemLike, model_version: str) -> dict[str, str]:
-    """What a record names as its makers: the translator model, prompt and schema versions."""
-    return {
+ADAPTER_FIELD = "translator_adapter_version"
+
+
+def lineage_for(system: SystemLike, model_version: str, adapter_version: str | None = None) -> dict[str, str]:
+    """What a record names as its makers: the translator model, prompt and schema versions, and the LoRA adapter
+    version when one was applied (absent otherwise)."""
+    lineage = {
         "translator_model_version": model_version,
         "translator_prompt_version": prompt_version(system),
         "schema_version": system.schema_version,
     }
+    if adapter_version:
+        lineage[ADAPTER_FIELD] = adapter_version
+    return lineage
 
 
 def is_current(state: dict[str, Any] | None, lineage: dict[str, str]) -> bool:
-    """The stored record was made by this exact model, prompt and schema."""
+    """The stored record was made by this exact model, prompt, schema and adapter (or, both, by none)."""
     if not state:
         return False
-    return all(state.get(key) == value for key, value in lineage.items())
+    same_adapter = state.get(ADAPTER_FIELD) == lineage.get(ADAPTER_FIELD)
+    return same_adapter and all(state.get(key) == value for key, value in lineage.items())
 
 
 def systems_to_translate(
-    requested: list[SystemDefinition], stored: dict[str, dict], model_version: str, force: bool
+    requested: list[SystemDefinition],
+    stored: dict[str, dict],
+    model_version: str,
+    force: bool,
+    adapters: Mapping[str, str] | None = None,
 ) -> list[SystemDefinition]:
-    """A refresh redoes everything asked for; otherwise only what is missing or made by other versions."""
+    """A refresh redoes everything asked for; otherwise only what is missing or made by other versions.
+
+    `adapters`: system name -> the adapter version the translator applies to it (an adopted adapter makes the
+    system's records made without it due again).
+    """
     if force:
         return requested
-    return [s for s in requested if not is_current(stored.get(s.name), lineage_for(s, model_version))]
+    adapters = adapters or {}
+    return [
+        s for s in requested if not is_current(stored.get(s.name), lineage_for(s, model_version, adapters.get(s.name)))
+    ]

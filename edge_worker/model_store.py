@@ -171,3 +171,84 @@ def load_model(ref: str) -> tuple[Any, Any, ModelInfo]:
     model_id = local.resolve().name if local.exists() else ref
     model, tokenizer = mlx_lm.load(str(path))[:2]
     return model, tokenizer, ModelInfo(model_id=model_id, weights_digest=weights_digest(path), path=path)
+
+
+# ----- LoRA adapters: $SSP_HOME/adapters/<version>/ in mlx-lm's layout, and which one each system uses -----
+ADAPTER_WEIGHTS = "adapters.safetensors"  # mlx_lm.tuner.utils.load_adapters reads these two names
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_ENTRY = "registry_entry.json"  # the translator-adapter registry content the version is the hash of
+ADOPTED_FILE = "adopted.json"
+ADAPTER_KIND = "translator-adapter"  # the registry kind; an adapter's version is content_version(kind, entry)
+
+
+def adapters_dir() -> Path:
+    return ssp_home() / "adapters"
+
+
+def adapter_dir(version: str) -> Path:
+    """Where an adapter version lives (':' is not portable in file names)."""
+    return adapters_dir() / version.replace(":", "-")
+
+
+def adapter_weights_digest(folder: Path) -> str:
+    """sha256 of the adapter's weights file and its config (canonical JSON): what the adapter is."""
+    digest = hashlib.sha256((folder / ADAPTER_WEIGHTS).read_bytes())
+    config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    digest.update(json.dumps(config, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def store_adapter(trained: Path, version: str, entry: dict[str, Any]) -> Path:
+    """Copy a trained adapter folder (weights + config) to adapter_dir(version) with its registry entry; the copy
+    appears whole or not at all. Returns the folder."""
+    dest = adapter_dir(version)
+    if (dest / ADAPTER_ENTRY).is_file():
+        return dest
+    adapters_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=adapters_dir()) as scratch:
+        staged = Path(scratch) / "adapter"
+        staged.mkdir()
+        for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
+            shutil.copyfile(trained / name, staged / name)
+        (staged / ADAPTER_ENTRY).write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        staged.replace(dest)
+    return dest
+
+
+def adapter_entry(version: str) -> dict[str, Any]:
+    """The registry content of a stored adapter; ModelStoreError when it is not stored here."""
+    path = adapter_dir(version) / ADAPTER_ENTRY
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise ModelStoreError(f"adapter {version} is not stored in {path.parent}: {error}") from None
+
+
+def adopted_adapters() -> dict[str, str]:
+    """system name -> adopted adapter version, from $SSP_HOME/adapters/adopted.json ({} when there is none)."""
+    path = adapters_dir() / ADOPTED_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ModelStoreError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ModelStoreError(f"{path} must map system names to adapter versions")
+    return dict(data)
+
+
+def set_adopted_adapter(system: str, version: str | None) -> dict[str, str]:
+    """Adopt `version` for `system` (None: the system goes back to the base model); written atomically."""
+    adopted = adopted_adapters()
+    if version is None:
+        adopted.pop(system, None)
+    else:
+        adapter_entry(version)  # only a stored adapter can be adopted
+        adopted[system] = version
+    adapters_dir().mkdir(parents=True, exist_ok=True)
+    path = adapters_dir() / ADOPTED_FILE
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(adopted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return adopted

@@ -6,7 +6,7 @@ pass in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from schemas.edge_api import (
@@ -104,6 +104,10 @@ class TranslatorLike(Protocol):
 
     @property
     def model_info(self) -> ModelInfoLike: ...
+
+    def adapter_versions(self) -> Mapping[str, str]:
+        """system name -> the LoRA adapter version applied to it (a system not named uses the base model)."""
+        ...
 
     def translate(
         self, summary_id: str, summary_text: str, systems: Sequence[Any], *, checkpoint: Callable[[], bool] | None

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from edge_worker.api_client import ApiRejected
 from edge_worker.delivery import Delivery, Upload
 from edge_worker.jobs import is_current, lineage_for
+from edge_worker.model_store import ADAPTER_KIND, adapter_entry
 from edge_worker.ports import CloudApi, ModelInfoLike
 from edge_worker.prompting import prompt_content
 from schemas.contracts import Lineage, TranslateRequest
@@ -31,14 +32,15 @@ class RecordStore:
         document: dict[str, Any],
         state: dict | None,
         translate_ms: int | None = None,
+        adapter_version: str | None = None,
     ) -> Stored:
-        """Send one document written for `request`, over the record `state` the cloud had when it was read, with the
-        milliseconds its translation took when measured.
+        """Send one document written for `request` (with the LoRA adapter `adapter_version`, if any), over the
+        record `state` the cloud had when it was read, with the milliseconds its translation took when measured.
 
         "stored" or "unchanged" (the cloud's answer), "kept" (in the outbox: the API is unreachable), or
         "skipped" (a 409, and another worker had stored this very translation). Raises ApiRejected otherwise.
         """
-        lineage = lineage_for(system, self.model_version)
+        lineage = lineage_for(system, self.model_version, adapter_version)
         refresh = request.reason == "refresh"
         upload = RecordUpload(
             document=document,
@@ -49,7 +51,7 @@ class RecordStore:
         )
         try:
             sent = self.delivery.send(
-                *self._lineage(system), self.delivery.record(request.summary_id, system.name, upload)
+                *self._lineage(system, adapter_version), self.delivery.record(request.summary_id, system.name, upload)
             )
         except ApiRejected as error:
             if error.status != 409:
@@ -63,12 +65,15 @@ class RecordStore:
             return "kept"
         return "unchanged" if sent.answer.outcome == "unchanged" else "stored"
 
-    def _lineage(self, system: SystemDefinition) -> list[Upload]:
-        """Registry entries for the model and the prompt (content-addressed, so sending them again is harmless)."""
+    def _lineage(self, system: SystemDefinition, adapter_version: str | None = None) -> list[Upload]:
+        """Registry entries for the model, the prompt and the adapter if any (content-addressed, so sending them
+        again is harmless)."""
         entries = [
             ("translator-model", self.model_info.registry_content()),
             ("translator-prompt", prompt_content(system)),
         ]
+        if adapter_version:
+            entries.append((ADAPTER_KIND, adapter_entry(adapter_version)))
         return [
             self.delivery.registry_entry(content_version(kind, content), kind, content) for kind, content in entries
         ]

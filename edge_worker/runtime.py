@@ -12,12 +12,15 @@ from edge_worker.worker import EdgeWorker
 
 
 def build_translator(model_ref: str) -> Any:
-    """A Translator over `model_ref` (folder or Hugging Face id), or the prepared default model when empty."""
-    from edge_worker.model_store import load_model, prepare_default_model
+    """A Translator over `model_ref` (folder or Hugging Face id), or the prepared default model when empty, applying
+    each system's adopted LoRA adapter ($SSP_HOME/adapters/adopted.json, re-read before each call)."""
+    from edge_worker.model_store import adopted_adapters, load_model, prepare_default_model
     from edge_worker.translator import Translator, for_this_device, prefix_cache_dir
 
     model, tokenizer, info = load_model(model_ref or str(prepare_default_model()))
-    return Translator(for_this_device(model), tokenizer, info, prefix_cache_dir=prefix_cache_dir())
+    return Translator(
+        for_this_device(model), tokenizer, info, prefix_cache_dir=prefix_cache_dir(), adopted=adopted_adapters
+    )
 
 
 def build_embedder(config: EdgeConfig, translator: Any) -> EmbedderLike:

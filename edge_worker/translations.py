@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
@@ -120,7 +120,7 @@ class Translations:
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
                 missing = systems_to_translate(
-                    self.catalog.current(), stored, self.translator.model_version, force=False
+                    self.catalog.current(), stored, self.translator.model_version, False, self._adapters()
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
                     wanted.append(
@@ -198,7 +198,9 @@ class Translations:
             return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
-        todo = systems_to_translate(self._requested(request), stored, self.translator.model_version, force=refresh)
+        todo = systems_to_translate(
+            self._requested(request), stored, self.translator.model_version, refresh, self._adapters()
+        )
         if not refresh:
             self._embed(request, summary, force=False)
         return (summary, todo) if todo else None
@@ -225,7 +227,12 @@ class Translations:
             self.status.translated += 1
             try:
                 outcome_ = self.records.store(
-                    request, definition, outcome.document, stored.get(definition.name), _translate_ms(outcome)
+                    request,
+                    definition,
+                    outcome.document,
+                    stored.get(definition.name),
+                    _translate_ms(outcome),
+                    _adapter_of(outcome),
                 )
             except ApiRejected as error:  # this system's record only; reconcile tries it again later
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
@@ -242,6 +249,10 @@ class Translations:
             elif outcome_ == "unchanged":
                 self.status.unchanged += 1
         return count
+
+    def _adapters(self) -> Mapping[str, str]:
+        """system -> the LoRA adapter version the translator applies to it."""
+        return self.translator.adapter_versions()
 
     def _requested(self, request: TranslateRequest) -> list[SystemDefinition]:
         """The one system a request names (if still defined), else every current system."""
@@ -263,3 +274,8 @@ class Translations:
             self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)
         except ApiRejected as error:  # the translations still go ahead
             self.on_error(f"embedding {request.summary_id}: {error}")
+
+
+def _adapter_of(outcome: Any) -> str | None:
+    """The adapter a translation was made with (its lineage says so; a translation without lineage used none)."""
+    return getattr(getattr(outcome, "lineage", None), "translator_adapter_version", None)

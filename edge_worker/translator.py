@@ -1,14 +1,16 @@
 """Translate summaries into one schema-valid JSON document per system with a local MLX model.
 
 Each system's stable prompt part (instructions, schema outline, worked examples) is prefilled once per
-(model version, prompt version) and its KV cache reused (edge_worker.prefix_cache); a summary costs only its
-own tokens and the closing ones. The (summary, system) pairs of a call decode together as one batch.
+(model version, prompt version, adapter) and its KV cache reused (edge_worker.prefix_cache); a summary costs only
+its own tokens and the closing ones. The (summary, system) pairs of a call decode together in batches, a batch
+holding only pairs whose systems use the same LoRA adapter (or none).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from edge_worker.constrained.decode import PREFILL_STEP, Decoding, decode
 from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.jobs import TranslationJob, lineage_for
 from edge_worker.logs import logger
+from edge_worker.lora import Adapter, AdapterSwitch
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
@@ -44,6 +47,7 @@ class Lineage(BaseModel):
     translator_model_version: str
     translator_prompt_version: str
     schema_version: str
+    translator_adapter_version: str | None = None
 
 
 class TranslationStats(BaseModel):
@@ -126,8 +130,10 @@ class Translator:
     """Summaries into per-system JSON documents; prefix caches per system, batched constrained decoding.
 
     `prefix_cache_dir`: where the systems' prefix KV caches persist (None: memory only).
-    `max_tokens`: an optional cap below each system's max_output_tokens. Raises PromptFormatError at
-    construction when the model's chat template cannot render the prompt.
+    `max_tokens`: an optional cap below each system's max_output_tokens. `adopted`: reads system name -> adopted
+    adapter version (edge_worker.model_store.adopted_adapters), asked before each call; `load_adapter` reads one
+    (edge_worker.lora.load_adapter). Raises PromptFormatError at construction when the model's chat template
+    cannot render the prompt.
     """
 
     def __init__(
@@ -141,6 +147,8 @@ class Translator:
         prefix_cache_dir: Path | None = None,
         batch_size: int = DEFAULT_BATCH,
         fast_forward: bool = True,
+        adopted: Callable[[], Mapping[str, str]] | None = None,
+        load_adapter: Callable[[str], Adapter] | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -158,6 +166,58 @@ class Translator:
         self.prefixes = PrefixCaches(self.model_version, prefix_cache_dir)
         self._grammars: dict[str, tuple[str, int | None]] = {}
         self._prompts: dict[str, SystemPrompt] = {}
+        self.adapters = AdapterSwitch(model)
+        self._adopted_source = adopted
+        self._load_adapter = load_adapter
+        self._adopted: dict[str, str] = {}  # system -> adapter version applied to it
+        self._refused: set[str] = set()  # adapter versions that could not be applied (reported once)
+
+    # ----- adapters -----
+    def adapter_versions(self) -> Mapping[str, str]:
+        """system name -> the adapter version this translator applies to it (systems not named use none), after
+        reading the adoptions again."""
+        self.refresh_adapters()
+        return dict(self._adopted)
+
+    def use_adapters(self, adopted: Mapping[str, str]) -> None:
+        """Apply these adapters from now on (system -> version); an adapter made for another base model, or one
+        that cannot be read, is refused with a logged warning and its system uses the base model."""
+        usable: dict[str, str] = {}
+        for system, version in adopted.items():
+            if version not in self.adapters.adapters and version not in self._refused:
+                try:
+                    adapter = (self._load_adapter or self._stored_adapter)(version)
+                    self.adapters.add(adapter)
+                except Exception as error:
+                    self._refused.add(version)
+                    logger.warning("adapter not applied", system=system, adapter=version, problem=str(error))
+            if version in self.adapters.adapters:
+                usable[system] = version
+        self.adapters.retain(set(usable.values()))
+        self._adopted = usable
+
+    def _stored_adapter(self, version: str) -> Adapter:
+        """An adapter from $SSP_HOME/adapters; ModelStoreError when it was trained on another base model."""
+        from edge_worker.lora import load_adapter
+        from edge_worker.model_store import ModelStoreError, adapter_entry
+
+        base = adapter_entry(version).get("base_model_version")
+        if base != self.model_version:
+            raise ModelStoreError(f"adapter {version} was trained on {base}, not on {self.model_version}")
+        return load_adapter(version)
+
+    def try_adapter(self, system: str, adapter: Adapter) -> None:
+        """Apply `adapter` (read, not stored or adopted) to `system` alone until the next use_adapters call."""
+        self.use_adapters({})
+        self.adapters.add(adapter)
+        self._adopted = {system: adapter.version}
+
+    def refresh_adapters(self) -> None:
+        """Re-read the adopted adapters (a new adoption applies from the next call)."""
+        if self._adopted_source is not None:
+            adopted = dict(self._adopted_source())
+            if adopted != self._adopted:
+                self.use_adapters(adopted)
 
     # ----- public -----
     def translate(
@@ -203,24 +263,53 @@ class Translator:
         goes to the next one); outcomes per job, in order."""
         if seed is not None:
             mx.random.seed(seed)
+        self.refresh_adapters()
         size = max(1, batch_size or self.batch_size)
         fast = self.fast_forward if fast_forward is None else fast_forward
         outcomes: list[list[Outcome | None]] = [[None] * len(job.systems) for job in jobs]
+        groups: dict[str | None, list[tuple[int, int]]] = {}
+        for j, job in enumerate(jobs):
+            for s, system in enumerate(job.systems):
+                groups.setdefault(self._adopted.get(system.name), []).append((j, s))
+        try:
+            for adapter, pairs in groups.items():
+                self.adapters.apply(adapter)
+                started = self._decode_pairs(jobs, pairs, outcomes, naive, checkpoint, size, fast)
+                for j, s, decoding, prompt_tokens in started:
+                    outcomes[j][s] = self._outcome(
+                        jobs[j], jobs[j].systems[s], decoding, prompt_tokens, min(size, len(started)), adapter
+                    )
+        finally:
+            self.adapters.apply(None)  # other model work (the embedder) always sees the base model
+        return [[outcome for outcome in row if outcome is not None] for row in outcomes]
+
+    def _decode_pairs(
+        self,
+        jobs: Sequence[TranslationJob],
+        pairs: list[tuple[int, int]],
+        outcomes: list[list[Outcome | None]],
+        naive: bool,
+        checkpoint: Callable[[], bool] | None,
+        size: int,
+        fast: bool,
+    ) -> list[tuple[int, int, Decoding, int]]:
+        """Decode the pairs of one adapter group; returns (job, system, decoding, prompt tokens) of those started."""
         started: list[tuple[int, int, Decoding, int]] = []
+        guarded = self._base_model_checkpoint(checkpoint)
 
         def sequences() -> Iterator[Decoding]:
             """Each pair's sequence, built (its prefix cache copied) only when the batch has room for it."""
-            for j, job in enumerate(jobs):
-                for s, system in enumerate(job.systems):
-                    try:
-                        decoding, prompt_tokens = self._decoding(job, system, naive, checkpoint)
-                    except Cancelled:
-                        raise
-                    except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
-                        outcomes[j][s] = _failure(job, system, error)
-                        continue
-                    started.append((j, s, decoding, prompt_tokens))
-                    yield decoding
+            for j, s in pairs:
+                job, system = jobs[j], jobs[j].systems[s]
+                try:
+                    decoding, prompt_tokens = self._decoding(job, system, naive, guarded)
+                except Cancelled:
+                    raise
+                except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
+                    outcomes[j][s] = _failure(job, system, error)
+                    continue
+                started.append((j, s, decoding, prompt_tokens))
+                yield decoding
 
         decode(
             self.model,
@@ -228,13 +317,24 @@ class Translator:
             batch_size=size,
             fast_forward=fast,
             sampler=make_sampler(temp=self.temperature) if self.temperature > 0 else None,
-            checkpoint=checkpoint,
+            checkpoint=guarded,
         )
-        for j, s, decoding, prompt_tokens in started:
-            outcomes[j][s] = self._outcome(
-                jobs[j], jobs[j].systems[s], decoding, prompt_tokens, min(size, len(started))
-            )
-        return [[outcome for outcome in row if outcome is not None] for row in outcomes]
+        return started
+
+    def _base_model_checkpoint(self, checkpoint: Callable[[], bool] | None) -> Callable[[], bool] | None:
+        """`checkpoint` run with no adapter applied (it may use the model for other work), then the adapter back."""
+        active = self.adapters.active
+        if checkpoint is None or active is None:
+            return checkpoint
+
+        def guarded() -> bool:
+            self.adapters.apply(None)
+            try:
+                return checkpoint()
+            finally:
+                self.adapters.apply(active)
+
+        return guarded
 
     def prepare(
         self, systems: Iterable[SystemLike], *, checkpoint: Callable[[], bool] | None = None
@@ -244,16 +344,23 @@ class Translator:
 
         checkpoint: as for translate (between prefill chunks); Cancelled when it returns True."""
         failures, versions = [], set()
-        for system in systems:
-            try:
-                self._grammar(system)
-                prompt = self._prompt(system)
-                self.prefixes.get(prompt.version, prompt.prefix_tokens, lambda t: self._prefill(t, checkpoint))
-                versions.add(prompt.version)
-            except Cancelled:
-                raise
-            except Exception as error:
-                failures.append(TranslationFailure(summary_id="", system=system.name, error=str(error)))
+        self.refresh_adapters()
+        try:
+            for system in systems:
+                try:
+                    self._grammar(system)
+                    prompt = self._prompt(system)
+                    self.adapters.apply(self._adopted.get(system.name))
+                    key = self._cache_key(system)
+                    prefill = functools.partial(self._prefill, checkpoint=self._base_model_checkpoint(checkpoint))
+                    self.prefixes.get(key, prompt.prefix_tokens, prefill)
+                    versions.add(key)
+                except Cancelled:
+                    raise
+                except Exception as error:
+                    failures.append(TranslationFailure(summary_id="", system=system.name, error=str(error)))
+        finally:
+            self.adapters.apply(None)
         self.prefixes.retain(versions)
         return failures
 
@@ -265,7 +372,11 @@ class Translator:
         """A private copy of the system's prefix KV cache, cut to what the summary's prompt shares with it, and
         the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
         prompt = self._prompt(system)
-        cache = self.prefixes.copy_of(prompt.version, prompt.prefix_tokens, self._prefill)
+        self.adapters.apply(self._adopted.get(system.name))
+        try:
+            cache = self.prefixes.copy_of(self._cache_key(system), prompt.prefix_tokens, self._prefill)
+        finally:
+            self.adapters.apply(None)
         reused, rest = prompt.summary_tokens(summary_text)
         for layer in cache:
             layer.trim(len(prompt.prefix_tokens) - reused)
@@ -296,7 +407,7 @@ class Translator:
             return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
         computed = self.prefixes.prefilled
         cache = self.prefixes.copy_of(
-            prompt.version, prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
+            self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
         )
         extra = len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0
         reused, rest = prompt.summary_tokens(job.summary_text)
@@ -306,7 +417,13 @@ class Translator:
         return Decoding(rest, cache, constraint, items=items), len(rest) + extra
 
     def _outcome(
-        self, job: TranslationJob, system: SystemLike, decoding: Decoding, prompt_tokens: int, batch: int
+        self,
+        job: TranslationJob,
+        system: SystemLike,
+        decoding: Decoding,
+        prompt_tokens: int,
+        batch: int,
+        adapter: str | None = None,
     ) -> Outcome:
         if decoding.error is not None:
             return _failure(job, system, decoding.error)
@@ -332,7 +449,7 @@ class Translator:
             system=system.name,
             document=document,
             tokens=list(decoding.tokens),
-            lineage=Lineage(**lineage_for(system, self.model_version)),
+            lineage=Lineage(**lineage_for(system, self.model_version, adapter)),
             stats=TranslationStats(
                 prompt_tokens_processed=prompt_tokens,
                 generated_tokens=len(decoding.tokens),
@@ -346,6 +463,12 @@ class Translator:
                 duplicates_dropped=dropped,
             ),
         )
+
+    def _cache_key(self, system: SystemLike) -> str:
+        """The prefix cache's key: the prompt version, and the adapter that computed the cache when there is one."""
+        adapter = self._adopted.get(system.name)
+        version = prompt_version(system)
+        return f"{version}@{adapter}" if adapter else version
 
     def _grammar(self, system: SystemLike) -> tuple[str, int | None]:
         key = content_version("schema", system.schema)

@@ -162,14 +162,23 @@ class TokenUsage(Contract):
 
 
 class Lineage(Contract):
-    """The registry versions that made one system record."""
+    """The registry versions that made one system record; `translator_adapter_version` only when a LoRA adapter
+    (registry kind translator-adapter) was applied, so records made without one keep their shape and hashes."""
 
     translator_model_version: VersionRef
     translator_prompt_version: VersionRef
     schema_version: VersionRef
+    translator_adapter_version: VersionRef | None = Field(default=None, exclude_if=_omitted)
 
 
-LINEAGE_FIELDS: tuple[str, ...] = tuple(Lineage.model_fields)
+# The versions every record names (refresh selects by these); the adapter is named only when one was used.
+LINEAGE_FIELDS: tuple[str, ...] = ("translator_model_version", "translator_prompt_version", "schema_version")
+ADAPTER_FIELD = "translator_adapter_version"
+
+
+def lineage_of(item: dict[str, Any]) -> Lineage:
+    """The Lineage an item (record, state, proposal) keeps beside its document."""
+    return Lineage(**{name: item[name] for name in (*LINEAGE_FIELDS, ADAPTER_FIELD) if item.get(name) is not None})
 
 
 class SystemState(Lineage):

@@ -73,6 +73,15 @@ class QueryEmbeddingUpload(Contract):
     vector: Vector = Field(min_length=MIN_DIMENSIONS, max_length=MAX_DIMENSIONS)
 
 
+class DistillRequest(Contract):
+    """POST EDGE_DISTILL: ask the cloud model for one summary's JSON for one published system, in the system's
+    active definition; with `estimate` only the input tokens are counted (count_tokens) and nothing is paid."""
+
+    summary_id: Identifier
+    system: SystemName
+    estimate: bool = False
+
+
 class JobSummary(Contract):
     """One summary of the job in flight: how many of its systems are stored so far."""
 
@@ -190,6 +199,27 @@ class EmbeddingStored(Reply):
 class QueryEmbeddingStored(Reply):
     query_id: Identifier
     embedding_version: EmbeddingVersion
+
+
+class DistillAnswer(Reply):
+    """POST EDGE_DISTILL's answer. An estimate has `input_tokens` (None when the provider cannot count them) and
+    the most `cost_usd` the call may take (input plus max_output_tokens; None when the model has no price). A call
+    has the model's `text`, its `document` when the text is a JSON object, `problems` when the document breaks the
+    schema (or is no JSON), and what it cost; asking again for the same (summary, system, schema) returns the
+    same answer without a second call."""
+
+    summary_id: Identifier
+    system: SystemName
+    schema_version: str
+    model_id: str
+    estimate: bool
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    max_output_tokens: int
+    cost_usd: float | None = None
+    text: str | None = None
+    document: dict[str, Any] | None = None
+    problems: list[str] = Field(default_factory=list)
 
 
 class HeartbeatReply(Reply):

@@ -31,6 +31,8 @@ PUBLIC_CONTRACTS: dict[str, type[BaseModel]] = {
         edge_api.EmbeddingUpload,
         edge_api.QueryEmbeddingUpload,
         edge_api.Heartbeat,
+        edge_api.DistillRequest,
+        edge_api.DistillAnswer,
         edge_api.EdgeSummary,
         edge_api.PendingPage,
         edge_api.RecordStored,

@@ -55,6 +55,7 @@ EDGE_REGISTRY = "/edge/registry/{version_id}"
 EDGE_EMBEDDING = "/edge/summaries/{summary_id}/embedding"
 EDGE_QUERY_EMBEDDING = "/edge/queries/{query_id}/embedding"
 EDGE_HEARTBEAT = "/edge/heartbeat"
+EDGE_DISTILL = "/edge/distill"
 
 # API Gateway route keys: "<METHOD> <path>".
 ROUTE_KEYS = frozenset(
@@ -93,6 +94,7 @@ ROUTE_KEYS = frozenset(
         f"PUT {EDGE_EMBEDDING}",
         f"PUT {EDGE_QUERY_EMBEDDING}",
         f"PUT {EDGE_HEARTBEAT}",
+        f"POST {EDGE_DISTILL}",
     }
 )
 

@@ -19,7 +19,7 @@ from functions.http.views import record_view
 from functions.stores.records import RecordStore, document_hash
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
-from schemas.contracts import LINEAGE_FIELDS, Lineage
+from schemas.contracts import Lineage, lineage_of
 
 
 def record_etag(version: int) -> str:
@@ -87,7 +87,7 @@ class RecordEdits:
             expected_version=int(current["version"]),
             document=changed,
             patch=jsonpatch.make_patch(document, changed).patch,
-            lineage=Lineage(**{name: current[name] for name in LINEAGE_FIELDS}),
+            lineage=lineage_of(current),
             request_id=None,
             author="user",
             author_name=caller.name,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+from functions.api.distill import DISTILL_KEY_PREFIX, Completer, DistillService, Once, distill_idempotency_config
 from functions.api.edge_status import EdgeStatus
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
@@ -49,6 +52,51 @@ class Api:
     embeddings: EmbeddingSync
     edits: RecordEdits
     edge_status: EdgeStatus
+    distill: DistillService
+
+
+def lazy_completer(settings: Settings) -> Callable[[], Completer]:
+    """The summarizer's provider, built on first use (it imports anthropic and may read the API key from SSM)."""
+
+    @cache
+    def completer() -> Completer:
+        from functions.summarize.providers import summarizer_for
+
+        return summarizer_for(settings)
+
+    return completer
+
+
+def idempotent_once(settings: Settings) -> Once:
+    """Each distillation key's call made once (Powertools idempotency on IDEMPOTENCY_TABLE, built on first use);
+    a call for a key already in progress is a 409."""
+
+    @cache
+    def decorated() -> Callable[..., dict[str, Any]]:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
+        @idempotent_function(
+            data_keyword_argument="key",
+            config=distill_idempotency_config(),
+            persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+            key_prefix=DISTILL_KEY_PREFIX,
+        )
+        def once(key: dict[str, str], call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            return call()
+
+        return once
+
+    def run(key: dict[str, str], call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+        from functions.errors import ClientError
+
+        try:
+            return decorated()(key=key, call=call)
+        except IdempotencyAlreadyInProgressError:
+            raise ClientError("in_progress", "this distillation is being made by another request", status=409) from None
+
+    return run
 
 
 def build(environ: Mapping[str, str] | None = None) -> Api:
@@ -87,4 +135,7 @@ def build(environ: Mapping[str, str] | None = None) -> Api:
         ),
         edits=RecordEdits(sessions, records, registry),
         edge_status=edge_status,
+        distill=DistillService(
+            sessions, registry, UsageStore(settings.usage_table), lazy_completer(settings), idempotent_once(settings)
+        ),
     )

@@ -7,7 +7,7 @@ from typing import Any
 from functions.stores.dynamo import plain
 from schemas import routes
 from schemas.changes import RecordChange
-from schemas.contracts import LINEAGE_FIELDS, Lineage, SummaryRecord, session_day
+from schemas.contracts import SummaryRecord, lineage_of, session_day
 
 # Stored for the functions' own bookkeeping; every other SummaryRecord field is shown.
 HIDDEN_SESSION_FIELDS = frozenset(
@@ -54,7 +54,7 @@ def record_view(item: dict[str, Any], document: Any, proposal_document: Any = No
 
 def change_view(entry: dict[str, Any], document: Any) -> RecordChange:
     """A change-log entry as a RecordChange, its document read (from S3 when large) by the caller."""
-    lineage = Lineage(**{name: entry[name] for name in LINEAGE_FIELDS}) if "schema_version" in entry else None
+    lineage = lineage_of(entry) if "schema_version" in entry else None
     return RecordChange(
         seq=int(entry["seq"]),
         system=entry["system"],

@@ -25,6 +25,7 @@ REGISTRY_KINDS = (
     "summarizer-prompt",
     "translator-model",
     "translator-prompt",
+    "translator-adapter",
     "schema",
     "system",
     "eval-result",

@@ -97,6 +97,24 @@ class AnthropicSummarizer:
             return self._result(message, latency_ms, budget, paid)
         raise ValueError("summarize needs at least one output budget")
 
+    def complete(
+        self, system: str, messages: list[dict[str, Any]], max_tokens: int, *, deadline: float | None = None
+    ) -> SummaryResult:
+        """One Messages API call with another prompt (the distillation's), through the same client, retries and
+        error handling as a summary; raises SummarizerError (with the tokens paid) for an unfinished answer."""
+        started = time.perf_counter()
+        client = self._client_before(deadline)
+        params = {"model": self.model_id, "max_tokens": max_tokens, "system": system, "messages": messages}
+        message = self._call(functools.partial(client.messages.create, **params), client)
+        return self._result(message, round((time.perf_counter() - started) * 1000), max_tokens)
+
+    def count_tokens(self, system: str, messages: list[dict[str, Any]]) -> int:
+        """Input tokens of a request, counted by the Messages API's count_tokens; raises SummarizerError."""
+        counted = self._call(
+            lambda: self._client.messages.count_tokens(model=self.model_id, system=system, messages=messages)
+        )
+        return int(counted.input_tokens)
+
     def _client_before(self, deadline: float | None) -> Any:
         """The client with a per-try timeout and a number of retries whose total (tries plus the SDK's backoff)
         ends before `deadline`; a server's retry-after longer than that backoff can still overrun it."""

@@ -21,7 +21,7 @@ from functions.stores.dynamo import plain
 from functions.stores.exports import ExportArchives
 from functions.stores.records import RecordStore
 from functions.stores.sessions import DELETING, SessionStore
-from schemas.contracts import LINEAGE_FIELDS
+from schemas.contracts import ADAPTER_FIELD, LINEAGE_FIELDS
 from schemas.user_data import ExportLink
 
 FORMAT = "session-summary-pipeline/export/1"
@@ -41,7 +41,7 @@ SUMMARY_FIELDS = (
 
 
 def _lineage(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: item[name] for name in LINEAGE_FIELDS if name in item}
+    return {name: item[name] for name in (*LINEAGE_FIELDS, ADAPTER_FIELD) if name in item}
 
 
 class Exporter:

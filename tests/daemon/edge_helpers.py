@@ -48,6 +48,9 @@ class SlowTranslator:
     def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
         return self.inner.translate(summary_id, summary_text, systems, checkpoint=self._slowly(checkpoint))
 
+    def adapter_versions(self) -> dict[str, str]:
+        return dict(self.inner.adapter_versions())
+
     def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         return self.inner.translate_many(jobs, checkpoint=self._slowly(checkpoint), batch_size=batch_size)
 

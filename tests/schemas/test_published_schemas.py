@@ -193,6 +193,24 @@ EXAMPLES: dict[str, tuple[dict, dict]] = {
     "EmbeddingStored": ({"summary_id": "s-1", "embedding_version": MODEL}, {"summary_id": ""}),
     "QueryEmbeddingStored": ({"query_id": "q-1", "embedding_version": MODEL}, {"query_id": "q 1"}),
     "HeartbeatReply": ({"embedding_version": MODEL, "changed": True, "reembed_request_id": "rf-1"}, {"changed": None}),
+    "DistillRequest": ({"summary_id": "s-1", "system": "planner", "estimate": True}, {"system": "Planner!"}),
+    "DistillAnswer": (
+        {
+            "summary_id": "s-1",
+            "system": "planner",
+            "schema_version": "schema:1",
+            "model_id": "claude-haiku-4-5",
+            "estimate": False,
+            "input_tokens": 1500,
+            "output_tokens": 120,
+            "max_output_tokens": 2048,
+            "cost_usd": 0.0021,
+            "text": '{"tasks": []}',
+            "document": {"tasks": []},
+            "problems": [],
+        },
+        {"max_output_tokens": None},
+    ),
     "RecordChange": (CHANGE, {"change": "renamed"}),
     "ChangePage": ({"items": [CHANGE], "next": "7", "more": False}, {"items": [{**CHANGE, "seq": 0}]}),
     "DeletionRequest": ({"task": "session", "session_id": "s-1"}, {"task": "user"}),
@@ -243,6 +261,7 @@ REPLIES = {
     "EmbeddingStored",
     "QueryEmbeddingStored",
     "HeartbeatReply",
+    "DistillAnswer",
 }
 
 

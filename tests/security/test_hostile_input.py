@@ -1009,6 +1009,21 @@ def test_heartbeats_that_must_not_be_recorded(stack, client, tokens, world, body
     assert response.status_code in (400, 422), response.text
 
 
+@HYPOTHESIS
+@given(
+    body=st.one_of(
+        json_values,
+        st.builds(lambda s, n: {"summary_id": s, "system": n}, st.text(max_size=80), st.text(max_size=80)),
+        st.builds(lambda n: {"summary_id": "no-such-summary", "system": n, "estimate": True}, st.just("planner")),
+    )
+)
+def test_distillation_requests_that_must_not_reach_the_model(stack, client, tokens, world, body):
+    response = refused(
+        stack, client, "POST /edge/distill", "POST", "/edge/distill", token=tokens["edge"], body=dumps(body)
+    )
+    assert 400 <= response.status_code < 500, response.text
+
+
 # ----- known: ids longer than DynamoDB keys allow reach the table unchecked -----
 def test_edge_record_with_an_oversized_system_name(stack, client, tokens, world):
     refused(

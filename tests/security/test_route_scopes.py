@@ -50,6 +50,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "PUT /edge/summaries/{summary_id}/embedding": frozenset({"edge"}),
     "PUT /edge/queries/{query_id}/embedding": frozenset({"edge"}),
     "PUT /edge/heartbeat": frozenset({"edge"}),
+    "POST /edge/distill": frozenset({"edge"}),
 }
 PUBLIC_ROUTES = {"GET /", "GET /dashboard/{asset}"}
 SCOPES = ("ingest", "read", "refresh", "edit", "delete", "edge")

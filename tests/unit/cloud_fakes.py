@@ -905,6 +905,21 @@ class FakeSummarizer:
     fail_submit: Exception | None = None
     retry_budgets: tuple[int, ...] = (8192,)
     budgets: list[Sequence[int] | None] = field(default_factory=list)
+    model_id: str = "claude-haiku-4-5"
+    prompts: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)  # complete's (system, messages)
+    counted_tokens: int | None = 1500  # None: the provider cannot count
+
+    def complete(self, system: str, messages: list[dict[str, Any]], max_tokens: int) -> SummaryResult:
+        self.prompts.append((system, messages))
+        answer = self.script.pop(0) if self.script else summary_result("{}", self.model_id)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def count_tokens(self, system: str, messages: list[dict[str, Any]]) -> int:
+        if self.counted_tokens is None:
+            raise SummarizerError("bedrock client error: count_tokens is not supported", retryable=False)
+        return self.counted_tokens
 
     def summarize(
         self, session: Session, *, budgets: Sequence[int] | None = None, deadline: float | None = None
@@ -1029,8 +1044,18 @@ class ApiWorld:
     index_file: FakeIndexFile = field(default_factory=FakeIndexFile)
     wait_seconds: float = 0.5
     online_seconds: int = 180
+    summarizer: FakeSummarizer = field(default_factory=FakeSummarizer)
+    made_once: dict[str, dict[str, Any]] = field(default_factory=dict)  # distillation key -> the call's result
+
+    def once(self, key: dict[str, str], call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Powertools idempotency in memory: a key's call runs once, and a failed call is not remembered."""
+        name = json.dumps(key, sort_keys=True)
+        if name not in self.made_once:
+            self.made_once[name] = call()
+        return self.made_once[name]
 
     def __post_init__(self) -> None:
+        from functions.api.distill import DistillService
         from functions.api.edge_status import EdgeStatus
         from functions.api.edge_sync import EdgeSync
         from functions.api.embedding_sync import EmbeddingSync
@@ -1054,6 +1079,7 @@ class ApiWorld:
         self.reads = Reads(self.sessions, self.records, self.registry, self.usage, self.changes, self.edge_status)
         self.edits = RecordEdits(self.sessions, self.records, self.registry)
         self.edge = EdgeSync(self.sessions, self.records, self.registry, self.refresh)
+        self.distill = DistillService(self.sessions, self.registry, self.usage, lambda: self.summarizer, self.once)
         self.embedding_sync = EmbeddingSync(
             self.sessions, self.registry, self.embeddings, self.query_embeddings, self.refresh
         )

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
@@ -307,6 +308,7 @@ class FakeModelInfo:
 class FakeTranslation:
     system: str
     document: dict[str, Any]
+    lineage: Any = None  # names the adapter it was made with, as a Translation's lineage does
 
 
 @dataclass
@@ -320,6 +322,10 @@ class FakeTranslator:
     started: threading.Event = field(default_factory=threading.Event)
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
     batches: list[list[str]] = field(default_factory=list)  # the summary ids of each translate_many call
+    adapters: dict[str, str] = field(default_factory=dict)  # system -> adopted adapter version
+
+    def adapter_versions(self) -> dict[str, str]:
+        return dict(self.adapters)
 
     @property
     def model_version(self) -> str:
@@ -333,7 +339,14 @@ class FakeTranslator:
             if checkpoint is not None and checkpoint():
                 raise Cancelled("generation stopped")
         self.calls.append((summary_id, [s.name for s in systems]))
-        return [FakeTranslation(s.name, {"summary": summary_text, "system": s.name}) for s in systems]
+        return [
+            FakeTranslation(
+                s.name,
+                {"summary": summary_text, "system": s.name},
+                SimpleNamespace(translator_adapter_version=self.adapters.get(s.name)),
+            )
+            for s in systems
+        ]
 
     def translate_many(
         self, jobs: Sequence[Any], *, checkpoint: Callable[[], bool] | None, batch_size: int | None = None

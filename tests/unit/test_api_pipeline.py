@@ -147,7 +147,16 @@ def test_translate_ms_and_summarized_at_are_shown(world):
 @pytest.fixture
 def api(world):
     app = resolver(
-        Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync, world.edits, world.edge_status)
+        Api(
+            world.reads,
+            world.search,
+            world.refresh,
+            world.edge,
+            world.embedding_sync,
+            world.edits,
+            world.edge_status,
+            world.distill,
+        )
     )
 
     def call(method: str, path: str, scopes: str = "read", body=None) -> tuple[int, dict]:

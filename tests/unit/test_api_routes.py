@@ -56,7 +56,16 @@ def world() -> ApiWorld:
 @pytest.fixture
 def api(world):
     app = resolver(
-        Api(world.reads, world.search, world.refresh, world.edge, world.embedding_sync, world.edits, world.edge_status)
+        Api(
+            world.reads,
+            world.search,
+            world.refresh,
+            world.edge,
+            world.embedding_sync,
+            world.edits,
+            world.edge_status,
+            world.distill,
+        )
     )
 
     def call(method: str, path: str, **event) -> tuple[int, dict | str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from functions.api.routers import dashboard, edge, edits, reads, refresh, search
+from functions.api.routers import dashboard, distill, edge, edits, reads, refresh, search
 from functions.api.wiring import Api
 from functions.http.responses import register_error_handlers
 
@@ -18,4 +18,5 @@ def resolver(api: Api) -> APIGatewayHttpResolver:
     app.include_router(search.build(api.search))
     app.include_router(refresh.build(api.refresh))
     app.include_router(edge.build(api.edge, api.embeddings, api.edge_status))
+    app.include_router(distill.build(api.distill))
     return app
