@@ -30,8 +30,10 @@ def translator():
 
 @pytest.fixture(scope="module")
 def translations(translator):
-    systems = load_systems().systems
-    outcomes = translator.translate("real-1", SUMMARY, [systems[name] for name in SYSTEMS])
+    systems = [load_systems().systems[name] for name in SYSTEMS]
+    for system in systems:  # each prefix prefilled (or read from disk) first, as the worker prepares its systems
+        translator.prefix_cache(system, SUMMARY)
+    outcomes = translator.translate("real-1", SUMMARY, systems)
     assert all(isinstance(o, Translation) for o in outcomes), outcomes
     return {t.system: t for t in outcomes}
 
