@@ -49,7 +49,7 @@ run: setup model blas
 
 # Two workers, one test file each at a time: most waits are on queues and servers, not the CPU.
 test: setup model browser blas tools lint
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=20
 
 # The cloud services over in-memory fakes: no moto, browser, SAM CLI or model; seconds.
 unit: setup
