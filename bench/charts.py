@@ -74,12 +74,16 @@ def translation(results: dict[str, Any], out: Path) -> Path:
 
     backfill = translator["backfill"]
     names = list(backfill["rows"])
-    bars = axes[3].bar(names, [backfill["rows"][n]["documents_per_minute"] for n in names], color="#55a868")
-    axes[3].bar_label(bars, fmt="%.1f", padding=2, fontsize=8)
-    axes[3].set_ylabel("documents per minute")
+    prefill = [backfill["rows"][n]["prefill_seconds"] for n in names]
+    decoding = [backfill["rows"][n]["decode_seconds"] for n in names]
+    axes[3].bar(names, prefill, color="#c4c4c4", label="prefill")
+    bars = axes[3].bar(names, decoding, bottom=prefill, color="#55a868", label="decoding")
+    axes[3].bar_label(bars, fmt="%.0f s", padding=2, fontsize=8)
+    axes[3].set_ylabel("seconds")
+    axes[3].legend(fontsize=8)
     axes[3].set_title(
         f"Backfill {backfill['summaries']} x {backfill['system']}: {backfill['ratio']:.2f}x "
-        f"(batch {backfill['rows']['batched']['batch_size']})",
+        f"(batch {backfill['rows']['batched']['batch_size']}; decoding {backfill['decode_ratio']:.2f}x)",
         fontsize=9,
     )
 

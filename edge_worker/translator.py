@@ -59,6 +59,7 @@ class TranslationStats(BaseModel):
     forward_passes: int = 0
     batch_size: int = 1
     seconds: float
+    prefill_seconds: float = 0.0  # of seconds, prefilling this document's own prompt tokens
     tokens_per_second: float
     host_seconds: float = 0.0  # matcher, masks and end-of-budget guard
     duplicates_suppressed: int = 0  # repeated array items rolled back while decoding (a sequence decoding alone)
@@ -457,6 +458,7 @@ class Translator:
                 forward_passes=decoding.forwards,
                 batch_size=batch,
                 seconds=round(seconds, 4),
+                prefill_seconds=round(decoding.prefill_seconds, 4),
                 tokens_per_second=round(len(decoding.tokens) / decode_seconds, 2),
                 host_seconds=round(decoding.constraint.mask_seconds, 6),
                 duplicates_suppressed=decoding.duplicates_suppressed,

@@ -82,6 +82,12 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     compare = sections["translation"]["data"]["compare"]["results"]
     ours = compare["ours as a logits processor (no fast-forward)"]
     assert ours["valid"] == ours["documents"] > 0 and ours["hit_cap"] == 0
+    backfill = sections["translation"]["data"]["backfill"]
+    assert backfill["rows"]["batched"]["batch_size"] > 1 and backfill["summary_tokens"] > 100  # section format
+    for row in backfill["rows"].values():
+        assert 0 < row["prefill_seconds"] < row["seconds"]
+        assert abs(row["prefill_seconds"] + row["decode_seconds"] - row["seconds"]) < 0.05
+    assert 0 <= backfill["same_documents"] <= backfill["summaries"] == 8
 
     cloud = sections["cloud"]["data"]
     by_design = {row["design"]: row for row in cloud["rows"]}
