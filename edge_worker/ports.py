@@ -78,6 +78,10 @@ class SystemLike(Protocol):
     @property
     def max_output_tokens(self) -> int: ...
 
+    def reads_nothing(self, summary: str) -> bool: ...
+
+    def empty_document(self) -> dict[str, Any]: ...
+
 
 class ModelInfoLike(Protocol):
     @property

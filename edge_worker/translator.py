@@ -271,7 +271,10 @@ class Translator:
         groups: dict[str | None, list[tuple[int, int]]] = {}
         for j, job in enumerate(jobs):
             for s, system in enumerate(job.systems):
-                groups.setdefault(self._adopted.get(system.name), []).append((j, s))
+                if system.reads_nothing(job.summary_text):
+                    outcomes[j][s] = self._empty(job, system)
+                else:
+                    groups.setdefault(self._adopted.get(system.name), []).append((j, s))
         try:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
@@ -464,6 +467,17 @@ class Translator:
                 duplicates_suppressed=decoding.duplicates_suppressed,
                 duplicates_dropped=dropped,
             ),
+        )
+
+    def _empty(self, job: TranslationJob, system: SystemLike) -> Translation:
+        """The system's empty document for a summary whose sections it reads all say "None." (no model run); its
+        lineage is the one a generated document would have, so reconcile sees it as current."""
+        return Translation(
+            summary_id=job.summary_id,
+            system=system.name,
+            document=system.empty_document(),
+            lineage=Lineage(**lineage_for(system, self.model_version, self._adopted.get(system.name))),
+            stats=TranslationStats(prompt_tokens_processed=0, generated_tokens=0, seconds=0.0, tokens_per_second=0.0),
         )
 
     def _cache_key(self, system: SystemLike) -> str:
