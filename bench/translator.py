@@ -539,6 +539,8 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         "decoding in a batch).",
         "",
     ]
+    if backfill.get("note"):
+        lines += [backfill["note"], ""]
     return lines
 
 
