@@ -90,6 +90,23 @@ def register_adapter(version: str, content: dict[str, Any]) -> str:
     return f"registered {stored.version_id} in the cloud registry"
 
 
+def forget_deleted_summaries() -> None:
+    """Drop distilled rows of summaries deleted in the cloud before they are trained on; says so when the cloud
+    cannot be asked (the daemon drops them on its next reconcile pass)."""
+    from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+    from edge_worker.cli_distill import _report_forgotten, api_settings
+    from edge_worker.config import ConfigError
+    from edge_worker.distill import forget_deleted
+    from edge_worker.tuning.data import distilled_systems
+
+    if not distilled_systems():
+        return
+    try:
+        _report_forgotten(forget_deleted(EdgeApi(*api_settings())))
+    except (ConfigError, ApiUnavailable, ApiRejected) as error:
+        _progress(f"distilled rows not checked against deletions in the cloud ({error})")
+
+
 def run_tune(args: argparse.Namespace) -> int:
     from edge_worker import model_store
     from edge_worker.translator import Translator, for_this_device
@@ -97,6 +114,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     system = _system(args)
+    forget_deleted_summaries()
     ref = args.model or str(model_store.prepare_default_model())
     _progress(f"loading model {ref}")
     model, tokenizer, info = model_store.load_model(ref)

@@ -71,6 +71,7 @@ class Translations:
         self.api, self.catalog, self.translator, self.records, self.search = api, catalog, translator, records, search
         self.status, self.model, self.stopping, self.abandon, self.on_done = status, model, stopping, abandon, on_done
         self.on_error, self.progress = on_error, progress
+        self.listed: set[str] | None = None  # the summary ids of the last complete reconcile pass
 
     def process(self, request: TranslateRequest) -> int:
         """Translate what the request needs and store it; returns how many systems were translated.
@@ -109,13 +110,15 @@ class Translations:
         return results
 
     def reconcile(self) -> int:
-        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them.
+        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them; a pass
+        that reaches the listing's end leaves the ids it saw in `listed`.
 
         A summary that fails is reported and the pass goes on; ApiUnavailable and Cancelled end the pass.
         """
-        done, token = 0, None
+        done, token, listed = 0, None, set()
         while not self.stopping.is_set():
             page = self.api.pending_page(token)
+            listed |= {item.summary_id for item in page.items}
             wanted = []
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
@@ -139,6 +142,7 @@ class Translations:
                         done += result
             token = page.next
             if not token:
+                self.listed = listed
                 break
         return done
 
