@@ -30,6 +30,12 @@ def register(subparsers: Any) -> None:
     tune.add_argument("--batch-size", type=int, default=defaults.batch_size)
     tune.add_argument("--max-seq-length", type=int, default=defaults.max_seq_length)
     tune.add_argument("--no-mask-prompt", action="store_true", help="learn the prompt tokens too")
+    tune.add_argument(
+        "--prompt",
+        choices=("zero-shot", "few-shot"),
+        default=defaults.prompt,
+        help=f"the prompt trained on and served with the adapter ({defaults.prompt}: without the worked examples)",
+    )
     tune.add_argument("--max-minutes", type=float, help="stop training after this long (the adapter so far is kept)")
     tune.add_argument("--eval-limit", type=int, help="score on the first N held-out examples (default: all)")
     tune.add_argument("--max-tokens", type=int, help="cap below the system's max_output_tokens when scoring")
@@ -58,6 +64,7 @@ def _settings(args: argparse.Namespace) -> Any:
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         mask_prompt=not args.no_mask_prompt,
+        prompt=args.prompt,
     )
 
 

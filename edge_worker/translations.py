@@ -122,8 +122,9 @@ class Translations:
             wanted = []
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
+                adapters = self._adapters()
                 missing = systems_to_translate(
-                    self.catalog.current(), stored, self.translator.model_version, False, self._adapters()
+                    self._served(self.catalog.current()), stored, self.translator.model_version, False, adapters
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
                     wanted.append(
@@ -202,8 +203,9 @@ class Translations:
             return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
+        adapters = self._adapters()
         todo = systems_to_translate(
-            self._requested(request), stored, self.translator.model_version, refresh, self._adapters()
+            self._served(self._requested(request)), stored, self.translator.model_version, refresh, adapters
         )
         if not refresh:
             self._embed(request, summary, force=False)
@@ -257,6 +259,11 @@ class Translations:
     def _adapters(self) -> Mapping[str, str]:
         """system -> the LoRA adapter version the translator applies to it."""
         return self.translator.adapter_versions()
+
+    def _served(self, systems: list[SystemDefinition]) -> list[SystemDefinition]:
+        """The systems as the translator prompts them (after _adapters read the adoptions): their lineage is the
+        records' lineage."""
+        return [self.translator.served(system) for system in systems]
 
     def _requested(self, request: TranslateRequest) -> list[SystemDefinition]:
         """The one system a request names (if still defined), else every current system."""

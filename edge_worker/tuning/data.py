@@ -78,13 +78,15 @@ def read_distilled(system: str) -> Iterator[dict[str, Any]]:
 def training_examples(system: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """({"summary", "expected"} examples to train on, what they are: counts and sha256 of each source).
 
-    Distilled rows made for another schema version than the system's current one are left out.
+    The held-out `eval` split is never trained on: distilled rows whose text is one of its summaries are left out,
+    as are rows made for another schema version than the system's current one.
     """
     labelled = [{"summary": e["summary"], "expected": e["expected"]} for e in system.examples_for(TRAIN_SPLIT)]
+    held_out = {example["summary"].strip() for example in system.examples_for(EVAL_SPLIT)}
     distilled = [
         {"summary": row["text"], "expected": row["document"]}
         for row in read_distilled(system.name)
-        if row.get("schema_version") == system.schema_version
+        if row.get("schema_version") == system.schema_version and row["text"].strip() not in held_out
     ]
     data = {
         "train_examples": len(labelled),
