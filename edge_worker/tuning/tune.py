@@ -123,13 +123,23 @@ def train_trial(
 ) -> Trial:
     """Train an adapter for `system` on `translator`'s model into `folder`, in the prompt `settings.prompt` names
     (the translator serves the system with that prompt while the adapter is applied). `deadline` (time.perf_counter() seconds) or `train_budget` (seconds from the start of training)
-    ends training early. Raises ValueError when the system has no training data."""
+    ends training early. Raises ValueError when the system has no training data (or none fits max_seq_length)."""
     examples, data = training_examples(system)
     if not examples:
         raise ValueError(f"system {system.name!r} has no training examples (train split or distilled data)")
     translator.use_adapters({})
     prompt = translator.prompt_for(served_system(system, settings.prompt))
     sequences = token_sequences(prompt, translator.tokenizer, examples, settings.mask_prompt)
+    # mlx-lm cuts sequences at max_seq_length: one whose answer would be cut away whole has nothing to learn (NaN).
+    fitting = [(tokens, offset) for tokens, offset in sequences if offset < settings.max_seq_length - 1]
+    if len(fitting) < len(sequences):
+        progress(
+            f"{system.name}: {len(sequences) - len(fitting)} examples left out: their prompt fills "
+            f"max_seq_length {settings.max_seq_length}"
+        )
+    if not fitting:
+        raise ValueError(f"system {system.name!r}: no training example fits max_seq_length {settings.max_seq_length}")
+    sequences = fitting
     progress(f"{system.name}: training on {len(sequences)} examples ({settings.iters} iterations)")
     started = time.perf_counter()
     if train_budget is not None:

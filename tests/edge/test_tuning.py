@@ -189,3 +189,12 @@ def test_one_translator_tunes_several_systems_in_turn(home, translator):
     assert first.version is None and len(first.losses) == 3 and not (home / "adapters").exists()
     second = tune_system(translator, TASKS, SETTINGS, min_gain=-1.0)
     assert second.adopted and adopted_adapters() == {"tasks": second.version}
+
+
+def test_examples_whose_answer_would_be_cut_away_are_left_out_not_trained_on_as_nan(home, translator, tmp_path):
+    from edge_worker.tuning.tune import train_trial
+
+    said: list[str] = []
+    with pytest.raises(ValueError, match="no training example fits max_seq_length 8"):
+        train_trial(translator, NOTES, replace(SETTINGS, max_seq_length=8), tmp_path / "a", progress=said.append)
+    assert "2 examples left out" in said[0]
