@@ -21,6 +21,12 @@ from edge_worker.tuning.data import (
 from schemas.edge_api import DistillAnswer, DistillRequest, EdgeSummary, PendingPage
 
 
+class SummaryReader(Protocol):
+    """The edge API's summary read (GET /edge/summaries/{id}): ApiRejected 404/410 once a summary is deleted."""
+
+    def summary(self, summary_id: str) -> EdgeSummary: ...
+
+
 class DistillApi(Protocol):
     """What distillation needs from edge_worker.api_client.EdgeApi."""
 
@@ -132,7 +138,7 @@ def distill(
     return report
 
 
-def forget_deleted(api: DistillApi, listed: set[str] | None = None) -> dict[str, int]:
+def forget_deleted(api: SummaryReader, listed: set[str] | None = None) -> dict[str, int]:
     """Drop every system's distilled rows whose summary the cloud answers 404/410 for (deleted, or being
     deleted); system -> rows dropped (systems with none left out).
 
