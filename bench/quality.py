@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.progress import progress
 
-FULL_EXAMPLES = 3  # positions 0, 6 and 12 of 20: about 27 documents, 7-14 minutes on this 2-core CPU
+FULL_EXAMPLES = 3  # positions 0, 6 and 12 of 20: 27 documents, 20 minutes at load 10 (under 10 when quiet)
 QUICK_EXAMPLES = 1
 QUICK_MAX_TOKENS = 48
 PROMPTS = ("zero-shot", "few-shot")
