@@ -113,6 +113,10 @@ class TranslatorLike(Protocol):
         """system name -> the LoRA adapter version applied to it (a system not named uses the base model)."""
         ...
 
+    def served(self, system: Any) -> Any:
+        """The system as it is prompted (the prompt of its adapter): what its records' lineage names."""
+        ...
+
     def translate(
         self, summary_id: str, summary_text: str, systems: Sequence[Any], *, checkpoint: Callable[[], bool] | None
     ) -> Sequence[TranslationLike]: ...

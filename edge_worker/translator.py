@@ -2,12 +2,14 @@
 
 Each system's stable prompt part (instructions, schema outline, worked examples) is prefilled once per
 (model version, prompt version, adapter) and its KV cache reused (edge_worker.prefix_cache); a summary costs only
-its own tokens and the closing ones. The (summary, system) pairs of a call decode together in batches, a batch
-holding only pairs whose systems use the same LoRA adapter (or none).
+its own tokens and the closing ones; a system with an adapter is prompted as the adapter was trained (`served`).
+The (summary, system) pairs of a call decode together in batches, a batch holding only pairs whose systems use the
+same LoRA adapter (or none).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +32,14 @@ from edge_worker.lora import Adapter, AdapterSwitch
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
-from edge_worker.prompting import PromptFormatError, SystemPrompt, build_system_prompt, chat_format, prompt_version
+from edge_worker.prompting import (
+    PromptFormatError,
+    SystemPrompt,
+    build_system_prompt,
+    chat_format,
+    prompt_version,
+    served_system,
+)
 from edge_worker.quality.items import ItemKeys, drop_duplicates
 from schemas.lineage import content_version
 
@@ -213,6 +222,14 @@ class Translator:
         self.adapters.add(adapter)
         self._adopted = {system: adapter.version}
 
+    def served(self, system: SystemLike) -> SystemLike:
+        """The system as this translator prompts it: in the prompt of the adapter applied to it (edge_worker.lora
+        Adapter.prompt; a zero-shot adapter leaves the worked examples out), as defined otherwise. Its prompt
+        version is the one records made with the adapter name in their lineage."""
+        version = self._adopted.get(system.name)
+        adapter = self.adapters.adapters.get(version) if version else None
+        return served_system(system, adapter.prompt) if adapter else system
+
     def refresh_adapters(self) -> None:
         """Re-read the adopted adapters (a new adoption applies from the next call)."""
         if self._adopted_source is not None:
@@ -265,6 +282,7 @@ class Translator:
         if seed is not None:
             mx.random.seed(seed)
         self.refresh_adapters()
+        jobs = [dataclasses.replace(job, systems=[self.served(system) for system in job.systems]) for job in jobs]
         size = max(1, batch_size or self.batch_size)
         fast = self.fast_forward if fast_forward is None else fast_forward
         outcomes: list[list[Outcome | None]] = [[None] * len(job.systems) for job in jobs]
@@ -350,7 +368,7 @@ class Translator:
         failures, versions = [], set()
         self.refresh_adapters()
         try:
-            for system in systems:
+            for system in map(self.served, systems):
                 try:
                     self._grammar(system)
                     prompt = self._prompt(system)
@@ -375,6 +393,7 @@ class Translator:
     def prefix_cache(self, system: SystemLike, summary_text: str) -> tuple[list[Any], list[int]]:
         """A private copy of the system's prefix KV cache, cut to what the summary's prompt shares with it, and
         the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
+        system = self.served(system)
         prompt = self._prompt(system)
         self.adapters.apply(self._adopted.get(system.name))
         try:
