@@ -78,7 +78,8 @@ def translation(results: dict[str, Any], out: Path) -> Path:
     decoding = [backfill["rows"][n]["decode_seconds"] for n in names]
     axes[3].bar(names, prefill, color="#c4c4c4", label="prefill")
     bars = axes[3].bar(names, decoding, bottom=prefill, color="#55a868", label="decoding")
-    axes[3].bar_label(bars, fmt="%.0f s", padding=2, fontsize=8)
+    axes[3].bar_label(bars, labels=[f"{a + b:.0f} s" for a, b in zip(prefill, decoding, strict=True)], fontsize=8)
+    axes[3].margins(y=0.15)
     axes[3].set_ylabel("seconds")
     axes[3].legend(fontsize=8)
     axes[3].set_title(

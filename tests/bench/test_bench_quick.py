@@ -83,7 +83,7 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     compare = sections["translation"]["data"]["compare"]["results"]
     ours = compare["ours as a logits processor (no fast-forward)"]
     assert ours["valid"] == ours["documents"] > 0 and ours["hit_cap"] == 0
-    backfill = sections["translation"]["data"]["backfill"]
+    backfill = sections["translation"]["data"]["translator"]["backfill"]
     assert backfill["rows"]["batched"]["batch_size"] > 1 and backfill["summary_tokens"] > 100  # section format
     for row in backfill["rows"].values():
         assert 0 < row["prefill_seconds"] < row["seconds"]
