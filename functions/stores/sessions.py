@@ -110,7 +110,8 @@ class SessionFilters:
 def _started_between(day_from: str | None, day_to: str | None) -> Any:
     """A key condition on started_at for sessions whose own day is within day_from..day_to (None: no bound)."""
     started = Key("started_at")
-    after_last = (date.fromisoformat(day_to) + timedelta(days=1)).isoformat() if day_to else None
+    last = date.fromisoformat(day_to) if day_to else None
+    after_last = (last + timedelta(days=1)).isoformat() if last and last < date.max else None  # 9999-12-31: no end
     if day_from and after_last:
         return started.between(day_from, after_last)  # no started_at equals a bare date, so the end is exclusive
     if day_from:
