@@ -24,12 +24,14 @@ PROMPTS = ("few-shot", "zero-shot")  # the prompt an adapter is trained and serv
 @dataclass(frozen=True)
 class Adapter:
     """One adapter's weights: module path -> (lora_a, lora_b), its scale (mlx-lm's lora_parameters.scale), and the
-    prompt it was trained on and is served with: "few-shot" (the system's worked examples shown) or "zero-shot"."""
+    prompt it was trained on and is served with: "few-shot" (the system's worked examples shown) or "zero-shot",
+    and that prompt's version when its registry entry names one (the adapter fits no other)."""
 
     version: str
     scale: float
     layers: dict[str, tuple[mx.array, mx.array]]
     prompt: str = "few-shot"
+    prompt_version: str | None = None
 
 
 def read_adapter(folder: Path, version: str) -> Adapter:

@@ -181,13 +181,14 @@ class Translator:
         self._load_adapter = load_adapter
         self._adopted: dict[str, str] = {}  # system -> adapter version applied to it
         self._refused: set[str] = set()  # adapter versions that could not be applied (reported once)
+        self._unfit: set[tuple[str, str]] = set()  # (system, adapter) trained on another prompt (reported once)
 
     # ----- adapters -----
     def adapter_versions(self) -> Mapping[str, str]:
         """system name -> the adapter version this translator applies to it (systems not named use none), after
-        reading the adoptions again."""
+        reading the adoptions again; an adapter found trained on another prompt version is left out."""
         self.refresh_adapters()
-        return dict(self._adopted)
+        return {system: version for system, version in self._adopted.items() if (system, version) not in self._unfit}
 
     def use_adapters(self, adopted: Mapping[str, str]) -> None:
         """Apply these adapters from now on (system -> version); an adapter made for another base model, or one
@@ -211,10 +212,11 @@ class Translator:
         from edge_worker.lora import load_adapter
         from edge_worker.model_store import ModelStoreError, adapter_entry
 
-        base = adapter_entry(version).get("base_model_version")
+        entry = adapter_entry(version)
+        base = entry.get("base_model_version")
         if base != self.model_version:
             raise ModelStoreError(f"adapter {version} was trained on {base}, not on {self.model_version}")
-        return load_adapter(version)
+        return dataclasses.replace(load_adapter(version), prompt_version=entry.get("translator_prompt_version"))
 
     def try_adapter(self, system: str, adapter: Adapter) -> None:
         """Apply `adapter` (read, not stored or adopted) to `system` alone until the next use_adapters call."""
@@ -226,9 +228,31 @@ class Translator:
         """The system as this translator prompts it: in the prompt of the adapter applied to it (edge_worker.lora
         Adapter.prompt; a zero-shot adapter leaves the worked examples out), as defined otherwise. Its prompt
         version is the one records made with the adapter name in their lineage."""
+        version = self._adapter_of(system)
+        return served_system(system, self.adapters.adapters[version].prompt) if version else system
+
+    def _adapter_of(self, system: SystemLike) -> str | None:
+        """The adapter version applied to `system`: its adopted one unless that was trained on another version of
+        the system's prompt (a changed definition), which is reported once and leaves the base model."""
         version = self._adopted.get(system.name)
         adapter = self.adapters.adapters.get(version) if version else None
-        return served_system(system, adapter.prompt) if adapter else system
+        if adapter is None or version is None:
+            return None
+        current = prompt_version(served_system(system, adapter.prompt))
+        if adapter.prompt_version in (None, current):
+            self._unfit.discard((system.name, version))
+            return version
+        if (system.name, version) not in self._unfit:
+            self._unfit.add((system.name, version))
+            logger.warning(
+                "adapter not applied: trained on another prompt version",
+                system=system.name,
+                adapter=version,
+                trained_prompt_version=adapter.prompt_version,
+                prompt_version=current,
+                fix=f"python -m edge_worker tune --system {system.name}",
+            )
+        return None
 
     def refresh_adapters(self) -> None:
         """Re-read the adopted adapters (a new adoption applies from the next call)."""
@@ -292,7 +316,7 @@ class Translator:
                 if system.reads_nothing(job.summary_text):
                     outcomes[j][s] = self._empty(job, system)
                 else:
-                    groups.setdefault(self._adopted.get(system.name), []).append((j, s))
+                    groups.setdefault(self._adapter_of(system), []).append((j, s))
         try:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
@@ -372,7 +396,7 @@ class Translator:
                 try:
                     self._grammar(system)
                     prompt = self._prompt(system)
-                    self.adapters.apply(self._adopted.get(system.name))
+                    self.adapters.apply(self._adapter_of(system))
                     key = self._cache_key(system)
                     prefill = functools.partial(self._prefill, checkpoint=self._base_model_checkpoint(checkpoint))
                     self.prefixes.get(key, prompt.prefix_tokens, prefill)
@@ -395,7 +419,7 @@ class Translator:
         the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
         system = self.served(system)
         prompt = self._prompt(system)
-        self.adapters.apply(self._adopted.get(system.name))
+        self.adapters.apply(self._adapter_of(system))
         try:
             cache = self.prefixes.copy_of(self._cache_key(system), prompt.prefix_tokens, self._prefill)
         finally:
@@ -495,13 +519,13 @@ class Translator:
             summary_id=job.summary_id,
             system=system.name,
             document=system.empty_document(),
-            lineage=Lineage(**lineage_for(system, self.model_version, self._adopted.get(system.name))),
+            lineage=Lineage(**lineage_for(system, self.model_version, self._adapter_of(system))),
             stats=TranslationStats(prompt_tokens_processed=0, generated_tokens=0, seconds=0.0, tokens_per_second=0.0),
         )
 
     def _cache_key(self, system: SystemLike) -> str:
         """The prefix cache's key: the prompt version, and the adapter that computed the cache when there is one."""
-        adapter = self._adopted.get(system.name)
+        adapter = self._adapter_of(system)
         version = prompt_version(system)
         return f"{version}@{adapter}" if adapter else version
 

@@ -184,6 +184,24 @@ def test_an_adapter_for_another_base_model_is_refused_and_the_system_uses_the_ba
     assert other.adapter_versions() == {} and outcome.lineage.translator_adapter_version is None
 
 
+def test_an_adapter_trained_on_another_version_of_the_prompt_is_not_applied_until_the_prompt_is_back(
+    home, translator, caplog
+):
+    version = tune_system(translator, NOTES, SETTINGS, min_gain=-1.0).version
+    changed = SystemDefinition.from_dict({**NOTES.to_dict(), "instructions": "Write the task's title, briefly."})
+    served = [translator.served(changed)]
+    [[outcome]] = translator.translate_many([TranslationJob("s1", "A note.", [changed])])
+    assert outcome.lineage.translator_adapter_version is None
+    assert outcome.lineage.translator_prompt_version == prompt_version(changed) == prompt_version(served[0])
+    assert translator.adapter_versions() == {}
+    stored = {"notes": {"version": 1, **outcome.lineage.model_dump(exclude_none=True)}}
+    assert systems_to_translate(served, stored, translator.model_version, False, translator.adapter_versions()) == []
+    assert [r.message for r in caplog.records].count("adapter not applied: trained on another prompt version") == 1
+
+    [[back]] = translator.translate_many([TranslationJob("s2", "A note.", [NOTES])])
+    assert back.lineage.translator_adapter_version == version and translator.adapter_versions() == {"notes": version}
+
+
 def test_one_translator_tunes_several_systems_in_turn(home, translator):
     first = tune_system(translator, NOTES, SETTINGS, min_gain=-1.0, adopt=None)  # measured only: nothing stored
     assert first.version is None and len(first.losses) == 3 and not (home / "adapters").exists()
