@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack.gateway import LocalHttpApi
-from local_stack.moto_process import QUEUE_MESSAGES_PATH, MotoServer
+from local_stack.moto_process import STORED_COUNTS_PATH, MotoServer
 from local_stack.persistence import Checkpoints, Counts, StateStore
 from local_stack.provision import ACCOUNT, REGION, Provisioned, aws_client, provision
 from local_stack.runtime import FunctionRuntime, Telemetry
@@ -220,15 +220,16 @@ class LocalStack:
 
     # ----- work in hand (tests wait on it instead of on the clock) -----
     def outstanding(self) -> dict[str, int]:
-        """Work the stack holds now, by queue and function: messages on the queues its pollers read (visible, in
-        flight or delayed) and invocations not yet returned. Only non-zero entries; stream records not yet read
-        are not seen here (`idle` waits for them)."""
-        with urllib.request.urlopen(f"{self.moto.url}{QUEUE_MESSAGES_PATH}", timeout=30) as response:
-            by_name = json.loads(response.read())
+        """Work the stack holds now, by function: messages on the queues its pollers read for it (visible, in
+        flight or delayed) and its invocations not yet returned. Only non-zero entries; stream records not yet
+        read are not seen here (`idle` waits for them)."""
+        with urllib.request.urlopen(f"{self.moto.url}{STORED_COUNTS_PATH}", timeout=30) as response:
+            queued = json.loads(response.read())["queues"]
         work = {}
         for poller in self.pollers:
             if isinstance(poller, QueuePoller):
-                work[poller.function] = len(by_name.get(poller.queue_url.rstrip("/").rsplit("/", 1)[1], []))
+                name = poller.queue_url.rstrip("/").rsplit("/", 1)[1]
+                work[poller.function] = work.get(poller.function, 0) + queued.get(name, 0)
         for name, runtime in self.runtimes.items():
             work[name] = work.get(name, 0) + runtime.running
         return {name: count for name, count in work.items() if count}

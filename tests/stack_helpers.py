@@ -102,6 +102,12 @@ def wait_for_stack(stack: LocalStack, condition: Callable[[], Any], busy: Callab
         time.sleep(0.1)
 
 
+def settle(stack: LocalStack, busy: Callable[[], Any] | None = None) -> None:
+    """Wait until the stack is idle and `busy` (work outside it, e.g. an edge worker's) is falsy."""
+    while (busy and busy()) or not stack.idle():
+        time.sleep(0.1)
+
+
 def queue_messages(stack: LocalStack, logical_id: str) -> int:
     attrs = stack.client("sqs").get_queue_attributes(
         QueueUrl=stack.resolved(logical_id),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from edge_worker.api_client import EdgeApi
 from edge_worker.cli import main
@@ -36,7 +36,7 @@ def test_distill_prices_first_keeps_valid_answers_and_never_pays_twice(tmp_path,
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         for number in (1, 2):
             assert ingest.post("/sessions", json=session_body(f"distill-{number}")).status_code == 202
-        wait_for(lambda: all(_status(ingest, f"distill-{n}") == "SUMMARIZED" for n in (1, 2)), timeout=180)
+        wait_for_stack(stack, lambda: all(_status(ingest, f"distill-{n}") == "SUMMARIZED" for n in (1, 2)))
         edge_token = make_token(stack, ["edge"], name="edge")
         EdgeApi(stack.api_url, edge_token).put_system("planner", PLANNER.to_dict())
         backend.script([reply(f"```json\n{json.dumps(VALID)}\n```"), reply('{"tasks": "not a list"}')], when=ASKED)
