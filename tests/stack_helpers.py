@@ -6,6 +6,7 @@ import contextlib
 import json
 import multiprocessing
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 
 from functions.stores.tokens import TokenStore
 from local_stack.messages_server import ScriptedBackend, start_messages_server
+from local_stack.moto_process import STORED_COUNTS_PATH
 from local_stack.stack import LocalStack, StackOptions
 from schemas.contracts import SummaryRecord
 
@@ -86,7 +88,9 @@ class StackIdle(AssertionError):
     """The stack ran out of work before a condition held."""
 
 
-def wait_for_stack(stack: LocalStack, condition: Callable[[], Any], busy: Callable[[], Any] | None = None) -> Any:
+def wait_for_stack(
+    stack: LocalStack, condition: Callable[[], Any], busy: Callable[[], Any] | None = None, interval: float = 0.2
+) -> Any:
     """Poll `condition` while the stack has work in hand; return its value once truthy. Fails as soon as the stack
     is idle (LocalStack.idle) and `busy` (work outside the stack, e.g. an edge worker's) is falsy with the condition
     still unmet: the wait follows the work, however slow a loaded machine makes it, not a clock."""
@@ -99,13 +103,20 @@ def wait_for_stack(stack: LocalStack, condition: Callable[[], Any], busy: Callab
             if value:
                 return value
             raise StackIdle("the stack has no work left and the condition is still not met")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def settle(stack: LocalStack, busy: Callable[[], Any] | None = None) -> None:
     """Wait until the stack is idle and `busy` (work outside it, e.g. an edge worker's) is falsy."""
     while (busy and busy()) or not stack.idle():
         time.sleep(0.1)
+
+
+def queued(stack: LocalStack, *logical_ids: str) -> int:
+    """Messages on these queues of the stack, whether visible, in flight or delayed."""
+    with urllib.request.urlopen(f"{stack.moto.url}{STORED_COUNTS_PATH}", timeout=30) as response:
+        counts = json.loads(response.read())["queues"]
+    return sum(counts[stack.resolved(logical_id).rstrip("/").rsplit("/", 1)[1]] for logical_id in logical_ids)
 
 
 def queue_messages(stack: LocalStack, logical_id: str) -> int:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from stack_helpers import make_token, queue_messages
+from stack_helpers import make_token, queued
 
 from edge_worker.config import EdgeConfig
 from edge_worker.runtime import build_worker
@@ -41,9 +41,9 @@ EDGE_QUEUES = ("EdgeQueue", "BackfillQueue", "QueryQueue")
 
 
 def edge_busy(stack, *workers: EdgeWorker) -> Callable[[], bool]:
-    """Work the edge holds (for stack_helpers.wait_for_stack): messages on its queues, visible or being worked on,
-    and uploads waiting in the workers' outboxes."""
-    return lambda: any(queue_messages(stack, queue) for queue in EDGE_QUEUES) or any(w.outbox.size() for w in workers)
+    """Work the edge holds (for stack_helpers.wait_for_stack): messages on its queues, whether visible, being worked
+    on or delayed, and uploads waiting in the workers' outboxes."""
+    return lambda: queued(stack, *EDGE_QUEUES) or any(w.outbox.size() for w in workers)
 
 
 class SlowTranslator:

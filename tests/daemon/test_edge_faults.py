@@ -90,7 +90,7 @@ def test_sigkill_mid_translation_then_restart_translates_each_once(tmp_path):
 
         second = start_worker(logs[1])
         try:
-            wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=busy)
+            wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=busy, interval=1)
             wait_for_stack(stack, lambda: queue_messages(stack, "EdgeQueue") == 0, busy=busy)
         finally:
             second.send_signal(signal.SIGTERM)

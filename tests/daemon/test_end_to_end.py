@@ -22,7 +22,7 @@ def test_sample_sessions_flow_to_schema_valid_system_json(tiny_translator, tmp_p
             views = [reader.get(f"/summaries/{s['session_id']}").json() for s in sample_sessions()]
             return views if all(len(v.get("records", [])) == len(systems) for v in views) else None
 
-        views = wait_for_stack(stack, all_translated, busy=edge_busy(stack, worker))
+        views = wait_for_stack(stack, all_translated, busy=edge_busy(stack, worker), interval=1)
         registry_models = reader.get("/registry", params={"kind": "translator-model"}).json()["items"]
         assert [m["version_id"] for m in registry_models] == [tiny_translator.model_version]
         for view in views:

@@ -31,7 +31,7 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
 
         with edge_worker(stack, slow, tmp_path / "edge", systems_dirs=[systems_dir], batch_size=1) as worker:
             busy = edge_busy(stack, worker)
-            wait_for_stack(stack, lambda: all(len(records(s)) == len(names) for s in SESSIONS), busy=busy)
+            wait_for_stack(stack, lambda: all(len(records(s)) == len(names) for s in SESSIONS), busy=busy, interval=1)
 
             slow.delay_s = 0.02  # from now on a translation takes seconds, as a real model's does
             nudge = json.loads((systems_dir / "nudge.json").read_text())
@@ -49,5 +49,5 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
             assert queue_messages(stack, "BackfillQueue") > 0, "the backfill finished before the user's refresh"
             assert records(SESSIONS[-1])["planner"] >= 1
 
-            wait_for_stack(stack, lambda: queue_messages(stack, "BackfillQueue") == 0, busy=busy)
+            wait_for_stack(stack, lambda: queue_messages(stack, "BackfillQueue") == 0, busy=busy, interval=1)
         reader.close()

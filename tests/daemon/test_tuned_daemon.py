@@ -69,7 +69,7 @@ def test_the_daemon_translates_with_the_adopted_adapter(tmp_path, monkeypatch):
 
         records = {
             record["system"]: record
-            for record in wait_for_stack(stack, translated, busy=edge_busy(stack, worker))["records"]
+            for record in wait_for_stack(stack, translated, busy=edge_busy(stack, worker), interval=1)["records"]
         }
         assert records["notes"]["translator_adapter_version"] == version
         assert "translator_adapter_version" not in records["tasks"]

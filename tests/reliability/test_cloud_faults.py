@@ -140,6 +140,7 @@ def _settle_and_retry_failures(stack, client: httpx.Client, expected: int) -> li
                 and sessions_by_status(stack).get("RECEIVED", 0) == 0
                 and queue_depth(stack, "SummarizeQueue") == 0
             ),
+            interval=1,
         )
         failed = [
             item["session_id"]["S"]
@@ -164,7 +165,9 @@ def _settle_and_retry_failures(stack, client: httpx.Client, expected: int) -> li
 
 def _kill_summarizer_mid_call(stack, backend, posted: threading.Event) -> None:
     """SIGKILL the summarize worker while its LLM call for one session hangs (a crashed Lambda)."""
-    wait_for_stack(stack, lambda: backend.calls_matching("marker-killed") >= 1, busy=lambda: not posted.is_set())
+    wait_for_stack(
+        stack, lambda: backend.calls_matching("marker-killed") >= 1, busy=lambda: not posted.is_set(), interval=0.1
+    )
     time.sleep(0.5)
     for pid in stack.runtimes["SummarizeFunction"].worker_pids():
         os.kill(pid, signal.SIGKILL)

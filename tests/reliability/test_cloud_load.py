@@ -54,6 +54,7 @@ def test_load_keeps_every_accepted_session_exactly_once():
                 sessions_by_status(stack).get("SUMMARIZED", 0) + queue_depth(stack, "SummarizeDLQ") >= accepted
                 and queue_depth(stack, "SummarizeQueue") == 0
             ),
+            interval=1,
         )
         total_s = time.perf_counter() - began
         statuses = sessions_by_status(stack)

@@ -56,7 +56,7 @@ def test_a_users_deletion_under_faults_leaves_nothing_and_takes_nothing_else(tmp
         schema = client.put("/edge/systems/planner", json=PLANNER).json()["schema_version"]  # no backfill yet
         with ThreadPoolExecutor(6) as pool:
             assert set(pool.map(lambda body: client.post("/sessions", json=body).status_code, mine + theirs)) == {202}
-        wait_for_stack(stack, lambda: _summarized(stack) == SESSIONS + OTHERS)
+        wait_for_stack(stack, lambda: _summarized(stack) == SESSIONS + OTHERS, interval=1)
         lineage = {"translator_model_version": "m", "translator_prompt_version": "p", "schema_version": schema}
         for body in mine[:RECORDS]:  # one at a time: the fault plan counts these transactions first
             upload = {"document": {"tasks": [], "events": []}, "lineage": lineage, "expected_version": 0}
@@ -99,11 +99,11 @@ def _finish(stack, client: httpx.Client) -> bool:
     """Follow the job to its end; if its work ended in the DLQ and the stack went idle, ask again as an operator
     would (True then)."""
     try:
-        wait_for_stack(stack, lambda: _status(client)["status"] == "done")
+        wait_for_stack(stack, lambda: _status(client)["status"] == "done", interval=0.5)
         return False
     except StackIdle:
         assert client.delete(f"/users/{USER}").status_code == 200  # the running job is resumed, not restarted
-        wait_for_stack(stack, lambda: _status(client)["status"] == "done")
+        wait_for_stack(stack, lambda: _status(client)["status"] == "done", interval=0.5)
         return True
 
 

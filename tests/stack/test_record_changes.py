@@ -182,7 +182,7 @@ def test_concurrent_changes_arrive_once_each_in_order_as_events_and_pages(stack,
     def ours() -> list[dict]:
         return [event for event in subscriber() if event["detail"]["seq"] > start]
 
-    wait_for_stack(stack, lambda: len(ours()) >= CHANGES)
+    wait_for_stack(stack, lambda: len(ours()) >= CHANGES, interval=0.5)
     events = ours()
     details = [RecordChange.model_validate(event["detail"]) for event in events]
     assert [d.seq for d in details] == [c.seq for c in polled]  # published once each, in feed order

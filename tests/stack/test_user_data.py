@@ -186,7 +186,7 @@ def test_a_session_deleted_while_it_is_summarized_is_not_brought_back(stack, cli
     user, marker = new_user(), f"marker-{uuid.uuid4().hex[:8]}"
     backend.script([hang(3), reply()], when=marker)
     body = post(client, "del-busy", user, text=f"Call the plumber {marker}")
-    wait_for_stack(stack, lambda: backend.calls_matching(marker) >= 1)  # the model is writing
+    wait_for_stack(stack, lambda: backend.calls_matching(marker) >= 1, interval=0.05)  # the model is writing
     assert client.delete("/sessions/del-busy").status_code == 202
     assert client.get("/summaries/del-busy").status_code == 404
     gone(stack, client, "del-busy")
