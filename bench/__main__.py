@@ -152,7 +152,7 @@ def run(
     def quality() -> dict[str, Any]:
         from bench import quality as quality_bench
 
-        data = quality_bench.run(quick)  # its TUNED_COLUMN: pass tuned_scores= once an adapter is measured
+        data = quality_bench.run(quick)
         charts.quality(data, out)
         return {"data": data}
 

@@ -47,6 +47,9 @@ class TimedTranslator:
     def adapter_versions(self) -> dict[str, str]:
         return dict(self.inner.adapter_versions())
 
+    def served(self, system: Any) -> Any:
+        return self.inner.served(system)
+
     def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         started = time.perf_counter()
         outcomes = self.inner.translate_many(jobs, checkpoint=checkpoint, batch_size=batch_size)

@@ -111,16 +111,15 @@ export class Api {
     return this.lookups.get(versionId);
   }
 
-  // GET /registry lists one kind, newest first: page through it until the version appears.
+  // GET /registry/{version_id}; a 404 means the entry is not there (yet).
   async findEntry(versionId) {
-    const kind = versionId.split(":")[0];
-    let next;
-    do {
-      const page = await this.registry(kind, next, 100);
-      for (const entry of page.items) this.entries.set(entry.version_id, entry);
-      if (this.entries.has(versionId)) return this.entries.get(versionId);
-      next = page.next;
-    } while (next);
-    return null;
+    try {
+      const entry = await this.get(`registry/${encodeURIComponent(versionId)}`);
+      this.entries.set(entry.version_id, entry);
+      return entry;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    }
   }
 }

@@ -2,7 +2,7 @@
 
 import { explainHistory, shortJson } from "./diff.js";
 import { formatTime, h, replace } from "./dom.js";
-import { lineageLinks } from "./lineage.js";
+import { RECORD_FIELDS, lineageLinks } from "./lineage.js";
 
 const SIGN = { added: "+", removed: "−", changed: "~" };
 
@@ -29,8 +29,7 @@ function historyEntry(entry) {
       h("span", { class: "author-badge", dataset: { author: entry.author || "edge" } },
         entry.author === "user" ? `edited by ${entry.author_name || "you"}` : "translated"),
       entry.request_id ? h("code", { class: "muted" }, entry.request_id) : null),
-    lineageLinks(entry, ["translator_model_version", "translator_prompt_version", "schema_version"],
-      `Lineage of version ${entry.version}`),
+    lineageLinks(entry, RECORD_FIELDS, `Lineage of version ${entry.version}`),
     h("ul", { class: "diff", "aria-label": `Changes in version ${entry.version}` }, lines));
 }
 

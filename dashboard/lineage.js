@@ -8,6 +8,7 @@ const LABELS = {
   summarizer_prompt_version: "summary prompt",
   translator_model_version: "translator model",
   translator_prompt_version: "translator prompt",
+  translator_adapter_version: "translator adapter",
   schema_version: "schema",
   definition_version: "system definition",
   embedding_version: "embedding model",
@@ -21,17 +22,21 @@ export function lineageLink(field, versionId) {
   return versionId ? navLink(entryHref(versionId), attrs, ...parts) : h("span", attrs, ...parts);
 }
 
+// Shown only when set: a record made without a LoRA adapter has no adapter version.
+const OPTIONAL = new Set(["translator_adapter_version"]);
+
 // The lineage fields of `item` (those named in `fields`) as a labelled group of links.
 export function lineageLinks(item, fields, label) {
   return h("div", { class: "badges", role: "group", "aria-label": label },
-    fields.map((field) => lineageLink(field, item[field])));
+    fields.filter((field) => item[field] || !OPTIONAL.has(field)).map((field) => lineageLink(field, item[field])));
 }
 
-const RECORD_FIELDS = ["translator_model_version", "translator_prompt_version", "schema_version"];
+export const RECORD_FIELDS = ["translator_model_version", "translator_prompt_version", "translator_adapter_version",
+  "schema_version"];
 
 // A record's lineage, plus the definition of its system as published now (`active`, from GET /systems).
 export function recordLineageLinks(record, active) {
-  return h("div", { class: "badges", role: "group", "aria-label": `${record.system} lineage` },
-    RECORD_FIELDS.map((field) => lineageLink(field, record[field])),
-    active ? lineageLink("definition_version", active.definition_version) : null);
+  const links = lineageLinks(record, RECORD_FIELDS, `${record.system} lineage`);
+  if (active) links.append(lineageLink("definition_version", active.definition_version));
+  return links;
 }

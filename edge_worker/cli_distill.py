@@ -43,15 +43,21 @@ def _confirm(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
+def _report_forgotten(dropped: dict[str, int]) -> None:
+    for name, rows in dropped.items():
+        _progress(f"{name}: dropped {rows} distilled row(s) of summaries deleted in the cloud")
+
+
 def run_distill(args: argparse.Namespace) -> int:
     from edge_worker.api_client import EdgeApi
     from edge_worker.cli_tune import _system
-    from edge_worker.distill import candidates, distill, estimate
+    from edge_worker.distill import candidates, distill, estimate, forget_deleted
 
     if args.count <= 0:
         raise CliError("--count must be positive")
     system = _system(args)
     api = EdgeApi(*api_settings())
+    _report_forgotten(forget_deleted(api))
     chosen = candidates(api, system, args.count)
     if not chosen:
         print(f"nothing to distill: every stored summary is already distilled for {system.name}")

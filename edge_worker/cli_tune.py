@@ -30,6 +30,12 @@ def register(subparsers: Any) -> None:
     tune.add_argument("--batch-size", type=int, default=defaults.batch_size)
     tune.add_argument("--max-seq-length", type=int, default=defaults.max_seq_length)
     tune.add_argument("--no-mask-prompt", action="store_true", help="learn the prompt tokens too")
+    tune.add_argument(
+        "--prompt",
+        choices=("zero-shot", "few-shot"),
+        default=defaults.prompt,
+        help=f"the prompt trained on and served with the adapter ({defaults.prompt}: without the worked examples)",
+    )
     tune.add_argument("--max-minutes", type=float, help="stop training after this long (the adapter so far is kept)")
     tune.add_argument("--eval-limit", type=int, help="score on the first N held-out examples (default: all)")
     tune.add_argument("--max-tokens", type=int, help="cap below the system's max_output_tokens when scoring")
@@ -58,6 +64,7 @@ def _settings(args: argparse.Namespace) -> Any:
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         mask_prompt=not args.no_mask_prompt,
+        prompt=args.prompt,
     )
 
 
@@ -90,6 +97,23 @@ def register_adapter(version: str, content: dict[str, Any]) -> str:
     return f"registered {stored.version_id} in the cloud registry"
 
 
+def forget_deleted_summaries() -> None:
+    """Drop distilled rows of summaries deleted in the cloud before they are trained on; says so when the cloud
+    cannot be asked (the daemon drops them on its next reconcile pass)."""
+    from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+    from edge_worker.cli_distill import _report_forgotten, api_settings
+    from edge_worker.config import ConfigError
+    from edge_worker.distill import forget_deleted
+    from edge_worker.tuning.data import distilled_systems
+
+    if not distilled_systems():
+        return
+    try:
+        _report_forgotten(forget_deleted(EdgeApi(*api_settings())))
+    except (ConfigError, ApiUnavailable, ApiRejected) as error:
+        _progress(f"distilled rows not checked against deletions in the cloud ({error})")
+
+
 def run_tune(args: argparse.Namespace) -> int:
     from edge_worker import model_store
     from edge_worker.translator import Translator, for_this_device
@@ -97,6 +121,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     system = _system(args)
+    forget_deleted_summaries()
     ref = args.model or str(model_store.prepare_default_model())
     _progress(f"loading model {ref}")
     model, tokenizer, info = model_store.load_model(ref)

@@ -1,6 +1,7 @@
 """Distillation on the edge: choose summaries not yet distilled for a system, price the run before it is paid,
 ask the cloud model (POST /edge/distill) for each, and keep the schema-valid answers as training data in
-$SSP_HOME/training/<system>/distilled.jsonl."""
+$SSP_HOME/training/<system>/distilled.jsonl. A row lives as long as its summary: `forget_deleted` drops the rows of
+summaries the cloud no longer has (a deleted session or user)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge_worker.ports import SystemLike
-from edge_worker.tuning.data import distilled_path, read_distilled
+from edge_worker.tuning.data import (
+    distilled_lock,
+    distilled_path,
+    distilled_systems,
+    drop_distilled,
+    read_distilled,
+)
 from schemas.edge_api import DistillAnswer, DistillRequest, EdgeSummary, PendingPage
+
+
+class SummaryReader(Protocol):
+    """The edge API's summary read (GET /edge/summaries/{id}): ApiRejected 404/410 once a summary is deleted."""
+
+    def summary(self, summary_id: str) -> EdgeSummary: ...
 
 
 class DistillApi(Protocol):
@@ -118,11 +131,34 @@ def distill(
             "model": answer.model_id,
             "schema_version": answer.schema_version,
         }
-        with path.open("a", encoding="utf-8") as handle:
+        with distilled_lock(system.name), path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
         report.kept.append(summary_id)
         progress(f"{number}/{len(summary_ids)} {summary_id}: kept")
     return report
+
+
+def forget_deleted(api: SummaryReader, listed: set[str] | None = None) -> dict[str, int]:
+    """Drop every system's distilled rows whose summary the cloud answers 404/410 for (deleted, or being
+    deleted); system -> rows dropped (systems with none left out).
+
+    `listed`: summary ids a complete listing of stored summaries just returned; those are kept without asking.
+    Raises ApiUnavailable before any file is changed when the API cannot be reached (ApiRejected for other refusals
+    too: nothing is dropped on a doubt).
+    """
+    from edge_worker.api_client import ApiRejected
+
+    ids = {system: {row["summary_id"] for row in read_distilled(system)} for system in distilled_systems()}
+    gone: set[str] = set()
+    for summary_id in sorted(set().union(*ids.values()) - (listed or set())):
+        try:
+            api.summary(summary_id)
+        except ApiRejected as error:
+            if error.status not in (404, 410):
+                raise
+            gone.add(summary_id)
+    dropped = {system: drop_distilled(system, gone & summary_ids) for system, summary_ids in ids.items()}
+    return {system: count for system, count in dropped.items() if count}
 
 
 def _validation_errors(system: Any, document: dict[str, Any]) -> list[str]:

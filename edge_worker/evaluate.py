@@ -39,7 +39,8 @@ def evaluate_system(
     """Translate each example of `split` (at most `limit`, in file order) and score it against its expectation.
 
     zero_shot_prompt: prompt without the system's worked examples. Raises EmptySplitError when the split holds no
-    example, ValueError for an unknown split. The result's `.f1` is item-level (micro-averaged).
+    example, ValueError for an unknown split. The result's `.f1` is item-level (micro-averaged); it names the prompt
+    and adapter versions that made the documents (an adapter is served in the prompt it was trained on).
     """
     examples = list(system.examples_for(split))[:limit] if limit is not None else list(system.examples_for(split))
     if not examples:
@@ -49,6 +50,7 @@ def evaluate_system(
     scores: list[ExampleScore] = []
     suppressed = dropped = 0
     generated = decode_seconds = 0.0
+    lineage = None  # what made the documents: the prompt served and the adapter, if any
     for index, example in enumerate(examples):
         if progress:
             progress(f"eval {system.name} {split} example {index + 1}/{len(examples)}")
@@ -74,7 +76,7 @@ def evaluate_system(
                 )
             )
             continue
-        stats = translation.stats
+        stats, lineage = translation.stats, translation.lineage
         counts = score_document(translation.document, expected, keys)
         stopped = stats.duplicates_suppressed + stats.duplicates_dropped
         suppressed += stats.duplicates_suppressed
@@ -102,7 +104,9 @@ def evaluate_system(
         if stats.tokens_per_second > 0:
             generated += stats.generated_tokens
             decode_seconds += stats.generated_tokens / stats.tokens_per_second
-    return _summary(translator, target, split, zero_shot_prompt, scores, suppressed, dropped, generated, decode_seconds)
+    return _summary(
+        translator, target, split, zero_shot_prompt, scores, suppressed, dropped, generated, decode_seconds, lineage
+    )
 
 
 def _summary(
@@ -115,6 +119,7 @@ def _summary(
     dropped: int,
     generated: float,
     decode_seconds: float,
+    lineage: Any = None,
 ) -> SystemEvaluation:
     count = len(scores)
     precision, recall, f1 = prf(
@@ -127,9 +132,9 @@ def _summary(
         split=split,  # type: ignore[arg-type]
         zero_shot=zero_shot_prompt,
         translator_model_version=translator.model_version,
-        translator_prompt_version=prompt_version(target),
+        translator_prompt_version=lineage.translator_prompt_version if lineage else prompt_version(target),
         schema_version=target.schema_version,
-        translator_adapter_version=getattr(translator, "adapter_version", None),
+        translator_adapter_version=lineage.translator_adapter_version if lineage else None,
         examples=count,
         valid_rate=round(sum(s.valid for s in scores) / count, 4),
         precision=round(precision, 4),

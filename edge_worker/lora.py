@@ -18,14 +18,18 @@ from mlx_lm.tuner.utils import remove_lora_layers
 
 from edge_worker.model_store import ADAPTER_CONFIG, ADAPTER_WEIGHTS, ModelStoreError, adapter_dir
 
+PROMPTS = ("few-shot", "zero-shot")  # the prompt an adapter is trained and served with
+
 
 @dataclass(frozen=True)
 class Adapter:
-    """One adapter's weights: module path -> (lora_a, lora_b), and its scale (mlx-lm's lora_parameters.scale)."""
+    """One adapter's weights: module path -> (lora_a, lora_b), its scale (mlx-lm's lora_parameters.scale), and the
+    prompt it was trained on and is served with: "few-shot" (the system's worked examples shown) or "zero-shot"."""
 
     version: str
     scale: float
     layers: dict[str, tuple[mx.array, mx.array]]
+    prompt: str = "few-shot"
 
 
 def read_adapter(folder: Path, version: str) -> Adapter:
@@ -43,7 +47,10 @@ def read_adapter(folder: Path, version: str) -> Adapter:
         if name.endswith(".lora_a"):
             module = name[: -len(".lora_a")]
             layers[module] = (arrays[name], arrays[f"{module}.lora_b"])
-    return Adapter(version, float(config["lora_parameters"]["scale"]), layers)
+    prompt = config.get("prompt", "few-shot")  # adapters made before the choice existed were few-shot
+    if prompt not in PROMPTS:
+        raise ModelStoreError(f"adapter {version}: unknown prompt {prompt!r} (known: {', '.join(PROMPTS)})")
+    return Adapter(version, float(config["lora_parameters"]["scale"]), layers, prompt)
 
 
 def load_adapter(version: str) -> Adapter:

@@ -78,6 +78,10 @@ class SystemLike(Protocol):
     @property
     def max_output_tokens(self) -> int: ...
 
+    def reads_nothing(self, summary: str) -> bool: ...
+
+    def empty_document(self) -> dict[str, Any]: ...
+
 
 class ModelInfoLike(Protocol):
     @property
@@ -107,6 +111,10 @@ class TranslatorLike(Protocol):
 
     def adapter_versions(self) -> Mapping[str, str]:
         """system name -> the LoRA adapter version applied to it (a system not named uses the base model)."""
+        ...
+
+    def served(self, system: Any) -> Any:
+        """The system as it is prompted (the prompt of its adapter): what its records' lineage names."""
         ...
 
     def translate(

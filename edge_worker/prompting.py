@@ -86,6 +86,11 @@ def zero_shot(system: SystemLike) -> SystemLike:
     return system if isinstance(system, ZeroShot) else ZeroShot(system)
 
 
+def served_system(system: SystemLike, prompt: str) -> SystemLike:
+    """The system as a prompt kind sees it: "zero-shot" (see ZeroShot) or "few-shot" (as defined)."""
+    return zero_shot(system) if prompt == "zero-shot" else system
+
+
 def prompt_content(system: SystemLike) -> dict[str, Any]:
     """What the translator-prompt registry entry names: everything in the system's stable prompt part."""
     return {

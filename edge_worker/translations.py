@@ -71,6 +71,7 @@ class Translations:
         self.api, self.catalog, self.translator, self.records, self.search = api, catalog, translator, records, search
         self.status, self.model, self.stopping, self.abandon, self.on_done = status, model, stopping, abandon, on_done
         self.on_error, self.progress = on_error, progress
+        self.listed: set[str] | None = None  # the summary ids of the last complete reconcile pass
 
     def process(self, request: TranslateRequest) -> int:
         """Translate what the request needs and store it; returns how many systems were translated.
@@ -109,18 +110,21 @@ class Translations:
         return results
 
     def reconcile(self) -> int:
-        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them.
+        """Find summarized sessions with a missing or outdated system JSON (a lost message), and do them; a pass
+        that reaches the listing's end leaves the ids it saw in `listed`.
 
         A summary that fails is reported and the pass goes on; ApiUnavailable and Cancelled end the pass.
         """
-        done, token = 0, None
+        done, token, listed = 0, None, set()
         while not self.stopping.is_set():
             page = self.api.pending_page(token)
+            listed |= {item.summary_id for item in page.items}
             wanted = []
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
+                adapters = self._adapters()
                 missing = systems_to_translate(
-                    self.catalog.current(), stored, self.translator.model_version, False, self._adapters()
+                    self._served(self.catalog.current()), stored, self.translator.model_version, False, adapters
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
                     wanted.append(
@@ -139,6 +143,7 @@ class Translations:
                         done += result
             token = page.next
             if not token:
+                self.listed = listed
                 break
         return done
 
@@ -198,8 +203,9 @@ class Translations:
             return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
+        adapters = self._adapters()
         todo = systems_to_translate(
-            self._requested(request), stored, self.translator.model_version, refresh, self._adapters()
+            self._served(self._requested(request)), stored, self.translator.model_version, refresh, adapters
         )
         if not refresh:
             self._embed(request, summary, force=False)
@@ -253,6 +259,11 @@ class Translations:
     def _adapters(self) -> Mapping[str, str]:
         """system -> the LoRA adapter version the translator applies to it."""
         return self.translator.adapter_versions()
+
+    def _served(self, systems: list[SystemDefinition]) -> list[SystemDefinition]:
+        """The systems as the translator prompts them (after _adapters read the adoptions): their lineage is the
+        records' lineage."""
+        return [self.translator.served(system) for system in systems]
 
     def _requested(self, request: TranslateRequest) -> list[SystemDefinition]:
         """The one system a request names (if still defined), else every current system."""

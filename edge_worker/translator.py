@@ -2,12 +2,14 @@
 
 Each system's stable prompt part (instructions, schema outline, worked examples) is prefilled once per
 (model version, prompt version, adapter) and its KV cache reused (edge_worker.prefix_cache); a summary costs only
-its own tokens and the closing ones. The (summary, system) pairs of a call decode together in batches, a batch
-holding only pairs whose systems use the same LoRA adapter (or none).
+its own tokens and the closing ones; a system with an adapter is prompted as the adapter was trained (`served`).
+The (summary, system) pairs of a call decode together in batches, a batch holding only pairs whose systems use the
+same LoRA adapter (or none).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +32,14 @@ from edge_worker.lora import Adapter, AdapterSwitch
 from edge_worker.model_thread import Cancelled
 from edge_worker.ports import ModelInfoLike, SystemLike
 from edge_worker.prefix_cache import PrefixCaches
-from edge_worker.prompting import PromptFormatError, SystemPrompt, build_system_prompt, chat_format, prompt_version
+from edge_worker.prompting import (
+    PromptFormatError,
+    SystemPrompt,
+    build_system_prompt,
+    chat_format,
+    prompt_version,
+    served_system,
+)
 from edge_worker.quality.items import ItemKeys, drop_duplicates
 from schemas.lineage import content_version
 
@@ -59,6 +68,7 @@ class TranslationStats(BaseModel):
     forward_passes: int = 0
     batch_size: int = 1
     seconds: float
+    prefill_seconds: float = 0.0  # of seconds, prefilling this document's own prompt tokens
     tokens_per_second: float
     host_seconds: float = 0.0  # matcher, masks and end-of-budget guard
     duplicates_suppressed: int = 0  # repeated array items rolled back while decoding (a sequence decoding alone)
@@ -212,6 +222,14 @@ class Translator:
         self.adapters.add(adapter)
         self._adopted = {system: adapter.version}
 
+    def served(self, system: SystemLike) -> SystemLike:
+        """The system as this translator prompts it: in the prompt of the adapter applied to it (edge_worker.lora
+        Adapter.prompt; a zero-shot adapter leaves the worked examples out), as defined otherwise. Its prompt
+        version is the one records made with the adapter name in their lineage."""
+        version = self._adopted.get(system.name)
+        adapter = self.adapters.adapters.get(version) if version else None
+        return served_system(system, adapter.prompt) if adapter else system
+
     def refresh_adapters(self) -> None:
         """Re-read the adopted adapters (a new adoption applies from the next call)."""
         if self._adopted_source is not None:
@@ -264,13 +282,17 @@ class Translator:
         if seed is not None:
             mx.random.seed(seed)
         self.refresh_adapters()
+        jobs = [dataclasses.replace(job, systems=[self.served(system) for system in job.systems]) for job in jobs]
         size = max(1, batch_size or self.batch_size)
         fast = self.fast_forward if fast_forward is None else fast_forward
         outcomes: list[list[Outcome | None]] = [[None] * len(job.systems) for job in jobs]
         groups: dict[str | None, list[tuple[int, int]]] = {}
         for j, job in enumerate(jobs):
             for s, system in enumerate(job.systems):
-                groups.setdefault(self._adopted.get(system.name), []).append((j, s))
+                if system.reads_nothing(job.summary_text):
+                    outcomes[j][s] = self._empty(job, system)
+                else:
+                    groups.setdefault(self._adopted.get(system.name), []).append((j, s))
         try:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
@@ -346,7 +368,7 @@ class Translator:
         failures, versions = [], set()
         self.refresh_adapters()
         try:
-            for system in systems:
+            for system in map(self.served, systems):
                 try:
                     self._grammar(system)
                     prompt = self._prompt(system)
@@ -371,6 +393,7 @@ class Translator:
     def prefix_cache(self, system: SystemLike, summary_text: str) -> tuple[list[Any], list[int]]:
         """A private copy of the system's prefix KV cache, cut to what the summary's prompt shares with it, and
         the prompt tokens still to prefill (for comparisons that decode with other decoders)."""
+        system = self.served(system)
         prompt = self._prompt(system)
         self.adapters.apply(self._adopted.get(system.name))
         try:
@@ -457,11 +480,23 @@ class Translator:
                 forward_passes=decoding.forwards,
                 batch_size=batch,
                 seconds=round(seconds, 4),
+                prefill_seconds=round(decoding.prefill_seconds, 4),
                 tokens_per_second=round(len(decoding.tokens) / decode_seconds, 2),
                 host_seconds=round(decoding.constraint.mask_seconds, 6),
                 duplicates_suppressed=decoding.duplicates_suppressed,
                 duplicates_dropped=dropped,
             ),
+        )
+
+    def _empty(self, job: TranslationJob, system: SystemLike) -> Translation:
+        """The system's empty document for a summary whose sections it reads all say "None." (no model run); its
+        lineage is the one a generated document would have, so reconcile sees it as current."""
+        return Translation(
+            summary_id=job.summary_id,
+            system=system.name,
+            document=system.empty_document(),
+            lineage=Lineage(**lineage_for(system, self.model_version, self._adopted.get(system.name))),
+            stats=TranslationStats(prompt_tokens_processed=0, generated_tokens=0, seconds=0.0, tokens_per_second=0.0),
         )
 
     def _cache_key(self, system: SystemLike) -> str:

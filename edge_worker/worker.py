@@ -1,9 +1,10 @@
 """The edge daemon: long-poll EdgeQueue, translate with the local model, store through the API.
 
 Its loops (threads): the queues (EdgeQueue first: new sessions and user refreshes; BackfillQueue only when it is
-empty), the outbox replay, reconcile (work a lost message left undone), and with an embedder the heartbeat and the
-search-query queue. All model work runs on one ModelThread; the messages received together decode as one batch,
-so the batch grows with the queue's depth (up to SQS's 10 messages per receive).
+empty), the outbox replay, reconcile (work a lost message left undone; then the distilled training rows of
+deleted summaries are dropped), and with an embedder the heartbeat and the search-query queue. All model work
+runs on one ModelThread; the messages received together decode as one batch, so the batch grows with the queue's
+depth (up to SQS's 10 messages per receive).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
 from edge_worker.delivery import Delivery
+from edge_worker.distill import forget_deleted
 from edge_worker.leases import QueueLeases
 from edge_worker.logs import logger
 from edge_worker.model_thread import Cancelled, ModelThread
@@ -334,6 +336,7 @@ class EdgeWorker:
         while not self.stop_event.is_set():
             try:
                 self.translations.reconcile()
+                self.forget_deleted_distillations()
             except ApiUnavailable as error:
                 self._error(f"reconcile: {error}")
             except Cancelled:
@@ -341,6 +344,14 @@ class EdgeWorker:
             except Exception as error:  # reported; the next pass tries again
                 self._error(f"reconcile: {type(error).__name__}: {error}")
             self.stop_event.wait(self.config.reconcile_seconds)
+
+    def forget_deleted_distillations(self) -> dict[str, int]:
+        """Drop the distilled training rows of summaries deleted in the cloud (edge_worker.distill.forget_deleted,
+        with the last reconcile pass's listing); system -> rows dropped."""
+        dropped = forget_deleted(self.api, self.translations.listed)
+        if dropped:
+            logger.info("distilled rows of deleted summaries dropped", systems=dropped)
+        return dropped
 
     def _heartbeat_loop(self) -> None:
         """A beat every heartbeat_seconds, and one as soon as the work changes (progress.changed)."""

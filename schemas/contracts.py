@@ -241,6 +241,11 @@ class SummaryRecord(Contract):
     batch_state: Literal["PENDING"] | None = None
     batch_submitted_at: Timestamp | None = None
     failed_batch_id: str | None = None
+    distill_keys: set[str] | None = Field(
+        default=None,
+        description="The idempotency keys (canonical JSON) of the distillation calls made for this summary; its "
+        "deletion removes their records.",
+    )
     # A deletion in progress: the user deletion job that marked it (none for a single session's DELETE).
     deletion_job: str | None = None
     deletion_requested_at: Timestamp | None = None

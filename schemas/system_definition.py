@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
+from schemas.summary_format import NOTHING, SECTIONS, says_nothing
 
 MAX_OUTPUT_TOKENS_LIMIT = 8192
 
@@ -124,6 +125,8 @@ class _DefinitionFile(BaseModel):
     version: str | None = None
     # Which fields of an array's items tell two items apart: {"tasks": ["title"], "topics": []} ([] = the item).
     key_fields: dict[str, list[str]] | None = None
+    # The summary sections this system reads; when each says "None.", its document is the empty one, no model run.
+    summary_sections: list[str] | None = Field(default=None, min_length=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +139,7 @@ class SystemDefinition:
     max_output_tokens: int
     version: str | None = None
     key_fields: dict[str, list[str]] | None = None
+    summary_sections: tuple[str, ...] | None = None
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -160,7 +164,18 @@ class SystemDefinition:
             data["version"] = self.version
         if self.key_fields is not None:
             data["key_fields"] = {path: list(fields) for path, fields in self.key_fields.items()}
+        if self.summary_sections is not None:
+            data["summary_sections"] = list(self.summary_sections)
         return data
+
+    def empty_document(self) -> dict[str, Any]:
+        """The document with each top-level array property empty and nothing else (an empty session's document)."""
+        return empty_document(self.schema)
+
+    def reads_nothing(self, summary: str) -> bool:
+        """True when the system names the summary sections it reads and each of them says "None." in `summary`:
+        its document is `empty_document()` without running the model."""
+        return self.summary_sections is not None and says_nothing(summary, self.summary_sections)
 
     def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
         """The examples of one split, in file order: each {"summary": str, "expected": JSON[, "split": str]}.
@@ -208,6 +223,8 @@ class SystemDefinition:
                 raise SystemDefinitionError(
                     where, f"examples[{index}].expected does not match the schema: {'; '.join(errors[:3])}"
                 )
+        for problem in summary_section_problems(parsed.output_schema, parsed.summary_sections, parsed.examples):
+            raise SystemDefinitionError(where, problem)
         return cls(
             name=parsed.name,
             description=parsed.description,
@@ -217,8 +234,37 @@ class SystemDefinition:
             max_output_tokens=parsed.max_output_tokens,
             version=parsed.version,
             key_fields=parsed.key_fields,
+            summary_sections=tuple(parsed.summary_sections) if parsed.summary_sections is not None else None,
             source=Path(source) if source is not None else None,
         )
+
+
+def summary_section_problems(schema: dict[str, Any], headings: list[str] | None, examples: list[_Example]) -> list[str]:
+    """Why `summary_sections` cannot be used: a heading the summarizer does not write, a schema whose empty
+    document (every required property an empty array) is not valid, or a labelled example whose sections all say
+    "None." but which expects something else (the gate would get it wrong)."""
+    if headings is None:
+        return []
+    unknown = [heading for heading in headings if heading not in SECTIONS]
+    if unknown:
+        return [f"summary_sections: {unknown[0]!r} is not a summary section (one of {', '.join(SECTIONS)})"]
+    empty = empty_document(schema)
+    errors = [_describe(error) for error in output_validator(schema).iter_errors(empty)]
+    if errors:
+        return [f"summary_sections: the empty document {json.dumps(empty)} does not match the schema: {errors[0]}"]
+    return [
+        f"summary_sections: examples[{index}] says {NOTHING!r} under {', '.join(headings)} but expects "
+        f"{json.dumps(example.expected)[:120]}, not an empty document"
+        for index, example in enumerate(examples)
+        if says_nothing(example.summary, headings)
+        and not (isinstance(example.expected, dict) and all(value == [] for value in example.expected.values()))
+    ]
+
+
+def empty_document(schema: dict[str, Any]) -> dict[str, Any]:
+    """{property: []} for each top-level property of `schema` whose type is "array"."""
+    properties = schema.get("properties", {})
+    return {name: [] for name, sub in properties.items() if isinstance(sub, dict) and sub.get("type") == "array"}
 
 
 def key_field_problems(schema: dict[str, Any], key_fields: dict[str, list[str]]) -> list[str]:

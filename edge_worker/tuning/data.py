@@ -3,8 +3,11 @@ translator's own system-first prompt, with the prompt masked (mlx-lm's (tokens, 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,41 @@ def distilled_path(system: str) -> Path:
     return training_dir(system) / "distilled.jsonl"
 
 
+@contextlib.contextmanager
+def distilled_lock(system: str) -> Iterator[Path]:
+    """Hold the system's training folder lock (a POSIX advisory lock on `.lock`): appending rows and rewriting the
+    file never interleave across processes (the `distill` command and the daemon). Yields distilled_path."""
+    folder = training_dir(system)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield distilled_path(system)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def distilled_systems() -> list[str]:
+    """The systems with a distilled.jsonl under $SSP_HOME/training."""
+    root = ssp_home() / "training"
+    return sorted(path.parent.name for path in root.glob("*/distilled.jsonl")) if root.is_dir() else []
+
+
+def drop_distilled(system: str, summary_ids: set[str]) -> int:
+    """Remove the system's distilled rows of these summaries (the file is replaced whole); returns rows removed."""
+    with distilled_lock(system) as path:
+        if not path.is_file():
+            return 0
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not line.strip() or json.loads(line)["summary_id"] not in summary_ids]
+        if len(kept) == len(lines):
+            return 0
+        scratch = path.with_name(path.name + ".tmp")
+        scratch.write_text("".join(kept), encoding="utf-8")
+        os.replace(scratch, path)
+        return len(lines) - len(kept)
+
+
 def read_distilled(system: str) -> Iterator[dict[str, Any]]:
     """The kept distillation rows of a system: {summary_id, text, document, model, schema_version}."""
     path = distilled_path(system)
@@ -40,13 +78,15 @@ def read_distilled(system: str) -> Iterator[dict[str, Any]]:
 def training_examples(system: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """({"summary", "expected"} examples to train on, what they are: counts and sha256 of each source).
 
-    Distilled rows made for another schema version than the system's current one are left out.
+    The held-out `eval` split is never trained on: distilled rows whose text is one of its summaries are left out,
+    as are rows made for another schema version than the system's current one.
     """
     labelled = [{"summary": e["summary"], "expected": e["expected"]} for e in system.examples_for(TRAIN_SPLIT)]
+    held_out = {example["summary"].strip() for example in system.examples_for(EVAL_SPLIT)}
     distilled = [
         {"summary": row["text"], "expected": row["document"]}
         for row in read_distilled(system.name)
-        if row.get("schema_version") == system.schema_version
+        if row.get("schema_version") == system.schema_version and row["text"].strip() not in held_out
     ]
     data = {
         "train_examples": len(labelled),

@@ -37,6 +37,7 @@ class TuneSettings:
     max_seq_length: int = 4096
     mask_prompt: bool = True
     seed: int = 0
+    prompt: str = "zero-shot"  # edge_worker.lora.PROMPTS: the prompt trained on, and served with the adapter
 
     def lora_parameters(self) -> dict[str, Any]:
         return {"rank": self.rank, "scale": self.scale, "dropout": 0.0}
@@ -80,6 +81,7 @@ def train_adapter(
     mx.random.seed(settings.seed)
     config: dict[str, Any] = {
         "fine_tune_type": "lora",
+        "prompt": settings.prompt,
         "num_layers": settings.num_layers,
         "lora_parameters": settings.lora_parameters(),
         "settings": asdict(settings),

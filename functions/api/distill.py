@@ -2,7 +2,8 @@
 
 The call goes through the summarizer's provider (functions.summarize.providers: Anthropic API, Bedrock or the local
 Messages server), is made once per (summary, system, schema, summary text) (Powertools idempotency, like the
-summarizer), and is counted in the usage table like a summary.
+summarizer), and is counted in the usage table like a summary. Each call's idempotency key is listed on the
+session item first, so deleting the session removes the answer kept in the idempotency table (functions.purge).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from functions.clock import utc_now
 from functions.errors import ClientError
@@ -29,8 +29,6 @@ from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(child=True)
 
-DISTILL_KEY_PREFIX = "distill"
-DISTILL_RECORD_DAYS = 365
 MAX_OUTPUT_TOKENS = 8192
 
 SYSTEM_PROMPT = """\
@@ -47,14 +45,6 @@ The document must validate against this JSON Schema:
 Answer with the JSON object alone: no prose, no code fences."""
 USER_TEMPLATE = "<summary>\n{summary}\n</summary>"
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
-
-
-def distill_idempotency_config() -> IdempotencyConfig:
-    """One cloud call per summary, system, schema and summary text, remembered a year."""
-    return IdempotencyConfig(
-        event_key_jmespath="[summary_id, system, schema_version, summary_key]",
-        expires_after_seconds=DISTILL_RECORD_DAYS * 24 * 3600,
-    )
 
 
 def build_prompt(definition: SystemDefinition, summary: str) -> tuple[str, list[dict[str, Any]]]:
@@ -133,7 +123,9 @@ class DistillService:
             "schema_version": definition.schema_version,
             "summary_key": f"{item['summary_key']}#{item['content_hash']}",
         }
-        made = self.once(key, lambda: self._call(completer, system, messages, max_tokens))
+        # Listed on the session before the call, so its deletion finds the record the call leaves.
+        self.sessions.add_distill_key(request.summary_id, key)
+        made = self.once(key, lambda: self._call(request.summary_id, completer, system, messages, max_tokens))
         document, problems = read_document(made["text"], definition)
         return DistillAnswer(
             **base,
@@ -165,8 +157,10 @@ class DistillService:
             return None
 
     def _call(
-        self, completer: Completer, system: str, messages: list[dict[str, Any]], max_tokens: int
+        self, summary_id: str, completer: Completer, system: str, messages: list[dict[str, Any]], max_tokens: int
     ) -> dict[str, Any]:
+        # Read again once Powertools holds the in-progress record: a purge either waits for it or came first.
+        self.sessions.summarized(summary_id)
         try:
             result = completer.complete(system, messages, max_tokens)
         except SummarizerError as error:

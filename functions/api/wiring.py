@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from functions.api.distill import DISTILL_KEY_PREFIX, Completer, DistillService, Once, distill_idempotency_config
+from functions.api.distill import Completer, DistillService, Once
 from functions.api.edge_status import EdgeStatus
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
@@ -19,6 +19,7 @@ from functions.search.service import SearchService
 from functions.settings import Settings
 from functions.stores.changes import ChangeLog
 from functions.stores.embeddings import EmbeddingStore, QueryEmbeddingStore
+from functions.stores.idempotency import DISTILL_KEY_PREFIX, distill_idempotency_config
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore

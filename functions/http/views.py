@@ -20,6 +20,7 @@ HIDDEN_SESSION_FIELDS = frozenset(
         "batch_state",
         "batch_submitted_at",
         "deletion_job",
+        "distill_keys",
         "edge_job",  # shown as the session's `pipeline` state
     }
 )

@@ -1,7 +1,7 @@
 """Deleting for good: every trace of a DELETING session, and the walk over a user's sessions for a deletion job.
 
 Each step is safe to repeat and the session's own item goes last, so work cut short by a fault is finished by
-the message coming back. A session still being summarized is left until its call ends (the summarizer writes
+the message coming back. A session still being summarized or distilled is left until its call ends (the call writes
 after it), by queueing the purge again a little later.
 """
 
@@ -18,10 +18,10 @@ from functions.stores.changes import ChangeLog
 from functions.stores.deletions import DeletionStore
 from functions.stores.embeddings import EmbeddingStore
 from functions.stores.exports import ExportArchives
-from functions.stores.idempotency import SummaryIdempotency
+from functions.stores.idempotency import DistillIdempotency, SummaryIdempotency
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
-from functions.stores.sessions import DELETING, SessionStore
+from functions.stores.sessions import DELETING, SessionStore, distill_keys
 from schemas.user_data import DeletionRequest
 
 USER_PAGE = 100  # sessions marked per invocation of a user's listing
@@ -39,6 +39,7 @@ class Purger:
     embeddings: EmbeddingStore
     index_file: IndexFile
     idempotency: SummaryIdempotency
+    distills: DistillIdempotency
     archives: ExportArchives
     jobs: DeletionStore
     queue: DeletionQueue
@@ -56,16 +57,21 @@ class Purger:
             return "gone"
         if item["status"] != DELETING:
             return "live"  # a late message, e.g. for a session posted again after its deletion
-        if self.idempotency.in_flight(session_id, item["content_hash"]):
+        distilled = distill_keys(item)
+        if self.idempotency.in_flight(session_id, item["content_hash"]) or any(
+            self.distills.in_flight(key) for key in distilled
+        ):
             delay = min(2**request.attempt, MAX_DEFER_SECONDS)
             self.queue.send(request.model_copy(update={"attempt": request.attempt + 1}), delay_seconds=delay)
-            logger.info("summary in flight: purge deferred", session_id=session_id, seconds=delay)
+            logger.info("summary or distillation in flight: purge deferred", session_id=session_id, seconds=delay)
             return "deferred"
         self._purge_records(session_id, set(item.get("systems") or {}))
         self.embeddings.delete(session_id)
         self._unindex(session_id)
         objects = self.sessions.delete_objects(session_id)
         self.idempotency.forget(session_id, item["content_hash"])
+        for key in distilled:  # the cloud model's answers kept as distillation records
+            self.distills.forget(key)
         self.archives.delete_for_user(item["user_id"])  # an earlier export holds this session too
         self._remove_item(item)
         logger.info("session purged", session_id=session_id, job_id=item.get("deletion_job"), objects=objects)

@@ -11,7 +11,7 @@ from functions.stores.changes import ChangeLog
 from functions.stores.deletions import DeletionStore
 from functions.stores.embeddings import EmbeddingStore
 from functions.stores.exports import ExportArchives
-from functions.stores.idempotency import SummaryIdempotency
+from functions.stores.idempotency import DistillIdempotency, SummaryIdempotency
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
 from functions.stores.sessions import SessionStore
@@ -40,6 +40,7 @@ def build(environ: Mapping[str, str] | None = None) -> Purger:
         embeddings=EmbeddingStore(settings.embeddings_table),
         index_file=IndexFile(settings.data_bucket),
         idempotency=SummaryIdempotency(settings.idempotency_table),
+        distills=DistillIdempotency(settings.idempotency_table),
         archives=ExportArchives(settings.data_bucket),
         jobs=DeletionStore(settings.deletions_table),
         queue=DeletionQueue(settings.deletion_queue_url),

@@ -51,6 +51,16 @@ NOT_DELETING = Attr("status").ne(DELETING)  # lists hide sessions being deleted
 _STATUS_AND_ERROR = {"#s": "status", "#e": "error"}
 
 
+def distill_key_text(key: dict[str, str]) -> str:
+    """A distillation's idempotency key as stored in the session's `distill_keys` set (canonical JSON)."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"))
+
+
+def distill_keys(item: dict[str, Any]) -> list[dict[str, str]]:
+    """The distillation keys listed on a session item (sorted)."""
+    return [json.loads(text) for text in sorted(item.get("distill_keys") or ())]
+
+
 def raw_key(session_id: str, content_hash: str) -> str:
     # Content-addressed, so a conflicting POST can never overwrite what was accepted.
     return f"sessions/{session_id}/{content_hash}.json"
@@ -100,7 +110,8 @@ class SessionFilters:
 def _started_between(day_from: str | None, day_to: str | None) -> Any:
     """A key condition on started_at for sessions whose own day is within day_from..day_to (None: no bound)."""
     started = Key("started_at")
-    after_last = (date.fromisoformat(day_to) + timedelta(days=1)).isoformat() if day_to else None
+    last = date.fromisoformat(day_to) if day_to else None
+    after_last = (last + timedelta(days=1)).isoformat() if last and last < date.max else None  # 9999-12-31: no end
     if day_from and after_last:
         return started.between(day_from, after_last)  # no started_at equals a bare date, so the end is exclusive
     if day_from:
@@ -381,6 +392,19 @@ class SessionStore:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values,
         )
+
+    def add_distill_key(self, session_id: str, key: dict[str, str]) -> None:
+        """List a distillation's idempotency key on a SUMMARIZED session (functions.api.distill); a 404 ClientError
+        when the session is not SUMMARIZED (deleted, or being deleted)."""
+        if not conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="ADD distill_keys :key",
+            ConditionExpression="#s = :summarized",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":key": {distill_key_text(key)}, ":summarized": SUMMARIZED},
+        ):
+            raise not_found(f"no summarized session {session_id}")
 
     def embedding_version_update(self, session_id: str, embedding_version: str) -> dict[str, Any]:
         """set_embedding_version as a TransactWriteItems entry (beside the vector it names)."""

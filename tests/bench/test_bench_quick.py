@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 import subprocess
@@ -82,6 +83,12 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
     compare = sections["translation"]["data"]["compare"]["results"]
     ours = compare["ours as a logits processor (no fast-forward)"]
     assert ours["valid"] == ours["documents"] > 0 and ours["hit_cap"] == 0
+    backfill = sections["translation"]["data"]["translator"]["backfill"]
+    assert backfill["rows"]["batched"]["batch_size"] > 1 and backfill["summary_tokens"] > 100  # section format
+    for row in backfill["rows"].values():
+        assert 0 < row["prefill_seconds"] < row["seconds"]
+        assert abs(row["prefill_seconds"] + row["decode_seconds"] - row["seconds"]) < 0.05
+    assert 0 <= backfill["same_documents"] <= backfill["summaries"] == 8
 
     cloud = sections["cloud"]["data"]
     by_design = {row["design"]: row for row in cloud["rows"]}
@@ -109,7 +116,16 @@ def test_figures_hold_the_properties_the_design_claims(quick_run):
 
     quality = sections["quality"]["data"]
     assert {row["system"] for row in quality["rows"]} == {"planner", "synapse", "nudge"}
+    tuning = quality["tuning"]
+    assert tuning["settings"]["prompt"] == "zero-shot" and tuning["train_seconds"] <= tuning["budget_seconds"] + 60
     for row in quality["rows"]:
-        assert row["zero-shot"]["prompt_version"] != row["few-shot"]["prompt_version"]
-        assert row["zero-shot"]["examples"] == row["few-shot"]["examples"] == quality["examples"] >= 1
-        assert row["few-shot"]["valid_rate"] == 1.0 and 0.0 <= row["few-shot"]["f1"] <= 1.0
+        plain, few, tuned = row["zero-shot"], row["few-shot"], row["tuned adapter"]
+        assert plain["prompt_version"] != few["prompt_version"]
+        assert plain["examples"] == few["examples"] == tuned["examples"] == quality["examples"] >= 1
+        assert few["valid_rate"] == tuned["valid_rate"] == 1.0 and 0.0 <= few["f1"] <= 1.0
+        # The adapter trained for the system was applied, in the prompt it was trained on.
+        assert plain["adapter_version"] is None and tuned["adapter_version"].startswith("trial-adapter:")
+        assert tuned["prompt_version"] == plain["prompt_version"]
+        trained = tuning["systems"][row["system"]]
+        assert trained["iterations"] >= 1 and trained["train_examples"] > 0
+        assert math.isfinite(trained["loss_first"]) and math.isfinite(trained["loss_last"])

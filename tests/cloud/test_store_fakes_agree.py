@@ -155,6 +155,7 @@ def listing(stores: dict[str, Any], prefix: str) -> list[Any]:
         SessionFilters(source="nudge", day_from="2025-01-01"),
         SessionFilters(user_id=f"{prefix}-u", status="RECEIVED"),
         SessionFilters(source="nudge", day_from="2025-01-02", day_to="2025-01-02"),
+        SessionFilters(source="nudge", day_from="2025-01-01", day_to="9999-12-31"),  # the last day there is
     ):
         pages, token = [], None
         while True:

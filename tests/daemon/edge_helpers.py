@@ -60,6 +60,9 @@ class SlowTranslator:
     def adapter_versions(self) -> dict[str, str]:
         return dict(self.inner.adapter_versions())
 
+    def served(self, system):
+        return self.inner.served(system)
+
     def translate_many(self, jobs: list, *, checkpoint=None, batch_size: int | None = None) -> list:
         return self.inner.translate_many(jobs, checkpoint=self._slowly(checkpoint), batch_size=batch_size)
 

@@ -83,11 +83,13 @@ class EdgeByHand:
         request_id: str | None = None,
         system: str = "planner",
         translate_ms: int | None = None,
+        adapter_version: str | None = None,
     ) -> int:
         current = self.api.get(f"/edge/summaries/{summary_id}").json()["systems"].get(system, {})
         body = {
             "document": document,
-            "lineage": self.lineage(system),
+            "lineage": self.lineage(system)
+            | ({"translator_adapter_version": adapter_version} if adapter_version else {}),
             "expected_version": int(current.get("version", 0)),
             "request_id": request_id,
             "translate_ms": translate_ms,

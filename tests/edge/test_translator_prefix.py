@@ -232,3 +232,28 @@ def test_model_work_run_between_steps_leaves_the_translation_unchanged(translato
     interleaved = _done(translator.translate("s-1", SUMMARY, SYSTEMS, checkpoint=embed_a_query))
     assert [t.tokens for t in interleaved] == [t.tokens for t in alone]
     assert len(sums) > len(SYSTEMS) and len(set(sums)) == 1
+
+
+def test_a_system_whose_summary_sections_all_say_none_gets_its_empty_document_without_the_model(translator):
+    planner, nudge = (load_systems().systems[name] for name in ("planner", "nudge"))
+    summary = "\n\n".join(
+        f"{heading}\n{text}"
+        for heading, text in (
+            ("Overview", "The user talked about sleep in a nudge session on Friday 2025-10-03."),
+            ("People", "None."),
+            ("Commitments", "None."),
+            ("Reminders", "- Go to bed at 22:30 every weekday."),
+            ("Insights", "None."),
+            ("Open questions", "None."),
+        )
+    )
+    before = translator.prefixes.prefilled
+    gated, decoded = _done(translator.translate("gate-1", summary, [planner, nudge]))
+    assert gated.document == {"tasks": [], "events": []} and gated.stats.generated_tokens == 0
+    assert gated.lineage == decoded.lineage.model_copy(
+        update={"translator_prompt_version": prompt_version(planner), "schema_version": planner.schema_version}
+    )
+    assert decoded.stats.generated_tokens > 0 and translator.prefixes.prefilled - before <= 1  # nudge's prefix only
+    written = summary.replace("Commitments\nNone.", "Commitments\n- The user will call Ana on Friday.")
+    [made] = _done(translator.translate("gate-2", written, [planner]))
+    assert made.stats.generated_tokens > 0

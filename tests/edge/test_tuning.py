@@ -4,6 +4,7 @@ adopted adapter (lineage, batches and prefix caches keyed on it)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import mlx.core as mx
 import mlx_lm
@@ -11,8 +12,9 @@ import pytest
 
 from edge_worker import model_store
 from edge_worker.evaluate import evaluate_system
-from edge_worker.jobs import TranslationJob
+from edge_worker.jobs import TranslationJob, systems_to_translate
 from edge_worker.model_store import ModelInfo, adapter_dir, adopted_adapters
+from edge_worker.prompting import prompt_version, zero_shot
 from edge_worker.translator import Translation, Translator
 from edge_worker.tuning.data import distilled_path, token_sequences, training_examples
 from edge_worker.tuning.train import TuneSettings
@@ -84,6 +86,16 @@ def test_training_data_is_the_train_split_plus_distilled_rows_of_the_current_sch
     assert translator.tokenizer.decode(tokens[offset:-1]) == '{"title":"Plan trip"}'
 
 
+def test_the_eval_split_is_never_trained_on_not_even_as_a_distilled_row(home):
+    held_out = NOTES.examples_for("eval")[0]
+    distilled_path("notes").parent.mkdir(parents=True)
+    row = {"summary_id": "s1", "text": held_out["summary"], "document": {"title": "Leak"}, "model": "m"}
+    distilled_path("notes").write_text(json.dumps(row | {"schema_version": NOTES.schema_version}) + "\n")
+    examples, data = training_examples(NOTES)
+    eval_summaries = {example["summary"] for example in NOTES.examples_for("eval")}
+    assert data["distilled_examples"] == 0 and not eval_summaries & {e["summary"] for e in examples}
+
+
 def test_the_held_out_view_scores_only_the_eval_split(translator):
     held_out = HeldOut(NOTES, limit=1)
     assert [e["expected"]["title"] for e in held_out.examples] == ["Review tasks"]
@@ -137,14 +149,29 @@ def test_translations_name_the_adopted_adapter_and_batches_never_mix_adapters(ho
     assert batch_sizes == {("s1", "notes"): 2, ("s2", "notes"): 2, ("s1", "tasks"): 1}
     assert "translator_adapter_version" not in outcomes[0][1].lineage.model_dump(exclude_none=True)
     assert translator.adapters.active is None  # the embedder never sees an adapter
+    # The adapter is served in the prompt it was trained on (zero-shot), and its records name that prompt.
+    prompts = {(o.summary_id, o.system): o.lineage.translator_prompt_version for row in outcomes for o in row}
+    tuned_prompt = model_store.adapter_entry(version)["translator_prompt_version"]
+    assert prompts[("s1", "notes")] == prompts[("s2", "notes")] == tuned_prompt == prompt_version(zero_shot(NOTES))
+    assert prompts[("s1", "tasks")] == prompt_version(TASKS)
+    stored = {"notes": {"version": 1, **outcomes[0][0].lineage.model_dump(exclude_none=True)}}
+    served = [translator.served(NOTES)]
+    assert systems_to_translate(served, stored, translator.model_version, False, translator.adapter_versions()) == []
     # The adapted system's prefix cache is its own: keyed on the prompt and the adapter.
     keys = set(translator.prefixes._memory)
-    assert any(key.endswith(f"@{version}") for key in keys) and translator.prompt_for(TASKS).version in keys
+    assert f"{tuned_prompt}@{version}" in keys and translator.prompt_for(TASKS).version in keys
 
     # Adopting nothing for the system: the next call translates it with the base model again.
     model_store.set_adopted_adapter("notes", None)
     [[again]] = translator.translate_many([TranslationJob("s3", "A note.", [NOTES])])
     assert again.lineage.translator_adapter_version is None and translator.adapter_versions() == {}
+
+
+def test_a_few_shot_adapter_is_served_with_the_worked_examples(home, translator):
+    version = tune_system(translator, NOTES, replace(SETTINGS, prompt="few-shot"), min_gain=-1.0).version
+    [[outcome]] = translator.translate_many([TranslationJob("s1", "A note.", [NOTES])])
+    assert outcome.lineage.translator_adapter_version == version
+    assert outcome.lineage.translator_prompt_version == prompt_version(NOTES) != prompt_version(zero_shot(NOTES))
 
 
 def test_an_adapter_for_another_base_model_is_refused_and_the_system_uses_the_base_model(home, translator):
@@ -162,3 +189,12 @@ def test_one_translator_tunes_several_systems_in_turn(home, translator):
     assert first.version is None and len(first.losses) == 3 and not (home / "adapters").exists()
     second = tune_system(translator, TASKS, SETTINGS, min_gain=-1.0)
     assert second.adopted and adopted_adapters() == {"tasks": second.version}
+
+
+def test_examples_whose_answer_would_be_cut_away_are_left_out_not_trained_on_as_nan(home, translator, tmp_path):
+    from edge_worker.tuning.tune import train_trial
+
+    said: list[str] = []
+    with pytest.raises(ValueError, match="no training example fits max_seq_length 8"):
+        train_trial(translator, NOTES, replace(SETTINGS, max_seq_length=8), tmp_path / "a", progress=said.append)
+    assert "2 examples left out" in said[0]

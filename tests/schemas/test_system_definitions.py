@@ -14,6 +14,7 @@ import pytest
 from llguidance import LLMatcher
 
 from schemas.lineage import content_version
+from schemas.summary_format import SECTIONS
 from schemas.system_definition import (
     SystemDefinition,
     SystemDefinitionError,
@@ -26,7 +27,7 @@ from schemas.system_definition import (
 
 SHIPPED = ("nudge", "planner", "synapse")
 SPLIT_MINIMUMS = {"prompt": 4, "train": 16, "eval": 20}
-HEADINGS = ("Overview", "People", "Commitments", "Reminders", "Insights", "Open questions")
+HEADINGS = SECTIONS
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # A date or date-time as the planner and nudge schemas write them.
 WHEN = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}):\d{2}([+-]\d{2}:\d{2}|Z))?")

@@ -10,6 +10,7 @@ from stack_helpers import api_client, make_token, running_stack, session_body, w
 
 from edge_worker.api_client import EdgeApi
 from edge_worker.cli import main
+from edge_worker.distill import forget_deleted
 from edge_worker.tuning.data import distilled_path, training_examples
 from local_stack.messages_server import ScriptedBackend
 from local_stack.messages_server.backend import reply
@@ -80,3 +81,56 @@ def test_distill_prices_first_keeps_valid_answers_and_never_pays_twice(tmp_path,
         extra = edge.post("/edge/distill", json={"summary_id": "distill-1", "system": "planner", "pay": True})
         assert extra.status_code in (400, 422) and extra.json()["error"]
         assert backend.calls_matching(ASKED) == 2
+
+
+def test_deleting_a_session_or_a_user_removes_their_distilled_answers_in_the_cloud_and_on_the_edge(
+    tmp_path, monkeypatch
+):
+    from functions.stores.idempotency import DistillIdempotency
+    from functions.stores.sessions import SessionStore, distill_keys
+
+    backend = ScriptedBackend()
+    owners = {"gone-session": "user-a", "gone-user": "user-b", "kept": "user-c"}
+    with running_stack(backend) as stack:
+        client = api_client(stack, make_token(stack, ["ingest", "read", "delete"], source="planner", name="owner"))
+        for session_id, user in owners.items():
+            assert client.post("/sessions", json=session_body(session_id) | {"user_id": user}).status_code == 202
+        wait_for(lambda: all(_status(client, s) == "SUMMARIZED" for s in owners), timeout=180)
+        edge_token = make_token(stack, ["edge"], name="edge")
+        edge = EdgeApi(stack.api_url, edge_token)
+        edge.put_system("planner", PLANNER.to_dict())
+        backend.script([reply(json.dumps(VALID))] * len(owners), when=ASKED)
+        monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("SSP_API_URL", stack.api_url)
+        monkeypatch.setenv("SSP_API_TOKEN", edge_token)
+        assert main(["distill", "--system", "planner", "--count", "5", "--yes"]) == 0
+        assert len(distilled_path("planner").read_text().splitlines()) == len(owners)
+
+        dynamodb, table = stack.client("dynamodb"), stack.resolved("IdempotencyTable")
+        layer = DistillIdempotency(table).layer
+        with stack.aws_environment_applied():
+            store = SessionStore(stack.resolved("SessionsTable"), stack.resolved("DataBucket"))
+            items = {session_id: store.get(session_id) for session_id in owners}
+        records = {
+            s: [layer._get_hashed_idempotency_key(key) for key in distill_keys(item)] for s, item in items.items()
+        }
+
+        def stored(session_id: str) -> bool:
+            [record_id] = records[session_id]
+            return "Item" in dynamodb.get_item(TableName=table, Key={"id": {"S": record_id}})
+
+        assert all(stored(s) for s in owners)
+
+        assert client.delete("/sessions/gone-session").status_code == 202
+        assert client.delete("/users/user-b").status_code == 202
+        wait_for(lambda: client.get("/users/user-b/deletion").json()["status"] == "done", timeout=90)
+        wait_for(lambda: client.get("/sessions/gone-session").status_code == 404, timeout=90)
+        assert not stored("gone-session") and not stored("gone-user") and stored("kept")
+
+        # The edge hears of it from the cloud: the deleted summaries answer 404, their rows are dropped.
+        assert forget_deleted(edge) == {"planner": 2}
+        rows = [json.loads(line) for line in distilled_path("planner").read_text().splitlines()]
+        assert [row["summary_id"] for row in rows] == ["kept"]
+        assert forget_deleted(edge, listed={"kept"}) == {}
+        edge.close()
+        client.close()

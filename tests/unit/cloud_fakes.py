@@ -35,6 +35,7 @@ from functions.stores.sessions import (
     SUMMARIZED,
     SessionFilters,
     SummaryMade,
+    distill_key_text,
     raw_key,
     raw_prefix,
     received_item,
@@ -267,6 +268,12 @@ class FakeSessionStore:
 
     def mark_edge_job(self, session_id: str, mark: dict[str, Any] | None) -> bool:
         return self._update(session_id, lambda i: i["status"] == SUMMARIZED, edge_job=mark or REMOVE)
+
+    def add_distill_key(self, session_id: str, key: dict[str, str]) -> None:
+        item = self.items.get(session_id)
+        if not item or item["status"] != SUMMARIZED:
+            raise not_found(f"no summarized session {session_id}")
+        item["distill_keys"] = set(item.get("distill_keys") or ()) | {distill_key_text(key)}
 
     def set_embedding_version(self, session_id: str, embedding_version: str) -> None:
         if not self._update(session_id, lambda i: i["status"] == SUMMARIZED, embedding_version=embedding_version):
@@ -802,6 +809,19 @@ class FakeIdempotency:
         self.records.pop((session_id, content_hash), None)
 
 
+class FakeDistillIdempotency:
+    """Distillation records: ApiWorld.made_once (the call's result by key), and the keys whose call is in flight."""
+
+    def __init__(self, made_once: dict[str, dict[str, Any]]) -> None:
+        self.made_once, self.running = made_once, set[str]()
+
+    def in_flight(self, key: dict[str, str]) -> bool:
+        return json.dumps(key, sort_keys=True) in self.running
+
+    def forget(self, key: dict[str, str]) -> None:
+        self.made_once.pop(json.dumps(key, sort_keys=True), None)
+
+
 class FakeExportArchives:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
@@ -1110,6 +1130,7 @@ class UserDataWorld:
         from functions.user_data.export import Exporter
 
         api = self.api
+        self.distills = FakeDistillIdempotency(api.made_once)
         self.deletions = Deletions(api.sessions, self.jobs, self.queue)
         self.exporter = Exporter(api.sessions, api.records, self.archives)
         self.purger = Purger(
@@ -1119,6 +1140,7 @@ class UserDataWorld:
             embeddings=api.embeddings,
             index_file=api.index_file,
             idempotency=self.idempotency,
+            distills=self.distills,
             archives=self.archives,
             jobs=self.jobs,
             queue=self.queue,

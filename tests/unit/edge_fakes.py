@@ -327,6 +327,9 @@ class FakeTranslator:
     def adapter_versions(self) -> dict[str, str]:
         return dict(self.adapters)
 
+    def served(self, system: Any) -> Any:
+        return system
+
     @property
     def model_version(self) -> str:
         return content_version("translator-model", self.model_info.registry_content())

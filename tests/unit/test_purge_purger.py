@@ -100,6 +100,36 @@ def test_a_summary_in_flight_is_waited_for_with_growing_delays(world):
     assert world.drain() == ["purged"] and "s-1" not in world.api.sessions.items
 
 
+def test_a_deleted_sessions_distilled_answers_go_and_one_in_flight_is_waited_for(world):
+    from schemas.edge_api import DistillRequest
+
+    with_record(world, "s-1", "Dentist")
+    with_record(world, "s-2", "Keep me")
+    for session_id in ("s-1", "s-2"):
+        world.api.distill.answer(DistillRequest(summary_id=session_id, system="planner"))
+    [key_1] = [k for k in world.api.made_once if '"s-1"' in k]
+    world.distills.running.add(key_1)
+    world.deletions.delete_session("s-1", caller=_caller())
+    assert world.purger.handle(world.queue.sent.pop(0)[0]) == "deferred"
+    assert key_1 in world.api.made_once
+
+    world.distills.running.clear()
+    assert world.drain() == ["purged"]
+    assert [k for k in world.api.made_once if '"s-1"' in k] == []
+    assert [k for k in world.api.made_once if '"s-2"' in k] != []  # another session's answer stays
+
+
+def test_a_session_being_deleted_is_never_distilled(world):
+    from functions.errors import ClientError
+    from schemas.edge_api import DistillRequest
+
+    add_summarized(world.api.sessions, "s-1")
+    world.deletions.delete_session("s-1", caller=_caller())
+    with pytest.raises(ClientError) as error:
+        world.api.distill.answer(DistillRequest(summary_id="s-1", system="planner"))
+    assert error.value.status == 404 and world.api.made_once == {} and world.api.summarizer.prompts == []
+
+
 def test_purging_again_after_a_fault_finishes_the_job(world, monkeypatch):
     with_record(world, "s-1", "Dentist")
     world.deletions.delete_session("s-1", caller=_caller())
