@@ -95,7 +95,7 @@ def test_deleting_a_session_or_a_user_removes_their_distilled_answers_in_the_clo
         client = api_client(stack, make_token(stack, ["ingest", "read", "delete"], source="planner", name="owner"))
         for session_id, user in owners.items():
             assert client.post("/sessions", json=session_body(session_id) | {"user_id": user}).status_code == 202
-        wait_for(lambda: all(_status(client, s) == "SUMMARIZED" for s in owners), timeout=180)
+        wait_for_stack(stack, lambda: all(_status(client, s) == "SUMMARIZED" for s in owners))
         edge_token = make_token(stack, ["edge"], name="edge")
         edge = EdgeApi(stack.api_url, edge_token)
         edge.put_system("planner", PLANNER.to_dict())
@@ -123,8 +123,8 @@ def test_deleting_a_session_or_a_user_removes_their_distilled_answers_in_the_clo
 
         assert client.delete("/sessions/gone-session").status_code == 202
         assert client.delete("/users/user-b").status_code == 202
-        wait_for(lambda: client.get("/users/user-b/deletion").json()["status"] == "done", timeout=90)
-        wait_for(lambda: client.get("/sessions/gone-session").status_code == 404, timeout=90)
+        wait_for_stack(stack, lambda: client.get("/users/user-b/deletion").json()["status"] == "done")
+        wait_for_stack(stack, lambda: client.get("/sessions/gone-session").status_code == 404)
         assert not stored("gone-session") and not stored("gone-user") and stored("kept")
 
         # The edge hears of it from the cloud: the deleted summaries answer 404, their rows are dropped.
