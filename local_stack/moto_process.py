@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 QUEUE_MESSAGES_PATH = "/_local_stack/queue-messages"  # every queued message, as JSON (moto_server.py)
+STORED_COUNTS_PATH = "/_local_stack/stored-counts"  # items, object versions and messages per resource (tests)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

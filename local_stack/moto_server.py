@@ -1,6 +1,8 @@
 """moto's server with DynamoDB's isolation: `python -m local_stack.moto_server -H HOST -p PORT`.
 
-It also answers GET /_local_stack/queue-messages with every queued message (for the local stack's snapshots).
+It also answers GET /_local_stack/queue-messages with every queued message (for the local stack's snapshots), and
+GET /_local_stack/stored-counts with how much each table, bucket and queue holds (for tests that check that a request
+changed nothing, in one request instead of a scan per table).
 
 moto 5.2 applies a transaction's writes one by one after deep-copying every table it touches, and on a failed
 condition puts those copies back: a write made meanwhile by another request is lost, and each transaction costs
@@ -22,7 +24,7 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from local_stack.moto_process import QUEUE_MESSAGES_PATH
+from local_stack.moto_process import QUEUE_MESSAGES_PATH, STORED_COUNTS_PATH
 
 _DYNAMODB_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
 _lock = threading.Lock()
@@ -55,11 +57,41 @@ def queue_messages() -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def stored_counts() -> dict[str, dict[str, int]]:
+    """{"tables": items per DynamoDB table, "buckets": object versions and delete markers per S3 bucket, "queues":
+    messages per SQS queue (visible, in flight or delayed)}, by name, read from moto's memory."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+    from moto.sqs.models import sqs_backends
+
+    counts: dict[str, dict[str, int]] = {"tables": {}, "buckets": {}, "queues": {}}
+    for account in dynamodb_backends.values():
+        for backend in account.values():
+            counts["tables"].update({name: len(table) for name, table in backend.tables.items()})
+    for account in s3_backends.values():
+        for backend in account.values():
+            for name, bucket in backend.buckets.items():
+                counts["buckets"][name] = sum(len(versions) for _, versions in bucket.keys.lists())
+    for account in sqs_backends.values():
+        for backend in account.values():
+            for name, queue in backend.queues.items():
+                with queue._messages_lock:
+                    counts["queues"][name] = len(queue._messages)
+    return counts
+
+
+def _json_response(start_response: Callable, value: Any) -> list[bytes]:
+    body = json.dumps(value, default=str).encode("utf-8")
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _isolated(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Callable) -> Iterable:
     if environ.get("PATH_INFO") == QUEUE_MESSAGES_PATH:
-        body = json.dumps(queue_messages(), default=str).encode("utf-8")
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+        return _json_response(start_response, queue_messages())
+    if environ.get("PATH_INFO") == STORED_COUNTS_PATH:
+        with _lock:  # between DynamoDB requests, as each of them runs alone
+            return _json_response(start_response, stored_counts())
     if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_DYNAMODB_TARGETS):
         return _dispatch(self, environ, start_response)
     with _lock:

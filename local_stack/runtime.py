@@ -144,12 +144,13 @@ class FunctionRuntime:
         concurrency: int = 2,
         preload: tuple[str, ...] = (),
         telemetry: Telemetry | None = None,
+        start_method: str = "spawn",
     ) -> None:
         self.name, self.handler = name, handler
         self.telemetry = telemetry
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
         self._pool_args: dict[str, Any] = dict(
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context(start_method),
             initializer=_init_worker,
             initargs=(environment, handler, preload),
         )
@@ -158,6 +159,8 @@ class FunctionRuntime:
         for environment_ in self._environments:
             self._idle.put(environment_)
         self._lock = threading.Lock()
+        self.invocations = 0  # started so far, and how many of them have not returned (LocalStack.idle reads both)
+        self.running = 0
 
     def worker_pids(self) -> list[int]:
         with self._lock:
@@ -166,6 +169,16 @@ class FunctionRuntime:
     def invoke(self, event: dict) -> Any:
         """Run the handler in an idle environment (waiting for one, as concurrency limits); raise FunctionError
         with Lambda's error shape if it raised, died, or ran past the function's Timeout."""
+        with self._lock:
+            self.invocations += 1
+            self.running += 1
+        try:
+            return self._invoke(event)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def _invoke(self, event: dict) -> Any:
         environment = self._idle.get()
         try:
             context = LambdaContext(

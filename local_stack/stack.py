@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack.gateway import LocalHttpApi
-from local_stack.moto_process import MotoServer
+from local_stack.moto_process import STORED_COUNTS_PATH, MotoServer
 from local_stack.persistence import Checkpoints, Counts, StateStore
 from local_stack.provision import ACCOUNT, REGION, Provisioned, aws_client, provision
 from local_stack.runtime import FunctionRuntime, Telemetry
@@ -38,6 +40,8 @@ class StackOptions:
     schedule_interval_s: float | None = None  # run every schedule this often instead of its rate (tests)
     serve_http: bool = True
     worker_preload: tuple[str, ...] = ()  # modules each function worker imports first (e.g. fault hooks)
+    # "forkserver" (tests): workers fork from one server process that imported multiprocessing's forkserver preload
+    worker_start_method: str = "spawn"
     telemetry: Telemetry | None = None  # receives each invocation's platform.start / platform.report event
     state_dir: Path | None = None  # keep tables, objects and queued messages here across restarts (persistence.py)
     checkpoint_s: float = 30.0  # with state_dir: a snapshot this often while running, and one on a clean stop
@@ -214,6 +218,34 @@ class LocalStack:
     def invoke(self, function: str, event: dict):
         return self.runtimes[function].invoke(event)
 
+    # ----- work in hand (tests wait on it instead of on the clock) -----
+    def outstanding(self) -> dict[str, int]:
+        """Work the stack holds now, by function: messages on the queues its pollers read for it (visible, in
+        flight or delayed) and its invocations not yet returned. Only non-zero entries; stream records not yet
+        read are not seen here (`idle` waits for them)."""
+        with urllib.request.urlopen(f"{self.moto.url}{STORED_COUNTS_PATH}", timeout=30) as response:
+            queued = json.loads(response.read())["queues"]
+        work = {}
+        for poller in self.pollers:
+            if isinstance(poller, QueuePoller):
+                name = poller.queue_url.rstrip("/").rsplit("/", 1)[1]
+                work[poller.function] = work.get(poller.function, 0) + queued.get(name, 0)
+        for name, runtime in self.runtimes.items():
+            work[name] = work.get(name, 0) + runtime.running
+        return {name: count for name, count in work.items() if count}
+
+    def idle(self, poll_s: float = 0.05) -> bool:
+        """True if nothing is left to do: nothing `outstanding`, every stream poller has read its streams to the
+        end twice since, and no invocation started meanwhile. Takes about two stream polling intervals."""
+        started = sum(runtime.invocations for runtime in self.runtimes.values())
+        if self.outstanding():
+            return False
+        streams = [poller for poller in self.pollers if isinstance(poller, StreamPoller)]
+        marks = [poller.empty_polls + 2 for poller in streams]
+        while self._running and any(poller.empty_polls < mark for poller, mark in zip(streams, marks, strict=True)):
+            time.sleep(poll_s)
+        return not self.outstanding() and sum(runtime.invocations for runtime in self.runtimes.values()) == started
+
     # ----- wiring -----
     def _runtime(self, name: str) -> FunctionRuntime:
         reserved = self.app.functions[name].get("ReservedConcurrentExecutions")
@@ -225,6 +257,7 @@ class LocalStack:
             timeout_s=int(self.provisioned.resolver.resolve(self.app.function_setting(name, "Timeout", 3))),
             concurrency=min(int(reserved or 2), 2),
             preload=self.options.worker_preload,
+            start_method=self.options.worker_start_method,
             telemetry=self.options.telemetry,
         )
 

@@ -46,6 +46,7 @@ class StreamPoller:
         self.batch_size, self.reports_item_failures = batch_size, reports_item_failures
         self.max_retries, self.interval_s = max_retries, interval_s
         self._iterators: dict[str, str] = {}
+        self.empty_polls = 0  # polls that found no record (LocalStack.idle waits for two more)
         self._open_shards(iterator_type)  # the shards there now are read from here; later ones from their start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"stream-{function}", daemon=True)
@@ -107,6 +108,7 @@ class StreamPoller:
         while not self._stop.is_set():
             try:
                 if self.poll_once() == 0:
+                    self.empty_polls += 1
                     self._stop.wait(self.interval_s)
             except Exception:
                 if not self._stop.is_set():

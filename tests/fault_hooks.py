@@ -29,7 +29,9 @@ def _next_count(operation: str) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = STATE / f"{operation}.count"
         count = int(path.read_text()) + 1 if path.exists() else 1
-        path.write_text(str(count))
+        partial = path.with_suffix(".partial")  # replaced whole: a worker killed mid-write leaves the old count
+        partial.write_text(str(count))
+        os.replace(partial, path)
         return count
 
 

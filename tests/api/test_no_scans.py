@@ -7,7 +7,7 @@ import re
 
 import boto3
 import pytest
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from schemas.system_definition import load_systems
 
@@ -43,7 +43,7 @@ def test_every_get_route_answers_without_a_scan(tmp_path):
         planner = load_systems().systems["planner"]
         assert edge.put("/edge/systems/planner", json=planner.to_dict()).status_code == 200
         reader = api_client(stack, make_token(stack, ["admin"], name="admin"))
-        wait_for(lambda: reader.get("/sessions/scan-1").json()["status"] == "SUMMARIZED", timeout=60)
+        wait_for_stack(stack, lambda: reader.get("/sessions/scan-1").json()["status"] == "SUMMARIZED")
         assert (
             edge.put(
                 "/edge/summaries/scan-1/systems/planner",

@@ -4,7 +4,7 @@ API: the summary's index entry and the query are cut the same way."""
 from __future__ import annotations
 
 import pytest
-from stack_helpers import api_client, make_token, running_stack, wait_for
+from stack_helpers import api_client, make_token, running_stack, wait_for_stack
 
 SESSIONS = {
     "zh-budget": "明天和田中开会讨论预算",  # a meeting with Tanaka about the budget
@@ -32,7 +32,9 @@ def reader():
             for session_id in SESSIONS:
                 assert client.post("/sessions", json=body(session_id)).status_code == 202
         with api_client(stack, make_token(stack, ["read"], name="reader")) as client:
-            wait_for(lambda: len(client.get("/search", params={"q": "scripted", "k": "10"}).json()["items"]) == 4)
+            wait_for_stack(
+                stack, lambda: len(client.get("/search", params={"q": "scripted", "k": "10"}).json()["items"]) == 4
+            )
             yield client
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from stack_helpers import api_client, make_token, running_stack, wait_for
+from stack_helpers import api_client, make_token, running_stack, wait_for_stack
 
 # session id: (started_at, source, user); what each filter must find is written out in the tests below.
 SESSIONS = {
@@ -40,8 +40,12 @@ def reader(tmp_path_factory):
                         assert client.post("/sessions", json=body(session_id)).status_code == 202
         with api_client(stack, make_token(stack, ["read"], name="reader")) as client:
             for session_id in SESSIONS:
-                wait_for(lambda sid=session_id: client.get(f"/summaries/{sid}").json()["status"] == "SUMMARIZED")
-            wait_for(lambda: len(client.get("/search", params={"q": "dentist", "k": "10"}).json()["items"]) == 4)
+                wait_for_stack(
+                    stack, lambda sid=session_id: client.get(f"/summaries/{sid}").json()["status"] == "SUMMARIZED"
+                )
+            wait_for_stack(
+                stack, lambda: len(client.get("/search", params={"q": "dentist", "k": "10"}).json()["items"]) == 4
+            )
             yield client
         assert not log.exists(), log.read_text()  # no Scan on any of these requests
 

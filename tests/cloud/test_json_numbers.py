@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from schemas.lineage import content_version
 
@@ -77,7 +77,7 @@ def test_a_system_definition_with_fractions_is_published_and_read_back_unchanged
 def test_a_record_with_numbers_is_validated_by_its_schema_and_stored_unchanged(stack, clients):
     session = {**session_body("numbers-1"), "metadata": {"mood_score": 0.6, "device_id": BIG, "gain": 1e-7}}
     assert clients["ingest"].post("/sessions", json=session).status_code == 202
-    wait_for(lambda: clients["read"].get("/sessions/numbers-1").json()["status"] == "SUMMARIZED", timeout=60)
+    wait_for_stack(stack, lambda: clients["read"].get("/sessions/numbers-1").json()["status"] == "SUMMARIZED")
     published = clients["edge"].put("/edge/systems/scores", json=DEFINITION).json()
     upload = {
         "document": NUMBERS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for_stack
 
 from local_stack.messages_server import ScriptedBackend
 from schemas.contracts import Session, SummarizeRequest
@@ -55,7 +55,7 @@ def test_200_sessions_with_duplicates_and_redeliveries_make_exactly_200_calls():
             )
             sqs.send_message(QueueUrl=stack.resolved("SummarizeQueue"), MessageBody=request.model_dump_json())
 
-        wait_for(lambda: _summarized(stack) == SESSIONS and queue_messages(stack, "SummarizeQueue") == 0, timeout=240)
+        wait_for_stack(stack, lambda: _summarized(stack) == SESSIONS and queue_messages(stack, "SummarizeQueue") == 0)
         assert backend.calls == SESSIONS
         assert queue_messages(stack, "SummarizeDLQ") == 0
         s3 = stack.client("s3")

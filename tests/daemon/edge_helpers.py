@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from stack_helpers import make_token
+from stack_helpers import make_token, queued
 
 from edge_worker.config import EdgeConfig
 from edge_worker.runtime import build_worker
@@ -35,6 +35,15 @@ def edge_worker(
         yield worker
     finally:
         worker.stop()
+
+
+EDGE_QUEUES = ("EdgeQueue", "BackfillQueue", "QueryQueue")
+
+
+def edge_busy(stack, *workers: EdgeWorker) -> Callable[[], bool]:
+    """Work the edge holds (for stack_helpers.wait_for_stack): messages on its queues, whether visible, being worked
+    on or delayed, and uploads waiting in the workers' outboxes."""
+    return lambda: queued(stack, *EDGE_QUEUES) or any(w.outbox.size() for w in workers)
 
 
 class SlowTranslator:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 
 from data_traces import none_left, traces
-from edge_helpers import SlowTranslator, edge_worker
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from edge_helpers import SlowTranslator, edge_busy, edge_worker
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for_stack
 
 from schemas.contracts import Session
 from schemas.system_definition import default_systems_dir
@@ -25,8 +25,9 @@ def test_a_translation_in_flight_for_a_deleted_summary_is_dropped(tiny_translato
             assert owner.post("/sessions", json=body).status_code == 202
             assert slow.started.wait(120), "the translation never started"
             assert owner.delete("/sessions/edge-deleted").status_code == 202
-            wait_for(lambda: owner.get("/sessions/edge-deleted").status_code == 404, timeout=60)
-            wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=120)  # dropped, not retried
+            busy = edge_busy(stack, worker)
+            wait_for_stack(stack, lambda: owner.get("/sessions/edge-deleted").status_code == 404, busy=busy)
+            wait_for_stack(stack, lambda: queue_messages(stack, "EdgeQueue") == 0, busy=busy)  # dropped, not retried
             assert worker.status.stored == 0
         assert queue_messages(stack, "EdgeDLQ") == 0
         assert none_left(traces(stack, {"edge-deleted": Session.model_validate(body).content_hash()}))

@@ -9,13 +9,21 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from edge_helpers import SlowTranslator, edge_worker
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from edge_helpers import SlowTranslator, edge_busy, edge_worker
+from stack_helpers import (
+    api_client,
+    make_token,
+    queue_messages,
+    running_stack,
+    session_body,
+    settle,
+    wait_for,
+    wait_for_stack,
+)
 from tiny_model import build_tiny_model
 
 from schemas.system_definition import default_systems_dir, load_systems
@@ -74,15 +82,16 @@ def test_sigkill_mid_translation_then_restart_translates_each_once(tmp_path):
                 )
 
         first = start_worker(logs[0])
-        wait_for(lambda: any(reader.get(f"/summaries/{i}").json().get("records") for i in ids), timeout=180)
+        busy = edge_busy(stack)  # the worker process's own outbox is not read here: the API stays up
+        wait_for_stack(stack, lambda: any(reader.get(f"/summaries/{i}").json().get("records") for i in ids), busy=busy)
         assert not _all_translated(reader, ids, SYSTEMS), "the worker finished before it could be killed"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
 
         second = start_worker(logs[1])
         try:
-            wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=300, interval=1)
-            wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
+            wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=busy, interval=1)
+            wait_for_stack(stack, lambda: queue_messages(stack, "EdgeQueue") == 0, busy=busy)
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=120) == 0, logs[1].read_text()[-3000:]
@@ -137,11 +146,11 @@ def test_results_wait_in_the_outbox_while_the_api_is_away_and_survive_a_restart(
             ) as worker:
                 proxy.down.set()
                 ids = _post(stack, 2, "offline")
-                wait_for(lambda: worker.outbox.size() >= 2 * len(SYSTEMS), timeout=120)
+                wait_for_stack(stack, lambda: worker.outbox.size() >= 2 * len(SYSTEMS), busy=edge_busy(stack))
                 assert all(not reader.get(f"/summaries/{i}").json().get("records") for i in ids)
             proxy.down.clear()  # the API is back; the first worker is gone, its outbox file remains
-            with edge_worker(stack, tiny_translator, tmp_path / "edge", api_url=proxy.url, flush_seconds=0.5):
-                wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=120)
+            with edge_worker(stack, tiny_translator, tmp_path / "edge", api_url=proxy.url, flush_seconds=0.5) as again:
+                wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=edge_busy(stack, again))
             for summary_id in ids:
                 assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         finally:
@@ -155,7 +164,7 @@ def test_new_system_file_is_backfilled_without_restart_and_a_broken_one_is_ignor
     with running_stack() as stack, edge_worker(stack, tiny_translator, tmp_path / "edge", [systems_dir]) as worker:
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         ids = _post(stack, 2, "reload")
-        wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=120)
+        wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=edge_busy(stack, worker))
 
         (systems_dir / "broken.json").write_text('{"name": "broken", "schema": ')
         fitness = json.loads((systems_dir / "nudge.json").read_text())
@@ -173,16 +182,20 @@ def test_new_system_file_is_backfilled_without_restart_and_a_broken_one_is_ignor
 def test_two_workers_on_one_queue_never_both_store_a_version(tiny_translator, tmp_path):
     with (
         running_stack() as stack,
-        edge_worker(stack, tiny_translator, tmp_path / "a"),
-        edge_worker(stack, tiny_translator, tmp_path / "b"),
+        edge_worker(stack, tiny_translator, tmp_path / "a") as first,
+        edge_worker(stack, tiny_translator, tmp_path / "b") as second,
     ):
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         ids = _post(stack, 4, "pair")
-        wait_for(lambda: _all_translated(reader, ids, SYSTEMS), timeout=180)
+        busy = edge_busy(stack, first, second)
+        wait_for_stack(stack, lambda: _all_translated(reader, ids, SYSTEMS), busy=busy)
         refresh = api_client(stack, make_token(stack, ["refresh"], name="refresher"))
         request = refresh.post("/refresh", json={"summary_id": ids[0], "system": "planner"}).json()
-        wait_for(lambda: refresh.get(f"/refresh/{request['request_id']}").json()["status"] == "done", timeout=60)
-        time.sleep(2)
+        wait_for_stack(
+            stack, lambda: refresh.get(f"/refresh/{request['request_id']}").json()["status"] == "done", busy=busy
+        )
+        # A second copy of the refresh's message would be in the queue or an outbox until it is stored.
+        settle(stack, busy=busy)
         for summary_id in ids:
             assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         reader.close()
@@ -204,7 +217,9 @@ def test_stop_past_the_grace_period_gives_the_message_back_at_once_and_stores_no
             )
             assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"  # not held for 600 s
             assert not reader.get(f"/summaries/{summary_id}").json().get("records")
-        with edge_worker(stack, tiny_translator, tmp_path / "next"):
-            wait_for(lambda: _all_translated(reader, [summary_id], SYSTEMS), timeout=120)
+        with edge_worker(stack, tiny_translator, tmp_path / "next") as resumed:
+            wait_for_stack(
+                stack, lambda: _all_translated(reader, [summary_id], SYSTEMS), busy=edge_busy(stack, resumed)
+            )
         assert _histories(reader, summary_id, SYSTEMS) == {system: [1] for system in SYSTEMS}
         reader.close()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge_helpers import edge_worker
-from stack_helpers import api_client, make_token, running_stack, wait_for
+from edge_helpers import edge_busy, edge_worker
+from stack_helpers import api_client, make_token, running_stack, wait_for_stack
 
 from local_stack.samples import sample_sessions
 from schemas.system_definition import load_systems
@@ -11,7 +11,7 @@ from schemas.system_definition import load_systems
 
 def test_sample_sessions_flow_to_schema_valid_system_json(tiny_translator, tmp_path):
     systems = load_systems().systems
-    with running_stack() as stack, edge_worker(stack, tiny_translator, tmp_path / "edge"):
+    with running_stack() as stack, edge_worker(stack, tiny_translator, tmp_path / "edge") as worker:
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         for session in sample_sessions():
             token = make_token(stack, ["ingest"], source=session["source"], name=f"ingest-{session['source']}")
@@ -22,7 +22,7 @@ def test_sample_sessions_flow_to_schema_valid_system_json(tiny_translator, tmp_p
             views = [reader.get(f"/summaries/{s['session_id']}").json() for s in sample_sessions()]
             return views if all(len(v.get("records", [])) == len(systems) for v in views) else None
 
-        views = wait_for(all_translated, timeout=240, interval=1)
+        views = wait_for_stack(stack, all_translated, busy=edge_busy(stack, worker), interval=1)
         registry_models = reader.get("/registry", params={"kind": "translator-model"}).json()["items"]
         assert [m["version_id"] for m in registry_models] == [tiny_translator.model_version]
         for view in views:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from edge_helpers import SlowTranslator, edge_worker
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from edge_helpers import SlowTranslator, edge_busy, edge_worker
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for, wait_for_stack
 
 from schemas.system_definition import default_systems_dir, load_systems
 
@@ -29,8 +29,9 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
             view = reader.get(f"/summaries/{session_id}").json()
             return {r["system"]: r["version"] for r in view.get("records", [])}
 
-        with edge_worker(stack, slow, tmp_path / "edge", systems_dirs=[systems_dir], batch_size=1):
-            wait_for(lambda: all(len(records(s)) == len(names) for s in SESSIONS), timeout=240, interval=1)
+        with edge_worker(stack, slow, tmp_path / "edge", systems_dirs=[systems_dir], batch_size=1) as worker:
+            busy = edge_busy(stack, worker)
+            wait_for_stack(stack, lambda: all(len(records(s)) == len(names) for s in SESSIONS), busy=busy, interval=1)
 
             slow.delay_s = 0.02  # from now on a translation takes seconds, as a real model's does
             nudge = json.loads((systems_dir / "nudge.json").read_text())
@@ -41,10 +42,12 @@ def test_a_user_refresh_finishes_before_the_backfill_queued_ahead_of_it(tiny_tra
             asked = reader.post("/refresh", json={"summary_id": SESSIONS[-1], "system": "planner"})
             assert asked.status_code == 202, asked.text
             request_id = asked.json()["request_id"]
-            done = wait_for(lambda: reader.get(f"/refresh/{request_id}").json()["status"] == "done", timeout=120)
+            done = wait_for_stack(
+                stack, lambda: reader.get(f"/refresh/{request_id}").json()["status"] == "done", busy=busy
+            )
             assert done
             assert queue_messages(stack, "BackfillQueue") > 0, "the backfill finished before the user's refresh"
             assert records(SESSIONS[-1])["planner"] >= 1
 
-            wait_for(lambda: queue_messages(stack, "BackfillQueue") == 0, timeout=240, interval=1)
+            wait_for_stack(stack, lambda: queue_messages(stack, "BackfillQueue") == 0, busy=busy, interval=1)
         reader.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import mlx_lm
-from edge_helpers import edge_worker
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from edge_helpers import edge_busy, edge_worker
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 from tiny_model import build_tiny_model
 
 from edge_worker.model_store import ModelInfo, adopted_adapters, weights_digest
@@ -55,7 +55,10 @@ def test_the_daemon_translates_with_the_adopted_adapter(tmp_path, monkeypatch):
     version = tune_system(translator, notes, settings, min_gain=-1.0).version
     assert adopted_adapters() == {"notes": version}
 
-    with running_stack() as stack, edge_worker(stack, translator, tmp_path / "edge", systems_dirs=[systems_dir]):
+    with (
+        running_stack() as stack,
+        edge_worker(stack, translator, tmp_path / "edge", systems_dirs=[systems_dir]) as worker,
+    ):
         ingest = api_client(stack, make_token(stack, ["ingest"], source="planner", name="ingest"))
         assert ingest.post("/sessions", json=session_body("tuned-1")).status_code == 202
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
@@ -64,7 +67,10 @@ def test_the_daemon_translates_with_the_adopted_adapter(tmp_path, monkeypatch):
             view = reader.get("/summaries/tuned-1").json()
             return view if len(view.get("records", [])) == 2 else None
 
-        records = {record["system"]: record for record in wait_for(translated, timeout=240, interval=1)["records"]}
+        records = {
+            record["system"]: record
+            for record in wait_for_stack(stack, translated, busy=edge_busy(stack, worker), interval=1)["records"]
+        }
         assert records["notes"]["translator_adapter_version"] == version
         assert "translator_adapter_version" not in records["tasks"]
         history = reader.get("/summaries/tuned-1/systems/notes/history").json()["items"]

@@ -52,7 +52,9 @@ def test_real_model_output_is_valid_and_not_empty(translations, name):
 
 
 def test_batched_and_fast_forwarded_greedy_tokens_equal_one_step_at_a_time(translator):
-    systems = [load_systems().systems[name] for name in SYSTEMS]
+    # Two systems with prefixes of different lengths make a padded batch; nudge's answer is the longest here
+    # (about 130 tokens a run), and the tiny model's test compares all three systems.
+    systems = [load_systems().systems[name] for name in ("planner", "synapse")]
     plain = translator.translate("real-2", SHORT, systems, batch_size=1, fast_forward=False)
     fast = translator.translate("real-2", SHORT, systems, batch_size=1, fast_forward=True)
     batched = translator.translate("real-2", SHORT, systems, batch_size=3)

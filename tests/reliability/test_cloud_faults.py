@@ -17,7 +17,7 @@ import httpx
 from counts import queue_depth, s3_keys, sessions_by_status
 from fault_hooks import injected
 from report import report
-from stack_helpers import make_token, running_stack, session_body, wait_for
+from stack_helpers import make_token, running_stack, session_body, wait_for_stack
 from suite_size import FULL
 
 from local_stack.messages_server import ScriptedBackend, fail, hang, overloaded, rate_limited, reply, truncated
@@ -76,14 +76,16 @@ def test_faults_at_every_boundary_lose_nothing_and_double_nothing(tmp_path):
         token = make_token(stack, ["ingest", "read"], source="planner")
         client = httpx.Client(base_url=stack.api_url, headers={"authorization": f"Bearer {token}"}, timeout=60)
 
-        killer = threading.Thread(target=_kill_summarizer_mid_call, args=(stack, backend), daemon=True)
+        posted = threading.Event()
+        killer = threading.Thread(target=_kill_summarizer_mid_call, args=(stack, backend, posted), daemon=True)
         killer.start()
         race = session_body("fault-race", text="Two subsystems race with this id")
         rival = session_body("fault-race", text="The rival content for the same id")
         with ThreadPoolExecutor(6) as pool:
             statuses = list(pool.map(lambda body: _post(client, body), bodies))
             race_statuses = list(pool.map(lambda body: _post(client, body), [race, rival] * 6))
-        killer.join(timeout=120)
+        posted.set()
+        killer.join()
 
         expected = SESSIONS + 1
         retried = _settle_and_retry_failures(stack, client, expected)
@@ -131,13 +133,13 @@ def _settle_and_retry_failures(stack, client: httpx.Client, expected: int) -> li
     """Wait until every session is SUMMARIZED or FAILED, then retry the FAILED ones as an operator would."""
     retried: list[tuple[str, str]] = []
     for _ in range(5):
-        wait_for(
+        wait_for_stack(
+            stack,
             lambda: (
                 sum(sessions_by_status(stack).values()) == expected
                 and sessions_by_status(stack).get("RECEIVED", 0) == 0
                 and queue_depth(stack, "SummarizeQueue") == 0
             ),
-            timeout=300,
             interval=1,
         )
         failed = [
@@ -161,9 +163,11 @@ def _settle_and_retry_failures(stack, client: httpx.Client, expected: int) -> li
     raise AssertionError(f"sessions still FAILED after retries: {failed}")
 
 
-def _kill_summarizer_mid_call(stack, backend) -> None:
+def _kill_summarizer_mid_call(stack, backend, posted: threading.Event) -> None:
     """SIGKILL the summarize worker while its LLM call for one session hangs (a crashed Lambda)."""
-    wait_for(lambda: backend.calls_matching("marker-killed") >= 1, timeout=60, interval=0.1)
+    wait_for_stack(
+        stack, lambda: backend.calls_matching("marker-killed") >= 1, busy=lambda: not posted.is_set(), interval=0.1
+    )
     time.sleep(0.5)
     for pid in stack.runtimes["SummarizeFunction"].worker_pids():
         os.kill(pid, signal.SIGKILL)

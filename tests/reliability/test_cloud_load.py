@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from counts import queue_depth, s3_keys, sessions_by_status
 from report import report
-from stack_helpers import make_token, running_stack, session_body, wait_for
+from stack_helpers import make_token, running_stack, session_body, wait_for_stack
 from suite_size import FULL
 
 from local_stack.messages_server import ScriptedBackend
 
-SESSIONS, CLIENTS, DEADLINE_S = (1000, 8, 900) if FULL else (60, 4, 180)
+SESSIONS, CLIENTS = (1000, 8) if FULL else (60, 4)
 
 
 def _post_with_retries(client: httpx.Client, body: dict) -> tuple[int, float]:
@@ -48,12 +48,12 @@ def test_load_keeps_every_accepted_session_exactly_once():
         posting_s = time.perf_counter() - began
         accepted = sum(1 for status, _ in results if status == 202)
         latencies = sorted(seconds for _, seconds in results)
-        wait_for(
+        wait_for_stack(
+            stack,
             lambda: (
                 sessions_by_status(stack).get("SUMMARIZED", 0) + queue_depth(stack, "SummarizeDLQ") >= accepted
                 and queue_depth(stack, "SummarizeQueue") == 0
             ),
-            timeout=DEADLINE_S,
             interval=1,
         )
         total_s = time.perf_counter() - began

@@ -18,14 +18,13 @@ from counts import queue_depth
 from data_traces import none_left, traces
 from fault_hooks import injected
 from report import report
-from stack_helpers import make_token, running_stack, session_body, wait_for
+from stack_helpers import StackIdle, make_token, running_stack, session_body, wait_for_stack
 from suite_size import FULL
 
 from local_stack.messages_server import ScriptedBackend
 from schemas.contracts import Session
 
 SESSIONS, OTHERS, RECORDS = (500, 20, 100) if FULL else (40, 5, 10)
-DEADLINE_S = 600 if FULL else 180
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text())
 USER, OTHER = "doomed-user", "other-user"
 # Calls only the deletion makes (TransactWriteItems and DeleteItem count the setup's record uploads first).
@@ -57,7 +56,7 @@ def test_a_users_deletion_under_faults_leaves_nothing_and_takes_nothing_else(tmp
         schema = client.put("/edge/systems/planner", json=PLANNER).json()["schema_version"]  # no backfill yet
         with ThreadPoolExecutor(6) as pool:
             assert set(pool.map(lambda body: client.post("/sessions", json=body).status_code, mine + theirs)) == {202}
-        wait_for(lambda: _summarized(stack) == SESSIONS + OTHERS, timeout=DEADLINE_S, interval=1)
+        wait_for_stack(stack, lambda: _summarized(stack) == SESSIONS + OTHERS, interval=1)
         lineage = {"translator_model_version": "m", "translator_prompt_version": "p", "schema_version": schema}
         for body in mine[:RECORDS]:  # one at a time: the fault plan counts these transactions first
             upload = {"document": {"tasks": [], "events": []}, "lineage": lineage, "expected_version": 0}
@@ -67,10 +66,10 @@ def test_a_users_deletion_under_faults_leaves_nothing_and_takes_nothing_else(tmp
 
         started = time.monotonic()
         assert client.delete(f"/users/{USER}").status_code == 202
-        wait_for(lambda: _status(client)["sessions_deleted"] >= SESSIONS // 5, timeout=DEADLINE_S, interval=0.2)
+        wait_for_stack(stack, lambda: _status(client)["sessions_deleted"] >= SESSIONS // 5)
         for pid in stack.runtimes["PurgeFunction"].worker_pids():  # a crashed purge, mid-job
             os.kill(pid, signal.SIGKILL)
-        resumed = _finish(client, started)
+        resumed = _finish(stack, client)
         seconds = time.monotonic() - started
         done, faults = _status(client), injected(tmp_path)
         left = traces(stack, _hashes(mine), [USER])
@@ -96,14 +95,15 @@ def test_a_users_deletion_under_faults_leaves_nothing_and_takes_nothing_else(tmp
         client.close()
 
 
-def _finish(client: httpx.Client, started: float) -> bool:
-    """Wait for the job; if work ended in the DLQ and the job stalls, ask again as an operator would."""
+def _finish(stack, client: httpx.Client) -> bool:
+    """Follow the job to its end; if its work ended in the DLQ and the stack went idle, ask again as an operator
+    would (True then)."""
     try:
-        wait_for(lambda: _status(client)["status"] == "done", timeout=DEADLINE_S / 2, interval=0.5)
+        wait_for_stack(stack, lambda: _status(client)["status"] == "done", interval=0.5)
         return False
-    except AssertionError:
+    except StackIdle:
         assert client.delete(f"/users/{USER}").status_code == 200  # the running job is resumed, not restarted
-        wait_for(lambda: _status(client)["status"] == "done", timeout=DEADLINE_S / 2, interval=0.5)
+        wait_for_stack(stack, lambda: _status(client)["status"] == "done", interval=0.5)
         return True
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ from stack_helpers import make_token, running_stack, session_body
 
 from functions.stores.tokens import hash_token
 from local_stack.messages_server import ScriptedBackend, reply
+from local_stack.moto_process import STORED_COUNTS_PATH
 from local_stack.sqs_poller import sqs_record
 from schemas.patterns import ID_PATTERN
 
@@ -43,7 +44,6 @@ TABLES = (
     "DeletionsTable",
 )
 QUEUES = ("SummarizeQueue", "EdgeQueue", "QueryQueue", "DeletionQueue")
-STATE_POOL = ThreadPoolExecutor(8, thread_name_prefix="stored-state")
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text("utf-8"))
 HYPOTHESIS = settings(
     max_examples=20,
@@ -101,7 +101,9 @@ def summarize_pending(stack) -> None:
 @pytest.fixture(scope="module")
 def world(stack, client, tokens) -> dict[str, str]:
     auth = lambda scope: {"authorization": f"Bearer {tokens[scope]}"}  # noqa: E731
+    empty = stored_state(stack)
     assert client.post("/sessions", json=session_body(SEED), headers=auth("ingest")).status_code == 202
+    assert stored_state(stack) != empty  # what the hostile requests must leave unchanged does count a write
     summarize_pending(stack)
     published = client.put("/edge/systems/planner", json=PLANNER, headers=auth("edge"))
     assert published.status_code == 200, published.text
@@ -119,37 +121,16 @@ def world(stack, client, tokens) -> dict[str, str]:
     return {"schema_version": published.json()["schema_version"]}
 
 
-def client_for(stack, service: str, _made: dict = {}):  # noqa: B006 - one client per service and stack
-    key = (stack.moto.url, service)
-    if key not in _made:
-        _made[key] = stack.client(service)
-    return _made[key]
-
-
 def stored_state(stack) -> tuple[int, ...]:
-    """Object versions (and delete markers), items per table and queued messages: scans are for tests only."""
-    s3, ddb, sqs = (client_for(stack, name) for name in ("s3", "dynamodb", "sqs"))
-
-    def objects() -> int:
-        listing = s3.list_object_versions(Bucket=stack.resolved("DataBucket"))
-        return len(listing.get("Versions", [])) + len(listing.get("DeleteMarkers", []))
-
-    def items(table: str) -> int:
-        return ddb.scan(TableName=stack.resolved(table), Select="COUNT")["Count"]
-
-    def messages(queue: str) -> int:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=stack.resolved(queue),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-    counts = (
-        [STATE_POOL.submit(objects)]
-        + [STATE_POOL.submit(items, t) for t in TABLES]
-        + [STATE_POOL.submit(messages, q) for q in QUEUES]
+    """Object versions (and delete markers), items per table and queued messages, read in one request from the
+    local stack's moto (local_stack.moto_server.stored_counts): scans are for tests only."""
+    with urllib.request.urlopen(f"{stack.moto.url}{STORED_COUNTS_PATH}", timeout=30) as response:
+        counts = json.loads(response.read())
+    return (
+        counts["buckets"][stack.resolved("DataBucket")],
+        *(counts["tables"][stack.resolved(table)] for table in TABLES),
+        *(counts["queues"][stack.resolved(queue).rsplit("/", 1)[1]] for queue in QUEUES),
     )
-    return tuple(count.result() for count in counts)
 
 
 def refused(

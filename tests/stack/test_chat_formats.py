@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from local_stack.messages_server import ScriptedBackend
 from schemas.contracts import Session
@@ -87,8 +87,8 @@ def stored_raw(stack, session_id: str) -> dict:
     return json.loads(body)
 
 
-def prompt_for(backend: ScriptedBackend, client, session_id: str) -> str:
-    wait_for(lambda: client.get(f"/sessions/{session_id}").json()["status"] == "SUMMARIZED", timeout=60)
+def prompt_for(stack, backend: ScriptedBackend, client, session_id: str) -> str:
+    wait_for_stack(stack, lambda: client.get(f"/sessions/{session_id}").json()["status"] == "SUMMARIZED")
     request = next(r for r in backend.requests if session_id in r["prompt"])
     return request["body"]["messages"][0]["content"][0]["text"]
 
@@ -110,7 +110,7 @@ def test_anthropic_content_blocks_are_kept_and_read_as_placeholders(stack, clien
         assert kept == without_turn_metadata(sent)
     assert stored["turns"][3]["metadata"] == {"stop_reason": "end_turn", "model": "claude-x"}
 
-    prompt = prompt_for(backend, client, "fmt-anthropic")
+    prompt = prompt_for(stack, backend, client, "fmt-anthropic")
     assert "[image: image/png, 2 KB inline]" in prompt and PIXEL not in prompt
     assert "[image: https://example.com/map.png]" in prompt
     assert '[tool call get_weather (id toolu_1): {\\"city\\": \\"Paris\\"}]' in prompt
@@ -126,7 +126,7 @@ def test_openai_messages_become_turns_without_losing_a_field(stack, client, back
     assert "messages" not in stored
     assert stored["turns"] == [without_turn_metadata(m) for m in OPENAI_MESSAGES]
 
-    prompt = prompt_for(backend, client, "fmt-openai")
+    prompt = prompt_for(stack, backend, client, "fmt-openai")
     for placeholder in (
         '"role": "developer"',
         '"name": "ana"',

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from edge_worker.api_client import EdgeApi
 from edge_worker.cli import main
@@ -37,7 +37,7 @@ def test_distill_prices_first_keeps_valid_answers_and_never_pays_twice(tmp_path,
         reader = api_client(stack, make_token(stack, ["read"], name="reader"))
         for number in (1, 2):
             assert ingest.post("/sessions", json=session_body(f"distill-{number}")).status_code == 202
-        wait_for(lambda: all(_status(ingest, f"distill-{n}") == "SUMMARIZED" for n in (1, 2)), timeout=180)
+        wait_for_stack(stack, lambda: all(_status(ingest, f"distill-{n}") == "SUMMARIZED" for n in (1, 2)))
         edge_token = make_token(stack, ["edge"], name="edge")
         EdgeApi(stack.api_url, edge_token).put_system("planner", PLANNER.to_dict())
         backend.script([reply(f"```json\n{json.dumps(VALID)}\n```"), reply('{"tasks": "not a list"}')], when=ASKED)
@@ -95,7 +95,7 @@ def test_deleting_a_session_or_a_user_removes_their_distilled_answers_in_the_clo
         client = api_client(stack, make_token(stack, ["ingest", "read", "delete"], source="planner", name="owner"))
         for session_id, user in owners.items():
             assert client.post("/sessions", json=session_body(session_id) | {"user_id": user}).status_code == 202
-        wait_for(lambda: all(_status(client, s) == "SUMMARIZED" for s in owners), timeout=180)
+        wait_for_stack(stack, lambda: all(_status(client, s) == "SUMMARIZED" for s in owners))
         edge_token = make_token(stack, ["edge"], name="edge")
         edge = EdgeApi(stack.api_url, edge_token)
         edge.put_system("planner", PLANNER.to_dict())
@@ -123,8 +123,8 @@ def test_deleting_a_session_or_a_user_removes_their_distilled_answers_in_the_clo
 
         assert client.delete("/sessions/gone-session").status_code == 202
         assert client.delete("/users/user-b").status_code == 202
-        wait_for(lambda: client.get("/users/user-b/deletion").json()["status"] == "done", timeout=90)
-        wait_for(lambda: client.get("/sessions/gone-session").status_code == 404, timeout=90)
+        wait_for_stack(stack, lambda: client.get("/users/user-b/deletion").json()["status"] == "done")
+        wait_for_stack(stack, lambda: client.get("/sessions/gone-session").status_code == 404)
         assert not stored("gone-session") and not stored("gone-user") and stored("kept")
 
         # The edge hears of it from the cloud: the deleted summaries answer 404, their rows are dropped.

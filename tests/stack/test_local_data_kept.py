@@ -15,6 +15,7 @@ from stack_helpers import (
     session_body,
     stored_sessions,
     wait_for,
+    wait_for_stack,
 )
 
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text())
@@ -61,7 +62,7 @@ def test_a_restarted_stack_serves_the_same_data_to_the_same_token(tmp_path):
             assert published.status_code == 200, published.text
             lineage = {"translator_model_version": "m", "translator_prompt_version": "p", **published.json()}
             assert client.post("/sessions", json=session_body("s-kept")).status_code == 202
-            wait_for(lambda: client.get("/sessions/s-kept").json().get("status") == "SUMMARIZED", timeout=60)
+            wait_for_stack(stack, lambda: client.get("/sessions/s-kept").json().get("status") == "SUMMARIZED")
             _upload(client, lineage, "s-kept", "Book the dentist", expected=0)
             _upload(client, lineage, "s-kept", "Book the dentist for Friday", expected=1)
             wait_for(lambda: _snapshot_holds(state, "s-kept"), timeout=30, interval=0.2)

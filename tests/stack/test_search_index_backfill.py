@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
 
 from schemas.lineage import content_version
 
@@ -25,7 +25,7 @@ def test_an_embedding_indexes_a_summary_the_index_never_saw():
                 client.post("/sessions", json=session_body("old-1", text="Renew the passport before May")).status_code
                 == 202
             )
-        wait_for(lambda: reader.get("/search", params={"q": "passport"}).json()["items"], timeout=60)
+        wait_for_stack(stack, lambda: reader.get("/search", params={"q": "passport"}).json()["items"])
         s3, bucket = stack.client("s3"), stack.resolved("DataBucket")
         s3.delete_object(Bucket=bucket, Key="search/index.npz")  # as on a stack that had no search yet
         assert reader.get("/search", params={"q": "passport"}).json()["items"] == []
@@ -39,8 +39,8 @@ def test_an_embedding_indexes_a_summary_the_index_never_saw():
         )
         assert stored.status_code == 200, stored.text
 
-        found = wait_for(
-            lambda: (a := reader.get("/search", params={"q": "passport"}).json())["items"] and a, timeout=60
+        found = wait_for_stack(
+            stack, lambda: (a := reader.get("/search", params={"q": "passport"}).json())["items"] and a
         )
         assert [item["summary_id"] for item in found["items"]] == ["old-1"]
         assert found["items"][0]["source"] == "planner" and found["items"][0]["day"]

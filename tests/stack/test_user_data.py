@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from data_traces import indexed_ids, none_left, traces
-from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for
+from stack_helpers import api_client, make_token, queue_messages, running_stack, session_body, wait_for, wait_for_stack
 from websockets.sync.client import connect
 
 from local_stack.messages_server import ScriptedBackend, hang, reply
@@ -105,8 +105,8 @@ def post(client: httpx.Client, session_id: str, user_id: str, text: str = "Book 
     return body
 
 
-def summarized(client: httpx.Client, session_id: str) -> None:
-    wait_for(lambda: client.get(f"/sessions/{session_id}").json().get("status") == "SUMMARIZED", timeout=60)
+def summarized(stack, client: httpx.Client, session_id: str) -> None:
+    wait_for_stack(stack, lambda: client.get(f"/sessions/{session_id}").json().get("status") == "SUMMARIZED")
 
 
 def lineage(systems: dict[str, str], system: str) -> dict[str, str]:
@@ -118,8 +118,8 @@ def put_record(client, systems, session_id: str, system: str, document: dict, ex
     return client.put(f"/edge/summaries/{session_id}/systems/{system}", json=body)
 
 
-def gone(client: httpx.Client, session_id: str) -> None:
-    wait_for(lambda: client.get(f"/sessions/{session_id}").status_code == 404, timeout=60)
+def gone(stack, client: httpx.Client, session_id: str) -> None:
+    wait_for_stack(stack, lambda: client.get(f"/sessions/{session_id}").status_code == 404)
 
 
 def content_hash(body: dict) -> str:
@@ -130,7 +130,7 @@ def test_deleting_a_session_removes_every_trace_and_tells_the_dashboard(stack, c
     user = new_user()
     body, kept = post(client, "del-all", user), post(client, "del-kept", user)
     for session_id in ("del-all", "del-kept"):
-        summarized(client, session_id)
+        summarized(stack, client, session_id)
         assert put_record(client, systems, session_id, "planner", {"tasks": [], "events": []}).status_code == 201
     assert put_record(client, systems, "del-all", "journal", {"text": "x" * 150_000}).status_code == 201
     edit = [
@@ -149,7 +149,7 @@ def test_deleting_a_session_removes_every_trace_and_tells_the_dashboard(stack, c
     vector = {"embedding_version": EMBEDDING_VERSION, "vector": [0.5, 0.1, 0.2, 0.3]}
     assert client.put("/edge/summaries/del-all/embedding", json=vector).status_code == 200
     assert client.get(f"/users/{user}/export").status_code == 200
-    wait_for(lambda: {"del-all", "del-kept"} <= indexed_ids(stack), timeout=30)
+    wait_for_stack(stack, lambda: {"del-all", "del-kept"} <= indexed_ids(stack))
     sessions = {"del-all": content_hash(body)}
     before = traces(stack, sessions, [user])
     assert all(before.values()), before  # every kind of trace is there to be removed
@@ -165,7 +165,7 @@ def test_deleting_a_session_removes_every_trace_and_tells_the_dashboard(stack, c
         heard = []
         while not any(m.get("summary_id") == "del-all" and m.get("status") == "DELETED" for m in heard):
             heard.append(json.loads(socket.recv(timeout=LIVE_WAIT_S)))
-    gone(client, "del-all")
+    gone(stack, client, "del-all")
 
     assert none_left(traces(stack, sessions, [user])), traces(stack, sessions, [user])
     assert traces(stack, {"del-kept": content_hash(kept)}) | {"export objects": 0} == kept_before | {
@@ -173,9 +173,9 @@ def test_deleting_a_session_removes_every_trace_and_tells_the_dashboard(stack, c
     }
     feed = client.get("/systems/planner/records", params={"since": "0", "limit": 100}).json()["items"]
     assert [c["change"] for c in feed if c["summary_id"] == "del-all"] == ["deleted"]
-    wait_for(
+    wait_for_stack(
+        stack,
         lambda: any(e["detail-type"] == "Record Deleted" and e["detail"]["summary_id"] == "del-all" for e in events()),
-        timeout=30,
     )
     assert put_record(client, systems, "del-all", "planner", {"tasks": [], "events": []}, 2).status_code == 404
     assert client.put("/edge/summaries/del-all/embedding", json=vector).status_code == 404
@@ -186,24 +186,24 @@ def test_a_session_deleted_while_it_is_summarized_is_not_brought_back(stack, cli
     user, marker = new_user(), f"marker-{uuid.uuid4().hex[:8]}"
     backend.script([hang(3), reply()], when=marker)
     body = post(client, "del-busy", user, text=f"Call the plumber {marker}")
-    wait_for(lambda: backend.calls_matching(marker) >= 1, timeout=30, interval=0.05)  # the model is writing
+    wait_for_stack(stack, lambda: backend.calls_matching(marker) >= 1, interval=0.05)  # the model is writing
     assert client.delete("/sessions/del-busy").status_code == 202
     assert client.get("/summaries/del-busy").status_code == 404
-    gone(client, "del-busy")
+    gone(stack, client, "del-busy")
     assert none_left(traces(stack, {"del-busy": content_hash(body)}))
     edge_requests = _queued_translations(stack)
     assert "del-busy" not in edge_requests
 
     again = client.post("/sessions", json=body)  # the same id and content, after its deletion: a new session
     assert again.status_code == 202, again.text
-    summarized(client, "del-busy")
+    summarized(stack, client, "del-busy")
     assert backend.calls_matching(marker) == 2  # summarized again, not served from the deleted one's result
 
 
 def test_an_edge_upload_racing_a_deletion_stores_nothing(stack, client, systems):
     user = new_user()
     body = post(client, "del-race", user)
-    summarized(client, "del-race")
+    summarized(stack, client, "del-race")
     results: list[int] = []
     uploads = threading.Thread(
         target=lambda: results.extend(
@@ -215,7 +215,7 @@ def test_an_edge_upload_racing_a_deletion_stores_nothing(stack, client, systems)
     wait_for(lambda: results, timeout=30, interval=0.01)
     assert client.delete("/sessions/del-race").status_code == 202
     uploads.join()
-    gone(client, "del-race")
+    gone(stack, client, "del-race")
     assert 404 in results and set(results) <= {200, 201, 404, 409}
     assert none_left(traces(stack, {"del-race": content_hash(body)}))
 
@@ -225,7 +225,7 @@ def test_deleting_a_user_is_a_job_that_removes_only_their_sessions(stack, client
     mine = [post(client, f"{user}-{n}", user) for n in range(8)]
     theirs = post(client, f"{other}-0", other)
     for body in [*mine, theirs]:
-        summarized(client, body["session_id"])
+        summarized(stack, client, body["session_id"])
     assert put_record(client, systems, mine[0]["session_id"], "planner", {"tasks": [], "events": []}).status_code == 201
     assert client.get(f"/users/{user}/deletion").status_code == 404
 
@@ -233,7 +233,7 @@ def test_deleting_a_user_is_a_job_that_removes_only_their_sessions(stack, client
     assert started.status_code == 202 and started.headers["location"] == f"/users/{user}/deletion", started.text
     job = started.json()
     assert (job["status"], job["user_id"]) == ("running", user)
-    wait_for(lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done", timeout=90)
+    wait_for_stack(stack, lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done")
     done = client.get(f"/users/{user}/deletion").json()
     assert (done["job_id"], done["sessions_found"], done["sessions_deleted"]) == (job["job_id"], 8, 8)
     assert none_left(traces(stack, {b["session_id"]: content_hash(b) for b in mine}, [user]))
@@ -268,7 +268,7 @@ def test_an_export_holds_everything_and_comes_back_whole(stack, client, systems)
         assert client.post("/sessions", json=body).status_code == 202
         bodies.append(body)
     for body in bodies:
-        summarized(client, body["session_id"])
+        summarized(stack, client, body["session_id"])
     assert put_record(client, systems, "exp-plain", "planner", {"tasks": [], "events": []}).status_code == 201
     client.patch(
         "/summaries/exp-plain/systems/planner",
@@ -296,13 +296,13 @@ def test_an_export_holds_everything_and_comes_back_whole(stack, client, systems)
     assert record["document"]["events"][0]["title"] == "Rent" and record["author"] == "user"
 
     assert client.delete(f"/users/{user}").status_code == 202
-    wait_for(lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done", timeout=90)
+    wait_for_stack(stack, lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done")
     assert httpx.get(answer["url"], timeout=30).status_code == 404  # the archive went with the user's data
     for body in bodies:  # what was exported can be posted again as it is
         again = client.post("/sessions", json=exported[body["session_id"]]["session"])
         assert again.status_code == 202, again.text
     for body in bodies:
-        summarized(client, body["session_id"])
+        summarized(stack, client, body["session_id"])
         assert client.get(f"/sessions/{body['session_id']}").json()["content_hash"] == content_hash(body)
 
 
