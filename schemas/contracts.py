@@ -182,7 +182,9 @@ def lineage_of(item: dict[str, Any]) -> Lineage:
 
 
 class SystemState(Lineage):
-    """A system record's latest version as the session item keeps it (what the edge compares against)."""
+    """A system record's latest version as the session item keeps it (what the edge compares against); the lineage is
+    the one the edge last translated it with (the version's own, unless a later translation changed nothing or
+    waits as a proposal)."""
 
     version: int = Field(ge=1)
     updated_at: Timestamp

@@ -16,7 +16,7 @@ from functions.stores.records import RecordStore, document_hash, stale_version
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas import routes
-from schemas.contracts import RefreshSelector
+from schemas.contracts import Lineage, RefreshSelector, SystemState
 from schemas.edge_api import (
     EdgeSummary,
     PendingPage,
@@ -94,9 +94,12 @@ class EdgeSync:
         if upload.expected_version != current_version:
             raise stale_version(f"{summary_id}/{system} is at version {current_version}, not {upload.expected_version}")
         if current and current["document_hash"] == document_hash(upload.document):
+            self._translated_with(current, upload.lineage)
             return RecordStored(outcome="unchanged", version=current_version)
         if current and current.get("author") == "user" and not self.refresh.forces(upload.request_id):
-            return self._propose(current, upload, author_name)
+            stored = self._propose(current, upload, author_name)
+            self._translated_with(current, upload.lineage)
+            return stored
         previous = self.records.document(current) if current else {}
         item = self.records.store_version(
             summary_id=summary_id,
@@ -111,6 +114,17 @@ class EdgeSync:
             translate_ms=upload.translate_ms,
         )
         return RecordStored(outcome="created" if current_version == 0 else "updated", version=item["version"])
+
+    def _translated_with(self, current: dict[str, Any], lineage: Lineage) -> None:
+        """The edge translated this record again with `lineage` and it stays as it is: the session's state names
+        that lineage, so the edge does not translate it again for the same versions."""
+        state = SystemState(
+            version=int(current["version"]),
+            updated_at=current["updated_at"],
+            document_hash=current["document_hash"],
+            **lineage.model_dump(),
+        )
+        self.sessions.translated_with(current["summary_id"], current["system"], state)
 
     def _propose(self, current: dict[str, Any], upload: RecordUpload, author_name: str) -> RecordStored:
         """A user edited this record: the new output waits beside it until the user accepts or dismisses it."""

@@ -437,6 +437,23 @@ class SessionStore:
             }
         }
 
+    def translated_with(self, session_id: str, system: str, state: SystemState) -> bool:
+        """Name `state`'s lineage as the one the edge last translated the system's record with, while the record is
+        still at `state.version` (an upload that changed nothing, or a proposal beside a user's edit): the edge then
+        sees the record as current. False when the record moved on or the session is not SUMMARIZED."""
+        return conditionally(
+            self.table.update_item,
+            Key={"session_id": session_id},
+            UpdateExpression="SET systems.#system = :state",
+            ConditionExpression="#s = :summarized AND systems.#system.#version = :version",
+            ExpressionAttributeNames={"#system": system, "#s": "status", "#version": "version"},
+            ExpressionAttributeValues={
+                ":state": state.model_dump(),
+                ":summarized": SUMMARIZED,
+                ":version": state.version,
+            },
+        )
+
     # ----- deletion: DELETING (hidden from reads), then gone -----
     def deleting_update(self, session_id: str, job_id: str | None, now: str) -> dict[str, Any]:
         """The TransactWriteItems entry (or UpdateItem request) that marks a session DELETING; it fails when the

@@ -27,7 +27,7 @@ from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionFilters, SessionStore, SummaryMade
-from schemas.contracts import Lineage, TokenUsage
+from schemas.contracts import Lineage, SystemState, TokenUsage
 from schemas.lineage import RegistryEntry
 
 LINEAGE = Lineage(translator_model_version="t:m", translator_prompt_version="t:p", schema_version="schema:s")
@@ -197,6 +197,13 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen += [store(0, "a"), store(0, "b"), store(1, "c"), store(1, "d")]
     state = sessions.get(session.session_id)["systems"]["planner"]
     seen.append({k: state[k] for k in ("version", "schema_version")})
+    again = SystemState(**{**state, "translator_prompt_version": "t:p2"})
+    seen.append(sessions.translated_with(session.session_id, "planner", again))
+    seen.append(sessions.translated_with(session.session_id, "planner", again.model_copy(update={"version": 1})))
+    seen.append(sessions.translated_with(session.session_id, "nowhere", again))
+    seen.append(sessions.translated_with(f"{prefix}-none", "planner", again))
+    state = sessions.get(session.session_id)["systems"]["planner"]
+    seen.append({k: state[k] for k in ("version", "translator_prompt_version", "document_hash")})
     history, token = records.history_page(session.session_id, "planner", 1, None)
     seen.append(([h["version"] for h in history], token is not None))
     seen.append(sorted(records.made_by("schema_version", "schema:s")))

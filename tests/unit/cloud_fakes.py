@@ -292,6 +292,14 @@ class FakeSessionStore:
         item["systems"][system] = dynamo(state.model_dump())
         item["updated_at"] = state.updated_at
 
+    def translated_with(self, session_id: str, system: str, state: SystemState) -> bool:
+        item = self.items.get(session_id)
+        held = (item or {}).get("systems", {}).get(system)
+        if not item or item["status"] != SUMMARIZED or not held or int(held["version"]) != state.version:
+            return False
+        item["systems"][system] = dynamo(state.model_dump())
+        return True
+
     # deletion
     def mark_deleting(self, session_id: str, now: str, job_id: str | None = None, counted=None) -> bool:
         item = self.items.get(session_id)

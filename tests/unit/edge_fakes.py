@@ -134,7 +134,8 @@ class FakeApi:
         if missing:
             raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
         versions = self.documents.get((summary_id, system), [])
-        if versions and versions[-1] == upload.document:
+        if versions and versions[-1] == upload.document:  # the cloud keeps the version, naming the new lineage
+            self.summaries[summary_id]["systems"][system] = {**state, **lineage}
             return RecordStored(outcome="unchanged", version=current)
         self.store_record(summary_id, system, upload.document, lineage)
         return RecordStored(outcome="created" if current == 0 else "updated", version=current + 1)

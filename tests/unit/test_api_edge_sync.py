@@ -29,13 +29,15 @@ def world() -> ApiWorld:
     return ApiWorld()
 
 
-def upload(document: dict, expected_version: int = 0, request_id: str | None = None) -> RecordUpload:
+def upload(
+    document: dict, expected_version: int = 0, request_id: str | None = None, prompt: str = "translator-prompt:p1"
+) -> RecordUpload:
     return RecordUpload.model_validate(
         {
             "document": document,
             "lineage": {
                 "translator_model_version": "translator-model:m1",
-                "translator_prompt_version": "translator-prompt:p1",
+                "translator_prompt_version": prompt,
                 "schema_version": DEFINITION.schema_version,
             },
             "expected_version": expected_version,
@@ -199,6 +201,21 @@ def test_versions_advance_with_history_and_the_session_keeps_each_systems_state(
     state = world.sessions.record("s-1").systems["planner"]
     assert state.version == 2 and state.schema_version == DEFINITION.schema_version
     assert world.edge.summary("s-1").systems["planner"].version == 2
+
+
+def test_a_translation_by_new_versions_that_changes_nothing_is_remembered_so_it_is_not_redone(world):
+    add_summarized(world.sessions, "s-1")
+    world.edge.publish_system("planner", system_definition())
+    world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}))
+    again = world.edge.put_record("s-1", "planner", upload({"title": "Dentist"}, 1, prompt="translator-prompt:p2"))
+    assert (again.outcome, again.version) == ("unchanged", 1)
+    state = world.edge.summary("s-1").systems["planner"]
+    assert (state.version, state.translator_prompt_version) == (1, "translator-prompt:p2")
+    record = world.records.get("s-1", "planner")  # the version keeps the lineage that made it
+    assert record["translator_prompt_version"] == "translator-prompt:p1" and len(world.records.history) == 1
+    assert [item.systems["planner"].translator_prompt_version for item in world.edge.pending(10, None).items] == [
+        "translator-prompt:p2"
+    ]
 
 
 def test_each_stored_pair_counts_once_towards_its_requests(world):

@@ -107,6 +107,21 @@ def test_a_retranslation_waits_beside_the_users_version_until_accepted(world):
     assert stored(world) == (3, {"title": "Dentist, Friday"}, "edge")
 
 
+def test_a_proposal_is_remembered_as_the_latest_translation_so_it_is_not_made_again(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    newer = RecordUpload(
+        document={"title": "Dentist on Friday"},
+        lineage={**LINEAGE, "translator_prompt_version": "translator-prompt:p2"},
+        expected_version=2,
+    )
+    assert world.edge.put_record("s-1", "planner", newer).outcome == "proposed"
+    state = world.edge.summary("s-1").systems["planner"]
+    assert (state.version, state.translator_prompt_version) == (2, "translator-prompt:p2")
+    assert stored(world) == (2, {"title": "Dentist at 9"}, "user")
+    world.edits.dismiss_proposal("s-1", "planner", '"2"')
+    assert world.edge.summary("s-1").systems["planner"].translator_prompt_version == "translator-prompt:p2"
+
+
 def test_a_dismissed_proposal_leaves_the_users_version(world):
     world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
     world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
