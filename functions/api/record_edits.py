@@ -92,8 +92,14 @@ class RecordEdits:
             author="user",
             author_name=caller.name,
             keep={"proposal": current["proposal"]} if "proposal" in current else None,
+            translated_with=self._translated_with(summary_id, system),
         )
         return self._view(item)
+
+    def _translated_with(self, summary_id: str, system: str) -> Lineage | None:
+        """The lineage the session's state names for the record (the edge's last translation of it), if any."""
+        state = (self.sessions.get(summary_id) or {}).get("systems", {}).get(system)
+        return lineage_of(state) if state else None
 
     def accept_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
         """Make the waiting model output the record's next version. Raises 404, 412 or 428."""

@@ -113,11 +113,13 @@ class RecordStore:
         author_name: str = "",
         keep: dict[str, Any] | None = None,
         translate_ms: int | None = None,
+        translated_with: Lineage | None = None,
     ) -> dict[str, Any]:
         """Write version expected_version+1 with its history entry, the session's per-system state and its change.
 
         `keep`: attributes of the current item to carry over (a proposal waiting beside a user's edit);
-        `translate_ms`: how long the edge took to translate the document, when it says.
+        `translate_ms`: how long the edge took to translate the document, when it says; `translated_with`: the
+        lineage the session's state keeps naming (a user's edit leaves the edge's last translation as it was).
         Raises a 409 ClientError (stale_version) when another writer got there first, and a 404 when the session
         is not SUMMARIZED (deleted, or being deleted).
         """
@@ -155,7 +157,9 @@ class RecordStore:
             "author_name": author_name,
             **lineage.model_dump(),
         }
-        state = SystemState(version=version, updated_at=now, document_hash=doc_hash, **lineage.model_dump())
+        state = SystemState(
+            version=version, updated_at=now, document_hash=doc_hash, **(translated_with or lineage).model_dump()
+        )
         change: dict[str, Any] = {
             "summary_id": summary_id,
             "change": "created" if expected_version == 0 else "updated",

@@ -27,7 +27,7 @@ from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionFilters, SessionStore, SummaryMade
-from schemas.contracts import Lineage, SystemState, TokenUsage
+from schemas.contracts import Lineage, SystemState, TokenUsage, lineage_of
 from schemas.lineage import RegistryEntry
 
 LINEAGE = Lineage(translator_model_version="t:m", translator_prompt_version="t:p", schema_version="schema:s")
@@ -204,6 +204,20 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(sessions.translated_with(f"{prefix}-none", "planner", again))
     state = sessions.get(session.session_id)["systems"]["planner"]
     seen.append({k: state[k] for k in ("version", "translator_prompt_version", "document_hash")})
+    records.store_version(
+        summary_id=session.session_id,
+        system="planner",
+        expected_version=2,
+        document={"title": "e"},
+        patch=[],
+        lineage=LINEAGE,
+        request_id=None,
+        author="user",
+        translated_with=lineage_of(again.model_dump()),
+    )
+    state = sessions.get(session.session_id)["systems"]["planner"]
+    seen.append({k: state[k] for k in ("version", "translator_prompt_version")})
+    seen.append(records.get(session.session_id, "planner")["translator_prompt_version"])
     history, token = records.history_page(session.session_id, "planner", 1, None)
     seen.append(([h["version"] for h in history], token is not None))
     seen.append(sorted(records.made_by("schema_version", "schema:s")))

@@ -448,6 +448,7 @@ class FakeRecordStore:
         author_name="",
         keep=None,
         translate_ms=None,
+        translated_with: Lineage | None = None,
     ):
         current = self.items.get((summary_id, system))
         if (int(current["version"]) if current else 0) != expected_version:
@@ -497,7 +498,10 @@ class FakeRecordStore:
             )
         )
         state = SystemState(
-            version=version, updated_at=now, document_hash=item["document_hash"], **lineage.model_dump()
+            version=version,
+            updated_at=now,
+            document_hash=item["document_hash"],
+            **(translated_with or lineage).model_dump(),
         )
         self.sessions.set_system_state(summary_id, system, state)
         return item

@@ -120,6 +120,10 @@ def test_a_proposal_is_remembered_as_the_latest_translation_so_it_is_not_made_ag
     assert stored(world) == (2, {"title": "Dentist at 9"}, "user")
     world.edits.dismiss_proposal("s-1", "planner", '"2"')
     assert world.edge.summary("s-1").systems["planner"].translator_prompt_version == "translator-prompt:p2"
+    world.edits.edit("s-1", "planner", [{"op": "replace", "path": "/title", "value": "Dentist at 10"}], '"2"', ME)
+    state = world.edge.summary("s-1").systems["planner"]  # another edit does not ask for the same proposal again
+    assert (state.version, state.translator_prompt_version) == (3, "translator-prompt:p2")
+    assert world.records.get("s-1", "planner")["translator_prompt_version"] == "translator-prompt:p1"
 
 
 def test_a_dismissed_proposal_leaves_the_users_version(world):
