@@ -44,8 +44,8 @@ class TimedTranslator:
         [translations] = self.translate_many([TranslationJob(summary_id, summary_text, systems)], checkpoint=checkpoint)
         return translations
 
-    def adapter_versions(self) -> dict[str, str]:
-        return dict(self.inner.adapter_versions())
+    def adapter_versions(self, systems: Any = ()) -> dict[str, str]:
+        return dict(self.inner.adapter_versions(systems))
 
     def served(self, system: Any) -> Any:
         return self.inner.served(system)

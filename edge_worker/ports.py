@@ -109,8 +109,9 @@ class TranslatorLike(Protocol):
     @property
     def model_info(self) -> ModelInfoLike: ...
 
-    def adapter_versions(self) -> Mapping[str, str]:
-        """system name -> the LoRA adapter version applied to it (a system not named uses the base model)."""
+    def adapter_versions(self, systems: Sequence[Any] = ()) -> Mapping[str, str]:
+        """system name -> the LoRA adapter version applied to it (a system not named uses the base model); with
+        `systems`, for exactly those."""
         ...
 
     def served(self, system: Any) -> Any:

@@ -92,14 +92,19 @@ def served_system(system: SystemLike, prompt: str) -> SystemLike:
 
 
 def prompt_content(system: SystemLike) -> dict[str, Any]:
-    """What the translator-prompt registry entry names: everything in the system's stable prompt part."""
-    return {
+    """What the translator-prompt registry entry names: everything in the system's stable prompt part, and the
+    summary sections whose "None." gives the empty document without the model, when the system names them."""
+    content = {
         "template": TEMPLATE_TEXT,
         "name": system.name,
         "instructions": system.instructions,
         "schema_outline": schema_for_prompt(system.schema),
         "examples": prompt_examples(system),
     }
+    sections = getattr(system, "summary_sections", None)
+    if sections:
+        content["summary_sections"] = list(sections)
+    return content
 
 
 def prompt_version(system: SystemLike) -> str:

@@ -122,9 +122,9 @@ class Translations:
             wanted = []
             for item in page.items:
                 stored = {name: state.model_dump() for name, state in item.systems.items()}
-                adapters = self._adapters()
+                current = self.catalog.current()
                 missing = systems_to_translate(
-                    self._served(self.catalog.current()), stored, self.translator.model_version, False, adapters
+                    self._served(current), stored, self.translator.model_version, False, self._adapters(current)
                 )
                 if missing or (self.search and self.search.needs_embedding(item)):
                     wanted.append(
@@ -203,10 +203,9 @@ class Translations:
             return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         refresh = request.reason == "refresh"
-        adapters = self._adapters()
-        todo = systems_to_translate(
-            self._served(self._requested(request)), stored, self.translator.model_version, refresh, adapters
-        )
+        requested = self._requested(request)
+        adapters = self._adapters(requested)
+        todo = systems_to_translate(self._served(requested), stored, self.translator.model_version, refresh, adapters)
         if not refresh:
             self._embed(request, summary, force=False)
         return (summary, todo) if todo else None
@@ -256,9 +255,9 @@ class Translations:
                 self.status.unchanged += 1
         return count
 
-    def _adapters(self) -> Mapping[str, str]:
-        """system -> the LoRA adapter version the translator applies to it."""
-        return self.translator.adapter_versions()
+    def _adapters(self, systems: list[SystemDefinition]) -> Mapping[str, str]:
+        """system -> the LoRA adapter version the translator applies to it (reading the adoptions again)."""
+        return self.translator.adapter_versions(systems)
 
     def _served(self, systems: list[SystemDefinition]) -> list[SystemDefinition]:
         """The systems as the translator prompts them (after _adapters read the adoptions): their lineage is the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from edge_worker.prompting import (
 )
 from edge_worker.quality.items import ItemKeys, drop_duplicates
 from schemas.lineage import content_version
+from schemas.system_definition import default_systems_dir
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
 
@@ -130,6 +132,15 @@ def for_this_device(model: Any) -> Any:
     return model
 
 
+def tune_command(system: SystemLike) -> str:
+    """The command that trains an adapter for `system` as it is defined now (its own folder when not shipped)."""
+    command = f"python -m edge_worker tune --system {system.name}"
+    source = getattr(system, "source", None)
+    if source is not None and Path(source).parent.resolve() != default_systems_dir().resolve():
+        command += f" --systems-dir {shlex.quote(str(Path(source).parent))}"
+    return command
+
+
 def _parameter_names(model: Any) -> list[str]:
     from mlx.utils import tree_flatten
 
@@ -182,17 +193,22 @@ class Translator:
         self._adopted: dict[str, str] = {}  # system -> adapter version applied to it
         self._refused: set[str] = set()  # adapter versions that could not be applied (reported once)
         self._unfit: set[tuple[str, str]] = set()  # (system, adapter) trained on another prompt (reported once)
+        self._trial = False  # an adapter under try_adapter: the adoptions are not read until use_adapters
 
     # ----- adapters -----
-    def adapter_versions(self) -> Mapping[str, str]:
+    def adapter_versions(self, systems: Iterable[SystemLike] = ()) -> Mapping[str, str]:
         """system name -> the adapter version this translator applies to it (systems not named use none), after
-        reading the adoptions again; an adapter found trained on another prompt version is left out."""
+        reading the adoptions again. With `systems`, exactly those it applies to them (an adapter trained on
+        another version of a system's prompt is not); without, every adoption not yet found unfit."""
         self.refresh_adapters()
+        if systems:
+            return {system.name: version for system in systems if (version := self._adapter_of(system))}
         return {system: version for system, version in self._adopted.items() if (system, version) not in self._unfit}
 
     def use_adapters(self, adopted: Mapping[str, str]) -> None:
         """Apply these adapters from now on (system -> version); an adapter made for another base model, or one
         that cannot be read, is refused with a logged warning and its system uses the base model."""
+        self._trial = False
         usable: dict[str, str] = {}
         for system, version in adopted.items():
             if version not in self.adapters.adapters and version not in self._refused:
@@ -223,6 +239,7 @@ class Translator:
         self.use_adapters({})
         self.adapters.add(adapter)
         self._adopted = {system: adapter.version}
+        self._trial = True
 
     def served(self, system: SystemLike) -> SystemLike:
         """The system as this translator prompts it: in the prompt of the adapter applied to it (edge_worker.lora
@@ -250,13 +267,13 @@ class Translator:
                 adapter=version,
                 trained_prompt_version=adapter.prompt_version,
                 prompt_version=current,
-                fix=f"python -m edge_worker tune --system {system.name}",
+                fix=tune_command(system),
             )
         return None
 
     def refresh_adapters(self) -> None:
         """Re-read the adopted adapters (a new adoption applies from the next call)."""
-        if self._adopted_source is not None:
+        if self._adopted_source is not None and not self._trial:
             adopted = dict(self._adopted_source())
             if adopted != self._adopted:
                 self.use_adapters(adopted)

@@ -94,6 +94,8 @@ class EdgeSync:
         if upload.expected_version != current_version:
             raise stale_version(f"{summary_id}/{system} is at version {current_version}, not {upload.expected_version}")
         if current and current["document_hash"] == document_hash(upload.document):
+            if current.get("proposal"):  # the latest translation agrees with the user's version: nothing to propose
+                self.records.clear_proposal(summary_id, system, current_version)
             self._translated_with(current, upload.lineage)
             return RecordStored(outcome="unchanged", version=current_version)
         if current and current.get("author") == "user" and not self.refresh.forces(upload.request_id):

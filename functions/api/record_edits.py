@@ -52,13 +52,24 @@ def applied(document: Any, operations: Any) -> Any:
         raise ClientError("invalid_patch", f"the patch cannot be applied: {error}", status=422) from error
 
 
+def last_translation(session: dict[str, Any], system: str) -> Lineage | None:
+    """The lineage the session's state names for the system's record (the edge's last translation of it), if any."""
+    state = session.get("systems", {}).get(system)
+    return lineage_of(state) if state else None
+
+
 class RecordEdits:
     def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore) -> None:
         self.sessions, self.records, self.registry = sessions, records, registry
 
     def _current(self, summary_id: str, system: str, if_match: str | None) -> dict[str, Any]:
+        return self._read(summary_id, system, if_match)[1]
+
+    def _read(self, summary_id: str, system: str, if_match: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(session item, current record) for a write at the version `if_match` names; the session is read first,
+        so a translation stored between the two reads is in the record read (its proposal is kept)."""
         version = expected_version(if_match)
-        self.sessions.summarized(summary_id)
+        session = self.sessions.summarized(summary_id)
         current = self.records.get(summary_id, system)
         if not current:
             raise not_found(f"session {summary_id} has no {system} record")
@@ -68,12 +79,12 @@ class RecordEdits:
                 f"{summary_id}/{system} is at version {current['version']}, not {version}; read it again",
                 status=412,
             )
-        return current
+        return session, current
 
     def edit(self, summary_id: str, system: str, operations: Any, if_match: str | None, caller: Principal) -> dict:
         """Apply the patch to the current version and store the result as the user's version (or leave the
         record as it is when nothing changes). Raises 404, 409, 412, 422 or 428."""
-        current = self._current(summary_id, system, if_match)
+        session, current = self._read(summary_id, system, if_match)
         document = self.records.document(current)
         changed = applied(document, operations)
         if not isinstance(changed, dict):
@@ -92,14 +103,9 @@ class RecordEdits:
             author="user",
             author_name=caller.name,
             keep={"proposal": current["proposal"]} if "proposal" in current else None,
-            translated_with=self._translated_with(summary_id, system),
+            translated_with=last_translation(session, system),
         )
         return self._view(item)
-
-    def _translated_with(self, summary_id: str, system: str) -> Lineage | None:
-        """The lineage the session's state names for the record (the edge's last translation of it), if any."""
-        state = (self.sessions.get(summary_id) or {}).get("systems", {}).get(system)
-        return lineage_of(state) if state else None
 
     def accept_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
         """Make the waiting model output the record's next version. Raises 404, 412 or 428."""

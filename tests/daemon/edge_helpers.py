@@ -57,8 +57,8 @@ class SlowTranslator:
     def translate(self, summary_id: str, summary_text: str, systems: list, checkpoint=None) -> list:
         return self.inner.translate(summary_id, summary_text, systems, checkpoint=self._slowly(checkpoint))
 
-    def adapter_versions(self) -> dict[str, str]:
-        return dict(self.inner.adapter_versions())
+    def adapter_versions(self, systems=()) -> dict[str, str]:
+        return dict(self.inner.adapter_versions(systems))
 
     def served(self, system):
         return self.inner.served(system)

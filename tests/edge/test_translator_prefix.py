@@ -114,6 +114,7 @@ def test_prompt_version_names_everything_in_the_stable_part(translator, tiny_mod
     changes = {
         "instructions": {**base, "instructions": "Different."},
         "schema": {**base, "schema": {**base["schema"], "title": "Planner v2", "required": ["tasks"]}},
+        "summary sections": {**base, "summary_sections": ["Commitments", "Reminders"]},
         "prompt example": {
             **base,
             "examples": [

@@ -12,15 +12,16 @@ import pytest
 
 from edge_worker import model_store
 from edge_worker.evaluate import evaluate_system
-from edge_worker.jobs import TranslationJob, systems_to_translate
+from edge_worker.jobs import TranslationJob, lineage_for, systems_to_translate
+from edge_worker.lora import Adapter
 from edge_worker.model_store import ModelInfo, adapter_dir, adopted_adapters
 from edge_worker.prompting import prompt_version, zero_shot
-from edge_worker.translator import Translation, Translator
+from edge_worker.translator import Translation, Translator, tune_command
 from edge_worker.tuning.data import distilled_path, token_sequences, training_examples
 from edge_worker.tuning.train import TuneSettings
 from edge_worker.tuning.tune import HeldOut, tune_system
 from schemas.lineage import content_version
-from schemas.system_definition import SystemDefinition
+from schemas.system_definition import SystemDefinition, load_systems
 
 SETTINGS = TuneSettings(iters=3, rank=2, num_layers=1, learning_rate=1e-2, max_seq_length=2048)
 
@@ -200,6 +201,44 @@ def test_an_adapter_trained_on_another_version_of_the_prompt_is_not_applied_unti
 
     [[back]] = translator.translate_many([TranslationJob("s2", "A note.", [NOTES])])
     assert back.lineage.translator_adapter_version == version and translator.adapter_versions() == {"notes": version}
+
+
+def test_a_fresh_translator_leaves_an_adapter_for_another_prompt_out_from_the_first_check(tiny_model):
+    unfit = Adapter("translator-adapter:older", 1.0, {}, "few-shot", prompt_version="translator-prompt:older")
+    translator = Translator(
+        tiny_model.model,
+        tiny_model.tokenizer,
+        tiny_model.info,
+        max_tokens=16,
+        adopted=lambda: {"notes": unfit.version},
+        load_adapter=lambda version: unfit,
+    )
+    stored = {"notes": {"version": 1, **lineage_for(NOTES, translator.model_version)}}  # made without it, today
+    adapters = translator.adapter_versions([NOTES])  # what reconcile reads before serving the systems
+    assert adapters == {} and translator.served(NOTES) is NOTES
+    assert systems_to_translate([NOTES], stored, translator.model_version, False, adapters) == []
+
+
+def test_an_adapter_under_trial_is_not_undone_by_reading_the_adoptions(home, translator):
+    trial = tune_system(translator, NOTES, SETTINGS, min_gain=-1.0, adopt=None)  # measured only: none adopted
+    assert adopted_adapters() == {} and trial.version is None
+    adapter = Adapter("translator-adapter:trial", 1.0, {}, "zero-shot")
+    translator.try_adapter("notes", adapter)
+    [[outcome]] = translator.translate_many([TranslationJob("s1", "A note.", [NOTES])])
+    assert outcome.lineage.translator_adapter_version == "translator-adapter:trial"
+    translator.use_adapters({})
+    [[after]] = translator.translate_many([TranslationJob("s2", "A note.", [NOTES])])
+    assert after.lineage.translator_adapter_version is None
+
+
+def test_the_fix_named_for_an_unfit_adapter_tunes_the_definition_where_it_is(tmp_path):
+    assert tune_command(NOTES) == "python -m edge_worker tune --system notes"
+    folder = tmp_path / "my systems"
+    folder.mkdir()
+    (folder / "notes.json").write_text(json.dumps(NOTES.to_dict()))
+    mine = load_systems(folder).systems["notes"]
+    assert tune_command(mine) == f"python -m edge_worker tune --system notes --systems-dir '{folder}'"
+    assert tune_command(load_systems().systems["planner"]) == "python -m edge_worker tune --system planner"
 
 
 def test_one_translator_tunes_several_systems_in_turn(home, translator):

@@ -325,8 +325,9 @@ class FakeTranslator:
     batches: list[list[str]] = field(default_factory=list)  # the summary ids of each translate_many call
     adapters: dict[str, str] = field(default_factory=dict)  # system -> adopted adapter version
 
-    def adapter_versions(self) -> dict[str, str]:
-        return dict(self.adapters)
+    def adapter_versions(self, systems: Any = ()) -> dict[str, str]:
+        names = {system.name for system in systems}
+        return {name: version for name, version in self.adapters.items() if not names or name in names}
 
     def served(self, system: Any) -> Any:
         return system

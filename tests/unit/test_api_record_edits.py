@@ -126,6 +126,56 @@ def test_a_proposal_is_remembered_as_the_latest_translation_so_it_is_not_made_ag
     assert world.records.get("s-1", "planner")["translator_prompt_version"] == "translator-prompt:p1"
 
 
+@pytest.mark.parametrize("lands", ["before the record is read", "after the record is read"])
+def test_a_proposal_stored_while_an_edit_is_under_way_is_kept_or_made_again(world, lands):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    newer = RecordUpload(
+        document={"title": "Dentist on Friday"},
+        lineage={**LINEAGE, "translator_prompt_version": "translator-prompt:p2"},
+        expected_version=2,
+    )
+    read, store = world.records.get, world.records.store_version
+
+    def upload_first(*args, **kwargs):
+        world.records.get = read
+        assert world.edge.put_record("s-1", "planner", newer).outcome == "proposed"
+        return read(*args, **kwargs)
+
+    def upload_then_store(*args, **kwargs):
+        world.records.store_version = store
+        assert world.edge.put_record("s-1", "planner", newer).outcome == "proposed"
+        return store(*args, **kwargs)
+
+    if lands == "before the record is read":
+        world.records.get = upload_first
+    else:
+        world.records.store_version = upload_then_store
+    world.edits.edit("s-1", "planner", [{"op": "replace", "path": "/title", "value": "Dentist at 10"}], '"2"', ME)
+    record, state = world.records.get("s-1", "planner"), world.edge.summary("s-1").systems["planner"]
+    assert int(record["version"]) == 3
+    if lands == "before the record is read":  # the edit read it and keeps it waiting
+        assert world.records.proposal_document(record["proposal"]) == {"title": "Dentist on Friday"}
+    else:  # overwritten by the edit, but the state still asks the edge for it again
+        assert state.translator_prompt_version == "translator-prompt:p1"
+
+
+def test_a_translation_that_agrees_with_the_users_version_withdraws_the_waiting_proposal(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    assert world.edge.put_record("s-1", "planner", upload({"title": "Dentist on Friday"}, 2)).outcome == "proposed"
+    agrees = RecordUpload(
+        document={"title": "Dentist at 9"},
+        lineage={**LINEAGE, "translator_prompt_version": "translator-prompt:p3"},
+        expected_version=2,
+    )
+    assert world.edge.put_record("s-1", "planner", agrees).outcome == "unchanged"
+    assert "proposal" not in world.records.get("s-1", "planner") and stored(world) == (
+        2,
+        {"title": "Dentist at 9"},
+        "user",
+    )
+    assert world.edge.summary("s-1").systems["planner"].translator_prompt_version == "translator-prompt:p3"
+
+
 def test_a_dismissed_proposal_leaves_the_users_version(world):
     world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
     world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
