@@ -94,7 +94,7 @@ def served_system(system: SystemLike, prompt: str) -> SystemLike:
 def prompt_content(system: SystemLike) -> dict[str, Any]:
     """What the translator-prompt registry entry names: everything in the system's stable prompt part, and the
     summary sections whose "None." gives the empty document without the model, when the system names them."""
-    content = {
+    content: dict[str, Any] = {
         "template": TEMPLATE_TEXT,
         "name": system.name,
         "instructions": system.instructions,
@@ -102,7 +102,9 @@ def prompt_content(system: SystemLike) -> dict[str, Any]:
         "examples": prompt_examples(system),
     }
     sections = getattr(system, "summary_sections", None)
-    if sections:
+    if isinstance(sections, dict):
+        content["summary_sections"] = {name: list(headings) for name, headings in sections.items()}
+    elif sections:
         content["summary_sections"] = list(sections)
     return content
 

@@ -459,7 +459,7 @@ class Translator:
         self, job: TranslationJob, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
     ) -> tuple[Decoding, int]:
         """The sequence for one pair, and the prompt tokens it prefills (its prefix too, when computed now)."""
-        grammar, worst_case = self._grammar(system)
+        grammar, worst_case = self._grammar(system, system.schema_for(job.summary_text))
         budget = self._budget(system)
         constraint = SchemaConstraint(
             self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
@@ -546,11 +546,13 @@ class Translator:
         version = prompt_version(system)
         return f"{version}@{adapter}" if adapter else version
 
-    def _grammar(self, system: SystemLike) -> tuple[str, int | None]:
-        key = content_version("schema", system.schema)
+    def _grammar(self, system: SystemLike, schema: dict[str, Any] | None = None) -> tuple[str, int | None]:
+        """The compiled grammar of `schema` (default: the system's) and its worst case in tokens, cached."""
+        schema = system.schema if schema is None else schema
+        key = content_version("schema", schema)
         if key not in self._grammars:
-            grammar = compile_schema(system.schema, self.gtok, system=system.name)
-            self._grammars[key] = (grammar, worst_case_tokens(system.schema))
+            grammar = compile_schema(schema, self.gtok, system=system.name)
+            self._grammars[key] = (grammar, worst_case_tokens(schema))
         return self._grammars[key]
 
     def _prompt(self, system: SystemLike) -> SystemPrompt:

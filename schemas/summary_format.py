@@ -3,6 +3,8 @@ heading with nothing to report (functions/summarize/prompt.py asks for exactly t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 SECTIONS = ("Overview", "People", "Commitments", "Reminders", "Insights", "Open questions")
 NOTHING = "None."
 
@@ -21,7 +23,7 @@ def sections(summary: str) -> dict[str, str]:
     return {heading: "\n".join(lines).strip() for heading, lines in found.items()}
 
 
-def says_nothing(summary: str, headings: tuple[str, ...] | list[str]) -> bool:
+def says_nothing(summary: str, headings: Sequence[str]) -> bool:
     """True when every one of `headings` appears in `summary` with only "None." under it (a summary not in the
     section format, or missing one of them, says something: it is not known to be empty)."""
     written = sections(summary)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
-from schemas.summary_format import NOTHING, SECTIONS, says_nothing
+from schemas.section_gate import by_property, empty_properties, gate_problems, list_properties, without_items
 
 MAX_OUTPUT_TOKENS_LIMIT = 8192
 
@@ -125,8 +125,9 @@ class _DefinitionFile(BaseModel):
     version: str | None = None
     # Which fields of an array's items tell two items apart: {"tasks": ["title"], "topics": []} ([] = the item).
     key_fields: dict[str, list[str]] | None = None
-    # The summary sections this system reads; when each says "None.", its document is the empty one, no model run.
-    summary_sections: list[str] | None = Field(default=None, min_length=1)
+    # The summary sections each top-level list comes from (schemas.section_gate): a list whose sections all say
+    # "None." is empty; when every list is, the document is the empty one and no model runs.
+    summary_sections: list[str] | dict[str, list[str]] | None = Field(default=None, min_length=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +140,7 @@ class SystemDefinition:
     max_output_tokens: int
     version: str | None = None
     key_fields: dict[str, list[str]] | None = None
-    summary_sections: tuple[str, ...] | None = None
+    summary_sections: tuple[str, ...] | dict[str, tuple[str, ...]] | None = None
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -164,7 +165,9 @@ class SystemDefinition:
             data["version"] = self.version
         if self.key_fields is not None:
             data["key_fields"] = {path: list(fields) for path, fields in self.key_fields.items()}
-        if self.summary_sections is not None:
+        if isinstance(self.summary_sections, dict):
+            data["summary_sections"] = {name: list(headings) for name, headings in self.summary_sections.items()}
+        elif self.summary_sections is not None:
             data["summary_sections"] = list(self.summary_sections)
         return data
 
@@ -172,10 +175,20 @@ class SystemDefinition:
         """The document with each top-level array property empty and nothing else (an empty session's document)."""
         return empty_document(self.schema)
 
+    def empty_lists(self, summary: str) -> list[str]:
+        """The top-level lists that must be empty for `summary`: those whose summary sections all say "None."."""
+        return empty_properties(summary, by_property(self.schema, self.summary_sections))
+
     def reads_nothing(self, summary: str) -> bool:
-        """True when the system names the summary sections it reads and each of them says "None." in `summary`:
-        its document is `empty_document()` without running the model."""
-        return self.summary_sections is not None and says_nothing(summary, self.summary_sections)
+        """True when every top-level list must be empty for `summary` (empty_lists): its document is
+        `empty_document()` without running the model."""
+        lists = list_properties(self.schema)
+        return bool(lists) and set(self.empty_lists(summary)) == set(lists)
+
+    def schema_for(self, summary: str) -> dict[str, Any]:
+        """The schema decoding follows for `summary`: the lists that must be empty allow no item (a narrowing:
+        every document it admits is valid against `schema`)."""
+        return without_items(self.schema, self.empty_lists(summary))
 
     def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
         """The examples of one split, in file order: each {"summary": str, "expected": JSON[, "split": str]}.
@@ -225,6 +238,7 @@ class SystemDefinition:
                 )
         for problem in summary_section_problems(parsed.output_schema, parsed.summary_sections, parsed.examples):
             raise SystemDefinitionError(where, problem)
+        sections = parsed.summary_sections
         return cls(
             name=parsed.name,
             description=parsed.description,
@@ -234,37 +248,38 @@ class SystemDefinition:
             max_output_tokens=parsed.max_output_tokens,
             version=parsed.version,
             key_fields=parsed.key_fields,
-            summary_sections=tuple(parsed.summary_sections) if parsed.summary_sections is not None else None,
+            summary_sections=(
+                {name: tuple(headings) for name, headings in sections.items()}
+                if isinstance(sections, dict)
+                else tuple(sections)
+                if sections is not None
+                else None
+            ),
             source=Path(source) if source is not None else None,
         )
 
 
-def summary_section_problems(schema: dict[str, Any], headings: list[str] | None, examples: list[_Example]) -> list[str]:
-    """Why `summary_sections` cannot be used: a heading the summarizer does not write, a schema whose empty
-    document (every required property an empty array) is not valid, or a labelled example whose sections all say
-    "None." but which expects something else (the gate would get it wrong)."""
-    if headings is None:
+def summary_section_problems(
+    schema: dict[str, Any], sections: list[str] | dict[str, list[str]] | None, examples: list[_Example]
+) -> list[str]:
+    """Why `summary_sections` cannot be used (schemas.section_gate.gate_problems), or a schema whose empty
+    document (every top-level list empty) is not valid when every list is decided by the sections."""
+    if sections is None:
         return []
-    unknown = [heading for heading in headings if heading not in SECTIONS]
-    if unknown:
-        return [f"summary_sections: {unknown[0]!r} is not a summary section (one of {', '.join(SECTIONS)})"]
-    empty = empty_document(schema)
-    errors = [_describe(error) for error in output_validator(schema).iter_errors(empty)]
-    if errors:
-        return [f"summary_sections: the empty document {json.dumps(empty)} does not match the schema: {errors[0]}"]
-    return [
-        f"summary_sections: examples[{index}] says {NOTHING!r} under {', '.join(headings)} but expects "
-        f"{json.dumps(example.expected)[:120]}, not an empty document"
-        for index, example in enumerate(examples)
-        if says_nothing(example.summary, headings)
-        and not (isinstance(example.expected, dict) and all(value == [] for value in example.expected.values()))
-    ]
+    problems = gate_problems(schema, sections, [(example.summary, example.expected) for example in examples])
+    if problems:
+        return problems
+    if set(by_property(schema, sections)) == set(list_properties(schema)):
+        empty = empty_document(schema)
+        errors = [_describe(error) for error in output_validator(schema).iter_errors(empty)]
+        if errors:
+            return [f"summary_sections: the empty document {json.dumps(empty)} does not match the schema: {errors[0]}"]
+    return []
 
 
 def empty_document(schema: dict[str, Any]) -> dict[str, Any]:
     """{property: []} for each top-level property of `schema` whose type is "array"."""
-    properties = schema.get("properties", {})
-    return {name: [] for name, sub in properties.items() if isinstance(sub, dict) and sub.get("type") == "array"}
+    return {name: [] for name in list_properties(schema)}
 
 
 def key_field_problems(schema: dict[str, Any], key_fields: dict[str, list[str]]) -> list[str]:

@@ -258,3 +258,27 @@ def test_a_system_whose_summary_sections_all_say_none_gets_its_empty_document_wi
     written = summary.replace("Commitments\nNone.", "Commitments\n- The user will call Ana on Friday.")
     [made] = _done(translator.translate("gate-2", written, [planner]))
     assert made.stats.generated_tokens > 0
+
+
+def test_a_list_whose_summary_sections_say_none_is_left_empty_by_the_grammar(translator):
+    nudge = load_systems().systems["nudge"]
+
+    def summary(reminders: str) -> str:
+        return "\n\n".join(
+            f"{heading}\n{text}"
+            for heading, text in (
+                ("Overview", "The user planned their week in a nudge session on Monday 2025-03-17."),
+                ("People", "None."),
+                ("Commitments", "- The user will call Ana."),
+                ("Reminders", reminders),
+                ("Insights", "- The user wants to walk every day."),
+                ("Open questions", "None."),
+            )
+        )
+
+    [free] = _done(translator.translate("lists-1", summary("- Call Ana on Friday 2025-03-21 at 18:00."), [nudge]))
+    assert free.document["reminders"], "the model writes a reminder when the grammar allows one"
+    [held] = _done(translator.translate("lists-2", summary("None."), [nudge]))
+    assert held.document["reminders"] == [] and held.stats.generated_tokens > 0  # the model ran for the habits
+    assert held.lineage == free.lineage  # the same system, prompt and schema versions
+    assert nudge.validation_errors(held.document) == []

@@ -93,3 +93,51 @@ def test_a_labelled_example_the_gate_would_get_wrong_is_refused_naming_it():
     with pytest.raises(SystemDefinitionError) as caught:
         SystemDefinition.from_dict(data, source="planner.json")
     assert "summary_sections: examples[3] says 'None.' under Commitments" in caught.value.problem
+
+
+def _nudge() -> dict:
+    return json.loads((default_systems_dir() / "nudge.json").read_text(encoding="utf-8"))
+
+
+def test_each_list_may_name_its_own_sections_and_is_left_empty_alone():
+    nudge = SystemDefinition.from_dict(_nudge())
+    no_reminders = EMPTY_PLANS.replace(
+        "Insights\n- The user prefers long novels.", "Insights\n- The user wants to run."
+    )
+    assert nudge.empty_lists(no_reminders) == ["reminders"] and not nudge.reads_nothing(no_reminders)
+    narrowed = nudge.schema_for(no_reminders)
+    assert narrowed["properties"]["reminders"]["maxItems"] == 0 and "maxItems" in nudge.schema["properties"]["habits"]
+    assert narrowed["properties"]["habits"] == nudge.schema["properties"]["habits"]
+    assert nudge.schema["properties"]["reminders"]["maxItems"] == 8  # the definition's schema is not changed
+    nothing = EMPTY_PLANS.replace("Insights\n- The user prefers long novels.", "Insights\nNone.")
+    assert nudge.empty_lists(nothing) == ["reminders", "habits"] and nudge.reads_nothing(nothing)
+    assert nudge.schema_for("The user will call Ana on Friday.") is nudge.schema  # not in the section format
+    assert SystemDefinition.from_dict(nudge.to_dict()).to_dict() == nudge.to_dict() == _nudge()
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        ({"reminders": ["Todos"]}, "summary_sections: 'Todos' is not a summary section"),
+        ({"owner": ["Reminders"]}, "summary_sections: 'owner' is not a top-level list of the schema"),
+        ({"reminders": []}, "summary_sections: 'reminders' names no section"),
+        ({}, "summary_sections"),
+        ({"habits": ["Commitments"]}, "says 'None.' under Commitments but expects habits"),
+    ],
+)
+def test_a_section_map_that_cannot_work_is_refused_naming_it(sections, expected):
+    data = _nudge() | {"summary_sections": sections}
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(data, source="nudge.json")
+    assert expected in caught.value.problem
+
+
+def test_a_list_that_must_hold_items_cannot_be_left_empty_by_its_sections():
+    data = _nudge()
+    data["schema"]["properties"]["habits"]["minItems"] = 1
+    data["examples"] = [
+        e | {"expected": e["expected"] | {"habits": [{"name": "Walk", "cadence": "daily"}]}} for e in data["examples"]
+    ]
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(data, source="nudge.json")
+    assert "'habits' has minItems" in caught.value.problem
