@@ -238,7 +238,6 @@ class SystemDefinition:
                 )
         for problem in summary_section_problems(parsed.output_schema, parsed.summary_sections, parsed.examples):
             raise SystemDefinitionError(where, problem)
-        sections = parsed.summary_sections
         return cls(
             name=parsed.name,
             description=parsed.description,
@@ -248,15 +247,17 @@ class SystemDefinition:
             max_output_tokens=parsed.max_output_tokens,
             version=parsed.version,
             key_fields=parsed.key_fields,
-            summary_sections=(
-                {name: tuple(headings) for name, headings in sections.items()}
-                if isinstance(sections, dict)
-                else tuple(sections)
-                if sections is not None
-                else None
-            ),
+            summary_sections=_frozen_sections(parsed.summary_sections),
             source=Path(source) if source is not None else None,
         )
+
+
+def _frozen_sections(
+    sections: list[str] | dict[str, list[str]] | None,
+) -> tuple[str, ...] | dict[str, tuple[str, ...]] | None:
+    if isinstance(sections, dict):
+        return {name: tuple(headings) for name, headings in sections.items()}
+    return tuple(sections) if sections is not None else None
 
 
 def summary_section_problems(
