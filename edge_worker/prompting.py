@@ -106,6 +106,8 @@ def prompt_content(system: SystemLike) -> dict[str, Any]:
         content["summary_sections"] = {name: list(headings) for name, headings in sections.items()}
     elif sections:
         content["summary_sections"] = list(sections)
+    if getattr(system, "grounded_dates", False):
+        content["grounded_dates"] = True
     return content
 
 

@@ -15,8 +15,9 @@ from typing import Any, Literal, get_args
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
+from schemas.date_grounding import grounded
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
 from schemas.section_gate import by_property, empty_properties, gate_problems, list_properties, without_items
@@ -128,6 +129,8 @@ class _DefinitionFile(BaseModel):
     # The summary sections each top-level list comes from (schemas.section_gate): a list whose sections all say
     # "None." is empty; when every list is, the document is the empty one and no model runs.
     summary_sections: list[str] | dict[str, list[str]] | None = Field(default=None, min_length=1)
+    # Every date in the document is one the summary writes (schemas.date_grounding).
+    grounded_dates: StrictBool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +144,7 @@ class SystemDefinition:
     version: str | None = None
     key_fields: dict[str, list[str]] | None = None
     summary_sections: tuple[str, ...] | dict[str, tuple[str, ...]] | None = None
+    grounded_dates: bool = False
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -169,6 +173,8 @@ class SystemDefinition:
             data["summary_sections"] = {name: list(headings) for name, headings in self.summary_sections.items()}
         elif self.summary_sections is not None:
             data["summary_sections"] = list(self.summary_sections)
+        if self.grounded_dates:
+            data["grounded_dates"] = True
         return data
 
     def empty_document(self) -> dict[str, Any]:
@@ -186,9 +192,11 @@ class SystemDefinition:
         return bool(lists) and set(self.empty_lists(summary)) == set(lists)
 
     def schema_for(self, summary: str) -> dict[str, Any]:
-        """The schema decoding follows for `summary`: the lists that must be empty allow no item (a narrowing:
-        every document it admits is valid against `schema`)."""
-        return without_items(self.schema, self.empty_lists(summary))
+        """The schema decoding follows for `summary`: the lists that must be empty allow no item and, with
+        `grounded_dates`, dates are the summary's own (a narrowing: every document it admits is valid against
+        `schema`)."""
+        schema = without_items(self.schema, self.empty_lists(summary))
+        return grounded(schema, summary) if self.grounded_dates else schema
 
     def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
         """The examples of one split, in file order: each {"summary": str, "expected": JSON[, "split": str]}.
@@ -238,6 +246,9 @@ class SystemDefinition:
                 )
         for problem in summary_section_problems(parsed.output_schema, parsed.summary_sections, parsed.examples):
             raise SystemDefinitionError(where, problem)
+        if parsed.grounded_dates:
+            for problem in grounded_date_problems(parsed.output_schema, parsed.examples):
+                raise SystemDefinitionError(where, problem)
         return cls(
             name=parsed.name,
             description=parsed.description,
@@ -248,8 +259,25 @@ class SystemDefinition:
             version=parsed.version,
             key_fields=parsed.key_fields,
             summary_sections=_frozen_sections(parsed.summary_sections),
+            grounded_dates=parsed.grounded_dates,
             source=Path(source) if source is not None else None,
         )
+
+
+def grounded_date_problems(schema: dict[str, Any], examples: list[_Example]) -> list[str]:
+    """Labelled examples whose expected document has a date its summary does not write (grounded_dates would
+    forbid it), naming the first such date."""
+    problems = []
+    for index, example in enumerate(examples):
+        narrowed = grounded(schema, example.summary)
+        errors = list(output_validator(narrowed).iter_errors(example.expected)) if narrowed is not schema else []
+        if errors:
+            where = "/".join(str(part) for part in errors[0].absolute_path)
+            problems.append(
+                f"grounded_dates: examples[{index}] expects {errors[0].instance!r} at {where}, a date its summary "
+                "does not write"
+            )
+    return problems
 
 
 def _frozen_sections(

@@ -282,3 +282,22 @@ def test_a_list_whose_summary_sections_say_none_is_left_empty_by_the_grammar(tra
     assert held.document["reminders"] == [] and held.stats.generated_tokens > 0  # the model ran for the habits
     assert held.lineage == free.lineage  # the same system, prompt and schema versions
     assert nudge.validation_errors(held.document) == []
+
+
+def test_grounded_dates_are_ones_the_summary_writes(translator):
+    nudge = load_systems().systems["nudge"]
+    free = SystemDefinition.from_dict({**nudge.to_dict(), "grounded_dates": False})
+    summary = (
+        "Overview\nThe user set reminders in a nudge session on Monday 2025-03-17 (+01:00).\n\n"
+        "Reminders\n- Call Ana on Friday 2025-03-21 at 18:00 (+01:00).\n\nInsights\nNone."
+    )
+    [loose] = _done(translator.translate("dates-1", summary, [free]))
+    [held] = _done(translator.translate("dates-2", summary, [nudge]))
+
+    def dates(document: dict) -> set[str]:
+        return {r["trigger"]["at"][:10] for r in document["reminders"] if "at" in r["trigger"]}
+
+    assert dates(loose.document) - {"2025-03-17", "2025-03-21"}, "the model writes other dates when allowed"
+    assert dates(held.document) and dates(held.document) <= {"2025-03-17", "2025-03-21"}
+    assert nudge.validation_errors(held.document) == []
+    assert held.lineage.translator_prompt_version != loose.lineage.translator_prompt_version

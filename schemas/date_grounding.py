@@ -1,0 +1,64 @@
+"""Dates grounded in the summary: the summarizer writes every date as an absolute YYYY-MM-DD
+(functions/summarize/prompt.py), so a system may require each date in its document to be one of those.
+
+`grounded(schema, summary)` narrows every `format: date` string to an enum of the summary's dates and every
+`format: date-time` to a pattern whose date part is one of them, at any time, with one of the UTC offsets the
+summary writes (Z when it writes none); every document the narrowed schema admits is valid against the original.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import re
+from typing import Any
+
+ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4}-[0-9]{2}-[0-9]{2})(?![0-9])")
+UTC_OFFSET = re.compile(r"(?<![0-9:])([+-](?:[01][0-9]|2[0-3]):[0-5][0-9])(?![0-9:])")
+TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+
+
+def summary_dates(summary: str) -> list[str]:
+    """The valid calendar dates written as YYYY-MM-DD in `summary`, in order of first appearance."""
+    found: list[str] = []
+    for text in ISO_DATE.findall(summary):
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            continue
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def summary_offsets(summary: str) -> list[str]:
+    """The UTC offsets written in `summary` ("+09:00", "-05:00"), in order of first appearance; ["Z"] for none."""
+    found = list(dict.fromkeys(UTC_OFFSET.findall(summary)))
+    return found or ["Z"]
+
+
+def grounded(schema: dict[str, Any], summary: str) -> dict[str, Any]:
+    """`schema` with its date and date-time strings limited to the dates `summary` writes; the schema itself when
+    it writes none (nothing to ground on) or the schema has no date."""
+    dates = summary_dates(summary)
+    if not dates:
+        return schema
+    offsets = "|".join(re.escape(offset) for offset in summary_offsets(summary))
+    date_time = f"^(?:{'|'.join(dates)})T{TIME}(?:{offsets})$"
+    narrowed = _narrow(copy.deepcopy(schema), dates, date_time)
+    return schema if narrowed == schema else narrowed
+
+
+def _narrow(node: Any, dates: list[str], date_time: str) -> Any:
+    if isinstance(node, list):
+        return [_narrow(item, dates, date_time) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _narrow(value, dates, date_time) for key, value in node.items()}
+    if out.get("format") == "date" and "pattern" not in out and "enum" not in out:
+        del out["format"]
+        out["enum"] = list(dates)
+    elif out.get("format") == "date-time" and "pattern" not in out:
+        del out["format"]
+        out["pattern"] = date_time
+    return out

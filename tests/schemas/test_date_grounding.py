@@ -1,0 +1,59 @@
+"""Dates grounded in the summary: the narrowed schema admits only the summary's dates, and a definition whose own
+examples expect another date is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from schemas.date_grounding import grounded, summary_dates, summary_offsets
+from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir
+
+SUMMARY = "Overview\nA session on Monday 2025-03-17 (+01:00); the call is on 2025-03-21 at 18:00, not 2025-02-30."
+
+
+def _planner() -> dict:
+    return json.loads((default_systems_dir() / "planner.json").read_text(encoding="utf-8"))
+
+
+def test_summary_dates_and_offsets_are_the_ones_written_in_order_once_each():
+    assert summary_dates(SUMMARY + " Again 2025-03-17; id 12025-03-170.") == ["2025-03-17", "2025-03-21"]
+    assert summary_dates("Next Tuesday, no date written.") == []
+    assert summary_offsets(SUMMARY + " Then (-05:00) and (+01:00) again.") == ["+01:00", "-05:00"]
+    assert summary_offsets("From 10:00 to 11:00, no offset.") == ["Z"]
+
+
+def test_dates_and_date_times_are_narrowed_to_the_summarys_dates_and_stay_valid_against_the_original():
+    planner = SystemDefinition.from_dict(_planner())
+    narrowed = grounded(planner.schema, SUMMARY)
+    task = narrowed["properties"]["tasks"]["items"]["properties"]
+    assert task["due"]["anyOf"][0] == {"type": "string", "enum": ["2025-03-17", "2025-03-21"]}
+    check = Draft202012Validator(narrowed, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    event = {"title": "Call", "start": "2025-03-21T18:00:00+01:00"}
+    assert check.is_valid({"tasks": [], "events": [event]})
+    assert not check.is_valid({"tasks": [], "events": [{**event, "start": "2025-03-22T18:00:00+01:00"}]})
+    assert not check.is_valid({"tasks": [], "events": [{**event, "start": "2025-03-21T18:00:00+05:30"}]})
+    assert not check.is_valid({"tasks": [], "events": [{**event, "start": "2025-03-21T18:00:00Z"}]})
+    no_offset = grounded(planner.schema, "Overview\nA session on 2025-03-17; the call is at 18:00 on 2025-03-21.")
+    start = no_offset["properties"]["events"]["items"]["properties"]["start"]
+    assert Draft202012Validator(start).is_valid("2025-03-21T18:00:00Z")
+    assert not Draft202012Validator(start).is_valid("2025-03-21T18:00:00+01:00")
+    assert not check.is_valid(
+        {"tasks": [{"title": "x", "due": "2025-03-18", "priority": "low", "status": "todo"}], "events": []}
+    )
+    assert planner.validation_errors({"tasks": [], "events": [event]}) == []
+    assert grounded(planner.schema, "No dates here.") is planner.schema
+    assert "format" in planner.schema["properties"]["events"]["items"]["properties"]["start"]  # left as it was
+
+
+def test_a_labelled_example_with_a_date_its_summary_does_not_write_is_refused_naming_it():
+    data = _planner()
+    index = next(i for i, e in enumerate(data["examples"]) if any(t.get("due") for t in e["expected"]["tasks"]))
+    task = next(t for t in data["examples"][index]["expected"]["tasks"] if t.get("due"))
+    task["due"] = "2099-01-01"
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(data, source="planner.json")
+    assert f"grounded_dates: examples[{index}] expects '2099-01-01'" in caught.value.problem
+    SystemDefinition.from_dict(data | {"grounded_dates": False})  # without grounding the date may be any
