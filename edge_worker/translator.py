@@ -196,7 +196,7 @@ class Translator:
         self._trial = False  # an adapter under try_adapter: the adoptions are not read until use_adapters
 
     # ----- adapters -----
-    def adapter_versions(self, systems: Iterable[SystemLike] = ()) -> Mapping[str, str]:
+    def adapter_versions(self, systems: Sequence[SystemLike] = ()) -> Mapping[str, str]:
         """system name -> the adapter version this translator applies to it (systems not named use none), after
         reading the adoptions again. With `systems`, exactly those it applies to them (an adapter trained on
         another version of a system's prompt is not); without, every adoption not yet found unfit."""
