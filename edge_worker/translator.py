@@ -46,6 +46,7 @@ from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
+GRAMMAR_CACHE = 64  # compiled grammars kept (each system's own, and the latest narrowed for a summary)
 
 
 class InvalidTranslationError(RuntimeError):
@@ -185,7 +186,8 @@ class Translator:
             raise PromptFormatError(f"model {model_info.model_id}: {error}") from error
         self.gtok = grammar_tokenizer(tokenizer)
         self.prefixes = PrefixCaches(self.model_version, prefix_cache_dir)
-        self._grammars: dict[str, tuple[str, int | None]] = {}
+        # Narrowed per summary (SystemDefinition.schema_for), so the compiled grammars are kept for the latest few.
+        self._compiled = functools.lru_cache(maxsize=GRAMMAR_CACHE)(self._compile)
         self._prompts: dict[str, SystemPrompt] = {}
         self.adapters = AdapterSwitch(model)
         self._adopted_source = adopted
@@ -549,11 +551,11 @@ class Translator:
     def _grammar(self, system: SystemLike, schema: dict[str, Any] | None = None) -> tuple[str, int | None]:
         """The compiled grammar of `schema` (default: the system's) and its worst case in tokens, cached."""
         schema = system.schema if schema is None else schema
-        key = content_version("schema", schema)
-        if key not in self._grammars:
-            grammar = compile_schema(schema, self.gtok, system=system.name)
-            self._grammars[key] = (grammar, worst_case_tokens(schema))
-        return self._grammars[key]
+        return self._compiled(json.dumps(schema), system.name)  # key order kept: it is the output order
+
+    def _compile(self, schema_text: str, system_name: str) -> tuple[str, int | None]:
+        schema = json.loads(schema_text)
+        return compile_schema(schema, self.gtok, system=system_name), worst_case_tokens(schema)
 
     def _prompt(self, system: SystemLike) -> SystemPrompt:
         version = prompt_version(system)

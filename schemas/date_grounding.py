@@ -14,7 +14,11 @@ import re
 from typing import Any
 
 ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4}-[0-9]{2}-[0-9]{2})(?![0-9])")
-UTC_OFFSET = re.compile(r"(?<![0-9:])([+-](?:[01][0-9]|2[0-3]):[0-5][0-9])(?![0-9:])")
+_OFFSET = r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+# "(+01:00)", "GMT-05:00", "15:00+01:00", "15:00:00-05:00"; not the end of a range such as "10:00-11:00".
+UTC_OFFSET = re.compile(rf"(?:(?<![0-9:])|(?<=[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})|(?<=[0-9](?=\+)))({_OFFSET})(?![0-9:])")
+_VALUES = ("enum", "const", "default", "examples")  # keywords whose values are data, not schemas
+_FIXED = ("enum", "const", "pattern", "minLength", "maxLength")  # a string shaped by these is left alone
 TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
 
 
@@ -54,11 +58,13 @@ def _narrow(node: Any, dates: list[str], date_time: str) -> Any:
         return [_narrow(item, dates, date_time) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _narrow(value, dates, date_time) for key, value in node.items()}
-    if out.get("format") == "date" and "pattern" not in out and "enum" not in out:
+    out = {key: value if key in _VALUES else _narrow(value, dates, date_time) for key, value in node.items()}
+    if out.get("type") != "string" or any(key in out for key in _FIXED):
+        return out
+    if out.get("format") == "date":
         del out["format"]
         out["enum"] = list(dates)
-    elif out.get("format") == "date-time" and "pattern" not in out:
+    elif out.get("format") == "date-time":
         del out["format"]
         out["pattern"] = date_time
     return out

@@ -57,3 +57,34 @@ def test_a_labelled_example_with_a_date_its_summary_does_not_write_is_refused_na
         SystemDefinition.from_dict(data, source="planner.json")
     assert f"grounded_dates: examples[{index}] expects '2099-01-01'" in caught.value.problem
     SystemDefinition.from_dict(data | {"grounded_dates": False})  # without grounding the date may be any
+
+
+@pytest.mark.parametrize(
+    ("text", "offsets"),
+    [
+        ("A session from 10:00 to 10:40 (+01:00).", ["+01:00"]),
+        ("started_at 2025-03-14T15:00:00-05:00", ["-05:00"]),
+        ("at 15:00+09:00 and GMT-03:00", ["+09:00", "-03:00"]),
+        ("a slot 10:00-11:00, no offset", ["Z"]),
+    ],
+)
+def test_offsets_are_read_where_the_summary_writes_them_and_not_from_time_ranges(text, offsets):
+    assert summary_offsets(text) == offsets
+
+
+def test_a_date_field_shaped_otherwise_is_left_as_defined_so_it_stays_satisfiable():
+    schema = {
+        "type": "object",
+        "properties": {
+            "maybe": {"type": ["string", "null"], "format": "date"},
+            "short": {"type": "string", "format": "date-time", "maxLength": 20},
+            "fixed": {"type": "string", "format": "date", "const": "2025-01-01"},
+            "data": {"enum": [{"format": "date"}]},
+            "day": {"type": "string", "format": "date"},
+        },
+    }
+    narrowed = grounded(schema, "On 2025-03-14 (+01:00).")
+    assert {name: narrowed["properties"][name] for name in ("maybe", "short", "fixed", "data")} == {
+        name: schema["properties"][name] for name in ("maybe", "short", "fixed", "data")
+    }
+    assert narrowed["properties"]["day"] == {"type": "string", "enum": ["2025-03-14"]}
