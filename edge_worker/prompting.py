@@ -108,6 +108,9 @@ def prompt_content(system: SystemLike) -> dict[str, Any]:
         content["summary_sections"] = list(sections)
     if getattr(system, "grounded_dates", False):
         content["grounded_dates"] = True
+    per_bullet = getattr(system, "item_per_bullet", None)
+    if per_bullet:
+        content["item_per_bullet"] = dict(per_bullet)
     return content
 
 

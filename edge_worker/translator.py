@@ -42,6 +42,7 @@ from edge_worker.prompting import (
     served_system,
 )
 from edge_worker.quality.items import ItemKeys, drop_duplicates
+from schemas.bullet_items import Part, merge
 from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir
 
@@ -340,9 +341,17 @@ class Translator:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
                 started = self._decode_pairs(jobs, pairs, outcomes, naive, checkpoint, size, fast)
-                for j, s, decoding, prompt_tokens in started:
-                    outcomes[j][s] = self._outcome(
-                        jobs[j], jobs[j].systems[s], decoding, prompt_tokens, min(size, len(started)), adapter
+                by_pair: dict[tuple[int, int], list[tuple[Part, Decoding, int]]] = {}
+                for j, s, part, decoding, prompt_tokens in started:
+                    by_pair.setdefault((j, s), []).append((part, decoding, prompt_tokens))
+                for j, s in pairs:
+                    if outcomes[j][s] is not None:  # failed while building one of its parts
+                        continue
+                    decoded = by_pair.get((j, s))
+                    outcomes[j][s] = (
+                        self._outcome(jobs[j], jobs[j].systems[s], decoded, min(size, len(started)), adapter)
+                        if decoded
+                        else self._empty(jobs[j], jobs[j].systems[s])  # no bullet and no other list to decode
                     )
         finally:
             self.adapters.apply(None)  # other model work (the embedder) always sees the base model
@@ -357,24 +366,25 @@ class Translator:
         checkpoint: Callable[[], bool] | None,
         size: int,
         fast: bool,
-    ) -> list[tuple[int, int, Decoding, int]]:
-        """Decode the pairs of one adapter group; returns (job, system, decoding, prompt tokens) of those started."""
-        started: list[tuple[int, int, Decoding, int]] = []
+    ) -> list[tuple[int, int, Part, Decoding, int]]:
+        """Decode the pairs of one adapter group, each in its parts (SystemLike.parts_for); returns (job, system,
+        part, decoding, prompt tokens) of the parts started."""
+        started: list[tuple[int, int, Part, Decoding, int]] = []
         guarded = self._base_model_checkpoint(checkpoint)
 
         def sequences() -> Iterator[Decoding]:
-            """Each pair's sequence, built (its prefix cache copied) only when the batch has room for it."""
+            """Each part's sequence, built (its prefix cache copied) only when the batch has room for it."""
             for j, s in pairs:
                 job, system = jobs[j], jobs[j].systems[s]
                 try:
-                    decoding, prompt_tokens = self._decoding(job, system, naive, guarded)
+                    for part in system.parts_for(job.summary_text):
+                        decoding, prompt_tokens = self._decoding(part, system, naive, guarded)
+                        started.append((j, s, part, decoding, prompt_tokens))
+                        yield decoding
                 except Cancelled:
                     raise
                 except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
                     outcomes[j][s] = _failure(job, system, error)
-                    continue
-                started.append((j, s, decoding, prompt_tokens))
-                yield decoding
 
         decode(
             self.model,
@@ -458,10 +468,11 @@ class Translator:
 
     # ----- internals -----
     def _decoding(
-        self, job: TranslationJob, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
+        self, part: Part, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
     ) -> tuple[Decoding, int]:
-        """The sequence for one pair, and the prompt tokens it prefills (its prefix too, when computed now)."""
-        grammar, worst_case = self._grammar(system, system.schema_for(job.summary_text))
+        """The sequence for one part of a pair, and the prompt tokens it prefills (its prefix too, when computed
+        now)."""
+        grammar, worst_case = self._grammar(system, part.schema)
         budget = self._budget(system)
         constraint = SchemaConstraint(
             self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
@@ -469,14 +480,14 @@ class Translator:
         prompt = self._prompt(system)
         items = ItemTracker(ItemKeys.of(system).key)
         if naive:
-            tokens = prompt.full_tokens(job.summary_text)
+            tokens = prompt.full_tokens(part.summary)
             return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
         computed = self.prefixes.prefilled
         cache = self.prefixes.copy_of(
             self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
         )
         extra = len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0
-        reused, rest = prompt.summary_tokens(job.summary_text)
+        reused, rest = prompt.summary_tokens(part.summary)
         if reused < len(prompt.prefix_tokens):  # the tokenizer merged across the boundary: drop what differs
             for layer in cache:
                 layer.trim(len(prompt.prefix_tokens) - reused)
@@ -486,17 +497,25 @@ class Translator:
         self,
         job: TranslationJob,
         system: SystemLike,
-        decoding: Decoding,
-        prompt_tokens: int,
+        decoded: Sequence[tuple[Part, Decoding, int]],
         batch: int,
         adapter: str | None = None,
     ) -> Outcome:
-        if decoding.error is not None:
-            return _failure(job, system, decoding.error)
-        try:
-            document = _checked_document(system, decoding.text)
-        except InvalidTranslationError as error:
-            return _failure(job, system, error)
+        """The pair's document from its decoded parts, checked against the system's schema, with their stats
+        summed."""
+        documents = []
+        for part, decoding, _ in decoded:
+            if decoding.error is not None:
+                return _failure(job, system, decoding.error)
+            try:
+                documents.append((part, _checked_document(system, decoding.text)))
+            except InvalidTranslationError as error:
+                return _failure(job, system, error)
+        document, over = merge(system.schema, documents) if len(documents) > 1 else (documents[0][1], 0)
+        if over:
+            logger.warning(
+                "items past a list's maxItems left out", system=system.name, summary_id=job.summary_id, items=over
+            )
         deduplicated, dropped = drop_duplicates(document, ItemKeys.of(system))
         if dropped and _schema_errors(system, deduplicated):  # e.g. minItems: keep the document as generated
             dropped = 0
@@ -508,25 +527,29 @@ class Translator:
                 summary_id=job.summary_id,
                 items=dropped,
             )
-        seconds = decoding.seconds
-        decode_seconds = max(seconds - decoding.prefill_seconds, 1e-9)
+        decodings = [decoding for _, decoding, _ in decoded]
+        tokens = [token for decoding in decodings for token in decoding.tokens]
+        # Parts may decode side by side in one batch: the pair took from its first start to its last end.
+        seconds = max(d.started + d.seconds for d in decodings) - min(d.started for d in decodings)
+        prefill = sum(decoding.prefill_seconds for decoding in decodings)
+        decode_seconds = max(seconds - prefill, 1e-9)
         return Translation(
             summary_id=job.summary_id,
             system=system.name,
             document=document,
-            tokens=list(decoding.tokens),
+            tokens=tokens,
             lineage=Lineage(**lineage_for(system, self.model_version, adapter)),
             stats=TranslationStats(
-                prompt_tokens_processed=prompt_tokens,
-                generated_tokens=len(decoding.tokens),
-                forced_tokens=decoding.forced,
-                forward_passes=decoding.forwards,
+                prompt_tokens_processed=sum(prompt_tokens for _, _, prompt_tokens in decoded),
+                generated_tokens=len(tokens),
+                forced_tokens=sum(decoding.forced for decoding in decodings),
+                forward_passes=sum(decoding.forwards for decoding in decodings),
                 batch_size=batch,
                 seconds=round(seconds, 4),
-                prefill_seconds=round(decoding.prefill_seconds, 4),
-                tokens_per_second=round(len(decoding.tokens) / decode_seconds, 2),
-                host_seconds=round(decoding.constraint.mask_seconds, 6),
-                duplicates_suppressed=decoding.duplicates_suppressed,
+                prefill_seconds=round(prefill, 4),
+                tokens_per_second=round(len(tokens) / decode_seconds, 2),
+                host_seconds=round(sum(decoding.constraint.mask_seconds for decoding in decodings), 6),
+                duplicates_suppressed=sum(decoding.duplicates_suppressed for decoding in decodings),
                 duplicates_dropped=dropped,
             ),
         )

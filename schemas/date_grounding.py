@@ -20,6 +20,7 @@ UTC_OFFSET = re.compile(rf"(?:(?<![0-9:])|(?<=[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})|
 _VALUES = ("enum", "const", "default", "examples")  # keywords whose values are data, not schemas
 _FIXED = ("enum", "const", "pattern", "minLength", "maxLength")  # a string shaped by these is left alone
 TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+CLOCK = re.compile(r"(?<![0-9:])((?:[01][0-9]|2[0-3]):[0-5][0-9])(?![0-9]|:[0-9])")
 
 
 def summary_dates(summary: str) -> list[str]:
@@ -41,14 +42,24 @@ def summary_offsets(summary: str) -> list[str]:
     return found or ["Z"]
 
 
-def grounded(schema: dict[str, Any], summary: str) -> dict[str, Any]:
+def summary_times(text: str) -> list[str]:
+    """The times of day written as HH:MM in `text` ("10:00", "09:20"; not UTC offsets), in order of first
+    appearance."""
+    return list(dict.fromkeys(CLOCK.findall(UTC_OFFSET.sub(" ", text))))
+
+
+def grounded(schema: dict[str, Any], summary: str, bullet: str | None = None) -> dict[str, Any]:
     """`schema` with its date and date-time strings limited to the dates `summary` writes; the schema itself when
-    it writes none (nothing to ground on) or the schema has no date."""
-    dates = summary_dates(summary)
+    it writes none (nothing to ground on) or the schema has no date. With `bullet` (one line of the summary, read
+    alone: schemas.bullet_items), the dates are the bullet's own when it writes any, and a date-time's time is one
+    the bullet writes when it writes any."""
+    dates = (summary_dates(bullet) if bullet is not None else []) or summary_dates(summary)
     if not dates:
         return schema
     offsets = "|".join(re.escape(offset) for offset in summary_offsets(summary))
-    date_time = f"^(?:{'|'.join(dates)})T{TIME}(?:{offsets})$"
+    times = summary_times(bullet) if bullet is not None else []
+    time = f"(?:{'|'.join(f'{clock}:00' for clock in times)})" if times else TIME
+    date_time = f"^(?:{'|'.join(dates)})T{time}(?:{offsets})$"
     narrowed = _narrow(copy.deepcopy(schema), dates, date_time)
     return schema if narrowed == schema else narrowed
 

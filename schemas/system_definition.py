@@ -17,6 +17,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
+from schemas.bullet_items import Count, Part, parts, per_bullet_problems
 from schemas.date_grounding import grounded
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
@@ -131,6 +132,10 @@ class _DefinitionFile(BaseModel):
     summary_sections: list[str] | dict[str, list[str]] | None = Field(default=None, min_length=1)
     # Every date in the document is one the summary writes (schemas.date_grounding).
     grounded_dates: StrictBool = False
+    # Lists decoded one summary bullet at a time (schemas.bullet_items): {"reminders": "exactly_one"}.
+    item_per_bullet: dict[str, str] | None = Field(default=None, min_length=1)
+    # Beginnings of bullets that give those lists no item: ["The assistant "] for the user's own tasks.
+    skip_bullets: list[str] | None = Field(default=None, min_length=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +150,8 @@ class SystemDefinition:
     key_fields: dict[str, list[str]] | None = None
     summary_sections: tuple[str, ...] | dict[str, tuple[str, ...]] | None = None
     grounded_dates: bool = False
+    item_per_bullet: dict[str, Count] | None = None
+    skip_bullets: tuple[str, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -175,6 +182,10 @@ class SystemDefinition:
             data["summary_sections"] = list(self.summary_sections)
         if self.grounded_dates:
             data["grounded_dates"] = True
+        if self.item_per_bullet:
+            data["item_per_bullet"] = dict(self.item_per_bullet)
+        if self.skip_bullets:
+            data["skip_bullets"] = list(self.skip_bullets)
         return data
 
     def empty_document(self) -> dict[str, Any]:
@@ -191,12 +202,28 @@ class SystemDefinition:
         lists = list_properties(self.schema)
         return bool(lists) and set(self.empty_lists(summary)) == set(lists)
 
-    def schema_for(self, summary: str) -> dict[str, Any]:
+    def schema_for(self, summary: str, bullet: str | None = None) -> dict[str, Any]:
         """The schema decoding follows for `summary`: the lists that must be empty allow no item and, with
-        `grounded_dates`, dates are the summary's own (a narrowing: every document it admits is valid against
-        `schema`)."""
+        `grounded_dates`, dates are the summary's own, or those of `bullet` when it is one line of the summary read
+        alone (a narrowing: every document it admits is valid against `schema`)."""
         schema = without_items(self.schema, self.empty_lists(summary))
-        return grounded(schema, summary) if self.grounded_dates else schema
+        return grounded(schema, summary, bullet) if self.grounded_dates else schema
+
+    def parts_for(self, summary: str) -> list[Part]:
+        """The decodings that make the document of `summary` (schemas.bullet_items.parts): one per bullet of the
+        `item_per_bullet` lists' sections and one for the other lists, or one whole-summary part."""
+        gate = by_property(self.schema, self.summary_sections)
+        per_bullet, keys = self.item_per_bullet or {}, self.key_fields or {}
+        return parts(
+            self.schema,
+            summary,
+            gate,
+            per_bullet,
+            keys,
+            self.schema_for,
+            timed=self.grounded_dates,
+            skip=self.skip_bullets,
+        )
 
     def examples_for(self, split: Split) -> tuple[dict[str, Any], ...]:
         """The examples of one split, in file order: each {"summary": str, "expected": JSON[, "split": str]}.
@@ -249,6 +276,9 @@ class SystemDefinition:
         if parsed.grounded_dates:
             for problem in grounded_date_problems(parsed.output_schema, parsed.examples):
                 raise SystemDefinitionError(where, problem)
+        gate = by_property(parsed.output_schema, parsed.summary_sections)
+        for problem in per_bullet_problems(parsed.output_schema, gate, parsed.item_per_bullet, parsed.skip_bullets):
+            raise SystemDefinitionError(where, problem)
         return cls(
             name=parsed.name,
             description=parsed.description,
@@ -260,6 +290,8 @@ class SystemDefinition:
             key_fields=parsed.key_fields,
             summary_sections=_frozen_sections(parsed.summary_sections),
             grounded_dates=parsed.grounded_dates,
+            item_per_bullet=parsed.item_per_bullet,  # type: ignore[arg-type]
+            skip_bullets=tuple(parsed.skip_bullets or ()),
             source=Path(source) if source is not None else None,
         )
 

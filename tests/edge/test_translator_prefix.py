@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import mlx.core as mx
 import pytest
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from edge_worker.model_thread import Cancelled
 from edge_worker.prompting import build_system_prompt, compact_json, prompt_content, prompt_version
 from edge_worker.translator import Translation, TranslationFailure, Translator
+from schemas.bullet_items import quoted
 from schemas.lineage import content_version
 from schemas.system_definition import SystemDefinition, load_systems
 
@@ -301,3 +303,33 @@ def test_grounded_dates_are_ones_the_summary_writes(translator):
     assert dates(held.document) and dates(held.document) <= {"2025-03-17", "2025-03-21"}
     assert nudge.validation_errors(held.document) == []
     assert held.lineage.translator_prompt_version != loose.lineage.translator_prompt_version
+
+
+def test_lists_per_bullet_take_one_item_from_each_bullet_quoting_it(translator):
+    synapse = load_systems().systems["synapse"]
+    insights = ["Alpha beta gamma delta.", "Epsilon zeta eta.", "Theta iota kappa lambda mu."]
+    summary = "\n\n".join(
+        f"{heading}\n{text}"
+        for heading, text in (
+            ("Overview", "The user talked about letters in a synapse session on Friday 2025-10-03."),
+            ("People", "None."),
+            ("Commitments", "None."),
+            ("Reminders", "None."),
+            ("Insights", "\n".join(f"- {bullet}" for bullet in insights)),
+            ("Open questions", "- Nu xi omicron?"),
+        )
+    )
+    [made] = _done(translator.translate("bullets-1", summary, [synapse]))
+    assert synapse.validation_errors(made.document) == []
+    texts = [insight["text"] for insight in made.document["insights"]]
+    assert len(texts) == 3, "exactly one insight per bullet"
+    for text, bullet in zip(texts, insights, strict=True):  # in bullet order, each a run of its own words
+        assert re.fullmatch(quoted(bullet), text), (text, bullet)
+    [question] = made.document["open_questions"]
+    assert re.fullmatch(quoted("Nu xi omicron?"), question)
+    [alone] = _done(translator.translate("bullets-1", summary, [synapse], batch_size=1))
+    assert alone.tokens == made.tokens and alone.document == made.document  # parts batched or one by one
+    whole = SystemDefinition.from_dict({k: v for k, v in synapse.to_dict().items() if k != "item_per_bullet"})
+    translator.translate("bullets-0", "warm-up", [whole])  # its own prompt version: its prefix is not counted below
+    [once] = _done(translator.translate("bullets-2", summary, [whole]))
+    assert once.stats.prompt_tokens_processed < made.stats.prompt_tokens_processed  # one part, not five

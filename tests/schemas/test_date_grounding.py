@@ -4,11 +4,12 @@ examples expect another date is refused."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.date_grounding import grounded, summary_dates, summary_offsets
+from schemas.date_grounding import grounded, summary_dates, summary_offsets, summary_times
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir
 
 SUMMARY = "Overview\nA session on Monday 2025-03-17 (+01:00); the call is on 2025-03-21 at 18:00, not 2025-02-30."
@@ -88,3 +89,19 @@ def test_a_date_field_shaped_otherwise_is_left_as_defined_so_it_stays_satisfiabl
         name: schema["properties"][name] for name in ("maybe", "short", "fixed", "data")
     }
     assert narrowed["properties"]["day"] == {"type": "string", "enum": ["2025-03-14"]}
+
+
+def test_times_are_read_as_written_and_not_from_utc_offsets():
+    text = "Tuesday 2025-06-17 from 15:00 to 16:00 (+01:00), 9:30, 24:00, 10:00-11:00 and 15:00+01:00"
+    assert summary_times(text) == ["15:00", "16:00", "10:00", "11:00"]
+
+
+def test_a_bullet_read_alone_grounds_on_its_own_dates_and_times():
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+    summary = "Overview\nSession on Monday 2025-03-17 (+01:00).\n\nReminders\n- Call Ana on 2025-03-21 at 18:00."
+    narrowed = grounded(schema, summary, "Call Ana on 2025-03-21 at 18:00.")
+    pattern = re.compile(narrowed["properties"]["at"]["pattern"])
+    assert pattern.fullmatch("2025-03-21T18:00:00+01:00")
+    assert not pattern.fullmatch("2025-03-21T09:00:00+01:00") and not pattern.fullmatch("2025-03-17T18:00:00+01:00")
+    untimed = re.compile(grounded(schema, summary, "Call Ana soon.")["properties"]["at"]["pattern"])
+    assert untimed.fullmatch("2025-03-17T09:00:00+01:00")  # no date or time of its own: the summary's, any time

@@ -175,7 +175,7 @@ def test_a_missing_folder_is_reported(tmp_path: Path):
 
 def test_checks_reject_schemas_llguidance_cannot_compile(systems_copy: Path):
     odd = _planner_data() | {"name": "odd", "examples": [], "key_fields": {}}  # its arrays are gone
-    del odd["summary_sections"]  # they named the sections its arrays came from
+    del odd["summary_sections"], odd["item_per_bullet"], odd["skip_bullets"]  # they named its arrays
     odd["schema"] = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?>a)b$"}}}
     (systems_copy / "odd.json").write_text(json.dumps(odd), encoding="utf-8")
     assert "odd" in load_systems(systems_copy).systems  # beyond what the shared check looks at

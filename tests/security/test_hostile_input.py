@@ -1125,7 +1125,8 @@ def test_a_system_definition_with_any_json_number_is_stored_exactly_or_refused_n
         "key_fields": {},  # the planner's arrays are not in this schema
         "examples": [{"summary": "A score.", "expected": {"score": number}}],
     }
-    definition.pop("summary_sections")  # nor its sections: a score has no empty document
+    for key in ("summary_sections", "item_per_bullet", "skip_bullets"):  # a score has no sections
+        definition.pop(key)
     response = answered(
         stack,
         client,

@@ -1,0 +1,231 @@
+"""Items decoded bullet by bullet: the summarizer writes each commitment, reminder, insight and open question as
+its own "- " bullet (functions/summarize/prompt.py), so a system may have a top-level list decoded one bullet at a
+time, which a small model does far better than a whole document at once.
+
+A definition's `item_per_bullet` maps list properties to "exactly_one" (every bullet of the list's summary sections
+is one item) or "at_most_one" (a bullet is one item or none); lists that share a section share its bullets (one
+item in one of them). Its `skip_bullets` names the beginnings of bullets that give no item. For each bullet the
+model reads a summary with the Overview and People as written, that one bullet under its heading and "None." under
+every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free).
+The other lists come from one pass over the whole summary.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from schemas.date_grounding import summary_times
+from schemas.summary_format import NOTHING, SECTIONS, sections
+
+Count = Literal["exactly_one", "at_most_one"]
+COUNTS = ("exactly_one", "at_most_one")
+CONTEXT = ("Overview", "People")  # sections every bullet's summary keeps as written
+_BULLET = "- "
+_DROPPED = re.compile(r'["“”\\]')  # quotes and backslashes are not part of a quoted word
+_TRAILING = ".,;:!?"
+_FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
+
+
+@dataclass(frozen=True)
+class Part:
+    """One decoding of a document: the summary text the model reads, the schema it decodes with, and the list
+    properties whose items it gives."""
+
+    summary: str
+    schema: dict[str, Any]
+    lists: tuple[str, ...]
+
+
+def bullets(summary: str, heading: str) -> list[str]:
+    """The "- " bullets under `heading` in `summary`, without the marker, in order (none under "None.")."""
+    text = sections(summary).get(heading, "")
+    return [line.strip()[len(_BULLET) :].strip() for line in text.splitlines() if line.strip().startswith(_BULLET)]
+
+
+def bullet_summary(summary: str, heading: str, bullet: str) -> str:
+    """`summary` reduced to one bullet: its Overview and People as written, `bullet` alone under `heading`, and
+    "None." under each other heading it writes."""
+    written = sections(summary)
+    blocks = []
+    for name in SECTIONS:
+        if name not in written:
+            continue
+        body = written[name] if name in CONTEXT else f"{_BULLET}{bullet}" if name == heading else NOTHING
+        blocks.append(f"{name}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def quoted(bullet: str, max_length: int | None = None) -> str | None:
+    """A regular expression matching every run of the words of `bullet` (quotes dropped, trailing punctuation
+    off, the first word's first letter in either case) at most `max_length` characters long; None when the bullet
+    has no word."""
+    words = [word.rstrip(_TRAILING) for word in _DROPPED.sub("", bullet).split()]
+    words = [word for word in words if word]
+    starts = []
+    for i, first in enumerate(words):
+        length, run = len(first), [first]
+        for word in words[i + 1 :]:
+            length += 1 + len(word)
+            if max_length is not None and length > max_length:
+                break
+            run.append(word)
+        if max_length is not None and len(first) > max_length:
+            continue
+        head = re.escape(first)
+        if first[0].isalpha() and first[0].upper() != first[0].lower():
+            head = f"[{first[0].upper()}{first[0].lower()}]{re.escape(first[1:])}"
+        tail = ""
+        for word in reversed(run[1:]):
+            tail = f"(?: {re.escape(word)}{tail})?"
+        starts.append(head + tail)
+    return f"^(?:{'|'.join(dict.fromkeys(starts))})$" if starts else None
+
+
+def parts(
+    schema: dict[str, Any],
+    summary: str,
+    gate: Mapping[str, Sequence[str]],
+    per_bullet: Mapping[str, Count],
+    key_fields: Mapping[str, Sequence[str]],
+    narrow: Callable[[str, str | None], dict[str, Any]],
+    *,
+    timed: bool = False,
+    skip: Sequence[str] = (),
+) -> list[Part]:
+    """The decodings that make the document of `summary`: one per bullet of the per-bullet lists' sections (in
+    section order), then one for the other lists when any may have an item. `narrow(text, bullet)` is the system's
+    schema for a summary text and the bullet it holds, or None (SystemDefinition.schema_for). With `timed` (dates
+    grounded), a list whose items must have a date-time takes no item from a bullet that writes no time of day. A
+    bullet beginning with one of `skip` gives no item ("The assistant " for lists of the user's own items). A
+    summary not in the section format, or a system without per-bullet lists, is one whole-summary part."""
+    lists = [name for name, sub in schema.get("properties", {}).items() if sub.get("type") == "array"]
+    per_bullet = {name: count for name, count in per_bullet.items() if name in lists and gate.get(name)}
+    written = sections(summary)
+    headings = [heading for heading in SECTIONS if any(heading in gate[name] for name in per_bullet)]
+    if not per_bullet or not all(_in_bullets(written.get(heading)) for heading in headings):
+        return [Part(summary, narrow(summary, None), tuple(lists))]
+    found: list[Part] = []
+    for heading in headings:
+        here = [name for name in per_bullet if heading in gate[name]]
+        for bullet in bullets(summary, heading):
+            if bullet.startswith(tuple(skip)):
+                continue
+            text = bullet_summary(summary, heading, bullet)
+            allowed = [name for name in here if not (timed and not summary_times(bullet) and _timed(schema, name))]
+            if not allowed:
+                continue
+            part_schema = _bullet_schema(narrow(text, bullet), allowed, per_bullet, key_fields, bullet)
+            found.append(Part(text, part_schema, tuple(here)))
+    rest = [name for name in lists if name not in per_bullet]
+    whole = narrow(summary, None)
+    if any(whole["properties"][name].get("maxItems") != 0 for name in rest):
+        found.append(Part(summary, _allowing(whole, rest), tuple(rest)))
+    return found
+
+
+def _timed(schema: dict[str, Any], name: str) -> bool:
+    """True when the items of list `name` must have a `format: date-time` string."""
+    item = schema["properties"][name].get("items", {})
+    properties = item.get("properties", {})
+    return any(properties.get(field, {}).get("format") == "date-time" for field in item.get("required", []))
+
+
+def _in_bullets(text: str | None) -> bool:
+    """True for a section written (not missing) as "None." or as "- " bullets only."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return text == NOTHING or (bool(lines) and all(line.startswith(_BULLET) for line in lines))
+
+
+def _allowing(schema: dict[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
+    """`schema` with every top-level list but `allowed` allowed no item."""
+    narrowed = copy.deepcopy(schema)
+    for name, sub in narrowed["properties"].items():
+        if sub.get("type") == "array" and name not in allowed:
+            sub["maxItems"] = 0
+    return narrowed
+
+
+def _bullet_schema(
+    schema: dict[str, Any],
+    here: Sequence[str],
+    per_bullet: Mapping[str, Count],
+    key_fields: Mapping[str, Sequence[str]],
+    bullet: str,
+) -> dict[str, Any]:
+    """The schema of one bullet's part: at most one item (exactly one when each list here says so), in one of the
+    lists `here`, its key text fields quoting `bullet`."""
+    alternatives = []
+    for name in here:
+        one = _allowing(schema, [name])
+        target = one["properties"][name]
+        if target.get("maxItems") == 0:  # the bullet's summary leaves this list empty
+            continue
+        target["maxItems"] = 1
+        if all(per_bullet[other] == "exactly_one" for other in here):
+            target["minItems"] = 1
+        target["items"] = _quoting(target.get("items", {}), key_fields.get(name), bullet)
+        alternatives.append(one)
+    if not alternatives:
+        return _allowing(schema, [])
+    return alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+
+
+def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str) -> dict[str, Any]:
+    """`item` with its plain string key fields (the item itself when it is a plain string and `fields` is [])
+    limited to runs of the bullet's words."""
+    if fields is None:
+        return item
+    item = copy.deepcopy(item)
+    targets = [item] if not fields else [item.get("properties", {}).get(name) for name in fields]
+    for target in targets:
+        if not isinstance(target, dict) or target.get("type") != "string" or any(key in target for key in _FIXED):
+            continue
+        pattern = quoted(bullet, target.get("maxLength"))
+        if pattern is None or target.get("minLength", 0) > 1:
+            continue
+        target.pop("maxLength", None)
+        target.pop("minLength", None)
+        target["pattern"] = pattern
+    return item
+
+
+def merge(schema: dict[str, Any], documents: Sequence[tuple[Part, dict[str, Any]]]) -> tuple[dict[str, Any], int]:
+    """The document made of each part's items for its lists (in part order; other properties from the first part)
+    and the number of items left out because a list's `maxItems` was reached."""
+    merged: dict[str, Any] = {}
+    over = 0
+    for part, document in documents:
+        for name, value in document.items():
+            if name not in part.lists or not isinstance(value, list):
+                merged.setdefault(name, [] if isinstance(value, list) else value)
+                continue
+            items = merged.setdefault(name, [])
+            room = schema["properties"][name].get("maxItems", len(items) + len(value)) - len(items)
+            items.extend(value[: max(room, 0)])
+            over += max(len(value) - max(room, 0), 0)
+    return merged, over
+
+
+def per_bullet_problems(
+    schema: dict[str, Any],
+    gate: Mapping[str, Sequence[str]],
+    per_bullet: Mapping[str, str] | None,
+    skip: Sequence[str] | None = None,
+) -> list[str]:
+    """Why `item_per_bullet` cannot be used: a count other than COUNTS, a list without summary sections, or
+    `skip_bullets` without it (or with an empty beginning)."""
+    problems = []
+    if skip and not per_bullet:
+        problems.append("skip_bullets: only lists named in item_per_bullet are read bullet by bullet")
+    if any(not beginning.strip() for beginning in skip or ()):
+        problems.append("skip_bullets: an empty beginning would skip every bullet")
+    for name, count in (per_bullet or {}).items():
+        if count not in COUNTS:
+            problems.append(f"item_per_bullet: {name!r} must be one of {', '.join(COUNTS)}, not {count!r}")
+        elif name not in gate:
+            problems.append(f"item_per_bullet: {name!r} has no summary_sections to take bullets from")
+    return problems

@@ -1,0 +1,186 @@
+"""Lists decoded bullet by bullet (schemas.bullet_items): which parts a summary is decoded in, what each part reads
+and allows, how the parts' documents are put together, and the definitions that are refused."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from schemas.bullet_items import bullet_summary, bullets, merge, quoted
+from schemas.system_definition import SystemDefinition, SystemDefinitionError, load_systems, output_validator
+
+SHIPPED = load_systems().systems
+SUMMARY = "\n\n".join(
+    f"{heading}\n{text}"
+    for heading, text in (
+        ("Overview", "The user planned their week in a session on Monday 2025-03-17 (+01:00)."),
+        ("People", "- Priya Nair: colleague in finance."),
+        (
+            "Commitments",
+            "- The user will send Priya Nair the revised budget by Wednesday 2025-03-19.\n"
+            "- The user meets Priya Nair on Thursday 2025-03-20 at 10:00 (+01:00).\n"
+            "- The assistant will draft the agenda.",
+        ),
+        ("Reminders", "None."),
+        ("Insights", '- The user learned that "timeboxing" helps them focus.\n- The user prefers mornings.'),
+        ("Open questions", "- Should the budget include travel?"),
+    )
+)
+
+
+def test_each_bullet_is_read_alone_with_the_overview_and_people():
+    assert bullets(SUMMARY, "Commitments")[1] == "The user meets Priya Nair on Thursday 2025-03-20 at 10:00 (+01:00)."
+    assert bullets(SUMMARY, "Reminders") == [] and bullets(SUMMARY, "Todos") == []
+    text = bullet_summary(SUMMARY, "Insights", "The user prefers mornings.")
+    assert text.split("\n\n") == [
+        "Overview\nThe user planned their week in a session on Monday 2025-03-17 (+01:00).",
+        "People\n- Priya Nair: colleague in finance.",
+        "Commitments\nNone.",
+        "Reminders\nNone.",
+        "Insights\n- The user prefers mornings.",
+        "Open questions\nNone.",
+    ]
+
+
+def test_planner_decodes_one_part_per_users_commitment_each_one_task_or_one_event():
+    planner = SHIPPED["planner"]
+    parts = planner.parts_for(SUMMARY)
+    assert [part.lists for part in parts] == [("tasks", "events"), ("tasks", "events")]
+    first = parts[0]
+    assert "- The user will send Priya Nair" in first.summary and "meets Priya" not in first.summary
+    validator = output_validator(first.schema)
+    task = {"title": "Send Priya Nair the revised budget", "due": "2025-03-19", "priority": "high", "status": "todo"}
+    event = {"title": "Meets Priya Nair", "start": "2025-03-19T10:00:00+01:00"}
+    assert validator.is_valid({"tasks": [task], "events": []})
+    assert not validator.is_valid({"tasks": [], "events": []}), "exactly_one: a commitment is a task or an event"
+    assert not validator.is_valid({"tasks": [task], "events": [event]}), "one item in all, not one per list"
+    assert not validator.is_valid({"tasks": [task, task], "events": []})
+    assert not validator.is_valid({"tasks": [task | {"title": "Book a flight"}], "events": []}), "words not in it"
+    assert not validator.is_valid({"tasks": [task | {"due": "2025-04-01"}], "events": []}), "dates stay grounded"
+    assert not validator.is_valid({"tasks": [], "events": [event]}), "an event needs a time the bullet writes"
+    meeting = output_validator(parts[1].schema)
+    at_ten = {"title": "Meets Priya Nair", "start": "2025-03-20T10:00:00+01:00"}
+    assert meeting.is_valid({"tasks": [], "events": [at_ten]})
+    assert not meeting.is_valid({"tasks": [], "events": [at_ten | {"start": "2025-03-20T11:00:00+01:00"}]})
+    assert not meeting.is_valid({"tasks": [], "events": [at_ten | {"start": "2025-03-17T10:00:00+01:00"}]})
+    untimed = SystemDefinition.from_dict(planner.to_dict() | {"grounded_dates": False}).parts_for(SUMMARY)[0]
+    anytime = {"title": "Send Priya Nair", "start": "2025-03-21T08:00:00Z"}  # not grounded: any date-time
+    assert output_validator(untimed.schema).is_valid({"tasks": [], "events": [anytime]})
+
+
+def test_an_at_most_one_list_may_take_nothing_from_a_bullet():
+    nudge = SHIPPED["nudge"]
+    [first, second] = nudge.parts_for(SUMMARY)  # Reminders says None: habits from the two Insights bullets
+    assert first.lists == ("habits",) and "- The user prefers mornings." in second.summary
+    validator = output_validator(first.schema)
+    assert validator.is_valid({"reminders": [], "habits": []})
+    assert validator.is_valid({"reminders": [], "habits": [{"name": "timeboxing", "cadence": "daily"}]})
+    assert not validator.is_valid({"reminders": [], "habits": [{"name": "mornings", "cadence": "daily"}]})
+
+
+def test_exactly_one_lists_take_one_item_per_bullet_and_the_rest_come_from_the_whole_summary():
+    synapse = SHIPPED["synapse"]
+    parts = synapse.parts_for(SUMMARY)
+    assert [part.lists for part in parts] == [("insights",), ("insights",), ("open_questions",), ("topics", "links")]
+    insight = output_validator(parts[0].schema)
+    assert not insight.is_valid({"insights": [], "topics": [], "links": [], "open_questions": []})
+    quote = {"text": "The user learned that timeboxing helps them focus", "kind": "learning"}
+    assert insight.is_valid({"insights": [quote], "topics": [], "links": [], "open_questions": []})
+    assert not insight.is_valid({"insights": [quote], "topics": ["focus"], "links": [], "open_questions": []})
+    question = output_validator(parts[2].schema)
+    assert question.is_valid({"insights": [], "topics": [], "links": [], "open_questions": ["Should the budget"]})
+    whole = parts[3]
+    assert whole.summary == SUMMARY
+    assert [whole.schema["properties"][name].get("maxItems") for name in ("insights", "open_questions")] == [0, 0]
+    assert whole.schema["properties"]["topics"] == synapse.schema["properties"]["topics"]
+
+
+def test_a_summary_the_bullets_cannot_be_read_from_is_decoded_whole():
+    planner = SHIPPED["planner"]
+    plain = "The user will send the budget to Priya by Wednesday."
+    assert [(part.summary, part.lists) for part in planner.parts_for(plain)] == [(plain, ("tasks", "events"))]
+    prose = SUMMARY.replace(
+        "- The user will send Priya Nair the revised budget by Wednesday 2025-03-19.\n", "The user will send it.\n"
+    )
+    [part] = planner.parts_for(prose)  # a section written as prose, not bullets
+    assert part.summary == prose and part.schema == planner.schema_for(prose)
+
+
+def test_a_summary_with_no_bullet_and_nothing_else_to_decode_has_no_part():
+    planner = SHIPPED["planner"]
+    nothing = SUMMARY.replace(SUMMARY.split("Commitments\n")[1].split("\n\n")[0], "None.")
+    assert planner.reads_nothing(nothing) and planner.parts_for(nothing) == []
+
+
+@pytest.mark.parametrize(
+    ("bullet", "max_length", "inside", "outside"),
+    [
+        (
+            "The user will send Priya the budget.",
+            None,
+            ["Send Priya the budget", "the budget", "The user"],
+            ["budget."],
+        ),
+        ('They call it "urgent"; it is due.', None, ["call it urgent", "It is due"], ['call it "urgent"', "it due"]),
+        ("Café opens at 08:00 (+01:00) on Tue.", 14, ["café opens at", "08:00 (+01:00)"], ["Café opens at 08:00"]),
+    ],
+)
+def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outside):
+    pattern = re.compile(quoted(bullet, max_length))
+    for text in inside:
+        assert pattern.fullmatch(text), text
+    for text in outside:
+        assert not pattern.fullmatch(text), text
+    assert quoted(' "" ') is None
+
+
+def test_parts_are_put_together_in_order_up_to_each_lists_max_items():
+    synapse = SHIPPED["synapse"]
+    parts = synapse.parts_for(SUMMARY)
+    empty = synapse.empty_document()
+    documents = [(part, json.loads(json.dumps(empty))) for part in parts]
+    documents[0][1]["insights"] = [{"text": "a", "kind": "idea"}]
+    documents[1][1]["insights"] = [{"text": "b", "kind": "idea"}]
+    documents[2][1]["open_questions"] = ["c"]
+    documents[3][1]["topics"] = ["d"]
+    merged, over = merge(synapse.schema, documents)
+    assert merged == {
+        "insights": [{"text": "a", "kind": "idea"}, {"text": "b", "kind": "idea"}],
+        "topics": ["d"],
+        "links": [],
+        "open_questions": ["c"],
+    }
+    assert list(merged) == list(empty) and over == 0
+    capped = json.loads(json.dumps(synapse.schema))
+    capped["properties"]["insights"]["maxItems"] = 1
+    merged, over = merge(capped, documents)
+    assert merged["insights"] == [{"text": "a", "kind": "idea"}] and over == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"item_per_bullet": {"reminders": "all"}}, "item_per_bullet: 'reminders' must be one of exactly_one"),
+        ({"item_per_bullet": {"owner": "exactly_one"}}, "item_per_bullet: 'owner' has no summary_sections"),
+        ({"item_per_bullet": {}}, "item_per_bullet"),
+        ({"item_per_bullet": None, "skip_bullets": ["The assistant "]}, "skip_bullets: only lists named in"),
+        ({"skip_bullets": [" "]}, "skip_bullets: an empty beginning"),
+    ],
+)
+def test_a_per_bullet_map_that_cannot_work_is_refused_naming_it(change, expected):
+    data = {key: value for key, value in (SHIPPED["nudge"].to_dict() | change).items() if value is not None}
+    with pytest.raises(SystemDefinitionError) as caught:
+        SystemDefinition.from_dict(data, source="nudge.json")
+    assert expected in caught.value.problem
+
+
+def test_the_per_bullet_map_is_kept_in_the_definition_and_its_prompt_version():
+    from edge_worker.prompting import prompt_version
+
+    nudge = SHIPPED["nudge"]
+    assert nudge.to_dict()["item_per_bullet"] == {"reminders": "exactly_one", "habits": "at_most_one"}
+    whole = SystemDefinition.from_dict({k: v for k, v in nudge.to_dict().items() if k != "item_per_bullet"})
+    assert prompt_version(whole) != prompt_version(nudge)
+    assert [part.lists for part in whole.parts_for(SUMMARY)] == [("reminders", "habits")]
