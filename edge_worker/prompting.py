@@ -109,8 +109,11 @@ def prompt_content(system: SystemLike) -> dict[str, Any]:
     if getattr(system, "grounded_dates", False):
         content["grounded_dates"] = True
     per_bullet = getattr(system, "item_per_bullet", None)
-    if per_bullet:
+    if per_bullet:  # with the bullets skipped and the key fields that quote a bullet
         content["item_per_bullet"] = dict(per_bullet)
+        content["skip_bullets"] = list(getattr(system, "skip_bullets", ()))
+        keys = getattr(system, "key_fields", None) or {}
+        content["key_fields"] = {path: list(fields) for path, fields in keys.items()}
     return content
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.date_grounding import summary_times
+from schemas.section_gate import list_properties
 from schemas.summary_format import NOTHING, SECTIONS, sections
 
 Count = Literal["exactly_one", "at_most_one"]
@@ -26,7 +27,8 @@ COUNTS = ("exactly_one", "at_most_one")
 CONTEXT = ("Overview", "People")  # sections every bullet's summary keeps as written
 _BULLET = "- "
 _DROPPED = re.compile(r'["“”\\]')  # quotes and backslashes are not part of a quoted word
-_TRAILING = ".,;:!?"
+_TRAILING = re.compile(r"^(.*?)([.,;:!?]*)$")
+MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
 _FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
 
 
@@ -38,6 +40,7 @@ class Part:
     summary: str
     schema: dict[str, Any]
     lists: tuple[str, ...]
+    whole: bool = True  # reads the whole summary (its other properties are the document's)
 
 
 def bullets(summary: str, heading: str) -> list[str]:
@@ -60,29 +63,34 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
 
 
 def quoted(bullet: str, max_length: int | None = None) -> str | None:
-    """A regular expression matching every run of the words of `bullet` (quotes dropped, trailing punctuation
-    off, the first word's first letter in either case) at most `max_length` characters long; None when the bullet
-    has no word."""
-    words = [word.rstrip(_TRAILING) for word in _DROPPED.sub("", bullet).split()]
-    words = [word for word in words if word]
+    """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
+    characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
+    either case. None when the bullet has no word."""
+    words = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
+    words = [(core, end) for core, end in words if core or end]
     starts = []
-    for i, first in enumerate(words):
-        length, run = len(first), [first]
-        for word in words[i + 1 :]:
-            length += 1 + len(word)
+    for i, (first, first_end) in enumerate(words):
+        length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
+        if max_length is not None and length > max_length:
+            continue
+        for core, end in words[i + 1 : i + MAX_WORDS]:
+            length += 1 + len(core) + len(end)  # the longest text the run matches so far
             if max_length is not None and length > max_length:
                 break
-            run.append(word)
-        if max_length is not None and len(first) > max_length:
-            continue
-        head = re.escape(first)
-        if first[0].isalpha() and first[0].upper() != first[0].lower():
-            head = f"[{first[0].upper()}{first[0].lower()}]{re.escape(first[1:])}"
+            run.append(_word(core, end))
         tail = ""
         for word in reversed(run[1:]):
-            tail = f"(?: {re.escape(word)}{tail})?"
-        starts.append(head + tail)
+            tail = f"(?: {word}{tail})?"
+        starts.append(run[0] + tail)
     return f"^(?:{'|'.join(dict.fromkeys(starts))})$" if starts else None
+
+
+def _word(core: str, end: str, capital: bool = False) -> str:
+    """One word of a quote: `core` as written (its first letter in either case with `capital`), `end` optional."""
+    head = re.escape(core)
+    if capital and core[:1].isalpha() and core[0].upper() != core[0].lower() and len(core[0].upper()) == 1:
+        head = f"[{core[0].upper()}{core[0].lower()}]{re.escape(core[1:])}"
+    return head + (f"(?:{re.escape(end)})?" if end else "")
 
 
 def parts(
@@ -102,7 +110,7 @@ def parts(
     grounded), a list whose items must have a date-time takes no item from a bullet that writes no time of day. A
     bullet beginning with one of `skip` gives no item ("The assistant " for lists of the user's own items). A
     summary not in the section format, or a system without per-bullet lists, is one whole-summary part."""
-    lists = [name for name, sub in schema.get("properties", {}).items() if sub.get("type") == "array"]
+    lists = list_properties(schema)
     per_bullet = {name: count for name, count in per_bullet.items() if name in lists and gate.get(name)}
     written = sections(summary)
     headings = [heading for heading in SECTIONS if any(heading in gate[name] for name in per_bullet)]
@@ -119,7 +127,7 @@ def parts(
             if not allowed:
                 continue
             part_schema = _bullet_schema(narrow(text, bullet), allowed, per_bullet, key_fields, bullet)
-            found.append(Part(text, part_schema, tuple(here)))
+            found.append(Part(text, part_schema, tuple(here), whole=False))
     rest = [name for name in lists if name not in per_bullet]
     whole = narrow(summary, None)
     if any(whole["properties"][name].get("maxItems") != 0 for name in rest):
@@ -143,9 +151,9 @@ def _in_bullets(text: str | None) -> bool:
 def _allowing(schema: dict[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
     """`schema` with every top-level list but `allowed` allowed no item."""
     narrowed = copy.deepcopy(schema)
-    for name, sub in narrowed["properties"].items():
-        if sub.get("type") == "array" and name not in allowed:
-            sub["maxItems"] = 0
+    for name in list_properties(narrowed):
+        if name not in allowed:
+            narrowed["properties"][name]["maxItems"] = 0
     return narrowed
 
 
@@ -171,7 +179,10 @@ def _bullet_schema(
         alternatives.append(one)
     if not alternatives:
         return _allowing(schema, [])
-    return alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+    if len(alternatives) == 1:
+        return alternatives[0]
+    shared: dict[str, Any] = {key: schema[key] for key in ("$schema", "$defs", "definitions") if key in schema}
+    return {**shared, "anyOf": alternatives}  # "#/$defs/..." still resolves from the root
 
 
 def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str) -> dict[str, Any]:
@@ -194,14 +205,19 @@ def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str) ->
 
 
 def merge(schema: dict[str, Any], documents: Sequence[tuple[Part, dict[str, Any]]]) -> tuple[dict[str, Any], int]:
-    """The document made of each part's items for its lists (in part order; other properties from the first part)
+    """The document made of each part's items for its lists (in part order; other properties from the whole-summary
+    part, else the first)
     and the number of items left out because a list's `maxItems` was reached."""
     merged: dict[str, Any] = {}
     over = 0
     for part, document in documents:
         for name, value in document.items():
-            if name not in part.lists or not isinstance(value, list):
-                merged.setdefault(name, [] if isinstance(value, list) else value)
+            if not isinstance(value, list):
+                if part.whole or name not in merged:
+                    merged[name] = value
+                continue
+            if name not in part.lists:
+                merged.setdefault(name, [])
                 continue
             items = merged.setdefault(name, [])
             room = schema["properties"][name].get("maxItems", len(items) + len(value)) - len(items)
@@ -223,6 +239,9 @@ def per_bullet_problems(
         problems.append("skip_bullets: only lists named in item_per_bullet are read bullet by bullet")
     if any(not beginning.strip() for beginning in skip or ()):
         problems.append("skip_bullets: an empty beginning would skip every bullet")
+    for name in list_properties(schema) if per_bullet else ():
+        if name not in (per_bullet or {}) and schema["properties"][name].get("minItems", 0) > 0:
+            problems.append(f"item_per_bullet: {name!r} has minItems, so a bullet's part cannot leave it empty")
     for name, count in (per_bullet or {}).items():
         if count not in COUNTS:
             problems.append(f"item_per_bullet: {name!r} must be one of {', '.join(COUNTS)}, not {count!r}")

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from schemas.bullet_items import bullet_summary, bullets, merge, quoted
+from schemas.bullet_items import MAX_WORDS, bullet_summary, bullets, merge, quoted
 from schemas.system_definition import SystemDefinition, SystemDefinitionError, load_systems, output_validator
 
 SHIPPED = load_systems().systems
@@ -120,9 +120,10 @@ def test_a_summary_with_no_bullet_and_nothing_else_to_decode_has_no_part():
         (
             "The user will send Priya the budget.",
             None,
-            ["Send Priya the budget", "the budget", "The user"],
-            ["budget."],
+            ["Send Priya the budget", "the budget.", "The user"],
+            ["budget!", "user send"],
         ),
+        ("Call Dr. Sato: is it due?", None, ["Call Dr. Sato", "call Dr Sato", "is it due?"], ["Dr. Sato?"]),
         ('They call it "urgent"; it is due.', None, ["call it urgent", "It is due"], ['call it "urgent"', "it due"]),
         ("Café opens at 08:00 (+01:00) on Tue.", 14, ["café opens at", "08:00 (+01:00)"], ["Café opens at 08:00"]),
     ],
@@ -153,6 +154,8 @@ def test_parts_are_put_together_in_order_up_to_each_lists_max_items():
         "open_questions": ["c"],
     }
     assert list(merged) == list(empty) and over == 0
+    moods = [(part, document | {"mood": "calm" if part.whole else "tense"}) for part, document in documents]
+    assert merge(synapse.schema, moods)[0]["mood"] == "calm"  # other properties: the whole summary's part
     capped = json.loads(json.dumps(synapse.schema))
     capped["properties"]["insights"]["maxItems"] = 1
     merged, over = merge(capped, documents)
@@ -184,3 +187,49 @@ def test_the_per_bullet_map_is_kept_in_the_definition_and_its_prompt_version():
     whole = SystemDefinition.from_dict({k: v for k, v in nudge.to_dict().items() if k != "item_per_bullet"})
     assert prompt_version(whole) != prompt_version(nudge)
     assert [part.lists for part in whole.parts_for(SUMMARY)] == [("reminders", "habits")]
+
+
+def test_a_quote_of_a_long_bullet_still_compiles_and_stays_within_its_length():
+    from llguidance import LLMatcher
+
+    bullet = " ".join(f"w{index}," for index in range(150))
+    longest = " ".join(f"w{index}," for index in range(MAX_WORDS))
+    for max_length in (None, 200):
+        pattern = quoted(bullet, max_length)
+        grammar = LLMatcher.grammar_from_json_schema({"type": "string", "pattern": pattern})
+        assert LLMatcher.validate_grammar_with_warnings(grammar) == (False, [])
+        assert bool(re.fullmatch(pattern, longest)) == (max_length is None)
+        assert not re.fullmatch(pattern, longest + " w60,")
+        if max_length:
+            assert all(
+                len(match) <= max_length
+                for match in (longest[:k] for k in range(len(longest)))
+                if re.fullmatch(pattern, match)
+            )
+
+
+def _with(schema: dict, **properties) -> dict:
+    return SHIPPED["synapse"].to_dict() | {"schema": schema | {"properties": schema["properties"] | properties}}
+
+
+def test_definitions_per_bullet_lists_cannot_work_with_are_refused_or_handled():
+    synapse = SHIPPED["synapse"].schema
+    tags = {"type": "array", "minItems": 1, "items": {"type": "string"}}
+    with pytest.raises(SystemDefinitionError) as caught:  # a bullet's part could not leave it empty
+        SystemDefinition.from_dict(_with(synapse, tags=tags) | {"examples": []})
+    assert "item_per_bullet: 'tags' has minItems" in caught.value.problem
+    loose = SystemDefinition.from_dict(_with(synapse, note=True) | {"examples": []})  # a property schema `true`
+    assert [part.lists for part in loose.parts_for(SUMMARY)][:1] == [("insights",)]
+    planner = SHIPPED["planner"].to_dict()
+    task = planner["schema"]["properties"]["tasks"]["items"]
+    planner["schema"] = planner["schema"] | {"$defs": {"task": task}}
+    planner["schema"]["properties"] = planner["schema"]["properties"] | {
+        "tasks": planner["schema"]["properties"]["tasks"] | {"items": {"$ref": "#/$defs/task"}}
+    }
+    planner["key_fields"] = {"events": ["title"]}  # key fields are not looked up through a $ref
+    shared = SystemDefinition.from_dict(planner).parts_for(SUMMARY)[1].schema  # tasks or events: an anyOf
+    document = {
+        "tasks": [{"title": "Meets Priya Nair", "due": None, "priority": "low", "status": "todo"}],
+        "events": [],
+    }
+    assert "anyOf" in shared and output_validator(shared).is_valid(document)
