@@ -54,7 +54,12 @@ class EdgeConfig(BaseModel):
     backfill_queue_url: str = Field(
         default="", description="the BackfillQueue's SQS URL: backfills, polled only when the edge queue is empty"
     )
-    batch_size: int = Field(default=16, ge=1, le=64, description="most (summary, system) pairs decoded together")
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        le=64,
+        description="most sequences decoded together: one per (summary, system) pair, or per bullet",
+    )
     query_queue_url: str = Field(default="", description="search queries to embed; empty = searches stay lexical")
     embedding_model: str = Field(default="", description="MLX embedding model folder; empty = the translator model")
     embedding_pooling: Literal["mean", "last"] = "mean"

@@ -172,9 +172,8 @@ class Translations:
             reason = "refresh" if "refresh" in reasons else "new" if "new" in reasons else "backfill"
             self.progress.start([(job.summary_id, len(job.systems)) for job in jobs], reason)
         try:
-            outcomes = self.translator.translate_many(
-                jobs, checkpoint=self.between_steps, batch_size=min(pairs, batch_size or pairs)
-            )
+            # Not capped at the pairs: a pair decoded bullet by bullet brings several sequences.
+            outcomes = self.translator.translate_many(jobs, checkpoint=self.between_steps, batch_size=batch_size)
             for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
                 try:
                     results[index] = self._store(request, summary, todo, translated)
