@@ -34,6 +34,11 @@ def translator(tiny_model, tmp_path_factory):
     )
 
 
+def _sectioned(*sections: tuple[str, str]) -> str:
+    """A summary in the summarizer's section format from (heading, text) pairs."""
+    return "\n\n".join(f"{heading}\n{text}" for heading, text in sections)
+
+
 def _done(outcomes) -> list[Translation]:
     assert all(isinstance(outcome, Translation) for outcome in outcomes), outcomes
     return list(outcomes)
@@ -239,16 +244,13 @@ def test_model_work_run_between_steps_leaves_the_translation_unchanged(translato
 
 def test_a_system_whose_summary_sections_all_say_none_gets_its_empty_document_without_the_model(translator):
     planner, nudge = (load_systems().systems[name] for name in ("planner", "nudge"))
-    summary = "\n\n".join(
-        f"{heading}\n{text}"
-        for heading, text in (
-            ("Overview", "The user talked about sleep in a nudge session on Friday 2025-10-03."),
-            ("People", "None."),
-            ("Commitments", "None."),
-            ("Reminders", "- Go to bed at 22:30 every weekday."),
-            ("Insights", "None."),
-            ("Open questions", "None."),
-        )
+    summary = _sectioned(
+        ("Overview", "The user talked about sleep in a nudge session on Friday 2025-10-03."),
+        ("People", "None."),
+        ("Commitments", "None."),
+        ("Reminders", "- Go to bed at 22:30 every weekday."),
+        ("Insights", "None."),
+        ("Open questions", "None."),
     )
     before = translator.prefixes.prefilled
     gated, decoded = _done(translator.translate("gate-1", summary, [planner, nudge]))
@@ -266,16 +268,13 @@ def test_a_list_whose_summary_sections_say_none_is_left_empty_by_the_grammar(tra
     nudge = SystemDefinition.from_dict({**load_systems().systems["nudge"].to_dict(), "grounded_dates": False})
 
     def summary(reminders: str) -> str:
-        return "\n\n".join(
-            f"{heading}\n{text}"
-            for heading, text in (
-                ("Overview", "The user planned their week in a nudge session on Monday 2025-03-17."),
-                ("People", "None."),
-                ("Commitments", "- The user will call Ana."),
-                ("Reminders", reminders),
-                ("Insights", "- The user wants to walk every day."),
-                ("Open questions", "None."),
-            )
+        return _sectioned(
+            ("Overview", "The user planned their week in a nudge session on Monday 2025-03-17."),
+            ("People", "None."),
+            ("Commitments", "- The user will call Ana."),
+            ("Reminders", reminders),
+            ("Insights", "- The user wants to walk every day."),
+            ("Open questions", "None."),
         )
 
     [free] = _done(translator.translate("lists-1", summary("- Call Ana on Friday 2025-03-21 at 18:00."), [nudge]))
@@ -308,16 +307,13 @@ def test_grounded_dates_are_ones_the_summary_writes(translator):
 def test_lists_per_bullet_take_one_item_from_each_bullet_quoting_it(translator):
     synapse = load_systems().systems["synapse"]
     insights = ["Alpha beta gamma delta.", "Epsilon zeta eta.", "Theta iota kappa lambda mu."]
-    summary = "\n\n".join(
-        f"{heading}\n{text}"
-        for heading, text in (
-            ("Overview", "The user talked about letters in a synapse session on Friday 2025-10-03."),
-            ("People", "None."),
-            ("Commitments", "None."),
-            ("Reminders", "None."),
-            ("Insights", "\n".join(f"- {bullet}" for bullet in insights)),
-            ("Open questions", "- Nu xi omicron?"),
-        )
+    summary = _sectioned(
+        ("Overview", "The user talked about letters in a synapse session on Friday 2025-10-03."),
+        ("People", "None."),
+        ("Commitments", "None."),
+        ("Reminders", "None."),
+        ("Insights", "\n".join(f"- {bullet}" for bullet in insights)),
+        ("Open questions", "- Nu xi omicron?"),
     )
     [made] = _done(translator.translate("bullets-1", summary, [synapse]))
     assert synapse.validation_errors(made.document) == []
