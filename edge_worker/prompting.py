@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edge_worker.ports import SystemLike
+from schemas.bullet_items import BULLET_RULES
 from schemas.lineage import content_version
 
 SYSTEM_MESSAGE = (
@@ -112,6 +113,7 @@ def prompt_content(system: SystemLike) -> dict[str, Any]:
     if per_bullet:  # with the bullets skipped and the key fields that quote a bullet
         content["item_per_bullet"] = dict(per_bullet)
         content["skip_bullets"] = list(getattr(system, "skip_bullets", ()))
+        content["bullet_rules"] = BULLET_RULES
         keys = getattr(system, "key_fields", None) or {}
         content["key_fields"] = {path: list(fields) for path, fields in keys.items()}
     return content

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from schemas.date_grounding import summary_times
+from schemas.date_grounding import local_ref, needs_date, summary_dates, summary_times
 from schemas.section_gate import list_properties
 from schemas.summary_format import NOTHING, SECTIONS, sections
 
@@ -29,7 +29,14 @@ _BULLET = "- "
 _DROPPED = re.compile(r'["“”\\]')  # quotes and backslashes are not part of a quoted word
 _TRAILING = re.compile(r"^(.*?)([.,;:!?]*)$")
 MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
+_DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")  # a date, a time of day or a UTC offset
+# words that join a date phrase when the word after them is in it ("on Friday 2025-03-14 at 15:00 (+01:00)")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_JOINERS = ("on", "by", "at", "from", "to", "until", "till", "before", "after", "due", "every", "and", "or")
+_DATE_JOINERS = frozenset(_WEEKDAYS + _JOINERS)
 _FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
+# how bullets are read; a change here is a new prompt version, so records are translated again
+BULLET_RULES = "quotes: word runs, no date phrase in items with dates; a bullet without a date gives no date"
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Part:
     schema: dict[str, Any]
     lists: tuple[str, ...]
     whole: bool = True  # reads the whole summary (its other properties are the document's)
+    bullet: str | None = None  # the one bullet it reads, when not whole
 
 
 def bullets(summary: str, heading: str) -> list[str]:
@@ -62,18 +70,22 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
     return "\n\n".join(blocks)
 
 
-def quoted(bullet: str, max_length: int | None = None) -> str | None:
+def quoted(bullet: str, max_length: int | None = None, *, undated: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case. None when the bullet has no word."""
+    either case. With `undated`, no run holds a word of a date phrase (`date_phrase_words`): the item's date fields
+    hold it. None when the bullet has no word (left)."""
     words = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
     words = [(core, end) for core, end in words if core or end]
+    dated = date_phrase_words([core for core, _ in words]) if undated else set()
     starts = []
     for i, (first, first_end) in enumerate(words):
         length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
-        if max_length is not None and length > max_length:
+        if i in dated or (max_length is not None and length > max_length):
             continue
-        for core, end in words[i + 1 : i + MAX_WORDS]:
+        for j, (core, end) in enumerate(words[i + 1 : i + MAX_WORDS], start=i + 1):
+            if j in dated:
+                break
             length += 1 + len(core) + len(end)  # the longest text the run matches so far
             if max_length is not None and length > max_length:
                 break
@@ -83,6 +95,18 @@ def quoted(bullet: str, max_length: int | None = None) -> str | None:
             tail = f"(?: {word}{tail})?"
         starts.append(run[0] + tail)
     return f"^(?:{'|'.join(dict.fromkeys(starts))})$" if starts else None
+
+
+def date_phrase_words(words: Sequence[str]) -> set[int]:
+    """The indexes of `words` that belong to a date phrase as the summarizer writes one ("by Friday 2025-03-14 at
+    15:00 (+01:00)", "every Saturday at 16:00"): a word holding a date, time or offset, and each joining word or
+    weekday right before one."""
+    dated: set[int] = set()
+    for i in reversed(range(len(words))):
+        word = words[i]
+        if _DATED.search(word) or (i + 1 in dated and word.strip("(),").casefold() in _DATE_JOINERS):
+            dated.add(i)
+    return dated
 
 
 def _word(core: str, end: str, capital: bool = False) -> str:
@@ -107,15 +131,17 @@ def parts(
     """The decodings that make the document of `summary`: one per bullet of the per-bullet lists' sections (in
     section order), then one for the other lists when any may have an item. `narrow(text, bullet)` is the system's
     schema for a summary text and the bullet it holds, or None (SystemDefinition.schema_for). With `timed` (dates
-    grounded), a list whose items must have a date-time takes no item from a bullet that writes no time of day. A
-    bullet beginning with one of `skip` gives no item ("The assistant " for lists of the user's own items). A
-    summary not in the section format, or a system without per-bullet lists, is one whole-summary part."""
+    grounded), a list whose items must have a date-time takes no item from a bullet that writes no time of day, nor
+    one whose items must have a date from a bullet that writes no date. A bullet beginning with one of `skip` gives
+    no item ("The assistant " for lists of the user's own items). A summary not in the section format, or a system
+    without per-bullet lists, is one whole-summary part."""
     lists = list_properties(schema)
     per_bullet = {name: count for name, count in per_bullet.items() if name in lists and gate.get(name)}
     written = sections(summary)
     headings = [heading for heading in SECTIONS if any(heading in gate[name] for name in per_bullet)]
     if not per_bullet or not all(_in_bullets(written.get(heading)) for heading in headings):
         return [Part(summary, narrow(summary, None), tuple(lists))]
+    dated = {name for name in per_bullet if _holds_date(schema, schema["properties"][name].get("items", {}))}
     found: list[Part] = []
     for heading in headings:
         here = [name for name in per_bullet if heading in gate[name]]
@@ -123,11 +149,11 @@ def parts(
             if bullet.startswith(tuple(skip)):
                 continue
             text = bullet_summary(summary, heading, bullet)
-            allowed = [name for name in here if not (timed and not summary_times(bullet) and _timed(schema, name))]
+            allowed = [name for name in here if not (timed and _undatable(schema, name, summary, bullet))]
             if not allowed:
                 continue
-            part_schema = _bullet_schema(narrow(text, bullet), allowed, per_bullet, key_fields, bullet)
-            found.append(Part(text, part_schema, tuple(here), whole=False))
+            part_schema = _bullet_schema(narrow(text, bullet), allowed, per_bullet, key_fields, bullet, dated)
+            found.append(Part(text, part_schema, tuple(here), whole=False, bullet=bullet))
     rest = [name for name in lists if name not in per_bullet]
     whole = narrow(summary, None)
     if any(whole["properties"][name].get("maxItems") != 0 for name in rest):
@@ -135,11 +161,28 @@ def parts(
     return found
 
 
-def _timed(schema: dict[str, Any], name: str) -> bool:
-    """True when the items of list `name` must have a `format: date-time` string."""
-    item = schema["properties"][name].get("items", {})
-    properties = item.get("properties", {})
-    return any(properties.get(field, {}).get("format") == "date-time" for field in item.get("required", []))
+def _undatable(schema: dict[str, Any], name: str, summary: str, bullet: str) -> bool:
+    """True when the items of list `name` must hold a date-time and `bullet` writes no time of day, or a date
+    (grounded on the summary's dates) and `bullet` writes none (schemas.date_grounding.grounded)."""
+    items = schema["properties"][name].get("items")
+    if not summary_times(bullet) and needs_date(schema, items, ("date-time",)):
+        return True
+    return bool(summary_dates(summary)) and not summary_dates(bullet) and needs_date(schema, items)
+
+
+def _holds_date(root: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """True when `node` (a subschema of `root`) has a `format: date` or `date-time` string anywhere, through local
+    "#/..." references."""
+    if isinstance(node, list):
+        return any(_holds_date(root, item, seen) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if node.get("format") in ("date", "date-time"):
+        return True
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in seen and _holds_date(root, local_ref(root, ref), seen | {ref}):
+        return True
+    return any(_holds_date(root, value, seen) for key, value in node.items() if key not in ("enum", "const"))
 
 
 def _in_bullets(text: str | None) -> bool:
@@ -163,9 +206,10 @@ def _bullet_schema(
     per_bullet: Mapping[str, Count],
     key_fields: Mapping[str, Sequence[str]],
     bullet: str,
+    dated: Collection[str] = (),
 ) -> dict[str, Any]:
     """The schema of one bullet's part: at most one item (exactly one when each list here says so), in one of the
-    lists `here`, its key text fields quoting `bullet`."""
+    lists `here`, its key text fields quoting `bullet` (without its date phrases for the `dated` lists)."""
     alternatives = []
     for name in here:
         one = _allowing(schema, [name])
@@ -175,7 +219,7 @@ def _bullet_schema(
         target["maxItems"] = 1
         if all(per_bullet[other] == "exactly_one" for other in here):
             target["minItems"] = 1
-        target["items"] = _quoting(target.get("items", {}), key_fields.get(name), bullet)
+        target["items"] = _quoting(target.get("items", {}), key_fields.get(name), bullet, name in dated)
         alternatives.append(one)
     if not alternatives:
         return _allowing(schema, [])
@@ -185,9 +229,9 @@ def _bullet_schema(
     return {**shared, "anyOf": alternatives}  # "#/$defs/..." still resolves from the root
 
 
-def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str) -> dict[str, Any]:
+def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str, undated: bool) -> dict[str, Any]:
     """`item` with its plain string key fields (the item itself when it is a plain string and `fields` is [])
-    limited to runs of the bullet's words."""
+    limited to runs of the bullet's words (none in a date phrase with `undated`)."""
     if fields is None:
         return item
     item = copy.deepcopy(item)
@@ -195,7 +239,7 @@ def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str) ->
     for target in targets:
         if not isinstance(target, dict) or target.get("type") != "string" or any(key in target for key in _FIXED):
             continue
-        pattern = quoted(bullet, target.get("maxLength"))
+        pattern = quoted(bullet, target.get("maxLength"), undated=undated)
         if pattern is None or target.get("minLength", 0) > 1:
             continue
         target.pop("maxLength", None)

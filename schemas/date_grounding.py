@@ -51,11 +51,13 @@ def summary_times(text: str) -> list[str]:
 def grounded(schema: dict[str, Any], summary: str, bullet: str | None = None) -> dict[str, Any]:
     """`schema` with its date and date-time strings limited to the dates `summary` writes; the schema itself when
     it writes none (nothing to ground on) or the schema has no date. With `bullet` (one line of the summary, read
-    alone: schemas.bullet_items), the dates are the bullet's own when it writes any, and a date-time's time is one
-    the bullet writes when it writes any."""
-    dates = (summary_dates(bullet) if bullet is not None else []) or summary_dates(summary)
+    alone: schemas.bullet_items), the dates are the bullet's own, and a date-time's time is one the bullet writes
+    when it writes any; a bullet that writes no date leaves them no value (the `false` schema: a nullable date is
+    null, an `anyOf` takes another branch), as the summarizer writes every date it resolves."""
+    dates = summary_dates(summary)
     if not dates:
         return schema
+    dates = summary_dates(bullet) if bullet is not None else dates
     offsets = "|".join(re.escape(offset) for offset in summary_offsets(summary))
     times = summary_times(bullet) if bullet is not None else []
     time = f"(?:{'|'.join(f'{clock}:00' for clock in times)})" if times else TIME
@@ -64,14 +66,66 @@ def grounded(schema: dict[str, Any], summary: str, bullet: str | None = None) ->
     return schema if narrowed == schema else narrowed
 
 
+def needs_date(
+    root: dict[str, Any],
+    node: Any,
+    formats: tuple[str, ...] = ("date", "date-time"),
+    seen: frozenset[str] = frozenset(),
+) -> bool:
+    """True when every instance of `node` (a subschema of `root`) holds a string of one of `formats` that grounding
+    narrows: through required properties, `minItems` items, every `anyOf`/`oneOf` branch and local "#/" refs."""
+    if not isinstance(node, dict):
+        return False
+    if _narrowed(node) and node.get("format") in formats:
+        return True
+
+    def needs(child: Any, more: frozenset[str] = seen) -> bool:
+        return needs_date(root, child, formats, more)
+
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in seen and needs(local_ref(root, ref), seen | {ref}):
+        return True
+    branches = [node[key] for key in ("anyOf", "oneOf") if isinstance(node.get(key), list)]
+    if any(branch and all(needs(item) for item in branch) for branch in branches):
+        return True
+    every = node.get("allOf")
+    if isinstance(every, list) and any(needs(item) for item in every):
+        return True
+    properties = node.get("properties", {})
+    if any(needs(properties.get(name)) for name in node.get("required", [])):
+        return True
+    return node.get("minItems", 0) > 0 and needs(node.get("items"))
+
+
+def local_ref(root: dict[str, Any], ref: Any) -> Any:
+    """The subschema of `root` a local reference ("#/$defs/task") names; None for no or another reference."""
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    target: Any = root
+    for key in ref[2:].split("/"):
+        target = target.get(key, {}) if isinstance(target, dict) else {}
+    return target
+
+
+def _narrowed(node: dict[str, Any]) -> bool:
+    """True for a string node grounding narrows (one of `format` date or date-time, nothing else shaping it)."""
+    return (
+        node.get("type") == "string"
+        and node.get("format") in ("date", "date-time")
+        and not any(key in node for key in _FIXED)
+    )
+
+
 def _narrow(node: Any, dates: list[str], date_time: str) -> Any:
     if isinstance(node, list):
         return [_narrow(item, dates, date_time) for item in node]
     if not isinstance(node, dict):
         return node
     out = {key: value if key in _VALUES else _narrow(value, dates, date_time) for key, value in node.items()}
-    if out.get("type") != "string" or any(key in out for key in _FIXED):
+    if not _narrowed(out):
         return out
+    if not dates:
+        return False
     if out.get("format") == "date":
         del out["format"]
         out["enum"] = list(dates)

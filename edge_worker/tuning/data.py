@@ -1,5 +1,6 @@
-"""Training data for one system: its `train` split plus the distilled documents, as token sequences in the
-translator's own system-first prompt, with the prompt masked (mlx-lm's (tokens, offset) dataset items)."""
+"""Training data for one system: its `train` split plus the distilled documents, split into the decodings the
+translator serves (one per summary bullet for `item_per_bullet` lists), as token sequences in the translator's own
+system-first prompt, with the prompt masked (mlx-lm's (tokens, offset) dataset items)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from edge_worker.config import ssp_home
 from edge_worker.prompting import SystemPrompt, compact_json
+from edge_worker.quality.items import normal_text
 from schemas.lineage import canonical_json
 
 TRAIN_SPLIT = "train"
@@ -101,6 +103,59 @@ def eval_examples(system: Any, limit: int | None = None) -> list[dict[str, Any]]
     """The held-out `eval` split (its first `limit` examples)."""
     examples = list(system.examples_for(EVAL_SPLIT))
     return examples[:limit] if limit else examples
+
+
+def served_examples(system: Any, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`examples` ({"summary", "expected"}) as the decodings the translator serves (`system.parts_for`): a part that
+    reads one bullet expects the expected item of its lists that the bullet writes (`bullet_items`), the
+    whole-summary part the other lists' items. A bullet of lists that all take exactly one item but whose item the
+    labels leave out is no example (its grammar could not write the labels), nor is a summary the model never reads."""
+    served = []
+    counts = getattr(system, "item_per_bullet", None) or {}
+    for example in examples:
+        expected, found = example["expected"], system.parts_for(example["summary"])
+        written = bullet_items(system, found, expected)
+        for position, part in enumerate(found):
+            target = {name: [] if isinstance(value, list) else value for name, value in expected.items()}
+            if part.whole:
+                target |= {name: expected[name] for name in part.lists if name in expected}
+            elif position in written:
+                name, index = written[position]
+                target[name] = [expected[name][index]]
+            elif all(counts.get(name) == "exactly_one" for name in part.lists):
+                continue
+            served.append({"summary": part.summary, "expected": target})
+    return served
+
+
+def bullet_items(system: Any, found: list[Any], expected: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """{part position: (list, item index)}: the expected item each bullet's part writes, one-to-one, pairs sharing
+    more of the item's key words first; a pair counts when at least half of the item's key words are the bullet's."""
+    keys = getattr(system, "key_fields", None) or {}
+    pairs = []
+    for position, part in enumerate(found):
+        bullet = set(normal_text(part.bullet or "").split())
+        for name in part.lists if part.bullet is not None else ():
+            for index, item in enumerate(expected.get(name) or []):
+                words = set(normal_text(_key_text(item, keys.get(name))).split())
+                shared = len(words & bullet)
+                if words and shared / len(words) >= 0.5:
+                    pairs.append((-shared, -shared / len(words), position, name, index))
+    written: dict[int, tuple[str, int]] = {}
+    for *_, position, name, index in sorted(pairs):
+        if position not in written and (name, index) not in written.values():
+            written[position] = (name, index)
+    return written
+
+
+def _key_text(item: Any, fields: list[str] | None) -> str:
+    """The text of an item's key fields (every string field without a declaration), or the item when a string."""
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        return ""
+    names = fields if fields else [name for name, value in item.items() if isinstance(value, str)]
+    return " ".join(item[name] for name in names if isinstance(item.get(name), str))
 
 
 def token_sequences(

@@ -19,7 +19,7 @@ from edge_worker.model_store import (
     store_adapter,
 )
 from edge_worker.prompting import prompt_version, served_system
-from edge_worker.tuning.data import EVAL_SPLIT, eval_examples, token_sequences, training_examples
+from edge_worker.tuning.data import EVAL_SPLIT, eval_examples, served_examples, token_sequences, training_examples
 from edge_worker.tuning.train import Progress, TuneSettings, train_adapter
 from schemas.lineage import content_version
 
@@ -129,7 +129,11 @@ def train_trial(
         raise ValueError(f"system {system.name!r} has no training examples (train split or distilled data)")
     translator.use_adapters({})
     prompt = translator.prompt_for(served_system(system, settings.prompt))
-    sequences = token_sequences(prompt, translator.tokenizer, examples, settings.mask_prompt)
+    served = served_examples(system, examples)  # one per decoding the translator serves
+    if not served:
+        raise ValueError(f"system {system.name!r}: its training examples give the model nothing to decode")
+    data = data | {"served_examples": len(served)}
+    sequences = token_sequences(prompt, translator.tokenizer, served, settings.mask_prompt)
     # mlx-lm cuts sequences at max_seq_length: one whose answer would be cut away whole has nothing to learn (NaN).
     fitting = [(tokens, offset) for tokens, offset in sequences if offset < settings.max_seq_length - 1]
     if len(fitting) < len(sequences):
@@ -140,7 +144,9 @@ def train_trial(
     if not fitting:
         raise ValueError(f"system {system.name!r}: no training example fits max_seq_length {settings.max_seq_length}")
     sequences = fitting
-    progress(f"{system.name}: training on {len(sequences)} examples ({settings.iters} iterations)")
+    progress(
+        f"{system.name}: training on {len(sequences)} decodings of {len(examples)} examples ({settings.iters} iterations)"
+    )
     started = time.perf_counter()
     if train_budget is not None:
         deadline = min(deadline or float("inf"), started + train_budget)

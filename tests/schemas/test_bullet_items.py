@@ -137,6 +137,48 @@ def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outsi
     assert quoted(' "" ') is None
 
 
+def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
+    bullet = "The user meets Priya Nair on Thursday 2025-03-20 from 10:00 to 11:00 (+01:00) in Room 4."
+    assert re.fullmatch(quoted(bullet), "Meets Priya Nair on Thursday 2025-03-20")
+    undated = re.compile(quoted(bullet, undated=True))
+    for text in ("Meets Priya Nair", "in Room 4.", "Room 4"):
+        assert undated.fullmatch(text), text
+    for text in ("Meets Priya Nair on", "Meets Priya Nair on Thursday", "10:00 to 11:00", "(+01:00) in Room 4"):
+        assert not undated.fullmatch(text), text
+    weekly = re.compile(quoted("Call Dewi every Saturday at 16:00 (+07:00) and at 18:00.", undated=True))
+    assert weekly.fullmatch("Call Dewi") and not weekly.fullmatch("Call Dewi every")
+    assert quoted("By Friday 2025-03-14 at 15:00 (+01:00).", undated=True) is None
+
+    [task, _] = SHIPPED["planner"].parts_for(SUMMARY)  # tasks and events have dates: their titles leave them out
+    entry = {"title": "Send Priya Nair the revised budget", "due": "2025-03-19", "priority": "high", "status": "todo"}
+    assert output_validator(task.schema).is_valid({"tasks": [entry], "events": []})
+    dated = entry | {"title": "Send Priya Nair the revised budget by Wednesday 2025-03-19"}
+    assert not output_validator(task.schema).is_valid({"tasks": [dated], "events": []})
+    asked = SUMMARY.replace("Should the budget include travel?", "Is the budget due on Friday 2025-03-21?")
+    question = output_validator(SHIPPED["synapse"].parts_for(asked)[2].schema)  # no date field: dates are the text
+    assert question.is_valid(
+        {"insights": [], "topics": [], "links": [], "open_questions": ["Is the budget due on Friday 2025-03-21?"]}
+    )
+
+
+def test_a_bullet_that_writes_no_date_gives_its_item_no_date():
+    summary = SUMMARY.replace("Reminders\nNone.", "Reminders\n- Take the allergy tablet every day at 07:00 (+01:00).")
+    summary = summary.replace("the revised budget by Wednesday 2025-03-19", "the revised budget at 10:00")
+    [daily, _, _] = SHIPPED["nudge"].parts_for(summary)
+    validator = output_validator(daily.schema)
+    every = {"text": "Take the allergy tablet every day", "trigger": {"every": "daily", "at_time": "07:00"}}
+    assert validator.is_valid({"reminders": [every], "habits": []})
+    once = every | {"trigger": {"at": "2025-03-17T07:00:00+01:00"}}  # the session's date is not the bullet's
+    assert not validator.is_valid({"reminders": [once], "habits": []})
+    [task, _] = SHIPPED["planner"].parts_for(summary)
+    planner = output_validator(task.schema)
+    entry = {"title": "Send Priya Nair the revised budget", "due": None, "priority": "medium", "status": "todo"}
+    assert planner.is_valid({"tasks": [entry], "events": []})
+    assert not planner.is_valid({"tasks": [entry | {"due": "2025-03-17"}], "events": []})
+    event = {"title": "Send Priya Nair the revised budget", "start": "2025-03-17T10:00:00+01:00"}
+    assert not planner.is_valid({"tasks": [], "events": [event]}), "an event needs a date the bullet writes"
+
+
 def test_parts_are_put_together_in_order_up_to_each_lists_max_items():
     synapse = SHIPPED["synapse"]
     parts = synapse.parts_for(SUMMARY)

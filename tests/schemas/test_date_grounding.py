@@ -9,8 +9,8 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.date_grounding import grounded, summary_dates, summary_offsets, summary_times
-from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir
+from schemas.date_grounding import grounded, needs_date, summary_dates, summary_offsets, summary_times
+from schemas.system_definition import SystemDefinition, SystemDefinitionError, default_systems_dir, output_validator
 
 SUMMARY = "Overview\nA session on Monday 2025-03-17 (+01:00); the call is on 2025-03-21 at 18:00, not 2025-02-30."
 
@@ -103,5 +103,45 @@ def test_a_bullet_read_alone_grounds_on_its_own_dates_and_times():
     pattern = re.compile(narrowed["properties"]["at"]["pattern"])
     assert pattern.fullmatch("2025-03-21T18:00:00+01:00")
     assert not pattern.fullmatch("2025-03-21T09:00:00+01:00") and not pattern.fullmatch("2025-03-17T18:00:00+01:00")
-    untimed = re.compile(grounded(schema, summary, "Call Ana soon.")["properties"]["at"]["pattern"])
-    assert untimed.fullmatch("2025-03-17T09:00:00+01:00")  # no date or time of its own: the summary's, any time
+    timed = re.compile(grounded(schema, summary, "Call Ana on 2025-03-21.")["properties"]["at"]["pattern"])
+    assert timed.fullmatch("2025-03-21T09:00:00+01:00")  # no time of its own: any time
+    undated = grounded(schema, summary, "Call Ana every day at 18:00.")
+    assert undated["properties"]["at"] is False  # no date of its own: none (the summarizer writes each it resolves)
+    trigger = {
+        "type": "object",
+        "required": ["trigger"],
+        "properties": {
+            "trigger": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["at"],
+                        "properties": {"at": {"type": "string", "format": "date-time"}},
+                    },
+                    {"type": "object", "required": ["every"], "properties": {"every": {"enum": ["daily"]}}},
+                ]
+            },
+            "due": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        },
+    }
+    validator = output_validator(grounded(trigger, summary, "Call Ana every day at 18:00."))
+    assert validator.is_valid({"trigger": {"every": "daily"}, "due": None})
+    assert not validator.is_valid({"trigger": {"at": "2025-03-17T18:00:00+01:00"}})
+    assert not validator.is_valid({"trigger": {"every": "daily"}, "due": "2025-03-17"})
+    assert grounded(trigger, "Overview\nNo date.", "Call Ana.") == trigger  # a summary with no date: not grounded
+
+
+def test_needs_date_follows_required_properties_branches_items_and_refs():
+    moment = {"type": "string", "format": "date-time"}
+    root = {"$defs": {"moment": moment}}
+    assert needs_date(root, {"type": "object", "required": ["at"], "properties": {"at": {"$ref": "#/$defs/moment"}}})
+    assert not needs_date(root, {"type": "object", "properties": {"at": moment}})  # not required
+    assert not needs_date(root, {"anyOf": [moment, {"type": "null"}]}) and needs_date(root, {"anyOf": [moment, moment]})
+    assert needs_date(root, {"type": "array", "minItems": 1, "items": moment})
+    assert not needs_date(root, {"type": "array", "items": moment})
+    assert not needs_date(root, moment | {"pattern": "^2025"})  # shaped otherwise: left as defined
+    assert not needs_date(root, {"type": "string", "format": "date"}, ("date-time",))
+    tree = {
+        "$defs": {"node": {"type": "object", "required": ["child"], "properties": {"child": {"$ref": "#/$defs/node"}}}}
+    }
+    assert not needs_date(tree, tree["$defs"]["node"])  # a reference cycle ends
