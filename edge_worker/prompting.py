@@ -10,6 +10,7 @@ into the first user turn; a model with no chat template gets PLAIN_FORMAT.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -202,6 +203,17 @@ class SystemPrompt:
         if reused == len(full):  # at least one token must be left to prefill
             reused -= 1
         return reused, full[reused:]
+
+    def shared_tokens(self, summary_texts: Sequence[str]) -> list[int]:
+        """The tokens the whole prompts of all `summary_texts` start with (the parts of one summary share its system
+        prefix and Overview), leaving each at least one token to prefill."""
+        fulls = [self.full_tokens(text) for text in summary_texts]
+        if not fulls:
+            return []
+        length = min(len(full) - 1 for full in fulls)
+        for full in fulls[1:]:
+            length = min(length, _common_prefix(fulls[0], full))
+        return fulls[0][:length]
 
     def _summary(self, summary_text: str) -> str:
         return neutralize(summary_text.strip(), list(self.special_tokens))

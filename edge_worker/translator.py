@@ -9,6 +9,7 @@ same LoRA adapter (or none).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -47,6 +48,7 @@ from schemas.lineage import content_version
 from schemas.system_definition import default_systems_dir
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
+SHARED_MIN = 16  # fewest shared tokens worth a prefill of their own
 GRAMMAR_CACHE = 64  # compiled grammars kept (each system's own, and the latest narrowed for a summary)
 
 
@@ -377,9 +379,12 @@ class Translator:
             for j, s in pairs:
                 job, system = jobs[j], jobs[j].systems[s]
                 try:
-                    for part in system.parts_for(job.summary_text):
-                        decoding, prompt_tokens = self._decoding(part, system, naive, guarded)
-                        started.append((j, s, part, decoding, prompt_tokens))
+                    parts = system.parts_for(job.summary_text)
+                    shared, extra = self._shared_prefix(system, parts, guarded) if not naive else (None, 0)
+                    for part in parts:
+                        decoding, prompt_tokens = self._decoding(part, system, naive, guarded, shared)
+                        started.append((j, s, part, decoding, prompt_tokens + extra))
+                        extra = 0
                         yield decoding
                 except Cancelled:
                     raise
@@ -467,11 +472,39 @@ class Translator:
         return self._budget(system)
 
     # ----- internals -----
+    def _shared_prefix(
+        self, system: SystemLike, parts: Sequence[Part], checkpoint: Callable[[], bool] | None
+    ) -> tuple[tuple[int, list[Any]] | None, int]:
+        """((tokens, cache), tokens prefilled now): the cache of what the prompts of a pair's parts share past the
+        system prefix (the summary's Overview and People), prefilled once for all of them; (None, 0) for one part
+        or under SHARED_MIN tokens shared."""
+        if len(parts) < 2:
+            return None, 0
+        prompt = self._prompt(system)
+        shared = prompt.shared_tokens([part.summary for part in parts])
+        reused = min(len(shared), prompt.summary_tokens(parts[0].summary)[0])  # less when merged at the boundary
+        if len(shared) - reused < SHARED_MIN:
+            return None, 0
+        computed = self.prefixes.prefilled
+        cache = self.prefixes.copy_of(
+            self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
+        )
+        for layer in cache:
+            layer.trim(len(prompt.prefix_tokens) - reused)
+        self._prefill(shared[reused:], checkpoint, cache)
+        prefilled = len(shared) - reused + (len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0)
+        return (len(shared), cache), prefilled
+
     def _decoding(
-        self, part: Part, system: SystemLike, naive: bool, checkpoint: Callable[[], bool] | None
+        self,
+        part: Part,
+        system: SystemLike,
+        naive: bool,
+        checkpoint: Callable[[], bool] | None,
+        shared: tuple[int, list[Any]] | None = None,
     ) -> tuple[Decoding, int]:
         """The sequence for one part of a pair, and the prompt tokens it prefills (its prefix too, when computed
-        now)."""
+        now); with `shared` (_shared_prefix) it starts from a copy of that cache."""
         grammar, worst_case = self._grammar(system, part.schema)
         budget = self._budget(system)
         constraint = SchemaConstraint(
@@ -482,6 +515,10 @@ class Translator:
         if naive:
             tokens = prompt.full_tokens(part.summary)
             return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
+        if shared is not None:
+            length, cache = shared
+            rest = prompt.full_tokens(part.summary)[length:]
+            return Decoding(rest, copy.deepcopy(cache), constraint, items=items), len(rest)
         computed = self.prefixes.prefilled
         cache = self.prefixes.copy_of(
             self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
@@ -587,8 +624,11 @@ class Translator:
             prompt = self._prompts[version] = build_system_prompt(self.tokenizer, system, self.chat_format)
         return prompt
 
-    def _prefill(self, tokens: list[int], checkpoint: Callable[[], bool] | None = None) -> list[Any]:
-        cache = make_prompt_cache(self.model)
+    def _prefill(
+        self, tokens: list[int], checkpoint: Callable[[], bool] | None = None, cache: list[Any] | None = None
+    ) -> list[Any]:
+        """`cache` (a new one when None) extended with `tokens`, PREFILL_STEP at a time; Cancelled by `checkpoint`."""
+        cache = make_prompt_cache(self.model) if cache is None else cache
         for start in range(0, len(tokens), PREFILL_STEP):
             if checkpoint is not None and checkpoint():
                 raise Cancelled(f"prefix prefill stopped after {start} tokens")

@@ -329,3 +329,26 @@ def test_lists_per_bullet_take_one_item_from_each_bullet_quoting_it(translator):
     translator.translate("bullets-0", "warm-up", [whole])  # its own prompt version: its prefix is not counted below
     [once] = _done(translator.translate("bullets-2", summary, [whole]))
     assert once.stats.prompt_tokens_processed < made.stats.prompt_tokens_processed  # one part, not five
+
+
+def test_the_parts_of_one_summary_prefill_what_they_share_once_and_match_naive_prompting(translator, tiny_model):
+    synapse = load_systems().systems["synapse"]
+    overview = "The user talked about letters and their sounds in a long synapse session on Friday 2025-10-03. " * 4
+    summary = _sectioned(
+        ("Overview", overview.strip()),
+        ("People", "- Ana: a friend who teaches Greek."),
+        ("Commitments", "None."),
+        ("Reminders", "None."),
+        ("Insights", "- Alpha beta gamma delta.\n- Epsilon zeta eta."),
+        ("Open questions", "- Nu xi omicron?"),
+    )
+    translator.translate("shared-0", "warm-up", [synapse])  # the system prefix is computed here, not below
+    [made] = _done(translator.translate("shared-1", summary, [synapse]))
+    [naive] = _done(translator.translate("shared-1", summary, [synapse], naive=True, batch_size=1))
+    assert made.tokens == naive.tokens and made.document == naive.document
+    prompt = build_system_prompt(tiny_model.tokenizer, synapse)
+    parts = synapse.parts_for(summary)
+    each_alone = sum(len(prompt.summary_tokens(part.summary)[1]) for part in parts)  # the Overview once per part
+    shared = len(prompt.shared_tokens([part.summary for part in parts])) - len(prompt.prefix_tokens)
+    assert shared > 60
+    assert made.stats.prompt_tokens_processed == each_alone - (len(parts) - 1) * shared
