@@ -6,7 +6,8 @@ A definition's `item_per_bullet` maps list properties to "exactly_one" (every bu
 is one item) or "at_most_one" (a bullet is one item or none); lists that share a section share its bullets (one
 item in one of them). Its `skip_bullets` names the beginnings of bullets that give no item. For each bullet the
 model reads a summary with the Overview and People as written, that one bullet under its heading and "None." under
-every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free).
+every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free; the title of an
+item with dates is one clause of it, without its date phrases or the user as subject).
 The other lists come from one pass over the whole summary.
 """
 
@@ -28,6 +29,11 @@ CONTEXT = ("Overview", "People")  # sections every bullet's summary keeps as wri
 _BULLET = "- "
 _DROPPED = re.compile(r'["“”\\]')  # quotes and backslashes are not part of a quoted word
 _TRAILING = re.compile(r"^(.*?)([.,;:!?]*)$")
+_CLAUSE_END = re.compile(r"[,;:]")  # punctuation that ends a clause
+_SUBJECT = ("the", "user")  # how the summarizer opens the user's own commitments ("The user will ...")
+# words between that subject and what the user does ("The user will", "The user already", "The user needs to")
+_AUXILIARY_WORDS = "will would shall should can could may might must has have had is was already also still needs wants"
+_AUXILIARIES = frozenset((_AUXILIARY_WORDS + " plans hopes like to").split())
 MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
 _DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")  # a date, a time of day or a UTC offset
 # words that join a date phrase when the word after them is in it ("on Friday 2025-03-14 at 15:00 (+01:00)")
@@ -36,7 +42,10 @@ _JOINERS = ("on", "by", "at", "from", "to", "until", "till", "before", "after", 
 _DATE_JOINERS = frozenset(_WEEKDAYS + _JOINERS)
 _FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
 # how bullets are read; a change here is a new prompt version, so records are translated again
-BULLET_RULES = "quotes: word runs, no date phrase in items with dates; a bullet without a date gives no date"
+BULLET_RULES = (
+    "quotes: word runs; titles of items with dates: no date phrase, one clause, not the user as subject; "
+    "a bullet without a date gives no date"
+)
 
 
 @dataclass(frozen=True)
@@ -70,21 +79,23 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
     return "\n\n".join(blocks)
 
 
-def quoted(bullet: str, max_length: int | None = None, *, undated: bool = False) -> str | None:
+def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case. With `undated`, no run holds a word of a date phrase (`date_phrase_words`): the item's date fields
-    hold it. None when the bullet has no word (left)."""
+    either case. With `title` (the title of an item with date fields, a phrase rather than a sentence), a run holds
+    no word of a date phrase (`date_phrase_words`: the date fields hold it), starts where a clause does
+    (`clause_starts`) and does not go past a word ending in "," ";" or ":". None when the bullet has no word (left)."""
     words = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
     words = [(core, end) for core, end in words if core or end]
-    dated = date_phrase_words([core for core, _ in words]) if undated else set()
+    dated = date_phrase_words([core for core, _ in words]) if title else set()
+    opening = clause_starts(words) if title else range(len(words))
     starts = []
     for i, (first, first_end) in enumerate(words):
         length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
-        if i in dated or (max_length is not None and length > max_length):
+        if i in dated or i not in opening or (max_length is not None and length > max_length):
             continue
         for j, (core, end) in enumerate(words[i + 1 : i + MAX_WORDS], start=i + 1):
-            if j in dated:
+            if j in dated or (title and _CLAUSE_END.search(words[j - 1][1])):
                 break
             length += 1 + len(core) + len(end)  # the longest text the run matches so far
             if max_length is not None and length > max_length:
@@ -95,6 +106,23 @@ def quoted(bullet: str, max_length: int | None = None, *, undated: bool = False)
             tail = f"(?: {word}{tail})?"
         starts.append(run[0] + tail)
     return f"^(?:{'|'.join(dict.fromkeys(starts))})$" if starts else None
+
+
+def clause_starts(words: Sequence[tuple[str, str]]) -> set[int]:
+    """The indexes of `words` ((word, trailing punctuation) pairs) where a clause starts: the first word, or the one
+    after the bullet's subject when it is the user ("The user will", "The user needs to": the item is the user's
+    own), and each word after one ending in "," ";" or ":"."""
+    lowered = [core.casefold() for core, _ in words]
+    first = 0
+    if lowered[:2] == list(_SUBJECT):
+        first = 2
+        while first < len(words) - 1 and lowered[first] in _AUXILIARIES and not words[first - 1][1]:
+            first += 1
+    found = {first} if words else set()
+    for i in range(1, len(words)):
+        if _CLAUSE_END.search(words[i - 1][1]):
+            found.add(i)
+    return found
 
 
 def date_phrase_words(words: Sequence[str]) -> set[int]:
@@ -229,9 +257,9 @@ def _bullet_schema(
     return {**shared, "anyOf": alternatives}  # "#/$defs/..." still resolves from the root
 
 
-def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str, undated: bool) -> dict[str, Any]:
+def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str, title: bool) -> dict[str, Any]:
     """`item` with its plain string key fields (the item itself when it is a plain string and `fields` is [])
-    limited to runs of the bullet's words (none in a date phrase with `undated`)."""
+    limited to runs of the bullet's words (`quoted`; a title's runs with `title`)."""
     if fields is None:
         return item
     item = copy.deepcopy(item)
@@ -239,7 +267,7 @@ def _quoting(item: dict[str, Any], fields: Sequence[str] | None, bullet: str, un
     for target in targets:
         if not isinstance(target, dict) or target.get("type") != "string" or any(key in target for key in _FIXED):
             continue
-        pattern = quoted(bullet, target.get("maxLength"), undated=undated)
+        pattern = quoted(bullet, target.get("maxLength"), title=title)
         if pattern is None or target.get("minLength", 0) > 1:
             continue
         target.pop("maxLength", None)

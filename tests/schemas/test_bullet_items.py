@@ -140,14 +140,19 @@ def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outsi
 def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
     bullet = "The user meets Priya Nair on Thursday 2025-03-20 from 10:00 to 11:00 (+01:00) in Room 4."
     assert re.fullmatch(quoted(bullet), "Meets Priya Nair on Thursday 2025-03-20")
-    undated = re.compile(quoted(bullet, undated=True))
-    for text in ("Meets Priya Nair", "in Room 4.", "Room 4"):
-        assert undated.fullmatch(text), text
-    for text in ("Meets Priya Nair on", "Meets Priya Nair on Thursday", "10:00 to 11:00", "(+01:00) in Room 4"):
-        assert not undated.fullmatch(text), text
-    weekly = re.compile(quoted("Call Dewi every Saturday at 16:00 (+07:00) and at 18:00.", undated=True))
+    titled = re.compile(quoted(bullet, title=True))
+    assert titled.fullmatch("Meets Priya Nair")
+    for text in (
+        "Meets Priya Nair on",
+        "Meets Priya Nair on Thursday",
+        "10:00 to 11:00",
+        "(+01:00) in Room 4",
+        "in Room 4",
+    ):
+        assert not titled.fullmatch(text), text
+    weekly = re.compile(quoted("Call Dewi every Saturday at 16:00 (+07:00) and at 18:00.", title=True))
     assert weekly.fullmatch("Call Dewi") and not weekly.fullmatch("Call Dewi every")
-    assert quoted("By Friday 2025-03-14 at 15:00 (+01:00).", undated=True) is None
+    assert quoted("By Friday 2025-03-14 at 15:00 (+01:00).", title=True) is None
 
     [task, _] = SHIPPED["planner"].parts_for(SUMMARY)  # tasks and events have dates: their titles leave them out
     entry = {"title": "Send Priya Nair the revised budget", "due": "2025-03-19", "priority": "high", "status": "todo"}
@@ -159,6 +164,29 @@ def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
     assert question.is_valid(
         {"insights": [], "topics": [], "links": [], "open_questions": ["Is the budget due on Friday 2025-03-21?"]}
     )
+
+
+def test_a_dated_items_title_quotes_one_clause_from_where_it_starts_without_the_user_as_subject():
+    bullet = "The user booked the skip bin, which arrives soon."
+    sentence = re.compile(quoted(bullet))  # an insight or a question is a sentence: any run
+    assert sentence.fullmatch("booked the skip bin, which arrives") and sentence.fullmatch("skip bin")
+    titled = re.compile(quoted(bullet, title=True))
+    for text in ("Booked the skip bin", "booked the skip bin,", "which arrives soon"):
+        assert titled.fullmatch(text), text
+    for text in ("booked the skip bin, which arrives", "The user booked the skip bin", "skip bin"):
+        assert not titled.fullmatch(text), text
+
+    bullet = "The user will renew their Klimaticket before it expires on Sunday 2027-01-10; it is urgent."
+    title = re.compile(quoted(bullet, title=True))
+    for text in ("Renew their Klimaticket", "renew their Klimaticket before it expires", "It is urgent"):
+        assert title.fullmatch(text), text
+    for text in ("The user will renew their Klimaticket", "Will renew", "Klimaticket", "before it expires"):
+        assert not title.fullmatch(text), text
+    needs = re.compile(quoted("The user needs to book the change to winter tyres.", title=True))
+    assert needs.fullmatch("Book the change to winter tyres") and not needs.fullmatch("To book the change")
+    other = re.compile(quoted("Ramón will fix the boiler on Thursday 2025-12-04 at 10:00 (+01:00).", title=True))
+    assert other.fullmatch("Ramón will fix the boiler") and not other.fullmatch("Fix the boiler")
+    assert re.fullmatch(quoted("The user will", title=True), "will")
 
 
 def test_a_bullet_that_writes_no_date_gives_its_item_no_date():
