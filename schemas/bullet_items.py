@@ -32,8 +32,8 @@ _TRAILING = re.compile(r"^(.*?)([.,;:!?]*)$")
 _CLAUSE_END = re.compile(r"[,;:]")  # punctuation that ends a clause
 _SUBJECT = ("the", "user")  # how the summarizer opens the user's own commitments ("The user will ...")
 # words between that subject and what the user does ("The user will", "The user already", "The user needs to")
-_AUXILIARY_WORDS = "will would shall should can could may might must has have had is was already also still needs wants"
-_AUXILIARIES = frozenset((_AUXILIARY_WORDS + " plans hopes like to").split())
+_AFTER_SUBJECT = frozenset("will would shall should can could may might must has have had is was".split())  # noqa: SIM905
+_AFTER_SUBJECT |= frozenset(("already", "also", "still", "needs", "wants", "plans", "hopes", "like", "to"))
 MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
 _DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")  # a date, a time of day or a UTC offset
 # words that join a date phrase when the word after them is in it ("on Friday 2025-03-14 at 15:00 (+01:00)")
@@ -82,13 +82,16 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
 def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case. With `title` (the title of an item with date fields, a phrase rather than a sentence), a run holds
-    no word of a date phrase (`date_phrase_words`: the date fields hold it), starts where a clause does
-    (`clause_starts`) and does not go past a word ending in "," ";" or ":". None when the bullet has no word (left)."""
-    words = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
-    words = [(core, end) for core, end in words if core or end]
+    either case. With `title` (the key text of an item with date fields: a phrase, not a sentence), a run holds no
+    word of a date phrase (`date_phrase_words`: the date fields hold it), does not go past a word ending in "," ";"
+    or ":", and starts where a clause does (`clause_starts`), or at the first word after a date phrase there.
+    None when no run is left (a bullet without words, or only a date phrase with `title`)."""
+    split = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
+    words: list[tuple[str, str]] = [(core, end) for core, end in split if core or end]
     dated = date_phrase_words([core for core, _ in words]) if title else set()
-    opening = clause_starts(words) if title else range(len(words))
+    opening = set(range(len(words)))
+    if title:  # a clause opening with a date phrase starts after it
+        opening = {next((k for k in range(i, len(words)) if k not in dated), i) for i in clause_starts(words)}
     starts = []
     for i, (first, first_end) in enumerate(words):
         length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
@@ -114,9 +117,9 @@ def clause_starts(words: Sequence[tuple[str, str]]) -> set[int]:
     own), and each word after one ending in "," ";" or ":"."""
     lowered = [core.casefold() for core, _ in words]
     first = 0
-    if lowered[:2] == list(_SUBJECT):
+    if lowered[:2] == list(_SUBJECT) and len(words) > 2:
         first = 2
-        while first < len(words) - 1 and lowered[first] in _AUXILIARIES and not words[first - 1][1]:
+        while first < len(words) - 1 and lowered[first] in _AFTER_SUBJECT and not words[first - 1][1]:
             first += 1
     found = {first} if words else set()
     for i in range(1, len(words)):
@@ -237,7 +240,7 @@ def _bullet_schema(
     dated: Collection[str] = (),
 ) -> dict[str, Any]:
     """The schema of one bullet's part: at most one item (exactly one when each list here says so), in one of the
-    lists `here`, its key text fields quoting `bullet` (without its date phrases for the `dated` lists)."""
+    lists `here`, its key text fields quoting `bullet` (as titles, `quoted(title=True)`, for the `dated` lists)."""
     alternatives = []
     for name in here:
         one = _allowing(schema, [name])

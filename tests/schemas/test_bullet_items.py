@@ -187,6 +187,11 @@ def test_a_dated_items_title_quotes_one_clause_from_where_it_starts_without_the_
     other = re.compile(quoted("Ramón will fix the boiler on Thursday 2025-12-04 at 10:00 (+01:00).", title=True))
     assert other.fullmatch("Ramón will fix the boiler") and not other.fullmatch("Fix the boiler")
     assert re.fullmatch(quoted("The user will", title=True), "will")
+    assert re.fullmatch(quoted("The user", title=True), "The user")
+    late = re.compile(quoted("The user will on Friday 2025-03-14 renew the ticket.", title=True))  # the date first
+    assert late.fullmatch("Renew the ticket") and not late.fullmatch("Friday")
+    short = re.compile(quoted("The user will renew their Klimaticket before it expires.", 24, title=True))
+    assert short.fullmatch("Renew their Klimaticket") and not short.fullmatch("renew their Klimaticket before")
 
 
 def test_a_bullet_that_writes_no_date_gives_its_item_no_date():
