@@ -6,9 +6,9 @@ A definition's `item_per_bullet` maps list properties to "exactly_one" (every bu
 is one item) or "at_most_one" (a bullet is one item or none); lists that share a section share its bullets (one
 item in one of them). Its `skip_bullets` names the beginnings of bullets that give no item. For each bullet the
 model reads a summary with the Overview and People as written, that one bullet under its heading and "None." under
-every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free; the title of an
-item with dates is one clause of it, without its date phrases or the user as subject).
-The other lists come from one pass over the whole summary.
+every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free;
+the title of an item with dates starts where a clause does, stops at its end, and leaves out date phrases and an
+opening "The user will"). The other lists come from one pass over the whole summary.
 """
 
 from __future__ import annotations
