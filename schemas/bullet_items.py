@@ -6,9 +6,10 @@ A definition's `item_per_bullet` maps list properties to "exactly_one" (every bu
 is one item) or "at_most_one" (a bullet is one item or none); lists that share a section share its bullets (one
 item in one of them). Its `skip_bullets` names the beginnings of bullets that give no item. For each bullet the
 model reads a summary with the Overview and People as written, that one bullet under its heading and "None." under
-every other heading; the item's key text fields quote the bullet (a run of its words, the first one's case free;
-the title of an item with dates starts where a clause does, stops at its end, and leaves out date phrases and an
-opening "The user will"). The other lists come from one pass over the whole summary.
+every other heading; the item's key text fields quote the bullet (a run of its words from where the bullet, a
+clause or a reported clause starts, the first one's case free; the title of an item with dates starts where a clause
+does, stops at its end, and leaves out date phrases and an opening "The user will"). The other lists come from one
+pass over the whole summary.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _SUBJECT = ("the", "user")  # how the summarizer opens the user's own commitment
 # words between that subject and what the user does ("The user will", "The user already", "The user needs to")
 _AFTER_SUBJECT = frozenset("will would shall should can could may might must has have had is was".split())  # noqa: SIM905
 _AFTER_SUBJECT |= frozenset(("already", "also", "still", "needs", "wants", "plans", "hopes", "like", "to"))
+_REPORTED = ("that", "whether")  # words that open a reported clause ("The user learned that ...")
 MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
 _DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")  # a date, a time of day or a UTC offset
 # words that join a date phrase when the word after them is in it ("on Friday 2025-03-14 at 15:00 (+01:00)")
@@ -43,7 +45,8 @@ _DATE_JOINERS = frozenset(_WEEKDAYS + _JOINERS)
 _FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
 # how bullets are read; a change here is a new prompt version, so records are translated again
 BULLET_RULES = (
-    "quotes: word runs; titles of items with dates: no date phrase, one clause, not the user as subject; "
+    "quotes: word runs from a sentence, clause or reported clause start; "
+    "titles of items with dates: no date phrase, one clause, not the user as subject; "
     "a bullet without a date gives no date"
 )
 
@@ -82,14 +85,17 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
 def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case. With `title` (the key text of an item with date fields: a phrase, not a sentence), a run holds no
-    word of a date phrase (`date_phrase_words`: the date fields hold it), does not go past a word ending in "," ";"
-    or ":", and starts where a clause does (`clause_starts`), or at the first word after a date phrase there.
+    either case. A run starts where the bullet, a clause (`clause_starts`) or its reported clause (`reported_start`)
+    does, never mid-phrase (a free start lets a model begin with a likely capital, "A", and be held to whatever word
+    follows it, "Allowance of"). With `title` (the key text of an item with date fields: a phrase, not a sentence), a
+    run holds no word of a date phrase (`date_phrase_words`: the date fields hold it), does not go past a word ending
+    in "," ";" or ":", and starts where a clause does (`clause_starts`), or at the first word after a date phrase
+    there.
     None when no run is left (a bullet without words, or only a date phrase with `title`)."""
     split = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
     words: list[tuple[str, str]] = [(core, end) for core, end in split if core or end]
     dated = date_phrase_words([core for core, _ in words]) if title else set()
-    opening = set(range(len(words)))
+    opening = {0, *clause_starts(words), *reported_start(words)}
     if title:  # a clause opening with a date phrase starts after it
         opening = {next((k for k in range(i, len(words)) if k not in dated), i) for i in clause_starts(words)}
     starts = []
@@ -126,6 +132,14 @@ def clause_starts(words: Sequence[tuple[str, str]]) -> set[int]:
         if _CLAUSE_END.search(words[i - 1][1]):
             found.add(i)
     return found
+
+
+def reported_start(words: Sequence[tuple[str, str]]) -> set[int]:
+    """The index of the word after the first "that" or "whether" of `words` ((word, trailing punctuation) pairs),
+    where a reported clause starts ("The user learned that bread goes stale" gives "bread"); empty when none."""
+    lowered = [core.casefold() for core, _ in words]
+    found = next((i + 1 for i, word in enumerate(lowered[:-1]) if word in _REPORTED and not words[i][1]), None)
+    return set() if found is None else {found}
 
 
 def date_phrase_words(words: Sequence[str]) -> set[int]:

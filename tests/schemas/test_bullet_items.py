@@ -97,6 +97,20 @@ def test_exactly_one_lists_take_one_item_per_bullet_and_the_rest_come_from_the_w
     assert whole.schema["properties"]["topics"] == synapse.schema["properties"]["topics"]
 
 
+def test_synapse_takes_no_insight_from_a_habit_to_build_or_an_aside():
+    synapse = SHIPPED["synapse"]
+    insights = (
+        "- The user wants to build a habit of walking to the ferry.\n- The user mentioned that the printer broke.\n"
+        "- The user said the week was long.\n- The user prefers mornings."
+    )
+    summary = SUMMARY.replace(SUMMARY.split("Insights\n")[1].split("\n\n")[0], insights)
+    assert [part.bullet for part in synapse.parts_for(summary)] == [
+        "The user prefers mornings.",
+        "Should the budget include travel?",
+        None,
+    ]
+
+
 def test_a_summary_the_bullets_cannot_be_read_from_is_decoded_whole():
     planner = SHIPPED["planner"]
     plain = "The user will send the budget to Priya by Wednesday."
@@ -120,12 +134,17 @@ def test_a_summary_with_no_bullet_and_nothing_else_to_decode_has_no_part():
         (
             "The user will send Priya the budget.",
             None,
-            ["Send Priya the budget", "the budget.", "The user"],
-            ["budget!", "user send"],
+            ["Send Priya the budget", "The user will send", "The user"],
+            ["budget!", "user send", "the budget."],
         ),
         ("Call Dr. Sato: is it due?", None, ["Call Dr. Sato", "call Dr Sato", "is it due?"], ["Dr. Sato?"]),
-        ('They call it "urgent"; it is due.', None, ["call it urgent", "It is due"], ['call it "urgent"', "it due"]),
-        ("Café opens at 08:00 (+01:00) on Tue.", 14, ["café opens at", "08:00 (+01:00)"], ["Café opens at 08:00"]),
+        (
+            'They call it "urgent"; it is due.',
+            None,
+            ["They call it urgent", "It is due"],
+            ['call it "urgent"', "call it", "it due"],
+        ),
+        ("Café opens at 08:00 (+01:00) on Tue.", 14, ["café opens at"], ["Café opens at 08:00", "08:00 (+01:00)"]),
     ],
 )
 def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outside):
@@ -135,6 +154,22 @@ def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outsi
     for text in outside:
         assert not pattern.fullmatch(text), text
     assert quoted(' "" ') is None
+
+
+def test_a_quote_starts_where_the_bullet_a_clause_or_a_reported_clause_does_never_mid_phrase():
+    bullet = "The user learned that gains inside an ISA are tax-free, up to the annual allowance of 20,000 pounds."
+    pattern = re.compile(quoted(bullet))
+    for text in (
+        "The user learned that gains inside an ISA are tax-free",
+        "Learned that gains inside an ISA are tax-free",  # after the user as subject
+        "Gains inside an ISA are tax-free, up to the annual allowance of 20,000 pounds.",  # the reported clause
+        "Up to the annual allowance of 20,000 pounds",  # after a comma
+    ):
+        assert pattern.fullmatch(text), text
+    for text in ("Allowance of 20,000 pounds", "An ISA are tax-free", "Annual allowance", "User learned"):
+        assert not pattern.fullmatch(text), text
+    asked = re.compile(quoted("The user is unsure whether a dinghy course counts towards the licence."))
+    assert asked.fullmatch("A dinghy course counts towards the licence.") and not asked.fullmatch("Course counts")
 
 
 def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
@@ -168,8 +203,8 @@ def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
 
 def test_a_dated_items_title_quotes_one_clause_from_where_it_starts_without_the_user_as_subject():
     bullet = "The user booked the skip bin, which arrives soon."
-    sentence = re.compile(quoted(bullet))  # an insight or a question is a sentence: any run
-    assert sentence.fullmatch("booked the skip bin, which arrives") and sentence.fullmatch("skip bin")
+    sentence = re.compile(quoted(bullet))  # an insight or a question is a sentence: runs past a clause's end
+    assert sentence.fullmatch("booked the skip bin, which arrives") and sentence.fullmatch("The user booked")
     titled = re.compile(quoted(bullet, title=True))
     for text in ("Booked the skip bin", "booked the skip bin,", "which arrives soon"):
         assert titled.fullmatch(text), text
