@@ -3,9 +3,9 @@ same model prompted zero-shot, few-shot, and with a LoRA adapter tuned for the s
 (edge_worker.evaluate on the same examples of each system's `eval` split).
 
 The adapters are trained first, one per system, within bench.tuning's budget (its settings are reported beside the
-scores). SmolLM2 on a 2-core CPU takes seconds per document, so full mode scores FULL_EXAMPLES held-out examples of
-each system, evenly spaced through its `eval` split (which opens with its empty cases, so the subset holds one), a
-subset said so in the report; quick mode trains a few steps and scores QUICK_EXAMPLES on the tiny random model.
+scores). Full mode scores each system's whole `eval` split (FULL_EXAMPLES None: the split the product targets are
+set on); quick mode trains a few steps and scores QUICK_EXAMPLES on the tiny random model (a subset evenly spaced
+through the split, which opens with its empty cases, so the subset holds one).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.progress import progress
 
-FULL_EXAMPLES = 3  # positions 0, 6 and 12 of 20: 27 documents, 20 minutes at load 10 (under 10 when quiet)
+FULL_EXAMPLES = None  # the whole split: 180 documents, 40 minutes with the tuning on a quiet 2-core CPU
 QUICK_EXAMPLES = 1
 QUICK_MAX_TOKENS = 48
 PROMPTS = ("zero-shot", "few-shot")
@@ -35,17 +35,21 @@ def _metrics(evaluation: Any) -> dict[str, Any]:
     }
 
 
-def subset_indices(system: Any, count: int) -> list[int]:
-    """Positions in the system's `eval` split of the `count` examples scored: evenly spaced, the first included."""
+def subset_indices(system: Any, count: int | None) -> list[int]:
+    """Positions in the system's `eval` split of the `count` examples scored (None: all): evenly spaced, the first
+    included."""
     size = len(system.examples_for("eval"))
-    return list(range(0, size, max(1, size // count)))[:count]
+    count = size if count is None else count
+    return list(range(0, size, max(1, size // count)))[:count] if count else []
 
 
-def held_out_subset(system: Any, count: int) -> Any:
-    """The system with only `count` of its eval examples (subset_indices), and every other example as it is, so
-    its prompt (and prompt version) is unchanged."""
+def held_out_subset(system: Any, count: int | None) -> Any:
+    """The system with only `count` of its eval examples (subset_indices; None: the system as it is), and every
+    other example as it is, so its prompt (and prompt version) is unchanged."""
     from schemas.system_definition import SystemDefinition
 
+    if count is None:
+        return system
     held_out = list(system.examples_for("eval"))
     chosen = {id(held_out[index]) for index in subset_indices(system, count)}
     examples = [ex for ex in system.examples if id(ex) in chosen or ex not in held_out]
@@ -108,7 +112,7 @@ def run(quick: bool) -> dict[str, Any]:
             rows.append(row)
     return {
         "model": loaded.label,
-        "examples": limit,
+        "examples": len(subset_indices(systems[0], limit)) if systems else 0,
         "subset": subset_indices(systems[0], limit) if systems else [],
         "rows": rows,
         "tuning": tuning.tuning_report(trials, settings, budget),
@@ -126,11 +130,16 @@ def render_markdown(data: dict[str, Any]) -> list[str]:
     adapters' settings and training."""
     columns = [*PROMPTS, TUNED_COLUMN]
     held_out = data["rows"][0]["held_out"] if data["rows"] else 0
+    scored = (
+        f"each system's whole `eval` split ({held_out} examples), the same for every column"
+        if data["examples"] >= held_out
+        else f"{data['examples']} of each system's {held_out}, at positions "
+        f"{', '.join(str(i) for i in data.get('subset', []))} (evenly spaced; the split opens with its cases that "
+        "expect no item, so one is among them), the same for every column: a subset sized for the bench's time; "
+        "`python -m edge_worker eval [--zero-shot]` scores them all"
+    )
     lines = [
-        f"Model: {data['model']}. Held-out (`eval` split) examples scored per system: {data['examples']} of each "
-        f"system's {held_out}, at positions {', '.join(str(i) for i in data.get('subset', []))} (evenly spaced; the "
-        "split opens with its cases that expect no item, so one is among them), the same for every column: a subset "
-        "sized for the bench's time; `python -m edge_worker eval [--zero-shot]` scores them all. Items are matched "
+        f"Model: {data['model']}. Held-out (`eval` split) examples scored per system: {scored}. Items are matched "
         "by each system's key fields. Targets: held-out F1 >= 0.6, no invented items where none are expected.",
         "",
         "| system | metric | " + " | ".join(columns) + " |",

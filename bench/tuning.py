@@ -178,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     defaults = BENCH_SETTINGS
     parser = argparse.ArgumentParser(prog="python -m bench.tuning", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="model folder (default: the prepared SmolLM2-135M)")
-    parser.add_argument("--examples", type=int, default=FULL_EXAMPLES, help="held-out examples per system")
+    parser.add_argument(
+        "--examples", type=int, default=FULL_EXAMPLES, help="held-out examples per system (default: all)"
+    )
     parser.add_argument("--budget-minutes", type=float, default=BUDGET_SECONDS / 60)
     parser.add_argument("--iters", type=int, default=defaults.iters)
     parser.add_argument("--rank", type=int, default=defaults.rank)
