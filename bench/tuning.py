@@ -3,8 +3,9 @@
 
 `python -m bench.tuning [--iters N --rank R --num-layers L --learning-rate LR --prompt P --budget-minutes M]
 [--examples N] [--json FILE]` trains an adapter per shipped system on the prepared SmolLM2-135M with those
-settings and scores each on the quality section's held-out subset (bench.quality.held_out_subset) with and without
-it, the same metrics as the quality section. Nothing is stored or adopted. Progress goes to stderr.
+settings and scores each on the quality section's held-out examples (the whole `eval` split, or N of it:
+bench.quality.held_out_subset) with and without it, the same metrics as the quality section. Nothing is stored or
+adopted. Progress goes to stderr.
 
 BENCH_SETTINGS were chosen by these numbers (SmolLM2-135M, 2-core CPU shared with other work, load 6-10):
 * The prompt costs the most: an iteration forwards the whole prompt and its answer. The few-shot prompt is
@@ -129,7 +130,7 @@ def render_tuning(tuning: dict[str, Any]) -> list[str]:
 def compare(
     model_path: str | Path,
     systems: Sequence[Any],
-    examples: int,
+    examples: int | None,
     settings: TuneSettings,
     budget_seconds: float,
     progress: Callable[[str], None],
@@ -190,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system", action="append", dest="systems", help="tune only this system (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if args.budget_minutes * 60 > MAX_BUDGET_SECONDS or args.budget_minutes <= 0 or args.examples <= 0:
+    if (
+        args.budget_minutes * 60 > MAX_BUDGET_SECONDS
+        or args.budget_minutes <= 0
+        or (args.examples is not None and args.examples <= 0)
+    ):
         parser.error(f"--budget-minutes must be in (0, {MAX_BUDGET_SECONDS // 60}] and --examples positive")
     loaded = load_systems().systems
     unknown = [name for name in args.systems or () if name not in loaded]

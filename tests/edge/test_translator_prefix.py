@@ -325,7 +325,8 @@ def test_lists_per_bullet_take_one_item_from_each_bullet_quoting_it(translator):
     assert re.fullmatch(quoted("Nu xi omicron?"), question)
     [alone] = _done(translator.translate("bullets-1", summary, [synapse], batch_size=1))
     assert alone.tokens == made.tokens and alone.document == made.document  # parts batched or one by one
-    whole = SystemDefinition.from_dict({k: v for k, v in synapse.to_dict().items() if k != "item_per_bullet"})
+    per_bullet = ("item_per_bullet", "skip_bullets")
+    whole = SystemDefinition.from_dict({k: v for k, v in synapse.to_dict().items() if k not in per_bullet})
     translator.translate("bullets-0", "warm-up", [whole])  # its own prompt version: its prefix is not counted below
     [once] = _done(translator.translate("bullets-2", summary, [whole]))
     assert once.stats.prompt_tokens_processed < made.stats.prompt_tokens_processed  # one part, not five

@@ -156,7 +156,7 @@ def test_a_quote_is_a_run_of_the_bullets_words(bullet, max_length, inside, outsi
     assert quoted(' "" ') is None
 
 
-def test_a_quote_starts_where_the_bullet_a_clause_or_a_reported_clause_does_never_mid_phrase():
+def test_a_quote_starts_where_the_bullet_a_clause_or_a_reported_clause_does_not_at_any_word():
     bullet = "The user learned that gains inside an ISA are tax-free, up to the annual allowance of 20,000 pounds."
     pattern = re.compile(quoted(bullet))
     for text in (
@@ -170,6 +170,11 @@ def test_a_quote_starts_where_the_bullet_a_clause_or_a_reported_clause_does_neve
         assert not pattern.fullmatch(text), text
     asked = re.compile(quoted("The user is unsure whether a dinghy course counts towards the licence."))
     assert asked.fullmatch("A dinghy course counts towards the licence.") and not asked.fullmatch("Course counts")
+    first = re.compile(quoted("The user read that rye keeps and heard that oats do not."))  # the first "that" only
+    assert first.fullmatch("Rye keeps") and not first.fullmatch("Oats do not")
+    marked = re.compile(quoted("The user liked that, and learned that bread stales."))  # not "that,"
+    assert marked.fullmatch("Bread stales")
+    assert re.fullmatch(quoted("The user asked about that"), "The user asked about that")  # a last "that": no start
 
 
 def test_a_quote_for_an_item_with_dates_leaves_out_the_bullets_date_phrases():
