@@ -44,7 +44,7 @@ export function proposalCard(api, summaryId, record, onChange) {
 
 // An "Edit" button that opens the record's JSON for editing; saving replaces the document as one JSON Patch.
 export function editControl(api, summaryId, record, onChange) {
-  const area = h("textarea", { class: "json-editor", rows: 14, spellcheck: "false",
+  const area = h("textarea", { class: "json-editor", rows: 14, spellcheck: "false", dataset: { focusKey: "json-editor" },
     "aria-label": `${record.system} JSON to edit` });
   const message = h("p", { class: "state", role: "status", "aria-live": "polite" });
   const save = h("button", { type: "button", class: "save-edit" }, "Save");
@@ -81,6 +81,21 @@ export function editControl(api, summaryId, record, onChange) {
       area.focus();
     } }, "Edit");
   return [open, form];
+}
+
+// The text of an open editor when the record it edits is still at the same version (a change to something else
+// re-renders the view), else null: a draft of an older version is not carried over, to overwrite no newer one unseen.
+export function openDraft(container, record) {
+  const area = container.querySelector(".record-editor:not([hidden]) .json-editor");
+  const shown = container.querySelector(".record-card")?.dataset.version;
+  return area && record && shown === String(record.version) ? area.value : null;
+}
+
+export function reopenDraft(container, text) {
+  const form = container.querySelector(".record-editor");
+  if (!form) return;
+  form.hidden = false;
+  form.querySelector(".json-editor").value = text;
 }
 
 // Who wrote the version shown: the user's own edit, or a translation.

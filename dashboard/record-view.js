@@ -6,7 +6,7 @@ import { byId, h, replace, setState } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { recordLineageLinks } from "./lineage.js";
 import { recordDocument, recordTiming } from "./record-doc.js";
-import { authorNote, editControl, proposalCard } from "./record-edit.js";
+import { authorNote, editControl, openDraft, proposalCard, reopenDraft } from "./record-edit.js";
 import { sessionHref } from "./router.js";
 
 const HISTORY_PAGES = 5; // up to 500 versions; older ones show without old values
@@ -58,6 +58,7 @@ export class RecordView {
 
   render(summary, record, active) {
     const focusKey = this.body.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
+    const draft = openDraft(this.body, record);
     const history = h("div", { class: "history", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading history…"));
     const refresh = h("button", { type: "button", class: "refresh-system", dataset: { focusKey: "refresh" },
       disabled: summary.status !== "SUMMARIZED",
@@ -75,6 +76,7 @@ export class RecordView {
         : h("div", { class: "record-actions" }, refresh),
       record ? h("section", { "aria-labelledby": "history-heading" },
         h("h3", { id: "history-heading" }, "History"), history) : null);
+    if (draft !== null) reopenDraft(this.body, draft);
     if (focusKey) this.body.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
     if (record) this.loadHistory(history);
   }

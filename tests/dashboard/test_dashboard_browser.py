@@ -156,6 +156,9 @@ def _overflow(page: Page) -> int:
 
 def test_system_registry_and_cost_views(stack, browser):
     EdgeByHand(stack).publish()
+    post_session(stack, "dash-costs-1")  # a summarizer call of its own to chart, whatever ran before
+    reader = api_client(stack, make_token(stack, ["read"], name="costs-reader"))
+    wait_for(lambda: reader.get("/summaries/dash-costs-1").json().get("status") == "SUMMARIZED", timeout=30)
     context, page, problems = open_page(browser, 1280, 900)
     page.goto(dashboard_url(stack, make_token(stack, ["read", "refresh"], name="catalog")))
     page.get_by_role("link", name="Systems").click()
