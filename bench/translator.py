@@ -217,17 +217,20 @@ def _unconstrained_seconds(translator: Any, loaded: BenchModel, system: Any, sum
 
 
 def bench_forward_cost(translator: Any, loaded: BenchModel) -> dict[str, Any]:
-    """Seconds of one k-token forward pass against k one-token steps, after the planner prefix (best of 3)."""
+    """Seconds of one k-token forward pass against k one-token steps, after the planner prefix (best of 3); and the
+    summary's prefill and one step after it with our attention and with mlx-lm's (edge_worker.attention)."""
     import mlx.core as mx
 
     system = _systems(1)[0]
     base, rest = translator.prefix_cache(system, SUMMARY)
     tokens = rest[: max(FORWARD_SIZES)]
 
-    def timed(feed: list[list[int]]) -> float:
+    def timed(feed: list[list[int]], untimed: list[list[int]] | None = None) -> float:
         best = float("inf")
         for _ in range(3):
             cache = copy.deepcopy(base)
+            for chunk in untimed or []:
+                mx.eval(loaded.model(mx.array(chunk)[None], cache=cache))
             started = time.perf_counter()
             for chunk in feed:
                 mx.eval(loaded.model(mx.array(chunk)[None], cache=cache))
@@ -238,7 +241,19 @@ def bench_forward_cost(translator: Any, loaded: BenchModel) -> dict[str, Any]:
     for k in FORWARD_SIZES:
         one_pass, steps = timed([tokens[:k]]), timed([[t] for t in tokens[:k]])
         rows.append({"k": k, "one_pass_ms": round(one_pass * 1e3, 1), "k_steps_ms": round(steps * 1e3, 1)})
-    return {"context_tokens": base[0].offset, "rows": rows}
+    attention = {}
+    module = sys.modules[type(loaded.model).__module__]
+    ours = module.scaled_dot_product_attention
+    for label, function in (("ours", ours), ("mlx-lm", getattr(ours, "original", None))):
+        if function is None:
+            continue
+        module.scaled_dot_product_attention = function
+        try:  # the summary's prefill, then one step after it
+            attention[label] = {"prefill_ms": round(timed([rest]) * 1e3, 1)}
+            attention[label]["step_ms"] = round(timed([rest[-1:]], untimed=[rest]) * 1e3, 1)
+        finally:
+            module.scaled_dot_product_attention = ours
+    return {"context_tokens": base[0].offset, "rows": rows, "summary_tokens": len(rest), "attention": attention}
 
 
 # ----- host work per token -----
@@ -294,7 +309,8 @@ def bench_backfill(translator: Any, workload: Workload) -> dict[str, Any]:
     """Many summaries x one system: one at a time (fast-forward) against batched, same summaries.
 
     Each row's prefill is its own in both modes (this CPU's prefill is compute-bound: batching it gains nothing),
-    so the decoding seconds (total minus every row's prefill) are the part batching can change."""
+    so the decoding seconds (total minus every row's prefill) are the part batching can change; batched rows hold
+    the system prefix's KV cache once (SharedPrefixBatchCache)."""
     import mlx.core as mx
 
     from edge_worker.jobs import TranslationJob
@@ -471,12 +487,28 @@ def _speed_lines(results: dict[str, Any]) -> list[str]:
         f"A k-token forward pass against k one-token steps after a {forward['context_tokens']}-token prefix "
         f"(one pass vs k steps, ratio): {cost}.",
         "",
+        *_attention_lines(forward),
         f"Projected where a k-token forward costs about one step and host work overlaps the step (Apple Silicon): "
         f"documents/s ratio ≈ tokens ÷ forward passes = **{speed['tokens_per_forward']:.2f}x** (projected, not "
         "measured here).",
         "",
     ]
     return lines
+
+
+def _attention_lines(forward: dict[str, Any]) -> list[str]:
+    figures = forward.get("attention", {})
+    if len(figures) < 2:
+        return []
+    ours, theirs = figures["ours"], figures["mlx-lm"]
+    return [
+        f"Attention (edge_worker.attention against mlx-lm's `mx.fast.scaled_dot_product_attention`, same model): the "
+        f"summary's {forward['summary_tokens']}-token prefill after the prefix {ours['prefill_ms']:.0f} ms vs "
+        f"{theirs['prefill_ms']:.0f} ms (**{theirs['prefill_ms'] / ours['prefill_ms']:.2f}x**), one decoding step "
+        f"after it {ours['step_ms']:.0f} ms vs {theirs['step_ms']:.0f} ms. MLX's CPU exp is scalar; ours computes "
+        "a prompt's attention in numpy and a step's exp there.",
+        "",
+    ]
 
 
 def _host_lines(results: dict[str, Any]) -> list[str]:
@@ -513,9 +545,9 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         "",
         f"Summaries in the summarizer's section format (the shipped systems' labelled summaries, "
         f"{backfill['summary_tokens']:.0f} prompt tokens each on average after the cached prefix); greedy, up to "
-        f"{backfill['cap']} tokens per document. Batched: one decoding batch (mlx-lm's BatchKVCache, one matcher per "
-        "sequence); a finished row's place goes to the next summary. Every row prefills its own summary in both "
-        "modes. The two modes take turns on the same rounds of summaries (one batch's worth each), so a shared "
+        f"{backfill['cap']} tokens per document. Batched: one decoding batch whose rows hold the system prefix's KV "
+        "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a finished row's place "
+        "goes to the next summary. Every row prefills its own summary in both modes. The two modes take turns on the same rounds of summaries (one batch's worth each), so a shared "
         "machine's changing load weighs on both alike.",
         "",
         "| | batch size | seconds | of which prefill | of which decoding | documents/minute | tokens "

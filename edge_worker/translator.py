@@ -24,10 +24,12 @@ from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
+from edge_worker.attention import route_attention
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import PREFILL_STEP, Decoding, decode
 from edge_worker.constrained.duplicates import ItemTracker
+from edge_worker.constrained.shared_prefix import SharedPrefix
 from edge_worker.jobs import TranslationJob, lineage_for
 from edge_worker.logs import logger
 from edge_worker.lora import Adapter, AdapterSwitch
@@ -118,11 +120,13 @@ def model_version(model_info: ModelInfoLike) -> str:
 
 
 def for_this_device(model: Any) -> Any:
-    """The model as it runs fastest here: on a CPU (no Metal), quantized layers are dequantized to float32.
+    """The model as it runs fastest here: attention goes through edge_worker.attention and, on a CPU (no Metal),
+    quantized layers are dequantized to float32.
 
-    MLX's CPU quantized matmul is a scalar kernel (about 2.5x slower per prefill token than float32 here);
-    on Apple GPUs the quantized kernels are the fast path and the model is returned unchanged.
+    MLX's CPU quantized matmul is a scalar kernel (about 2.5x slower per prefill token than float32 here), and so
+    is its exp (most of attention's time); on Apple GPUs the weights are left as they are.
     """
+    route_attention(model)
     if mx.metal.is_available() or not any(name.endswith("scales") for name in _parameter_names(model)):
         return model
     from mlx.utils import tree_map
@@ -339,6 +343,8 @@ class Translator:
                     outcomes[j][s] = self._empty(job, system)
                 else:
                     groups.setdefault(self._adapter_of(system), []).append((j, s))
+        for pairs in groups.values():  # a system's pairs in a row: a batch shares one system prefix
+            pairs.sort(key=lambda pair: jobs[pair[0]].systems[pair[1]].name)
         try:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
@@ -474,10 +480,10 @@ class Translator:
     # ----- internals -----
     def _shared_prefix(
         self, system: SystemLike, parts: Sequence[Part], checkpoint: Callable[[], bool] | None
-    ) -> tuple[tuple[int, list[Any]] | None, int]:
-        """((tokens, cache), tokens prefilled now): the cache of what the prompts of a pair's parts share past the
-        system prefix (the summary's Overview and People), prefilled once for all of them; (None, 0) for one part
-        or under SHARED_MIN tokens shared."""
+    ) -> tuple[tuple[int, list[Any], SharedPrefix | None] | None, int]:
+        """((tokens, cache, system prefix it starts with), tokens prefilled now): the cache of what the prompts of a
+        pair's parts share past the system prefix (the summary's Overview and People), prefilled once for all of
+        them; (None, 0) for one part or under SHARED_MIN tokens shared."""
         if len(parts) < 2:
             return None, 0
         prompt = self._prompt(system)
@@ -486,14 +492,20 @@ class Translator:
         if len(shared) - reused < SHARED_MIN:
             return None, 0
         computed = self.prefixes.prefilled
-        cache = self.prefixes.copy_of(
-            self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
-        )
+        prefix, cache = self._system_prefix(system, checkpoint)
         for layer in cache:
             layer.trim(len(prompt.prefix_tokens) - reused)
         self._prefill(shared[reused:], checkpoint, cache)
         prefilled = len(shared) - reused + (len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0)
-        return (len(shared), cache), prefilled
+        return (len(shared), cache, SharedPrefix(prefix, reused) if reused else None), prefilled
+
+    def _system_prefix(self, system: SystemLike, checkpoint: Callable[[], bool] | None) -> tuple[list[Any], list[Any]]:
+        """The system prefix's shared KV cache and a private copy of it (computed when needed)."""
+        prompt = self._prompt(system)
+        prefix = self.prefixes.get(
+            self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
+        )
+        return prefix, copy.deepcopy(prefix)
 
     def _decoding(
         self,
@@ -501,7 +513,7 @@ class Translator:
         system: SystemLike,
         naive: bool,
         checkpoint: Callable[[], bool] | None,
-        shared: tuple[int, list[Any]] | None = None,
+        shared: tuple[int, list[Any], SharedPrefix | None] | None = None,
     ) -> tuple[Decoding, int]:
         """The sequence for one part of a pair, and the prompt tokens it prefills (its prefix too, when computed
         now); with `shared` (_shared_prefix) it starts from a copy of that cache."""
@@ -516,19 +528,18 @@ class Translator:
             tokens = prompt.full_tokens(part.summary)
             return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
         if shared is not None:
-            length, cache = shared
+            length, cache, prefix = shared
             rest = prompt.full_tokens(part.summary)[length:]
-            return Decoding(rest, copy.deepcopy(cache), constraint, items=items), len(rest)
+            return Decoding(rest, copy.deepcopy(cache), constraint, items=items, prefix=prefix), len(rest)
         computed = self.prefixes.prefilled
-        cache = self.prefixes.copy_of(
-            self._cache_key(system), prompt.prefix_tokens, lambda tokens: self._prefill(tokens, checkpoint)
-        )
+        held, cache = self._system_prefix(system, checkpoint)
         extra = len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0
         reused, rest = prompt.summary_tokens(part.summary)
         if reused < len(prompt.prefix_tokens):  # the tokenizer merged across the boundary: drop what differs
             for layer in cache:
                 layer.trim(len(prompt.prefix_tokens) - reused)
-        return Decoding(rest, cache, constraint, items=items), len(rest) + extra
+        prefix = SharedPrefix(held, reused) if reused else None
+        return Decoding(rest, cache, constraint, items=items, prefix=prefix), len(rest) + extra
 
     def _outcome(
         self,

@@ -6,7 +6,9 @@ grammar forces (llguidance's `compute_ff_tokens`: keys, punctuation, closing bra
 single sequence feeds them with the sampled token in one forward pass (fast-forward); in a batch, or with
 fast_forward=False, they are fed one per step like sampled ones. Several sequences decode as one batch
 (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered out), the way mlx-lm's
-BatchGenerator does (mlx_lm/generate.py, GenerationBatch).
+BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same cached prompt prefix
+batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix waits for the
+batch to drain.
 
 A sequence with an ItemTracker never writes the same array item twice when it decodes alone: when an item
 closes that repeats an earlier one under the system's key fields, the matcher (llguidance `rollback`) and the KV
@@ -27,9 +29,11 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
 
+from edge_worker.attention import routes
 from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.constrained.errors import ConstrainedGenerationError
 from edge_worker.constrained.processor import SchemaConstraint
+from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache
 from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
@@ -55,6 +59,7 @@ class Decoding:
     error: Exception | None = None
     items: ItemTracker | None = None  # finds repeated array items (None: not looked for)
     duplicates_suppressed: int = 0  # repeated items rolled back while decoding
+    prefix: SharedPrefix | None = None  # the cached prefix `cache` began as a copy of (None: its own prompt)
     _feed: deque[int] = field(default_factory=deque)  # consumed by the matcher, not yet fed to the model
     _forced_at: list[bool] = field(default_factory=list)
 
@@ -125,8 +130,10 @@ def decode(
     """Generate every sequence to a complete document (or its own error), at most `batch_size` at a time.
 
     Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
-    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory. A batch
-    left with one row and nothing waiting goes on alone, fast-forwarding again. A sequence that fails (budget
+    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory. Rows of one
+    batch share one cached prefix (Decoding.prefix, held once) when the model's attention allows it (edge_worker.
+    attention.routes); a sequence of another prefix waits for the batch to drain. A batch left with one row and
+    nothing waiting that could join it goes on alone, fast-forwarding again. A sequence that fails (budget
     exhausted, grammar error) gets `error` set and leaves the batch; the others go on. checkpoint is called
     before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
     is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
@@ -139,18 +146,26 @@ def decode(
         return
     active: list[Decoding] = []
     cache: list[Any] | None = None
+    sharing = routes(model)
+    shared: SharedPrefix | None = None
     while True:
-        admitted = _admit(model, waiting, batch_size - len(active), checkpoint)
+        if not active:
+            following = waiting.peek()
+            shared = following.prefix if sharing and following is not None else None
+        fits = functools.partial(_fits, shared, sharing)
+        admitted = _admit(model, waiting, batch_size - len(active), checkpoint, fits)
         if admitted:
-            cache = _join(cache, admitted)
+            cache = _join(cache, admitted, shared)
             active += admitted
         if not active:
             return
-        if len(active) == 1 and fast_forward and waiting.empty():
+        following = waiting.peek()
+        if len(active) == 1 and fast_forward and (following is None or not fits(following)):
             seq = active[0]
             seq.cache = [layer.extract(0) for layer in cache or []]  # alone now: one row, multi-token forwards
             _decode_one(model, seq, fast_forward, sampler, checkpoint)
-            return
+            active, cache = [], None
+            continue
         keep = _step_batch(model, active, cache, sampler, checkpoint)
         if len(keep) < len(active):
             if keep:
@@ -159,6 +174,13 @@ def decode(
             else:
                 cache = None
             active = [active[index] for index in keep]
+
+
+def _fits(shared: SharedPrefix | None, sharing: bool, seq: Decoding) -> bool:
+    """Whether `seq` can join a batch whose rows share `shared` (None: rows holding their whole prompt)."""
+    if shared is None:
+        return not sharing or seq.prefix is None
+    return seq.prefix is not None and seq.prefix.cache is shared.cache and seq.prefix.length >= shared.length
 
 
 class _Waiting:
@@ -173,31 +195,50 @@ class _Waiting:
             return self._next.pop()
         return next(self._rest, None)
 
-    def empty(self) -> bool:
+    def peek(self) -> Decoding | None:
+        """The sequence `take` gives next, left waiting."""
         if not self._next:
             following = next(self._rest, None)
             if following is None:
-                return True
+                return None
             self._next.append(following)
-        return False
+        return self._next[-1]
+
+    def empty(self) -> bool:
+        return self.peek() is None
 
 
-def _admit(model: Any, waiting: _Waiting, room: int, checkpoint: Callable[[], bool] | None) -> list[Decoding]:
-    """Up to `room` waiting sequences, prefilled (those already complete or failed are not returned)."""
+def _admit(
+    model: Any,
+    waiting: _Waiting,
+    room: int,
+    checkpoint: Callable[[], bool] | None,
+    fits: Callable[[Decoding], bool],
+) -> list[Decoding]:
+    """Up to `room` waiting sequences that fit the batch, in order, prefilled (those already complete or failed are
+    not returned)."""
     admitted: list[Decoding] = []
     while len(admitted) < room:
-        seq = waiting.take()
-        if seq is None:
+        seq = waiting.peek()
+        if seq is None or not fits(seq):
             break
+        waiting.take()
         if _start(model, seq, checkpoint):
             admitted.append(seq)
     return admitted
 
 
-def _join(cache: list[Any] | None, admitted: list[Decoding]) -> list[Any]:
-    """The batch's cache with the admitted rows added (mlx-lm's BatchKVCache merge and extend)."""
+def _join(cache: list[Any] | None, admitted: list[Decoding], shared: SharedPrefix | None) -> list[Any]:
+    """The batch's cache with the admitted rows added (mlx-lm's BatchKVCache merge and extend); with `shared`, each
+    row keeps only what follows the shared prefix."""
     layers = len(admitted[0].cache)
-    merged = [admitted[0].cache[layer].merge([seq.cache[layer] for seq in admitted]) for layer in range(layers)]
+    if shared is not None:
+        merged = [
+            SharedPrefixBatchCache.of_rows(shared.cache[layer], shared.length, [seq.cache[layer] for seq in admitted])
+            for layer in range(layers)
+        ]
+    else:
+        merged = [admitted[0].cache[layer].merge([seq.cache[layer] for seq in admitted]) for layer in range(layers)]
     for seq in admitted:
         seq.cache = []  # the batch holds its rows now; the copies can go
     if cache is None:

@@ -15,10 +15,11 @@ from tiny_model import NO_SYSTEM_ROLE_TEMPLATE, build_tiny_model
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import Decoding, decode
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
 from edge_worker.jobs import TranslationJob
 from edge_worker.model_store import ModelInfo
 from edge_worker.prompting import PromptFormatError, build_system_prompt
-from edge_worker.translator import Translation, Translator
+from edge_worker.translator import Translation, Translator, for_this_device
 from schemas.system_definition import load_systems, output_validator
 
 SYSTEMS = [load_systems().systems[name] for name in ("planner", "synapse", "nudge")]
@@ -44,7 +45,7 @@ BOUNDED = {
 
 @pytest.fixture(scope="module")
 def translator(tiny_model):
-    return Translator(tiny_model.model, tiny_model.tokenizer, tiny_model.info, max_tokens=96)
+    return Translator(for_this_device(tiny_model.model), tiny_model.tokenizer, tiny_model.info, max_tokens=96)
 
 
 def _tokens(outcomes) -> list[list[int]]:
@@ -52,16 +53,27 @@ def _tokens(outcomes) -> list[list[int]]:
     return [o.tokens for o in outcomes]
 
 
-def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time(translator):
+def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time(translator, monkeypatch):
     jobs = [TranslationJob(f"s-{i}", text, SYSTEMS) for i, text in enumerate(SUMMARIES[:3])]
     one_step = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=False)]
     fast = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=True)]
+    batches = []
+    monkeypatch.setattr(SharedPrefixBatchCache, "of_rows", _recorded(SharedPrefixBatchCache.of_rows, batches))
     batched = [_tokens(o) for o in translator.translate_many(jobs, batch_size=4)]  # 9 pairs, 4 rows at a time
     assert fast == one_step
     assert batched == one_step
+    assert max(len(rows) for rows in batches) > 1  # rows of one system prefix, held once
     stats = [o.stats for row in translator.translate_many(jobs, batch_size=1) for o in row]
     assert sum(s.forced_tokens for s in stats) > 0
     assert sum(s.forward_passes for s in stats) < sum(s.generated_tokens for s in stats)
+
+
+def _recorded(of_rows, batches):
+    def recording(prefix, length, rows):
+        batches.append(rows)
+        return of_rows(prefix, length, rows)
+
+    return recording
 
 
 def test_batched_sampling_keeps_every_document_valid(tiny_model):

@@ -1,0 +1,82 @@
+"""Attention on MLX's CPU build and over a shared prefix: the same result as MLX's own scaled dot-product attention
+for every shape and mask mlx-lm passes, and gradients still flow where mlx-lm trains."""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx_lm
+import pytest
+from mlx.utils import tree_flatten
+
+from edge_worker.attention import attention, route_attention, routes, shared_prefix_attention
+
+HEADS, KV_HEADS, DIM = 6, 2, 16
+
+
+def _arrays(batch: int, queries: int, keys: int, seed: int) -> tuple[mx.array, mx.array, mx.array]:
+    mx.random.seed(seed)
+    q = mx.random.normal((batch, HEADS, queries, DIM))
+    k = mx.random.normal((batch, KV_HEADS, keys + 7, DIM))[..., :keys, :]  # a view, as a KV cache returns
+    v = mx.random.normal((batch, KV_HEADS, keys + 7, DIM))[..., :keys, :]
+    return q, k, v
+
+
+def _left_padding(batch: int, queries: int, keys: int) -> mx.array:
+    """(batch, 1, queries, keys) booleans: row b cannot see its first b keys (mlx-lm's BatchKVCache mask)."""
+    starts = mx.arange(batch)[:, None, None, None]
+    later = mx.arange(keys)[None, :] > (mx.arange(queries)[:, None] + keys - queries)
+    return (mx.arange(keys)[None, None, None, :] >= starts) & ~later[None, None]
+
+
+@pytest.mark.parametrize("queries", [1, 5, 70])
+@pytest.mark.parametrize("mask", ["none", "causal", "boolean", "additive"])
+def test_attention_equals_mlx_fast_attention(queries, mask):
+    batch, keys = 3, 90
+    q, k, v = _arrays(batch, queries, keys, seed=queries)
+    given = {
+        "none": None,
+        "causal": "causal",
+        "boolean": _left_padding(batch, queries, keys),
+        "additive": mx.where(_left_padding(batch, queries, keys), 0.0, -1e9) + mx.random.normal((1, 1, queries, keys)),
+    }[mask]
+    expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=given)
+    assert mx.allclose(attention(q, k, v, 0.3, given), expected, atol=1e-5).item()
+
+
+@pytest.mark.parametrize("cpu", [False, True])
+@pytest.mark.parametrize("queries", [1, 3, 40])
+def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries):
+    batch, shared, own = 4, 50, 40
+    q, k, v = _arrays(batch, queries, shared + own, seed=7)
+    prefix_keys, prefix_values = k[:1, :, :shared], v[:1, :, :shared]
+    whole_keys = mx.concatenate([mx.broadcast_to(prefix_keys, (batch, KV_HEADS, shared, DIM)), k[:, :, shared:]], 2)
+    whole_values = mx.concatenate([mx.broadcast_to(prefix_values, (batch, KV_HEADS, shared, DIM)), v[:, :, shared:]], 2)
+    if queries == 1:  # decoding: left padding in the rows' own part
+        own_mask = _left_padding(batch, 1, own)
+        whole_mask = mx.concatenate([mx.ones((batch, 1, 1, shared), mx.bool_), own_mask], -1)
+    else:
+        own_mask = whole_mask = "causal"
+    expected = mx.fast.scaled_dot_product_attention(q, whole_keys, whole_values, scale=0.25, mask=whole_mask)
+    got = shared_prefix_attention(
+        q, k[:, :, shared:], v[:, :, shared:], prefix_keys, prefix_values, 0.25, own_mask, cpu=cpu
+    )
+    assert mx.allclose(got, expected, atol=1e-5).item()
+
+
+def test_routed_attention_leaves_training_to_mlx_lm(tiny_model_dir):
+    """LoRA training calls attention without a KV cache and needs gradients, which numpy cannot give."""
+    model, _ = mlx_lm.load(str(tiny_model_dir))
+    assert route_attention(model) and route_attention(model)  # idempotent
+    assert routes(model)
+    tokens = mx.array([list(range(1, 41))])
+
+    def loss(params):
+        model.update(params)
+        logits = model(tokens[:, :-1])
+        return nn.losses.cross_entropy(logits, tokens[:, 1:]).mean()
+
+    value, grads = mx.value_and_grad(loss)(model.trainable_parameters())
+    mx.eval(value, grads)
+    assert mx.isfinite(value).item()
+    assert any(mx.abs(g).sum().item() > 0 for _, g in tree_flatten(grads))
