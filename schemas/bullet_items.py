@@ -95,9 +95,10 @@ def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -
     split = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
     words: list[tuple[str, str]] = [(core, end) for core, end in split if core or end]
     dated = date_phrase_words([core for core, _ in words]) if title else set()
-    opening = {0, *clause_starts(words), *reported_start(words)}
     if title:  # a clause opening with a date phrase starts after it
         opening = {next((k for k in range(i, len(words)) if k not in dated), i) for i in clause_starts(words)}
+    else:
+        opening = {0, *clause_starts(words), *reported_start(words)}
     starts = []
     for i, (first, first_end) in enumerate(words):
         length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
