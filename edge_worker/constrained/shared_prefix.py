@@ -56,15 +56,6 @@ class SharedPrefixBatchCache(BatchKVCache):
         cache.offset = cache.keys.shape[2]
         return cache
 
-    @property
-    def state(self) -> tuple[Any, ...]:
-        return (*super().state, self.prefix_keys, self.prefix_values)
-
-    @state.setter
-    def state(self, value: tuple[Any, ...]) -> None:
-        *own, self.prefix_keys, self.prefix_values = value
-        BatchKVCache.state.fset(self, tuple(own))  # type: ignore[attr-defined]
-
 
 def _tail(row: Any, start: int) -> KVCache:
     """A KVCache of the row's tokens from `start` on."""
