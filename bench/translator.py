@@ -45,6 +45,7 @@ SPEED_SUMMARIES = (
 )
 PEOPLE = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana")
 FORWARD_SIZES = (1, 2, 4, 8, 16)
+ROUTED = ("scaled_dot_product_attention", "swiglu")  # what for_this_device replaces in the model's module
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def _unconstrained_seconds(translator: Any, loaded: BenchModel, system: Any, sum
 
 def bench_forward_cost(translator: Any, loaded: BenchModel) -> dict[str, Any]:
     """Seconds of one k-token forward pass against k one-token steps, after the planner prefix (best of 3); and the
-    summary's prefill and one step after it with our attention and with mlx-lm's (edge_worker.attention)."""
+    summary's prefill and one step after it with our attention and SwiGLU and with mlx-lm's (edge_worker.attention,
+    edge_worker.activations)."""
     import mlx.core as mx
 
     system = _systems(1)[0]
@@ -243,17 +245,25 @@ def bench_forward_cost(translator: Any, loaded: BenchModel) -> dict[str, Any]:
         rows.append({"k": k, "one_pass_ms": round(one_pass * 1e3, 1), "k_steps_ms": round(steps * 1e3, 1)})
     attention = {}
     module = sys.modules[type(loaded.model).__module__]
-    ours = module.scaled_dot_product_attention
-    for label, function in (("ours", ours), ("mlx-lm", getattr(ours, "original", None))):
-        if function is None:
-            continue
-        module.scaled_dot_product_attention = function
+    ours = {name: getattr(module, name) for name in ROUTED if hasattr(getattr(module, name, None), "original")}
+    for label, functions in (("ours", ours), ("mlx-lm", {name: f.original for name, f in ours.items()})):
+        if not ours:
+            break
+        for name, function in functions.items():
+            setattr(module, name, function)
         try:  # the summary's prefill, then one step after it
             attention[label] = {"prefill_ms": round(timed([rest]) * 1e3, 1)}
             attention[label]["step_ms"] = round(timed([rest[-1:]], untimed=[rest]) * 1e3, 1)
         finally:
-            module.scaled_dot_product_attention = ours
-    return {"context_tokens": base[0].offset, "rows": rows, "summary_tokens": len(rest), "attention": attention}
+            for name, function in ours.items():
+                setattr(module, name, function)
+    return {
+        "context_tokens": base[0].offset,
+        "rows": rows,
+        "summary_tokens": len(rest),
+        "attention": attention,
+        "routed": sorted(ours),
+    }
 
 
 # ----- host work per token -----
@@ -502,11 +512,13 @@ def _attention_lines(forward: dict[str, Any]) -> list[str]:
         return []
     ours, theirs = figures["ours"], figures["mlx-lm"]
     return [
-        f"Attention (edge_worker.attention against mlx-lm's `mx.fast.scaled_dot_product_attention`, same model): the "
-        f"summary's {forward['summary_tokens']}-token prefill after the prefix {ours['prefill_ms']:.0f} ms vs "
-        f"{theirs['prefill_ms']:.0f} ms (**{theirs['prefill_ms'] / ours['prefill_ms']:.2f}x**), one decoding step "
-        f"after it {ours['step_ms']:.0f} ms vs {theirs['step_ms']:.0f} ms. MLX's CPU exp is scalar; ours runs the "
-        "softmax in numpy.",
+        f"Attention and SwiGLU (edge_worker.attention and edge_worker.activations against mlx-lm's "
+        f"`mx.fast.scaled_dot_product_attention` and `swiglu`, same model; routed here: "
+        f"{', '.join(forward.get('routed', []))}): the summary's {forward['summary_tokens']}-token prefill after the "
+        f"prefix {ours['prefill_ms']:.0f} ms vs {theirs['prefill_ms']:.0f} ms "
+        f"(**{theirs['prefill_ms'] / ours['prefill_ms']:.2f}x**), one decoding step after it {ours['step_ms']:.0f} ms "
+        f"vs {theirs['step_ms']:.0f} ms. MLX's CPU exp is scalar; ours runs the softmax in numpy and SwiGLU's "
+        "sigmoid with 2**x.",
         "",
     ]
 

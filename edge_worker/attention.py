@@ -17,6 +17,7 @@ call on an Apple GPU.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -115,26 +116,37 @@ def _attend(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: Any, pref
 
 
 def _softmax_numpy(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], mx.array]:
-    """Unnormalized base-2 softmax weights of the score parts (the first under `mask`) and their common sum."""
+    """Unnormalized base-2 softmax weights of the score parts (the first under `mask`) and their common sum.
+
+    The weights are written over the evaluated scores through numpy views of their buffers (no copy either way):
+    the score arrays are this function's own temporaries, and nothing reads them before it returns them."""
     mx.eval(*scores, *([mask] if isinstance(mask, mx.array) else []))
-    parts = [np.array(part) for part in scores]  # writable copies
+    parts = [np.asarray(part) for part in scores]  # writable views of MLX's buffers
     own = parts[0]
     if isinstance(mask, str):
         length, keys = own.shape[-2:]
-        own[..., keys - length :][..., np.triu(np.ones((length, length), np.bool_), 1)] = -np.inf
+        own[..., keys - length :] += _causal(length)
     elif mask is not None:
         limit = np.asarray(mask)
         if limit.dtype == np.bool_:
-            np.putmask(own, np.broadcast_to(~limit, own.shape), -np.inf)
+            np.copyto(own, -np.inf, where=~limit)
         else:
             own += limit * np.float32(LOG2E)
     top = np.maximum.reduce([part.max(-1, keepdims=True) for part in parts])
     total = np.zeros_like(top)
     for part in parts:
-        part -= top
+        np.subtract(part, top, out=part)
         np.exp2(part, out=part)
         total += part.sum(-1, keepdims=True)
-    return [mx.array(part) for part in parts], mx.array(total)
+    return scores, mx.array(total)
+
+
+@functools.lru_cache(maxsize=16)
+def _causal(length: int) -> np.ndarray:
+    """(length, length) float32: -inf where query i would see a later token, 0 elsewhere (read-only)."""
+    mask = np.triu(np.full((length, length), -np.inf, np.float32), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _softmax_mlx(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], mx.array]:

@@ -24,6 +24,7 @@ from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
 
+from edge_worker.activations import route_activations
 from edge_worker.attention import route_attention
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
@@ -121,12 +122,13 @@ def model_version(model_info: ModelInfoLike) -> str:
 
 def for_this_device(model: Any) -> Any:
     """The model as it runs fastest here: attention goes through edge_worker.attention and, on a CPU (no Metal),
-    quantized layers are dequantized to float32.
+    SwiGLU through edge_worker.activations and quantized layers are dequantized to float32.
 
     MLX's CPU quantized matmul is a scalar kernel (about 2.5x slower per prefill token than float32 here), and so
-    is its exp (most of attention's time); on Apple GPUs the weights are left as they are.
+    is its exp (most of attention's and SwiGLU's time); on Apple GPUs the weights are left as they are.
     """
     route_attention(model)
+    route_activations(model)
     if mx.metal.is_available() or not any(name.endswith("scales") for name in _parameter_names(model)):
         return model
     from mlx.utils import tree_map

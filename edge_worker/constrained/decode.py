@@ -153,10 +153,10 @@ def decode(
             following = waiting.peek()
             shared = following.prefix if sharing and following is not None else None
         fits = functools.partial(_fits, shared, sharing)
-        admitted = _admit(model, waiting, batch_size - len(active), checkpoint, fits)
-        if admitted:
-            cache = _join(cache, admitted, shared)
-            active += admitted
+        for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
+            cache = _join(cache, [seq], shared)
+            mx.eval([(layer.keys, layer.values) for layer in cache])  # frees the row's copy of the prefix before the next
+            active.append(seq)
         if not active:
             return
         following = waiting.peek()
@@ -208,24 +208,24 @@ class _Waiting:
         return self.peek() is None
 
 
-def _admit(
+def _admitted(
     model: Any,
     waiting: _Waiting,
     room: int,
     checkpoint: Callable[[], bool] | None,
     fits: Callable[[Decoding], bool],
-) -> list[Decoding]:
-    """Up to `room` waiting sequences that fit the batch, in order, prefilled (those already complete or failed are
-    not returned)."""
-    admitted: list[Decoding] = []
-    while len(admitted) < room:
+) -> Iterator[Decoding]:
+    """Up to `room` waiting sequences that fit the batch, in order, each prefilled as it is reached (those already
+    complete or failed are not given)."""
+    given = 0
+    while given < room:
         seq = waiting.peek()
         if seq is None or not fits(seq):
-            break
+            return
         waiting.take()
         if _start(model, seq, checkpoint):
-            admitted.append(seq)
-    return admitted
+            given += 1
+            yield seq
 
 
 def _join(cache: list[Any] | None, admitted: list[Decoding], shared: SharedPrefix | None) -> list[Any]:

@@ -44,6 +44,17 @@ def test_attention_equals_mlx_fast_attention(queries, mask):
     assert mx.allclose(attention(q, k, v, 0.3, given), expected, atol=1e-5).item()
 
 
+def test_attention_leaves_its_inputs_as_they_were():
+    """The softmax is written over the scores' own buffers, never over the queries, keys, values or mask."""
+    q, k, v = _arrays(2, 4, 30, seed=11)
+    mask = _left_padding(2, 4, 30)
+    kept = [mx.array(a) + 0 for a in (q, k, v, mask)]
+    mx.eval(kept)
+    attention(q, k, v, 0.3, mask)
+    shared_prefix_attention(q, k, v, k[:1], v[:1], 0.3, mask, cpu=True)
+    assert all(mx.array_equal(a, b).item() for a, b in zip((q, k, v, mask), kept, strict=True))
+
+
 @pytest.mark.parametrize("cpu", [False, True])
 @pytest.mark.parametrize("queries", [1, 3, 40])
 def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries):

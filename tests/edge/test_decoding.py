@@ -57,21 +57,23 @@ def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time
     jobs = [TranslationJob(f"s-{i}", text, SYSTEMS) for i, text in enumerate(SUMMARIES[:3])]
     one_step = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=False)]
     fast = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=True)]
-    batches = []
-    monkeypatch.setattr(SharedPrefixBatchCache, "of_rows", _recorded(SharedPrefixBatchCache.of_rows, batches))
+    sizes = []
+    monkeypatch.setattr(SharedPrefixBatchCache, "extend", _recorded(SharedPrefixBatchCache.extend, sizes))
     batched = [_tokens(o) for o in translator.translate_many(jobs, batch_size=4)]  # 9 pairs, 4 rows at a time
     assert fast == one_step
     assert batched == one_step
-    assert max(len(rows) for rows in batches) > 1  # rows of one system prefix, held once
+    assert max(sizes) > 1  # rows of one system prefix in one batch, the prefix held once
     stats = [o.stats for row in translator.translate_many(jobs, batch_size=1) for o in row]
     assert sum(s.forced_tokens for s in stats) > 0
     assert sum(s.forward_passes for s in stats) < sum(s.generated_tokens for s in stats)
 
 
-def _recorded(of_rows, batches):
-    def recording(prefix, length, rows):
-        batches.append(rows)
-        return of_rows(prefix, length, rows)
+def _recorded(extend, sizes):
+    """SharedPrefixBatchCache.extend, recording the batch's rows after each."""
+
+    def recording(self, other):
+        extend(self, other)
+        sizes.append(self.keys.shape[0])
 
     return recording
 
