@@ -17,7 +17,6 @@ call on an Apple GPU.
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -119,13 +118,13 @@ def _softmax_numpy(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], m
     """Unnormalized base-2 softmax weights of the score parts (the first under `mask`) and their common sum.
 
     The weights are written over the evaluated scores through numpy views of their buffers (no copy either way):
-    the score arrays are this function's own temporaries, and nothing reads them before it returns them."""
+    the score arrays are fresh matmul outputs of `_attend`, read by nothing else before they are returned."""
     mx.eval(*scores, *([mask] if isinstance(mask, mx.array) else []))
     parts = [np.asarray(part) for part in scores]  # writable views of MLX's buffers
     own = parts[0]
     if isinstance(mask, str):
         length, keys = own.shape[-2:]
-        own[..., keys - length :] += _causal(length)
+        np.copyto(own[..., keys - length :], -np.inf, where=np.triu(np.ones((length, length), np.bool_), 1))
     elif mask is not None:
         limit = np.asarray(mask)
         if limit.dtype == np.bool_:
@@ -139,14 +138,6 @@ def _softmax_numpy(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], m
         np.exp2(part, out=part)
         total += part.sum(-1, keepdims=True)
     return scores, mx.array(total)
-
-
-@functools.lru_cache(maxsize=16)
-def _causal(length: int) -> np.ndarray:
-    """(length, length) float32: -inf where query i would see a later token, 0 elsewhere (read-only)."""
-    mask = np.triu(np.full((length, length), -np.inf, np.float32), 1)
-    mask.flags.writeable = False
-    return mask
 
 
 def _softmax_mlx(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], mx.array]:

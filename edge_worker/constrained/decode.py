@@ -155,7 +155,7 @@ def decode(
         fits = functools.partial(_fits, shared, sharing)
         for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
             cache = _join(cache, [seq], shared)
-            mx.eval([(layer.keys, layer.values) for layer in cache])  # frees the row's copy of the prefix before the next
+            mx.eval([layer.state for layer in cache])  # frees the row's private cache before the next prefill
             active.append(seq)
         if not active:
             return
