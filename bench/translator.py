@@ -45,7 +45,6 @@ SPEED_SUMMARIES = (
 )
 PEOPLE = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana")
 FORWARD_SIZES = (1, 2, 4, 8, 16)
-ROUTED = ("scaled_dot_product_attention", "swiglu")  # what for_this_device replaces in the model's module
 
 
 @dataclass(frozen=True)
@@ -245,7 +244,7 @@ def bench_forward_cost(translator: Any, loaded: BenchModel) -> dict[str, Any]:
         rows.append({"k": k, "one_pass_ms": round(one_pass * 1e3, 1), "k_steps_ms": round(steps * 1e3, 1)})
     attention = {}
     module = sys.modules[type(loaded.model).__module__]
-    ours = {name: getattr(module, name) for name in ROUTED if hasattr(getattr(module, name, None), "original")}
+    ours = {name: value for name, value in vars(module).items() if hasattr(value, "original")}  # for_this_device's
     for label, functions in (("ours", ours), ("mlx-lm", {name: f.original for name, f in ours.items()})):
         if not ours:
             break

@@ -133,9 +133,9 @@ def decode(
     replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory; each joins
     the batch as soon as it is prefilled. Rows of one batch share one cached prefix (Decoding.prefix, held once)
     when the model's attention allows it (edge_worker.attention.routes); a sequence of another prefix waits for the
-    batch to drain. A batch left with one row and
-    nothing waiting that could join it goes on alone, fast-forwarding again. A sequence that fails (budget
-    exhausted, grammar error) gets `error` set and leaves the batch; the others go on. checkpoint is called
+    batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
+    again. A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others
+    go on. checkpoint is called
     before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
     is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
     """
@@ -155,7 +155,7 @@ def decode(
             shared = following.prefix if sharing and following is not None else None
         fits = functools.partial(_fits, shared, sharing)
         for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
-            cache = _join(cache, [seq], shared)
+            cache = _join(cache, seq, shared)
             mx.eval([layer.state for layer in cache])  # frees the row's private cache before the next prefill
             active.append(seq)
         if not active:
@@ -185,7 +185,7 @@ def _fits(shared: SharedPrefix | None, sharing: bool, seq: Decoding) -> bool:
 
 
 class _Waiting:
-    """The sequences not started yet, taken one by one; tells whether any is left without starting it."""
+    """The sequences not started yet, taken one by one; shows the next without starting it."""
 
     def __init__(self, sequences: Iterable[Decoding]) -> None:
         self._rest: Iterator[Decoding] = iter(sequences)
@@ -204,9 +204,6 @@ class _Waiting:
                 return None
             self._next.append(following)
         return self._next[-1]
-
-    def empty(self) -> bool:
-        return self.peek() is None
 
 
 def _admitted(
@@ -229,22 +226,20 @@ def _admitted(
             yield seq
 
 
-def _join(cache: list[Any] | None, admitted: list[Decoding], shared: SharedPrefix | None) -> list[Any]:
-    """The batch's cache with the admitted rows added (mlx-lm's BatchKVCache merge and extend); with `shared`, each
-    row keeps only what follows the shared prefix."""
-    layers = len(admitted[0].cache)
+def _join(cache: list[Any] | None, seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
+    """The batch's cache with `seq`'s row added (mlx-lm's BatchKVCache merge and extend); with `shared`, the row
+    keeps only what follows the shared prefix."""
     if shared is not None:
-        merged = [
-            SharedPrefixBatchCache.of_rows(shared.cache[layer], shared.length, [seq.cache[layer] for seq in admitted])
-            for layer in range(layers)
+        row = [
+            SharedPrefixBatchCache.of_rows(prefix, shared.length, [own])
+            for prefix, own in zip(shared.cache, seq.cache, strict=True)
         ]
     else:
-        merged = [admitted[0].cache[layer].merge([seq.cache[layer] for seq in admitted]) for layer in range(layers)]
-    for seq in admitted:
-        seq.cache = []  # the batch holds its rows now; the copies can go
+        row = [own.merge([own]) for own in seq.cache]
+    seq.cache = []  # the batch holds its row now; the copy can go
     if cache is None:
-        return merged
-    for layer, extra in zip(cache, merged, strict=True):
+        return row
+    for layer, extra in zip(cache, row, strict=True):
         layer.extend(extra)
     return cache
 
