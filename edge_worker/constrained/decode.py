@@ -3,8 +3,9 @@
 Per step: the model's forward pass is dispatched (`mx.async_eval`) and, while it runs, each sequence's next
 token mask is computed on the host from its matcher (it only depends on tokens already fed). Tokens the
 grammar forces (llguidance's `compute_ff_tokens`: keys, punctuation, closing brackets) are never sampled: a
-single sequence feeds them with the sampled token in one forward pass (fast-forward); in a batch, or with
-fast_forward=False, they are fed one per step like sampled ones. Several sequences decode as one batch
+single sequence feeds them with the sampled token in one forward pass (fast-forward); a batch of rows sharing a
+prefix feeds each row up to BATCH_FEED of them a step, a shorter row padded (SharedPrefixBatchCache.pad_rows); a
+batch without a shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several sequences decode as one batch
 (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered out), the way mlx-lm's
 BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same cached prompt prefix
 batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix waits for the
@@ -37,6 +38,7 @@ from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatc
 from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
+BATCH_FEED = 4  # tokens a batch row feeds at most per step: on a CPU a step's cost grows with its width past about 2
 Sampler = Callable[[mx.array], mx.array]
 
 
@@ -167,7 +169,8 @@ def decode(
             _decode_one(model, seq, fast_forward, sampler, checkpoint)
             active, cache = [], None
             continue
-        keep = _step_batch(model, active, cache, sampler, checkpoint)
+        width = BATCH_FEED if fast_forward and cache and hasattr(cache[0], "pad_rows") else 1
+        keep = _step_batch(model, active, cache, sampler, checkpoint, width)
         if len(keep) < len(active):
             if keep:
                 for layer in cache or []:
@@ -287,10 +290,18 @@ def _step_batch(
     cache: Any,
     sampler: Sampler | None,
     checkpoint: Callable[[], bool] | None,
+    most: int = 1,
 ) -> list[int]:
-    """One forward pass of every row (one token each); returns the rows still going."""
+    """One forward pass of every row, each feeding up to `most` of its known tokens (more than one needs a cache
+    with `pad_rows`); returns the rows still going."""
     _check(checkpoint, active[0])
-    inputs = mx.array([[seq._feed.popleft()] for seq in active])
+    feeds = [[seq._feed.popleft() for _ in range(min(most, len(seq._feed)))] for seq in active]
+    width = max(map(len, feeds))
+    padding = [width - len(feed) for feed in feeds]
+    if any(padding):
+        for layer in cache:
+            layer.pad_rows(padding, width)
+    inputs = mx.array([[feed[0]] * pad + feed for feed, pad in zip(feeds, padding, strict=True)])
     logits = model(inputs, cache=cache)[:, -1, :]
     mx.async_eval(logits)
     rows = [index for index, seq in enumerate(active) if not seq._feed]

@@ -5,6 +5,9 @@ of mlx-lm's BatchKVCache holds its own copy of it, so each decoding step reads t
 row. Here the batch keeps only each row's own tokens (a BatchKVCache, left-padded) and attention reads the prefix
 once for all rows (edge_worker.attention: `shared_prefix_attention`), the decomposition of Hydragen (Juravsky et
 al., 2024, "Hydragen: High-Throughput LLM Inference with Shared Prefixes").
+
+A step may feed a row several tokens (`pad_rows`): a row with fewer than the step's width is padded on the left of
+its chunk, and those slots ("holes") stay masked from then on.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlx.core as mx
+import numpy as np
 from mlx_lm.models.cache import BatchKVCache, KVCache
 
 
@@ -28,12 +32,14 @@ class SharedPrefixBatchCache(BatchKVCache):
     """One layer of a batch: the shared prefix's keys and values (1, kv_heads, P, head_dim) and each row's own.
 
     `offset` counts the prefix too (rotary positions); `keys_and_values()` and the mask cover the rows' own tokens.
+    `holes` (rows, slots): True where a slot holds a pad of `pad_rows` (None: none); slots past its width hold none.
     """
 
     def __init__(self, left_padding: list[int], prefix_keys: mx.array, prefix_values: mx.array) -> None:
         super().__init__(left_padding)
         self.prefix_keys = prefix_keys
         self.prefix_values = prefix_values
+        self.holes: np.ndarray | None = None
 
     @classmethod
     def of_rows(cls, prefix: Any, length: int, rows: list[Any]) -> SharedPrefixBatchCache:
@@ -47,14 +53,62 @@ class SharedPrefixBatchCache(BatchKVCache):
         cache.offset = merged.offset + length
         return cache
 
+    def pad_rows(self, padding: list[int], width: int) -> None:
+        """Before a step of `width` tokens a row, of which row b's first padding[b] are pads: their slots are masked
+        from now on, and the row's rotary offset moves back by its pads so its real tokens keep their positions."""
+        holes = self._holes(self._idx + width)
+        for row, pad in enumerate(padding):
+            holes[row, self._idx : self._idx + pad] = True
+        self.holes = holes
+        self.offset = self.offset - mx.array(padding)
+
+    def make_mask(self, N: int, return_array: bool = False, **kwargs: Any) -> Any:
+        mask = super().make_mask(N, return_array=return_array, **kwargs)
+        if self.holes is None:
+            return mask
+        return mask & mx.array(~self._holes(self._idx + N))[:, None, None, :]
+
+    def filter(self, batch_indices: Any) -> None:
+        before, holes = self._idx, self.holes
+        super().filter(batch_indices)
+        if holes is not None:
+            holes = holes[np.asarray(batch_indices)][:, before - self._idx :]
+            self.holes = holes if holes.any() else None
+
+    def extend(self, other: BatchKVCache) -> None:
+        """Add `other`'s rows (mlx-lm's extend: both right-aligned at the longer one's length), holes included."""
+        before = [(getattr(cache, "holes", None), cache._idx, cache.offset.shape[0]) for cache in (self, other)]
+        super().extend(other)
+        if all(holes is None for holes, _, _ in before):
+            return
+        parts = []
+        for holes, idx, rows in before:
+            aligned = np.zeros((rows, self._idx), np.bool_)
+            if holes is not None:
+                width = min(idx, holes.shape[1])
+                aligned[:, self._idx - idx : self._idx - idx + width] = holes[:, :width]
+            parts.append(aligned)
+        self.holes = np.concatenate(parts)
+
     def extract(self, idx: int) -> KVCache:
-        """Row `idx` as a KVCache of its own, the prefix included."""
+        """Row `idx` as a KVCache of its own, the prefix included and its holes left out."""
         row = super().extract(idx)
+        if self.holes is not None:
+            kept = mx.array(np.flatnonzero(~self._holes(self._idx)[idx, self._idx - row.offset :]))
+            row.keys, row.values = mx.take(row.keys, kept, axis=2), mx.take(row.values, kept, axis=2)
         cache = KVCache()
         cache.keys = mx.concatenate([self.prefix_keys, row.keys], axis=2)
         cache.values = mx.concatenate([self.prefix_values, row.values], axis=2)
         cache.offset = cache.keys.shape[2]
         return cache
+
+    def _holes(self, slots: int) -> np.ndarray:
+        """`holes` over the first `slots` slots (a new array)."""
+        holes = np.zeros((self.offset.shape[0], slots), np.bool_)
+        if self.holes is not None:
+            width = min(slots, self.holes.shape[1])
+            holes[:, :width] = self.holes[:, :width]
+        return holes
 
 
 def _tail(row: Any, start: int) -> KVCache:

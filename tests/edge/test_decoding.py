@@ -59,10 +59,13 @@ def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time
     fast = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=True)]
     sizes = []
     monkeypatch.setattr(SharedPrefixBatchCache, "extend", _recorded(SharedPrefixBatchCache.extend, sizes))
-    batched = [_tokens(o) for o in translator.translate_many(jobs, batch_size=4)]  # 9 pairs, 4 rows at a time
+    rows = translator.translate_many(jobs, batch_size=4)  # 9 pairs, 4 rows at a time
+    batched = [_tokens(o) for o in rows]
     assert fast == one_step
     assert batched == one_step
     assert max(sizes) > 1  # rows of one system prefix in one batch, the prefix held once
+    batch_stats = [o.stats for row in rows for o in row]  # rows fed several forced tokens a step
+    assert sum(s.forward_passes for s in batch_stats) < sum(s.generated_tokens for s in batch_stats)
     stats = [o.stats for row in translator.translate_many(jobs, batch_size=1) for o in row]
     assert sum(s.forced_tokens for s in stats) > 0
     assert sum(s.forward_passes for s in stats) < sum(s.generated_tokens for s in stats)

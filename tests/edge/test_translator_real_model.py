@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
+from edge_worker.jobs import TranslationJob
 from edge_worker.model_store import load_model, prepare_default_model
 from edge_worker.translator import Translation, Translator, for_this_device, prefix_cache_dir
 from schemas.system_definition import load_systems
@@ -51,21 +53,38 @@ def test_real_model_output_is_valid_and_not_empty(translations, name):
     assert translation.stats.prompt_tokens_processed < 200  # the summary only: the prefix is cached
 
 
-def test_batched_and_fast_forwarded_greedy_tokens_equal_one_step_at_a_time(translator):
+def test_batched_and_fast_forwarded_greedy_tokens_equal_one_step_at_a_time(translator, monkeypatch):
     # Two systems with prefixes of different lengths make a padded batch; nudge's answer is the longest here
-    # (about 130 tokens a run), and the tiny model's test compares all three systems.
+    # (about 130 tokens a run), and the tiny model's test compares all three systems. A planner summary of three
+    # bullets decodes in three parts whose forced runs differ, so batch steps pad the shorter rows.
     # A 48-token budget keeps it short; a document reaching it is closed by the end-of-budget guard on every path.
     systems = [load_systems().systems[name] for name in ("planner", "synapse")]
+    planner = systems[0]
+    bullets = next(e["summary"] for e in planner.examples if len(planner.parts_for(e["summary"])) == 3)
+    jobs = [TranslationJob("real-2", SHORT, systems), TranslationJob("real-3", bullets, [planner])]
+    paddings: list[list[int]] = []
+    pad_rows = SharedPrefixBatchCache.pad_rows
+    monkeypatch.setattr(
+        SharedPrefixBatchCache,
+        "pad_rows",
+        lambda cache, padding, width: paddings.append(padding) or pad_rows(cache, padding, width),
+    )
+
+    def run(**options) -> list[Translation]:
+        outcomes = [o for row in translator.translate_many(jobs, **options) for o in row]
+        assert all(isinstance(o, Translation) for o in outcomes), outcomes
+        return outcomes  # type: ignore[return-value]
+
     translator.max_tokens = 48
     try:
-        plain = translator.translate("real-2", SHORT, systems, batch_size=1, fast_forward=False)
-        fast = translator.translate("real-2", SHORT, systems, batch_size=1, fast_forward=True)
-        batched = translator.translate("real-2", SHORT, systems, batch_size=3)
+        plain = run(batch_size=1, fast_forward=False)
+        fast = run(batch_size=1, fast_forward=True)
+        batched = run(batch_size=3)
     finally:
         translator.max_tokens = 128
-    assert all(isinstance(o, Translation) for o in plain + fast + batched)
-    reference = [t.tokens for t in plain]  # type: ignore[union-attr]
-    assert [t.tokens for t in fast] == reference  # type: ignore[union-attr]
-    assert [t.tokens for t in batched] == reference  # type: ignore[union-attr]
-    assert sum(t.stats.forced_tokens for t in fast) > 0  # type: ignore[union-attr]
-    assert sum(t.stats.forward_passes for t in fast) < sum(t.stats.forward_passes for t in plain)  # type: ignore[union-attr]
+    reference = [t.tokens for t in plain]
+    assert [t.tokens for t in fast] == reference
+    assert [t.tokens for t in batched] == reference
+    assert any(any(padding) for padding in paddings)  # rows fed different numbers of forced tokens in one step
+    assert sum(t.stats.forced_tokens for t in fast) > 0
+    assert sum(t.stats.forward_passes for t in fast) < sum(t.stats.forward_passes for t in plain)

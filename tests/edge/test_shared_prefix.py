@@ -1,0 +1,82 @@
+"""A shared-prefix batch fed rows of different lengths in one step: each row's logits are the ones it gets alone,
+through later steps, a row leaving, a row joining and a row taken out to go on alone."""
+
+from __future__ import annotations
+
+import copy
+
+import mlx.core as mx
+import pytest
+from mlx_lm.models.cache import make_prompt_cache
+
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
+from edge_worker.translator import for_this_device
+
+PREFIX = [5, 9, 14, 3, 22, 7, 31, 12, 8, 40, 2, 17]
+OWN = [[4, 11, 6], [19], [23, 1, 30, 13, 9]]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model):
+    return for_this_device(tiny_model.model)
+
+
+def _last(model, tokens: list[int], cache) -> mx.array:
+    return model(mx.array(tokens)[None], cache=cache)[0, -1]
+
+
+def _ragged(model, feeds: list[list[int]], batch: list[SharedPrefixBatchCache]) -> mx.array:
+    """One step feeding row b the tokens feeds[b], shorter rows left-padded: the last position's logits per row."""
+    width = max(map(len, feeds))
+    padding = [width - len(feed) for feed in feeds]
+    if any(padding):
+        for layer in batch:
+            layer.pad_rows(padding, width)
+    inputs = mx.array([[0] * pad + feed for feed, pad in zip(feeds, padding, strict=True)])
+    return model(inputs, cache=batch)[:, -1]
+
+
+def _close(batched: mx.array, alone: list[mx.array]) -> bool:
+    return mx.allclose(batched, mx.stack(alone), atol=1e-4).item()
+
+
+def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
+    prefix = make_prompt_cache(model)
+    model(mx.array(PREFIX)[None], cache=prefix)
+    rows = []
+    for own in OWN:
+        row = copy.deepcopy(prefix)
+        model(mx.array(own)[None], cache=row)
+        rows.append(row)
+    batch = [SharedPrefixBatchCache.of_rows(layer, len(PREFIX), [rows[0][i]]) for i, layer in enumerate(prefix)]
+    for row in rows[1:]:  # rows join one by one, as decode admits them
+        for i, layer in enumerate(batch):
+            layer.extend(SharedPrefixBatchCache.of_rows(prefix[i], len(PREFIX), [row[i]]))
+    alone = [copy.deepcopy(row) for row in rows]
+
+    for feeds in ([[7, 8, 9], [10], [11, 12]], [[3], [4, 5, 6, 7], [8]], [[2], [3], [4]]):
+        batched = _ragged(model, feeds, batch)
+        assert _close(batched, [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)])
+    assert batch[0].holes is not None and batch[0].holes.sum() == 9  # 0 + 2 + 1, then 3 + 0 + 3 pads
+
+    for layer in batch:  # the middle row finishes
+        layer.filter([0, 2])
+    del alone[1]
+    feeds = [[6, 1], [9]]
+    assert _close(
+        _ragged(model, feeds, batch), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
+    )
+
+    joining = copy.deepcopy(prefix)
+    model(mx.array([21, 3])[None], cache=joining)
+    for i, layer in enumerate(batch):
+        layer.extend(SharedPrefixBatchCache.of_rows(prefix[i], len(PREFIX), [joining[i]]))
+    alone.append(joining)
+    feeds = [[5], [2, 2, 7], [6]]
+    assert _close(
+        _ragged(model, feeds, batch), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
+    )
+
+    taken = [layer.extract(1) for layer in batch]  # holes left out: the row's own cache, as if it had gone alone
+    assert taken[0].offset == alone[1][0].offset
+    assert _close(_last(model, [4, 8], taken)[None], [_last(model, [4, 8], alone[1])])
