@@ -322,6 +322,7 @@ def bench_backfill(translator: Any, workload: Workload) -> dict[str, Any]:
     the system prefix's KV cache once (SharedPrefixBatchCache)."""
     import mlx.core as mx
 
+    from edge_worker.constrained.decode import BATCH_FEED
     from edge_worker.jobs import TranslationJob
     from schemas.system_definition import load_systems
 
@@ -370,6 +371,7 @@ def bench_backfill(translator: Any, workload: Workload) -> dict[str, Any]:
             sum(len(translator.prompt_for(system).summary_tokens(text)[1]) for text in summaries) / len(jobs), 1
         ),
         "cap": workload.backfill_cap,
+        "feed": BATCH_FEED,
         "rows": rows,
         "ratio": round(batched["documents_per_minute"] / alone["documents_per_minute"], 2),
         "decode_ratio": round(alone["decode_seconds"] / max(batched["decode_seconds"], 1e-9), 2),
@@ -557,8 +559,9 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         f"Summaries in the summarizer's section format (the shipped systems' labelled summaries, "
         f"{backfill['summary_tokens']:.0f} prompt tokens each on average after the cached prefix); greedy, up to "
         f"{backfill['cap']} tokens per document. Batched: one decoding batch whose rows hold the system prefix's KV "
-        "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a finished row's place "
-        "goes to the next summary. Every row prefills its own summary in both modes. The two modes take turns on "
+        "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a step feeds each row "
+        f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), a row with fewer padded on the "
+        "left and its pads masked from then on; a finished row's place goes to the next summary. Every row prefills its own summary in both modes. The two modes take turns on "
         "the same rounds of summaries (one batch's worth each), so a shared machine's changing load weighs on both "
         "alike.",
         "",
