@@ -560,10 +560,10 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         f"{backfill['summary_tokens']:.0f} prompt tokens each on average after the cached prefix); greedy, up to "
         f"{backfill['cap']} tokens per document. Batched: one decoding batch whose rows hold the system prefix's KV "
         "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a step feeds each row "
-        f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), a row with fewer padded on the "
-        "left and its pads masked from then on; a finished row's place goes to the next summary. Every row prefills its own summary in both modes. The two modes take turns on "
-        "the same rounds of summaries (one batch's worth each), so a shared machine's changing load weighs on both "
-        "alike.",
+        f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), a row with fewer "
+        "padded on the left and its pads masked from then on; a finished row's place goes to the next summary. Every "
+        "row prefills its own summary in both modes. The two modes take turns on the same rounds of summaries (one "
+        "batch's worth each), so a shared machine's changing load weighs on both alike.",
         "",
         "| | batch size | seconds | of which prefill | of which decoding | documents/minute | tokens "
         "| peak MLX memory (MB) |",

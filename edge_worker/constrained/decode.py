@@ -137,9 +137,8 @@ def decode(
     when the model's attention allows it (edge_worker.attention.routes); a sequence of another prefix waits for the
     batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
     again. A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others
-    go on. checkpoint is called
-    before each prefill chunk and each step and may run short model work there; when it returns True, Cancelled
-    is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
+    go on. checkpoint is called before each prefill chunk and each step and may run short model work there; when it
+    returns True, Cancelled is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
     """
     waiting = _Waiting(sequences)
     if batch_size <= 1:
@@ -169,8 +168,8 @@ def decode(
             _decode_one(model, seq, fast_forward, sampler, checkpoint)
             active, cache = [], None
             continue
-        width = BATCH_FEED if fast_forward and cache and hasattr(cache[0], "pad_rows") else 1
-        keep = _step_batch(model, active, cache, sampler, checkpoint, width)
+        most = BATCH_FEED if fast_forward and cache and hasattr(cache[0], "pad_rows") else 1
+        keep = _step_batch(model, active, cache, sampler, checkpoint, most)
         if len(keep) < len(active):
             if keep:
                 for layer in cache or []:
