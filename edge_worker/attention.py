@@ -25,6 +25,7 @@ import mlx.core as mx
 import numpy as np
 
 LOG2E = 1.4426950408889634
+UNSHIFTED_LIMIT = 64.0  # rows whose maximum score (base 2) is within ±this need no shift: 2**score stays normal
 
 Attention = Callable[..., mx.array]
 
@@ -96,64 +97,70 @@ def _attend(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: Any, pref
     kv_heads = k.shape[1]
     rows = heads // kv_heads * length  # query heads of one key-value head, folded into the matmul's rows
     folded = (q * (scale * LOG2E)).reshape(batch, kv_heads, rows, dim)  # scores in base 2
-    scores = [(folded @ k.swapaxes(-1, -2)).reshape(batch, heads, length, -1)]
+    scores = [folded @ k.swapaxes(-1, -2)]  # (batch, kv_heads, rows, S)
+    if prefix is not None:  # every row's queries in one matmul; its scores stay (kv_heads, batch, rows, P)
+        stacked = folded.transpose(1, 0, 2, 3).reshape(1, kv_heads, batch * rows, dim)
+        scores.append((stacked @ prefix[0].swapaxes(-1, -2)).reshape(kv_heads, batch, rows, -1))
+    softmax = _softmax_numpy if cpu and q.dtype == mx.float32 else _softmax_mlx
+    weights, total = softmax(scores, mask, (batch, heads, length))
+    out = weights[0] @ v
     if prefix is not None:
-        stacked = folded.transpose(1, 0, 2, 3).reshape(1, kv_heads, batch * rows, dim)  # every row's queries at once
-        common = (stacked @ prefix[0].swapaxes(-1, -2)).reshape(kv_heads, batch, rows, -1).transpose(1, 0, 2, 3)
-        scores.append(common.reshape(batch, heads, length, -1))
-    if cpu and q.dtype == mx.float32:
-        weights, total = _softmax_numpy(scores, mask)
-    else:
-        weights, total = _softmax_mlx(scores, mask)
-    out = weights[0].reshape(batch, kv_heads, rows, -1) @ v
-    if prefix is not None:
-        stacked = (
-            weights[1].reshape(batch, kv_heads, rows, -1).transpose(1, 0, 2, 3).reshape(1, kv_heads, batch * rows, -1)
-        )
-        out = out + (stacked @ prefix[1]).reshape(kv_heads, batch, rows, dim).transpose(1, 0, 2, 3)
-    return (out.reshape(batch, heads, length, dim) / total).astype(q.dtype)
+        common = weights[1].reshape(1, kv_heads, batch * rows, -1) @ prefix[1]
+        out = out + common.reshape(kv_heads, batch, rows, dim).transpose(1, 0, 2, 3)
+    return (out / total).reshape(batch, heads, length, dim).astype(q.dtype)
 
 
-def _softmax_numpy(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], mx.array]:
-    """Unnormalized base-2 softmax weights of the score parts (the first under `mask`) and their common sum.
+def _softmax_numpy(scores: list[mx.array], mask: Any, shape: tuple[int, int, int]) -> tuple[list[mx.array], mx.array]:
+    """Unnormalized base-2 softmax weights of the score parts and their common sum (batch, kv_heads, rows, 1).
 
-    The weights are written over the evaluated scores through numpy views of their buffers (no copy either way):
-    the score arrays are fresh matmul outputs of `_attend`, read by nothing else before they are returned."""
+    scores: the rows' own (batch, kv_heads, rows, S), under `mask` (as in `attention`, over `shape`'s (batch,
+    heads, length)), then the shared prefix's (kv_heads, batch, rows, P) if any. Softmax is shift-invariant, so
+    the rows' maximum is only subtracted when one lies outside ±UNSHIFTED_LIMIT (a pass fewer). The weights are
+    written over the evaluated scores through numpy views of their buffers (no copy either way): the score arrays
+    are fresh matmul outputs of `_attend`, read by nothing else before they are returned."""
     mx.eval(*scores, *([mask] if isinstance(mask, mx.array) else []))
-    parts = [np.asarray(part) for part in scores]  # writable views of MLX's buffers
-    own = parts[0]
+    own, *shared = [np.asarray(part) for part in scores]  # writable views of MLX's buffers
+    masked = own.reshape(*shape, -1)
     if isinstance(mask, str):
-        length, keys = own.shape[-2:]
-        np.copyto(own[..., keys - length :], -np.inf, where=np.triu(np.ones((length, length), np.bool_), 1))
+        length, keys = masked.shape[-2:]
+        np.copyto(masked[..., keys - length :], -np.inf, where=np.triu(np.ones((length, length), np.bool_), 1))
     elif mask is not None:
         limit = np.asarray(mask)
         if limit.dtype == np.bool_:
-            np.copyto(own, -np.inf, where=~limit)
+            np.copyto(masked, -np.inf, where=~limit)
         else:
-            own += limit * np.float32(LOG2E)
-    top = np.maximum.reduce([part.max(-1, keepdims=True) for part in parts])
+            masked += limit * np.float32(LOG2E)
+    top = np.maximum.reduce(
+        [own.max(-1, keepdims=True), *(part.max(-1, keepdims=True).swapaxes(0, 1) for part in shared)]
+    )
+    shift = not -UNSHIFTED_LIMIT < top.min() <= top.max() < UNSHIFTED_LIMIT
     total = np.zeros_like(top)
-    for part in parts:
-        np.subtract(part, top, out=part)
+    for part, part_top in [(own, top), *((part, top.swapaxes(0, 1)) for part in shared)]:
+        if shift:
+            np.subtract(part, part_top, out=part)
         np.exp2(part, out=part)
-        total += part.sum(-1, keepdims=True)
+        sums = part.sum(-1, keepdims=True)
+        total += sums if part is own else sums.swapaxes(0, 1)
     return scores, mx.array(total)
 
 
-def _softmax_mlx(scores: list[mx.array], mask: Any) -> tuple[list[mx.array], mx.array]:
-    own = scores[0]
+def _softmax_mlx(scores: list[mx.array], mask: Any, shape: tuple[int, int, int]) -> tuple[list[mx.array], mx.array]:
+    """As `_softmax_numpy`, in MLX."""
+    own, *shared = scores
+    masked = own.reshape(*shape, -1)
     if isinstance(mask, str):
-        length, keys = own.shape[-2:]
+        length, keys = masked.shape[-2:]
         later = mx.arange(keys)[None, :] > (mx.arange(length)[:, None] + (keys - length))
-        own = mx.where(later, -mx.inf, own)
+        masked = mx.where(later, -mx.inf, masked)
     elif mask is not None:
-        own = mx.where(mask, own, -mx.inf) if mask.dtype == mx.bool_ else own + mask * LOG2E
-    parts = [own, *scores[1:]]
-    top = parts[0].max(-1, keepdims=True)
-    for part in parts[1:]:
-        top = mx.maximum(top, part.max(-1, keepdims=True))
-    weights = [mx.power(2.0, part - top) for part in parts]  # 2**x: about 3x faster than exp on MLX's CPU build
+        masked = mx.where(mask, masked, -mx.inf) if mask.dtype == mx.bool_ else masked + mask * LOG2E
+    own = masked.reshape(own.shape)
+    top = own.max(-1, keepdims=True)
+    for part in shared:
+        top = mx.maximum(top, part.max(-1, keepdims=True).swapaxes(0, 1))
+    weights = [mx.power(2.0, own - top)]  # 2**x: about 3x faster than exp on MLX's CPU build
+    weights += [mx.power(2.0, part - top.swapaxes(0, 1)) for part in shared]
     total = weights[0].sum(-1, keepdims=True)
     for part in weights[1:]:
-        total = total + part.sum(-1, keepdims=True)
+        total = total + part.sum(-1, keepdims=True).swapaxes(0, 1)
     return weights, total

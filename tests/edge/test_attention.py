@@ -29,11 +29,13 @@ def _left_padding(batch: int, queries: int, keys: int) -> mx.array:
     return (mx.arange(keys)[None, None, None, :] >= starts) & ~later[None, None]
 
 
+@pytest.mark.parametrize("magnitude", [1.0, 30.0])  # 30: scores far past UNSHIFTED_LIMIT, the maximum subtracted
 @pytest.mark.parametrize("queries", [1, 5, 70])
 @pytest.mark.parametrize("mask", ["none", "causal", "boolean", "additive"])
-def test_attention_equals_mlx_fast_attention(queries, mask):
+def test_attention_equals_mlx_fast_attention(queries, mask, magnitude):
     batch, keys = 3, 90
     q, k, v = _arrays(batch, queries, keys, seed=queries)
+    q = q * magnitude
     given = {
         "none": None,
         "causal": "causal",
@@ -41,7 +43,7 @@ def test_attention_equals_mlx_fast_attention(queries, mask):
         "additive": mx.where(_left_padding(batch, queries, keys), 0.0, -1e9) + mx.random.normal((1, 1, queries, keys)),
     }[mask]
     expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=given)
-    assert mx.allclose(attention(q, k, v, 0.3, given), expected, atol=1e-5).item()
+    assert mx.allclose(attention(q, k, v, 0.3, given), expected, atol=1e-5 * magnitude).item()
 
 
 def test_attention_leaves_its_inputs_as_they_were():
@@ -55,11 +57,13 @@ def test_attention_leaves_its_inputs_as_they_were():
     assert all(mx.array_equal(a, b).item() for a, b in zip((q, k, v, mask), kept, strict=True))
 
 
+@pytest.mark.parametrize("magnitude", [1.0, 30.0])
 @pytest.mark.parametrize("cpu", [False, True])
 @pytest.mark.parametrize("queries", [1, 3, 40])
-def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries):
+def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries, magnitude):
     batch, shared, own = 4, 50, 40
     q, k, v = _arrays(batch, queries, shared + own, seed=7)
+    q = q * mx.array([1.0, magnitude, 1.0, 1.0])[:, None, None, None]  # one row needs the shift, the others not
     prefix_keys, prefix_values = k[:1, :, :shared], v[:1, :, :shared]
     whole_keys = mx.concatenate([mx.broadcast_to(prefix_keys, (batch, KV_HEADS, shared, DIM)), k[:, :, shared:]], 2)
     whole_values = mx.concatenate([mx.broadcast_to(prefix_values, (batch, KV_HEADS, shared, DIM)), v[:, :, shared:]], 2)
@@ -72,7 +76,7 @@ def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queri
     got = shared_prefix_attention(
         q, k[:, :, shared:], v[:, :, shared:], prefix_keys, prefix_values, 0.25, own_mask, cpu=cpu
     )
-    assert mx.allclose(got, expected, atol=1e-5).item()
+    assert mx.allclose(got, expected, atol=1e-5 * magnitude).item()
 
 
 def test_routed_attention_leaves_training_to_mlx_lm(tiny_model_dir):
