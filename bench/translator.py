@@ -317,9 +317,9 @@ def backfill_summaries(count: int) -> list[str]:
 def bench_backfill(translator: Any, workload: Workload) -> dict[str, Any]:
     """Many summaries x one system: one at a time (fast-forward) against batched, same summaries.
 
-    Rows joining a batch together prefill side by side, but most of a prefill here is attention over the cached
-    prefix, the same work per prompt token either way, so the decoding seconds (total minus every row's prefill)
-    are the part batching mainly changes; batched rows hold the system prefix's KV cache once
+    Each row's prefill is its own in both modes (most of a prefill here is attention over the cached prefix, the
+    same work per prompt token however many rows share a forward pass), so the decoding seconds (total minus every
+    row's prefill) are the part batching can change; batched rows hold the system prefix's KV cache once
     (SharedPrefixBatchCache)."""
     import mlx.core as mx
 
@@ -562,10 +562,9 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         f"{backfill['cap']} tokens per document. Batched: one decoding batch whose rows hold the system prefix's KV "
         "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a step feeds each row "
         f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), a row with fewer "
-        "padded on the left and its pads masked from then on; a finished row's place goes to the next summary. Rows "
-        "joining the batch at one time prefill their prompts side by side (a few per forward pass); one at a time, "
-        "each prefills alone. The two modes take turns on the same rounds of summaries (one batch's worth each), so "
-        "a shared machine's changing load weighs on both alike.",
+        "padded on the left and its pads masked from then on; a finished row's place goes to the next summary. Every "
+        "row prefills its own summary in both modes. The two modes take turns on the same rounds of summaries (one "
+        "batch's worth each), so a shared machine's changing load weighs on both alike.",
         "",
         "| | batch size | seconds | of which prefill | of which decoding | documents/minute | tokens "
         "| peak MLX memory (MB) |",
@@ -581,9 +580,9 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         "",
         f"Batched ÷ one at a time: **{backfill['ratio']:.2f}x** documents per minute; decoding alone "
         f"{backfill['decode_ratio']:.2f}x. Prefilling the summaries is {100 * backfill['prefill_share']:.0f}% of the "
-        f"one-at-a-time seconds and shrinks little with batching on this CPU (most of a prefill is attention over "
-        f"the cached prefix, the same work per prompt token however many rows share a forward pass), so even free "
-        f"decoding would give at most {backfill['bound']:.2f}x. Token-identical documents: "
+        f"one-at-a-time seconds and does not shrink with batching on this CPU (most of a prefill is attention over "
+        f"the cached prefix, the same work per prompt token however many rows would share a forward pass), so even "
+        f"free decoding would give at most {backfill['bound']:.2f}x. Token-identical documents: "
         f"{backfill['same_tokens']}/{backfill['summaries']}; equal documents: {backfill['same_documents']}/"
         f"{backfill['summaries']} (a repeated item is rolled back while a sequence decodes alone, and dropped after "
         "decoding in a batch).",

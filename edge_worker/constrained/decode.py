@@ -8,9 +8,8 @@ prefix feeds each row up to BATCH_FEED of them a step, a shorter row padded (Sha
 batch without a shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several
 sequences decode as one batch (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered
 out), the way mlx-lm's BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same
-cached prompt prefix batch together with that prefix held once (SharedPrefixBatchCache), and the rows joining such a
-batch at one time prefill their prompts side by side, a few in each forward pass; a row from another prefix waits
-for the batch to drain.
+cached prompt prefix batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix
+waits for the batch to drain.
 
 A sequence with an ItemTracker never writes the same array item twice when it decodes alone: when an item
 closes that repeats an earlier one under the system's key fields, the matcher (llguidance `rollback`) and the KV
@@ -40,7 +39,6 @@ from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
 BATCH_FEED = 4  # tokens a batch row feeds at most per step: on a CPU a step's cost grows with its width past about 2
-GROUP_TOKENS = 1024  # prompt tokens (padding included) rows joining a shared-prefix batch prefill in one forward pass
 HEAD_ON_LAST = ("mlx_lm.models.llama",)  # mlx-lm modules whose Model is `model.model`, then its output head only
 Sampler = Callable[[mx.array], mx.array]
 
@@ -135,10 +133,10 @@ def decode(
     """Generate every sequence to a complete document (or its own error), at most `batch_size` at a time.
 
     Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
-    replaced by the next sequence), so a lazy iterable keeps only the active and joining ones' KV caches in
-    memory; they join the batch as soon as they are prefilled. Rows of one batch share one cached prefix
-    (Decoding.prefix, held once) when the model's attention allows it (edge_worker.attention.routes); a sequence of
-    another prefix waits for the batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
+    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory; each joins
+    the batch as soon as it is prefilled. Rows of one batch share one cached prefix (Decoding.prefix, held once)
+    when the model's attention allows it (edge_worker.attention.routes); a sequence of another prefix waits for the
+    batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
     again. A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others
     go on. checkpoint is called before each prefill chunk and each step and may run short model work there; when it
     returns True, Cancelled is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
@@ -158,20 +156,10 @@ def decode(
             following = waiting.peek()
             shared = following.prefix if sharing and following is not None else None
         fits = functools.partial(_fits, shared, sharing)
-        room = batch_size - len(active)
-        joining = (
-            _started_together(model, _taken(waiting, room, fits), shared, checkpoint)
-            if shared is not None
-            else (([seq], _own_rows(seq)) for seq in _admitted(model, waiting, room, checkpoint, fits))
-        )
-        for seqs, rows in joining:
-            if cache is None:
-                cache = rows
-            else:
-                for layer, extra in zip(cache, rows, strict=True):
-                    layer.extend(extra)
-            mx.eval([layer.state for layer in cache])  # frees the rows' private caches before the next prefill
-            active.extend(seqs)
+        for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
+            cache = _join(cache, seq, shared)
+            mx.eval([layer.state for layer in cache])  # frees the row's private cache before the next prefill
+            active.append(seq)
         if not active:
             return
         following = waiting.peek()
@@ -241,75 +229,22 @@ def _admitted(
             yield seq
 
 
-def _taken(waiting: _Waiting, room: int, fits: Callable[[Decoding], bool]) -> list[Decoding]:
-    """Up to `room` waiting sequences that fit the batch, in order, not started."""
-    taken: list[Decoding] = []
-    while len(taken) < room and (seq := waiting.peek()) is not None and fits(seq):
-        taken.append(seq)
-        waiting.take()
-    return taken
-
-
-def _own_rows(seq: Decoding) -> list[Any]:
-    """The started sequence's cache as a one-row batch (mlx-lm's BatchKVCache merge)."""
-    rows = [own.merge([own]) for own in seq.cache]
+def _join(cache: list[Any] | None, seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
+    """The batch's cache with `seq`'s row added (mlx-lm's BatchKVCache merge and extend); with `shared`, the row
+    keeps only what follows the shared prefix."""
+    if shared is not None:
+        row = [
+            SharedPrefixBatchCache.of_rows(prefix, shared.length, [own])
+            for prefix, own in zip(shared.cache, seq.cache, strict=True)
+        ]
+    else:
+        row = [own.merge([own]) for own in seq.cache]
     seq.cache = []  # the batch holds its row now; the copy can go
-    return rows
-
-
-def _started_together(
-    model: Any, seqs: list[Decoding], shared: SharedPrefix, checkpoint: Callable[[], bool] | None
-) -> Iterator[tuple[list[Decoding], list[Any]]]:
-    """Prefill `seqs` (rows whose caches start with `shared`) a group at a time, each group's prompts in one forward
-    pass over the shared prefix held once (at most GROUP_TOKENS tokens, padding included; rows of similar length
-    together); yields each group's sequences still going and their rows (SharedPrefixBatchCache layers)."""
-    seqs = sorted(seqs, key=lambda seq: len(seq.prompt))
-    group: list[Decoding] = []
-    for seq in seqs:
-        if group and (len(group) + 1) * (len(seq.prompt) - 1) > GROUP_TOKENS:
-            yield from _start_group(model, group, shared, checkpoint)
-            group = []
-        group.append(seq)
-    if group:
-        yield from _start_group(model, group, shared, checkpoint)
-
-
-def _start_group(
-    model: Any, group: list[Decoding], shared: SharedPrefix, checkpoint: Callable[[], bool] | None
-) -> Iterator[tuple[list[Decoding], list[Any]]]:
-    """As `_start` for each sequence of `group`, their prompts fed side by side, a shorter one padded on the left
-    (SharedPrefixBatchCache.pad_rows); yields (sequences still going, their rows) unless none is."""
-    started = time.perf_counter()
-    rows = [
-        SharedPrefixBatchCache.of_rows(prefix, shared.length, [seq.cache[index] for seq in group])
-        for index, prefix in enumerate(shared.cache)
-    ]
-    prompts = [seq.prompt[:-1] for seq in group]
-    width = max(map(len, prompts))
-    padded = [[seq.prompt[-1]] * (width - len(prompt)) + prompt for seq, prompt in zip(group, prompts, strict=True)]
-    for start in range(0, width, PREFILL_STEP):
-        if checkpoint is not None and checkpoint():
-            raise Cancelled(f"prefill stopped after {start} tokens")
-        end = min(width, start + PREFILL_STEP)
-        pads = [min(end, max(start, width - len(prompt))) - start for prompt in prompts]
-        if any(pads):
-            for layer in rows:
-                layer.pad_rows(pads, end - start)
-        model(mx.array([row[start:end] for row in padded]), cache=rows)
-        mx.eval([layer.state for layer in rows])
-    seconds = time.perf_counter() - started
-    for seq, prompt in zip(group, prompts, strict=True):
-        seq.cache = []  # the rows hold what it needs
-        seq.started = started
-        seq.prefill_seconds = seconds * len(prompt) / max(1, sum(map(len, prompts)))
-        seq._feed.append(seq.prompt[-1])
-        _guarded(seq, seq.take_forced)
-    going = [index for index, seq in enumerate(group) if not _finish(seq)]
-    if len(going) < len(group) and going:
-        for layer in rows:
-            layer.filter(going)
-    if going:
-        yield [group[index] for index in going], rows
+    if cache is None:
+        return row
+    for layer, extra in zip(cache, row, strict=True):
+        layer.extend(extra)
+    return cache
 
 
 def _start(model: Any, seq: Decoding, checkpoint: Callable[[], bool] | None) -> bool:

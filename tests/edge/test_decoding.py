@@ -13,7 +13,6 @@ from mlx_lm.sample_utils import make_sampler
 from tiny_model import NO_SYSTEM_ROLE_TEMPLATE, build_tiny_model
 
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
-from edge_worker.constrained import decode as decode_module
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import Decoding, decode
 from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
@@ -71,28 +70,6 @@ def test_greedy_tokens_are_the_same_batched_fast_forwarded_or_one_step_at_a_time
     stats = [o.stats for row in translator.translate_many(jobs, batch_size=1) for o in row]
     assert sum(s.forced_tokens for s in stats) > 0
     assert sum(s.forward_passes for s in stats) < sum(s.generated_tokens for s in stats)
-
-
-def test_rows_prefilled_side_by_side_get_the_tokens_they_get_alone(translator, monkeypatch):
-    """Rows joining a shared-prefix batch prefill together, shorter prompts padded on the left; a small
-    GROUP_TOKENS and PREFILL_STEP split them into several groups and each group's prompts into chunks."""
-    jobs = [TranslationJob(f"g-{i}", text, SYSTEMS) for i, text in enumerate(SUMMARIES)]
-    alone = [_tokens(o) for o in translator.translate_many(jobs, batch_size=1, fast_forward=False)]
-    monkeypatch.setattr(decode_module, "GROUP_TOKENS", 160)
-    monkeypatch.setattr(decode_module, "PREFILL_STEP", 16)
-    groups: list[list[int]] = []
-    start_group = decode_module._start_group
-
-    def recording(model, group, shared, checkpoint):
-        groups.append([len(seq.prompt) for seq in group])
-        return start_group(model, group, shared, checkpoint)
-
-    monkeypatch.setattr(decode_module, "_start_group", recording)
-    together = [_tokens(o) for o in translator.translate_many(jobs, batch_size=6)]
-    assert together == alone
-    assert any(len(set(lengths)) > 1 for lengths in groups)  # rows of different lengths: padding
-    assert any(max(lengths) > 17 for lengths in groups)  # a prompt longer than one chunk
-    assert sum(map(len, groups)) > len(groups) > 1
 
 
 def _recorded(update, sizes):

@@ -10,10 +10,8 @@ import mlx.core as mx
 import pytest
 from mlx_lm.models.cache import make_prompt_cache
 
-from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
-from edge_worker.constrained import decode as decode_module
-from edge_worker.constrained.decode import HEAD_ON_LAST, Decoding, last_logits
-from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache
+from edge_worker.constrained.decode import HEAD_ON_LAST, last_logits
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
 from edge_worker.translator import for_this_device
 
 PREFIX = [5, 9, 14, 3, 22, 7, 31, 12, 8, 40, 2, 17]
@@ -86,31 +84,3 @@ def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
     taken = [layer.extract(1) for layer in batch]  # holes left out: the row's own cache, as if it had gone alone
     assert taken[0].offset == alone[1][0].offset
     assert _close(_last(model, [4, 8], taken)[None], [_last(model, [4, 8], alone[1])])
-
-
-def test_rows_prefilled_side_by_side_get_their_own_logits(model, tiny_model, monkeypatch):
-    """Rows joining a batch prefill their prompts in one forward pass over the shared prefix, shorter ones padded on
-    the left, in chunks of PREFILL_STEP (one chunk all pads for the shortest); each row's next logits are its own."""
-    monkeypatch.setattr(decode_module, "PREFILL_STEP", 8)
-    prefix = make_prompt_cache(model)
-    model(mx.array(PREFIX)[None], cache=prefix)
-    gtok = grammar_tokenizer(tiny_model.tokenizer)
-    grammar = compile_schema({"type": "object", "properties": {"note": {"type": "string"}}}, gtok, system="t")
-    tails = [[4, 11], [], [19, 23, 1, 30]]  # what each row's cache holds past the prefix
-    prompts = [list(range(7, 21)), [3, 5], [6, 2, 9, 12, 40, 41, 42, 43, 44, 45, 46]]
-    shared, seqs = SharedPrefix(prefix, len(PREFIX)), []
-    for tail, prompt in zip(tails, prompts, strict=True):
-        cache = copy.deepcopy(prefix)
-        if tail:
-            model(mx.array(tail)[None], cache=cache)
-        constraint = SchemaConstraint(gtok, grammar, max_tokens=40, system="t")
-        seqs.append(Decoding(prompt, cache, constraint, prefix=shared))
-
-    [(going, rows)] = list(decode_module._start_group(model, seqs, shared, None))
-    assert going == seqs and rows[0].holes is not None
-    together = last_logits(model, mx.array([[prompt[-1]] for prompt in prompts]), rows)
-    alone = []
-    for tail, prompt in zip(tails, prompts, strict=True):
-        cache = copy.deepcopy(prefix)
-        alone.append(_last(model, tail + prompt, cache))
-    assert _close(together, alone)
