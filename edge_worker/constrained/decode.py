@@ -319,8 +319,9 @@ def _step_batch(
 
 def last_logits(model: Any, inputs: mx.array, cache: list[Any]) -> mx.array:
     """The logits (rows, vocab) at the last position of each row of `inputs` (rows, width), the cache extended
-    with all of them. For the modules of HEAD_ON_LAST the output head runs on that position only (it is about a
-    tenth of a step's work per position for SmolLM2-135M); other models compute every position's."""
+    with all of them. For the modules of HEAD_ON_LAST the output head runs on that position only (SmolLM2-135M's
+    head took 49 ms over a 16-row step's 64 positions here, 30 ms over its 16 last); other models compute every
+    position's."""
     if inputs.shape[1] > 1 and type(model).__module__ in HEAD_ON_LAST:
         hidden = model.model(inputs, cache)[:, -1:, :]
         head = model.model.embed_tokens.as_linear if model.args.tie_word_embeddings else model.lm_head
