@@ -8,7 +8,9 @@ MLX's). Query heads share their key-value head without a copy (grouped-query att
 rows).
 
 A batch whose rows share a cached prompt prefix (edge_worker.constrained.shared_prefix) is attended in two parts,
-the shared prefix once for all rows and each row's own tokens, on every device (`shared_prefix_attention`).
+the shared prefix once for all rows and each row's own tokens, on every device (`shared_prefix_attention`). A step
+that feeds its rows different numbers of tokens comes packed (`Packing`): the prefix and the model's matmuls see its
+tokens only, no row padded to the longest.
 
 `route_attention(model)` installs this on the model's mlx-lm module. Calls without a KV cache (LoRA training needs
 gradients), with a quantized KV cache or with attention sinks go to mlx-lm's own function, and so does every other
@@ -19,15 +21,54 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import mlx.core as mx
 import numpy as np
 
 LOG2E = 1.4426950408889634
-UNSHIFTED_LIMIT = 64.0  # rows whose maximum score (base 2) is within ±this need no shift: 2**score stays normal
+UNSHIFTED_LIMIT = 64.0  # parts whose maximum score (base 2) is within ±this need no shift: 2**score stays normal
 
 Attention = Callable[..., mx.array]
+Part = tuple[mx.array, Any, tuple[int, int, int]]  # scores (B, kv_heads, heads/kv_heads * L, keys), mask, (B, heads, L)
+
+
+@dataclass(frozen=True, eq=False)
+class Packing:
+    """A step's T tokens, row after row, in the (rows, width) slots of the rows' KV cache: a row feeding fewer than
+    `width` fills its last slots, its first are pads. `slots` (T,): each token's slot, row * width + column;
+    `sources` (rows * width,): the token each slot takes its key and value from (a pad: its row's first, masked)."""
+
+    rows: int
+    width: int
+    slots: mx.array
+    sources: mx.array
+
+    @classmethod
+    def of(cls, lengths: list[int]) -> Packing:
+        """Rows feeding lengths[b] >= 1 tokens, in slots as wide as the longest."""
+        width = max(lengths)
+        slots = np.concatenate([row * width + width - n + np.arange(n) for row, n in enumerate(lengths)])
+        sources = np.repeat(np.cumsum([0, *lengths[:-1]]), width)
+        sources[slots] = np.arange(len(slots))
+        return cls(len(lengths), width, mx.array(slots), mx.array(sources))
+
+    @classmethod
+    def dense(cls, rows: int, width: int) -> Packing:
+        """Every slot a token (no pads)."""
+        every = mx.arange(rows * width)
+        return cls(rows, width, every, every)
+
+    def to_slots(self, packed: mx.array) -> mx.array:
+        """(T, heads, 1, D) -> (rows, heads, width, D)."""
+        slotted = mx.take(packed[:, :, 0, :], self.sources, axis=0)  # (rows * width, heads, D)
+        return slotted.reshape(self.rows, self.width, *slotted.shape[1:]).transpose(0, 2, 1, 3)
+
+    def to_tokens(self, slotted: mx.array) -> mx.array:
+        """(rows, heads, width, x) -> (T, heads, x), the pads left out."""
+        rows, heads, width, last = slotted.shape
+        return mx.take(slotted.transpose(0, 2, 1, 3).reshape(rows * width, heads, last), self.slots, axis=0)
 
 
 def route_attention(model: Any) -> bool:
@@ -54,8 +95,8 @@ def _routed(original: Attention, cpu: bool) -> Attention:
         if cache is None or sinks is not None or hasattr(cache, "bits"):
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
         if hasattr(cache, "prefix_keys"):
-            prefix_keys, prefix_values = cache.prefix_keys, cache.prefix_values
-            return shared_prefix_attention(queries, keys, values, prefix_keys, prefix_values, scale, mask, cpu)
+            prefix, packing = (cache.prefix_keys, cache.prefix_values), getattr(cache, "packing", None)
+            return shared_prefix_attention(queries, keys, values, *prefix, scale, mask, cpu, packing)
         if cpu:
             return attention(queries, keys, values, scale, mask)
         return original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
@@ -70,7 +111,10 @@ def attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
     queries (B, heads, L, D); keys and values (B, kv_heads, T, D) with heads a multiple of kv_heads; mask None,
     "causal" (query i sees keys up to T - L + i) or an array broadcastable to (B, heads, L, T), boolean (True:
     attend) or additive."""
-    return _attend(queries, keys, values, scale, mask, None, cpu=True)
+    scores = _folded(queries, scale, keys.shape[1]) @ keys.swapaxes(-1, -2)
+    softmax = _softmax_numpy if queries.dtype == mx.float32 else _softmax_mlx
+    [weights], [total], _ = softmax([(scores, mask, queries.shape[:3])])
+    return ((weights @ values) / total).reshape(queries.shape).astype(queries.dtype)
 
 
 def shared_prefix_attention(
@@ -82,85 +126,109 @@ def shared_prefix_attention(
     scale: float,
     mask: Any,
     cpu: bool = False,
+    packing: Packing | None = None,
 ) -> mx.array:
     """Attention over a shared prefix followed by each row's own keys, as `attention` over their concatenation.
 
     prefix_keys and prefix_values (1, kv_heads, P, D), seen by every query; keys and values (B, kv_heads, S, D) the
-    rows' own, under `mask` as in `attention`. Both parts' scores are exponentiated against their common maximum
-    and their weighted sums added, so the prefix is read once for all B rows (Hydragen, Juravsky et al., 2024).
-    cpu: the softmax in numpy, as in `attention`; else all in MLX."""
-    return _attend(queries, keys, values, scale, mask, (prefix_keys, prefix_values), cpu)
+    rows' own, under `mask` as in `attention` over (B, heads, L, S). queries (B, heads, L, D), or with `packing`
+    (T, heads, 1, D): one a token, in the (B, L) slots it gives, and so shaped is the result. Each part is
+    softmaxed on its own and the two merged by their maxima and sums (as FlashAttention merges blocks), so the
+    prefix is read once for all queries (Hydragen, Juravsky et al., 2024). cpu: the softmaxes in numpy."""
+    if packing is None:
+        batch, heads, length, dim = queries.shape
+        packed = queries.transpose(0, 2, 1, 3).reshape(batch * length, heads, 1, dim)
+        out = shared_prefix_attention(
+            packed, keys, values, prefix_keys, prefix_values, scale, mask, cpu, Packing.dense(batch, length)
+        )
+        return out.reshape(batch, length, heads, dim).transpose(0, 2, 1, 3)
+    tokens, heads, _, dim = queries.shape
+    kv_heads = keys.shape[1]
+    own = _folded(packing.to_slots(queries), scale, kv_heads) @ keys.swapaxes(-1, -2)
+    in_line = queries.reshape(1, tokens, heads, dim).transpose(0, 2, 1, 3)  # the tokens as one row's (1, heads, T, D)
+    shared = _folded(in_line, scale, kv_heads) @ prefix_keys.swapaxes(-1, -2)
+    softmax = _softmax_numpy if cpu and queries.dtype == mx.float32 else _softmax_mlx
+    weights, sums, tops = softmax(
+        [(own, mask, (packing.rows, heads, packing.width)), (shared, None, (1, heads, tokens))]
+    )
+
+    def own_part(x: mx.array) -> mx.array:  # (rows, kv_heads, heads/kv_heads * width, x) -> (T, heads, x)
+        return packing.to_tokens(x.reshape(packing.rows, heads, packing.width, -1))
+
+    def shared_part(x: mx.array) -> mx.array:  # (1, kv_heads, heads/kv_heads * T, x) -> (T, heads, x)
+        return x.reshape(heads, tokens, -1).swapaxes(0, 1)
+
+    outs = [own_part(weights[0] @ values), shared_part(weights[1] @ prefix_values)]
+    totals = [own_part(sums[0]), shared_part(sums[1])]
+    if tops is not None:  # each part was shifted by its own maximum: rescale both to the larger
+        top = [own_part(tops[0]), shared_part(tops[1])]
+        common = mx.maximum(*top)
+        factors = [mx.power(2.0, part - common) for part in top]
+        outs = [out * factor for out, factor in zip(outs, factors, strict=True)]
+        totals = [total * factor for total, factor in zip(totals, factors, strict=True)]
+    return ((outs[0] + outs[1]) / (totals[0] + totals[1]))[:, :, None, :].astype(queries.dtype)
 
 
-def _attend(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: Any, prefix: Any, cpu: bool) -> mx.array:
-    batch, heads, length, dim = q.shape
-    kv_heads = k.shape[1]
-    rows = heads // kv_heads * length  # query heads of one key-value head, folded into the matmul's rows
-    folded = (q * (scale * LOG2E)).reshape(batch, kv_heads, rows, dim)  # scores in base 2
-    scores = [folded @ k.swapaxes(-1, -2)]  # (batch, kv_heads, rows, S)
-    if prefix is not None:  # every row's queries in one matmul; its scores stay (kv_heads, batch, rows, P)
-        stacked = folded.transpose(1, 0, 2, 3).reshape(1, kv_heads, batch * rows, dim)
-        scores.append((stacked @ prefix[0].swapaxes(-1, -2)).reshape(kv_heads, batch, rows, -1))
-    softmax = _softmax_numpy if cpu and q.dtype == mx.float32 else _softmax_mlx
-    weights, total = softmax(scores, mask, (batch, heads, length))
-    out = weights[0] @ v
-    if prefix is not None:
-        common = weights[1].reshape(1, kv_heads, batch * rows, -1) @ prefix[1]
-        out = out + common.reshape(kv_heads, batch, rows, dim).transpose(1, 0, 2, 3)
-    return (out / total).reshape(batch, heads, length, dim).astype(q.dtype)
+def _folded(queries: mx.array, scale: float, kv_heads: int) -> mx.array:
+    """(B, heads, L, D) queries, scaled for base-2 scores, as (B, kv_heads, heads/kv_heads * L, D): the query heads
+    of one key-value head are rows of one matmul (grouped-query attention without copying keys)."""
+    batch, heads, length, dim = queries.shape
+    return (queries * (scale * LOG2E)).reshape(batch, kv_heads, heads // kv_heads * length, dim)
 
 
-def _softmax_numpy(scores: list[mx.array], mask: Any, shape: tuple[int, int, int]) -> tuple[list[mx.array], mx.array]:
-    """Unnormalized base-2 softmax weights of the score parts and their common sum (batch, kv_heads, rows, 1).
+def _softmax_numpy(parts: list[Part]) -> tuple[list[mx.array], list[mx.array], list[mx.array] | None]:
+    """Unnormalized base-2 softmax weights of each part's scores, their sums (B, kv_heads, rows, 1) and, when the
+    parts were shifted, the maxima they were shifted by (None: not shifted, a pass fewer).
 
-    scores: the rows' own (batch, kv_heads, rows, S), under `mask` (as in `attention`, over `shape`'s (batch,
-    heads, length)), then the shared prefix's (kv_heads, batch, rows, P) if any. Softmax is shift-invariant, so
-    the rows' maximum is only subtracted when one lies outside ±UNSHIFTED_LIMIT (a pass fewer). The weights are
-    written over the evaluated scores through numpy views of their buffers (no copy either way): the score arrays
-    are fresh matmul outputs of `_attend`, read by nothing else before they are returned."""
-    mx.eval(*scores, *([mask] if isinstance(mask, mx.array) else []))
-    own, *shared = [np.asarray(part) for part in scores]  # writable views of MLX's buffers
-    masked = own.reshape(*shape, -1)
+    Softmax is shift-invariant, so no maximum is subtracted while every part's lies within ±UNSHIFTED_LIMIT (rows
+    whose keys are all masked aside). The weights are written over the evaluated scores through numpy views of
+    their buffers (no copy either way): the scores are fresh matmul outputs, read by nothing else."""
+    mx.eval(*(scores for scores, _, _ in parts), *(mask for _, mask, _ in parts if isinstance(mask, mx.array)))
+    views = []
+    for scores, mask, shape in parts:
+        view = np.asarray(scores)  # writable: MLX's own buffer
+        _mask_numpy(view.reshape(*shape, -1), mask)
+        views.append(view)
+    tops = [view.max(-1, keepdims=True) for view in views]
+    seen = np.concatenate([top[top > -np.inf] for top in tops])
+    shift = seen.size and not -UNSHIFTED_LIMIT < seen.min() <= seen.max() < UNSHIFTED_LIMIT
+    sums = []
+    for view, top in zip(views, tops, strict=True):
+        if shift:
+            np.copyto(top, 0.0, where=top == -np.inf)
+            np.subtract(view, top, out=view)
+        np.exp2(view, out=view)
+        sums.append(mx.array(view.sum(-1, keepdims=True)))
+    return [scores for scores, _, _ in parts], sums, [mx.array(top) for top in tops] if shift else None
+
+
+def _mask_numpy(scores: np.ndarray, mask: Any) -> None:
+    """Set to -inf in place what `mask` (as in `attention`) hides of scores (B, heads, L, keys)."""
     if isinstance(mask, str):
-        length, keys = masked.shape[-2:]
-        np.copyto(masked[..., keys - length :], -np.inf, where=np.triu(np.ones((length, length), np.bool_), 1))
+        length, keys = scores.shape[-2:]
+        np.copyto(scores[..., keys - length :], -np.inf, where=np.triu(np.ones((length, length), np.bool_), 1))
     elif mask is not None:
         limit = np.asarray(mask)
         if limit.dtype == np.bool_:
-            np.copyto(masked, -np.inf, where=~limit)
+            np.copyto(scores, -np.inf, where=~limit)
         else:
-            masked += limit * np.float32(LOG2E)
-    top = np.maximum.reduce(
-        [own.max(-1, keepdims=True), *(part.max(-1, keepdims=True).swapaxes(0, 1) for part in shared)]
-    )
-    shift = not -UNSHIFTED_LIMIT < top.min() <= top.max() < UNSHIFTED_LIMIT
-    total = np.zeros_like(top)
-    for part, part_top in [(own, top), *((part, top.swapaxes(0, 1)) for part in shared)]:
-        if shift:
-            np.subtract(part, part_top, out=part)
-        np.exp2(part, out=part)
-        sums = part.sum(-1, keepdims=True)
-        total += sums if part is own else sums.swapaxes(0, 1)
-    return scores, mx.array(total)
+            scores += limit * np.float32(LOG2E)
 
 
-def _softmax_mlx(scores: list[mx.array], mask: Any, shape: tuple[int, int, int]) -> tuple[list[mx.array], mx.array]:
-    """As `_softmax_numpy`, in MLX."""
-    own, *shared = scores
-    masked = own.reshape(*shape, -1)
-    if isinstance(mask, str):
-        length, keys = masked.shape[-2:]
-        later = mx.arange(keys)[None, :] > (mx.arange(length)[:, None] + (keys - length))
-        masked = mx.where(later, -mx.inf, masked)
-    elif mask is not None:
-        masked = mx.where(mask, masked, -mx.inf) if mask.dtype == mx.bool_ else masked + mask * LOG2E
-    own = masked.reshape(own.shape)
-    top = own.max(-1, keepdims=True)
-    for part in shared:
-        top = mx.maximum(top, part.max(-1, keepdims=True).swapaxes(0, 1))
-    weights = [mx.power(2.0, own - top)]  # 2**x: about 3x faster than exp on MLX's CPU build
-    weights += [mx.power(2.0, part - top.swapaxes(0, 1)) for part in shared]
-    total = weights[0].sum(-1, keepdims=True)
-    for part in weights[1:]:
-        total = total + part.sum(-1, keepdims=True).swapaxes(0, 1)
-    return weights, total
+def _softmax_mlx(parts: list[Part]) -> tuple[list[mx.array], list[mx.array], list[mx.array]]:
+    """As `_softmax_numpy`, in MLX, every part shifted by its maximum."""
+    weights, sums, tops = [], [], []
+    for scores, mask, shape in parts:
+        masked = scores.reshape(*shape, -1)
+        if isinstance(mask, str):
+            length, keys = masked.shape[-2:]
+            later = mx.arange(keys)[None, :] > (mx.arange(length)[:, None] + (keys - length))
+            masked = mx.where(later, -mx.inf, masked)
+        elif mask is not None:
+            masked = mx.where(mask, masked, -mx.inf) if mask.dtype == mx.bool_ else masked + mask * LOG2E
+        masked = masked.reshape(scores.shape)
+        top = masked.max(-1, keepdims=True)
+        weights.append(mx.power(2.0, masked - top))  # 2**x: about 3x faster than exp on MLX's CPU build
+        sums.append(weights[-1].sum(-1, keepdims=True))
+        tops.append(top)
+    return weights, sums, tops

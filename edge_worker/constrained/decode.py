@@ -4,8 +4,9 @@ Per step: the model's forward pass is dispatched (`mx.async_eval`) and, while it
 token mask is computed on the host from its matcher (it only depends on tokens already fed). Tokens the
 grammar forces (llguidance's `compute_ff_tokens`: keys, punctuation, closing brackets) are never sampled: a
 single sequence feeds them with the sampled token in one forward pass (fast-forward); a batch of rows sharing a
-prefix feeds each row up to BATCH_FEED of them a step, a shorter row padded (SharedPrefixBatchCache.pad_rows); a
-batch without a shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several
+prefix feeds each row up to BATCH_FEED of them a step, the step's tokens packed one after another
+(shared_prefix.packed_step: no pad goes through the model's matmuls or the prefix's attention); a batch without a
+shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several
 sequences decode as one batch (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered
 out), the way mlx-lm's BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same
 cached prompt prefix batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix
@@ -34,11 +35,11 @@ from edge_worker.attention import routes
 from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.constrained.errors import ConstrainedGenerationError
 from edge_worker.constrained.processor import SchemaConstraint
-from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache
+from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache, packed_step
 from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
-BATCH_FEED = 4  # tokens a batch row feeds at most per step: on a CPU a step's cost grows with its width past about 2
+BATCH_FEED = 4  # tokens a batch row feeds at most per step: 8 measured no faster here (rows' own attention is padded)
 HEAD_ON_LAST = ("mlx_lm.models.llama",)  # mlx-lm modules whose Model is `model.model`, then its output head only
 Sampler = Callable[[mx.array], mx.array]
 
@@ -296,13 +297,12 @@ def _step_batch(
     with `pad_rows`); returns the rows still going."""
     _check(checkpoint, active[0])
     feeds = [[seq._feed.popleft() for _ in range(min(most, len(seq._feed)))] for seq in active]
-    width = max(map(len, feeds))
-    padding = [width - len(feed) for feed in feeds]
-    if any(padding):
-        for layer in cache:
-            layer.pad_rows(padding, width)
-    inputs = mx.array([[feed[0]] * pad + feed for feed, pad in zip(feeds, padding, strict=True)])
-    logits = last_logits(model, inputs, cache)
+    if hasattr(cache[0], "pad_rows"):
+        lengths = [len(feed) for feed in feeds]
+        inputs = mx.array([token for feed in feeds for token in feed])[:, None]
+        logits = last_logits(model, inputs, packed_step(cache, lengths), mx.array(np.cumsum(lengths) - 1))
+    else:
+        logits = last_logits(model, mx.array(feeds), cache)
     mx.async_eval(logits)
     rows = [index for index, seq in enumerate(active) if not seq._feed]
     for seq in active:
@@ -317,16 +317,17 @@ def _step_batch(
     return [index for index, seq in enumerate(active) if not _finish(seq)]
 
 
-def last_logits(model: Any, inputs: mx.array, cache: list[Any]) -> mx.array:
+def last_logits(model: Any, inputs: mx.array, cache: list[Any], last: mx.array | None = None) -> mx.array:
     """The logits (rows, vocab) at the last position of each row of `inputs` (rows, width), the cache extended
-    with all of them. For the modules of HEAD_ON_LAST the output head runs on that position only (SmolLM2-135M's
-    head took 49 ms over a 16-row step's 64 positions here, 30 ms over its 16 last); other models compute every
-    position's."""
-    if inputs.shape[1] > 1 and type(model).__module__ in HEAD_ON_LAST:
-        hidden = model.model(inputs, cache)[:, -1:, :]
+    with all of them; or, with `last` (rows,), inputs packed (T, 1) and at each row's last token, inputs[last].
+    For the modules of HEAD_ON_LAST the output head runs on those positions only (SmolLM2-135M's head took 49 ms
+    over a 16-row step's 64 positions here, 30 ms over its 16 last); other models compute every position's."""
+    if (inputs.shape[1] > 1 or last is not None) and type(model).__module__ in HEAD_ON_LAST:
+        hidden = model.model(inputs, cache)[:, -1, :]
         head = model.model.embed_tokens.as_linear if model.args.tie_word_embeddings else model.lm_head
-        return head(hidden)[:, -1, :]
-    return model(inputs, cache=cache)[:, -1, :]
+        return head(hidden if last is None else hidden[last])
+    logits = model(inputs, cache=cache)[:, -1, :]
+    return logits if last is None else logits[last]
 
 
 def _advance(seq: Decoding, token: int, alone: bool = False) -> None:

@@ -7,7 +7,9 @@ once for all rows (edge_worker.attention: `shared_prefix_attention`), the decomp
 al., 2024, "Hydragen: High-Throughput LLM Inference with Shared Prefixes").
 
 A step may feed a row several tokens (`pad_rows`): a row with fewer than the step's width is padded on the left of
-its chunk, and those slots ("holes") stay masked from then on.
+its chunk, and those slots ("holes") stay masked from then on. `packed_step` gives the model that step's tokens
+packed, one after another (edge_worker.attention.Packing): only the keys and values it stores, the rows' own
+attention and the mask see the slots, so the model's matmuls and the prefix's attention skip the pads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import BatchKVCache, KVCache
+
+from edge_worker.attention import Packing
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +113,36 @@ class SharedPrefixBatchCache(BatchKVCache):
             width = min(slots, self.holes.shape[1])
             holes[:, :width] = self.holes[:, :width]
         return holes
+
+
+class PackedStep:
+    """One layer's cache as the model sees it in a packed step (`packed_step`): the step's tokens are a batch of T
+    rows of one token each at `offset` (T,), their rotary positions; their keys and values go to their slots of the
+    SharedPrefixBatchCache, and attention gets its `packing` and its prefix."""
+
+    def __init__(self, cache: SharedPrefixBatchCache, packing: Packing, offset: mx.array) -> None:
+        self.cache, self.packing, self.offset = cache, packing, offset
+        self.prefix_keys, self.prefix_values = cache.prefix_keys, cache.prefix_values
+
+    def make_mask(self, N: int, return_array: bool = False, **kwargs: Any) -> Any:
+        """The rows' own mask over the step's slots (rows, 1, width, own keys), whatever N (1 in a packed step)."""
+        return self.cache.make_mask(self.packing.width, return_array=True, **kwargs)
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        return self.cache.update_and_fetch(self.packing.to_slots(keys), self.packing.to_slots(values))
+
+
+def packed_step(cache: list[SharedPrefixBatchCache], lengths: list[int]) -> list[PackedStep]:
+    """The cache, a PackedStep per layer, for one forward pass feeding row b its next lengths[b] >= 1 tokens, the
+    inputs (T, 1) those tokens row after row; the rows are padded to the longest (`pad_rows`) first."""
+    packing = Packing.of(lengths)
+    padding = [packing.width - length for length in lengths]
+    if any(padding):
+        for layer in cache:
+            layer.pad_rows(padding, packing.width)
+    slots = packing.slots
+    positions = mx.take(cache[0].offset, slots // packing.width) + slots % packing.width
+    return [PackedStep(layer, packing, positions) for layer in cache]
 
 
 def _tail(row: Any, start: int) -> KVCache:

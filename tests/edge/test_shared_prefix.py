@@ -1,6 +1,7 @@
-"""A shared-prefix batch fed rows of different lengths in one step: each row's logits are the ones it gets alone,
-through later steps, a row leaving, a row joining and a row taken out to go on alone. The batch's logits come from
-decode's `last_logits` (the output head on each row's last position only), the rows' alone from the whole model."""
+"""A shared-prefix batch fed rows of different lengths in one step, padded to the longest or packed: each row's
+logits are the ones it gets alone, through later steps, a row leaving, a row joining and a row taken out to go on
+alone. The batch's logits come from decode's `last_logits` (the output head on each row's last position only), the
+rows' alone from the whole model."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from mlx_lm.models.cache import make_prompt_cache
 
 from edge_worker.constrained.decode import HEAD_ON_LAST, last_logits
-from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache, packed_step
 from edge_worker.translator import for_this_device
 
 PREFIX = [5, 9, 14, 3, 22, 7, 31, 12, 8, 40, 2, 17]
@@ -27,10 +28,15 @@ def _last(model, tokens: list[int], cache) -> mx.array:
     return model(mx.array(tokens)[None], cache=cache)[0, -1]
 
 
-def _ragged(model, feeds: list[list[int]], batch: list[SharedPrefixBatchCache]) -> mx.array:
-    """One step feeding row b the tokens feeds[b], shorter rows left-padded: the last position's logits per row."""
-    width = max(map(len, feeds))
-    padding = [width - len(feed) for feed in feeds]
+def _ragged(model, feeds: list[list[int]], batch: list[SharedPrefixBatchCache], packed: bool) -> mx.array:
+    """One step feeding row b the tokens feeds[b], as decode packs them or as rows left-padded to the longest: the
+    last position's logits per row."""
+    lengths = [len(feed) for feed in feeds]
+    if packed:
+        inputs = mx.array([token for feed in feeds for token in feed])[:, None]
+        return last_logits(model, inputs, packed_step(batch, lengths), mx.cumsum(mx.array(lengths)) - 1)
+    width = max(lengths)
+    padding = [width - length for length in lengths]
     if any(padding):
         for layer in batch:
             layer.pad_rows(padding, width)
@@ -42,7 +48,8 @@ def _close(batched: mx.array, alone: list[mx.array]) -> bool:
     return mx.allclose(batched, mx.stack(alone), atol=1e-4).item()
 
 
-def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
+@pytest.mark.parametrize("packed", [True, False])
+def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model, packed):
     assert type(model).__module__ in HEAD_ON_LAST  # the head runs on the last position only
     prefix = make_prompt_cache(model)
     model(mx.array(PREFIX)[None], cache=prefix)
@@ -58,7 +65,7 @@ def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
     alone = [copy.deepcopy(row) for row in rows]
 
     for feeds in ([[7, 8, 9], [10], [11, 12]], [[3], [4, 5, 6, 7], [8]], [[2], [3], [4]]):
-        batched = _ragged(model, feeds, batch)
+        batched = _ragged(model, feeds, batch, packed)
         assert _close(batched, [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)])
     assert batch[0].holes is not None and batch[0].holes.sum() == 9  # 0 + 2 + 1, then 3 + 0 + 3 pads
 
@@ -68,7 +75,7 @@ def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
     assert batch[0].left_padding.tolist() == [0, 2]
     feeds = [[6, 1], [9]]
     assert _close(
-        _ragged(model, feeds, batch), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
+        _ragged(model, feeds, batch, packed), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
     )
 
     joining = copy.deepcopy(prefix)
@@ -78,7 +85,7 @@ def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model):
     alone.append(joining)
     feeds = [[5], [2, 2, 7], [6]]
     assert _close(
-        _ragged(model, feeds, batch), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
+        _ragged(model, feeds, batch, packed), [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)]
     )
 
     taken = [layer.extract(1) for layer in batch]  # holes left out: the row's own cache, as if it had gone alone
