@@ -317,9 +317,9 @@ def backfill_summaries(count: int) -> list[str]:
 def bench_backfill(translator: Any, workload: Workload) -> dict[str, Any]:
     """Many summaries x one system: one at a time (fast-forward) against batched, same summaries.
 
-    Each row's prefill is its own in both modes (most of a prefill here is attention over the cached prefix, the
-    same work per prompt token however many rows share a forward pass), so the decoding seconds (total minus every
-    row's prefill) are the part batching can change; batched rows hold the system prefix's KV cache once
+    Each row's prefill is its own in both modes (a prefill's cost per prompt token here is the same however many
+    rows share a forward pass), so the decoding seconds (total minus every row's prefill) are the part batching can
+    change; batched rows hold the system prefix's KV cache once
     (SharedPrefixBatchCache)."""
     import mlx.core as mx
 
@@ -561,8 +561,9 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         f"{backfill['summary_tokens']:.0f} prompt tokens each on average after the cached prefix); greedy, up to "
         f"{backfill['cap']} tokens per document. Batched: one decoding batch whose rows hold the system prefix's KV "
         "cache once and their own tokens in mlx-lm's BatchKVCache, one matcher per sequence; a step feeds each row "
-        f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), a row with fewer "
-        "padded on the left and its pads masked from then on; a finished row's place goes to the next summary. Every "
+        f"up to {backfill.get('feed', 1)} tokens it already knows (the grammar's forced tokens), packed one after "
+        "another, so the model's matmuls and the prefix's attention see no pads (only the rows' own KV cache is "
+        "padded, its pads masked from then on); a finished row's place goes to the next summary. Every "
         "row prefills its own summary in both modes. The two modes take turns on the same rounds of summaries (one "
         "batch's worth each), so a shared machine's changing load weighs on both alike.",
         "",
@@ -580,8 +581,8 @@ def _backfill_lines(results: dict[str, Any]) -> list[str]:
         "",
         f"Batched ÷ one at a time: **{backfill['ratio']:.2f}x** documents per minute; decoding alone "
         f"{backfill['decode_ratio']:.2f}x. Prefilling the summaries is {100 * backfill['prefill_share']:.0f}% of the "
-        f"one-at-a-time seconds and does not shrink with batching on this CPU (most of a prefill is attention over "
-        f"the cached prefix, the same work per prompt token however many rows would share a forward pass), so even "
+        f"one-at-a-time seconds and does not shrink with batching on this CPU (a prefill costs the same per prompt "
+        f"token however many rows share a forward pass: rows prefilled side by side measured no faster), so even "
         f"free decoding would give at most {backfill['bound']:.2f}x. Token-identical documents: "
         f"{backfill['same_tokens']}/{backfill['summaries']}; equal documents: {backfill['same_documents']}/"
         f"{backfill['summaries']} (a repeated item is rolled back while a sequence decodes alone, and dropped after "
