@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from edge_worker import attention
 from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
 from edge_worker.jobs import TranslationJob
 from edge_worker.model_store import load_model, prepare_default_model
@@ -69,6 +70,15 @@ def test_batched_and_fast_forwarded_greedy_tokens_equal_one_step_at_a_time(trans
         "pad_rows",
         lambda cache, padding, width: paddings.append(padding) or pad_rows(cache, padding, width),
     )
+    queried: list[tuple[int, int]] = []  # per attention call: the queries computed, the rows' slots they fill
+    attend = attention.shared_prefix_attention
+
+    def recording(queries, *args):
+        tokens, packing = queries.shape[0] * queries.shape[2], args[-1]
+        queried.append((tokens, packing.rows * packing.width if packing else tokens))
+        return attend(queries, *args)
+
+    monkeypatch.setattr(attention, "shared_prefix_attention", recording)
 
     def run(**options) -> list[Translation]:
         outcomes = [o for row in translator.translate_many(jobs, **options) for o in row]
@@ -86,5 +96,6 @@ def test_batched_and_fast_forwarded_greedy_tokens_equal_one_step_at_a_time(trans
     assert [t.tokens for t in fast] == reference
     assert [t.tokens for t in batched] == reference
     assert any(any(padding) for padding in paddings)  # rows fed different numbers of forced tokens in one step
+    assert any(tokens < slots for tokens, slots in queried)  # and the model computed no query for a pad
     assert sum(t.stats.forced_tokens for t in fast) > 0
     assert sum(t.stats.forward_passes for t in fast) < sum(t.stats.forward_passes for t in plain)
