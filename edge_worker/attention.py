@@ -111,9 +111,10 @@ def attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
     queries (B, heads, L, D); keys and values (B, kv_heads, T, D) with heads a multiple of kv_heads; mask None,
     "causal" (query i sees keys up to T - L + i) or an array broadcastable to (B, heads, L, T), boolean (True:
     attend) or additive."""
+    batch, heads, length, _ = queries.shape
     scores = _folded(queries, scale, keys.shape[1]) @ keys.swapaxes(-1, -2)
     softmax = _softmax_numpy if queries.dtype == mx.float32 else _softmax_mlx
-    [weights], [total], _ = softmax([(scores, mask, queries.shape[:3])])
+    [weights], [total], _ = softmax([(scores, mask, (batch, heads, length))])
     return ((weights @ values) / total).reshape(queries.shape).astype(queries.dtype)
 
 
