@@ -29,13 +29,19 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
+from mlx_lm.models.cache import BatchKVCache, can_trim_prompt_cache, trim_prompt_cache
 
 from edge_worker.attention import routes
 from edge_worker.constrained.duplicates import ItemTracker
 from edge_worker.constrained.errors import ConstrainedGenerationError
 from edge_worker.constrained.processor import SchemaConstraint
-from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache, packed_step
+from edge_worker.constrained.shared_prefix import (
+    SharedPrefix,
+    SharedPrefixBatchCache,
+    own_tokens,
+    packed_step,
+    prefix_arrays,
+)
 from edge_worker.model_thread import Cancelled
 
 PREFILL_STEP = 2048
@@ -157,10 +163,13 @@ def decode(
             following = waiting.peek()
             shared = following.prefix if sharing and following is not None else None
         fits = functools.partial(_fits, shared, sharing)
+        joining = []
         for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
-            cache = _join(cache, seq, shared)
-            mx.eval([layer.state for layer in cache])  # frees the row's private cache before the next prefill
+            joining.append(_row(seq, shared))
             active.append(seq)
+        if joining:
+            cache = _join(cache, joining, shared)
+            mx.eval([layer.state for layer in cache])
         if not active:
             return
         following = waiting.peek()
@@ -230,20 +239,29 @@ def _admitted(
             yield seq
 
 
-def _join(cache: list[Any] | None, seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
-    """The batch's cache with `seq`'s row added (mlx-lm's BatchKVCache merge and extend); with `shared`, the row
-    keeps only what follows the shared prefix."""
-    if shared is not None:
-        row = [
-            SharedPrefixBatchCache.of_rows(prefix, shared.length, [own])
-            for prefix, own in zip(shared.cache, seq.cache, strict=True)
-        ]
-    else:
-        row = [own.merge([own]) for own in seq.cache]
-    seq.cache = []  # the batch holds its row now; the copy can go
-    if cache is None:
+def _row(seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
+    """The sequence's tokens for a batch row, a KVCache a layer: with `shared`, a copy of those after the shared
+    prefix, evaluated so that the sequence's own cache is freed before the next prefill."""
+    row, seq.cache = seq.cache, []  # the batch holds its row from now on
+    if shared is None:
         return row
-    for layer, extra in zip(cache, row, strict=True):
+    own = [own_tokens(layer, shared.length) for layer in row]
+    mx.eval([(layer.keys, layer.values) for layer in own])
+    return own
+
+
+def _join(cache: list[Any] | None, rows: list[list[Any]], shared: SharedPrefix | None) -> list[Any]:
+    """The batch's cache with `rows` (from `_row`) added: one mlx-lm BatchKVCache merge of them, then one extend
+    of the batch, so rows joining together copy the batch once; with `shared`, the prefix's arrays are made once
+    a batch."""
+    merged = [BatchKVCache.merge(list(layer)) for layer in zip(*rows, strict=True)]
+    if shared is not None:
+        prefix = [(layer.prefix_keys, layer.prefix_values) for layer in cache] if cache else None
+        prefix = prefix or [prefix_arrays(layer, shared.length) for layer in shared.cache]
+        merged = [SharedPrefixBatchCache.of_own(*arrays, own) for arrays, own in zip(prefix, merged, strict=True)]
+    if cache is None:
+        return merged
+    for layer, extra in zip(cache, merged, strict=True):
         layer.extend(extra)
     return cache
 

@@ -48,13 +48,16 @@ class SharedPrefixBatchCache(BatchKVCache):
     @classmethod
     def of_rows(cls, prefix: Any, length: int, rows: list[Any]) -> SharedPrefixBatchCache:
         """The batch of `rows` (KVCaches each holding `prefix`'s first `length` tokens, then its own)."""
-        own = [_tail(row, length) for row in rows]
-        merged = BatchKVCache.merge(own)
-        keys = mx.contiguous(prefix.keys[..., :length, :])
-        values = mx.contiguous(prefix.values[..., :length, :])
-        cache = cls(merged.left_padding.tolist(), keys, values)
-        cache.keys, cache.values, cache._idx = merged.keys, merged.values, merged._idx
-        cache.offset = merged.offset + length
+        keys, values = prefix_arrays(prefix, length)
+        return cls.of_own(keys, values, BatchKVCache.merge([_tail(row, length) for row in rows]))
+
+    @classmethod
+    def of_own(cls, prefix_keys: mx.array, prefix_values: mx.array, own: Any) -> SharedPrefixBatchCache:
+        """The batch of the rows of `own` (a BatchKVCache of their tokens after the prefix) under the prefix's keys
+        and values."""
+        cache = cls(own.left_padding.tolist(), prefix_keys, prefix_values)
+        cache.keys, cache.values, cache._idx = own.keys, own.values, own._idx
+        cache.offset = own.offset + prefix_keys.shape[2]
         return cache
 
     def pad_rows(self, padding: list[int], width: int) -> None:
@@ -143,6 +146,20 @@ def packed_step(cache: list[SharedPrefixBatchCache], lengths: list[int]) -> list
     slots = packing.slots
     positions = mx.take(cache[0].offset, slots // packing.width) + slots % packing.width
     return [PackedStep(layer, packing, positions) for layer in cache]
+
+
+def prefix_arrays(prefix: Any, length: int) -> tuple[mx.array, mx.array]:
+    """The first `length` keys and values (1, kv_heads, length, D) of one layer's prefix cache, as arrays of their
+    own (a batch reads them every step)."""
+    return mx.contiguous(prefix.keys[..., :length, :]), mx.contiguous(prefix.values[..., :length, :])
+
+
+def own_tokens(row: Any, start: int) -> KVCache:
+    """A copy of a KVCache's tokens from `start` on, as a KVCache: once evaluated, the row's own cache can go."""
+    merged = BatchKVCache.merge([_tail(row, start)])  # one row, no padding: a copy
+    cache = KVCache()
+    cache.keys, cache.values, cache.offset = merged.keys, merged.values, merged._idx
+    return cache
 
 
 def _tail(row: Any, start: int) -> KVCache:
