@@ -140,8 +140,8 @@ def decode(
     """Generate every sequence to a complete document (or its own error), at most `batch_size` at a time.
 
     Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
-    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory; each joins
-    the batch as soon as it is prefilled. Rows of one batch share one cached prefix (Decoding.prefix, held once)
+    replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory; the ones
+    admitted together are prefilled one by one and join the batch in one merge. Rows of one batch share one cached prefix (Decoding.prefix, held once)
     when the model's attention allows it (edge_worker.attention.routes); a sequence of another prefix waits for the
     batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
     again. A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others
