@@ -29,7 +29,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import BatchKVCache, can_trim_prompt_cache, trim_prompt_cache
+from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
 
 from edge_worker.attention import routes
 from edge_worker.constrained.duplicates import ItemTracker
@@ -141,12 +141,13 @@ def decode(
 
     Sequences are taken from `sequences` only as the batch has room (continuous batching: a finished row is
     replaced by the next sequence), so a lazy iterable keeps only the active ones' KV caches in memory; the ones
-    admitted together are prefilled one by one and join the batch in one merge. Rows of one batch share one cached prefix (Decoding.prefix, held once)
-    when the model's attention allows it (edge_worker.attention.routes); a sequence of another prefix waits for the
-    batch to drain. A batch left with one row and nothing waiting that could join it goes on alone, fast-forwarding
-    again. A sequence that fails (budget exhausted, grammar error) gets `error` set and leaves the batch; the others
-    go on. checkpoint is called before each prefill chunk and each step and may run short model work there; when it
-    returns True, Cancelled is raised. Sampler: mlx-lm's (logprobs -> tokens), greedy when None.
+    admitted together are prefilled one by one and join the batch in one merge. Rows of one batch share one cached
+    prefix (Decoding.prefix, held once) when the model's attention allows it (edge_worker.attention.routes); a
+    sequence of another prefix waits for the batch to drain. A batch left with one row and nothing waiting that
+    could join it goes on alone, fast-forwarding again. A sequence that fails (budget exhausted, grammar error) gets
+    `error` set and leaves the batch; the others go on. checkpoint is called before each prefill chunk and each step
+    and may run short model work there; when it returns True, Cancelled is raised. Sampler: mlx-lm's (logprobs ->
+    tokens), greedy when None.
     """
     waiting = _Waiting(sequences)
     if batch_size <= 1:
@@ -251,10 +252,10 @@ def _row(seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
 
 
 def _join(cache: list[Any] | None, rows: list[list[Any]], shared: SharedPrefix | None) -> list[Any]:
-    """The batch's cache with `rows` (from `_row`) added: one mlx-lm BatchKVCache merge of them, then one extend
-    of the batch, so rows joining together copy the batch once; with `shared`, the prefix's arrays are made once
-    a batch."""
-    merged = [BatchKVCache.merge(list(layer)) for layer in zip(*rows, strict=True)]
+    """The batch's cache with `rows` (from `_row`) added: one merge of them (mlx-lm's, per cache type), then one
+    extend of the batch, so rows joining together copy the batch once; with `shared`, the prefix's arrays are made
+    once a batch."""
+    merged = [layer[0].merge(list(layer)) for layer in zip(*rows, strict=True)]  # each cache type's own batch
     if shared is not None:
         prefix = [(layer.prefix_keys, layer.prefix_values) for layer in cache] if cache else None
         prefix = prefix or [prefix_arrays(layer, shared.length) for layer in shared.cache]
