@@ -257,8 +257,11 @@ def _join(cache: list[Any] | None, rows: list[list[Any]], shared: SharedPrefix |
     once a batch."""
     merged = [layer[0].merge(list(layer)) for layer in zip(*rows, strict=True)]  # each cache type's own batch
     if shared is not None:
-        prefix = [(layer.prefix_keys, layer.prefix_values) for layer in cache] if cache else None
-        prefix = prefix or [prefix_arrays(layer, shared.length) for layer in shared.cache]
+        prefix = (
+            [(layer.prefix_keys, layer.prefix_values) for layer in cache]
+            if cache
+            else [prefix_arrays(layer, shared.length) for layer in shared.cache]
+        )
         merged = [SharedPrefixBatchCache.of_own(*arrays, own) for arrays, own in zip(prefix, merged, strict=True)]
     if cache is None:
         return merged
