@@ -49,7 +49,7 @@ class SharedPrefixBatchCache(BatchKVCache):
     def of_rows(cls, prefix: Any, length: int, rows: list[Any]) -> SharedPrefixBatchCache:
         """The batch of `rows` (KVCaches each holding `prefix`'s first `length` tokens, then its own)."""
         keys, values = prefix_arrays(prefix, length)
-        return cls.of_own(keys, values, BatchKVCache.merge([_tail(row, length) for row in rows]))
+        return cls.of_own(keys, values, BatchKVCache.merge([own_tokens(row, length) for row in rows]))
 
     @classmethod
     def of_own(cls, prefix_keys: mx.array, prefix_values: mx.array, own: Any) -> SharedPrefixBatchCache:
@@ -155,17 +155,12 @@ def prefix_arrays(prefix: Any, length: int) -> tuple[mx.array, mx.array]:
 
 
 def own_tokens(row: Any, start: int) -> KVCache:
-    """A copy of a KVCache's tokens from `start` on, as a KVCache: once evaluated, the row's own cache can go."""
-    merged = BatchKVCache.merge([_tail(row, start)])  # one row, no padding: a copy
-    cache = KVCache()
-    cache.keys, cache.values, cache.offset = merged.keys, merged.values, merged._idx
-    return cache
+    """A KVCache of `row`'s tokens from `start` on, in arrays of their own: once evaluated, the row's cache can go.
 
-
-def _tail(row: Any, start: int) -> KVCache:
-    """A KVCache of the row's tokens from `start` on."""
+    Not mlx-lm's one-row `BatchKVCache.merge`: with no padding its update covers the whole output, and MLX then
+    shares the update's buffer, so the "copy" would keep the row's whole cache alive."""
     cache = KVCache()
-    cache.keys = row.keys[..., start : row.offset, :]
-    cache.values = row.values[..., start : row.offset, :]
+    cache.keys = mx.contiguous(row.keys[..., start : row.offset, :])
+    cache.values = mx.contiguous(row.values[..., start : row.offset, :])
     cache.offset = row.offset - start
     return cache

@@ -6,13 +6,14 @@ rows' alone from the whole model."""
 from __future__ import annotations
 
 import copy
+import gc
 
 import mlx.core as mx
 import pytest
-from mlx_lm.models.cache import make_prompt_cache
+from mlx_lm.models.cache import KVCache, make_prompt_cache
 
 from edge_worker.constrained.decode import HEAD_ON_LAST, last_logits
-from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache, packed_step
+from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache, own_tokens, packed_step
 from edge_worker.translator import for_this_device
 
 PREFIX = [5, 9, 14, 3, 22, 7, 31, 12, 8, 40, 2, 17]
@@ -91,3 +92,25 @@ def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model, packe
     taken = [layer.extract(1) for layer in batch]  # holes left out: the row's own cache, as if it had gone alone
     assert taken[0].offset == alone[1][0].offset
     assert _close(_last(model, [4, 8], taken)[None], [_last(model, [4, 8], alone[1])])
+
+
+@pytest.mark.parametrize("start", [0, 2000])
+def test_a_rows_own_tokens_keep_none_of_its_cache_alive(start):
+    """A row joining a batch keeps its tokens after the shared prefix; the rest of its cache (the prefix copy, the
+    room to grow) must be freed once the row's cache is dropped, or each joining row holds a whole prefix."""
+    gc.collect()
+    before = mx.get_active_memory()
+    row = KVCache()
+    row.update_and_fetch(mx.random.normal((1, 3, 2100, 64)), mx.random.normal((1, 3, 2100, 64)))
+    mx.eval(row.keys, row.values)
+    whole = mx.get_active_memory() - before
+    own = own_tokens(row, start)
+    mx.eval(own.keys, own.values)
+    assert own.offset == 2100 - start and own.keys.shape == (1, 3, 2100 - start, 64)
+    assert mx.array_equal(own.keys, row.keys[..., start:2100, :]) and mx.array_equal(
+        own.values, row.values[..., start:2100, :]
+    )
+    del row
+    gc.collect()
+    held = mx.get_active_memory() - before
+    assert held <= own.keys.nbytes + own.values.nbytes + whole // 10, (held, whole)
