@@ -8,7 +8,7 @@ prefix feeds each row up to BATCH_FEED of them a step, the step's tokens packed 
 (shared_prefix.packed_step: no pad goes through the model's matmuls or the prefix's attention); a batch without a
 shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several
 sequences decode as one batch (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered
-out), the way mlx-lm's BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same
+out or, sharing a prefix, their slots given to joining rows in place), the way mlx-lm's BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same
 cached prompt prefix batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix
 waits for the batch to drain.
 
@@ -156,21 +156,23 @@ def decode(
                 _decode_one(model, seq, fast_forward, sampler, checkpoint)
         return
     active: list[Decoding] = []
+    keep: list[int] = []  # rows of `active` still going after the last step
     cache: list[Any] | None = None
     sharing = routes(model)
     shared: SharedPrefix | None = None
     while True:
-        if not active:
+        if not keep:
+            active, cache = [], None
             following = waiting.peek()
             shared = following.prefix if sharing and following is not None else None
         fits = functools.partial(_fits, shared, sharing)
-        joining = []
-        for seq in _admitted(model, waiting, batch_size - len(active), checkpoint, fits):
-            joining.append(_row(seq, shared))
-            active.append(seq)
-        if joining:
-            cache = _join(cache, joining, shared)
-            mx.eval([layer.state for layer in cache])
+        joining = [
+            (seq, _row(seq, shared)) for seq in _admitted(model, waiting, batch_size - len(keep), checkpoint, fits)
+        ]
+        if joining or len(keep) < len(active):
+            cache, active = _regroup(cache, active, keep, joining, shared)
+            if cache is not None:
+                mx.eval([layer.state for layer in cache])
         if not active:
             return
         following = waiting.peek()
@@ -178,17 +180,10 @@ def decode(
             seq = active[0]
             seq.cache = [layer.extract(0) for layer in cache or []]  # alone now: one row, multi-token forwards
             _decode_one(model, seq, fast_forward, sampler, checkpoint)
-            active, cache = [], None
+            keep = []
             continue
         most = BATCH_FEED if fast_forward and cache and hasattr(cache[0], "pad_rows") else 1
         keep = _step_batch(model, active, cache, sampler, checkpoint, most)
-        if len(keep) < len(active):
-            if keep:
-                for layer in cache or []:
-                    layer.filter(keep)
-            else:
-                cache = None
-            active = [active[index] for index in keep]
 
 
 def _fits(shared: SharedPrefix | None, sharing: bool, seq: Decoding) -> bool:
@@ -249,6 +244,44 @@ def _row(seq: Decoding, shared: SharedPrefix | None) -> list[Any]:
     own = [own_tokens(layer, shared.length) for layer in row]
     mx.eval([(layer.keys, layer.values) for layer in own])
     return own
+
+
+def _regroup(
+    cache: list[Any] | None,
+    active: list[Decoding],
+    keep: list[int],
+    joining: list[tuple[Decoding, list[Any]]],
+    shared: SharedPrefix | None,
+) -> tuple[list[Any] | None, list[Decoding]]:
+    """The batch (cache, its rows' sequences) once the rows of `active` not in `keep` have left and `joining`
+    (sequence, `_row`) have come. A joining row takes a leaving row's slot in place where it fits (a cache with
+    `place`), so neither the leaving row's filter nor the joining row's extend copies the batch; the rest leave
+    in one filter and join in one merge."""
+    going = set(keep)
+    left = [index for index in range(len(active)) if index not in going]
+    rows, active = list(joining), list(active)
+    if cache and hasattr(cache[0], "place"):
+        for index in list(left):
+            fitting = next((row for row in rows if row[1][0].offset <= cache[0]._idx), None)
+            if fitting is None:
+                break
+            rows.remove(fitting)
+            left.remove(index)
+            for layer, own in zip(cache, fitting[1], strict=True):
+                layer.place(index, own)
+            active[index] = fitting[0]
+    if left:
+        kept = [index for index in range(len(active)) if index not in left]
+        if kept:
+            for layer in cache or []:
+                layer.filter(kept)
+        else:
+            cache = None
+        active = [active[index] for index in kept]
+    if rows:
+        cache = _join(cache, [row for _, row in rows], shared)
+        active += [seq for seq, _ in rows]
+    return cache, active
 
 
 def _join(cache: list[Any] | None, rows: list[list[Any]], shared: SharedPrefix | None) -> list[Any]:

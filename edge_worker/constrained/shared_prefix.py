@@ -97,6 +97,25 @@ class SharedPrefixBatchCache(BatchKVCache):
             parts.append(aligned)
         self.holes = np.concatenate(parts)
 
+    def place(self, index: int, own: KVCache) -> None:
+        """Give row `index` (its sequence done) to `own`, a KVCache of another row's n tokens after the prefix, in
+        place: right-aligned at `_idx` like every row, the slot's old tokens masked as its left padding.
+
+        Raises ValueError when n > `_idx` (the row does not fit without widening the batch: `extend` it instead).
+        """
+        n = own.offset
+        if n > self._idx:
+            raise ValueError(f"a row of {n} tokens does not fit a batch of {self._idx} slots")
+        start = self._idx - n
+        if n:
+            assert self.keys is not None and self.values is not None  # _idx >= n > 0: slots were written
+            self.keys[index : index + 1, :, start : self._idx, :] = own.keys
+            self.values[index : index + 1, :, start : self._idx, :] = own.values
+        self.left_padding[index] = start
+        self.offset[index] = self.prefix_keys.shape[2] + n
+        if self.holes is not None:
+            self.holes[index] = False
+
     def extract(self, idx: int) -> KVCache:
         """Row `idx` as a KVCache of its own, the prefix included and its holes left out."""
         row = super().extract(idx)

@@ -3,6 +3,7 @@ the guard's fast path, and models whose chat templates differ."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import mlx.core as mx
@@ -15,7 +16,7 @@ from tiny_model import NO_SYSTEM_ROLE_TEMPLATE, build_tiny_model
 from edge_worker.constrained import SchemaConstraint, compile_schema, grammar_tokenizer
 from edge_worker.constrained.budget import worst_case_tokens
 from edge_worker.constrained.decode import Decoding, decode
-from edge_worker.constrained.shared_prefix import SharedPrefixBatchCache
+from edge_worker.constrained.shared_prefix import SharedPrefix, SharedPrefixBatchCache
 from edge_worker.jobs import TranslationJob
 from edge_worker.model_store import ModelInfo
 from edge_worker.prompting import PromptFormatError, build_system_prompt
@@ -159,3 +160,38 @@ def test_a_sequence_that_runs_out_of_budget_leaves_the_batch_and_the_others_fini
     for done in (first, second):
         assert done.error is None
         assert SYSTEMS[0].validation_errors(json.loads(done.text)) == []
+
+
+def test_rows_joining_in_finished_rows_slots_decode_as_they_do_alone(tiny_model, monkeypatch):
+    """Rows sharing a prefix, finishing at different steps (budgets 24 to 60): each row joining takes a finished
+    row's slot in place and decodes the greedy tokens it decodes alone."""
+    gtok = grammar_tokenizer(tiny_model.tokenizer)
+    grammar = compile_schema(SYSTEMS[0].schema, gtok, system="planner")
+    prefix_tokens = tiny_model.tokenizer.encode("Plan the week from this session:", add_special_tokens=False)
+    prefix = make_prompt_cache(tiny_model.model)
+    tiny_model.model(mx.array(prefix_tokens)[None], cache=prefix)
+    mx.eval([layer.state for layer in prefix])
+    texts = ["call Ana", "send the budget to Priya on Friday", "read", "gym at 7", "water", "taxes due in May"]
+
+    def sequences() -> list[Decoding]:
+        made = []
+        for budget, text in zip((24, 60, 36, 48, 30, 54), texts, strict=True):
+            constraint = SchemaConstraint(gtok, grammar, budget, "planner")
+            prompt = tiny_model.tokenizer.encode(" " + text, add_special_tokens=False)
+            made.append(
+                Decoding(prompt, copy.deepcopy(prefix), constraint, prefix=SharedPrefix(prefix, len(prefix_tokens)))
+            )
+        return made
+
+    alone = sequences()
+    decode(tiny_model.model, alone, batch_size=1)
+    placed = []
+    place = SharedPrefixBatchCache.place
+    monkeypatch.setattr(
+        SharedPrefixBatchCache, "place", lambda self, index, own: placed.append(index) or place(self, index, own)
+    )
+    batched = sequences()
+    decode(tiny_model.model, batched, batch_size=3)
+    assert all(seq.error is None for seq in alone + batched)
+    assert [seq.tokens for seq in batched] == [seq.tokens for seq in alone]
+    assert placed  # some rows joined in place, not by filter and extend

@@ -114,3 +114,43 @@ def test_a_rows_own_tokens_keep_none_of_its_cache_alive(start):
     gc.collect()
     held = mx.get_active_memory() - before
     assert held <= own.keys.nbytes + own.values.nbytes + whole // 10, (held, whole)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_a_joining_row_takes_a_leaving_rows_slot_in_place(model, packed):
+    """A row given a finished row's slot (`place`) gets the logits it gets alone, and so do the rows around it; a
+    row longer than the batch's slots is refused, naming the sizes."""
+    prefix = make_prompt_cache(model)
+    model(mx.array(PREFIX)[None], cache=prefix)
+    rows = []
+    for own in OWN:
+        row = copy.deepcopy(prefix)
+        model(mx.array(own)[None], cache=row)
+        rows.append(row)
+    batch = [
+        SharedPrefixBatchCache.of_rows(layer, len(PREFIX), [row[i] for row in rows]) for i, layer in enumerate(prefix)
+    ]
+    alone = [copy.deepcopy(row) for row in rows]
+    feeds = [[7, 8], [10], [11, 12, 13]]  # holes in rows 0 and 1
+    _ragged(model, feeds, batch, packed)
+    for feed, row in zip(feeds, alone, strict=True):
+        _last(model, feed, row)
+
+    joining = copy.deepcopy(prefix)
+    model(mx.array([21, 3])[None], cache=joining)
+    for layer, row_layer in zip(batch, joining, strict=True):  # row 1 is done; its token 19 and a hole stay, left
+        layer.place(1, own_tokens(row_layer, len(PREFIX)))
+    alone[1] = joining
+    assert batch[0].left_padding.tolist()[1] == batch[0]._idx - 2
+    for feeds in ([[5], [2, 2, 7], [6]], [[3, 1], [9], [4]]):
+        assert _close(
+            _ragged(model, feeds, batch, packed),
+            [_last(model, feed, row) for feed, row in zip(feeds, alone, strict=True)],
+        )
+    taken = [layer.extract(1) for layer in batch]
+    assert _close(_last(model, [4, 8], taken)[None], [_last(model, [4, 8], alone[1])])
+
+    too_long = copy.deepcopy(prefix)
+    model(mx.array(list(range(1, batch[0]._idx + 2)))[None], cache=too_long)
+    with pytest.raises(ValueError, match="does not fit"):
+        batch[0].place(0, own_tokens(too_long[0], len(PREFIX)))
