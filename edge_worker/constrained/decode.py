@@ -6,11 +6,11 @@ grammar forces (llguidance's `compute_ff_tokens`: keys, punctuation, closing bra
 single sequence feeds them with the sampled token in one forward pass (fast-forward); a batch of rows sharing a
 prefix feeds each row up to BATCH_FEED of them a step, the step's tokens packed one after another
 (shared_prefix.packed_step: no pad goes through the model's matmuls or the prefix's attention); a batch without a
-shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several
-sequences decode as one batch (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered
-out or, sharing a prefix, their slots given to joining rows in place), the way mlx-lm's BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same
-cached prompt prefix batch together with that prefix held once (SharedPrefixBatchCache); a row from another prefix
-waits for the batch to drain.
+shared prefix, or fast_forward=False, feeds them one per step like sampled ones. Several sequences decode as one
+batch (mlx-lm's BatchKVCache: left-padded, one row per sequence, finished rows filtered out), the way mlx-lm's
+BatchGenerator does (mlx_lm/generate.py, GenerationBatch). Rows that start from the same cached prompt prefix batch
+together with that prefix held once (SharedPrefixBatchCache), and a row joining takes a finished row's slot in place;
+a row from another prefix waits for the batch to drain.
 
 A sequence with an ItemTracker never writes the same array item twice when it decodes alone: when an item
 closes that repeats an earlier one under the system's key fields, the matcher (llguidance `rollback`) and the KV

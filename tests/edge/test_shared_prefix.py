@@ -29,6 +29,18 @@ def _last(model, tokens: list[int], cache) -> mx.array:
     return model(mx.array(tokens)[None], cache=cache)[0, -1]
 
 
+def _prefix_and_rows(model) -> tuple[list[KVCache], list[list[KVCache]]]:
+    """The cache of PREFIX and, for each of OWN, a copy of it that went on with those tokens."""
+    prefix = make_prompt_cache(model)
+    model(mx.array(PREFIX)[None], cache=prefix)
+    rows = []
+    for own in OWN:
+        row = copy.deepcopy(prefix)
+        model(mx.array(own)[None], cache=row)
+        rows.append(row)
+    return prefix, rows
+
+
 def _ragged(model, feeds: list[list[int]], batch: list[SharedPrefixBatchCache], packed: bool) -> mx.array:
     """One step feeding row b the tokens feeds[b], as decode packs them or as rows left-padded to the longest: the
     last position's logits per row."""
@@ -52,13 +64,7 @@ def _close(batched: mx.array, alone: list[mx.array]) -> bool:
 @pytest.mark.parametrize("packed", [True, False])
 def test_rows_of_different_lengths_in_one_step_get_their_own_logits(model, packed):
     assert type(model).__module__ in HEAD_ON_LAST  # the head runs on the last position only
-    prefix = make_prompt_cache(model)
-    model(mx.array(PREFIX)[None], cache=prefix)
-    rows = []
-    for own in OWN:
-        row = copy.deepcopy(prefix)
-        model(mx.array(own)[None], cache=row)
-        rows.append(row)
+    prefix, rows = _prefix_and_rows(model)
     batch = [SharedPrefixBatchCache.of_rows(layer, len(PREFIX), [rows[0][i]]) for i, layer in enumerate(prefix)]
     for row in rows[1:]:  # rows join one by one, as decode admits them
         for i, layer in enumerate(batch):
@@ -120,13 +126,7 @@ def test_a_rows_own_tokens_keep_none_of_its_cache_alive(start):
 def test_a_joining_row_takes_a_leaving_rows_slot_in_place(model, packed):
     """A row given a finished row's slot (`place`) gets the logits it gets alone, and so do the rows around it; a
     row longer than the batch's slots is refused, naming the sizes."""
-    prefix = make_prompt_cache(model)
-    model(mx.array(PREFIX)[None], cache=prefix)
-    rows = []
-    for own in OWN:
-        row = copy.deepcopy(prefix)
-        model(mx.array(own)[None], cache=row)
-        rows.append(row)
+    prefix, rows = _prefix_and_rows(model)
     batch = [
         SharedPrefixBatchCache.of_rows(layer, len(PREFIX), [row[i] for row in rows]) for i, layer in enumerate(prefix)
     ]
@@ -138,7 +138,7 @@ def test_a_joining_row_takes_a_leaving_rows_slot_in_place(model, packed):
 
     joining = copy.deepcopy(prefix)
     model(mx.array([21, 3])[None], cache=joining)
-    for layer, row_layer in zip(batch, joining, strict=True):  # row 1 is done; its token 19 and a hole stay, left
+    for layer, row_layer in zip(batch, joining, strict=True):  # row 1 is done; its token 19 and a hole stay
         layer.place(1, own_tokens(row_layer, len(PREFIX)))
     alone[1] = joining
     assert batch[0].left_padding.tolist()[1] == batch[0]._idx - 2
