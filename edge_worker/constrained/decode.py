@@ -262,14 +262,14 @@ def _regroup(
     rows, active = list(joining), list(active)
     if cache and hasattr(cache[0], "place"):
         for index in list(left):
-            fitting = next((row for row in rows if row[1][0].offset <= cache[0]._idx), None)
-            if fitting is None:
+            found = next((at for at, (_, row) in enumerate(rows) if row[0].offset <= cache[0]._idx), None)
+            if found is None:
                 break
-            rows.remove(fitting)
-            left.remove(index)
-            for layer, own in zip(cache, fitting[1], strict=True):
+            seq, row = rows.pop(found)
+            for layer, own in zip(cache, row, strict=True):
                 layer.place(index, own)
-            active[index] = fitting[0]
+            active[index] = seq
+            left.remove(index)
     if left:
         kept = [index for index in range(len(active)) if index not in left]
         if kept:
