@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import shlex
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class TranslationStats(BaseModel):
     forward_passes: int = 0
     batch_size: int = 1
     seconds: float
-    prefill_seconds: float = 0.0  # of seconds, prefilling this document's own prompt tokens
+    prefill_seconds: float = 0.0  # of seconds, prefilling its prompt tokens (a system prefix computed for it too)
     tokens_per_second: float
     host_seconds: float = 0.0  # matcher, masks and end-of-budget guard
     duplicates_suppressed: int = 0  # repeated array items rolled back while decoding (a sequence decoding alone)
@@ -106,6 +107,20 @@ class TranslationFailure(BaseModel):
 
 
 Outcome = Translation | TranslationFailure
+
+
+@dataclasses.dataclass
+class _Started:
+    """One part of a (job, system) pair as decoding started it; the setup seconds (its sequence built: a system
+    prefix computed for it, the prompt its pair's parts share prefilled) are of wall time and of prefill in it."""
+
+    job: int
+    system: int
+    part: Part
+    decoding: Decoding
+    prompt_tokens: int
+    setup_seconds: float
+    setup_prefill_seconds: float
 
 
 def prefix_cache_dir() -> Path:
@@ -205,6 +220,7 @@ class Translator:
         self._refused: set[str] = set()  # adapter versions that could not be applied (reported once)
         self._unfit: set[tuple[str, str]] = set()  # (system, adapter) trained on another prompt (reported once)
         self._trial = False  # an adapter under try_adapter: the adoptions are not read until use_adapters
+        self._prefill_seconds = 0.0  # spent in _prefill (system prefixes, prompts shared by a pair's parts)
 
     # ----- adapters -----
     def adapter_versions(self, systems: Sequence[SystemLike] = ()) -> Mapping[str, str]:
@@ -351,9 +367,9 @@ class Translator:
             for adapter, pairs in groups.items():
                 self.adapters.apply(adapter)
                 started = self._decode_pairs(jobs, pairs, outcomes, naive, checkpoint, size, fast)
-                by_pair: dict[tuple[int, int], list[tuple[Part, Decoding, int]]] = {}
-                for j, s, part, decoding, prompt_tokens in started:
-                    by_pair.setdefault((j, s), []).append((part, decoding, prompt_tokens))
+                by_pair: dict[tuple[int, int], list[_Started]] = {}
+                for part in started:
+                    by_pair.setdefault((part.job, part.system), []).append(part)
                 for j, s in pairs:
                     if outcomes[j][s] is not None:  # failed while building one of its parts
                         continue
@@ -376,10 +392,10 @@ class Translator:
         checkpoint: Callable[[], bool] | None,
         size: int,
         fast: bool,
-    ) -> list[tuple[int, int, Part, Decoding, int]]:
-        """Decode the pairs of one adapter group, each in its parts (SystemLike.parts_for); returns (job, system,
-        part, decoding, prompt tokens) of the parts started."""
-        started: list[tuple[int, int, Part, Decoding, int]] = []
+    ) -> list[_Started]:
+        """Decode the pairs of one adapter group, each in its parts (SystemLike.parts_for); returns the parts
+        started."""
+        started: list[_Started] = []
         guarded = self._base_model_checkpoint(checkpoint)
 
         def sequences() -> Iterator[Decoding]:
@@ -387,13 +403,15 @@ class Translator:
             for j, s in pairs:
                 job, system = jobs[j], jobs[j].systems[s]
                 try:
+                    clock, prefilled = time.perf_counter(), self._prefill_seconds
                     parts = system.parts_for(job.summary_text)
                     shared, extra = self._shared_prefix(system, parts, guarded) if not naive else (None, 0)
                     for part in parts:
                         decoding, prompt_tokens = self._decoding(part, system, naive, guarded, shared)
-                        started.append((j, s, part, decoding, prompt_tokens + extra))
-                        extra = 0
+                        setup = time.perf_counter() - clock, self._prefill_seconds - prefilled
+                        started.append(_Started(j, s, part, decoding, prompt_tokens + extra, *setup))
                         yield decoding
+                        extra, clock, prefilled = 0, time.perf_counter(), self._prefill_seconds
                 except Cancelled:
                     raise
                 except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
@@ -547,18 +565,18 @@ class Translator:
         self,
         job: TranslationJob,
         system: SystemLike,
-        decoded: Sequence[tuple[Part, Decoding, int]],
+        decoded: Sequence[_Started],
         batch: int,
         adapter: str | None = None,
     ) -> Outcome:
         """The pair's document from its decoded parts, checked against the system's schema, with their stats
         summed."""
         documents = []
-        for part, decoding, _ in decoded:
-            if decoding.error is not None:
-                return _failure(job, system, decoding.error)
+        for started in decoded:
+            if started.decoding.error is not None:
+                return _failure(job, system, started.decoding.error)
             try:
-                documents.append((part, _checked_document(system, decoding.text)))
+                documents.append((started.part, _checked_document(system, started.decoding.text)))
             except InvalidTranslationError as error:
                 return _failure(job, system, error)
         document, over = merge(system.schema, documents) if len(documents) > 1 else (documents[0][1], 0)
@@ -577,11 +595,13 @@ class Translator:
                 summary_id=job.summary_id,
                 items=dropped,
             )
-        decodings = [decoding for _, decoding, _ in decoded]
+        decodings = [started.decoding for started in decoded]
         tokens = [token for decoding in decodings for token in decoding.tokens]
-        # Parts may decode side by side in one batch: the pair took from its first start to its last end.
+        # Parts may decode side by side in one batch: the pair took from its first start to its last end, and
+        # before each start, the setting up of its sequence.
         seconds = max(d.started + d.seconds for d in decodings) - min(d.started for d in decodings)
-        prefill = sum(decoding.prefill_seconds for decoding in decodings)
+        seconds += sum(started.setup_seconds for started in decoded)
+        prefill = sum(d.prefill_seconds for d in decodings) + sum(started.setup_prefill_seconds for started in decoded)
         decode_seconds = max(seconds - prefill, 1e-9)
         return Translation(
             summary_id=job.summary_id,
@@ -590,7 +610,7 @@ class Translator:
             tokens=tokens,
             lineage=Lineage(**lineage_for(system, self.model_version, adapter)),
             stats=TranslationStats(
-                prompt_tokens_processed=sum(prompt_tokens for _, _, prompt_tokens in decoded),
+                prompt_tokens_processed=sum(started.prompt_tokens for started in decoded),
                 generated_tokens=len(tokens),
                 forced_tokens=sum(decoding.forced for decoding in decodings),
                 forward_passes=sum(decoding.forwards for decoding in decodings),
@@ -645,8 +665,10 @@ class Translator:
         for start in range(0, len(tokens), PREFILL_STEP):
             if checkpoint is not None and checkpoint():
                 raise Cancelled(f"prefix prefill stopped after {start} tokens")
+            began = time.perf_counter()
             self.model(mx.array(tokens[start : start + PREFILL_STEP])[None], cache=cache)
             mx.eval([c.state for c in cache])
+            self._prefill_seconds += time.perf_counter() - began
         return cache
 
     def _budget(self, system: SystemLike) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
+from types import SimpleNamespace
 
 import mlx.core as mx
 import pytest
@@ -353,3 +355,29 @@ def test_the_parts_of_one_summary_prefill_what_they_share_once_and_match_naive_p
     shared = len(prompt.shared_tokens([part.summary for part in parts])) - len(prompt.prefix_tokens)
     assert shared > 60
     assert made.stats.prompt_tokens_processed == each_alone - (len(parts) - 1) * shared
+
+
+def test_a_documents_seconds_count_the_prompt_its_parts_share(translator, monkeypatch):
+    import edge_worker.translator as module
+
+    synapse = load_systems().systems["synapse"]
+    summary = _sectioned(
+        ("Overview", "The user read Greek letters aloud in a synapse session on Friday 2025-10-03. " * 4),
+        ("People", "None."),
+        ("Commitments", "None."),
+        ("Reminders", "None."),
+        ("Insights", "- Alpha beta gamma delta.\n- Epsilon zeta eta."),
+        ("Open questions", "- Nu xi omicron?"),
+    )
+    translator.translate("slow-0", "warm-up", [synapse])  # the system prefix is computed here, not below
+    delay = 2.0
+
+    def slow_eval(*arrays):  # every translator-side prefill chunk (here: the prompt the parts share) takes `delay`
+        time.sleep(delay)
+        mx.eval(*arrays)
+
+    monkeypatch.setattr(module, "mx", SimpleNamespace(eval=slow_eval, array=mx.array, random=mx.random))
+    [made] = _done(translator.translate("slow-1", summary, [synapse], batch_size=1))
+    assert len(synapse.parts_for(summary)) > 1
+    assert made.stats.prefill_seconds >= delay
+    assert made.stats.seconds >= made.stats.prefill_seconds
