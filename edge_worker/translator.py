@@ -111,15 +111,16 @@ Outcome = Translation | TranslationFailure
 
 @dataclasses.dataclass
 class _Started:
-    """One part of a (job, system) pair as decoding started it; the setup seconds (its sequence built: a system
-    prefix computed for it, the prompt its pair's parts share prefilled) are of wall time and of prefill in it."""
+    """One part of a (job, system) pair as decoding started it. Building its sequence began at `began`
+    (time.perf_counter()) and prefilled for `setup_prefill_seconds` (a system prefix computed for it, the prompt its
+    pair's parts share) before its own prefill."""
 
     job: int
     system: int
     part: Part
     decoding: Decoding
     prompt_tokens: int
-    setup_seconds: float
+    began: float
     setup_prefill_seconds: float
 
 
@@ -368,8 +369,8 @@ class Translator:
                 self.adapters.apply(adapter)
                 started = self._decode_pairs(jobs, pairs, outcomes, naive, checkpoint, size, fast)
                 by_pair: dict[tuple[int, int], list[_Started]] = {}
-                for part in started:
-                    by_pair.setdefault((part.job, part.system), []).append(part)
+                for entry in started:
+                    by_pair.setdefault((entry.job, entry.system), []).append(entry)
                 for j, s in pairs:
                     if outcomes[j][s] is not None:  # failed while building one of its parts
                         continue
@@ -403,15 +404,15 @@ class Translator:
             for j, s in pairs:
                 job, system = jobs[j], jobs[j].systems[s]
                 try:
-                    clock, prefilled = time.perf_counter(), self._prefill_seconds
+                    began, prefilled = time.perf_counter(), self._prefill_seconds
                     parts = system.parts_for(job.summary_text)
                     shared, extra = self._shared_prefix(system, parts, guarded) if not naive else (None, 0)
                     for part in parts:
                         decoding, prompt_tokens = self._decoding(part, system, naive, guarded, shared)
-                        setup = time.perf_counter() - clock, self._prefill_seconds - prefilled
-                        started.append(_Started(j, s, part, decoding, prompt_tokens + extra, *setup))
+                        setup = self._prefill_seconds - prefilled
+                        started.append(_Started(j, s, part, decoding, prompt_tokens + extra, began, setup))
                         yield decoding
-                        extra, clock, prefilled = 0, time.perf_counter(), self._prefill_seconds
+                        extra, began, prefilled = 0, time.perf_counter(), self._prefill_seconds
                 except Cancelled:
                     raise
                 except Exception as error:  # this pair only: a schema that does not compile, a bad prompt
@@ -597,10 +598,8 @@ class Translator:
             )
         decodings = [started.decoding for started in decoded]
         tokens = [token for decoding in decodings for token in decoding.tokens]
-        # Parts may decode side by side in one batch: the pair took from its first start to its last end, and
-        # before each start, the setting up of its sequence.
-        seconds = max(d.started + d.seconds for d in decodings) - min(d.started for d in decodings)
-        seconds += sum(started.setup_seconds for started in decoded)
+        # Parts may decode side by side in one batch: the pair took from its first part's building to its last end.
+        seconds = max(d.started + d.seconds for d in decodings) - min(started.began for started in decoded)
         prefill = sum(d.prefill_seconds for d in decodings) + sum(started.setup_prefill_seconds for started in decoded)
         decode_seconds = max(seconds - prefill, 1e-9)
         return Translation(
