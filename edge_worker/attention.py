@@ -4,8 +4,8 @@ On a CPU, MLX computes exp one element at a time (about 19 ns each on this machi
 softmax over a prompt's scores is most of a prefill: 8 of the 9.4 s a 461-token summary takes after a 2,169-token
 cached prefix with SmolLM2-135M. Here the matmuls stay in MLX and the softmax (mask, maximum, exp, sum) runs in
 numpy, one synchronization per layer (numpy's own matmuls would run on BLAS threads of their own, contending with
-MLX's). Query heads share their key-value head without a copy (grouped-query attention folded into the matmul's
-rows).
+MLX's), a large part's rows shared out over the cores. Query heads share their key-value head without a copy
+(grouped-query attention folded into the matmul's rows).
 
 A batch whose rows share a cached prompt prefix (edge_worker.constrained.shared_prefix) is attended in two parts,
 the shared prefix once for all rows and each row's own tokens, on every device (`shared_prefix_attention`). A step
@@ -19,8 +19,12 @@ call on an Apple GPU.
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +32,11 @@ import mlx.core as mx
 import numpy as np
 
 LOG2E = 1.4426950408889634
-UNSHIFTED_LIMIT = 64.0  # parts whose maximum score (base 2) is within ±this need no shift: 2**score stays normal
+SOFTMAX_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+SPLIT_MIN = 1 << 18  # scores a softmax splits over its threads (a thread's hand-off costs tens of microseconds)
+UNSHIFTED_LIMIT = 64.0  # parts whose maximum score is within ±this need no shift: e**score and 2**score stay normal
 
+_POOL = ThreadPoolExecutor(SOFTMAX_THREADS, "softmax") if SOFTMAX_THREADS > 1 else None
 Attention = Callable[..., mx.array]
 Part = tuple[mx.array, Any, tuple[int, int, int]]  # scores (B, kv_heads, heads/kv_heads * L, keys), mask, (B, heads, L)
 
@@ -112,8 +119,8 @@ def attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
     "causal" (query i sees keys up to T - L + i) or an array broadcastable to (B, heads, L, T), boolean (True:
     attend) or additive."""
     batch, heads, length, _ = queries.shape
-    scores = _folded(queries, scale, keys.shape[1]) @ keys.swapaxes(-1, -2)
-    softmax = _softmax_numpy if queries.dtype == mx.float32 else _softmax_mlx
+    softmax, base = _softmax_for(queries.dtype == mx.float32)
+    scores = _folded(queries, scale, keys.shape[1], base) @ keys.swapaxes(-1, -2)
     [weights], [total], _ = softmax([(scores, mask, (batch, heads, length))])
     return ((weights @ values) / total).reshape(queries.shape).astype(queries.dtype)
 
@@ -145,10 +152,10 @@ def shared_prefix_attention(
         return out.reshape(batch, length, heads, dim).transpose(0, 2, 1, 3)
     tokens, heads, _, dim = queries.shape
     kv_heads = keys.shape[1]
-    own = _folded(packing.to_slots(queries), scale, kv_heads) @ keys.swapaxes(-1, -2)
+    softmax, base = _softmax_for(cpu and queries.dtype == mx.float32)
+    own = _folded(packing.to_slots(queries), scale, kv_heads, base) @ keys.swapaxes(-1, -2)
     in_line = queries.reshape(1, tokens, heads, dim).transpose(0, 2, 1, 3)  # the tokens as one row's (1, heads, T, D)
-    shared = _folded(in_line, scale, kv_heads) @ prefix_keys.swapaxes(-1, -2)
-    softmax = _softmax_numpy if cpu and queries.dtype == mx.float32 else _softmax_mlx
+    shared = _folded(in_line, scale, kv_heads, base) @ prefix_keys.swapaxes(-1, -2)
     weights, sums, tops = softmax(
         [(own, mask, (packing.rows, heads, packing.width)), (shared, None, (1, heads, tokens))]
     )
@@ -164,43 +171,72 @@ def shared_prefix_attention(
     if tops is not None:  # each part was shifted by its own maximum: rescale both to the larger
         top = [own_part(tops[0]), shared_part(tops[1])]
         common = mx.maximum(*top)
-        factors = [mx.power(2.0, part - common) for part in top]
+        factors = [mx.power(base, part - common) for part in top]
         outs = [out * factor for out, factor in zip(outs, factors, strict=True)]
         totals = [total * factor for total, factor in zip(totals, factors, strict=True)]
     return ((outs[0] + outs[1]) / (totals[0] + totals[1]))[:, :, None, :].astype(queries.dtype)
 
 
-def _folded(queries: mx.array, scale: float, kv_heads: int) -> mx.array:
-    """(B, heads, L, D) queries, scaled for base-2 scores, as (B, kv_heads, heads/kv_heads * L, D): the query heads
-    of one key-value head are rows of one matmul (grouped-query attention without copying keys)."""
+def _softmax_for(numpy: bool) -> tuple[Callable[[list[Part]], Any], float]:
+    """The softmax to run (`_softmax_numpy` when `numpy`, else `_softmax_mlx`) and the base of its exponent.
+
+    numpy's float32 exp is vectorized where its exp2 may not be (AVX2 here: 1.8 against 5.4 ns an element);
+    MLX's CPU build computes 2**x about 3x faster than its exp."""
+    return (_softmax_numpy, math.e) if numpy else (_softmax_mlx, 2.0)
+
+
+def _folded(queries: mx.array, scale: float, kv_heads: int, base: float) -> mx.array:
+    """(B, heads, L, D) queries, scaled for scores in `base` (e or 2), as (B, kv_heads, heads/kv_heads * L, D): the
+    query heads of one key-value head are rows of one matmul (grouped-query attention without copying keys)."""
     batch, heads, length, dim = queries.shape
-    return (queries * (scale * LOG2E)).reshape(batch, kv_heads, heads // kv_heads * length, dim)
+    factor = scale if base == math.e else scale * LOG2E
+    return (queries * factor).reshape(batch, kv_heads, heads // kv_heads * length, dim)
 
 
 def _softmax_numpy(parts: list[Part]) -> tuple[list[mx.array], list[mx.array], list[mx.array] | None]:
-    """Unnormalized base-2 softmax weights of each part's scores, their sums (B, kv_heads, rows, 1) and, when the
+    """Unnormalized softmax weights (base e) of each part's scores, their sums (B, kv_heads, rows, 1) and, when the
     parts were shifted, the maxima they were shifted by (None: not shifted, a pass fewer).
 
     Softmax is shift-invariant, so no maximum is subtracted while every part's lies within ±UNSHIFTED_LIMIT (rows
     whose keys are all masked aside). The weights are written over the evaluated scores through numpy views of
-    their buffers (no copy either way): the scores are fresh matmul outputs, read by nothing else."""
+    their buffers (no copy either way): the scores are fresh matmul outputs, read by nothing else. Large parts
+    are split by rows over SOFTMAX_THREADS (numpy's ufuncs release the GIL)."""
     mx.eval(*(scores for scores, _, _ in parts), *(mask for _, mask, _ in parts if isinstance(mask, mx.array)))
     views = []
     for scores, mask, shape in parts:
         view = np.asarray(scores)  # writable: MLX's own buffer
         _mask_numpy(view.reshape(*shape, -1), mask)
         views.append(view)
-    tops = [view.max(-1, keepdims=True) for view in views]
+    tops = [_by_rows(view, lambda rows: rows.max(-1, keepdims=True)) for view in views]
     seen = np.concatenate([top[top > -np.inf] for top in tops])
     shift = seen.size and not -UNSHIFTED_LIMIT < seen.min() <= seen.max() < UNSHIFTED_LIMIT
     sums = []
     for view, top in zip(views, tops, strict=True):
         if shift:
             np.copyto(top, 0.0, where=top == -np.inf)
-            np.subtract(view, top, out=view)
-        np.exp2(view, out=view)
-        sums.append(mx.array(view.sum(-1, keepdims=True)))
+        sums.append(mx.array(_by_rows(view, _exp_sum, top if shift else None)))
     return [scores for scores, _, _ in parts], sums, [mx.array(top) for top in tops] if shift else None
+
+
+def _exp_sum(rows: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """exp(rows - top) written over rows (keys last), and its sums (rows, 1)."""
+    if top is not None:
+        np.subtract(rows, top, out=rows)
+    np.exp(rows, out=rows)
+    return rows.sum(-1, keepdims=True)
+
+
+def _by_rows(view: np.ndarray, work: Callable[..., np.ndarray], per_row: np.ndarray | None = None) -> np.ndarray:
+    """work(rows[, per_row's rows]) -> (rows, 1) over the rows of `view` (..., keys), a share on each softmax
+    thread when it holds SPLIT_MIN elements or more; shaped (..., 1)."""
+    flat = np.reshape(view, (-1, view.shape[-1]), copy=False)  # raises rather than work on a copy
+    extra = () if per_row is None else (per_row.reshape(-1, 1),)
+    if _POOL is None or flat.size < SPLIT_MIN:
+        return work(flat, *extra).reshape(*view.shape[:-1], 1)
+    bounds = np.linspace(0, len(flat), SOFTMAX_THREADS + 1).astype(int)
+    shares = [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
+    done = _POOL.map(lambda rows: work(flat[rows], *(array[rows] for array in extra)), shares)
+    return np.concatenate(list(done)).reshape(*view.shape[:-1], 1)
 
 
 def _mask_numpy(scores: np.ndarray, mask: Any) -> None:
@@ -213,11 +249,11 @@ def _mask_numpy(scores: np.ndarray, mask: Any) -> None:
         if limit.dtype == np.bool_:
             np.copyto(scores, -np.inf, where=~limit)
         else:
-            scores += limit * np.float32(LOG2E)
+            scores += limit
 
 
 def _softmax_mlx(parts: list[Part]) -> tuple[list[mx.array], list[mx.array], list[mx.array]]:
-    """As `_softmax_numpy`, in MLX, every part shifted by its maximum."""
+    """As `_softmax_numpy`, in MLX and base 2, every part shifted by its maximum."""
     weights, sums, tops = [], [], []
     for scores, mask, shape in parts:
         masked = scores.reshape(*shape, -1)

@@ -3,12 +3,15 @@ for every shape and mask mlx-lm passes, and gradients still flow where mlx-lm tr
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import mlx.core as mx
 import mlx.nn as nn
 import mlx_lm
 import pytest
 from mlx.utils import tree_flatten
 
+from edge_worker import attention as attention_module
 from edge_worker.attention import attention, route_attention, routes, shared_prefix_attention
 
 HEADS, KV_HEADS, DIM = 6, 2, 16
@@ -29,10 +32,26 @@ def _left_padding(batch: int, queries: int, keys: int) -> mx.array:
     return (mx.arange(keys)[None, None, None, :] >= starts) & ~later[None, None]
 
 
+@pytest.fixture(params=["one thread", "rows split"])
+def softmax_threads(request, monkeypatch):
+    """The numpy softmax as it runs on small scores, or with every part's rows split over three threads (as large
+    parts are on a machine with three cores)."""
+    if request.param == "rows split":
+        pool = ThreadPoolExecutor(3)
+        monkeypatch.setattr(attention_module, "SPLIT_MIN", 1)
+        monkeypatch.setattr(attention_module, "SOFTMAX_THREADS", 3)
+        monkeypatch.setattr(attention_module, "_POOL", pool)
+        yield request.param
+        pool.shutdown()
+    else:
+        monkeypatch.setattr(attention_module, "SPLIT_MIN", 1 << 62)
+        yield request.param
+
+
 @pytest.mark.parametrize("magnitude", [1.0, 30.0])  # 30: scores far past UNSHIFTED_LIMIT, the maximum subtracted
 @pytest.mark.parametrize("queries", [1, 5, 70])
 @pytest.mark.parametrize("mask", ["none", "causal", "boolean", "additive"])
-def test_attention_equals_mlx_fast_attention(queries, mask, magnitude):
+def test_attention_equals_mlx_fast_attention(queries, mask, magnitude, softmax_threads):
     batch, keys = 3, 90
     q, k, v = _arrays(batch, queries, keys, seed=queries)
     q = q * magnitude
@@ -60,7 +79,7 @@ def test_attention_leaves_its_inputs_as_they_were():
 @pytest.mark.parametrize("magnitude", [1.0, 30.0])
 @pytest.mark.parametrize("cpu", [False, True])
 @pytest.mark.parametrize("queries", [1, 3, 40])
-def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries, magnitude):
+def test_shared_prefix_attention_equals_attention_over_the_whole_rows(cpu, queries, magnitude, softmax_threads):
     batch, shared, own = 4, 50, 40
     q, k, v = _arrays(batch, queries, shared + own, seed=7)
     q = q * mx.array([1.0, magnitude, 1.0, 1.0])[:, None, None, None]  # one row needs the shift, the others not
