@@ -112,6 +112,8 @@ class Progress:
             return None
         function = report.get("functionName", "a function")
         error = report.get("errorType", "")
+        if report.get("status") == "stopped":
+            return f"{function} was stopped mid-run: its work runs again on the next start"
         if report.get("status") == "timeout":
             return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
         return f"error: {function} failed: {error}: {report.get('errorMessage', '')}".rstrip(": ")

@@ -17,7 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -105,6 +105,10 @@ class FunctionError(RuntimeError):
         self.error = error
 
 
+class InvocationStopped(FunctionError):
+    """The runtime was closed while the invocation ran: not the handler's failure; its event runs again later."""
+
+
 class _Environment:
     """One execution environment: a pool of one worker process, started on its first invocation (a cold start)."""
 
@@ -159,6 +163,7 @@ class FunctionRuntime:
         for environment_ in self._environments:
             self._idle.put(environment_)
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self.invocations = 0  # started so far, and how many of them have not returned (LocalStack.idle reads both)
         self.running = 0
 
@@ -200,8 +205,15 @@ class FunctionRuntime:
                 outcome = {"ok": False, "error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
                 self._report(context.aws_request_id, began, outcome, status="timeout")
                 raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}) from exc
-            except BrokenProcessPool as exc:  # the worker died mid-invocation: Lambda starts a fresh environment
-                environment = self._replace(environment)
+            except (RuntimeError, CancelledError) as exc:  # BrokenProcessPool, or a pool already shut down
+                if self._closing.is_set():  # ended by close(), not by the handler
+                    message = "the local stack stopped during the invocation"
+                    outcome = {"ok": False, "error": {"errorType": "Runtime.ExitError", "errorMessage": message}}
+                    self._report(context.aws_request_id, began, outcome, status="stopped")
+                    raise InvocationStopped(self.name, {**outcome["error"], "stackTrace": []}) from exc
+                if not isinstance(exc, BrokenProcessPool):
+                    raise
+                environment = self._replace(environment)  # the worker died: Lambda starts a fresh environment
                 outcome = {"ok": False, "error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}}
                 self._report(context.aws_request_id, began, outcome, status="error")
                 raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}) from exc
@@ -236,7 +248,9 @@ class FunctionRuntime:
         return fresh
 
     def close(self, grace_s: float = 0.5) -> None:
-        """Stop the workers; an invocation still running after the grace period is ended, as a timeout would."""
+        """Stop the workers; an invocation still running after the grace period is ended and raises
+        InvocationStopped."""
+        self._closing.set()
         with self._lock:
             environments = list(self._environments)
         processes = [process for env in environments for process in env.processes()]

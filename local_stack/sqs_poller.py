@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from local_stack.runtime import FunctionError
+from local_stack.runtime import FunctionError, InvocationStopped
 
 log = logging.getLogger("local_stack.sqs")
 
@@ -91,6 +91,9 @@ class QueuePoller:
         try:
             result = self.invoke(self.function, {"Records": [sqs_record(m, self.queue_arn) for m in messages]})
             failed = failed_ids(result, ids, self.reports_item_failures)
+        except InvocationStopped:
+            log.info("batch cut short by the stop: its %d message(s) go back to the queue", len(ids))
+            failed = set(ids)
         except FunctionError as exc:
             log.warning("batch failed: %s", exc)
             failed = set(ids)

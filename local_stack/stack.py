@@ -119,8 +119,9 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        """Stop taking work, end the function workers (an invocation in flight is cut short, its message comes
-        back as after a crash), then moto. Takes a few seconds at most, whatever is running."""
+        """Stop taking work, end the function workers (an invocation in flight is cut short and reported as
+        stopped; its message is kept for the next start), then moto. Takes a few seconds at most, whatever is
+        running."""
         if self._checkpoints:
             self._checkpoints.stop()
             self._checkpoints = None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.runtime import FunctionError, FunctionRuntime
+from local_stack.progress import Progress
+from local_stack.runtime import FunctionError, FunctionRuntime, InvocationStopped
 
 
 def alive(pid: int) -> bool:
@@ -53,3 +54,28 @@ def test_a_timeout_ends_only_its_own_environment():
                 hung.result(timeout=30)
     finally:
         two.close()
+
+
+def test_a_stop_mid_invocation_is_reported_as_a_stop_not_a_failure():
+    reports = []
+    one = FunctionRuntime(
+        "SlowFunction", "hanging_handler.lambda_handler", {}, timeout_s=60, concurrency=1, telemetry=reports.append
+    )
+    try:
+        one.invoke({"sleep": 0})
+        with ThreadPoolExecutor(1) as pool:
+            hung = pool.submit(one.invoke, {"sleep": 600})
+            time.sleep(0.5)
+            one.close(grace_s=0.2)
+            with pytest.raises(InvocationStopped) as stopped:
+                hung.result(timeout=30)
+        assert "stopped during the invocation" in stopped.value.error["errorMessage"]
+        with pytest.raises(InvocationStopped):  # nothing new starts on a closed runtime
+            one.invoke({"sleep": 0})
+        last = [r["record"] for r in reports if r["type"] == "platform.report"][-1]
+        assert last["status"] == "stopped"
+        assert Progress(time.monotonic).describe(reports[-1]) == (
+            "SlowFunction was stopped mid-run: its work runs again on the next start"
+        )
+    finally:
+        one.close()
