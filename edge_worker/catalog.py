@@ -6,7 +6,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
@@ -18,6 +27,16 @@ from schemas.system_definition import (
     default_systems_dir,
     load_systems,
 )
+
+# What changes a definition; opened and closed-without-writing events are reads (the reload's own among them).
+CHANGES: list[type[FileSystemEvent]] = [
+    FileAttribEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+]
 
 Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
 # What the edge checks a definition with, besides what every loader checks: the worker and `systems` alike.
@@ -86,7 +105,7 @@ class SystemCatalog:
         self._observer = Observer()
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
-            self._observer.schedule(Handler(), str(folder), recursive=False)
+            self._observer.schedule(Handler(), str(folder), recursive=False, event_filter=CHANGES)
         self._observer.daemon = True
         self._observer.start()
 

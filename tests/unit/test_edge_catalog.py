@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 
 from edge_worker.catalog import SystemCatalog
 from schemas.system_definition import default_systems_dir
@@ -60,3 +61,20 @@ def test_a_new_file_in_a_watched_folder_is_reported(tmp_path):
     finally:
         catalog.stop()
     assert sorted(catalog.systems) == ["nudge", "planner"]
+
+
+def test_a_change_reloads_once_and_the_reload_reading_the_files_does_not_reload_again(tmp_path):
+    folder = copy_systems(tmp_path / "systems")
+    catalog, reloads = SystemCatalog([folder]), []
+    catalog.reload()
+    catalog.watch(lambda changed, errors: reloads.append([d.name for d in changed]), debounce_s=0.05)
+    try:
+        (folder / "planner.json").touch()
+        deadline = time.monotonic() + 10
+        while not reloads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reloads == [[]]  # touched, not changed: one reload, which finds nothing new
+        time.sleep(1.0)  # the reload opened and read every file: those reads are not changes
+        assert reloads == [[]]
+    finally:
+        catalog.stop()
