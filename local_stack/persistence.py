@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.persistence.base import STATUS_CONSTANTS
 from botocore.exceptions import ClientError
 
 from local_stack.moto_process import QUEUE_MESSAGES_PATH
@@ -28,6 +29,7 @@ from local_stack.provision import Provisioned, aws_client
 
 FORMAT = 1
 SNAPSHOT_FILE = "snapshot.json"
+IN_PROGRESS_EXPIRY = "in_progress_expiration"
 
 
 @dataclass
@@ -193,7 +195,9 @@ class StateStore:
     # ----- restore -----
     def restore(self) -> Counts:
         """Load the snapshot into the freshly provisioned stack (its tables, buckets and queues must be empty).
-        Resources the snapshot has but the template no longer declares are skipped."""
+        Resources the snapshot has but the template no longer declares are skipped, and so are idempotency
+        records still in progress: the invocation that wrote one was ended with the last run, and the record would
+        refuse its redelivery (IdempotencyAlreadyInProgressError) until the invocation's timeout ran out."""
         snapshot = json.loads(self.path.read_text(encoding="utf-8"))
         if snapshot.get("format") != FORMAT:
             raise ValueError(f"{self.path}: snapshot format {snapshot.get('format')!r}, expected {FORMAT}")
@@ -201,7 +205,8 @@ class StateStore:
         ddb = aws_client("dynamodb", self.endpoint)
         for logical, items in snapshot["tables"].items():
             if logical in physical:
-                _put_items(ddb, physical[logical], [_binary_from_json(item) for item in items])
+                kept = [_binary_from_json(item) for item in items if not _in_progress(item)]
+                _put_items(ddb, physical[logical], kept)
         s3 = aws_client("s3", self.endpoint)
         for logical, entries in snapshot["buckets"].items():
             for entry in entries if logical in physical else []:
@@ -221,6 +226,11 @@ class StateStore:
             for message in messages if logical in physical else []:
                 _send(sqs, physical[logical], message)
         return _counts(snapshot)
+
+
+def _in_progress(item: dict[str, Any]) -> bool:
+    """A Powertools idempotency record (DynamoDBPersistenceLayer's default attribute names) still INPROGRESS."""
+    return IN_PROGRESS_EXPIRY in item and item.get("status", {}).get("S") == STATUS_CONSTANTS["INPROGRESS"]
 
 
 def _put_items(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:

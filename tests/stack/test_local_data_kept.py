@@ -18,6 +18,9 @@ from stack_helpers import (
     wait_for_stack,
 )
 
+from local_stack.messages_server.backend import hang
+from local_stack.messages_server.scripted import ScriptedBackend
+
 PLANNER = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "systems" / "planner.json").read_text())
 SCOPES = ["ingest", "read", "edge", "edit", "refresh"]
 
@@ -85,3 +88,15 @@ def test_a_restarted_stack_serves_the_same_data_to_the_same_token(tmp_path):
 
     with running_stack(state_dir=crashed, serve_http=False, event_sources=False) as stack:
         assert [(s.session_id, s.status) for s in stored_sessions(stack)] == [("s-kept", "SUMMARIZED")]
+
+
+def test_a_summary_cut_short_by_a_stop_is_summarized_after_the_restart(tmp_path):
+    state = tmp_path / "state"
+    slow = ScriptedBackend().script([hang(30)])
+    with running_stack(slow, state_dir=state, extra_env={"LLM_TIMEOUT_SECONDS": "60"}) as stack:
+        token = make_token(stack, SCOPES, source="planner", name="owner")
+        with api_client(stack, token) as client:
+            assert client.post("/sessions", json=session_body("s-cut")).status_code == 202
+        wait_for(lambda: slow.calls >= 1, timeout=120)  # summarizing: its idempotency record is in progress
+    with running_stack(state_dir=state) as stack, api_client(stack, token) as client:
+        wait_for_stack(stack, lambda: client.get("/sessions/s-cut").json().get("status") == "SUMMARIZED")
