@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge_worker.config import config_path, ssp_home
 from local_stack.console import Console, logs_dir, new_log_path
+from local_stack.data_lock import DataInUse, data_lock
 from local_stack.edge_settings import edge_settings, edge_token_path, write_edge_settings
 from local_stack.local_tokens import local_tokens, state_dir, tokens_path
 from local_stack.samples import post_samples
@@ -45,6 +46,12 @@ def _port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def _python() -> str:
+    """This interpreter as a user would type it here: `.venv/bin/python` from the project folder."""
+    path = Path(sys.executable)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def reset_local_data() -> list[Path]:
     """Delete the local stack's data, tokens and edge state (never models or logs); returns what was removed."""
     folder = state_dir()
@@ -60,6 +67,15 @@ def reset_local_data() -> list[Path]:
 
 
 def _up(args: argparse.Namespace) -> int:
+    try:
+        with data_lock(state_dir()):
+            return _up_locked(args)
+    except DataInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _up_locked(args: argparse.Namespace) -> int:
     # The live-updates port follows the API's, so a dashboard tab opened before a restart reconnects.
     args.websocket_port = args.port + 1 if args.port else 0
     problem = _port_problem("127.0.0.1", args.port) or _port_problem("127.0.0.1", args.websocket_port)
@@ -155,7 +171,7 @@ def _banner(say, stack: LocalStack, summarizer: str, tokens: dict, kept: bool, e
     say(f"  Tokens       {tokens_path()} (0600; {'kept from the last run' if kept else 'new'})")
     say(f"  Edge queue   {stack.resolved('EdgeQueue')}")
     if edge_json:
-        say(f"  Edge config  {edge_json} (`python -m edge_worker status` uses it)")
+        say(f"  Edge config  {edge_json} (`{_python()} -m edge_worker status` uses it)")
     else:
         say(f"  Edge config  {config_path()} holds another stack's settings: left as it is")
     say(f"  AWS (moto)   {stack.moto.url}")

@@ -1,4 +1,5 @@
-"""`python -m local_stack up` starts, says where it listens, and Ctrl-C leaves no process behind."""
+"""`python -m local_stack up` starts, says where it listens, refuses a second stack on the same data, and Ctrl-C
+leaves no process behind."""
 
 from __future__ import annotations
 
@@ -65,6 +66,20 @@ def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path):
     assert _descendants(process.pid), "the moto server should be a child process"
 
     helpers = _descendants(process.pid)  # now with the authorizer's worker process
+
+    settings = tmp_path / "edge.json"
+    written = settings.read_bytes()
+    second = subprocess.run(
+        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-samples", "--no-edge"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SSP_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"another local stack (pid {process.pid}) is running on the data in {tmp_path / 'local'}" in second.stderr
+    assert "SSP_HOME=" in second.stderr and settings.read_bytes() == written  # the first stack's settings untouched
 
     os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process in the group
     assert process.wait(timeout=30) == 0
