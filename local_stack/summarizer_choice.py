@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from local_stack.messages_server import MessagesServer, ScriptedBackend, start_messages_server
 
 LOCAL_MODEL_ID = "local-smollm2-135m"
+# The local server takes any key; the summarizer redacts its key from error text, so it must not be a word there.
+LOCAL_API_KEY = "ssp-no-key-needed-0000"
 DEMO_MODEL = "SmolLM2-135M-Instruct"  # what `make model` prepares: small enough for any laptop, rough output
 
 
@@ -49,7 +51,7 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
     server = start_messages_server(backend)
     env = {
         "ANTHROPIC_BASE_URL": server.url,
-        "ANTHROPIC_API_KEY": "local",
+        "ANTHROPIC_API_KEY": LOCAL_API_KEY,
         "SUMMARIZER_PROVIDER": "anthropic",
         "SUMMARIZER_MODEL_ID": model_id,
         "LLM_TIMEOUT_SECONDS": "840",
