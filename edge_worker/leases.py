@@ -64,6 +64,12 @@ class QueueLeases:
             with self._lock:
                 self._held.pop(receipt, None)
 
+    @property
+    def held(self) -> int:
+        """How many messages are being worked on (held by `hold`)."""
+        with self._lock:
+            return len(self._held)
+
     def release(self, receipt: str) -> None:
         """Make an unfinished message visible again now, for the next worker or the next start."""
         try:

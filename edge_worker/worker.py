@@ -144,7 +144,8 @@ class EdgeWorker:
         self.progress.changed.set()  # wakes the heartbeat loop
         self.catalog.stop()
         if not self._join_loops(grace_s):
-            logger.warning("grace period over: stopping the model work in flight and releasing its message")
+            if self.edge_queue.held or (self.backfill_queue and self.backfill_queue.held):  # not an idle long poll
+                logger.warning("grace period over: stopping the model work in flight and releasing its message")
             self._abandon.set()
             self._join_loops(ABANDON_WAIT_S)
         self._stopped_cleanly = self.model.close(timeout=ABANDON_WAIT_S)

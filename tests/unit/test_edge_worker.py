@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import threading
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from edge_fakes import EDGE_QUEUE, FakeTranslator, edge_rig
 
 from edge_worker.jobs import lineage_for
+from edge_worker.logs import SERVICE
 from edge_worker.model_thread import Cancelled
 from schemas.contracts import TranslateRequest
 from schemas.system_definition import default_systems_dir, load_systems
@@ -212,11 +215,37 @@ def test_stop_past_the_grace_period_cancels_the_translation_and_releases_its_mes
     rig.sqs.send(EDGE_QUEUE, translate("s1").model_dump_json())
     rig.worker.start()
     assert rig.translator.started.wait(10)
-    assert rig.worker.stop(grace_s=0.05) is True
+    with logged_messages() as messages:
+        assert rig.worker.stop(grace_s=0.05) is True
+    assert any("grace period over" in message for message in messages)
     assert rig.sqs.visible(EDGE_QUEUE) == [translate("s1").model_dump_json()]  # given back, not held or deleted
     assert not any(operation == "delete_message" for operation, _ in rig.sqs.calls)
     assert rig.api.summaries["s1"]["systems"] == {} and rig.worker.status.last_error is None
     assert rig.worker.stop() is True  # a second stop gives the first answer
+
+
+def test_an_idle_worker_stopped_during_its_long_poll_says_nothing_of_work_in_flight(tmp_path):
+    rig = edge_rig(tmp_path / "edge")
+    rig.sqs.max_wait_s = 2.0  # a long poll that outlasts the grace period
+    rig.worker.start()
+    assert rig.sqs.wait_for(lambda: any(operation == "receive_message" for operation, _ in rig.sqs.calls))
+    with logged_messages() as messages:
+        assert rig.worker.stop(grace_s=0.05) is True
+    assert not any("grace period over" in message for message in messages), messages
+
+
+@contextlib.contextmanager
+def logged_messages():
+    """The edge logger's messages while the block runs."""
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    edge_logger = logging.getLogger(SERVICE)
+    edge_logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        edge_logger.removeHandler(handler)
 
 
 def test_a_stopping_worker_takes_no_new_work(rig):
