@@ -116,7 +116,7 @@ class Progress:
             return f"{function} was stopped mid-run: its work runs again on the next start"
         if report.get("status") == "timeout":
             return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
-        return f"error: {function} failed: {error}: {report.get('errorMessage', '')}".rstrip(": ")
+        return f"error: {function} failed: {error}: {_first_line(report.get('errorMessage'))}".rstrip(": ")
 
     def _problem(self, record: Record) -> str:
         where = record.get("function_name") or (
@@ -125,6 +125,7 @@ class Progress:
         detail = record.get("error") or record.get("problem") or record.get("exception", "").splitlines()[-1:] or ""
         if isinstance(detail, list):
             detail = detail[0] if detail else ""
+        detail = _first_line(detail)
         word = "warning" if record.get("level") == "WARNING" else "error"
         about = record.get("session_id") or record.get("summary_id")
         return " ".join(
@@ -132,6 +133,11 @@ class Progress:
             for part in (f"{word}:", f"{where}:" if where else "", record["message"], f"[{about}]" if about else "")
             if part
         ) + (f" ({detail})" if detail else "")
+
+
+def _first_line(text: Any) -> str:
+    """An error's first non-empty line: a batch's error message goes on with every record's traceback."""
+    return next((line.strip() for line in str(text or "").splitlines() if line.strip()), "")
 
 
 _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from local_stack.progress import Progress, parse
 
@@ -71,6 +72,26 @@ def test_errors_are_said_in_plain_words():
     }
     assert progress.describe(logged) == "error: edge worker: translation failed [s-9] (model crashed)"
     assert progress.describe({"level": "DEBUG", "message": "something internal"}) is None
+
+
+def test_an_error_is_said_in_one_line_however_long_its_message():
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    try:
+        raise ValueError("session s-1 is FAILED: cut off")
+    except ValueError:
+        failed = sys.exc_info()
+    batch = BatchProcessingError(
+        "All records failed processing. 1 individual errors logged separately below.", [failed]
+    )
+    assert "Traceback" in str(batch)  # Powertools appends each record's traceback
+    report = platform("platform.report", status="error", errorType="BatchProcessingError", errorMessage=str(batch))
+    assert Progress(Clock()).describe(report) == (
+        "error: SummarizeFunction failed: BatchProcessingError: All records failed processing. "
+        "1 individual errors logged separately below."
+    )
+    logged = {"level": "ERROR", "message": "upload failed", "service": "x-edge", "error": "first\nsecond"}
+    assert Progress(Clock()).describe(logged) == "error: edge worker: upload failed (first)"
 
 
 def test_only_json_objects_are_records():
