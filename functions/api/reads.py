@@ -174,7 +174,10 @@ class Reads:
 
     def registry_entries(self, kind: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
         if kind not in REGISTRY_KINDS:
-            raise ClientError("invalid_kind", f"kind must be one of {', '.join(REGISTRY_KINDS)}, got {kind!r}")
+            given = "none was given" if kind is None else f"got {kind[:40]!r}"
+            raise ClientError(
+                "invalid_kind", f"the query parameter kind must be one of {', '.join(REGISTRY_KINDS)}; {given}"
+            )
         items, token = self.registry.page(kind, limit, next_token)
         return {"items": [plain(item) for item in items], "next": token}
 

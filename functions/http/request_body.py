@@ -105,10 +105,21 @@ def parse_json(data: bytes) -> Any:
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as {field, problem, type}: the field a dotted path of names and indices (without the
+    union members pydantic adds, such as `constrained-str`), the problem without its `Value error, ` prefix."""
     return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"], "type": e["type"]}
+        {
+            "field": ".".join(str(p) for p in e["loc"] if not _schema_name(p)) or "(body)",
+            "problem": e["msg"].removeprefix("Value error, "),
+            "type": e["type"],
+        }
         for e in error.errors(include_url=False, include_input=False)[:20]
     ]
+
+
+def _schema_name(part: str | int) -> bool:
+    """A union member's schema name in an error's location (`constrained-str`, `list[...]`), not a field."""
+    return isinstance(part, str) and ("[" in part or "-" in part)
 
 
 def parse_contract(model: type[Model], data: Any) -> Model:

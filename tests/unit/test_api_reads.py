@@ -108,7 +108,11 @@ def test_registry_entries_are_listed_by_a_known_kind(world):
     assert world.reads.registry_entries("eval-result", 10, None)["items"] == []
     with pytest.raises(ClientError) as error:
         world.reads.registry_entries("active-system", 10, None)
-    assert error.value.code == "invalid_kind"
+    assert error.value.code == "invalid_kind" and error.value.message.endswith("; got 'active-system'")
+    with pytest.raises(ClientError) as error:
+        world.reads.registry_entries(None, 10, None)
+    assert error.value.message.startswith("the query parameter kind must be one of summarizer-model, ")
+    assert error.value.message.endswith("; none was given")
 
 
 def test_usage_totals_per_day_and_model(world):
