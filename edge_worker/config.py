@@ -102,8 +102,11 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> EdgeConfig:
-    """Settings from `path` (default $SSP_HOME/edge.json, optional) and the environment; ConfigError if unusable."""
+    """Settings from `path` (default $SSP_HOME/edge.json, optional) and the environment; ConfigError if unusable
+    or if a `path` given does not exist."""
     env = os.environ if environ is None else environ
+    if path is not None and not path.exists():
+        raise ConfigError(f"{path}: no such settings file")
     path = path or config_path(env)
     data: dict[str, Any] = {"state_dir": ssp_home(env) / "edge"}
     if path.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,21 @@ def test_module_entry_point_runs_and_rejects_unknown_commands():
     assert ok.returncode == 0 and "prepare-model" in ok.stdout and "import-gguf" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "edge_worker.cli", "fly"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice: 'fly'" in bad.stderr
+
+
+def test_a_command_whose_reader_went_away_exits_quietly(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `ssp-edge systems | head` once head is done: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "edge_worker", "systems"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "SSP_HOME": str(tmp_path)},
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr

@@ -72,3 +72,9 @@ def test_the_api_token_comes_from_the_environment_else_the_keychain(monkeypatch)
         api_token({})
     stored[(config.KEYRING_SERVICE, config.KEYRING_USER)] = "from-keychain"
     assert api_token({}) == "from-keychain"
+
+
+def test_a_settings_file_asked_for_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'nosuch.json'}: no such settings file"):
+        load_config(tmp_path / "nosuch.json", environ={**REQUIRED, "SSP_HOME": str(tmp_path)})
+    assert load_config(environ={**REQUIRED, "SSP_HOME": str(tmp_path)}).api_url == "http://api.local"  # optional
