@@ -209,7 +209,11 @@ def _invoke(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_stack", description=__doc__)
-    parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
+    parser.add_argument(
+        "--template",
+        default=str(DEFAULT_TEMPLATE),
+        help="the SAM template to run (default: the project's template.yaml)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the local stack and serve until Ctrl-C")
     up.add_argument(
