@@ -7,6 +7,7 @@ a new version authored by the user; it keeps the lineage of the version it chang
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jsonpatch
@@ -44,12 +45,26 @@ def applied(document: Any, operations: Any) -> Any:
     """`document` after the RFC 6902 patch `operations` (jsonpatch); 409 when a test fails, 422 when invalid."""
     if not isinstance(operations, list):
         raise ClientError("invalid_patch", "the body must be a JSON Patch: an array of operations", status=422)
-    try:
-        return jsonpatch.JsonPatch(operations).apply(document)
-    except jsonpatch.JsonPatchTestFailed as error:
-        raise ClientError("patch_test_failed", f"a test operation failed: {error}", status=409) from error
-    except (jsonpatch.JsonPatchException, JsonPointerException, TypeError, ValueError, KeyError, IndexError) as error:
-        raise ClientError("invalid_patch", f"the patch cannot be applied: {error}", status=422) from error
+    result = copy.deepcopy(document)
+    for index, operation in enumerate(operations):  # one by one, as JsonPatch.apply does, to name the one refused
+        where = f"operation {index}" + (
+            f" ({operation.get('op')} {operation.get('path')!r})" if isinstance(operation, dict) else ""
+        )
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
+        except jsonpatch.JsonPatchTestFailed as error:
+            message = f"{where}: the document holds another value there"
+            raise ClientError("patch_test_failed", message, status=409) from error
+        except (
+            jsonpatch.JsonPatchException,
+            JsonPointerException,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+        ) as error:
+            raise ClientError("invalid_patch", f"{where} cannot be applied: {error}", status=422) from error
+    return result
 
 
 def last_translation(session: dict[str, Any], system: str) -> Lineage | None:

@@ -82,6 +82,23 @@ def test_a_bad_patch_is_refused_and_nothing_changes(world, operations, expected)
     assert stored(world) == before and world.records.history == history
 
 
+@pytest.mark.parametrize(
+    ("operations", "message"),
+    [
+        (
+            [*RENAME, {"op": "test", "path": "/title", "value": "Other"}],
+            "operation 1 (test '/title'): the document holds another value there",
+        ),
+        ([{"op": "remove", "path": "/nothing"}], "operation 0 (remove '/nothing') cannot be applied: can't remove"),
+        (["not an operation"], "operation 0 cannot be applied: "),
+    ],
+)
+def test_a_refused_patch_names_its_operation_without_python_reprs(world, operations, message):
+    with pytest.raises(ClientError) as error:
+        world.edits.edit("s-1", "planner", operations, '"1"', ME)
+    assert error.value.message.startswith(message) and "<class" not in error.value.message, error.value.message
+
+
 def test_the_history_and_the_feed_say_who_made_each_version(world):
     world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
     history = world.reads.history("s-1", "planner", 10, None)["items"]
