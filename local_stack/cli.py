@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         "--llm",
         choices=("auto", "mlx", "scripted"),
         default="auto",
-        help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else the local model",
+        help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else summaries written in "
+        "advance for the samples and the local model for other sessions; mlx: the local model for every session",
     )
     up.add_argument("--no-samples", dest="samples", action="store_false", help="do not post the sample sessions")
     up.add_argument("--no-edge", dest="edge", action="store_false", help="do not run the edge worker")

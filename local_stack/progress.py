@@ -8,6 +8,7 @@ Input: Powertools JSON log records (the functions' and the edge's), and the runt
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -100,6 +101,11 @@ class Progress:
     def _embedded(self, record: Record) -> str:
         return f"embedded {record.get('summary_id')} for search"
 
+    def _summary_failed(self, record: Record) -> str:
+        where = f"attempt {record.get('attempt')} of {record.get('max_attempts')}"
+        then = "the session is now FAILED" if record.get("final") else "it will be tried again"
+        return f"summary of {record.get('session_id')} failed ({where}; {then}): {_first_line(record.get('error'))}"
+
     def _failed_session(self, record: Record) -> str:
         return f"session {record.get('session_id')} FAILED after {record.get('attempts')} attempt(s): retry it later"
 
@@ -116,7 +122,7 @@ class Progress:
             return f"{function} was stopped mid-run: its work runs again on the next start"
         if report.get("status") == "timeout":
             return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
-        return f"error: {function} failed: {error}: {_first_line(report.get('errorMessage'))}".rstrip(": ")
+        return f"error: {function} failed: {error}: {_error_line(report.get('errorMessage'))}".rstrip(": ")
 
     def _problem(self, record: Record) -> str:
         where = record.get("function_name") or (
@@ -136,8 +142,23 @@ class Progress:
 
 
 def _first_line(text: Any) -> str:
-    """An error's first non-empty line: a batch's error message goes on with every record's traceback."""
+    """An error's first non-empty line."""
     return next((line.strip() for line in str(text or "").splitlines() if line.strip()), "")
+
+
+def _error_line(text: Any) -> str:
+    """An invocation's error in one line. A batch whose every record failed (Powertools' BatchProcessingError: a
+    first line, then each record's traceback) is told by its count and the last exception raised."""
+    lines = str(text or "").splitlines()
+    count = re.match(r"All records failed processing\. (\d+) individual errors", _first_line(text))
+    raised = [line for line in lines if line and not line[0].isspace() and not line.startswith(_TRACEBACK_LINES)]
+    if count is None or len(raised) < 2:
+        return _first_line(text)
+    last = re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", raised[-1])  # the exception's class without its module
+    return f"all {count[1]} record(s) of the batch failed; the last: {last}"
+
+
+_TRACEBACK_LINES = ("Traceback (most recent call last)", "The above exception", "During handling of the above")
 
 
 _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
@@ -149,6 +170,7 @@ _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
     "translated": Progress._translated,
     "record stored": Progress._stored,
     "embedded": Progress._embedded,
+    "summary failed": Progress._summary_failed,
     "dead-lettered session marked FAILED": Progress._failed_session,
     "in-flight messages released for later": Progress._released,
 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from local_stack.messages_server import MessagesServer, ScriptedBackend, start_messages_server
 
 LOCAL_MODEL_ID = "local-smollm2-135m"
+REFERENCE_MODEL_ID = "local-reference-summaries"  # lineage of the samples' summaries written in advance
 # The local server takes any key; the summarizer redacts its key from error text, so it must not be a word there.
 LOCAL_API_KEY = "ssp-no-key-needed-0000"
 DEMO_MODEL = "SmolLM2-135M-Instruct"  # what `make model` prepares: small enough for any laptop, rough output
@@ -26,7 +27,8 @@ class SummarizerChoice:
 
 
 def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> SummarizerChoice:
-    """llm: "auto" (Claude if a key or Bedrock is configured, else the local model), "mlx" or "scripted"."""
+    """llm: "auto" (Claude if a key or Bedrock is configured, else the local model, with the sample sessions'
+    summaries written in advance), "mlx" (the local model for every session) or "scripted"."""
     environ = dict(os.environ if environ is None else environ)
     wants_cloud = environ.get("ANTHROPIC_API_KEY") or environ.get("SUMMARIZER_PROVIDER") == "bedrock"
     if llm == "auto" and wants_cloud:
@@ -40,14 +42,17 @@ def choose_summarizer(llm: str, environ: dict[str, str] | None = None) -> Summar
         description = "canned summaries (--llm scripted), no model"
     else:
         from edge_worker.model_store import prepare_default_model
-        from local_stack.messages_server import MlxBackend
+        from local_stack.messages_server import MlxBackend, ReferenceBackend
+        from local_stack.samples import reference_summaries
 
         backend = MlxBackend(str(prepare_default_model()))
         model_id = LOCAL_MODEL_ID
-        description = (
-            f"{DEMO_MODEL} on this machine, a small offline demo model (rough summaries, minutes each on a "
-            "laptop CPU); set ANTHROPIC_API_KEY for Claude"
-        )
+        description = f"{DEMO_MODEL} on this machine (a small demo model: rarely a usable summary, minutes each)"
+        if llm == "auto":
+            references = reference_summaries()
+            backend = ReferenceBackend(references, backend, REFERENCE_MODEL_ID)
+            description = f"samples: summaries written in advance; other sessions: {description}"
+        description += "; set ANTHROPIC_API_KEY for Claude"
     server = start_messages_server(backend)
     env = {
         "ANTHROPIC_BASE_URL": server.url,

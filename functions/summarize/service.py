@@ -113,12 +113,20 @@ class SummarizeService:
             except Exception as error:
                 if is_gone(self.sessions.get(request.session_id), request.content_hash):
                     return "stale"
-                final = is_final(error, attempt, self.max_attempts)
+                final, reason = is_final(error, attempt, self.max_attempts), failure_reason(error)
                 stop_reason = error.stop_reason if isinstance(error, SummarizerError) else None
-                self.sessions.mark_failed(request.session_id, failure_reason(error), attempt, final, stop_reason)
+                logger.warning(
+                    "summary failed",
+                    session_id=request.session_id,
+                    attempt=attempt,
+                    max_attempts=self.max_attempts,
+                    final=final,
+                    error=reason,
+                )
+                self.sessions.mark_failed(request.session_id, reason, attempt, final, stop_reason)
                 if isinstance(error, SummarizerError):
                     self.count_paid_failure(error)
-                raise SessionFailed(failure_reason(error)) from error
+                raise SessionFailed(reason) from error
             if not recorded and is_gone(self.sessions.get(request.session_id), request.content_hash):
                 return "stale"  # deleted during the call: its deletion removes what the call stored
         self.request_translation(request)

@@ -17,7 +17,8 @@ PREFILL_STEP = 512
 
 
 class MlxBackend:
-    """Replies from a local MLX model (greedy, bounded length), one generation at a time.
+    """Replies from a local MLX model (greedy, bounded length), one generation at a time, the model prepared as the
+    edge runs it on this device (`edge_worker.translator.for_this_device`: on a CPU about twice as fast).
 
     Like the real API's prompt caching, a system prompt marked with cache_control is prefilled
     once; later calls start from a copy of its KV cache and report it as cache_read_input_tokens.
@@ -29,11 +30,14 @@ class MlxBackend:
         from mlx_lm import load
         from mlx_lm.models.cache import LRUPromptCache
 
+        from edge_worker.translator import for_this_device
+
         if not Path(model_path).is_dir():
             raise FileNotFoundError(f"model folder not found: {model_path}")
         self.model_path = model_path
         self.max_tokens = max_tokens
-        self._model, self._tokenizer = load(model_path)
+        model, self._tokenizer = load(model_path)
+        self._model = for_this_device(model)
         self._system_role = _template_takes_system_role(self._tokenizer)
         self._model_thread = ModelThread("messages-model")  # request threads come and go; MLX work stays on one
         self._closing = threading.Event()

@@ -48,6 +48,7 @@ class Generation:
     stop_reason: str = "end_turn"
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    model: str | None = None  # who wrote it, when not the requested model
 
 
 def text_of(content: Any) -> str:
@@ -141,7 +142,7 @@ def message_body(
         "id": f"msg_local_{uuid.uuid4().hex[:24]}",
         "type": "message",
         "role": "assistant",
-        "model": model,
+        "model": generation.model or model,
         "content": [{"type": "text", "text": content}],
         "stop_reason": stop_reason or generation.stop_reason,
         "stop_sequence": None,

@@ -74,24 +74,44 @@ def test_errors_are_said_in_plain_words():
     assert progress.describe({"level": "DEBUG", "message": "something internal"}) is None
 
 
-def test_an_error_is_said_in_one_line_however_long_its_message():
+def raised(error: Exception, cause: Exception | None = None):
+    try:
+        raise error from cause
+    except Exception:
+        return sys.exc_info()
+
+
+def test_a_batch_whose_every_record_failed_is_said_in_one_line_with_the_last_error():
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    try:
-        raise ValueError("session s-1 is FAILED: cut off")
-    except ValueError:
-        failed = sys.exc_info()
+    from functions.summarize.service import SessionFailed
+
     batch = BatchProcessingError(
-        "All records failed processing. 1 individual errors logged separately below.", [failed]
+        "All records failed processing. 2 individual errors logged separately below.",
+        [
+            raised(ValueError("session s-1 is FAILED: cut off")),
+            raised(SessionFailed("model stopped with stop_reason=max_tokens"), KeyError("usage")),
+        ],
     )
-    assert "Traceback" in str(batch)  # Powertools appends each record's traceback
+    assert str(batch).count("Traceback") == 2 and "KeyError" in str(batch)  # each record's traceback, with causes
     report = platform("platform.report", status="error", errorType="BatchProcessingError", errorMessage=str(batch))
     assert Progress(Clock()).describe(report) == (
-        "error: SummarizeFunction failed: BatchProcessingError: All records failed processing. "
-        "1 individual errors logged separately below."
+        "error: SummarizeFunction failed: BatchProcessingError: all 2 record(s) of the batch failed; "
+        "the last: SessionFailed: model stopped with stop_reason=max_tokens"
     )
     logged = {"level": "ERROR", "message": "upload failed", "service": "x-edge", "error": "first\nsecond"}
     assert Progress(Clock()).describe(logged) == "error: edge worker: upload failed (first)"
+
+
+def test_a_failed_summary_names_its_session_its_attempt_and_why():
+    progress = Progress(Clock())
+    failed = lambda_log(
+        "summary failed", session_id="s-1", attempt=1, max_attempts=3, final=False, error="cut off\nat 384 tokens"
+    )
+    failed["level"] = "WARNING"
+    assert progress.describe(failed) == "summary of s-1 failed (attempt 1 of 3; it will be tried again): cut off"
+    failed.update(attempt=3, final=True)
+    assert progress.describe(failed) == "summary of s-1 failed (attempt 3 of 3; the session is now FAILED): cut off"
 
 
 def test_only_json_objects_are_records():

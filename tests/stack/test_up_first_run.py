@@ -153,3 +153,25 @@ def test_a_taken_port_is_named_with_how_to_choose_another(tmp_path):
     assert result.returncode == 2
     assert f"port {port}" in result.stderr and "--port" in result.stderr and "SSP_LOCAL_PORT" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_with_no_llm_configured_the_samples_are_summarized_by_the_summaries_written_for_them(tmp_path):
+    """The default summarizer (no key): the small demo model cannot write these summaries, so the samples get theirs
+    from `<sample>.summary.txt`, recorded under their own model id rather than the demo model's."""
+    from local_stack.samples import SAMPLES_DIR
+
+    home = tmp_path / "home"
+    with up(home, "--llm", "auto") as run:
+        assert "samples: summaries written in advance" in run.line("Summarizer")
+        token = json.loads((home / "local" / "tokens.json").read_text())["dashboard"]
+        wait_for(lambda: _all_summarized(run.api_url, token), timeout=180, interval=0.5)
+        for session_id in SAMPLE_IDS:
+            run.read_until(f"summarized {session_id}")
+        headers = {"authorization": f"Bearer {token}"}
+        for path in SAMPLES_DIR.glob("*.json"):
+            session_id = json.loads(path.read_text())["session_id"]
+            view = httpx.get(f"{run.api_url}/summaries/{session_id}", headers=headers, timeout=30).json()
+            assert view["text"] == path.with_suffix(".summary.txt").read_text().strip()
+        models = httpx.get(f"{run.api_url}/registry", params={"kind": "summarizer-model"}, headers=headers, timeout=30)
+        assert [entry["content"]["model_id"] for entry in models.json()["items"]] == ["local-reference-summaries"]
+    assert run.process.returncode == 0, "".join(run.lines)

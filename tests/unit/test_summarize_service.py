@@ -113,6 +113,20 @@ def test_an_error_that_retrying_cannot_help_fails_at_once(world):
     assert (record.status.value, record.error, record.attempts) == ("FAILED", "the model refused", 1)
 
 
+def test_each_failed_attempt_is_logged_with_its_session_attempt_and_reason(world, caplog):
+    request = world.accept()
+    world.summarizer.script = [SummarizerError("overloaded", retryable=True)] * 2
+    for attempt in (1, 3):
+        with pytest.raises(SessionFailed):
+            world.handle(request, attempt)
+    failed = [record for record in caplog.records if record.getMessage() == "summary failed"]
+    assert [(r.levelname, r.session_id, r.attempt, r.final, r.error) for r in failed] == [
+        ("WARNING", "s-1", 1, False, "overloaded"),
+        ("WARNING", "s-1", 3, True, "overloaded"),
+    ]
+    assert {r.max_attempts for r in failed} == {3}
+
+
 def test_any_other_failure_is_named_by_its_type(world):
     request = world.accept()
     world.summarizer.script = [KeyError("raw_key")]
