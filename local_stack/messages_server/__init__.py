@@ -2,8 +2,9 @@
 
 Replies come from a backend: `ScriptedBackend` (deterministic, with scripted failures for tests),
 `MlxBackend` (a local MLX model) or `ReferenceBackend` (replies written in advance, another backend for the
-rest). A batch is processed in a background thread, one request at a time, through the same backend. Modules: protocol (request checks, message and error bodies), backend (the
-Backend interface and scripted outcomes), scripted, mlx_backend, reference, batches, server (HTTP).
+rest). A batch is processed in a background thread, one request at a time, through the same backend.
+Modules: protocol (request checks, message and error bodies), backend (the Backend interface and scripted
+outcomes), scripted, mlx_backend, reference, batches, server (HTTP).
 
     python -m local_stack.messages_server --model PATH --port 8765
 """
