@@ -41,6 +41,7 @@ class Progress:
         self.started: OrderedDict[str, float] = OrderedDict()  # request id -> when it (or its last summary) started
         self.systems: list[str] = []
         self.stored: dict[str, set[str]] = {}  # summary id -> systems stored this run
+        self.told: dict[str, int] = {}  # request id -> its records whose failure was told by their own log line
 
     def describe(self, record: Record) -> str | None:
         kind = record.get("type")
@@ -102,9 +103,22 @@ class Progress:
         return f"embedded {record.get('summary_id')} for search"
 
     def _summary_failed(self, record: Record) -> str:
-        where = f"attempt {record.get('attempt')} of {record.get('max_attempts')}"
-        then = "the session is now FAILED" if record.get("final") else "it will be tried again"
-        return f"summary of {record.get('session_id')} failed ({where}; {then}): {_first_line(record.get('error'))}"
+        self._told(record)
+        attempt, attempts = record.get("attempt"), record.get("max_attempts")
+        if not record.get("final"):
+            then = f"attempt {attempt} of {attempts}; it will be tried again"
+        elif isinstance(attempt, int) and isinstance(attempts, int) and attempt < attempts:
+            then = f"attempt {attempt}; retrying cannot help: the session is now FAILED"
+        else:
+            then = f"attempt {attempt} of {attempts}; the session is now FAILED"
+        return f"summary of {record.get('session_id')} failed ({then}): {_first_line(record.get('error'))}"
+
+    def _told(self, record: Record) -> None:
+        """Count a record of this request whose failure has its own line (or needs none)."""
+        request_id = str(record.get("function_request_id", ""))
+        self.told[request_id] = self.told.get(request_id, 0) + 1
+        while len(self.told) > KEPT_REQUESTS:
+            del self.told[next(iter(self.told))]
 
     def _failed_session(self, record: Record) -> str:
         return f"session {record.get('session_id')} FAILED after {record.get('attempts')} attempt(s): retry it later"
@@ -122,6 +136,9 @@ class Progress:
             return f"{function} was stopped mid-run: its work runs again on the next start"
         if report.get("status") == "timeout":
             return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
+        told = self.told.pop(str(report.get("requestId", "")), 0)
+        if error == "BatchProcessingError" and told and told == _failed_records(report.get("errorMessage")):
+            return None  # every record's failure was said on its own line
         return f"error: {function} failed: {error}: {_error_line(report.get('errorMessage'))}".rstrip(": ")
 
     def _problem(self, record: Record) -> str:
@@ -146,16 +163,25 @@ def _first_line(text: Any) -> str:
     return next((line.strip() for line in str(text or "").splitlines() if line.strip()), "")
 
 
-def _error_line(text: Any) -> str:
-    """An invocation's error in one line. A batch whose every record failed (Powertools' BatchProcessingError: a
-    first line, then each record's traceback) is told by its count and the last exception raised."""
-    lines = str(text or "").splitlines()
+def _failed_records(text: Any) -> int | None:
+    """How many records a batch's error says failed, when every one did (Powertools' BatchProcessingError)."""
     count = re.match(r"All records failed processing\. (\d+) individual errors", _first_line(text))
-    raised = [line for line in lines if line and not line[0].isspace() and not line.startswith(_TRACEBACK_LINES)]
+    return int(count[1]) if count else None
+
+
+def _error_line(text: Any) -> str:
+    """An invocation's error in one line. A batch whose every record failed (BatchProcessingError: a first line,
+    then each record's traceback) is told by its count and the last exception raised."""
+    count = _failed_records(text)
+    raised = [
+        line
+        for line in str(text or "").splitlines()
+        if line and not line[0].isspace() and not line.startswith(_TRACEBACK_LINES)
+    ]
     if count is None or len(raised) < 2:
         return _first_line(text)
     last = re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", raised[-1])  # the exception's class without its module
-    return f"all {count[1]} record(s) of the batch failed; the last: {last}"
+    return f"all {count} record(s) of the batch failed; the last: {last}"
 
 
 _TRACEBACK_LINES = ("Traceback (most recent call last)", "The above exception", "During handling of the above")
@@ -171,6 +197,7 @@ _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
     "record stored": Progress._stored,
     "embedded": Progress._embedded,
     "summary failed": Progress._summary_failed,
+    "message for a FAILED session sent on to the DLQ": Progress._told,
     "dead-lettered session marked FAILED": Progress._failed_session,
     "in-flight messages released for later": Progress._released,
 }

@@ -103,6 +103,7 @@ class SummarizeService:
             return "stale"  # withdrawn, replaced or deleted: nothing to summarize
         assert item is not None
         if item["status"] == FAILED:
+            logger.info("message for a FAILED session sent on to the DLQ", session_id=request.session_id)
             raise SessionFailed(f"session {request.session_id} is FAILED: {item.get('error')}")
         if item["status"] != SUMMARIZED:
             self.sessions.begin_attempt(request.session_id, request.content_hash, attempt)

@@ -112,6 +112,35 @@ def test_a_failed_summary_names_its_session_its_attempt_and_why():
     assert progress.describe(failed) == "summary of s-1 failed (attempt 1 of 3; it will be tried again): cut off"
     failed.update(attempt=3, final=True)
     assert progress.describe(failed) == "summary of s-1 failed (attempt 3 of 3; the session is now FAILED): cut off"
+    failed.update(attempt=1, final=True)
+    assert progress.describe(failed) == (
+        "summary of s-1 failed (attempt 1; retrying cannot help: the session is now FAILED): cut off"
+    )
+
+
+def test_a_batch_whose_records_each_said_why_they_failed_adds_no_line_of_its_own():
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from functions.summarize.service import SessionFailed
+
+    def all_failed(request_id: str, records: int) -> dict:
+        batch = BatchProcessingError(
+            f"All records failed processing. {records} individual errors logged separately below.",
+            [raised(SessionFailed("session s-1 is FAILED: cut off"))] * records,
+        )
+        return platform(
+            "platform.report", request_id, status="error", errorType=str(type(batch).__name__), errorMessage=str(batch)
+        )
+
+    progress = Progress(Clock())
+    failed = lambda_log("summary failed", "req-1", session_id="s-1", attempt=1, max_attempts=3, final=True, error="x")
+    assert progress.describe(failed)
+    assert progress.describe(all_failed("req-1", 1)) is None
+    assert progress.describe(lambda_log("message for a FAILED session sent on to the DLQ", "req-2")) is None
+    assert progress.describe(all_failed("req-2", 1)) is None  # a redelivery for a FAILED session: nothing new
+    assert progress.describe(lambda_log("message for a FAILED session sent on to the DLQ", "req-3")) is None
+    told_of_one = progress.describe(all_failed("req-3", 2))  # the other record's failure was not said
+    assert told_of_one and told_of_one.startswith("error: SummarizeFunction failed: BatchProcessingError: all 2")
 
 
 def test_only_json_objects_are_records():

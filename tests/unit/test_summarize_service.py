@@ -125,6 +125,10 @@ def test_each_failed_attempt_is_logged_with_its_session_attempt_and_reason(world
         ("WARNING", "s-1", 3, True, "overloaded"),
     ]
     assert {r.max_attempts for r in failed} == {3}
+    with pytest.raises(SessionFailed, match="is FAILED"):
+        world.handle(request, 4)
+    [sent_on] = [r for r in caplog.records if r.getMessage() == "message for a FAILED session sent on to the DLQ"]
+    assert sent_on.session_id == "s-1"
 
 
 def test_any_other_failure_is_named_by_its_type(world):
