@@ -21,3 +21,10 @@ class ClientError(Exception):
 
 def not_found(message: str) -> ClientError:
     return ClientError("not_found", message, status=404)
+
+
+def unknown_system(name: str) -> ClientError:
+    """404 for a system name no edge has published (GET /systems lists the published ones)."""
+    return ClientError(
+        "unknown_system", f"system {name} has not been published (GET /systems lists the published ones)", status=404
+    )

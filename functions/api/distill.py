@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from functions.clock import utc_now
-from functions.errors import ClientError
+from functions.errors import ClientError, unknown_system
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from functions.stores.usage import UsageStore
@@ -143,7 +143,7 @@ class DistillService:
         pointer = self.registry.active_system(name)
         entry = self.registry.entry(pointer["definition_version"], "system") if pointer else None
         if entry is None:
-            raise ClientError("not_found", f"system {name!r} is not published", status=404)
+            raise unknown_system(name)
         try:
             return SystemDefinition.from_dict(entry["content"], source=f"{name}.json")
         except SystemDefinitionError as error:  # stored by an older cloud under other rules

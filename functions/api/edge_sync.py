@@ -11,11 +11,10 @@ from aws_lambda_powertools import Logger
 from functions.api.documents import check_document
 from functions.api.refresh import RefreshService
 from functions.clock import utc_now
-from functions.errors import ClientError
+from functions.errors import ClientError, unknown_system
 from functions.stores.records import RecordStore, document_hash, stale_version
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
-from schemas import routes
 from schemas.contracts import Lineage, RefreshSelector, SystemState
 from schemas.edge_api import (
     EdgeSummary,
@@ -75,11 +74,7 @@ class EdgeSync:
         """
         self.sessions.summarized(summary_id)
         if not self.registry.active_system(system):
-            raise ClientError(
-                "unknown_system",
-                f"system {system} has not been published (PUT {routes.EDGE_SYSTEM.format(system=system)})",
-                status=404,
-            )
+            raise unknown_system(system)
         check_document(self.registry, upload.lineage.schema_version, upload.document)
         stored = self._store(summary_id, system, upload, author_name)
         self.refresh.complete(summary_id, system, upload.request_id)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from functions.api.edge_status import EdgeStatus
-from functions.errors import ClientError, not_found
+from functions.errors import ClientError, not_found, unknown_system
 from functions.http.views import change_view, record_view, session_view
 from functions.stores.changes import ChangeLog
 from functions.stores.dynamo import plain
@@ -135,7 +135,9 @@ class Reads:
         return {"items": self.edge_status.edges()}
 
     def history(self, summary_id: str, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
+        """A record's versions, newest first. 404 for an unknown summary or an unpublished system."""
         self._visible(summary_id)
+        self._published(system)
         items, token = self.records.history_page(summary_id, system, limit, next_token)
         entries = [
             {**plain({k: v for k, v in item.items() if k != "patch"}), "patch": json.loads(item["patch"])}
@@ -147,13 +149,17 @@ class Reads:
         return {"items": plain(self.registry.active_systems())}
 
     def system_records(self, system: str, limit: int, next_token: str | None) -> dict[str, Any]:
-        """A system's current records, newest first (records of sessions being deleted are left out)."""
+        """A system's current records, newest first (records of sessions being deleted are left out); 404 for a
+        system never published."""
+        self._published(system)
         items, token = self.records.page_for_system(system, limit, next_token)
         live = self._live({item["summary_id"] for item in items})
         return {"items": [self._record_view(r) for r in items if r["summary_id"] in live], "next": token}
 
     def system_changes(self, system: str, since: str, limit: int) -> ChangePage:
-        """The system's changes after the cursor `since`, in order (GET SYSTEM_RECORDS?since=...)."""
+        """The system's changes after the cursor `since`, in order (GET SYSTEM_RECORDS?since=...); 400 for a
+        malformed cursor, 404 for a system never published."""
+        self._published(system)
         if not (since.isascii() and since.isdigit() and int(since) < MAX_CURSOR):
             raise ClientError(
                 "invalid_cursor", f"since must be a change number from a previous page, got {since[:40]!r}"
@@ -167,6 +173,10 @@ class Reads:
         ]
         cursor = str(int(entries[-1]["seq"])) if entries else str(int(since))
         return ChangePage(items=items, next=cursor, more=more)
+
+    def _published(self, system: str) -> None:
+        if not self.registry.active_system(system):
+            raise unknown_system(system)
 
     def _live(self, summary_ids: set[str]) -> set[str]:
         """Those of the ids whose sessions exist and are not being deleted."""

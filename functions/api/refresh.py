@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from functions.clock import epoch_seconds, utc_now
-from functions.errors import ClientError, not_found
+from functions.errors import ClientError, not_found, unknown_system
 from functions.queues import BackfillQueue, EdgeQueue
 from functions.stores.records import RecordStore
 from functions.stores.refresh import RefreshStore
@@ -120,7 +120,7 @@ class RefreshService:
         if selector.summary_id:
             self.sessions.summarized(selector.summary_id)
         if selector.system and not self.registry.active_system(selector.system):
-            raise not_found(f"no published system {selector.system}")
+            raise unknown_system(selector.system)
 
     def _active_systems(self) -> list[str]:
         names = [system["name"] for system in self.registry.active_systems()]

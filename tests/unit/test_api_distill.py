@@ -66,7 +66,7 @@ def test_an_answer_that_is_not_json_is_reported_as_such(world):
 def test_unknown_summaries_and_systems_are_404s_and_cost_nothing(world):
     with pytest.raises(ClientError) as error:
         ask(world, system="nudge")
-    assert error.value.status == 404 and "not published" in error.value.message
+    assert error.value.status == 404 and "has not been published" in error.value.message
     with pytest.raises(ClientError) as error:
         world.distill.answer(DistillRequest(summary_id="s-404", system="planner"))
     assert error.value.status == 404 and world.summarizer.prompts == []

@@ -102,6 +102,21 @@ def test_history_systems_and_records_of_a_system(world):
     assert [r["document"] for r in world.reads.system_records("planner", 10, None)["items"]] == [{"title": "B"}]
 
 
+def test_a_system_never_published_is_named_rather_than_listed_as_empty(world):
+    world.edge.publish_system("planner", system_definition())
+    reads = (
+        lambda: world.reads.system_records("fitness", 10, None),
+        lambda: world.reads.system_changes("fitness", "0", 10),
+        lambda: world.reads.history("s-1", "fitness", 10, None),
+    )
+    for read in reads:
+        with pytest.raises(ClientError) as error:
+            read()
+        assert (error.value.status, error.value.code) == (404, "unknown_system")
+        assert error.value.message.startswith("system fitness has not been published")
+    assert world.reads.system_records("planner", 10, None)["items"] == []
+
+
 def test_registry_entries_are_listed_by_a_known_kind(world):
     world.edge.publish_system("planner", system_definition())
     assert [e["kind"] for e in world.reads.registry_entries("schema", 10, None)["items"]] == ["schema"]

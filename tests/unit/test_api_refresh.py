@@ -32,7 +32,7 @@ def sent(world: ApiWorld) -> list[tuple[str, str | None, str]]:
     ("selector", "status", "code"),
     [
         (RefreshSelector(summary_id="s-none"), 404, "not_found"),
-        (RefreshSelector(system="nudge"), 404, "not_found"),
+        (RefreshSelector(system="nudge"), 404, "unknown_system"),
         (RefreshSelector(), 409, "no_systems"),
     ],
 )

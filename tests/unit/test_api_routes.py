@@ -168,6 +168,13 @@ def test_unknown_routes_and_bad_bodies_keep_the_error_shape(api):
     assert (status, body["error"]) == (422, "validation_failed") and body["details"][0]["field"] == "task"
 
 
+def test_records_of_an_unpublished_system_are_a_404_naming_it(api):
+    for query in (None, {"since": "0"}):
+        status, body = api("GET", "/systems/fitness/records", scopes="read", query=query)
+        assert (status, ErrorBody.model_validate(body).error) == (404, "unknown_system")
+        assert "fitness" in body["message"]
+
+
 def test_the_edge_round_trip_answers_with_its_contracts(api, world):
     status, body = api("PUT", "/edge/systems/planner", scopes="edge", body=system_definition())
     published = SystemPublished.model_validate(body)
