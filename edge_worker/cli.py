@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from schemas.stdout_pipe import quiet_when_reader_leaves
 
 Register = Callable[[argparse._SubParsersAction], None]
 
@@ -113,15 +114,13 @@ def build_parser(registrars: Sequence[Register] | None = None) -> argparse.Argum
     return parser
 
 
+@quiet_when_reader_leaves
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except BrokenPipeError:  # the reader went away (`status | head`): nothing left to say to it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
-        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe stopped
 
 
 if __name__ == "__main__":

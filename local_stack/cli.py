@@ -23,6 +23,7 @@ from local_stack.samples import post_samples
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.summarizer_choice import DEMO_MODEL, choose_summarizer
 from local_stack.template import DEFAULT_TEMPLATE
+from schemas.stdout_pipe import quiet_when_reader_leaves
 
 PORT_VARIABLE = "SSP_LOCAL_PORT"
 DEFAULT_PORT = 8080
@@ -207,6 +208,7 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+@quiet_when_reader_leaves
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_stack", description=__doc__)
     parser.add_argument(

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from functions.settings import SettingError, Settings
 from functions.stores.tokens import SCOPES, TokenStore, check_grant
 from schemas.patterns import SOURCE_PATTERN
+from schemas.stdout_pipe import quiet_when_reader_leaves
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 SOURCE = re.compile(SOURCE_PATTERN)
@@ -176,6 +177,7 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+@quiet_when_reader_leaves
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)

@@ -105,6 +105,25 @@ def test_list_shows_metadata_and_only_a_hash_prefix(stack, cli):
     assert abs(expires - (time.time() + 2 * 86400)) < 120
 
 
+def test_list_into_a_reader_that_went_away_exits_quietly(stack, cli):
+    assert cli("tokens", "create", "--name", "cli-piped", "--scope", "read")[0] == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `tokens list | head -1` once head is done: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "functions.admin", "tokens", "list", "--table", stack.resolved("TokensTable")],
+            cwd=ROOT,
+            env={**os.environ, **stack.aws_environment()},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and "BrokenPipeError" not in done.stderr, done.stderr
+
+
 def test_revoke_stops_a_token_that_was_never_used(stack, cli):
     status, token, _ = cli("tokens", "create", "--name", "cli-revoked", "--scope", "read")
     assert status == 0
