@@ -2,7 +2,7 @@
 
 Input: Powertools JSON log records (the functions' and the edge's), and the runtime's Lambda platform events
 (`platform.start`, `platform.report`, shaped like Lambda's JSON log format). Output: short sentences such as
-`received s-1 from planner`, `summarized s-1 in 4.2 s`, `stored planner v1 for s-1 (2/3 systems)`.
+`received s-1 from planner`, `summarizing s-1`, `summarized s-1 in 4.2 s`, `stored planner v1 for s-1 (2/3 systems)`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ class Progress:
     def _accepted(self, record: Record) -> str:
         again = " (again: already accepted)" if record["message"] == "session already accepted" else ""
         return f"received {record.get('session_id')} from {record.get('source')}{again}"
+
+    def _summarizing(self, record: Record) -> str:
+        return f"summarizing {record.get('session_id')}"
 
     def _summarized(self, record: Record) -> str:
         request_id = str(record.get("function_request_id", ""))
@@ -190,6 +193,7 @@ _TRACEBACK_LINES = ("Traceback (most recent call last)", "The above exception", 
 _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
     "session accepted": Progress._accepted,
     "session already accepted": Progress._accepted,
+    "summarizing": Progress._summarizing,
     "summarized": Progress._summarized,
     "edge worker started": Progress._edge_started,
     "system published": Progress._published,

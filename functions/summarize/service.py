@@ -85,6 +85,7 @@ class SummarizeService:
         item = self.sessions.get(request.session_id)
         if item is None or is_gone(item, request.content_hash):
             raise SessionGone(f"session {request.session_id} was deleted")
+        logger.info("summarizing", session_id=request.session_id)
         result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]), deadline=deadline)
         summary_key = self.sessions.put_summary_text(request.session_id, result.text)
         logger.info(

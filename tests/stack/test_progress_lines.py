@@ -37,6 +37,7 @@ def test_each_pipeline_step_reads_as_one_sentence():
     feed(lambda_log("session accepted", session_id="s-1", source="planner"))
     feed(lambda_log("http authorization", allowed=True))
     feed(platform("platform.start"))
+    feed(lambda_log("summarizing", session_id="s-1"))
     clock.now += 4.2
     feed(lambda_log("summarized", session_id="s-1", output_tokens=120, cold_start=False))
     clock.now += 1.5
@@ -48,6 +49,7 @@ def test_each_pipeline_step_reads_as_one_sentence():
     feed({"message": "translated", "summaries": ["s-1"], "pairs": 3, "reason": ["refresh"], "seconds": 12.34})
     assert said == [
         "received s-1 from planner",
+        "summarizing s-1",
         "summarized s-1 in 4.2 s (120 tokens)",
         "summarized s-2 in 1.5 s (80 tokens)",
         "edge worker ready: tiny translates for nudge, planner, synapse",

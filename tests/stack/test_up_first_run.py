@@ -114,7 +114,7 @@ def test_restart_keeps_data_and_token_reset_starts_clean_and_the_edge_commands_r
     assert first.process.returncode == 0, terminal
     for session_id, source in (("sample-nudge-0001", "nudge"), ("sample-planner-0001", "planner")):
         assert f"received {session_id} from {source}" in terminal
-        assert f"summarized {session_id} in " in terminal
+        assert f"summarizing {session_id}\n" in terminal and f"summarized {session_id} in " in terminal
     assert not [line for line in first.lines if line.lstrip().startswith("{")], terminal  # JSON goes to the file
     assert "Traceback" not in terminal
     assert "stopped; kept" in first.lines[-1]

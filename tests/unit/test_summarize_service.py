@@ -127,6 +127,8 @@ def test_each_failed_attempt_is_logged_with_its_session_attempt_and_reason(world
     assert {r.max_attempts for r in failed} == {3}
     with pytest.raises(SessionFailed, match="is FAILED"):
         world.handle(request, 4)
+    began = [r.session_id for r in caplog.records if r.getMessage() == "summarizing"]
+    assert began == ["s-1", "s-1"]  # each call said when it began; the FAILED session's redelivery made none
     [sent_on] = [r for r in caplog.records if r.getMessage() == "message for a FAILED session sent on to the DLQ"]
     assert sent_on.session_id == "s-1"
 
