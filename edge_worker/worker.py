@@ -184,7 +184,7 @@ class EdgeWorker:
                 self._error(f"publishing {definition.name}: the API is unreachable; kept in the outbox")
                 continue
             logger.info(
-                "system published",
+                "system published" if sent.answer.changed else "system already published",
                 system=definition.name,
                 definition_version=sent.answer.definition_version,
                 backfill_request_id=sent.answer.backfill_request_id,

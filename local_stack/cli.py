@@ -134,7 +134,7 @@ def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) ->
         edge_config = edge_settings(stack, args.edge_model)
         written = write_edge_settings(edge_config, tokens["edge"])
         _banner(say, stack, summarizer.description, tokens, kept, written, args)
-        if args.samples:
+        if args.samples and not stack.restored:  # kept data has them, or had them until the user deleted them
             for session_id, status in post_samples(stack.api_url, tokens):
                 if status >= 400:
                     say(f"error: posting the sample {session_id} answered HTTP {status}")
@@ -233,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         help="auto: Claude if ANTHROPIC_API_KEY (or SUMMARIZER_PROVIDER=bedrock) is set, else summaries written in "
         "advance for the samples and the local model for other sessions; mlx: the local model for every session",
     )
-    up.add_argument("--no-samples", dest="samples", action="store_false", help="do not post the sample sessions")
+    up.add_argument(
+        "--no-samples",
+        dest="samples",
+        action="store_false",
+        help="do not post the sample sessions (posted when the local data is empty: a first run or --reset)",
+    )
     up.add_argument("--no-edge", dest="edge", action="store_false", help="do not run the edge worker")
     up.add_argument(
         "--edge-model", default="", help="MLX model folder or Hugging Face id (default: the prepared SmolLM2)"

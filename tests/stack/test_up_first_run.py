@@ -121,7 +121,7 @@ def test_restart_keeps_data_and_token_reset_starts_clean_and_the_edge_commands_r
     logs = list((home / "logs").glob("local-stack-*.log"))
     assert len(logs) == 1 and '"message":"summarized"' in logs[0].read_text()
 
-    with up(home, "--no-samples") as second:
+    with up(home) as second:
         assert "kept from the last run" in second.line("Tokens")
         assert "restored" in second.line("Data")
         after = _all_summarized(second.api_url, tokens["dashboard"])
@@ -129,6 +129,9 @@ def test_restart_keeps_data_and_token_reset_starts_clean_and_the_edge_commands_r
         assert {key: item["content_hash"] for key, item in after.items()} == {
             key: item["content_hash"] for key, item in before.items()
         }
+    second_log = max((home / "logs").glob("local-stack-*.log"), key=lambda path: path.stat().st_mtime).read_text()
+    assert '"message":"summarized"' not in second_log
+    assert "session already accepted" not in second_log  # kept data: the samples are not posted again
 
     with up(home, "--no-samples", "--reset") as third:
         assert "new" in third.line("Tokens") and "empty" in third.line("Data")

@@ -150,13 +150,14 @@ class FakeApi:
 
     def put_system(self, name: str, definition: dict[str, Any]) -> SystemPublished:
         self._reach("PUT", routes.path(routes.EDGE_SYSTEM, system=name))
+        changed = self.systems.get(name) != definition
         self.systems[name] = definition
         return SystemPublished(
             name=name,
             description=str(definition.get("description", "")),
             definition_version=f"system:{_digest(definition)}",
             schema_version=content_version("schema", definition.get("schema", {})),
-            changed=True,
+            changed=changed,
         )
 
     def put_embedding(self, summary_id: str, upload: EmbeddingUpload) -> EmbeddingStored:

@@ -341,6 +341,20 @@ def test_systems_the_api_cannot_take_at_start_are_published_from_the_outbox(tmp_
         rig.worker.stop()
 
 
+def test_a_system_the_api_already_has_is_not_said_to_be_published_again(tmp_path, caplog):
+    from edge_worker.catalog import SystemCatalog
+
+    rig = edge_rig(tmp_path / "edge", loaded=False)
+    rig.worker.start()
+    try:
+        definitions, _ = SystemCatalog(rig.worker.config.systems_dirs).reload()
+        rig.worker._on_systems_changed(definitions, [])  # as on the next start: every definition is new to it
+    finally:
+        rig.worker.stop()
+    said = [(r.getMessage(), r.system) for r in caplog.records if r.getMessage().startswith("system ")]
+    assert said == [("system published", n) for n in NAMES] + [("system already published", n) for n in NAMES]
+
+
 BACKFILL_QUEUE = "http://sqs.local/000000000000/backfill.fifo"
 
 
