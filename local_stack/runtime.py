@@ -100,9 +100,12 @@ def _run(event: dict, context: LambdaContext) -> dict:
 
 
 class FunctionError(RuntimeError):
-    def __init__(self, function: str, error: dict) -> None:
+    """An invocation that failed. `redeliver_after_s`: how long its event must wait before it runs again (the rest
+    of a dead worker's timeout, when the idempotency records it held in progress expire; 0 otherwise)."""
+
+    def __init__(self, function: str, error: dict, redeliver_after_s: float = 0.0) -> None:
         super().__init__(f"{function} failed: {error['errorType']}: {error['errorMessage']}")
-        self.error = error
+        self.error, self.redeliver_after_s = error, redeliver_after_s
 
 
 class InvocationStopped(FunctionError):
@@ -216,7 +219,8 @@ class FunctionRuntime:
                 environment = self._replace(environment)  # the worker died: Lambda starts a fresh environment
                 outcome = {"ok": False, "error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}}
                 self._report(context.aws_request_id, began, outcome, status="error")
-                raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}) from exc
+                held = max(0.0, self.timeout_s - (time.monotonic() - began))
+                raise FunctionError(self.name, {**outcome["error"], "stackTrace": []}, redeliver_after_s=held) from exc
         finally:
             self._idle.put(environment)
         self._report(context.aws_request_id, began, outcome, status="success" if outcome["ok"] else "error")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 from collections.abc import Callable
 
@@ -88,6 +89,7 @@ class QueuePoller:
         if not messages:
             return 0
         ids = [m["MessageId"] for m in messages]
+        delay_s = self.retry_delay_s
         try:
             result = self.invoke(self.function, {"Records": [sqs_record(m, self.queue_arn) for m in messages]})
             failed = failed_ids(result, ids, self.reports_item_failures)
@@ -95,7 +97,9 @@ class QueuePoller:
             log.info("batch cut short by the stop: its %d message(s) go back to the queue", len(ids))
             failed = set(ids)
         except FunctionError as exc:
-            log.warning("batch failed: %s", exc)
+            # as on AWS, where the visibility timeout outlasts the function's: what a dead worker held has expired
+            delay_s = max(delay_s, math.ceil(exc.redeliver_after_s))
+            log.warning("batch failed (its %d message(s) come back in %d s): %s", len(ids), delay_s, exc)
             failed = set(ids)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -109,7 +113,7 @@ class QueuePoller:
             self.sqs.change_message_visibility_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay_s}
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": delay_s}
                     for i, m in enumerate(retry)
                 ],
             )
