@@ -37,9 +37,11 @@ class Counts:
     items: int = 0
     objects: int = 0
     messages: int = 0
+    stream_records: int = 0  # table changes a stop kept from their stream's function
 
     def __str__(self) -> str:
-        return f"{self.items} table items, {self.objects} object versions, {self.messages} queued messages"
+        undelivered = f", {self.stream_records} table changes to deliver" if self.stream_records else ""
+        return f"{self.items} table items, {self.objects} object versions, {self.messages} queued messages{undelivered}"
 
 
 def _binary_to_json(value: Any) -> Any:
@@ -85,6 +87,7 @@ class StateStore:
         self.folder, self.provisioned, self.endpoint = folder, provisioned, endpoint
         self._known: dict[tuple[str, str, str, str], dict[str, Any]] = {}  # (bucket, key, version, etag)
         self._lock = threading.Lock()
+        self.stream_backlog: dict[str, list[dict[str, Any]]] = {}  # what restore() found undelivered, by source
 
     @property
     def path(self) -> Path:
@@ -94,9 +97,10 @@ class StateStore:
         return self.path.exists()
 
     # ----- save -----
-    def save(self) -> Counts:
-        """Write a snapshot of every table, bucket and queue; returns what it holds. Raises OSError or botocore
-        errors (the previous snapshot is then left as it was)."""
+    def save(self, stream_backlog: dict[str, list[dict[str, Any]]] | None = None) -> Counts:
+        """Write a snapshot of every table, bucket and queue, and the stream event records a stop left undelivered
+        (by event source, "<function> <table>"); returns what it holds. Raises OSError or botocore errors (the
+        previous snapshot is then left as it was)."""
         with self._lock:
             (self.folder / "objects").mkdir(parents=True, exist_ok=True)
             snapshot = {
@@ -104,6 +108,7 @@ class StateStore:
                 "tables": self._tables(),
                 "buckets": self._buckets(),
                 "queues": self._queues(),
+                "streams": {source: _binary_to_json(records) for source, records in (stream_backlog or {}).items()},
             }
             temporary = self.folder / f".{SNAPSHOT_FILE}.{os.getpid()}.tmp"
             temporary.write_text(json.dumps(snapshot), encoding="utf-8")
@@ -225,6 +230,7 @@ class StateStore:
         for logical, messages in snapshot["queues"].items():
             for message in messages if logical in physical else []:
                 _send(sqs, physical[logical], message)
+        self.stream_backlog = {source: _binary_from_json(records) for source, records in _streams(snapshot).items()}
         return _counts(snapshot)
 
 
@@ -251,11 +257,16 @@ def _send(sqs: Any, queue_url: str, message: dict[str, Any]) -> None:
     sqs.send_message(**options)
 
 
+def _streams(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return snapshot.get("streams") or {}  # snapshots written before stream backlogs were kept have none
+
+
 def _counts(snapshot: dict[str, Any]) -> Counts:
     return Counts(
         items=sum(len(items) for items in snapshot["tables"].values()),
         objects=sum(len(entries) for entries in snapshot["buckets"].values()),
         messages=sum(len(messages) for messages in snapshot["queues"].values()),
+        stream_records=sum(len(records) for records in _streams(snapshot).values()),
     )
 
 

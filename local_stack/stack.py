@@ -63,6 +63,7 @@ class LocalStack:
         self.restored: Counts | None = None  # what start() loaded from state_dir, if anything
         self.saved: Counts | None = None  # what stop() kept in state_dir
         self._checkpoints: Checkpoints | None = None
+        self._stream_pollers: dict[str, StreamPoller] = {}  # by event source, "<function> <table>"
         self._running = False
 
     # ----- lifecycle -----
@@ -120,7 +121,7 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop taking work, end the function workers (an invocation in flight is cut short and reported as
-        stopped; its message is kept for the next start), then moto. Takes a few seconds at most, whatever is
+        stopped; its message, or its stream records, are kept for the next start), then moto. Takes a few seconds at most, whatever is
         running."""
         if self._checkpoints:
             self._checkpoints.stop()
@@ -141,9 +142,11 @@ class LocalStack:
         self.pollers.clear()
         try:
             if self.state is not None and self._running:  # never over a snapshot with a stack that did not start
-                self.saved = self.state.save()
+                backlog = {source: poller.backlog() for source, poller in self._stream_pollers.items()}
+                self.saved = self.state.save({source: records for source, records in backlog.items() if records})
         finally:
             self._running = False
+            self._stream_pollers.clear()
             self.moto.stop()
 
     def __enter__(self) -> LocalStack:
@@ -277,19 +280,21 @@ class LocalStack:
                     retry_delay_s=self.options.retry_delay_s,
                 )
             )
+        backlog = self.state.stream_backlog if self.state else {}
         for source in self.app.stream_sources:
-            self.pollers.append(
-                StreamPoller(
-                    streams,
-                    self.resolved(source.table, "StreamArn"),
-                    source.function,
-                    self.invoke,
-                    batch_size=source.batch_size,
-                    reports_item_failures=source.reports_item_failures,
-                    max_retries=source.max_retries,
-                    iterator_type=stream_start,
-                )
+            poller = StreamPoller(
+                streams,
+                self.resolved(source.table, "StreamArn"),
+                source.function,
+                self.invoke,
+                batch_size=source.batch_size,
+                reports_item_failures=source.reports_item_failures,
+                max_retries=source.max_retries,
+                iterator_type=stream_start,
+                replay=backlog.get(f"{source.function} {source.table}", ()),
             )
+            self.pollers.append(poller)
+            self._stream_pollers[f"{source.function} {source.table}"] = poller
         for source in self.app.schedule_sources:
             scheduler = self._scheduler(source)
             if scheduler:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from local_stack.runtime import FunctionError
@@ -41,11 +41,15 @@ class StreamPoller:
         max_retries: int,
         interval_s: float = 0.2,
         iterator_type: str = "TRIM_HORIZON",
+        replay: Sequence[dict] = (),
     ) -> None:
+        """`replay`: event records a previous run left undelivered (its `backlog()`), delivered before the stream."""
         self.streams, self.stream_arn, self.function, self.invoke = streams, stream_arn, function, invoke
         self.batch_size, self.reports_item_failures = batch_size, reports_item_failures
         self.max_retries, self.interval_s = max_retries, interval_s
         self._iterators: dict[str, str] = {}
+        self._replay = [{**record, "eventSourceARN": stream_arn} for record in replay]  # this run's table names
+        self._cut: list[dict] = []  # records a stop kept from being delivered
         self.empty_polls = 0  # polls that found no record (LocalStack.idle waits for two more)
         self._open_shards(iterator_type)  # the shards there now are read from here; later ones from their start
         self._stop = threading.Event()
@@ -103,8 +107,26 @@ class StreamPoller:
                 start += 1
                 attempts = 0
             records = records[start:]
+        self._cut += records
+
+    def backlog(self) -> list[dict]:
+        """After stop(): the event records not delivered, in order: a batch the stop cut short, what was left to
+        replay, and what the stream held past the last read (reads the stream)."""
+        left = self._cut + self._replay
+        for iterator in self._iterators.values():
+            while iterator:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = response.get("Records", [])
+                if not records:
+                    break
+                left += [stream_record(record, self.stream_arn) for record in records]
+                iterator = response.get("NextShardIterator")
+        return left
 
     def _loop(self) -> None:
+        while self._replay and not self._stop.is_set():
+            batch, self._replay = self._replay[: self.batch_size], self._replay[self.batch_size :]
+            self._deliver(batch)
         while not self._stop.is_set():
             try:
                 if self.poll_once() == 0:

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+from fault_hooks import injected
 from stack_helpers import (
     api_client,
     make_token,
@@ -18,6 +19,8 @@ from stack_helpers import (
     wait_for_stack,
 )
 
+from functions.search.index import SearchIndex
+from functions.stores.index_file import INDEX_KEY
 from local_stack.messages_server.backend import hang
 from local_stack.messages_server.scripted import ScriptedBackend
 
@@ -100,3 +103,30 @@ def test_a_summary_cut_short_by_a_stop_is_summarized_after_the_restart(tmp_path)
         wait_for(lambda: slow.calls >= 1, timeout=120)  # summarizing: its idempotency record is in progress
     with running_stack(state_dir=state) as stack, api_client(stack, token) as client:
         wait_for_stack(stack, lambda: client.get("/sessions/s-cut").json().get("status") == "SUMMARIZED")
+
+
+def _indexed(stack, session_id: str) -> bool:
+    try:
+        stored = stack.client("s3").get_object(Bucket=stack.resolved("DataBucket"), Key=INDEX_KEY)["Body"].read()
+    except stack.client("s3").exceptions.NoSuchKey:
+        return False
+    return SearchIndex.from_bytes(stored).position(session_id) is not None
+
+
+def test_table_changes_a_stop_kept_from_their_function_are_delivered_after_the_restart(tmp_path):
+    state, faults = tmp_path / "state", tmp_path / "faults"
+    faults.mkdir()
+    env = {  # the search index's first write never returns: the stop cuts IndexFunction's batch short
+        "SSP_FAULT_HANG": json.dumps({"s3.PutObject": {"match": INDEX_KEY, "times": 1}}),
+        "SSP_FAULT_DIR": str(faults),
+    }
+    with running_stack(state_dir=state, extra_env=env, worker_preload=("fault_hooks",)) as stack:
+        token = make_token(stack, SCOPES, source="planner", name="owner")
+        with api_client(stack, token) as client:
+            assert client.post("/sessions", json=session_body("s-unindexed")).status_code == 202
+        wait_for(lambda: injected(faults), timeout=120)
+    saved = stack.saved
+    assert saved is not None and saved.stream_records >= 1
+    with running_stack(state_dir=state, extra_env=env, worker_preload=("fault_hooks",)) as stack:
+        assert stack.restored == saved
+        wait_for_stack(stack, lambda: _indexed(stack, "s-unindexed"))
