@@ -36,7 +36,19 @@ SOFTMAX_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity
 SPLIT_MIN = 1 << 18  # scores a softmax splits over its threads (a thread's hand-off costs tens of microseconds)
 UNSHIFTED_LIMIT = 64.0  # parts whose maximum score is within ±this need no shift: e**score and 2**score stay normal
 
-_POOL = ThreadPoolExecutor(SOFTMAX_THREADS, "softmax") if SOFTMAX_THREADS > 1 else None
+
+def _new_pool() -> ThreadPoolExecutor | None:
+    return ThreadPoolExecutor(SOFTMAX_THREADS, "softmax") if SOFTMAX_THREADS > 1 else None
+
+
+def _renew_pool_in_child() -> None:
+    """A forked child has none of the pool's threads, while the pool counts them and would never run its work."""
+    global _POOL
+    _POOL = _new_pool()
+
+
+_POOL = _new_pool()
+os.register_at_fork(after_in_child=_renew_pool_in_child)
 Attention = Callable[..., mx.array]
 Part = tuple[mx.array, Any, tuple[int, int, int]]  # scores (B, kv_heads, heads/kv_heads * L, keys), mask, (B, heads, L)
 

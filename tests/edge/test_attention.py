@@ -3,11 +3,15 @@ for every shape and mask mlx-lm passes, and gradients still flow where mlx-lm tr
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import mlx.core as mx
 import mlx.nn as nn
 import mlx_lm
+import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
@@ -114,3 +118,27 @@ def test_routed_attention_leaves_training_to_mlx_lm(tiny_model_dir):
     mx.eval(value, grads)
     assert mx.isfinite(value).item()
     assert any(mx.abs(g).sum().item() > 0 for _, g in tree_flatten(grads))
+
+
+def test_a_forked_child_splits_its_softmax_over_threads_of_its_own(monkeypatch):
+    monkeypatch.setattr(attention_module, "SPLIT_MIN", 1)
+    monkeypatch.setattr(attention_module, "SOFTMAX_THREADS", 2)
+    pool = ThreadPoolExecutor(2)
+    monkeypatch.setattr(attention_module, "_POOL", pool)
+    rows = np.random.default_rng(0).random((8, 16), dtype=np.float32)
+    expected = np.exp(rows).sum(-1, keepdims=True)
+    list(pool.map(time.sleep, [0.05] * 4))  # both of the pool's threads start here, and then wait idle
+    child = os.fork()
+    if child == 0:
+        try:
+            sums = attention_module._by_rows(rows.copy(), attention_module._exp_sum)
+            os._exit(0 if np.allclose(sums, expected, rtol=1e-5) else 1)
+        except BaseException:
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while (ended := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if ended[0] == 0:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    assert ended[0] == child and os.waitstatus_to_exitcode(ended[1]) == 0, "the child's softmax never finished"
