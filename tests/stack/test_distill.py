@@ -77,7 +77,7 @@ def test_distill_prices_first_keeps_valid_answers_and_never_pays_twice(tmp_path,
         # Bad input: a clear 4xx naming the problem, and no call.
         edge = api_client(stack, edge_token)
         missing = edge.post("/edge/distill", json={"summary_id": "distill-1", "system": "nosuch"})
-        assert missing.status_code == 404 and "not published" in missing.json()["message"]
+        assert missing.status_code == 404 and missing.json()["error"] == "unknown_system"
         extra = edge.post("/edge/distill", json={"summary_id": "distill-1", "system": "planner", "pay": True})
         assert extra.status_code in (400, 422) and extra.json()["error"]
         assert backend.calls_matching(ASKED) == 2
