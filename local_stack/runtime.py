@@ -127,6 +127,10 @@ class _Environment:
     def processes(self) -> list[Any]:
         return list((self.pool._processes or {}).values())
 
+    def died(self) -> bool:
+        """Its worker ended while no invocation ran (killed, out of memory): nothing of an invocation was lost."""
+        return self.initialized and (bool(self.pool._broken) or not all(p.is_alive() for p in self.processes()))
+
     def end(self) -> None:
         """Kill its worker at once (what Lambda does to an environment whose invocation timed out)."""
         processes = self.processes()
@@ -199,6 +203,8 @@ class FunctionRuntime:
             self._emit("platform.start", context.aws_request_id)
             began = time.monotonic()
             try:
+                if environment.died() and not self._closing.is_set():  # Lambda would start a fresh one: no error
+                    environment = self._replace(environment)
                 environment.initialize()
                 context.restart_clock()
                 outcome = environment.pool.submit(_run, event, context).result(timeout=self.timeout_s)

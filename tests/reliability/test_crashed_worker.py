@@ -13,6 +13,11 @@ from local_stack.messages_server import ScriptedBackend, hang, reply
 TIMEOUT_S = 10
 
 
+def _ended(client, session_id: str) -> str | None:
+    status = client.get(f"/sessions/{session_id}").json()["status"]
+    return status if status in ("SUMMARIZED", "FAILED") else None
+
+
 def test_a_summary_whose_worker_died_mid_call_is_made_once_the_function_timeout_has_passed():
     backend = ScriptedBackend()
     backend.script([hang(60), reply()], when="marker-killed")
@@ -26,12 +31,26 @@ def test_a_summary_whose_worker_died_mid_call_is_made_once_the_function_timeout_
         for pid in stack.runtimes["SummarizeFunction"].worker_pids():
             os.kill(pid, signal.SIGKILL)
 
-        def ended() -> str | None:
-            status = client.get("/sessions/crash-1").json()["status"]
-            return status if status in ("SUMMARIZED", "FAILED") else None
-
         # The dead worker's idempotency record stays in progress until its invocation's timeout; a redelivery
         # before then would be refused and counted as a failed attempt.
-        assert wait_for_stack(stack, ended, interval=0.5) == "SUMMARIZED"
+        assert wait_for_stack(stack, lambda: _ended(client, "crash-1"), interval=0.5) == "SUMMARIZED"
         assert backend.calls_matching("marker-killed") == 2
         assert time.monotonic() - killed < 3 * TIMEOUT_S
+
+
+def test_a_worker_that_died_while_idle_is_replaced_by_a_cold_start_without_a_failed_invocation(caplog):
+    with running_stack(parameters={"SummarizeTimeoutSeconds": "30"}) as stack:
+        client = api_client(stack, make_token(stack, ["ingest", "read"], source="planner"))
+
+        def summarized(session_id: str) -> None:
+            assert client.post("/sessions", json=session_body(session_id)).status_code == 202
+            assert wait_for_stack(stack, lambda: _ended(client, session_id)) == "SUMMARIZED"
+
+        summarized("idle-0")
+        for pid in stack.runtimes["SummarizeFunction"].worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        for n in (1, 2):  # the environments take turns: one of these meets the dead worker's
+            summarized(f"idle-{n}")
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("batch failed")]
+    assert failed == []  # before: 'batch failed (its 1 message(s) come back in 30 s): ... Runtime.ExitError'
