@@ -23,7 +23,7 @@ from local_stack.samples import post_samples
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.summarizer_choice import DEMO_MODEL, choose_summarizer
 from local_stack.template import DEFAULT_TEMPLATE
-from schemas.stdout_pipe import quiet_when_reader_leaves
+from schemas.stdout_pipe import STOPPED_BY_PIPE, quiet_when_reader_leaves
 
 PORT_VARIABLE = "SSP_LOCAL_PORT"
 DEFAULT_PORT = 8080
@@ -87,13 +87,15 @@ def _up_locked(args: argparse.Namespace) -> int:
         removed = reset_local_data()
         print(f"--reset: removed the local data ({len(removed)} item(s) under {state_dir()})", flush=True)
     home = ssp_home()
-    console = Console(new_log_path(home), verbose=args.verbose)
     stop = threading.Event()
+    console = Console(new_log_path(home), verbose=args.verbose, on_terminal_gone=stop.set)  # as Ctrl-C would
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     args.hard_exit = False
     with console:
         code = _serve(args, console, stop)
+    if console.terminal_gone and code == 0:
+        code = STOPPED_BY_PIPE
     if args.hard_exit:  # a local model may still be generating on a daemon thread; nothing else is left: leave now
         sys.stdout.flush()
         os._exit(code)

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,9 +45,18 @@ def new_log_path(home: Path, now: float | None = None) -> Path:
 class Console:
     """Owns the terminal while the stack runs. Use as a context manager; `say` prints a human line."""
 
-    def __init__(self, log_path: Path, verbose: bool = False, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        verbose: bool = False,
+        progress: Progress | None = None,
+        on_terminal_gone: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_terminal_gone`: called once when the terminal's reader went away (`up | head`); the log file goes
+        on."""
         self.log_path, self.verbose = log_path, verbose
         self.progress = progress or Progress()
+        self.on_terminal_gone, self.terminal_gone = on_terminal_gone, False
         self._lock = threading.Lock()
         self._describing = threading.Lock()
         self._log: IO[str] | None = None
@@ -89,11 +99,23 @@ class Console:
         """A human line: on the terminal, and in the log file."""
         with self._lock:
             if self._terminal:
-                self._terminal.write(text + "\n")
-            else:
+                self._to_terminal(text)
+            elif not self.terminal_gone:
                 print(text, flush=True)
             if self._log:
                 self._log.write(text + "\n")
+
+    def _to_terminal(self, text: str) -> None:
+        """Write a line to the terminal (the lock held); a reader that went away ends the terminal, not the logs."""
+        assert self._terminal is not None
+        try:
+            self._terminal.write(text + "\n")
+        except BrokenPipeError:
+            with contextlib.suppress(OSError):
+                self._terminal.close()
+            self._terminal, self.terminal_gone = None, True
+            if self.on_terminal_gone:
+                self.on_terminal_gone()
 
     def event(self, record: dict[str, Any]) -> None:
         """A structured event from this process (the runtime's platform events): logged, and described."""
@@ -105,7 +127,7 @@ class Console:
             if self._log:
                 self._log.write(line + "\n")
             if self.verbose and self._terminal:
-                self._terminal.write(line + "\n")
+                self._to_terminal(line)
         try:
             with self._describing:  # records come from the pipe's reader and from invoking threads
                 human = self.progress.describe(record) if record is not None else None
@@ -116,7 +138,7 @@ class Console:
         elif human:
             with self._lock:
                 if self._terminal:
-                    self._terminal.write(f">> {human}\n")
+                    self._to_terminal(f">> {human}")
 
     def _read(self, read_end: int) -> None:
         with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as pipe:

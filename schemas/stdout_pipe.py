@@ -14,7 +14,7 @@ STOPPED_BY_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command its p
 
 def quiet_when_reader_leaves(main: Callable[P, int]) -> Callable[P, int]:
     """Wrap a command line's `main` (returning an exit status): output flushed before it returns, and a reader that
-    went away (BrokenPipeError, even from argparse's --help) gives status 141 and no traceback.
+    went away (BrokenPipeError) gives status 141 and no traceback. (argparse's --help swallows the error: status 0.)
 
     Technique: Python's `signal` documentation, "Note on SIGPIPE" (stdout pointed at /dev/null so the
     interpreter's own flush at exit cannot fail again).

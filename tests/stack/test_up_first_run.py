@@ -178,3 +178,43 @@ def test_with_no_llm_configured_the_samples_are_summarized_by_the_summaries_writ
         models = httpx.get(f"{run.api_url}/registry", params={"kind": "summarizer-model"}, headers=headers, timeout=30)
         assert [entry["content"]["model_id"] for entry in models.json()["items"]] == ["local-reference-summaries"]
     assert run.process.returncode == 0, "".join(run.lines)
+
+
+def test_a_terminal_reader_that_went_away_stops_the_stack_as_ctrl_c_would_and_the_log_file_goes_on(tmp_path):
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-edge", "--no-samples"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(home),
+        start_new_session=True,
+    )
+    run = Run(process, [])
+    try:
+        run.read_until("Ready.")
+        process.stdout.close()  # like `up | head -14` once head has its lines
+        token = json.loads((home / "local" / "tokens.json").read_text())["ingest-planner"]
+        body = {
+            "session_id": "s-headless",
+            "source": "planner",
+            "user_id": "u-1",
+            "started_at": "2026-11-24T09:00:00Z",
+            "ended_at": "2026-11-24T09:10:00Z",
+            "turns": [{"role": "user", "content": "Book the dentist for Friday"}],
+        }
+        answer = httpx.post(
+            f"{run.api_url}/sessions", json=body, headers={"authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert answer.status_code == 202, answer.text
+        assert process.wait(timeout=120) == 141  # its next line had no reader: stopped, as a shell tool would
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    [log] = (home / "logs").glob("local-stack-*.log")
+    text = log.read_text()
+    assert '"message":"session accepted"' in text and "received s-headless from planner" in text
+    assert "stopping..." in text and "stopped; kept" in text  # the log file got every line after the terminal left
+    assert (home / "local" / "state" / "snapshot.json").exists()
