@@ -24,7 +24,10 @@ def not_found(message: str) -> ClientError:
 
 
 def unknown_system(name: str) -> ClientError:
-    """404 for a system name no edge has published (GET /systems lists the published ones)."""
+    """404 for a system name no edge has published."""
     return ClientError(
-        "unknown_system", f"system {name} has not been published (GET /systems lists the published ones)", status=404
+        "unknown_system",
+        f"system {name} has not been published (an edge publishes it with PUT /edge/systems/{name}; "
+        "GET /systems lists the published ones)",
+        status=404,
     )

@@ -159,11 +159,11 @@ class Reads:
     def system_changes(self, system: str, since: str, limit: int) -> ChangePage:
         """The system's changes after the cursor `since`, in order (GET SYSTEM_RECORDS?since=...); 400 for a
         malformed cursor, 404 for a system never published."""
-        self._published(system)
         if not (since.isascii() and since.isdigit() and int(since) < MAX_CURSOR):
             raise ClientError(
                 "invalid_cursor", f"since must be a change number from a previous page, got {since[:40]!r}"
             )
+        self._published(system)
         entries, more = self.changes.page(system, int(since), limit)
         live = self._live({e["summary_id"] for e in entries if e["change"] != "deleted"})
         items = [

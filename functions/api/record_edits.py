@@ -14,7 +14,7 @@ import jsonpatch
 from jsonpointer import JsonPointerException
 
 from functions.api.documents import check_document
-from functions.errors import ClientError, not_found
+from functions.errors import ClientError, not_found, unknown_system
 from functions.http.auth import Principal
 from functions.http.views import record_view
 from functions.stores.records import RecordStore, document_hash
@@ -87,6 +87,8 @@ class RecordEdits:
         session = self.sessions.summarized(summary_id)
         current = self.records.get(summary_id, system)
         if not current:
+            if not self.registry.active_system(system):
+                raise unknown_system(system)
             raise not_found(f"session {summary_id} has no {system} record")
         if int(current["version"]) != version:
             raise ClientError(

@@ -227,3 +227,9 @@ def test_a_record_of_a_session_being_deleted_cannot_be_edited(world):
     world.sessions.items["s-1"]["status"] = "DELETING"
     assert refused(lambda: world.edits.edit("s-1", "planner", RENAME, '"1"', ME)) == (404, "not_found")
     assert refused(lambda: world.edge.put_record("s-1", "planner", upload({"title": "x"}, 1))) == (404, "not_found")
+
+
+def test_a_record_of_a_system_never_published_is_named_as_such(world):
+    assert refused(lambda: world.edits.edit("s-1", "fitness", RENAME, '"1"', ME)) == (404, "unknown_system")
+    assert refused(lambda: world.edits.dismiss_proposal("s-1", "fitness", '"1"')) == (404, "unknown_system")
+    assert refused(lambda: world.edits.accept_proposal("s-1", "fitness", '"1"')) == (404, "unknown_system")
