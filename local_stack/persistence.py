@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,8 +275,16 @@ class Checkpoints:
     """Saves a StateStore every `interval_s` seconds on a thread until stopped; a failed save is reported to
     `on_error` and tried again next time."""
 
-    def __init__(self, store: StateStore, interval_s: float, on_error: Any = None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        interval_s: float,
+        on_error: Any = None,
+        stream_backlog: Callable[[], dict[str, list[dict[str, Any]]]] | None = None,
+    ) -> None:
+        """`stream_backlog`: the stream records in hand to save with each checkpoint (StateStore.save)."""
         self.store, self.interval_s, self.on_error = store, interval_s, on_error
+        self.stream_backlog = stream_backlog or dict
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="checkpoints", daemon=True)
 
@@ -290,7 +299,7 @@ class Checkpoints:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.store.save()
+                self.store.save(self.stream_backlog())
             except Exception as exc:
                 if self.on_error:
                     self.on_error(exc)

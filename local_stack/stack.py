@@ -110,7 +110,7 @@ class LocalStack:
                 poller.start()
             if self.state is not None:
                 self._checkpoints = Checkpoints(
-                    self.state, self.options.checkpoint_s, self.options.on_checkpoint_error
+                    self.state, self.options.checkpoint_s, self.options.on_checkpoint_error, self._streams_in_hand
                 ).start()
         except BaseException:
             self.stop()
@@ -148,6 +148,10 @@ class LocalStack:
             self._running = False
             self._stream_pollers.clear()
             self.moto.stop()
+
+    def _streams_in_hand(self) -> dict[str, list[dict]]:
+        pending = {source: poller.pending() for source, poller in self._stream_pollers.items()}
+        return {source: records for source, records in pending.items() if records}
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -50,6 +50,7 @@ class StreamPoller:
         self._iterators: dict[str, str] = {}
         self._replay = [{**record, "eventSourceARN": stream_arn} for record in replay]  # this run's table names
         self._cut: list[dict] = []  # records a stop kept from being delivered
+        self._in_hand: list[dict] = []  # the batch being delivered
         self.empty_polls = 0  # polls that found no record (LocalStack.idle waits for two more)
         self._open_shards(iterator_type)  # the shards there now are read from here; later ones from their start
         self._stop = threading.Event()
@@ -90,6 +91,7 @@ class StreamPoller:
     def _deliver(self, records: list[dict]) -> None:
         """Retry from the first failed record, then move past it after max_retries (as with no destination)."""
         attempts = 0
+        self._in_hand = records
         while records and not self._stop.is_set():
             try:
                 result = self.invoke(self.function, {"Records": records})
@@ -98,6 +100,7 @@ class StreamPoller:
                 log.warning("stream batch failed: %s", exc)
                 failures = [{"itemIdentifier": records[0]["dynamodb"].get("SequenceNumber")}]
             if not failures:
+                self._in_hand = []
                 return
             attempts += 1
             first = min(failures, key=lambda f: str(f.get("itemIdentifier")))["itemIdentifier"]
@@ -106,8 +109,14 @@ class StreamPoller:
                 log.error("dropping stream record %s after %d retries", first, self.max_retries)
                 start += 1
                 attempts = 0
-            records = records[start:]
+            records = self._in_hand = records[start:]
         self._cut += records
+        self._in_hand = []
+
+    def pending(self) -> list[dict]:
+        """While running: the records in hand (a batch being delivered, what is left to replay), without reading
+        the stream; a crash loses none of them once a checkpoint holds them, at the price of a second delivery."""
+        return self._in_hand + self._replay
 
     def backlog(self) -> list[dict]:
         """After stop(): the event records not delivered, in order: a batch the stop cut short, what was left to

@@ -113,11 +113,18 @@ def _indexed(stack, session_id: str) -> bool:
     return SearchIndex.from_bytes(stored).position(session_id) is not None
 
 
+def _snapshot_streams(state: Path) -> dict:
+    try:
+        return json.loads((state / "snapshot.json").read_text()).get("streams") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def test_table_changes_a_stop_kept_from_their_function_are_delivered_after_the_restart(tmp_path):
-    state, faults = tmp_path / "state", tmp_path / "faults"
+    state, crashed, faults = tmp_path / "state", tmp_path / "crashed", tmp_path / "faults"
     faults.mkdir()
-    env = {  # the search index's first write never returns: the stop cuts IndexFunction's batch short
-        "SSP_FAULT_HANG": json.dumps({"s3.PutObject": {"match": INDEX_KEY, "times": 1}}),
+    env = {  # the search index's first two writes never return: a stop, then a crash, cut IndexFunction short
+        "SSP_FAULT_HANG": json.dumps({"s3.PutObject": {"match": INDEX_KEY, "times": 2}}),
         "SSP_FAULT_DIR": str(faults),
     }
     with running_stack(state_dir=state, extra_env=env, worker_preload=("fault_hooks",)) as stack:
@@ -127,6 +134,15 @@ def test_table_changes_a_stop_kept_from_their_function_are_delivered_after_the_r
         wait_for(lambda: injected(faults), timeout=120)
     saved = stack.saved
     assert saved is not None and saved.stream_records >= 1
-    with running_stack(state_dir=state, extra_env=env, worker_preload=("fault_hooks",)) as stack:
+    with running_stack(state_dir=state, extra_env=env, worker_preload=("fault_hooks",), checkpoint_s=1) as stack:
         assert stack.restored == saved
+        wait_for(lambda: len(injected(faults)) == 2, timeout=120)  # the replayed batch hangs in its turn
+        hung = (state / "snapshot.json").stat().st_mtime_ns
+
+        def checkpointed():
+            return (state / "snapshot.json").stat().st_mtime_ns > hung and _snapshot_streams(state)
+
+        wait_for(checkpointed, timeout=30, interval=0.2)  # a checkpoint taken since holds the batch in hand
+        shutil.copytree(state, crashed)  # what a crash right now would leave
+    with running_stack(state_dir=crashed, extra_env=env, worker_preload=("fault_hooks",)) as stack:
         wait_for_stack(stack, lambda: _indexed(stack, "s-unindexed"))
