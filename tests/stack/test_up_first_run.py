@@ -68,8 +68,11 @@ def up(home: Path, *flags: str) -> Iterator[Run]:
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
-        run.lines += rest.splitlines(keepends=True)
+        if process.stdout.closed:  # the test played a terminal whose reader went away
+            process.wait(timeout=60)
+        else:
+            rest, _ = process.communicate(timeout=60)
+            run.lines += rest.splitlines(keepends=True)
 
 
 def _summaries(api_url: str, token: str) -> httpx.Response:
@@ -182,19 +185,8 @@ def test_with_no_llm_configured_the_samples_are_summarized_by_the_summaries_writ
 
 def test_a_terminal_reader_that_went_away_stops_the_stack_as_ctrl_c_would_and_the_log_file_goes_on(tmp_path):
     home = tmp_path / "home"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-edge", "--no-samples"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_environment(home),
-        start_new_session=True,
-    )
-    run = Run(process, [])
-    try:
-        run.read_until("Ready.")
-        process.stdout.close()  # like `up | head -14` once head has its lines
+    with up(home, "--no-samples") as run:
+        run.process.stdout.close()  # like `up | head -14` once head has its lines
         token = json.loads((home / "local" / "tokens.json").read_text())["ingest-planner"]
         body = {
             "session_id": "s-headless",
@@ -208,11 +200,7 @@ def test_a_terminal_reader_that_went_away_stops_the_stack_as_ctrl_c_would_and_th
             f"{run.api_url}/sessions", json=body, headers={"authorization": f"Bearer {token}"}, timeout=30
         )
         assert answer.status_code == 202, answer.text
-        assert process.wait(timeout=120) == 141  # its next line had no reader: stopped, as a shell tool would
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        assert run.process.wait(timeout=120) == 141  # its next line had no reader: stopped, as a shell tool would
     [log] = (home / "logs").glob("local-stack-*.log")
     text = log.read_text()
     assert '"message":"session accepted"' in text and "received s-headless from planner" in text
