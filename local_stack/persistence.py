@@ -99,8 +99,8 @@ class StateStore:
 
     # ----- save -----
     def save(self, stream_backlog: dict[str, list[dict[str, Any]]] | None = None) -> Counts:
-        """Write a snapshot of every table, bucket and queue, and the stream event records a stop left undelivered
-        (by event source, "<function> <table>"); returns what it holds. Raises OSError or botocore errors (the
+        """Write a snapshot of every table, bucket and queue, and `stream_backlog`: stream event records not yet
+        delivered (by event source, "<function> <table>"; delivered first on the next start); returns what it holds. Raises OSError or botocore errors (the
         previous snapshot is then left as it was)."""
         with self._lock:
             (self.folder / "objects").mkdir(parents=True, exist_ok=True)

@@ -121,8 +121,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop taking work, end the function workers (an invocation in flight is cut short and reported as
-        stopped; its message, or its stream records, are kept for the next start), then moto. Takes a few seconds at most, whatever is
-        running."""
+        stopped; its message, or its stream records, are kept for the next start), then moto. Takes a few seconds
+        at most, whatever is running."""
         if self._checkpoints:
             self._checkpoints.stop()
             self._checkpoints = None
@@ -286,6 +286,7 @@ class LocalStack:
             )
         backlog = self.state.stream_backlog if self.state else {}
         for source in self.app.stream_sources:
+            key = f"{source.function} {source.table}"
             poller = StreamPoller(
                 streams,
                 self.resolved(source.table, "StreamArn"),
@@ -295,10 +296,10 @@ class LocalStack:
                 reports_item_failures=source.reports_item_failures,
                 max_retries=source.max_retries,
                 iterator_type=stream_start,
-                replay=backlog.get(f"{source.function} {source.table}", ()),
+                replay=backlog.get(key, ()),
             )
             self.pollers.append(poller)
-            self._stream_pollers[f"{source.function} {source.table}"] = poller
+            self._stream_pollers[key] = poller
         for source in self.app.schedule_sources:
             scheduler = self._scheduler(source)
             if scheduler:
