@@ -109,7 +109,9 @@ class StateStore:
                 "tables": self._tables(),
                 "buckets": self._buckets(),
                 "queues": self._queues(),
-                "streams": {source: _binary_to_json(records) for source, records in (stream_backlog or {}).items()},
+                "streams": {
+                    source: _binary_to_json(records) for source, records in (stream_backlog or {}).items() if records
+                },
             }
             temporary = self.folder / f".{SNAPSHOT_FILE}.{os.getpid()}.tmp"
             temporary.write_text(json.dumps(snapshot), encoding="utf-8")

@@ -142,16 +142,16 @@ class LocalStack:
         self.pollers.clear()
         try:
             if self.state is not None and self._running:  # never over a snapshot with a stack that did not start
-                backlog = {source: poller.backlog() for source, poller in self._stream_pollers.items()}
-                self.saved = self.state.save({source: records for source, records in backlog.items() if records})
+                self.saved = self.state.save(
+                    {source: poller.backlog() for source, poller in self._stream_pollers.items()}
+                )
         finally:
             self._running = False
             self._stream_pollers.clear()
             self.moto.stop()
 
     def _streams_in_hand(self) -> dict[str, list[dict]]:
-        pending = {source: poller.pending() for source, poller in self._stream_pollers.items()}
-        return {source: records for source, records in pending.items() if records}
+        return {source: poller.pending() for source, poller in self._stream_pollers.items()}
 
     def __enter__(self) -> LocalStack:
         return self.start()
