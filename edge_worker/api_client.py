@@ -89,8 +89,10 @@ class EdgeApi:
         except ValidationError as error:
             raise ApiUnavailable(f"{method} {path}: the answer is not a {model.__name__}: {error}") from error
 
-    def summary(self, summary_id: str) -> EdgeSummary:
-        return self._answer(EdgeSummary, "GET", routes.path(routes.EDGE_SUMMARY, summary_id=summary_id))
+    def summary(self, summary_id: str, request_id: str | None = None) -> EdgeSummary:
+        """`request_id`: a refresh's, to learn which systems it already stored (`stored_for_request`)."""
+        path = routes.path(routes.EDGE_SUMMARY, summary_id=summary_id)
+        return self._answer(EdgeSummary, "GET", path, params={"request_id": request_id} if request_id else None)
 
     def pending_page(self, next_token: str | None = None, limit: int = 100) -> PendingPage:
         params = {"limit": str(limit), **({"next": next_token} if next_token else {})}

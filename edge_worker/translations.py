@@ -196,15 +196,19 @@ class Translations:
 
     def _plan(self, request: TranslateRequest) -> tuple[EdgeSummary, list[SystemDefinition]] | None:
         """Read the summary, embed it if needed; (summary, systems to translate), or None when nothing is left."""
-        summary = self.api.summary(request.summary_id)
+        refresh = request.reason == "refresh"
+        summary = self.api.summary(request.summary_id, request.request_id if refresh else None)
         if request.task == "embed":
             self._embed(request, summary, force=True)
             return None
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
-        refresh = request.reason == "refresh"
         requested = self._requested(request)
         adapters = self._adapters(requested)
         todo = systems_to_translate(self._served(requested), stored, self.translator.model_version, refresh, adapters)
+        done = [s.name for s in todo if s.name in summary.stored_for_request] if refresh else []
+        if done:  # this refresh's message came back after a stop
+            logger.info("refresh resumed", summary_id=request.summary_id, systems=done)
+            todo = [s for s in todo if s.name not in done]
         if not refresh:
             self._embed(request, summary, force=False)
         return (summary, todo) if todo else None

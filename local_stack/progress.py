@@ -102,6 +102,11 @@ class Progress:
         verb = {"unchanged": "unchanged:", "proposed": "proposed"}.get(str(outcome), "stored")
         return f"{verb} {system} v{record.get('version')} for {summary_id}{count}"
 
+    def _resumed(self, record: Record) -> str:
+        systems = [str(name) for name in record.get("systems") or []]
+        self.stored.setdefault(str(record.get("summary_id")), set()).update(systems)
+        return f"refresh of {record.get('summary_id')} goes on: {', '.join(systems)} stored before the stop"
+
     def _embedded(self, record: Record) -> str:
         return f"embedded {record.get('summary_id')} for search"
 
@@ -199,6 +204,7 @@ _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
     "system published": Progress._published,
     "translated": Progress._translated,
     "record stored": Progress._stored,
+    "refresh resumed": Progress._resumed,
     "embedded": Progress._embedded,
     "summary failed": Progress._summary_failed,
     "message for a FAILED session sent on to the DLQ": Progress._told,

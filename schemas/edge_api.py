@@ -152,6 +152,10 @@ class EdgeSummary(Reply):
     summarizer_model_version: str | None = None
     systems: dict[SystemName, SystemStateReply]
     embedding_version: EmbeddingVersion | None = None
+    stored_for_request: list[SystemName] = Field(
+        default_factory=list,
+        description="With ?request_id= of a refresh: the systems it already stored for this summary.",
+    )
 
 
 class PendingSummary(Reply):

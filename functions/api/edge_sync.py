@@ -38,16 +38,19 @@ class EdgeSync:
     ) -> None:
         self.sessions, self.records, self.registry, self.refresh = sessions, records, registry, refresh
 
-    def summary(self, summary_id: str) -> EdgeSummary:
-        """A summarized session's text and per-system state; 404 otherwise."""
+    def summary(self, summary_id: str, request_id: str | None = None) -> EdgeSummary:
+        """A summarized session's text and per-system state; 404 otherwise. With the `request_id` of a refresh,
+        also the systems that request already stored for it (its message came back after the edge stopped)."""
         item = self.sessions.summarized(summary_id)
+        systems = item.get("systems", {})
         return EdgeSummary(
             summary_id=summary_id,
             source=item["source"],
             text=self.sessions.summary_text(item["summary_key"]),
             summarizer_model_version=item.get("summarizer_model_version"),
-            systems=item.get("systems", {}),
+            systems=systems,
             embedding_version=item.get("embedding_version"),
+            stored_for_request=self.refresh.stored_for(request_id, summary_id, systems) if request_id else [],
         )
 
     def pending(self, limit: int, next_token: str | None) -> PendingPage:

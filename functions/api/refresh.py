@@ -116,6 +116,11 @@ class RefreshService:
         for counted in {request_id, backfill} - {None}:
             self.store.complete_one(str(counted), key, expires)
 
+    def stored_for(self, request_id: str, summary_id: str, systems: Iterable[str]) -> list[str]:
+        """Which of `systems` the edge already stored (or confirmed) for `request_id` on this summary, sorted."""
+        pieces = {_piece(summary_id, system): system for system in systems}
+        return sorted(pieces[piece] for piece in self.store.counted(request_id, list(pieces)))
+
     def _check_exists(self, selector: RefreshSelector) -> None:
         if selector.summary_id:
             self.sessions.summarized(selector.summary_id)

@@ -26,3 +26,11 @@ def page_args(params: dict[str, str]) -> tuple[int, str | None]:
 def query(event: BaseProxyEvent) -> dict[str, str]:
     """The request's query-string parameters (empty when there are none)."""
     return event.query_string_parameters or {}
+
+
+def request_id_param(params: dict[str, str]) -> str | None:
+    """The optional `request_id` (1 to 128 characters, schemas.contracts.RequestId); 400 when malformed."""
+    raw = params.get("request_id")
+    if raw is not None and not 1 <= len(raw) <= 128:
+        raise ClientError("invalid_request_id", f"request_id must be 1 to 128 characters, got {len(raw)}")
+    return raw

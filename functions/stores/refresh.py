@@ -75,6 +75,15 @@ class RefreshStore:
             )
         return counted
 
+    def counted(self, request_id: str, pieces: list[str]) -> set[str]:
+        """Which of `pieces` were already counted towards `request_id` (complete_one)."""
+        return {
+            piece
+            for piece in pieces
+            if "Item"
+            in self.table.get_item(Key={"request_id": f"{DONE_PREFIX}{request_id}:{piece}"}, ConsistentRead=True)
+        }
+
     def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
         """Mark `piece` as queued by the backfill `request_id`; False when an earlier backfill still has it queued."""
         return conditionally(

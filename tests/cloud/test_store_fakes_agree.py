@@ -235,6 +235,8 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(refresh.get(f"rf-{prefix}")["status"])
     seen.append(refresh.get(f"key:{prefix}-sel"))
     seen.append(refresh.get(f"done:rf-{prefix}:s-1/planner"))
+    seen.append(refresh.counted(f"rf-{prefix}", ["s-1/planner", "s-1/nudge", "s-2/planner"]))
+    seen.append(refresh.counted("rf-other", ["s-1/planner"]))
     piece = f"{prefix}-s/planner"
     seen += [refresh.claim_queued(piece, "rf-a", 1000, 2000), refresh.claim_queued(piece, "rf-b", 1500, 2500)]
     seen += [refresh.claim_queued(piece, "rf-c", 2001, 3000), refresh.release_queued(piece)]

@@ -21,6 +21,7 @@ from edge_worker.config import EdgeConfig
 from edge_worker.model_store import load_model
 from edge_worker.translator import Translator
 from edge_worker.worker import EdgeWorker
+from schemas.contracts import TranslateRequest
 from schemas.system_definition import default_systems_dir
 
 PLANNER = shipped_system("planner")
@@ -256,5 +257,17 @@ def test_records_from_the_edge_worker_and_one_retranslation_for_two_clicks(stack
         wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
         assert worker.status.translated - translated == 1  # two clicks, one re-translation
         shot(page, "14-edge-worker-refreshed")
+        # the refresh's message once more, as a stop that released it gives it back: the worker skips what it stored
+        again = TranslateRequest(
+            summary_id="dash-edge-1", system="planner", reason="refresh", request_id=first["request_id"]
+        )
+        stack.client("sqs").send_message(
+            QueueUrl=stack.resolved("EdgeQueue"),
+            MessageBody=again.model_dump_json(),
+            MessageGroupId="dash-edge-1",
+            MessageDeduplicationId="released-after-a-stop",
+        )
+        wait_for(lambda: queue_messages(stack, "EdgeQueue") == 0, timeout=60)
+        assert worker.status.translated - translated == 1 and worker.status.last_error is None
     context.close()
     assert problems == []

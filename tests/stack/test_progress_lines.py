@@ -47,6 +47,8 @@ def test_each_pipeline_step_reads_as_one_sentence():
     feed(lambda_log("record stored", summary_id="s-1", system="planner", outcome="created", version=1))
     feed(lambda_log("record stored", summary_id="s-1", system="nudge", outcome="unchanged", version=2))
     feed({"message": "translated", "summaries": ["s-1"], "pairs": 3, "reason": ["refresh"], "seconds": 12.34})
+    feed({"message": "refresh resumed", "summary_id": "s-2", "systems": ["nudge", "planner"]})
+    feed(lambda_log("record stored", summary_id="s-2", system="synapse", outcome="updated", version=4))
     assert said == [
         "received s-1 from planner",
         "summarizing s-1",
@@ -56,6 +58,8 @@ def test_each_pipeline_step_reads_as_one_sentence():
         "stored planner v1 for s-1 (1/3 systems)",
         "unchanged: nudge v2 for s-1 (2/3 systems)",
         "translated s-1: 3 system document(s) in 12.3 s (refresh)",
+        "refresh of s-2 goes on: nudge, planner stored before the stop",
+        "stored synapse v4 for s-2 (3/3 systems)",
     ]
 
 

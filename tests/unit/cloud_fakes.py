@@ -634,6 +634,9 @@ class FakeRefreshStore:
         item["status"] = "done" if item["completed"] >= item["queued"] else "in_progress"
         return True
 
+    def counted(self, request_id: str, pieces: list[str]) -> set[str]:
+        return {piece for piece in pieces if f"done:{request_id}:{piece}" in self.items}
+
     def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
         key = "queued:" + piece
         held = self.items.get(key)

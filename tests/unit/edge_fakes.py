@@ -70,6 +70,7 @@ class FakeApi:
         self.heartbeats: list[str] = []
         self.beats: list[Heartbeat] = []
         self.uploads: list[RecordUpload] = []  # every record upload that reached the API
+        self.completed: set[tuple[str, str, str]] = set()  # (request id, summary id, system) of each stored upload
         self.query_vectors: dict[str, dict[str, Any]] = {}
         self.rejections: dict[str, tuple[int, str]] = {}  # path -> (status, message) for every request to it
         self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
@@ -95,11 +96,12 @@ class FakeApi:
         }
 
     # ----- the routes -----
-    def summary(self, summary_id: str) -> EdgeSummary:
+    def summary(self, summary_id: str, request_id: str | None = None) -> EdgeSummary:
         self._reach("GET", routes.path(routes.EDGE_SUMMARY, summary_id=summary_id))
         if summary_id not in self.summaries:
             raise ApiRejected(404, {"error": "not_found", "message": f"no summarized session {summary_id}"})
-        return EdgeSummary.model_validate(self._copy(summary_id))
+        done = sorted(s for r, i, s in self.completed if request_id and (r, i) == (request_id, summary_id))
+        return EdgeSummary.model_validate({**self._copy(summary_id), "stored_for_request": done})
 
     def pending_page(self, next_token: str | None = None, limit: int = 100) -> PendingPage:
         self._reach("GET", routes.EDGE_PENDING)
@@ -133,6 +135,7 @@ class FakeApi:
         missing = [v for v in (lineage[k] for k in _REGISTERED_LINEAGE) if v not in self.registry]
         if missing:
             raise ApiRejected(422, {"error": "unknown_version", "message": f"{missing[0]} is not in the registry"})
+        self.completed.add((upload.request_id or "", summary_id, system))
         versions = self.documents.get((summary_id, system), [])
         if versions and versions[-1] == upload.document:  # the cloud keeps the version, naming the new lineage
             self.summaries[summary_id]["systems"][system] = {**state, **lineage}

@@ -241,3 +241,20 @@ def test_each_stored_pair_counts_once_towards_its_requests(world):
     assert world.refresh.get(backfill)["completed"] == 1  # its pair s-1 was counted once
     world.edge.put_record("s-2", "planner", upload({"title": "B"}))
     assert {k: world.refresh.get(backfill)[k] for k in ("status", "completed")} == {"status": "done", "completed": 2}
+
+
+def test_a_refresh_names_the_systems_it_already_stored_so_a_message_that_came_back_is_not_redone(world):
+    add_summarized(world.sessions, "s-1")
+    for name in ("planner", "nudge"):
+        world.edge.publish_system(name, system_definition(name))
+        world.edge.put_record("s-1", name, upload({"title": "A"}))
+    _, mine = world.refresh.request(RefreshSelector(summary_id="s-1"))
+    request_id = mine["request_id"]
+    assert world.edge.summary("s-1", request_id).stored_for_request == []
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}, 1, request_id=request_id))  # unchanged counts too
+    assert world.edge.summary("s-1", request_id).stored_for_request == ["planner"]
+    world.edge.put_record("s-1", "nudge", upload({"title": "B"}, 1, request_id=request_id))
+    assert world.edge.summary("s-1", request_id).stored_for_request == ["nudge", "planner"]
+    _, other = world.refresh.request(RefreshSelector(summary_id="s-1", system="planner"))
+    assert world.edge.summary("s-1", other["request_id"]).stored_for_request == []  # another request: all to do
+    assert world.edge.summary("s-1").stored_for_request == []

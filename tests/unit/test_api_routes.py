@@ -197,6 +197,11 @@ def test_the_edge_round_trip_answers_with_its_contracts(api, world):
     assert status == 200 and body["items"][0]["systems"]["planner"]["version"] == 1 and body["next"] is None
     status, body = api("GET", f"/refresh/{published.backfill_request_id}", scopes="read")
     assert body["status"] == "done" and body["completed"] == 1
+    asked = {"request_id": published.backfill_request_id}
+    status, body = api("GET", "/edge/summaries/s-1", scopes="edge", query=asked)
+    assert status == 200 and body["stored_for_request"] == ["planner"]
+    status, body = api("GET", "/edge/summaries/s-1", scopes="edge", query={"request_id": "r" * 129})
+    assert (status, body["error"]) == (400, "invalid_request_id")
 
 
 def test_ingest_binds_tokens_to_their_source(ingest):

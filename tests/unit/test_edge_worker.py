@@ -184,6 +184,19 @@ def test_an_embedding_the_cloud_refuses_does_not_stop_the_translations(rig):
     assert "wrong length" in rig.worker.status.last_error
 
 
+def test_a_refresh_message_that_came_back_after_a_stop_does_not_redo_what_that_refresh_stored(rig):
+    rig.api.add_summary("s1")
+    first, *rest = NAMES
+    requests = [translate("s1", reason="refresh", system=name) for name in NAMES]  # one refresh: one request id
+    assert rig.worker.translations.process(requests[0]) == 1  # stored before the stop released the messages
+    asked = len(rig.translator.calls)
+    assert rig.worker.translations.process_many(requests) == [0, 1, 1]
+    assert rig.translator.calls[asked:] == [("s1", [rest[0]]), ("s1", [rest[1]])]
+    again = TranslateRequest(summary_id="s1", reason="refresh", request_id="req-later", system=first)
+    assert rig.worker.translations.process(again) == 1  # a later refresh is done again
+    assert rig.translator.calls[-1] == ("s1", [first])
+
+
 def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
     rig.api.add_summary("s1")
     rig.api.add_summary("busy")

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from functions.api.edge_status import EdgeStatus
 from functions.api.edge_sync import EdgeSync
 from functions.api.embedding_sync import EmbeddingSync
-from functions.http.params import page_args, query
+from functions.http.params import page_args, query, request_id_param
 from functions.http.request_body import MAX_BODY_BYTES, contract_body, json_body
 from functions.http.responses import contract_response
 from functions.http.routing import principal, rule, scoped
@@ -39,7 +39,7 @@ def build(edge: EdgeSync, embeddings: EmbeddingSync, status: EdgeStatus) -> Rout
 
     @router.get(rule(routes.EDGE_SUMMARY), middlewares=scoped("edge"))
     def summary(summary_id: str) -> Response:
-        return contract_response(edge.summary(summary_id))
+        return contract_response(edge.summary(summary_id, request_id_param(query(router.current_event))))
 
     @router.put(rule(routes.EDGE_RECORD), middlewares=scoped("edge"))
     def put_record(summary_id: str, system: str) -> Response:
