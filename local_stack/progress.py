@@ -144,6 +144,11 @@ class Progress:
             return f"{function} was stopped mid-run: its work runs again on the next start"
         if report.get("status") == "timeout":
             return f"error: {function} ran out of time after {report.get('durationMs', 0) / 1000:.0f} s"
+        if error == "Runtime.ExitError":  # its worker process died: an OOM kill or a native crash
+            return (
+                f"error: {function}'s worker process died mid-run (out of memory or a crash); a fresh one takes the "
+                "next event, and a queue's messages it held come back once the function's timeout has passed"
+            )
         told = self.told.pop(str(report.get("requestId", "")), 0)
         if error == "BatchProcessingError" and told and told == _failed_records(report.get("errorMessage")):
             return None  # every record's failure was said on its own line

@@ -69,6 +69,11 @@ def test_errors_are_said_in_plain_words():
     assert progress.describe(failed) == "error: SummarizeFunction failed: ValueError: bad session"
     timed_out = platform("platform.report", status="timeout", durationMs=900000.0, errorType="Sandbox.Timedout")
     assert progress.describe(timed_out) == "error: SummarizeFunction ran out of time after 900 s"
+    died = platform("platform.report", status="error", errorType="Runtime.ExitError", errorMessage="pool broke")
+    assert progress.describe(died) == (
+        "error: SummarizeFunction's worker process died mid-run (out of memory or a crash); a fresh one takes the "
+        "next event, and a queue's messages it held come back once the function's timeout has passed"
+    )
     logged = {
         "level": "ERROR",
         "message": "translation failed",
