@@ -43,6 +43,19 @@ Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
 EDGE_CHECKS: tuple[Check, ...] = (check_llguidance_grammar,)
 
 
+def catalog_folders(extra: list[Path]) -> list[Path]:
+    """The shipped definitions' folder, then the `extra` ones (SSP_SYSTEMS_DIRS, `systems_dirs`), each once."""
+    folders: list[Path] = []
+    for folder in [default_systems_dir(), *extra]:
+        if all(folder.resolve() != kept.resolve() for kept in folders):
+            folders.append(Path(folder))
+    return folders
+
+
+def _shipped(definition: SystemDefinition) -> bool:
+    return definition.source is not None and Path(definition.source).parent.resolve() == default_systems_dir().resolve()
+
+
 class SystemCatalog:
     def __init__(self, folders: list[Path] | None = None) -> None:
         self.folders = [Path(f) for f in (folders or [default_systems_dir()])]
@@ -52,13 +65,17 @@ class SystemCatalog:
         self._observer: BaseObserver | None = None
 
     def reload(self) -> tuple[list[SystemDefinition], list[SystemDefinitionError]]:
-        """Re-read every folder; returns definitions that are new or changed, and broken files."""
+        """Re-read every folder; returns definitions that are new or changed, and broken files. A name defined in
+        two folders is an error, unless one is the shipped folder: the other folder's definition replaces it."""
         found: dict[str, SystemDefinition] = {}
         errors: list[SystemDefinitionError] = []
         for folder in self.folders:
             loaded = load_systems(folder, checks=EDGE_CHECKS)
             errors.extend(loaded.errors)
             for name, definition in loaded.systems.items():
+                if name in found and _shipped(found[name]) and not _shipped(definition):
+                    found[name] = definition
+                    continue
                 if name in found:
                     errors.append(
                         SystemDefinitionError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -51,21 +52,37 @@ def _import_gguf(args: argparse.Namespace) -> int:
 
 
 def _systems(args: argparse.Namespace) -> int:
-    from edge_worker.catalog import EDGE_CHECKS
-    from schemas.system_definition import load_systems
+    from edge_worker.catalog import SystemCatalog, catalog_folders
 
-    loaded = load_systems(args.dir, checks=EDGE_CHECKS)
-    for name, definition in sorted(loaded.systems.items()):
+    folders = [args.dir] if args.dir else catalog_folders(_configured_systems_dirs())
+    catalog = SystemCatalog(folders)
+    _, errors = catalog.reload()
+    for definition in sorted(catalog.current(), key=lambda d: d.name):
         label = definition.version or "-"
         print(
-            f"{name}\tversion={label}\t{definition.definition_version}\t{definition.schema_version}"
+            f"{definition.name}\tversion={label}\t{definition.definition_version}\t{definition.schema_version}"
             f"\texamples={len(definition.examples)}\tmax_output_tokens={definition.max_output_tokens}"
+            f"\t{definition.source}"
         )
-    for error in loaded.errors:
+    for error in errors:
         print(f"broken: {error}", file=sys.stderr)
-    if loaded.errors:
-        return _fail(f"{len(loaded.errors)} broken system definition(s)")
+    if errors:
+        return _fail(f"{len(errors)} broken system definition(s)")
+    if not catalog.current():
+        return _fail(f"no system definitions in {', '.join(map(str, folders))}")
     return 0
+
+
+def _configured_systems_dirs() -> list[Path]:
+    """The worker's extra definition folders (SSP_SYSTEMS_DIRS, or `systems_dirs` in the edge settings)."""
+    from edge_worker.config import ConfigError, config_path, load_config
+
+    try:
+        return load_config().systems_dirs
+    except ConfigError as exc:  # settings incomplete (no API URL yet): the environment still names the folders
+        if config_path().exists():
+            print(f"note: {exc}", file=sys.stderr)
+        return [Path(folder) for folder in os.environ.get("SSP_SYSTEMS_DIRS", "").split(os.pathsep) if folder]
 
 
 def register_model_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +104,12 @@ def register_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def register_systems_command(subparsers: argparse._SubParsersAction) -> None:
     systems = subparsers.add_parser("systems", help="list system definitions and report broken ones")
-    systems.add_argument("--dir", type=Path, default=None, help="definitions folder (default: the shipped one)")
+    systems.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="definitions folder (default: the shipped one plus SSP_SYSTEMS_DIRS, as the worker loads them)",
+    )
     systems.set_defaults(handler=_systems)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_worker.api_client import EdgeApi
-from edge_worker.catalog import SystemCatalog
+from edge_worker.catalog import SystemCatalog, catalog_folders
 from edge_worker.config import EdgeConfig, api_token
 from edge_worker.ports import EmbedderLike, QueueClient, TranslatorLike
 from edge_worker.worker import EdgeWorker
@@ -55,7 +55,7 @@ def build_worker(
         config,
         EdgeApi(config.api_url, token or api_token()),
         translator,
-        catalog=SystemCatalog(config.systems_dirs or None),
+        catalog=SystemCatalog(catalog_folders(config.systems_dirs)),
         sqs=sqs,
         embedder=embedder or build_embedder(config, translator),
     )

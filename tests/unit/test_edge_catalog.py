@@ -78,3 +78,36 @@ def test_a_change_reloads_once_and_the_reload_reading_the_files_does_not_reload_
         assert reloads == [[]]
     finally:
         catalog.stop()
+
+
+def test_extra_folders_add_to_the_shipped_systems_and_replace_a_shipped_one_of_the_same_name(tmp_path):
+    from edge_worker.catalog import catalog_folders
+
+    extra = copy_systems(tmp_path / "mine", names=("planner",))
+    planner = json.loads((extra / "planner.json").read_text())
+    planner["instructions"] += " Mine."
+    (extra / "planner.json").write_text(json.dumps(planner))
+    folders = catalog_folders([extra, default_systems_dir()])  # the shipped folder is read once, first
+    assert folders == [default_systems_dir(), extra]
+    catalog = SystemCatalog(folders)
+    _, errors = catalog.reload()
+    assert errors == [] and sorted(d.name for d in catalog.current()) == ["nudge", "planner", "synapse"]
+    assert catalog.get("planner").instructions.endswith("Mine.")
+
+
+def test_the_systems_command_lists_what_the_worker_loads(tmp_path, monkeypatch, capsys):
+    from edge_worker.cli import main
+
+    extra = copy_systems(tmp_path / "mine", names=("planner",))
+    (extra / "fitness.json").write_text(
+        (default_systems_dir() / "nudge.json").read_text().replace('"nudge"', '"fitness"', 1)
+    )
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SSP_SYSTEMS_DIRS", str(extra))
+    assert main(["systems"]) == 0
+    listed = {line.split("\t")[0]: line.split("\t")[-1] for line in capsys.readouterr().out.splitlines()}
+    assert sorted(listed) == ["fitness", "nudge", "planner", "synapse"]
+    assert listed["planner"] == str(extra / "planner.json")
+    (tmp_path / "empty").mkdir()
+    assert main(["systems", "--dir", str(tmp_path / "empty")]) == 1
+    assert "no system definitions in" in capsys.readouterr().err
