@@ -8,6 +8,7 @@ whose record already has the current versions or that an earlier backfill still 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,7 +47,8 @@ class RefreshService:
         self.backfill_queue = backfill_queue or edge_queue
 
     def request(self, selector: RefreshSelector, *, backfill_of: str | None = None) -> tuple[bool, dict[str, Any]]:
-        """(created, request item); a repeat of the same selection within the window returns the first one.
+        """(created, request item); a repeat of the same selection within the window returns the first one while
+        that one is not done.
 
         backfill_of: the definition version a backfill is for (selector.system); its work is queued behind users'
         work, without the pairs already current or still queued by an earlier backfill. Raises a 404 ClientError for
@@ -60,10 +62,13 @@ class RefreshService:
         keyed = {**selection, "backfill_of": backfill_of} if backfill else selection
         digest = hashlib.sha256(canonical_json(keyed).encode()).hexdigest()[:32]
         now = epoch_seconds()
-        request_id = f"rf-{hashlib.sha256(f'key:{digest}:{now}'.encode()).hexdigest()[:20]}"
+        request_id = f"rf-{uuid.uuid4().hex[:20]}"
         earlier = self.store.coalesce(digest, request_id, now, self.window)
         if earlier is not None:
-            return False, self.get(earlier)
+            item = self.get(earlier)
+            # a finished request asked again is new work (the record may have been edited since)
+            if item["status"] != "done" or not self.store.reclaim(digest, request_id, earlier, now, self.window):
+                return False, item
         if backfill:
             targets = [
                 t for t in targets if self.store.claim_queued(_piece(*t), request_id, now, now + RETENTION_SECONDS)

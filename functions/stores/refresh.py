@@ -34,6 +34,19 @@ class RefreshStore:
             return None
         return str(self.table.get_item(Key={"request_id": key}, ConsistentRead=True)["Item"]["current"])
 
+    def reclaim(self, selection: str, request_id: str, finished: str, now_s: int, window_s: int) -> bool:
+        """Claim `selection` for `request_id` from the request `finished` that held it; False if another took it."""
+        return conditionally(
+            self.table.put_item,
+            Item={
+                "request_id": KEY_PREFIX + selection,
+                "current": request_id,
+                "created_epoch": now_s,
+                "expires_at": now_s + window_s,
+            },
+            ConditionExpression=Attr("current").eq(finished),
+        )
+
     def put(self, request: dict[str, Any]) -> None:
         self.table.put_item(Item=to_dynamo(request))
 

@@ -226,6 +226,9 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(refresh.coalesce(f"{prefix}-sel", "rf-1", 1000, 300))
     seen.append(refresh.coalesce(f"{prefix}-sel", "rf-2", 1100, 300))
     seen.append(refresh.coalesce(f"{prefix}-sel", "rf-3", 1401, 300))
+    seen.append(refresh.reclaim(f"{prefix}-sel", "rf-4", "rf-1", 1402, 300))  # not the holder: refused
+    seen.append(refresh.reclaim(f"{prefix}-sel", "rf-4", "rf-3", 1402, 300))
+    seen.append(refresh.coalesce(f"{prefix}-sel", "rf-5", 1403, 300))
     refresh.put({"request_id": f"rf-{prefix}", "queued": 2, "completed": 0, "status": "queued"})
     seen.append(refresh.complete_one(f"rf-{prefix}", "s-1/planner", 9999))
     seen.append(refresh.complete_one(f"rf-{prefix}", "s-1/planner", 9999))  # a re-sent upload counts once

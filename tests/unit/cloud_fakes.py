@@ -613,6 +613,13 @@ class FakeRefreshStore:
         self.items[key] = {"request_id": key, "current": request_id, "created_epoch": now_s}
         return None
 
+    def reclaim(self, selection: str, request_id: str, finished: str, now_s: int, window_s: int) -> bool:
+        key = "key:" + selection
+        if (self.items.get(key) or {}).get("current") != finished:
+            return False
+        self.items[key] = {"request_id": key, "current": request_id, "created_epoch": now_s}
+        return True
+
     def put(self, request: dict[str, Any]) -> None:
         self.items[request["request_id"]] = dynamo(request)
 

@@ -64,6 +64,18 @@ def test_the_same_selection_within_the_window_is_one_request(world):
     assert sent(world) == [("s-1", "planner", "translate")]
 
 
+def test_the_same_selection_once_its_request_is_done_is_a_new_request(world):
+    publish(world, "planner")
+    _, first = world.refresh.request(RefreshSelector(summary_id="s-1"))
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}, request_id=first["request_id"]))
+    assert world.refresh.get(first["request_id"])["status"] == "done"
+    created, second = world.refresh.request(RefreshSelector(summary_id="s-1"))  # e.g. after the user edited it
+    assert created and second["request_id"] != first["request_id"] and second["status"] == "queued"
+    assert [m.request_id for m in world.edge_queue.sent] == [first["request_id"], second["request_id"]]
+    repeated, third = world.refresh.request(RefreshSelector(summary_id="s-1"))
+    assert not repeated and third["request_id"] == second["request_id"]  # still queued: coalesced
+
+
 def test_embedding_refresh_names_no_system(world):
     _, item = world.refresh.request(RefreshSelector(task="embed"))
     assert sent(world) == [("s-1", None, "embed"), ("s-2", None, "embed")] and item["queued"] == 2
