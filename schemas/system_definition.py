@@ -259,6 +259,11 @@ class SystemDefinition:
         except SchemaError as exc:
             at = "/".join(str(part) for part in exc.path) or "(root)"
             raise SystemDefinitionError(where, f"schema is not valid JSON Schema at {at}: {exc.message}") from None
+        if parsed.output_schema.get("type") != "object":
+            got = json.dumps(parsed.output_schema.get("type"))
+            raise SystemDefinitionError(
+                where, f'schema must say "type": "object" at its root (a record is one JSON object), not {got}'
+            )
         problems = grammar_problems(parsed.output_schema)
         if problems:
             raise SystemDefinitionError(where, "schema cannot be enforced while decoding: " + "; ".join(problems[:5]))

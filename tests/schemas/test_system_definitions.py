@@ -153,6 +153,8 @@ def test_broken_files_are_reported_by_name_and_the_others_still_load(systems_cop
         ({"max_output_tokens": 10**6}, "max_output_tokens"),
         ({"name": "Planner!"}, "name"),
         ({"examples": [{"summary": "s"}]}, "examples.0.expected"),
+        ({"schema": {"type": "string"}, "examples": []}, 'schema must say "type": "object" at its root'),
+        ({"schema": {"properties": {}}, "examples": []}, "not null"),
     ],
 )
 def test_structure_problems_are_named(change, expected):
