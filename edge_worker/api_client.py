@@ -51,6 +51,12 @@ class ApiRejected(RuntimeError):
         super().__init__(f"HTTP {status}: {message}")
         self.status, self.body = status, body
 
+    @property
+    def summary_gone(self) -> bool:
+        """The summary was deleted (or never was): its work is dropped, not an error (404/410, not unknown_system)."""
+        code = self.body.get("error") if isinstance(self.body, dict) else None
+        return self.status in (404, 410) and code != "unknown_system"
+
 
 def body_of(upload: BaseModel) -> dict[str, Any]:
     """An upload as the JSON body the API takes (and the outbox keeps)."""

@@ -137,7 +137,9 @@ class Translations:
                 for request, result in zip(chunk, self.process_many(chunk), strict=True):
                     if isinstance(result, ApiUnavailable):
                         raise result
-                    if isinstance(result, Exception):
+                    if isinstance(result, ApiRejected) and result.summary_gone:
+                        logger.info("summary gone: reconcile skips it", summary_id=request.summary_id)
+                    elif isinstance(result, Exception):
                         self.on_error(f"reconcile {request.summary_id}: {type(result).__name__}: {result}")
                     else:
                         done += result
@@ -223,7 +225,7 @@ class Translations:
         """Store each translated system; a system that failed (or that the cloud refused) is reported by name and
         the others are stored."""
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
-        count = 0
+        count, gone = 0, False
         for definition, outcome in zip(todo, translated, strict=True):
             error = getattr(outcome, "error", None)
             if error is not None:
@@ -233,6 +235,8 @@ class Translations:
                 continue
             count += 1
             self.status.translated += 1
+            if gone:
+                continue
             try:
                 outcome_ = self.records.store(
                     request,
@@ -243,6 +247,10 @@ class Translations:
                     _adapter_of(outcome),
                 )
             except ApiRejected as error:  # this system's record only; reconcile tries it again later
+                gone = error.summary_gone  # deleted while it was being translated: the other results go too
+                if gone:
+                    logger.info("summary gone: results dropped", summary_id=request.summary_id, status=error.status)
+                    continue
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
                 continue
             if self.progress:
@@ -286,7 +294,8 @@ class Translations:
         try:
             self.status.embedded += self.search.embed_summary(request.summary_id, summary.text, refresh_id)
         except ApiRejected as error:  # the translations still go ahead
-            self.on_error(f"embedding {request.summary_id}: {error}")
+            if not error.summary_gone:
+                self.on_error(f"embedding {request.summary_id}: {error}")
 
 
 def _adapter_of(outcome: Any) -> str | None:

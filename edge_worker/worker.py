@@ -36,7 +36,6 @@ from schemas.contracts import TranslateRequest
 from schemas.edge_api import Heartbeat
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
-GONE = (404, 410)  # the summary was deleted (or never was): its work is dropped
 ABANDON_WAIT_S = 10.0  # after the grace period: to the next token (an embedding or API call runs to its end)
 RECEIVE_RETRY_S = 5.0  # after a failed receive (network loss)
 MAX_RECEIVE = 10  # SQS's largest receive; fewer when a batch holds fewer pairs (config.batch_size)
@@ -280,7 +279,7 @@ class EdgeWorker:
             for (message, _), result in zip(requests, results, strict=True):
                 if cancelled:
                     break
-                if isinstance(result, ApiRejected) and result.status in GONE:  # deleted: nothing to do, nothing to keep
+                if isinstance(result, ApiRejected) and result.summary_gone:  # deleted: nothing to do, nothing to keep
                     logger.info("summary gone: request dropped", message_id=message["MessageId"], status=result.status)
                     outcomes[message["MessageId"]] = "delete"
                 elif isinstance(result, Exception):

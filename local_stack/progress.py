@@ -83,6 +83,8 @@ class Progress:
         return f"edge worker ready: {record.get('model')} translates for {', '.join(self.systems)}"
 
     def _published(self, record: Record) -> str:
+        if self.systems and record.get("system") not in self.systems:  # added while the edge runs
+            self.systems.append(str(record.get("system")))
         return f"system {record.get('system')} published to the registry"
 
     def _translated(self, record: Record) -> str:

@@ -61,6 +61,10 @@ def test_each_pipeline_step_reads_as_one_sentence():
         "refresh of s-2 goes on: nudge, planner stored before the stop",
         "stored synapse v4 for s-2 (3/3 systems)",
     ]
+    said.clear()
+    feed({"message": "system published", "system": "fitness"})  # added while the edge runs
+    feed(lambda_log("record stored", summary_id="s-2", system="fitness", outcome="created", version=1))
+    assert said == ["system fitness published to the registry", "stored fitness v1 for s-2 (4/4 systems)"]
 
 
 def test_errors_are_said_in_plain_words():

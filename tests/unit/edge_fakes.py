@@ -72,7 +72,7 @@ class FakeApi:
         self.uploads: list[RecordUpload] = []  # every record upload that reached the API
         self.completed: set[tuple[str, str, str]] = set()  # (request id, summary id, system) of each stored upload
         self.query_vectors: dict[str, dict[str, Any]] = {}
-        self.rejections: dict[str, tuple[int, str]] = {}  # path -> (status, message) for every request to it
+        self.rejections: dict[str, tuple] = {}  # path -> (status, message[, error code]) for every request to it
         self.before_record: Callable[[str, str], None] | None = None  # runs before a record upload is judged
 
     def add_summary(self, summary_id: str, text: str = "The user booked a dentist visit on Friday.") -> None:
@@ -127,6 +127,8 @@ class FakeApi:
         self.uploads.append(upload)
         if self.before_record:
             self.before_record(summary_id, system)
+        if summary_id not in self.summaries:
+            raise ApiRejected(404, {"error": "not_found", "message": f"no summarized session {summary_id}"})
         state = self.summaries[summary_id]["systems"].get(system)
         current = int(state["version"]) if state else 0
         if upload.expected_version != current:
@@ -192,10 +194,10 @@ class FakeApi:
             raise ApiUnavailable(f"{method} {path}: connection refused")
         self.sent.append((method, path))
         if path in self.rejections:
-            status, message = self.rejections[path]
+            status, message, *code = self.rejections[path]
             if status >= 500 or status == 429:
                 raise ApiUnavailable(f"{method} {path}: HTTP {status}: {message}", status)
-            raise ApiRejected(status, {"error": "rejected", "message": message})
+            raise ApiRejected(status, {"error": code[0] if code else "rejected", "message": message})
 
     def _copy(self, summary_id: str) -> dict[str, Any]:
         return json.loads(json.dumps(self.summaries[summary_id]))

@@ -162,15 +162,20 @@ def test_a_publish_the_api_fails_for_good_is_set_aside_and_the_results_queued_af
 def test_one_summary_the_cloud_refuses_does_not_stop_reconcile_for_the_others(rig):
     for summary_id in ("s1", "s2", "s3"):
         rig.api.add_summary(summary_id)
-    rig.api.rejections["/edge/summaries/s2"] = (404, "no summarized session s2")
-    assert rig.worker.translations.reconcile() == 2 * len(NAMES)
-    assert [summary for summary, _ in rig.translator.calls] == ["s1", "s3"]
-    assert "s2" in rig.worker.status.last_error
+    rig.api.rejections["/edge/summaries/s2"] = (422, "not translatable now")
+    rig.api.rejections["/edge/summaries/s3"] = (404, "no summarized session s3")  # deleted since it was listed
+    assert rig.worker.translations.reconcile() == len(NAMES)
+    assert [summary for summary, _ in rig.translator.calls] == ["s1"]
+    assert "s2" in rig.worker.status.last_error and "s3" not in rig.worker.status.last_error
 
 
 def test_one_system_the_cloud_refuses_does_not_stop_the_others_being_stored(rig):
     rig.api.add_summary("s1")
-    rig.api.rejections[f"/edge/summaries/s1/systems/{NAMES[0]}"] = (404, f"system {NAMES[0]} has not been published")
+    rig.api.rejections[f"/edge/summaries/s1/systems/{NAMES[0]}"] = (
+        404,
+        f"system {NAMES[0]} has not been published",
+        "unknown_system",
+    )
     assert rig.worker.translations.process(translate("s1")) == len(NAMES)
     assert versions(rig, "s1") == dict.fromkeys(NAMES[1:], 1)
     assert "has not been published" in rig.worker.status.last_error
@@ -195,6 +200,14 @@ def test_a_refresh_message_that_came_back_after_a_stop_does_not_redo_what_that_r
     again = TranslateRequest(summary_id="s1", reason="refresh", request_id="req-later", system=first)
     assert rig.worker.translations.process(again) == 1  # a later refresh is done again
     assert rig.translator.calls[-1] == ("s1", [first])
+
+
+def test_a_summary_deleted_while_it_is_translated_drops_its_results_without_an_error(rig):
+    rig.api.add_summary("s1")
+    rig.api.before_record = lambda summary_id, system: rig.api.summaries.pop(summary_id, None)
+    assert rig.worker.translations.process(translate("s1")) == len(NAMES)
+    assert len(rig.api.uploads) == 1  # the first 404 says the summary is gone: the other results are not sent
+    assert rig.worker.status.last_error is None and rig.worker.status.stored == 0
 
 
 def test_a_done_message_is_deleted_and_a_failed_one_stays_for_its_timeout(rig):
