@@ -246,12 +246,12 @@ class Translations:
                     _translate_ms(outcome),
                     _adapter_of(outcome),
                 )
-            except ApiRejected as error:  # this system's record only; reconcile tries it again later
-                gone = error.summary_gone  # deleted while it was being translated: the other results go too
+            except ApiRejected as rejected:  # this system's record only; reconcile tries it again later
+                gone = rejected.summary_gone  # deleted while it was being translated: the other results go too
                 if gone:
-                    logger.info("summary gone: results dropped", summary_id=request.summary_id, status=error.status)
+                    logger.info("summary gone: results dropped", summary_id=request.summary_id, status=rejected.status)
                     continue
-                self.on_error(f"storing {definition.name} for {request.summary_id}: {error}")
+                self.on_error(f"storing {definition.name} for {request.summary_id}: {rejected}")
                 continue
             if self.progress:
                 self.progress.stored(request.summary_id)

@@ -544,6 +544,7 @@ class Translator:
             self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
         )
         prompt = self._prompt(system)
+        self._check_context(system, prompt.full_tokens(part.summary), budget)
         items = ItemTracker(ItemKeys.of(system).key)
         if naive:
             tokens = prompt.full_tokens(part.summary)
@@ -669,6 +670,17 @@ class Translator:
             mx.eval([c.state for c in cache])
             self._prefill_seconds += time.perf_counter() - began
         return cache
+
+    def _check_context(self, system: SystemLike, prompt_tokens: list[int], budget: int) -> None:
+        """Raise ValueError when the prompt plus the output budget exceeds the model's context window
+        (`max_position_embeddings` of its config; no check when the model does not say)."""
+        window = getattr(getattr(self.model, "args", None), "max_position_embeddings", None)
+        if isinstance(window, int) and len(prompt_tokens) + budget > window:
+            raise ValueError(
+                f"the prompt is {len(prompt_tokens)} tokens (the system's instructions and examples, and the "
+                f"summary) and the output may take {budget}: more than the model's context of {window} tokens; "
+                "shorten the summary"
+            )
 
     def _budget(self, system: SystemLike) -> int:
         limit = system.max_output_tokens

@@ -381,3 +381,17 @@ def test_a_documents_seconds_count_the_prompt_its_parts_share(translator, monkey
     assert len(synapse.parts_for(summary)) > 1
     assert made.stats.prefill_seconds >= delay
     assert made.stats.seconds >= made.stats.prefill_seconds
+
+
+def test_a_summary_longer_than_the_model_context_is_refused_naming_the_sizes(translator):
+    window = translator.model.args.max_position_embeddings
+    summary = _sectioned(
+        ("Overview", "The user planned their week on Monday 2025-03-17."),
+        ("Commitments", "- Call the supplier about " + ", ".join(f"order {n}" for n in range(window // 2)) + "."),
+    )
+    [planner] = [system for system in SYSTEMS if system.name == "planner"]
+    [outcome] = translator.translate("s-long", summary, [planner])
+    assert isinstance(outcome, TranslationFailure)
+    assert (
+        f"more than the model's context of {window} tokens" in outcome.error and "shorten the summary" in outcome.error
+    )
