@@ -40,8 +40,22 @@ def use_optimized_blas() -> str | None:
         if path and Path(path).is_file():
             try:
                 ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            except OSError:
+            except OSError as exc:
+                if path == choice:
+                    _warn_once(f"warning: {BLAS_VARIABLE}={choice} cannot be loaded ({exc}); MLX uses its own BLAS")
                 continue
             loaded = path
             return path
+    if choice:
+        _warn_once(f"warning: {BLAS_VARIABLE}={choice} is not a file; MLX uses its own BLAS")
     return None
+
+
+_warned = False
+
+
+def _warn_once(message: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        print(message, file=sys.stderr)

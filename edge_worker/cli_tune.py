@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import time
+import math
 from pathlib import Path
 from typing import Any
 
-from edge_worker.cli_translate import CliError, _progress, handle
+from edge_worker.cli_translate import (
+    MODEL_HELP,
+    CliError,
+    _progress,
+    broken_definition,
+    check_generation_options,
+    handle,
+    load_systems_or_fail,
+    model_ref,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -19,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     tune.add_argument("--system", required=True, metavar="NAME", help="the system to tune")
     tune.add_argument("--systems-dir", type=Path, help="folder of system definitions (default: shipped ones)")
-    tune.add_argument("--model", help="model folder or reference (default: the prepared SmolLM2 model)")
+    tune.add_argument("--model", help=MODEL_HELP)
     tune.add_argument("--iters", type=int, default=defaults.iters, help=f"training iterations ({defaults.iters})")
     tune.add_argument("--rank", type=int, default=defaults.rank, help=f"LoRA rank ({defaults.rank})")
     tune.add_argument(
@@ -36,7 +45,11 @@ def register(subparsers: Any) -> None:
         default=defaults.prompt,
         help=f"the prompt trained on and served with the adapter ({defaults.prompt}: without the worked examples)",
     )
-    tune.add_argument("--max-minutes", type=float, help="stop training after this long (the adapter so far is kept)")
+    tune.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop training after this long (loading and scoring not counted; the adapter so far is kept)",
+    )
     tune.add_argument("--eval-limit", type=int, help="score on the first N held-out examples (default: all)")
     tune.add_argument("--max-tokens", type=int, help="cap below the system's max_output_tokens when scoring")
     tune.add_argument(
@@ -55,6 +68,9 @@ def _settings(args: argparse.Namespace) -> Any:
         raise CliError("--learning-rate and --scale must be positive")
     if args.eval_limit is not None and args.eval_limit <= 0:
         raise CliError("--eval-limit must be positive")
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+        raise CliError("--max-minutes must be a positive number")
+    check_generation_options(args)
     return TuneSettings(
         iters=args.iters,
         rank=args.rank,
@@ -69,9 +85,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _system(args: argparse.Namespace) -> Any:
-    from schemas.system_definition import load_systems
-
-    loaded = load_systems(args.systems_dir) if args.systems_dir else load_systems()
+    loaded = load_systems_or_fail(args.systems_dir)
+    broken_definition(loaded, args.system)
     if args.system not in loaded.systems:
         raise CliError(f"unknown system {args.system!r} (known: {', '.join(sorted(loaded.systems)) or 'none'})")
     return loaded.systems[args.system]
@@ -117,16 +132,17 @@ def forget_deleted_summaries() -> None:
 def run_tune(args: argparse.Namespace) -> int:
     from edge_worker import model_store
     from edge_worker.translator import Translator, for_this_device
+    from edge_worker.tuning.data import DistilledDataError, training_examples
     from edge_worker.tuning.tune import tune_system
 
     settings = _settings(args)
     system = _system(args)
     forget_deleted_summaries()
-    ref = args.model or str(model_store.prepare_default_model())
+    training_examples(system)  # a broken distilled.jsonl is named before the model loads
+    ref = model_ref(args)
     _progress(f"loading model {ref}")
     model, tokenizer, info = model_store.load_model(ref)
     translator = Translator(for_this_device(model), tokenizer, info, max_tokens=args.max_tokens)
-    deadline = time.perf_counter() + args.max_minutes * 60 if args.max_minutes else None
     try:
         result = tune_system(
             translator,
@@ -135,8 +151,10 @@ def run_tune(args: argparse.Namespace) -> int:
             eval_limit=args.eval_limit,
             min_gain=args.min_gain,
             progress=_progress,
-            deadline=deadline,
+            train_budget=args.max_minutes * 60 if args.max_minutes else None,
         )
+    except DistilledDataError:
+        raise
     except ValueError as error:
         raise CliError(str(error)) from None
     print(result.message)

@@ -109,14 +109,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         raise ConfigError(f"{path}: no such settings file")
     path = path or config_path(env)
     data: dict[str, Any] = {"state_dir": ssp_home(env) / "edge"}
-    if path.exists():
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-        if not isinstance(settings, dict):
-            raise ConfigError(f"{path}: must hold a JSON object of settings, not {type(settings).__name__}")
-        data.update(settings)
+    data.update(_settings_file(path))
     from_env = set()
     for setting, variable in ENVIRONMENT.items():
         if env.get(variable):
@@ -128,6 +121,39 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     except ValidationError as exc:
         problems = "; ".join(_problem(error, path, from_env) for error in exc.errors())
         raise ConfigError(f"edge configuration: {problems}") from exc
+
+
+def _settings_file(path: Path) -> dict[str, Any]:
+    """The settings in `path` ({} when it does not exist); ConfigError when it cannot be read or is not an object."""
+    if not path.exists():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a settings file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: must hold a JSON object of settings, not {type(settings).__name__}")
+    return settings
+
+
+def model_setting(environ: Mapping[str, str] | None = None) -> str:
+    """The model the worker runs: $SSP_MODEL, else "model" in $SSP_HOME/edge.json, else "" (the prepared default).
+
+    Raises ConfigError when edge.json cannot be read or its "model" is not a string."""
+    env = os.environ if environ is None else environ
+    if env.get(ENVIRONMENT["model"]):
+        return env[ENVIRONMENT["model"]]
+    path = config_path(env)
+    model = _settings_file(path).get("model", "")
+    if not isinstance(model, str):
+        raise ConfigError(f'"model" in {path}: must be a string')
+    return model
 
 
 def _problem(error: ErrorDetails, path: Path, from_env: set[str]) -> str:
@@ -173,6 +199,8 @@ def _token_from_file(path: Path) -> str:
         raise ConfigError(
             f'"token_file" {path}: cannot read it ({exc.strerror}); set {TOKEN_VARIABLE} instead'
         ) from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f'"token_file" {path} is not UTF-8 text; set {TOKEN_VARIABLE} instead') from None
     if mode & 0o077:
         raise ConfigError(f'"token_file" {path} is readable by others: `chmod 600 {path}`')
     if not token:

@@ -68,6 +68,8 @@ def _plain(value: Any) -> Any:
 def read_gguf(path: Path | str) -> tuple[dict[str, mx.array], dict[str, Any]]:
     """Tensors and metadata (as plain Python values) of a GGUF file."""
     path = Path(path)
+    if path.is_dir():
+        raise GGUFImportError(f"{path}: is a directory, not a GGUF file")
     if not path.is_file():
         raise GGUFImportError(f"{path}: no such file")
     try:

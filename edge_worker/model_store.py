@@ -162,14 +162,35 @@ def resolve_model_path(ref: str) -> Path:
         raise ModelStoreError(f"cannot find model {ref!r} locally or on Hugging Face: {exc}") from None
 
 
+def check_model_folder(folder: Path) -> None:
+    """Raise ModelStoreError naming `folder` and what it lacks: a readable config.json object, safetensors weights."""
+    config = folder / "config.json"
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelStoreError(f"{folder} is not a model folder: it has no config.json") from None
+    except (OSError, ValueError) as exc:
+        raise ModelStoreError(f"{folder} is not a usable model folder: {config} is not readable JSON ({exc})") from None
+    if not isinstance(settings, dict):
+        raise ModelStoreError(f"{folder} is not a usable model folder: {config} must hold a JSON object")
+    if not _safetensors_files(folder):
+        raise ModelStoreError(f"{folder} is not a model folder: it has no .safetensors weights")
+
+
 def load_model(ref: str) -> tuple[Any, Any, ModelInfo]:
-    """(model, tokenizer, ModelInfo) for a local MLX folder or a Hugging Face id."""
+    """(model, tokenizer, ModelInfo) for a local MLX folder or a Hugging Face id.
+
+    Raises ModelStoreError naming the folder when it is not found or is not a loadable MLX model."""
     import mlx_lm
 
     path = resolve_model_path(ref)
     local = Path(ref).expanduser()
     model_id = local.resolve().name if local.exists() else ref
-    model, tokenizer = mlx_lm.load(str(path))[:2]
+    check_model_folder(path)
+    try:
+        model, tokenizer = mlx_lm.load(str(path))[:2]
+    except (OSError, ValueError, KeyError) as exc:  # a missing tokenizer, unknown model_type, mismatched weights
+        raise ModelStoreError(f"{path}: cannot load the model: {exc}") from None
     return model, tokenizer, ModelInfo(model_id=model_id, weights_digest=weights_digest(path), path=path)
 
 

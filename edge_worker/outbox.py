@@ -36,12 +36,31 @@ class DeadLetter:
     set_aside_at: str  # UTC, ISO 8601
 
 
+class OutboxError(Exception):
+    """The outbox file cannot be opened or is not an outbox database; the message names the file."""
+
+
 class Outbox:
     """First in, first out; safe to share between threads. The file survives restarts."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        """Open (or create) the outbox at `path`; OutboxError when its folder or file is not usable."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutboxError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{path}: cannot open the outbox ({exc})") from None
+        try:
+            self._open_tables()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise OutboxError(f"{path}: not a usable outbox database ({exc})") from None
+        self._lock = threading.Lock()
+
+    def _open_tables(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -56,7 +75,6 @@ class Outbox:
             "method TEXT NOT NULL, path TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, "
             "attempts INTEGER NOT NULL, set_aside_at TEXT NOT NULL)"
         )
-        self._lock = threading.Lock()
 
     def add(self, method: str, path: str, body: Any, attempts: int = 0, retry_at: float = 0.0) -> None:
         with self._lock:

@@ -22,6 +22,10 @@ TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 
 
+class DistilledDataError(ValueError):
+    """A distilled.jsonl line that is not a distillation row; the message names the file and line."""
+
+
 def training_dir(system: str) -> Path:
     """$SSP_HOME/training/<system>: the system's distilled data."""
     return ssp_home() / "training" / system
@@ -57,7 +61,11 @@ def drop_distilled(system: str, summary_ids: set[str]) -> int:
         if not path.is_file():
             return 0
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [line for line in lines if not line.strip() or json.loads(line)["summary_id"] not in summary_ids]
+        kept = [
+            line
+            for number, line in enumerate(lines, 1)
+            if not line.strip() or _row(path, number, line)["summary_id"] not in summary_ids
+        ]
         if len(kept) == len(lines):
             return 0
         scratch = path.with_name(path.name + ".tmp")
@@ -67,14 +75,33 @@ def drop_distilled(system: str, summary_ids: set[str]) -> int:
 
 
 def read_distilled(system: str) -> Iterator[dict[str, Any]]:
-    """The kept distillation rows of a system: {summary_id, text, document, model, schema_version}."""
+    """The kept distillation rows of a system: {summary_id, text, document, model, schema_version}.
+
+    Raises DistilledDataError naming the file and line of a row that is not valid."""
     path = distilled_path(system)
     if not path.is_file():
         return
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
             if line.strip():
-                yield json.loads(line)
+                yield _row(path, number, line)
+
+
+def _row(path: Path, number: int, line: str | bytes) -> dict[str, Any]:
+    """One distilled.jsonl line as a row; DistilledDataError when it is not JSON or lacks the row's fields."""
+    try:
+        row = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
+    except UnicodeDecodeError:
+        raise DistilledDataError(f"{path}, line {number}: not UTF-8 text") from None
+    except ValueError as exc:
+        raise DistilledDataError(f"{path}, line {number}: not valid JSON ({exc})") from None
+    if not isinstance(row, dict):
+        raise DistilledDataError(f"{path}, line {number}: must be a JSON object, not {type(row).__name__}")
+    problems = [name for name in ("summary_id", "text") if not isinstance(row.get(name), str)]
+    problems += [] if "document" in row else ["document"]
+    if problems:
+        raise DistilledDataError(f"{path}, line {number}: missing or invalid {', '.join(problems)}")
+    return row
 
 
 def training_examples(system: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -103,3 +103,27 @@ def test_a_command_whose_reader_went_away_exits_quietly(tmp_path):
     finally:
         os.close(write_end)
     assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SSP_BLAS is read on Linux only")
+def test_a_blas_library_that_cannot_be_loaded_is_named_once(tmp_path):
+    not_a_library = tmp_path / "libblas.so"
+    not_a_library.write_text("not a library")
+    for path, problem in ((tmp_path / "missing.so", "is not a file"), (not_a_library, "cannot be loaded")):
+        done = subprocess.run(
+            [sys.executable, "-m", "edge_worker", "systems"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SSP_BLAS": str(path), "SSP_HOME": str(tmp_path)},
+            timeout=120,
+        )
+        assert done.returncode == 0
+        [warning] = [line for line in done.stderr.splitlines() if "SSP_BLAS" in line]
+        assert warning.startswith(f"warning: SSP_BLAS={path} {problem}")
+
+
+def test_import_gguf_names_a_directory_given_as_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["import-gguf", str(tmp_path), str(tmp_path / "out")]) == 1
+    assert f"{tmp_path}: is a directory, not a GGUF file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -126,3 +126,52 @@ def test_commands_reject_bad_input_with_a_message(tmp_path, capsys):
     assert "unknown system(s): nope" in capsys.readouterr().err
     assert main(["eval", "--limit", "0"]) == 2
     assert "--limit must be positive" in capsys.readouterr().err
+
+
+def test_eval_refuses_an_unwritable_json_path_before_loading_the_model(tmp_path, capsys):
+    common = ["eval", "--system", "planner", "--no-record", "--model", str(tmp_path / "no-such-model")]
+    for out, problem in (
+        (tmp_path / "missing" / "eval.json", f"folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path, "is a directory"),
+    ):
+        assert main([*common, "--json", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"--json {out}: {problem}" in err and "loading model" not in err
+
+
+def test_the_commands_default_to_the_model_the_worker_is_set_to(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    summary = tmp_path / "summary.txt"
+    summary.write_text("The user will call the plumber tomorrow.")
+    monkeypatch.setenv("SSP_MODEL", str(tiny_model_dir))
+    assert main(["translate", str(summary), "--system", "planner", "--max-tokens", "40"]) == 0
+    assert f"loading model {tiny_model_dir}" in capsys.readouterr().err
+    monkeypatch.delenv("SSP_MODEL")
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "edge.json").write_text(json.dumps({"model": str(tmp_path / "not-a-model")}))
+    assert main(["eval", "--system", "planner", "--no-record", "--limit", "1"]) == 1
+    assert "not-a-model" in capsys.readouterr().err
+    assert main(["translate", str(summary), "--model", str(tiny_model_dir), "--system", "planner"]) == 0
+    assert f"loading model {tiny_model_dir}" in capsys.readouterr().err
+
+
+def test_translate_refuses_standard_input_that_is_not_text_before_loading_the_model(tmp_path):
+    command = [sys.executable, "-m", "edge_worker", "translate", "-", "--system", "planner"]
+    command += ["--model", str(tmp_path / "no-such-model")]
+    binary = subprocess.run(command, input=b"\xff\xfe\x00binary", capture_output=True, cwd=ROOT, timeout=120)
+    assert binary.returncode == 2
+    assert binary.stderr.decode().splitlines() == [
+        "error: cannot decode the summary on standard input as UTF-8 (invalid start byte at byte 0)"
+    ]
+    closed = subprocess.run(
+        ["bash", "-c", 'exec "$@" <&-', "sh", *command], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert closed.returncode == 2 and closed.stderr.startswith("error: standard input is closed")
+
+
+def test_translate_refuses_a_temperature_that_is_not_a_number(tmp_path, capsys):
+    summary = tmp_path / "summary.txt"
+    summary.write_text("Something happened.")
+    for value in ("nan", "inf", "-1"):
+        assert main(["translate", str(summary), "--temperature", value, "--model", str(tmp_path / "none")]) == 2
+        assert "--temperature must be a finite number, not negative" in capsys.readouterr().err

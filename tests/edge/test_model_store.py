@@ -152,3 +152,22 @@ def test_load_model_names_a_missing_local_folder_that_is_not_a_folder(tmp_path: 
     stray.write_bytes(b"x")
     with pytest.raises(ModelStoreError, match="not a model folder"):
         load_model(str(stray))
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({}, "it has no config.json"),
+        ({"config.json": "{broken"}, "config.json is not readable JSON"),
+        ({"config.json": "[]"}, "config.json must hold a JSON object"),
+        ({"config.json": '{"model_type": "llama"}'}, "it has no .safetensors weights"),
+    ],
+)
+def test_load_model_names_a_folder_that_is_not_a_model_and_what_it_lacks(tmp_path: Path, files: dict, problem: str):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    with pytest.raises(ModelStoreError) as raised:
+        load_model(str(folder))
+    assert str(folder) in str(raised.value) and problem in str(raised.value)

@@ -45,3 +45,54 @@ def test_tune_refuses_bad_input_with_a_message(tmp_path, tiny_model_dir, monkeyp
     assert main(args) == 2
     assert "unknown system 'nosuch'" in capsys.readouterr().err
     assert not (tmp_path / "home" / "adapters").exists()
+
+
+def test_tune_refuses_bad_budgets_and_token_caps(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    for option, value, message in (
+        ("--max-minutes", "-1", "--max-minutes must be a positive number"),
+        ("--max-minutes", "nan", "--max-minutes must be a positive number"),
+        ("--max-tokens", "0", "--max-tokens must be positive"),
+    ):
+        assert main([*_args(tmp_path, tiny_model_dir), option, value]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "home" / "adapters").exists()
+
+
+def test_the_time_budget_counts_training_only(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    args = _args(tmp_path, tiny_model_dir, "--iters", "3", "--min-gain", "1")
+    definition = NOTES.to_dict()
+    held_out = [example for example in definition["examples"] if example["split"] == "eval"]
+    definition["examples"] += held_out * 100  # scoring the base model takes several times the whole budget
+    (tmp_path / "systems" / "notes.json").write_text(json.dumps(definition))
+    assert main([*args, "--max-minutes", "0.02"]) == 0
+    assert "iteration 3/3" in capsys.readouterr().err
+
+
+def test_tune_and_distill_say_why_a_system_is_missing(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    args = _args(tmp_path, tiny_model_dir)
+    (tmp_path / "systems" / "notes.json").write_text("{not json")
+    assert main(args) == 2
+    assert (
+        f"system 'notes' is not usable: {tmp_path / 'systems' / 'notes.json'}: invalid JSON" in capsys.readouterr().err
+    )
+    assert main(["distill", "--system", "notes", "--count", "1", "--systems-dir", str(tmp_path / "systems")]) == 2
+    assert "system 'notes' is not usable" in capsys.readouterr().err
+    args[args.index("--systems-dir") + 1] = str(tmp_path / "nowhere")
+    assert main(args) == 2
+    assert f"--systems-dir {tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
+
+
+def test_tune_names_a_broken_distilled_file_and_line_before_loading_the_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SSP_API_URL", raising=False)
+    distilled = tmp_path / "home" / "training" / "notes" / "distilled.jsonl"
+    distilled.parent.mkdir(parents=True)
+    row = {"summary_id": "s1", "text": "A note.", "document": {"title": "Note"}, "schema_version": "x"}
+    for broken, problem in (('{"summary_id": "s2", "te', "not valid JSON"), ("[1, 2]", "must be a JSON object")):
+        distilled.write_text(json.dumps(row) + "\n" + broken)
+        args = _args(tmp_path, tmp_path / "no-model")
+        assert main(args) == 1
+        assert f"{distilled}, line 2: {problem}" in capsys.readouterr().err
