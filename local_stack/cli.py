@@ -27,7 +27,32 @@ from schemas.stdout_pipe import STOPPED_BY_PIPE, quiet_when_reader_leaves
 
 PORT_VARIABLE = "SSP_LOCAL_PORT"
 DEFAULT_PORT = 8080
+HIGHEST_PORT = 65535
 EDGE_GRACE_S = 2.0  # a translation in flight gets this long, then its message goes back to the queue
+
+
+def _chosen_port(args: argparse.Namespace) -> tuple[int, str | None]:
+    """The API port from --port, else $SSP_LOCAL_PORT, else 8080, as (port, None); (0, why) when it is no usable port."""
+    if args.port is None:
+        text = os.environ.get(PORT_VARIABLE) or str(DEFAULT_PORT)
+        source = f"{PORT_VARIABLE}={text!r}"
+        try:
+            port = int(text)
+        except ValueError:
+            return (
+                0,
+                f"{source} is not a port number: use a whole number from 0 to {HIGHEST_PORT - 1} (0 picks a free one)",
+            )
+    else:
+        port, source = args.port, f"--port {args.port}"
+    if port == HIGHEST_PORT:
+        return 0, (
+            f"{source}: the live updates listen on the next port ({port + 1}), which does not exist; "
+            f"use 0 to {HIGHEST_PORT - 1} (0 picks a free one)"
+        )
+    if not 0 <= port < HIGHEST_PORT:
+        return 0, f"{source} is out of range: use 0 to {HIGHEST_PORT - 1} (0 picks a free one)"
+    return port, None
 
 
 def _port_problem(host: str, port: int) -> str | None:
@@ -68,6 +93,10 @@ def reset_local_data() -> list[Path]:
 
 
 def _up(args: argparse.Namespace) -> int:
+    args.port, problem = _chosen_port(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         with data_lock(state_dir()):
             return _up_locked(args)
@@ -223,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get(PORT_VARIABLE) or DEFAULT_PORT),
+        default=None,
         help=f"HTTP API port (0 picks a free one; default ${PORT_VARIABLE} or {DEFAULT_PORT})",
     )
     up.add_argument("--reset", action="store_true", help="delete the local data and tokens kept from earlier runs")
