@@ -9,6 +9,7 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler import Response
 
 from functions.errors import not_found
+from functions.http.validation import shown
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboard"
 ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\.(html|js|css|svg|png|ico)$")
@@ -18,7 +19,7 @@ def serve(name: str) -> Response:
     """One dashboard file; a 404 ClientError for any other name (the name is never a path)."""
     path = DASHBOARD_DIR / name
     if not ASSET_NAME.match(name) or not path.is_file():
-        raise not_found(f"no dashboard asset {name!r}")
+        raise not_found(f"no dashboard asset {shown(name)}")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type.endswith("javascript"):
         content_type += "; charset=utf-8"

@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.api.edge_status import EdgeStatus
 from functions.errors import ClientError, not_found, unknown_system
+from functions.http.validation import shown
 from functions.http.views import change_view, record_view, session_view
 from functions.stores.changes import ChangeLog
 from functions.stores.dynamo import plain
@@ -33,7 +34,7 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise ClientError("invalid_date", f"{name} must be a date like 2026-11-25, got {value!r}") from exc
+        raise ClientError("invalid_date", f"{name} must be a date like 2026-11-25, got {shown(value)}") from exc
 
 
 def _known_cost(total: dict[str, Any]) -> float | None:
@@ -66,10 +67,10 @@ class Reads:
         status, source, user = params.get("status"), params.get("source"), params.get("user")
         start, end = _day(params.get("from"), "from"), _day(params.get("to"), "to")
         if status and status not in STATUSES:
-            raise ClientError("invalid_status", f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+            raise ClientError("invalid_status", f"status must be one of {', '.join(STATUSES)}, got {shown(status)}")
         for name, value, pattern in (("source", source, SOURCE_PATTERN), ("user", user, ID_PATTERN)):
             if value and not re.fullmatch(pattern, value):
-                raise ClientError("invalid_filter", f"{name} must match {pattern}, got {value[:80]!r}")
+                raise ClientError("invalid_filter", f"{name} must match {pattern}, got {shown(value)}")
         if start and end and start > end:
             raise ClientError("invalid_range", f"from ({start}) is after to ({end})")
         filters = SessionFilters(
@@ -161,7 +162,7 @@ class Reads:
         malformed cursor, 404 for a system never published."""
         if not (since.isascii() and since.isdigit() and int(since) < MAX_CURSOR):
             raise ClientError(
-                "invalid_cursor", f"since must be a change number from a previous page, got {since[:40]!r}"
+                "invalid_cursor", f"since must be a change number from a previous page, got {shown(since)}"
             )
         self._published(system)
         entries, more = self.changes.page(system, int(since), limit)
@@ -184,7 +185,7 @@ class Reads:
 
     def registry_entries(self, kind: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
         if kind not in REGISTRY_KINDS:
-            given = "none was given" if kind is None else f"got {kind[:40]!r}"
+            given = "none was given" if kind is None else f"got {shown(kind)}"
             raise ClientError(
                 "invalid_kind", f"the query parameter kind must be one of {', '.join(REGISTRY_KINDS)}; {given}"
             )

@@ -16,11 +16,14 @@ from jsonpointer import JsonPointerException
 from functions.api.documents import check_document
 from functions.errors import ClientError, not_found, unknown_system
 from functions.http.auth import Principal
+from functions.http.validation import clipped, shown
 from functions.http.views import record_view
 from functions.stores.records import RecordStore, document_hash
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas.contracts import Lineage, lineage_of
+
+MAX_REASON_CHARS = 200
 
 
 def record_etag(version: int) -> str:
@@ -48,7 +51,9 @@ def applied(document: Any, operations: Any) -> Any:
     result = copy.deepcopy(document)
     for index, operation in enumerate(operations):  # one by one, as JsonPatch.apply does, to name the one refused
         where = f"operation {index}" + (
-            f" ({operation.get('op')} {operation.get('path')!r})" if isinstance(operation, dict) else ""
+            f" ({clipped(str(operation.get('op')))} {shown(operation.get('path'))})"
+            if isinstance(operation, dict)
+            else ""
         )
         try:
             result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
@@ -63,7 +68,8 @@ def applied(document: Any, operations: Any) -> Any:
             KeyError,
             IndexError,
         ) as error:
-            raise ClientError("invalid_patch", f"{where} cannot be applied: {error}", status=422) from error
+            reason = clipped(str(error), MAX_REASON_CHARS)  # a pointer error quotes the whole document
+            raise ClientError("invalid_patch", f"{where} cannot be applied: {reason}", status=422) from error
     return result
 
 

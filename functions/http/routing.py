@@ -19,11 +19,11 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from functions.errors import ClientError
 from functions.http.auth import Principal
+from functions.http.validation import shown
 from schemas.routes import PATH_PARAMETERS
 
 Middleware = Callable[[APIGatewayHttpResolver, NextMiddleware], Response]
 _PATTERNS = {name: re.compile(pattern) for name, pattern in PATH_PARAMETERS.items()}
-MAX_SHOWN = 80
 
 
 def rule(path: str) -> str:
@@ -40,8 +40,7 @@ def checked_path_parameter(name: str, value: str) -> str:
     """The decoded value (routing sees the raw path), or a 400 naming the parameter."""
     value = unquote(value)
     if not _PATTERNS[name].fullmatch(value):
-        shown = value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "..."
-        raise ClientError("invalid_path", f"{name} {shown!r} does not match {PATH_PARAMETERS[name]}", status=400)
+        raise ClientError("invalid_path", f"{name} {shown(value)} does not match {PATH_PARAMETERS[name]}", status=400)
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from functions.http.validation import shown
 from functions.search.index import SearchIndex, day_number, day_text
 
 K1 = 1.2
@@ -37,7 +38,7 @@ class Filters:
             try:
                 bounds[name] = day_number(value) or None
             except ValueError:
-                raise ValueError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+                raise ValueError(f"{name} must be a date YYYY-MM-DD, got {shown(value)}") from None
         if bounds["from"] and bounds["to"] and bounds["from"] > bounds["to"]:
             raise ValueError(f"from ({date_from}) is after to ({date_to})")
         return cls(source=source or None, day_from=bounds["from"], day_to=bounds["to"])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from functions.errors import ClientError
+from functions.http.validation import shown
 from functions.queues import QueryQueue
 from functions.search import ranking
 from functions.search.index import SearchIndex
@@ -44,7 +45,7 @@ def parse_k(value: str | None) -> int:
     if value in (None, ""):
         return 10
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_K:
-        raise ClientError("invalid_k", f"k must be a whole number from 1 to {MAX_K}, got {value!r}")
+        raise ClientError("invalid_k", f"k must be a whole number from 1 to {MAX_K}, got {shown(value)}")
     return int(value)
 
 
@@ -52,7 +53,7 @@ def parse_user(params: dict[str, str]) -> str | None:
     """The `user` filter (a user id), or None; 400 naming a malformed one."""
     user = params.get("user") or None
     if user is not None and not re.fullmatch(ID_PATTERN, user):
-        raise ClientError("invalid_filter", f"user must match {ID_PATTERN}, got {user[:80]!r}")
+        raise ClientError("invalid_filter", f"user must match {ID_PATTERN}, got {shown(user)}")
     return user
 
 

@@ -12,6 +12,7 @@ import boto3
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.errors import ClientError
+from functions.http.validation import shown
 
 BATCH_GET_LIMIT = 100
 # DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 up to (not including) 1E+126
@@ -78,11 +79,10 @@ def batch_get(
 
 
 def unstorable(value: Any, why: str) -> ClientError:
-    shown = repr(value) if len(repr(value)) <= MAX_SHOWN_CHARS else repr(value)[:MAX_SHOWN_CHARS] + "..."
     return ClientError(
         "unstorable_number",
-        f"the number {shown} cannot be stored ({why}): numbers are kept with at most {NUMBER_DIGITS} significant "
-        f"digits and magnitudes from {SMALLEST_NUMBER} to below {NUMBER_LIMIT}",
+        f"the number {shown(value, MAX_SHOWN_CHARS)} cannot be stored ({why}): numbers are kept with at most "
+        f"{NUMBER_DIGITS} significant digits and magnitudes from {SMALLEST_NUMBER} to below {NUMBER_LIMIT}",
         status=422,
     )
 

@@ -1335,6 +1335,23 @@ def test_edit_bodies_and_targets_that_must_not_be_stored(stack, client, tokens, 
     )
 
 
+def test_an_edit_refused_for_a_huge_value_quotes_only_its_start(stack, client, tokens, world):
+    task = {"title": "t" * 500_000, "due": None, "priority": "low", "status": "todo"}
+    response = refused(
+        stack,
+        client,
+        "PATCH /summaries/{summary_id}/systems/{system}",
+        "PATCH",
+        f"/summaries/{SEED}/systems/planner",
+        token=tokens["edit"],
+        body=dumps([{"op": "add", "path": "/tasks/-", "value": task}]),
+        content_type="application/json-patch+json",
+        headers=[("if-match", '"1"')],
+    )
+    assert response.status_code == 422 and len(response.content) < 4_000, (response.status_code, len(response.content))
+    assert "(500000 characters) is too long" in response.json()["message"], response.json()["message"]
+
+
 @HYPOTHESIS
 @given(
     action=st.sampled_from(["accept", "dismiss"]),

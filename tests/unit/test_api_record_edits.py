@@ -233,3 +233,24 @@ def test_a_record_of_a_system_never_published_is_named_as_such(world):
     assert refused(lambda: world.edits.edit("s-1", "fitness", RENAME, '"1"', ME)) == (404, "unknown_system")
     assert refused(lambda: world.edits.dismiss_proposal("s-1", "fitness", '"1"')) == (404, "unknown_system")
     assert refused(lambda: world.edits.accept_proposal("s-1", "fitness", '"1"')) == (404, "unknown_system")
+
+
+HUGE = 500_000
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"op": "add", "path": "/day", "value": "d" * HUGE}],  # not a date
+        [{"op": "add", "path": "/" + "k" * HUGE, "value": 1}],  # a property the schema does not allow
+        [{"op": "replace", "path": "/title", "value": ["t" * HUGE]}],  # not a string
+        [{"op": "remove", "path": "/" + "k" * HUGE}],  # nothing there
+        [{"op": "o" * HUGE, "path": "/title"}],
+    ],
+)
+def test_a_refusal_quotes_a_huge_value_by_its_start_and_length(world, operations):
+    with pytest.raises(ClientError) as error:
+        world.edits.edit("s-1", "planner", operations, '"1"', ME)
+    shown = error.value.message + "".join(d["problem"] for d in error.value.details or [])
+    assert len(shown) < 2_000, shown[:300]
+    assert "characters)" in error.value.message, error.value.message

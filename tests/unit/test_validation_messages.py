@@ -1,11 +1,18 @@
-"""A refused body's message names the field as the client wrote it, in words, without pydantic's own names."""
+"""A refused body's message names the field as the client wrote it, in words, without pydantic's own names; a long
+value the client sent is quoted by its start and length."""
 
 from __future__ import annotations
 
 import pytest
+from cloud_fakes import ApiWorld
 
+from functions.api.assets import serve
 from functions.errors import ClientError
 from functions.http.request_body import parse_contract
+from functions.http.routing import checked_path_parameter
+from functions.http.validation import clipped, shown
+from functions.search.service import parse_filters, parse_k, parse_user
+from functions.stores.dynamo import dynamo_number
 from schemas.contracts import Session
 
 BASE = {
@@ -37,3 +44,35 @@ def test_the_first_problem_reads_as_written(change, message):
         parse_contract(Session, {**BASE, **change})
     assert str(refused.value.message) == message
     assert all("[" not in d["field"] and "-" not in d["field"] for d in refused.value.details)
+
+
+HUGE = "x" * 100_000
+
+
+def test_a_value_is_shown_whole_or_by_its_start_and_length():
+    assert shown("Dentist") == "'Dentist'" and shown([1, 2]) == "[1, 2]"
+    assert shown("d" * 81) == f"'{'d' * 80}'… (81 characters)"
+    assert shown(["d" * 100]) == f"['{'d' * 78}… (104 characters)"
+    assert clipped("abc", 2) == "ab… (3 characters)" and clipped("ab", 2) == "ab"
+
+
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        lambda world: world.reads.list_summaries({"status": HUGE}, 10, None),
+        lambda world: world.reads.list_summaries({"from": HUGE}, 10, None),
+        lambda world: world.reads.list_summaries({"user": HUGE}, 10, None),
+        lambda world: world.reads.system_changes("planner", HUGE, 10),
+        lambda world: world.reads.registry_entries(HUGE, 10, None),
+        lambda world: parse_k(HUGE),
+        lambda world: parse_filters({"from": HUGE}),
+        lambda world: parse_user({"user": HUGE}),
+        lambda world: serve(HUGE),
+        lambda world: checked_path_parameter("summary_id", HUGE),
+        lambda world: dynamo_number(10**4000),
+    ],
+)
+def test_a_refused_query_or_path_value_is_shown_by_its_start_and_length(refuse):
+    with pytest.raises(ClientError) as refused:
+        refuse(ApiWorld())
+    assert len(refused.value.message) < 400 and "characters)" in refused.value.message, refused.value.message[:400]
