@@ -69,7 +69,9 @@ class DeletionJob(Contract):
     user_id: Identifier
     job_id: str
     status: DeletionStatus
-    sessions_found: NonNegativeInt = Field(description="Sessions marked for deletion so far.")
+    sessions_found: NonNegativeInt = Field(
+        description="Sessions marked for deletion so far, counting those of the user's earlier finished jobs."
+    )
     sessions_deleted: NonNegativeInt = Field(description="Of those, sessions whose data is gone.")
     requested_at: Timestamp
     finished_at: Timestamp | None = None

@@ -2,7 +2,8 @@
 
 `found` counts sessions the job marked DELETING and `deleted` those it removed; each is advanced in the same
 transaction as the session's own write, so the counts are exact however often the work is repeated. The job is
-done once its listing is complete and every session it found is gone.
+done once its listing is complete and every session it found is gone. A user's next job, once the last is done,
+counts on from that job's figures, so the record of what was deleted stays.
 """
 
 from __future__ import annotations
@@ -24,21 +25,26 @@ class DeletionStore:
         return self.table.get_item(Key={"user_id": user_id}, ConsistentRead=True).get("Item")
 
     def start(self, user_id: str, job_id: str, requested_by: str, now: str) -> bool:
-        """Start a job unless one is running for this user; False when one is (the caller resumes it)."""
+        """Start a job unless one is running for this user; False when one is (the caller resumes it). A job after
+        a finished one keeps its `found` and `deleted` and counts on from them."""
         return conditionally(
-            self.table.put_item,
-            Item={
-                "user_id": user_id,
-                "job_id": job_id,
-                "status": RUNNING,
-                "found": 0,
-                "deleted": 0,
-                "listed": False,
-                "requested_by": requested_by,
-                "requested_at": now,
-                "updated_at": now,
-            },
+            self.table.update_item,
+            Key={"user_id": user_id},
+            UpdateExpression=(
+                "SET job_id = :job, #s = :running, #found = if_not_exists(#found, :zero), "
+                "#deleted = if_not_exists(#deleted, :zero), listed = :false, requested_by = :by, "
+                "requested_at = :now, updated_at = :now REMOVE finished_at"
+            ),
             ConditionExpression=Attr("user_id").not_exists() | Attr("status").eq(DONE),
+            ExpressionAttributeNames={"#s": "status", "#found": "found", "#deleted": "deleted"},
+            ExpressionAttributeValues={
+                ":job": job_id,
+                ":running": RUNNING,
+                ":zero": 0,
+                ":false": False,
+                ":by": requested_by,
+                ":now": now,
+            },
         )
 
     def counted(self, user_id: str, job_id: str, counter: str) -> dict[str, Any]:

@@ -241,6 +241,28 @@ def test_deleting_a_user_is_a_job_that_removes_only_their_sessions(stack, client
     assert client.get(f"/users/{user}/export").status_code == 404
 
 
+def test_deleting_a_user_again_keeps_the_figures_of_what_was_deleted(stack, client):
+    user = new_user()
+    for n in range(3):
+        summarized(stack, client, post(client, f"{user}-{n}", user)["session_id"])
+    first = client.delete(f"/users/{user}").json()
+    wait_for_stack(stack, lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done")
+    assert client.get(f"/users/{user}/deletion").json()["sessions_deleted"] == 3
+
+    again = client.delete(f"/users/{user}")
+    assert again.status_code == 202 and again.json()["job_id"] != first["job_id"], again.text
+    wait_for_stack(stack, lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done")
+    done = client.get(f"/users/{user}/deletion").json()
+    assert (done["sessions_found"], done["sessions_deleted"]) == (3, 3), done
+
+    post(client, f"{user}-3", user)  # posted after the deletions: the next one finds it and counts on
+    client.delete(f"/users/{user}")
+    wait_for_stack(stack, lambda: client.get(f"/users/{user}/deletion").json()["status"] == "done")
+    done = client.get(f"/users/{user}/deletion").json()
+    assert (done["sessions_found"], done["sessions_deleted"]) == (4, 4), done
+    assert client.get(f"/sessions/{user}-3").status_code == 404
+
+
 def test_an_export_holds_everything_and_comes_back_whole(stack, client, systems):
     user = new_user()
     plain = post(client, "exp-plain", user)

@@ -785,14 +785,15 @@ class FakeDeletionStore:
         return copy.deepcopy(self.items.get(user_id))
 
     def start(self, user_id: str, job_id: str, requested_by: str, now: str) -> bool:
-        if self.items.get(user_id, {}).get("status", "done") != "done":
+        earlier = self.items.get(user_id, {})
+        if earlier.get("status", "done") != "done":
             return False
         self.items[user_id] = {
             "user_id": user_id,
             "job_id": job_id,
             "status": "running",
-            "found": 0,
-            "deleted": 0,
+            "found": earlier.get("found", 0),  # a job after a finished one counts on from its figures
+            "deleted": earlier.get("deleted", 0),
             "listed": False,
             "requested_by": requested_by,
             "requested_at": now,
