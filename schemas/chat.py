@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
 
 MAX_BLOCKS = 500  # content blocks in one turn
 MAX_SHOWN_CHARS = 2000  # of a tool's input or arguments in a placeholder
@@ -58,7 +58,7 @@ class ToolResultBlock(Block):
     type: Literal["tool_result"]
     tool_use_id: str = Field(min_length=1, max_length=256)
     content: str | list[ContentBlock] | None = Field(default=None, exclude_if=_omitted)
-    is_error: bool | None = Field(default=None, exclude_if=_omitted)
+    is_error: StrictBool | None = Field(default=None, exclude_if=_omitted)
 
 
 class ThinkingBlock(Block):

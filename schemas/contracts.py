@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from schemas.chat import MAX_BLOCKS, ContentBlock, FunctionCall, Role, ToolCall
 from schemas.patterns import (
@@ -26,6 +36,18 @@ from schemas.patterns import (
     SYSTEM_NAME_PATTERN,
     TIMESTAMP_PATTERN,
 )
+
+_DATE_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only ISO 8601 text (or a datetime): pydantic would read "123" or 1796270000 as Unix times."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME_TEXT.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with an offset, like 2026-11-24T09:00:00Z")
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 
 MAX_TURN_CHARS = 100_000
 MAX_QUERY_CHARS = 1000
@@ -75,7 +97,7 @@ class Turn(Contract):
     content: TurnText | Annotated[list[ContentBlock], Field(min_length=1, max_length=MAX_BLOCKS)] | None = Field(
         description="Text, or a list of content blocks; null only in an assistant message that calls tools."
     )
-    timestamp: AwareDatetime | None = None
+    timestamp: DateTime | None = None
     name: str | None = Field(default=None, min_length=1, max_length=256, exclude_if=_omitted)
     tool_calls: list[ToolCall] | None = Field(default=None, min_length=1, max_length=MAX_BLOCKS, exclude_if=_omitted)
     tool_call_id: str | None = Field(default=None, min_length=1, max_length=256, exclude_if=_omitted)
@@ -119,8 +141,8 @@ class Session(Contract):
     session_id: Identifier
     source: SourceName
     user_id: Identifier
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: DateTime
+    ended_at: DateTime
     turns: list[Turn] = Field(default_factory=list, min_length=1, description="Required unless messages is sent.")
     messages: list[Turn] | None = Field(
         default=None, min_length=1, exclude=True, description="OpenAI-style chat messages, accepted instead of turns."
@@ -283,7 +305,7 @@ class RefreshSelector(Contract):
     translator_model_version: VersionRef | None = None
     translator_prompt_version: VersionRef | None = None
     schema_version: VersionRef | None = None
-    force: bool = Field(
+    force: StrictBool = Field(
         default=False, description="Replace records a user edited (otherwise the new output waits as a proposal)."
     )
 

@@ -339,3 +339,26 @@ def test_refresh_selections_that_mix_kinds_are_refused(selection):
 def test_a_refresh_selection_names_at_most_one_version():
     assert RefreshSelector(schema_version="schema:b").version_selector() == ("schema_version", "schema:b")
     assert RefreshSelector(summary_id="s-1", system="planner").version_selector() is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"started_at": 1796270000},
+        {"ended_at": "1796270000"},
+        {"turns": [{"role": "user", "content": "hi", "timestamp": "123"}]},
+        {"turns": [{"role": "user", "content": "hi", "timestamp": 1}]},
+    ],
+    ids=["epoch-int", "epoch-text", "timestamp-digits", "timestamp-int"],
+)
+def test_times_must_be_iso_text_rather_than_numbers_read_as_unix_times(changes):
+    with pytest.raises(ValidationError) as caught:
+        Session.model_validate_json(json.dumps(session_data(**changes)))
+    assert "must be an ISO 8601 date-time" in str(caught.value)
+
+
+@pytest.mark.parametrize("force", ["yes", "true", 1, "1"])
+def test_force_is_a_json_boolean_only(force):
+    with pytest.raises(ValidationError):
+        RefreshSelector.model_validate_json(json.dumps({"summary_id": "s-1", "force": force}))
+    assert RefreshSelector.model_validate_json('{"summary_id": "s-1", "force": true}').force is True
