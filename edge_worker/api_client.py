@@ -27,6 +27,7 @@ from schemas.edge_api import (
     RegistryStored,
     RegistryUpload,
     SystemPublished,
+    SystemRetired,
 )
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -107,6 +108,9 @@ class EdgeApi:
     def put_record(self, summary_id: str, system: str, upload: RecordUpload) -> RecordStored:
         path = routes.path(routes.EDGE_RECORD, summary_id=summary_id, system=system)
         return self._answer(RecordStored, "PUT", path, body_of(upload))
+
+    def retire_system(self, name: str) -> SystemRetired:
+        return self._answer(SystemRetired, "DELETE", routes.path(routes.EDGE_SYSTEM, system=name))
 
     def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
         path = routes.path(routes.EDGE_REGISTRY, version_id=version_id)

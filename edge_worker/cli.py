@@ -73,6 +73,27 @@ def _systems(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retire_system(args: argparse.Namespace) -> int:
+    from edge_worker.api_client import ApiRejected, ApiUnavailable, EdgeApi
+    from edge_worker.catalog import SystemCatalog, catalog_folders
+    from edge_worker.cli_distill import api_settings
+    from edge_worker.config import ConfigError
+
+    catalog = SystemCatalog(catalog_folders(_configured_systems_dirs()))
+    catalog.reload()
+    held = catalog.get(args.name)
+    if held is not None:  # a running worker would publish it again
+        return _fail(f"system {args.name!r} is still defined in {held.source}: remove that file first", 2)
+    try:
+        retired = EdgeApi(*api_settings()).retire_system(args.name)
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    except (ApiRejected, ApiUnavailable) as exc:
+        return _fail(f"retiring {args.name}: {exc}")
+    print(f"system {retired.name} retired ({retired.definition_version}); its records stay readable in each session")
+    return 0
+
+
 def _configured_systems_dirs() -> list[Path]:
     """The worker's extra definition folders (SSP_SYSTEMS_DIRS, or `systems_dirs` in the edge settings)."""
     from edge_worker.config import ConfigError, config_path, load_config
@@ -111,6 +132,11 @@ def register_systems_command(subparsers: argparse._SubParsersAction) -> None:
         help="definitions folder (default: the shipped one plus SSP_SYSTEMS_DIRS, as the worker loads them)",
     )
     systems.set_defaults(handler=_systems)
+    retire = subparsers.add_parser(
+        "retire-system", help="stop publishing a system whose definition file was removed (records stay)"
+    )
+    retire.add_argument("name", help="the system's name")
+    retire.set_defaults(handler=_retire_system)
 
 
 def discovered_registrars() -> list[Register]:

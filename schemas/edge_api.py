@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from schemas.contracts import (
     Contract,
@@ -79,7 +79,7 @@ class DistillRequest(Contract):
 
     summary_id: Identifier
     system: SystemName
-    estimate: bool = False
+    estimate: StrictBool = False
 
 
 class JobSummary(Contract):
@@ -188,6 +188,13 @@ class SystemPublished(Reply):
     schema_version: str
     changed: bool
     backfill_request_id: str | None = None
+
+
+class SystemRetired(Reply):
+    """DELETE EDGE_SYSTEM's answer: the system is no longer published (its records and registry entries stay)."""
+
+    name: SystemName
+    definition_version: str
 
 
 class RegistryStored(Reply):

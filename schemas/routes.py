@@ -90,6 +90,7 @@ ROUTE_KEYS = frozenset(
         f"GET {EDGE_SUMMARY}",
         f"PUT {EDGE_RECORD}",
         f"PUT {EDGE_SYSTEM}",
+        f"DELETE {EDGE_SYSTEM}",
         f"PUT {EDGE_REGISTRY}",
         f"PUT {EDGE_EMBEDDING}",
         f"PUT {EDGE_QUERY_EMBEDDING}",

@@ -25,6 +25,7 @@ from schemas.edge_api import (
     RegistryStored,
     RegistryUpload,
     SystemPublished,
+    SystemRetired,
 )
 from schemas.lineage import RegistryEntry, content_version
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
@@ -150,6 +151,15 @@ class EdgeSync:
             )
         created = self.registry.put(RegistryEntry.make(upload.kind, upload.content))
         return RegistryStored(version_id=version_id, created=created)
+
+    def retire_system(self, name: str) -> SystemRetired:
+        """Stop publishing `name`: it leaves GET /systems and sessions' pipeline state, and uploads for it are
+        refused; its records, history and registry entries stay. 404 unknown_system when it is not published."""
+        pointer = self.registry.retire_system(name)
+        if pointer is None:
+            raise unknown_system(name)
+        logger.info("system retired", system=name, definition_version=pointer.get("definition_version"))
+        return SystemRetired(name=name, definition_version=str(pointer.get("definition_version", "")))
 
     def publish_system(self, name: str, data: Any) -> SystemPublished:
         """Make a system definition the active one; a changed definition queues a backfill of every summary."""

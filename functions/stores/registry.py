@@ -96,6 +96,15 @@ class RegistryStore:
     def set_active_system(self, pointer: dict[str, Any]) -> None:
         self._set_pointer(f"{ACTIVE_SYSTEM_KIND}:{pointer['name']}", ACTIVE_SYSTEM_KIND, pointer)
 
+    def retire_system(self, name: str) -> dict[str, Any] | None:
+        """Remove the system's pointer (its definition and schema entries stay, for lineage); the pointer removed,
+        or None when it was not published."""
+        return self._drop_pointer(f"{ACTIVE_SYSTEM_KIND}:{name}")
+
+    def _drop_pointer(self, version_id: str) -> dict[str, Any] | None:
+        held = self.table.delete_item(Key={"version_id": version_id}, ReturnValues="ALL_OLD").get("Attributes")
+        return plain(held)["content"] if held else None
+
     # ----- the edge's heartbeat: which embedding model it runs, and when it was last seen -----
     def active_embedding(self) -> dict[str, Any] | None:
         item = self.get(ACTIVE_EMBEDDING_ID)

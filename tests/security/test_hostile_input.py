@@ -1235,6 +1235,23 @@ def test_deleting_a_session_that_is_not_there(stack, client, tokens, world, sess
     assert response.status_code in (400, 404), response.text
 
 
+@HYPOTHESIS
+@given(name=hostile_ids.filter(lambda s: s not in ("planner", "nudge", "synapse")))
+def test_retiring_a_system_that_is_not_published(stack, client, tokens, world, name):
+    route = "DELETE /edge/systems/{system}"
+    response = refused(stack, client, route, "DELETE", f"/edge/systems/{path_part(name)}", token=tokens["edge"])
+    assert response.status_code in (400, 404), response.text
+
+
+@FEW
+@given(scope=st.sampled_from(["ingest", "read", "refresh", "edit", "delete"]))
+def test_only_the_edge_scope_retires_a_system(stack, client, tokens, world, scope):
+    response = refused(
+        stack, client, "DELETE /edge/systems/{system}", "DELETE", "/edge/systems/planner", token=tokens[scope]
+    )
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+
+
 @FEW
 @given(scope=st.sampled_from(["ingest", "read", "refresh", "edit", "edge"]), route=st.sampled_from(["session", "user"]))
 def test_only_the_delete_scope_deletes(stack, client, tokens, world, scope, route):

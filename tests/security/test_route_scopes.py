@@ -44,6 +44,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "GET /edge/summaries/{summary_id}": frozenset({"edge"}),
     "PUT /edge/summaries/{summary_id}/systems/{system}": frozenset({"edge"}),
     "PUT /edge/systems/{system}": frozenset({"edge"}),
+    "DELETE /edge/systems/{system}": frozenset({"edge"}),
     "PUT /edge/registry/{version_id}": frozenset({"edge"}),
     "GET /search": frozenset({"read"}),
     "GET /summaries/{summary_id}/similar": frozenset({"read"}),

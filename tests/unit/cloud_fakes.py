@@ -581,6 +581,10 @@ class FakeRegistryStore(RegistryStore):
         item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
         self.items[version_id] = dynamo(item)
 
+    def _drop_pointer(self, version_id: str) -> dict[str, Any] | None:
+        held = self.items.pop(version_id, None)
+        return plain(held)["content"] if held else None
+
     def _all_of_kind(self, kind: str) -> list[dict[str, Any]]:
         items = (plain(i) for i in self.items.values() if i["kind"] == kind)
         return sorted(items, key=lambda i: (i["created_at"], i["version_id"]))

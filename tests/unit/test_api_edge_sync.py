@@ -258,3 +258,22 @@ def test_a_refresh_names_the_systems_it_already_stored_so_a_message_that_came_ba
     _, other = world.refresh.request(RefreshSelector(summary_id="s-1", system="planner"))
     assert world.edge.summary("s-1", other["request_id"]).stored_for_request == []  # another request: all to do
     assert world.edge.summary("s-1").stored_for_request == []
+
+
+def test_a_retired_system_leaves_the_published_ones_and_its_uploads_are_refused_but_its_records_stay(world):
+    add_summarized(world.sessions, "s-1")
+    for name in ("planner", "mood"):
+        world.edge.publish_system(name, system_definition(name))
+    world.edge.put_record("s-1", "mood", upload({"title": "Calm"}))
+    retired = world.edge.retire_system("mood")
+    assert retired.name == "mood" and retired.definition_version.startswith("system:")
+    assert [system["name"] for system in world.registry.active_systems()] == ["planner"]
+    assert errors_of(lambda: world.edge.put_record("s-1", "mood", upload({"title": "x"}, 1))) == (
+        404,
+        "unknown_system",
+    )
+    assert errors_of(lambda: world.edge.retire_system("mood")) == (404, "unknown_system")
+    assert world.records.get("s-1", "mood")["version"] == 1  # kept
+    assert world.registry.get(retired.definition_version) is not None  # lineage kept
+    world.edge.publish_system("mood", system_definition("mood"))  # published again: a backfill as for a new one
+    assert "mood" in [system["name"] for system in world.registry.active_systems()]

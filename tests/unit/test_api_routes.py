@@ -166,6 +166,8 @@ def test_unknown_routes_and_bad_bodies_keep_the_error_shape(api):
     assert (status, body["error"]) == (400, "invalid_json")
     status, body = api("POST", "/refresh", scopes="refresh", body={"task": "paint"})
     assert (status, body["error"]) == (422, "validation_failed") and body["details"][0]["field"] == "task"
+    status, body = api("POST", "/refresh", scopes="refresh", body={"summary_id": "s-1", "force": "yes"})
+    assert (status, body["error"]) == (422, "validation_failed") and body["details"][0]["field"] == "force"
 
 
 def test_records_of_an_unpublished_system_are_a_404_naming_it(api):
@@ -173,6 +175,18 @@ def test_records_of_an_unpublished_system_are_a_404_naming_it(api):
         status, body = api("GET", "/systems/fitness/records", scopes="read", query=query)
         assert (status, ErrorBody.model_validate(body).error) == (404, "unknown_system")
         assert "fitness" in body["message"]
+
+
+def test_retiring_a_system_takes_it_out_of_the_sessions_pipeline_state(api):
+    for name in ("planner", "mood"):
+        assert api("PUT", f"/edge/systems/{name}", scopes="edge", body=system_definition(name))[0] == 200
+    assert api("GET", "/summaries/s-1", scopes="read")[1]["pipeline"]["missing"] == 2
+    status, body = api("DELETE", "/edge/systems/mood", scopes="edge")
+    assert status == 200 and body["name"] == "mood"
+    assert api("GET", "/summaries/s-1", scopes="read")[1]["pipeline"]["missing"] == 1
+    assert [item["name"] for item in api("GET", "/systems", scopes="read")[1]["items"]] == ["planner"]
+    assert api("DELETE", "/edge/systems/mood", scopes="edge")[1]["error"] == "unknown_system"
+    assert api("DELETE", "/edge/systems/planner", scopes="read")[0] == 403
 
 
 def test_the_edge_round_trip_answers_with_its_contracts(api, world):

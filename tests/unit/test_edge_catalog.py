@@ -111,3 +111,15 @@ def test_the_systems_command_lists_what_the_worker_loads(tmp_path, monkeypatch, 
     (tmp_path / "empty").mkdir()
     assert main(["systems", "--dir", str(tmp_path / "empty")]) == 1
     assert "no system definitions in" in capsys.readouterr().err
+
+
+def test_retire_system_refuses_a_system_still_defined_and_names_the_missing_api_settings(tmp_path, monkeypatch, capsys):
+    from edge_worker.cli import main
+
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    for name in ("SSP_API_URL", "SSP_API_TOKEN", "SSP_SYSTEMS_DIRS"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["retire-system", "planner"]) == 2
+    assert "system 'planner' is still defined in" in capsys.readouterr().err
+    assert main(["retire-system", "mood"]) == 2
+    assert "no API URL" in capsys.readouterr().err

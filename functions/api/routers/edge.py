@@ -51,6 +51,10 @@ def build(edge: EdgeSync, embeddings: EmbeddingSync, status: EdgeStatus) -> Rout
         definition = json_body(router.current_event.raw_event, MAX_BODY_BYTES)
         return contract_response(edge.publish_system(system, definition))
 
+    @router.delete(rule(routes.EDGE_SYSTEM), middlewares=scoped("edge"))
+    def retire_system(system: str) -> Response:
+        return contract_response(edge.retire_system(system))
+
     @router.put(rule(routes.EDGE_REGISTRY), middlewares=scoped("edge"))
     def put_registry(version_id: str) -> Response:
         stored = edge.put_registry(version_id, body(RegistryUpload))
