@@ -1297,21 +1297,26 @@ patch_operations = st.one_of(
 )
 
 
-@HYPOTHESIS
-@given(operations=patch_operations, if_match=st.sampled_from(['"1"', '"1"', '"2"', "1", "*", "", 'W/"1"', "x" * 50]))
-def test_edits_that_must_not_be_stored(stack, client, tokens, world, operations, if_match):
-    headers = [("if-match", if_match)] if if_match else []
-    response = refused(
+def refused_planner_edit(stack, client, tokens, body: bytes, headers: list[tuple[str, str]]):
+    """A JSON Patch of the seeded planner record that must be refused (see `refused`)."""
+    return refused(
         stack,
         client,
         "PATCH /summaries/{summary_id}/systems/{system}",
         "PATCH",
         f"/summaries/{SEED}/systems/planner",
         token=tokens["edit"],
-        body=dumps(operations),
+        body=body,
         content_type="application/json-patch+json",
         headers=headers,
     )
+
+
+@HYPOTHESIS
+@given(operations=patch_operations, if_match=st.sampled_from(['"1"', '"1"', '"2"', "1", "*", "", 'W/"1"', "x" * 50]))
+def test_edits_that_must_not_be_stored(stack, client, tokens, world, operations, if_match):
+    headers = [("if-match", if_match)] if if_match else []
+    response = refused_planner_edit(stack, client, tokens, dumps(operations), headers)
     assert response.status_code in (400, 404, 409, 412, 422, 428), response.text
 
 
@@ -1354,17 +1359,8 @@ def test_edit_bodies_and_targets_that_must_not_be_stored(stack, client, tokens, 
 
 def test_an_edit_refused_for_a_huge_value_quotes_only_its_start(stack, client, tokens, world):
     task = {"title": "t" * 500_000, "due": None, "priority": "low", "status": "todo"}
-    response = refused(
-        stack,
-        client,
-        "PATCH /summaries/{summary_id}/systems/{system}",
-        "PATCH",
-        f"/summaries/{SEED}/systems/planner",
-        token=tokens["edit"],
-        body=dumps([{"op": "add", "path": "/tasks/-", "value": task}]),
-        content_type="application/json-patch+json",
-        headers=[("if-match", '"1"')],
-    )
+    body = dumps([{"op": "add", "path": "/tasks/-", "value": task}])
+    response = refused_planner_edit(stack, client, tokens, body, [("if-match", '"1"')])
     assert response.status_code == 422 and len(response.content) < 4_000, (response.status_code, len(response.content))
     assert "(500000 characters) is too long" in response.json()["message"], response.json()["message"]
 
