@@ -93,6 +93,15 @@ class SystemCatalog:
             self.systems, self.errors = found, errors
         return changed, errors
 
+    def refuse(self, definition: SystemDefinition, problem: str) -> SystemDefinitionError:
+        """Take `definition` out of the current systems as broken (until its files are read again); the error."""
+        error = SystemDefinitionError(definition.source or Path(f"{definition.name}.json"), problem)
+        with self._lock:
+            if self.systems.get(definition.name) == definition:
+                del self.systems[definition.name]
+            self.errors = [*self.errors, error]
+        return error
+
     def current(self) -> list[SystemDefinition]:
         with self._lock:
             return list(self.systems.values())

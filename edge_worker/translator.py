@@ -490,6 +490,18 @@ class Translator:
             layer.trim(len(prompt.prefix_tokens) - reused)
         return cache, rest
 
+    def check(self, system: SystemLike) -> str | None:
+        """Why `system` cannot be translated with this model, or None: a schema llguidance cannot compile, or a
+        budget (max_output_tokens) too small for the smallest valid document."""
+        system = self.served(system)
+        try:
+            grammar, worst_case = self._grammar(system)
+            budget = self._budget(system)
+            SchemaConstraint(self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case)
+        except Exception as error:  # the constraint's own errors name the system and the problem
+            return str(error)
+        return None
+
     def grammar_for(self, system: SystemLike) -> str:
         """The system's compiled llguidance grammar (cached per schema)."""
         return self._grammar(system)[0]

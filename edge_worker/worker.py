@@ -166,10 +166,18 @@ class EdgeWorker:
 
     # ----- systems -----
     def _on_systems_changed(self, changed: list[SystemDefinition], errors: list[SystemDefinitionError]) -> None:
+        check = getattr(self.translator, "check", None)
+        usable = []
+        for definition in changed:  # refused before publishing: the cloud would backfill work that cannot be done
+            problem = check(definition) if check else None
+            if problem:
+                errors = [*errors, self.catalog.refuse(definition, problem)]
+            else:
+                usable.append(definition)
         self.status.broken_files = [str(error) for error in errors]
         for error in errors:
             logger.warning("broken system definition ignored", problem=str(error))
-        for definition in changed:
+        for definition in usable:
             # The prompt first: the cloud's backfill skips records already made with it.
             prompt = self.delivery.registry_entry(
                 prompt_version(definition), "translator-prompt", prompt_content(definition)

@@ -395,3 +395,10 @@ def test_a_summary_longer_than_the_model_context_is_refused_naming_the_sizes(tra
     assert (
         f"more than the model's context of {window} tokens" in outcome.error and "shorten the summary" in outcome.error
     )
+
+
+def test_a_budget_too_small_for_the_smallest_document_is_found_before_any_translation(translator):
+    [planner] = [system for system in SYSTEMS if system.name == "planner"]
+    assert translator.check(planner) is None
+    problem = translator.check(dataclasses.replace(planner, max_output_tokens=2))
+    assert problem is not None and "the smallest valid document needs more than 2 tokens" in problem

@@ -330,6 +330,10 @@ class FakeTranslator:
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
     batches: list[list[str]] = field(default_factory=list)  # the summary ids of each translate_many call
     adapters: dict[str, str] = field(default_factory=dict)  # system -> adopted adapter version
+    unfit: dict[str, str] = field(default_factory=dict)  # system -> why it cannot be translated (check)
+
+    def check(self, system: Any) -> str | None:
+        return self.unfit.get(system.name)
 
     def adapter_versions(self, systems: Any = ()) -> dict[str, str]:
         names = {system.name for system in systems}

@@ -340,6 +340,20 @@ def test_a_definition_that_cannot_be_compiled_is_reported_never_published_and_th
         rig.worker.stop()
 
 
+def test_a_system_the_translator_cannot_do_is_reported_and_never_published_or_translated(tmp_path):
+    unfit = {NAMES[0]: f"system {NAMES[0]!r}: the smallest valid document needs more than 2 tokens"}
+    rig = edge_rig(tmp_path / "edge", translator=FakeTranslator(unfit=unfit), loaded=False)
+    rig.api.add_summary("s1")
+    rig.worker.start()
+    try:
+        assert sorted(rig.api.systems) == NAMES[1:]
+        assert any("smallest valid document" in problem for problem in rig.worker.status.broken_files)
+        assert rig.sqs.wait_for(lambda: versions(rig, "s1") == dict.fromkeys(NAMES[1:], 1))
+        assert rig.translator.calls == [("s1", NAMES[1:])]
+    finally:
+        rig.worker.stop()
+
+
 def test_the_systems_command_and_the_worker_call_the_same_definitions_broken(tmp_path, capsys):
     from edge_worker.catalog import SystemCatalog
     from edge_worker.cli import main
