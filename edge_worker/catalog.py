@@ -43,10 +43,11 @@ Changed = Callable[[list[SystemDefinition], list[SystemDefinitionError]], None]
 EDGE_CHECKS: tuple[Check, ...] = (check_llguidance_grammar,)
 
 
-def catalog_folders(extra: list[Path]) -> list[Path]:
-    """The shipped definitions' folder, then the `extra` ones (SSP_SYSTEMS_DIRS, `systems_dirs`), each once."""
+def catalog_folders(extra: list[Path], shipped: bool = True) -> list[Path]:
+    """The shipped definitions' folder (unless `shipped` is False), then the `extra` ones (SSP_SYSTEMS_DIRS,
+    `systems_dirs`), each once."""
     folders: list[Path] = []
-    for folder in [default_systems_dir(), *extra]:
+    for folder in [default_systems_dir(), *extra] if shipped else extra:
         if all(folder.resolve() != kept.resolve() for kept in folders):
             folders.append(Path(folder))
     return folders

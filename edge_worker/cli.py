@@ -54,7 +54,7 @@ def _import_gguf(args: argparse.Namespace) -> int:
 def _systems(args: argparse.Namespace) -> int:
     from edge_worker.catalog import SystemCatalog, catalog_folders
 
-    folders = [args.dir] if args.dir else catalog_folders(_configured_systems_dirs())
+    folders = [args.dir] if args.dir else catalog_folders(*_configured_systems_dirs())
     catalog = SystemCatalog(folders)
     _, errors = catalog.reload()
     for definition in sorted(catalog.current(), key=lambda d: d.name):
@@ -79,7 +79,7 @@ def _retire_system(args: argparse.Namespace) -> int:
     from edge_worker.cli_distill import api_settings
     from edge_worker.config import ConfigError
 
-    catalog = SystemCatalog(catalog_folders(_configured_systems_dirs()))
+    catalog = SystemCatalog(catalog_folders(*_configured_systems_dirs()))
     catalog.reload()
     held = catalog.get(args.name)
     if held is not None:  # a running worker would publish it again
@@ -94,16 +94,19 @@ def _retire_system(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configured_systems_dirs() -> list[Path]:
-    """The worker's extra definition folders (SSP_SYSTEMS_DIRS, or `systems_dirs` in the edge settings)."""
+def _configured_systems_dirs() -> tuple[list[Path], bool]:
+    """The worker's extra definition folders and whether it also loads the shipped ones (SSP_SYSTEMS_DIRS and
+    SSP_SHIPPED_SYSTEMS, or `systems_dirs` and `shipped_systems` in the edge settings)."""
     from edge_worker.config import ConfigError, config_path, load_config
 
     try:
-        return load_config().systems_dirs
+        config = load_config()
+        return config.systems_dirs, config.shipped_systems
     except ConfigError as exc:  # settings incomplete (no API URL yet): the environment still names the folders
         if config_path().exists():
             print(f"note: {exc}", file=sys.stderr)
-        return [Path(folder) for folder in os.environ.get("SSP_SYSTEMS_DIRS", "").split(os.pathsep) if folder]
+        folders = [Path(folder) for folder in os.environ.get("SSP_SYSTEMS_DIRS", "").split(os.pathsep) if folder]
+        return folders, os.environ.get("SSP_SHIPPED_SYSTEMS", "true").lower() not in ("0", "false", "no")
 
 
 def register_model_commands(subparsers: argparse._SubParsersAction) -> None:

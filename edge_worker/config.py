@@ -40,6 +40,7 @@ class EdgeConfig(BaseModel):
     queue_url: str = Field(min_length=1, description="the EdgeQueue's SQS URL")
     model: str = Field(default="", description="MLX model folder or Hugging Face id; empty = the prepared SmolLM2")
     systems_dirs: list[Path] = Field(default_factory=list, description="folders of system definitions")
+    shipped_systems: bool = Field(default=True, description="translate for the shipped systems too")
     state_dir: Path = Field(default_factory=lambda: ssp_home() / "edge", description="outbox and status file")
     wait_seconds: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait")
     visibility_seconds: int = Field(default=120, ge=10, le=43200, description="SQS visibility timeout of a job")
@@ -86,6 +87,7 @@ ENVIRONMENT = {  # setting -> the environment variable that sets it
     "queue_url": "SSP_EDGE_QUEUE_URL",
     "model": "SSP_MODEL",
     "systems_dirs": "SSP_SYSTEMS_DIRS",  # several folders: separated by os.pathsep
+    "shipped_systems": "SSP_SHIPPED_SYSTEMS",  # "false" or "0": only the systems of SSP_SYSTEMS_DIRS
     "wait_seconds": "SSP_WAIT_SECONDS",
     "reconcile_seconds": "SSP_RECONCILE_SECONDS",
     "visibility_seconds": "SSP_VISIBILITY_SECONDS",

@@ -55,7 +55,7 @@ def build_worker(
         config,
         EdgeApi(config.api_url, token or api_token()),
         translator,
-        catalog=SystemCatalog(catalog_folders(config.systems_dirs)),
+        catalog=SystemCatalog(catalog_folders(config.systems_dirs, config.shipped_systems)),
         sqs=sqs,
         embedder=embedder or build_embedder(config, translator),
     )

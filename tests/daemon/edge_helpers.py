@@ -26,6 +26,7 @@ def edge_worker(
         backfill_queue_url=stack.resolved("BackfillQueue"),
         query_queue_url=stack.resolved("QueryQueue"),
         systems_dirs=systems_dirs or [default_systems_dir()],
+        shipped_systems=not systems_dirs,
         state_dir=state_dir,
         **{"wait_seconds": 1, "visibility_seconds": 30, "reconcile_seconds": 3600, "flush_seconds": 0.5, **settings},
     )

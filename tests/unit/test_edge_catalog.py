@@ -123,3 +123,14 @@ def test_retire_system_refuses_a_system_still_defined_and_names_the_missing_api_
     assert "system 'planner' is still defined in" in capsys.readouterr().err
     assert main(["retire-system", "mood"]) == 2
     assert "no API URL" in capsys.readouterr().err
+
+
+def test_the_shipped_systems_can_be_left_out(tmp_path, monkeypatch, capsys):
+    from edge_worker.cli import main
+
+    extra = copy_systems(tmp_path / "mine", names=("planner",))
+    monkeypatch.setenv("SSP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SSP_SYSTEMS_DIRS", str(extra))
+    monkeypatch.setenv("SSP_SHIPPED_SYSTEMS", "false")
+    assert main(["systems"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["planner"]
