@@ -67,7 +67,6 @@ def _progress(message: str) -> None:
 
 
 def _systems(args: argparse.Namespace) -> list[Any]:
-
     loaded = load_systems_or_fail(args.systems_dir)
     for error in loaded.errors:
         _progress(f"warning: skipped {error}")

@@ -198,7 +198,10 @@ class SystemPrompt:
         Tokenizing the whole prompt and cutting it keeps the tokens exactly those of the whole; `reused` is
         len(prefix_tokens) unless the tokenizer merged across the boundary (then a shorter common prefix).
         """
-        full = self.full_tokens(summary_text)
+        return self.cut(self.full_tokens(summary_text))
+
+    def cut(self, full: list[int]) -> tuple[int, list[int]]:
+        """summary_tokens of a prompt already tokenized (`full`, from full_tokens)."""
         reused = _common_prefix(full, self.prefix_tokens)
         if reused == len(full):  # at least one token must be left to prefill
             reused -= 1

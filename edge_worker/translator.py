@@ -556,19 +556,19 @@ class Translator:
             self.gtok, grammar, max_tokens=budget, system=system.name, worst_case_tokens=worst_case
         )
         prompt = self._prompt(system)
-        self._check_context(system, prompt.full_tokens(part.summary), budget)
+        tokens = prompt.full_tokens(part.summary)  # tokenized once: checked, then cut below
+        self._check_context(system, tokens, budget)
         items = ItemTracker(ItemKeys.of(system).key)
         if naive:
-            tokens = prompt.full_tokens(part.summary)
             return Decoding(tokens, make_prompt_cache(self.model), constraint, items=items), len(tokens)
         if shared is not None:
             length, cache, prefix = shared
-            rest = prompt.full_tokens(part.summary)[length:]
+            rest = tokens[length:]
             return Decoding(rest, copy.deepcopy(cache), constraint, items=items, prefix=prefix), len(rest)
         computed = self.prefixes.prefilled
         held, cache = self._system_prefix(system, checkpoint)
         extra = len(prompt.prefix_tokens) if self.prefixes.prefilled > computed else 0
-        reused, rest = prompt.summary_tokens(part.summary)
+        reused, rest = prompt.cut(tokens)
         if reused < len(prompt.prefix_tokens):  # the tokenizer merged across the boundary: drop what differs
             for layer in cache:
                 layer.trim(len(prompt.prefix_tokens) - reused)
