@@ -35,11 +35,12 @@ def _next_count(operation: str) -> int:
         return count
 
 
-def _inject(operation: str, model, **_):
+def _inject(operation: str, model, params: dict | None = None, **_):
     count = _next_count(operation)
     if count in PLAN.get(operation, []):
+        request = json.dumps(params or {}, default=str)  # what the failed call carried (its session id, say)
         with open(STATE / "injected.jsonl", "a") as log:
-            log.write(json.dumps({"operation": operation, "call": count, "pid": os.getpid()}) + "\n")
+            log.write(json.dumps({"operation": operation, "call": count, "pid": os.getpid(), "request": request}) + "\n")
         raise ClientError(
             {
                 "Error": {"Code": "InternalError", "Message": f"injected fault on {operation} #{count}"},
