@@ -132,7 +132,9 @@ export class RefreshTracker {
 
   update(row, item, selector) {
     const state = WORDS[item.status] ? item.status : "queued";
-    const progress = item.queued === 0 ? "nothing to translate" : `${item.completed ?? 0}/${item.queued} translated`;
+    const dropped = item.dropped ? ` · ${item.dropped} left out (system retired)` : "";
+    const progress = (item.queued === 0 ? "nothing to translate" : `${item.completed ?? 0}/${item.queued} translated`)
+      + dropped;
     const note = row.dataset.coalesced === "true" ? "joined an identical request made moments ago" : "new request";
     this.render(row, { selector: selector || item.selector, state, message: `${WORDS[state]} · ${progress} · ${note}`,
       requestId: item.request_id });

@@ -40,7 +40,9 @@ def _inject(operation: str, model, params: dict | None = None, **_):
     if count in PLAN.get(operation, []):
         request = json.dumps(params or {}, default=str)  # what the failed call carried (its session id, say)
         with open(STATE / "injected.jsonl", "a") as log:
-            log.write(json.dumps({"operation": operation, "call": count, "pid": os.getpid(), "request": request}) + "\n")
+            log.write(
+                json.dumps({"operation": operation, "call": count, "pid": os.getpid(), "request": request}) + "\n"
+            )
         raise ClientError(
             {
                 "Error": {"Code": "InternalError", "Message": f"injected fault on {operation} #{count}"},

@@ -154,11 +154,20 @@ class EdgeSync:
 
     def retire_system(self, name: str) -> SystemRetired:
         """Stop publishing `name`: it leaves GET /systems and sessions' pipeline state, and uploads for it are
-        refused; its records, history and registry entries stay. 404 unknown_system when it is not published."""
+        refused; its records, history and registry entries stay. Unfinished refresh requests stop waiting for its
+        pieces. 404 unknown_system when it is not published."""
+        if not self.registry.active_system(name):
+            raise unknown_system(name)
+        dropped = self.refresh.drop_system(name)  # first: a failure here leaves it published, to be retired again
         pointer = self.registry.retire_system(name)
         if pointer is None:
             raise unknown_system(name)
-        logger.info("system retired", system=name, definition_version=pointer.get("definition_version"))
+        logger.info(
+            "system retired",
+            system=name,
+            definition_version=pointer.get("definition_version"),
+            requests_dropped=dropped,
+        )
         return SystemRetired(name=name, definition_version=str(pointer.get("definition_version", "")))
 
     def publish_system(self, name: str, data: Any) -> SystemPublished:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -78,6 +79,8 @@ class RefreshService:
             "selector": selection,
             "queued": len(targets),
             "completed": 0,
+            "queued_by_system": dict(Counter(system or "embed" for _, system in targets)),
+            "completed_by_system": {},
             "status": "queued" if targets else "done",
             "created_at": utc_now(),
             "expires_at": now + RETENTION_SECONDS,
@@ -120,6 +123,11 @@ class RefreshService:
         backfill = self.store.release_queued(key) if piece != "embed" else None
         for counted in {request_id, backfill} - {None}:
             self.store.complete_one(str(counted), key, expires)
+
+    def drop_system(self, system: str) -> list[str]:
+        """`system` was retired: unfinished requests stop waiting for its pieces (they count as `dropped`) and a
+        backfill's queued pieces of it are released. The ids of the requests that had pieces dropped."""
+        return self.store.drop_system(system)
 
     def stored_for(self, request_id: str, summary_id: str, systems: Iterable[str]) -> list[str]:
         """Which of `systems` the edge already stored (or confirmed) for `request_id` on this summary, sorted."""

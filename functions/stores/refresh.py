@@ -12,7 +12,8 @@ from functions.stores.dynamo import conditionally, plain, table, to_dynamo
 KEY_PREFIX = "key:"  # a coalescing key's item, beside the requests (rf-...) in the same table
 DONE_PREFIX = "done:"  # one item per counted piece of a request: a re-sent upload counts once
 QUEUED_PREFIX = "queued:"  # one item per piece a backfill has queued and not seen stored yet
-_INTERNAL = (KEY_PREFIX, DONE_PREFIX, QUEUED_PREFIX)
+OPEN_PREFIX = "open:"  # one item per system: the set of unfinished requests with pieces of it
+_INTERNAL = (KEY_PREFIX, DONE_PREFIX, QUEUED_PREFIX, OPEN_PREFIX)
 
 
 class RefreshStore:
@@ -48,7 +49,11 @@ class RefreshStore:
         )
 
     def put(self, request: dict[str, Any]) -> None:
+        """Store a request; one not done is listed under each system it has pieces of (drop_system finds it)."""
         self.table.put_item(Item=to_dynamo(request))
+        if request.get("status") != "done":
+            for system in request.get("queued_by_system") or {}:
+                self._open_item(system, request["request_id"], "ADD", int(request.get("expires_at", 0)))
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         if request_id.startswith(_INTERNAL):
@@ -69,7 +74,18 @@ class RefreshStore:
         )
         if not first:
             return False
+        system = piece.rsplit("/", 1)[1]  # or "embed"
         counted = conditionally(
+            self.table.update_item,
+            Key={"request_id": request_id},
+            UpdateExpression="ADD completed :one SET #s = :progress, "
+            "completed_by_system.#n = if_not_exists(completed_by_system.#n, :zero) + :one",
+            ConditionExpression=Attr("request_id").exists()
+            & Attr("status").ne("done")
+            & Attr("completed_by_system").exists(),
+            ExpressionAttributeNames={"#s": "status", "#n": system},
+            ExpressionAttributeValues={":one": 1, ":zero": 0, ":progress": "in_progress"},
+        ) or conditionally(  # a request made before the per-system counts
             self.table.update_item,
             Key={"request_id": request_id},
             UpdateExpression="ADD completed :one SET #s = :progress",
@@ -78,15 +94,62 @@ class RefreshStore:
             ExpressionAttributeValues={":one": 1, ":progress": "in_progress"},
         )
         if counted:
-            conditionally(
+            self._done_when_complete(request_id)
+        return counted
+
+    def _done_when_complete(self, request_id: str) -> None:
+        if conditionally(
+            self.table.update_item,
+            Key={"request_id": request_id},
+            UpdateExpression="SET #s = :done",
+            ConditionExpression="completed >= queued",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":done": "done"},
+        ):
+            item = self.get(request_id) or {}
+            for system in item.get("queued_by_system") or {}:
+                self._open_item(system, request_id, "DELETE")
+
+    def _open_item(self, system: str, request_id: str, action: str, expires_at: int = 0) -> None:
+        """ADD `request_id` to (or DELETE it from) the set of unfinished requests with pieces of `system`."""
+        self.table.update_item(
+            Key={"request_id": OPEN_PREFIX + system},
+            UpdateExpression=f"{action} requests :id" + (" SET expires_at = :e" if action == "ADD" else ""),
+            ExpressionAttributeValues={":id": {request_id}} | ({":e": expires_at} if action == "ADD" else {}),
+        )
+
+    def drop_system(self, system: str) -> list[str]:
+        """Stop waiting for `system`'s pieces (it was retired): each unfinished request's pieces of it not yet
+        counted leave its `queued` and go to `dropped`, so the request can end `done`. The ids of the requests that
+        had pieces dropped. A backfill's queued pieces of it are freed lazily: claim_queued takes over a piece whose
+        request is done."""
+        held = self.table.get_item(Key={"request_id": OPEN_PREFIX + system}, ConsistentRead=True).get("Item") or {}
+        dropped = [request_id for request_id in sorted(held.get("requests") or ()) if self._drop(request_id, system)]
+        for request_id in held.get("requests") or ():
+            self._open_item(system, request_id, "DELETE")
+        return dropped
+
+    def _drop(self, request_id: str, system: str) -> bool:
+        for _ in range(3):  # a piece of it counted meanwhile: read the counts again
+            item = self.get(request_id) or {}
+            queued = int((item.get("queued_by_system") or {}).get(system, 0))
+            completed = int((item.get("completed_by_system") or {}).get(system, 0))
+            if item.get("status") == "done" or queued <= completed:
+                return False
+            counted = Attr(f"completed_by_system.{system}")
+            if conditionally(
                 self.table.update_item,
                 Key={"request_id": request_id},
-                UpdateExpression="SET #s = :done",
-                ConditionExpression="completed >= queued",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":done": "done"},
-            )
-        return counted
+                UpdateExpression="SET queued = queued - :left, queued_by_system.#n = :done, "
+                "dropped = if_not_exists(dropped, :zero) + :left",
+                ConditionExpression=(counted.eq(completed) if completed else counted.not_exists())
+                & Attr("queued_by_system").exists(),
+                ExpressionAttributeNames={"#n": system},
+                ExpressionAttributeValues={":left": queued - completed, ":done": completed, ":zero": 0},
+            ):
+                self._done_when_complete(request_id)
+                return True
+        return False
 
     def counted(self, request_id: str, pieces: list[str]) -> set[str]:
         """Which of `pieces` were already counted towards `request_id` (complete_one)."""
@@ -98,12 +161,24 @@ class RefreshStore:
         }
 
     def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
-        """Mark `piece` as queued by the backfill `request_id`; False when an earlier backfill still has it queued."""
-        return conditionally(
+        """Mark `piece` as queued by the backfill `request_id`; False when an earlier backfill still has it queued
+        (a piece held by a request that is done was dropped from it, and is taken over)."""
+        item = {"request_id": QUEUED_PREFIX + piece, "current": request_id, "expires_at": expires_at}
+        if conditionally(
             self.table.put_item,
-            Item={"request_id": QUEUED_PREFIX + piece, "current": request_id, "expires_at": expires_at},
+            Item=item,
             ConditionExpression=Attr("request_id").not_exists() | Attr("expires_at").lt(now_s),
-        )
+        ):
+            return True
+        mark = self.table.get_item(Key={"request_id": QUEUED_PREFIX + piece}, ConsistentRead=True).get("Item")
+        holder = self.get(str(mark["current"])) if mark else None
+        if mark is None or (holder or {}).get("status") == "done":
+            return conditionally(
+                self.table.put_item,
+                Item=item,
+                ConditionExpression=Attr("current").eq(mark["current"]) if mark else Attr("request_id").not_exists(),
+            )
+        return False
 
     def release_queued(self, piece: str) -> str | None:
         """Clear `piece`'s queued mark (its work was stored); the backfill request that had queued it, if any."""

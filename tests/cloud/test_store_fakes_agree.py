@@ -244,6 +244,27 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen += [refresh.claim_queued(piece, "rf-a", 1000, 2000), refresh.claim_queued(piece, "rf-b", 1500, 2500)]
     seen += [refresh.claim_queued(piece, "rf-c", 2001, 3000), refresh.release_queued(piece)]
     seen += [refresh.release_queued(piece), refresh.claim_queued(piece, "rf-d", 2002, 3000)]
+    retired, kept = f"r{prefix.replace('-', '')}"[:60], f"k{prefix.replace('-', '')}"[:60]
+    for name, queued, status in ((f"rf-{prefix}-x", 3, "queued"), (f"rf-{prefix}-y", 1, "done")):
+        by_system = {retired: 2, kept: 1} if queued == 3 else {retired: 1}
+        refresh.put(
+            {"request_id": name, "queued": queued, "completed": 0, "status": status, "queued_by_system": by_system}
+            | {"completed_by_system": {}, "expires_at": 9999}
+        )
+    refresh.put(  # a backfill with one piece of the retired system queued
+        {"request_id": f"rf-{prefix}-b", "queued": 1, "completed": 0, "status": "queued"}
+        | {"queued_by_system": {retired: 1}, "completed_by_system": {}, "expires_at": 9999}
+    )
+    seen.append(refresh.complete_one(f"rf-{prefix}-x", f"s-1/{retired}", 9999))
+    seen.append(refresh.claim_queued(f"s-9/{retired}", f"rf-{prefix}-b", 1000, 9999))
+    seen.append(refresh.claim_queued(f"s-9/{retired}", "rf-new", 1001, 9999))  # the backfill still has it
+    seen.append(refresh.drop_system(retired))
+    seen.append(refresh.get(f"rf-{prefix}-x"))  # 1 of retired counted, 1 dropped: waits for kept only
+    seen.append(refresh.get(f"rf-{prefix}-b"))  # done: its one piece dropped
+    seen.append(refresh.claim_queued(f"s-9/{retired}", "rf-new", 1001, 9999))  # its request is done: taken over
+    seen.append(refresh.drop_system(retired))  # nothing left to drop
+    seen.append(refresh.complete_one(f"rf-{prefix}-x", f"s-1/{kept}", 9999))
+    seen.append(refresh.get(f"rf-{prefix}-x"))
     return seen
 
 

@@ -642,8 +642,28 @@ class FakeRefreshStore:
         if item is None or item.get("status") == "done":
             return False
         item["completed"] = item.get("completed", 0) + 1
+        if "completed_by_system" in item:
+            by_system, system = item["completed_by_system"], piece.rsplit("/", 1)[1]
+            by_system[system] = by_system.get(system, 0) + 1
         item["status"] = "done" if item["completed"] >= item["queued"] else "in_progress"
         return True
+
+    def drop_system(self, system: str) -> list[str]:
+        dropped = []
+        for key in sorted(self.items):
+            item = self.items[key]
+            if key.startswith(("key:", "done:", "queued:")) or item.get("status") == "done":
+                continue
+            queued = (item.get("queued_by_system") or {}).get(system, 0)
+            completed = (item.get("completed_by_system") or {}).get(system, 0)
+            if queued > completed:
+                item["queued"] -= queued - completed
+                item["queued_by_system"][system] = completed
+                item["dropped"] = item.get("dropped", 0) + queued - completed
+                if item.get("completed", 0) >= item["queued"]:
+                    item["status"] = "done"
+                dropped.append(key)
+        return dropped
 
     def counted(self, request_id: str, pieces: list[str]) -> set[str]:
         return {piece for piece in pieces if f"done:{request_id}:{piece}" in self.items}
@@ -651,7 +671,7 @@ class FakeRefreshStore:
     def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
         key = "queued:" + piece
         held = self.items.get(key)
-        if held and held["expires_at"] >= now_s:
+        if held and held["expires_at"] >= now_s and (self.items.get(held["current"]) or {}).get("status") != "done":
             return False
         self.items[key] = {"request_id": key, "current": request_id, "expires_at": expires_at}
         return True

@@ -277,3 +277,28 @@ def test_a_retired_system_leaves_the_published_ones_and_its_uploads_are_refused_
     assert world.registry.get(retired.definition_version) is not None  # lineage kept
     world.edge.publish_system("mood", system_definition("mood"))  # published again: a backfill as for a new one
     assert "mood" in [system["name"] for system in world.registry.active_systems()]
+
+
+def test_retiring_a_system_ends_the_refreshes_that_waited_for_it_and_frees_its_backfill_pieces(world):
+    add_summarized(world.sessions, "s-1")
+    add_summarized(world.sessions, "s-2")
+    for name in ("planner", "mood"):
+        world.edge.publish_system(name, system_definition(name))
+    _, mine = world.refresh.request(RefreshSelector(summary_id="s-1"))
+    world.edge.put_record("s-1", "planner", upload({"title": "A"}, request_id=mine["request_id"]))
+    assert world.refresh.get(mine["request_id"])["status"] == "in_progress"  # mood's piece never comes
+    world.edge.retire_system("mood")
+    assert {k: world.refresh.get(mine["request_id"])[k] for k in ("status", "completed", "queued", "dropped")} == {
+        "status": "done",
+        "completed": 1,
+        "queued": 1,
+        "dropped": 1,
+    }
+    # its first backfill had s-1 and s-2 queued; published again, the new backfill queues them both again
+    world.edge.publish_system("mood", system_definition("mood"))
+    backfills = [item for item in world.refresh_store.items.values() if item.get("kind") == "backfill"]
+    assert [(item["queued"], item["status"], item.get("dropped")) for item in backfills] == [
+        (2, "in_progress", None),  # planner's: s-1 stored
+        (0, "done", 2),  # mood's first: dropped at its retirement
+        (2, "queued", None),  # mood's second
+    ]
