@@ -9,14 +9,20 @@ export class ApiError extends Error {
 }
 
 const SCOPE_HINT = {
-  read: "Token missing or lacks the read scope.",
-  refresh: "Token missing or lacks the refresh scope.",
-  edit: "Token missing or lacks the edit scope.",
+  read: "This token lacks the read scope.",
+  refresh: "This token lacks the refresh scope.",
+  edit: "This token lacks the edit scope.",
+};
+// API Gateway answers these itself (no error code of ours) when the authorizer refuses the token.
+const GATEWAY_HINT = {
+  401: "No token was sent: paste one.",
+  403: "The API does not know this token (mistyped, revoked or expired): paste a current one.",
 };
 
 // What to show the user for a failed call that needed `scope`.
 export function describeError(error, scope = "read") {
   if (error instanceof ApiError) {
+    if ((error.status === 401 || error.status === 403) && error.code === "http_error") return GATEWAY_HINT[error.status];
     if (error.status === 401 || error.status === 403) return SCOPE_HINT[scope] || SCOPE_HINT.read;
     return `${error.message} (HTTP ${error.status})`;
   }

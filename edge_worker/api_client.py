@@ -44,11 +44,21 @@ class ApiUnavailable(RuntimeError):
         self.status = status
 
 
+# API Gateway answers these itself (a bare {"message": ...}) when the Lambda authorizer refuses the request.
+GATEWAY_REFUSALS = {
+    401: "no token was sent: set SSP_API_TOKEN, or keep one with `python -m edge_worker token-store`",
+    403: "the API does not know this token (mistyped, revoked or expired): make a new one with the edge scope and "
+    "set it as SSP_API_TOKEN or with `python -m edge_worker token-store`",
+}
+
+
 class ApiRejected(RuntimeError):
     """The API refused the request (4xx other than 429): sending it again as it is will not help."""
 
     def __init__(self, status: int, body: Any) -> None:
         message = body.get("message") if isinstance(body, dict) else str(body)
+        if status in (401, 403) and isinstance(body, dict) and "error" not in body:  # API Gateway's, not ours
+            message = GATEWAY_REFUSALS.get(status, message)
         super().__init__(f"HTTP {status}: {message}")
         self.status, self.body = status, body
 

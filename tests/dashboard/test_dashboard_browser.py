@@ -48,12 +48,21 @@ def refresh_click(page: Page, button) -> dict:
 def test_a_token_without_the_read_scope_is_told_so(stack, browser):
     context, page, problems = open_page(browser, 1280, 800)
     page.goto(f"{stack.api_url}/#token={make_token(stack, ['ingest'], source='planner', name='wrong-scope')}")
-    expect(page.get_by_role("alert")).to_have_text(re.compile("token missing or lacks the read scope", re.I))
+    expect(page.get_by_role("alert")).to_have_text(re.compile("this token lacks the read scope", re.I))
     expect(page.get_by_label("Token", exact=True)).to_be_visible()
     assert "token=" not in page.url  # taken out of the address bar
     shot(page, "00-wrong-scope")
     context.close()
     assert [p for p in problems if "403" not in p] == []  # the refused call itself is logged by the browser
+
+
+def test_a_token_the_api_does_not_know_is_told_apart_from_a_missing_scope(stack, browser):
+    context, page, problems = open_page(browser, 1280, 800)
+    page.goto(f"{stack.api_url}/#token=ssp_{'0' * 40}")
+    expect(page.get_by_role("alert")).to_have_text(re.compile("the API does not know this token", re.I))
+    expect(page.get_by_label("Token", exact=True)).to_be_visible()
+    context.close()
+    assert [p for p in problems if "403" not in p] == []
 
 
 def test_live_list_session_record_history_and_coalesced_refresh(stack, browser):

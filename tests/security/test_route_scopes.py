@@ -183,6 +183,22 @@ def test_revoked_and_expired_tokens_are_403_on_every_authorized_route(stack, kin
             assert response.status_code == 403, (route.route_key, response.text)
 
 
+def test_the_edge_worker_names_a_refused_token_and_a_missing_scope_apart(stack, scoped):
+    from edge_worker.api_client import ApiRejected, EdgeApi
+
+    for token, expected in (
+        (_revoked_token(stack, ["edge"]), "HTTP 403: the API does not know this token (mistyped, revoked or expired)"),
+        (None, "HTTP 401: no token was sent"),
+        (scoped["read"], "HTTP 403: this token lacks the edge scope"),
+    ):
+        api = EdgeApi(stack.api_url, token or "unsent")
+        if token is None:
+            del api.client.headers["authorization"]  # e.g. a proxy that drops it
+        with pytest.raises(ApiRejected) as refused:
+            api.summary("s-none")
+        assert str(refused.value).startswith(expected), str(refused.value)
+
+
 def test_the_authorizer_denies_a_token_once_revoked(stack):
     name = f"rotating-{uuid.uuid4().hex[:8]}"
     token = make_token(stack, ["read"], name=name)
