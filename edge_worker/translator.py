@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-from jsonschema import Draft202012Validator
 from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.sample_utils import make_sampler
 from pydantic import BaseModel, ConfigDict
@@ -49,7 +48,7 @@ from edge_worker.prompting import (
 from edge_worker.quality.items import ItemKeys, drop_duplicates
 from schemas.bullet_items import Part, merge
 from schemas.lineage import content_version
-from schemas.system_definition import default_systems_dir
+from schemas.system_definition import default_systems_dir, output_validator
 
 DEFAULT_BATCH = 8  # sequences decoded together; the worker may choose another size per call
 SHARED_MIN = 16  # fewest shared tokens worth a prefill of their own
@@ -707,7 +706,7 @@ def _failure(job: TranslationJob, system: SystemLike, error: BaseException) -> T
 
 
 def _schema_errors(system: SystemLike, document: Any) -> list[Any]:
-    validator = Draft202012Validator(system.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = output_validator(system.schema)
     return sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import regress
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
@@ -383,7 +385,33 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: dict[str, 
         yield SchemaViolation(f"{instance!r} is not a multiple of {divisor}")
 
 
-OutputValidator = validators.extend(Draft202012Validator, {"multipleOf": _multiple_of})
+@functools.lru_cache(maxsize=1024)
+def ecma_regex(pattern: str) -> regress.Regex:
+    """`pattern` compiled in JSON Schema's dialect, ECMA-262 (Python's re differs: its `$` also matches before a
+    final newline, its `\\d` matches any Unicode digit). Raises regress.RegressError for a pattern that is not one."""
+    return regress.Regex(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[SchemaViolation]:
+    if validator.is_type(instance, "string") and ecma_regex(pattern).find(instance) is None:
+        yield SchemaViolation(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: dict[str, Any]
+) -> Iterator[SchemaViolation]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if ecma_regex(pattern).find(key) is not None:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+OutputValidator = validators.extend(
+    Draft202012Validator,
+    {"multipleOf": _multiple_of, "pattern": _pattern, "patternProperties": _pattern_properties},
+)
 
 
 def grammar_problems(schema: Any) -> list[str]:
@@ -401,6 +429,12 @@ def grammar_problems(schema: Any) -> list[str]:
             problems.append(f"format {node['format']!r} at {where} (known: {', '.join(sorted(ENFORCEABLE_FORMATS))})")
         if isinstance(node.get("pattern"), str) and _UNENFORCEABLE_PATTERN.search(node["pattern"]):
             problems.append(f"pattern {node['pattern']!r} at {where} uses look-around or a backreference")
+        patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        for pattern in patterns + list(node.get("patternProperties") or {}):
+            try:
+                ecma_regex(pattern)
+            except regress.RegressError as error:
+                problems.append(f"pattern {pattern!r} at {where} is not an ECMA-262 regular expression: {error}")
     return problems
 
 

@@ -23,6 +23,7 @@ from schemas.system_definition import (
     grammar_problems,
     load_system,
     load_systems,
+    output_validator,
 )
 
 SHIPPED = ("nudge", "planner", "synapse")
@@ -330,3 +331,13 @@ def test_labels_use_only_dates_times_and_offsets_their_summary_states(name):
                 assert time in summary, f"{name}: {value} not in {summary[:60]!r}"
             if offset and offset != "Z":
                 assert f"({offset}" in summary, f"{name}: {value} not in {summary[:60]!r}"
+
+
+def test_a_pattern_that_is_not_ecma_262_is_refused_naming_it_and_pattern_properties_match_as_ecma_does():
+    named = _planner_data() | {"name": "named", "examples": []}
+    named["schema"] = _wrapped({"type": "string", "pattern": "^(?P<hour>[0-9]{2})$"})  # Python-only syntax
+    with pytest.raises(SystemDefinitionError, match="is not an ECMA-262 regular expression"):
+        SystemDefinition.from_dict(named)
+    keyed = output_validator({"type": "object", "patternProperties": {"^a$": {"type": "integer"}}})
+    assert [error.message for error in keyed.iter_errors({"a": "x"})] == ["'x' is not of type 'integer'"]
+    assert list(keyed.iter_errors({"a\n": "x"})) == []  # "a\n" is not matched by ^a$ in ECMA-262

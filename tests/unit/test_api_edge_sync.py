@@ -302,3 +302,22 @@ def test_retiring_a_system_ends_the_refreshes_that_waited_for_it_and_frees_its_b
         (0, "done", 2),  # mood's first: dropped at its retirement
         (2, "queued", None),  # mood's second
     ]
+
+
+@pytest.mark.parametrize("title", ["09:30\n", "٠٩:٣٠"])  # a final newline; Arabic-Indic digits (Python's \d takes them)
+def test_a_pattern_is_read_as_json_schema_says_ecma_262_not_as_python_re(world, title):
+    add_summarized(world.sessions, "s-1")
+    definition = system_definition("clock")
+    definition["schema"]["properties"]["title"]["pattern"] = r"^\d\d:\d\d$"
+    definition["examples"][0]["expected"]["title"] = "09:30"
+    version = world.edge.publish_system("clock", definition).schema_version
+
+    def clock(document: dict) -> RecordUpload:
+        made = upload(document)
+        return made.model_copy(update={"lineage": made.lineage.model_copy(update={"schema_version": version})})
+
+    assert errors_of(lambda: world.edge.put_record("s-1", "clock", clock({"title": title}))) == (
+        422,
+        "schema_violation",
+    )
+    assert world.edge.put_record("s-1", "clock", clock({"title": "09:30"})).outcome == "created"
