@@ -9,7 +9,7 @@ an event twice and should keep the highest `seq` it applied per system (EventBri
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -21,6 +21,7 @@ from functions.stores.changes import COUNTER_SEQ
 from schemas.changes import DETAIL_TYPES, EVENT_SOURCE, S3Location
 
 MAX_ENTRIES = 10  # PutEvents takes up to ten entries
+MAX_REQUEST_BYTES = 256 * 1024  # and their entry_size total must stay below 256 KB
 
 logger = Logger(child=True)
 _deserializer = TypeDeserializer()
@@ -49,19 +50,48 @@ def event_entry(entry: dict[str, Any], bus: str, bucket: str) -> dict[str, Any]:
     }
 
 
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """A PutEvents entry's size in bytes as EventBridge counts it against MAX_REQUEST_BYTES.
+
+    Source: AWS, "Calculating Amazon EventBridge PutEvents event entry size": Time 14 bytes when present; Source,
+    DetailType, Detail and each of Resources by their UTF-8 bytes. EventBusName and TraceHeader do not count.
+    """
+    size = 14 if entry.get("Time") is not None else 0
+    texts = [entry.get("Source"), entry.get("DetailType"), entry.get("Detail"), *(entry.get("Resources") or [])]
+    return size + sum(len(text.encode("utf-8")) for text in texts if text is not None)
+
+
+def put_events_batches(entries: Sequence[Mapping[str, Any]]) -> Iterator[range]:
+    """Split `entries` in order into the index ranges of consecutive PutEvents calls: each at most MAX_ENTRIES
+    entries whose entry_size total stays below MAX_REQUEST_BYTES. An entry that is that large on its own gets a
+    call of its own (EventBridge refuses it; a change entry never is, its inline document being at most
+    INLINE_LIMIT_BYTES of functions.stores.records)."""
+    start, total = 0, 0
+    for n, entry in enumerate(entries):
+        size = entry_size(entry)
+        if n > start and (n - start == MAX_ENTRIES or total + size >= MAX_REQUEST_BYTES):
+            yield range(start, n)
+            start, total = n, 0
+        total += size
+    if start < len(entries):
+        yield range(start, len(entries))
+
+
 class ChangePublisher:
     def __init__(self, bus: str, bucket: str, events: Any = None) -> None:
         self.bus, self.bucket = bus, bucket
         self.events = events or boto3.client("events")
 
     def publish(self, records: list[dict[str, Any]], failed: Callable[[dict[str, Any]], None]) -> int:
-        """Send the batch's new entries in order, ten per call; at the first refused entry report its record
-        (the stream delivers it and every later one again) and stop. Returns how many events were accepted."""
+        """Send the batch's new entries in order, in calls within PutEvents' limits (put_events_batches); at the
+        first refused entry report its record (the stream delivers it and every later one again) and stop.
+        Returns how many events were accepted."""
         pending = [(record, entry) for record in records if (entry := new_entry(record))]
+        events = [event_entry(entry, self.bus, self.bucket) for _, entry in pending]
         accepted = 0
-        for start in range(0, len(pending), MAX_ENTRIES):
-            chunk = pending[start : start + MAX_ENTRIES]
-            response = self.events.put_events(Entries=[event_entry(e, self.bus, self.bucket) for _, e in chunk])
+        for batch in put_events_batches(events):
+            chunk = pending[batch.start : batch.stop]
+            response = self.events.put_events(Entries=events[batch.start : batch.stop])
             results = response.get("Entries", [])
             accepted += sum(1 for result in results if not result.get("ErrorCode"))
             refused = next((n for n, result in enumerate(results) if result.get("ErrorCode")), None)

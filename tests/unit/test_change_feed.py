@@ -3,16 +3,27 @@ hidden, and each new entry published as one EventBridge event in feed order."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
+import boto3
 import pytest
 from cloud_fakes import ApiWorld, add_summarized, system_definition
+from moto import mock_aws
 
-from functions.change_feed.publisher import ChangePublisher
+from functions.change_feed.publisher import (
+    MAX_REQUEST_BYTES,
+    ChangePublisher,
+    entry_size,
+    event_entry,
+    put_events_batches,
+)
 from functions.errors import ClientError
 from functions.stores.changes import entry_document
+from functions.stores.records import INLINE_LIMIT_BYTES
 from schemas.changes import DETAIL_TYPES, EVENT_SOURCE, RecordChange
 from schemas.edge_api import RecordUpload
+from schemas.lineage import canonical_json
 from schemas.system_definition import SystemDefinition
 
 LINEAGE = {
@@ -82,9 +93,11 @@ def stream_record(entry: dict, sequence: str, event: str = "INSERT") -> dict:
 class FakeEvents:
     def __init__(self, refuse_at: int | None = None) -> None:
         self.entries: list[dict] = []
+        self.calls: list[list[dict]] = []
         self.refuse_at = refuse_at
 
     def put_events(self, Entries: list[dict]) -> dict:
+        self.calls.append(Entries)
         results = []
         for entry in Entries:
             if self.refuse_at is not None and len(self.entries) == self.refuse_at:
@@ -141,3 +154,113 @@ def test_a_large_document_travels_as_its_location():
     detail = json.loads(events.entries[0]["Detail"])
     assert "document" not in detail
     assert detail["document_location"] == {"bucket": "data-bucket", "key": "records/s-1/planner/1.json"}
+
+
+# ----- PutEvents limits: at most ten entries, and their sizes total less than 256 KB -----
+PUT_EVENTS_MAX_BYTES = 262_144
+
+
+def aws_entry_size(entry: dict) -> int:
+    """AWS's "Calculating Amazon EventBridge PutEvents event entry size", written out again for the tests."""
+    size = 14 if entry.get("Time") is not None else 0
+    size += len(entry["Source"].encode("utf-8")) + len(entry["DetailType"].encode("utf-8"))
+    size += len(entry["Detail"].encode("utf-8")) if entry.get("Detail") is not None else 0
+    return size + sum(len(r.encode("utf-8")) for r in entry.get("Resources") or [] if r is not None)
+
+
+def change_entry(seq: int, document: dict | None, **fields) -> dict:
+    """A change-log entry as the changes table keeps it, its document inline."""
+    entry = {
+        "system": "planner",
+        "seq": seq,
+        "summary_id": f"s-{seq}",
+        "change": "updated",
+        "version": 2,
+        "changed_at": "2026-11-24T09:00:00.000Z",
+        "author": "edge",
+        "document_hash": "a" * 64,
+        **LINEAGE,
+        **fields,
+    }
+    return entry if document is None else {**entry, "document": canonical_json(document)}
+
+
+def document_of(size: int, **fields: str) -> dict:
+    """A document whose stored text is `size` UTF-8 bytes, a third of its characters taking two bytes."""
+    document = {"notes": "é" * (size // 4) + "x" * (size // 4), **fields}
+    document["notes"] += "x" * (size - len(canonical_json(document).encode("utf-8")))
+    return document
+
+
+def assert_within_limits(calls: list[list[dict]]) -> None:
+    for call in calls:
+        assert 1 <= len(call) <= 10
+        assert sum(aws_entry_size(entry) for entry in call) < PUT_EVENTS_MAX_BYTES
+
+
+@pytest.fixture
+def aws_events(monkeypatch):
+    """A moto EventBridge client with bus "changes-bus", and the Entries of each PutEvents call it is sent."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    calls: list[list[dict]] = []
+    with mock_aws():
+        client = boto3.client("events", region_name="us-east-1")
+        client.create_event_bus(Name="changes-bus")
+        client.meta.events.register(
+            "before-parameter-build.events.PutEvents",
+            lambda params, **_: calls.append([dict(entry) for entry in params["Entries"]]),
+        )
+        yield client, calls
+
+
+def test_ten_large_entries_are_split_by_request_size_in_feed_order(aws_events):
+    client, calls = aws_events
+    sizes = [30_000] * 10 + [200] * 12 + [INLINE_LIMIT_BYTES] * 3 + [30_000] * 5
+    records = [stream_record(change_entry(n, document_of(size)), str(n)) for n, size in enumerate(sizes, 1)]
+    assert ChangePublisher("changes-bus", "bucket", client).publish(records, failed=pytest.fail) == len(sizes)
+    assert_within_limits(calls)
+    assert [json.loads(entry["Detail"])["seq"] for call in calls for entry in call] == list(range(1, len(sizes) + 1))
+    assert max(len(call) for call in calls) == 10  # small entries still go ten at a time
+
+
+def test_a_refusal_in_a_size_split_call_stops_there():
+    events, failed = FakeEvents(refuse_at=8), []
+    records = [stream_record(change_entry(n, document_of(30_000)), str(n)) for n in range(1, 21)]
+    accepted = ChangePublisher("bus", "bucket", events).publish(records, failed=failed.append)
+    assert_within_limits(events.calls)
+    assert [r["dynamodb"]["SequenceNumber"] for r in failed] == ["9"]
+    assert "9" in {str(json.loads(entry["Detail"])["seq"]) for entry in events.calls[-1]}  # no call after it
+    assert accepted == sum(len(call) for call in events.calls) - 1 == len(events.entries)
+
+
+def test_the_largest_inline_document_fits_in_a_call_on_its_own():
+    """No entry needs the S3 form beyond what the record store already chose: an inline document is at most
+    INLINE_LIMIT_BYTES, and with the longest ids and lineage allowed, that entry stays well under 256 KB."""
+    document = document_of(INLINE_LIMIT_BYTES, controls='"\\\n\x01\U0001f600/\u2028\x7f')
+    assert len(canonical_json(document).encode("utf-8")) == INLINE_LIMIT_BYTES
+    longest = {name: "r" * 200 for name in LINEAGE} | {"translator_adapter_version": "r" * 200}
+    entry = change_entry(10**15, document, system="p" * 63, summary_id="S" * 128, **longest)
+    event = event_entry(entry, "bus", "bucket")
+    assert json.loads(event["Detail"])["document"] == document
+    assert entry_size(event) == aws_entry_size(event) < INLINE_LIMIT_BYTES + 2_000 < PUT_EVENTS_MAX_BYTES
+
+
+def test_an_entry_too_large_on_its_own_gets_a_call_of_its_own():
+    small, huge = {"Source": "s", "DetailType": "d", "Detail": "{}"}, {"Source": "s", "DetailType": "d"}
+    huge["Detail"] = "x" * PUT_EVENTS_MAX_BYTES
+    entries = [small, huge, huge, *[small] * 12]
+    assert [(r.start, r.stop) for r in put_events_batches(entries)] == [(0, 1), (1, 2), (2, 3), (3, 13), (13, 15)]
+
+
+def test_entry_size_follows_the_aws_formula():
+    entry = {
+        "Time": datetime.datetime(2026, 11, 24, tzinfo=datetime.UTC),
+        "Source": "src",
+        "DetailType": "Récord",
+        "Detail": '{"a":"😀"}',
+        "Resources": ["arn:x", "é"],
+        "EventBusName": "not counted",
+    }
+    assert entry_size(entry) == 14 + 3 + 7 + 12 + 5 + 2 == aws_entry_size(entry)
+    assert MAX_REQUEST_BYTES == PUT_EVENTS_MAX_BYTES
