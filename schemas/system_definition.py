@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from schemas.bullet_items import Count, Part, parts, per_bullet_problems
 from schemas.date_grounding import grounded
+from schemas.json_text import InvalidJson, strict_loads
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
 from schemas.section_gate import by_property, empty_properties, gate_problems, list_properties, without_items
@@ -257,10 +258,13 @@ class SystemDefinition:
         except ValidationError as exc:
             raise SystemDefinitionError(where, _pydantic_problem(exc)) from None
         try:
-            Draft202012Validator.check_schema(parsed.output_schema)
+            Draft202012Validator.check_schema(parsed.output_schema, format_checker=SCHEMA_FORMAT_CHECKER)
         except SchemaError as exc:
             at = "/".join(str(part) for part in exc.path) or "(root)"
-            raise SystemDefinitionError(where, f"schema is not valid JSON Schema at {at}: {exc.message}") from None
+            cause = f" ({exc.cause})" if exc.cause else ""
+            raise SystemDefinitionError(
+                where, f"schema is not valid JSON Schema at {at}: {exc.message}{cause}"
+            ) from None
         if parsed.output_schema.get("type") != "object":
             got = json.dumps(parsed.output_schema.get("type"))
             raise SystemDefinitionError(
@@ -408,6 +412,12 @@ def _pattern_properties(
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
+# The metaschema's checker, with the "regex" format (pattern, patternProperties' names) checked as ECMA-262.
+SCHEMA_FORMAT_CHECKER = FormatChecker()
+SCHEMA_FORMAT_CHECKER.checks("regex", raises=regress.RegressError)(
+    lambda pattern: not isinstance(pattern, str) or bool(ecma_regex(pattern))
+)
+
 OutputValidator = validators.extend(
     Draft202012Validator,
     {"multipleOf": _multiple_of, "pattern": _pattern, "patternProperties": _pattern_properties},
@@ -429,12 +439,6 @@ def grammar_problems(schema: Any) -> list[str]:
             problems.append(f"format {node['format']!r} at {where} (known: {', '.join(sorted(ENFORCEABLE_FORMATS))})")
         if isinstance(node.get("pattern"), str) and _UNENFORCEABLE_PATTERN.search(node["pattern"]):
             problems.append(f"pattern {node['pattern']!r} at {where} uses look-around or a backreference")
-        patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
-        for pattern in patterns + list(node.get("patternProperties") or {}):
-            try:
-                ecma_regex(pattern)
-            except regress.RegressError as error:
-                problems.append(f"pattern {pattern!r} at {where} is not an ECMA-262 regular expression: {error}")
     return problems
 
 
@@ -487,9 +491,9 @@ def load_system(path: Path | str) -> SystemDefinition:
     except UnicodeDecodeError:
         raise SystemDefinitionError(path, "file is not UTF-8 text") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemDefinitionError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        data = strict_loads(text)
+    except InvalidJson as exc:
+        raise SystemDefinitionError(path, f"invalid JSON: {exc}") from None
     definition = SystemDefinition.from_dict(data, source=path)
     if definition.name != path.stem:
         raise SystemDefinitionError(path, f"name {definition.name!r} does not match the file name {path.stem!r}")

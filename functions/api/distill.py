@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 
 from functions.clock import utc_now
 from functions.errors import ClientError, unknown_system
+from functions.http.request_body import strict_json
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from functions.stores.usage import UsageStore
@@ -62,9 +63,9 @@ def read_document(text: str, definition: SystemDefinition) -> tuple[dict[str, An
     """The answer's JSON object (a code fence around it is tolerated) and the ways it breaks the schema."""
     fenced = _FENCE.match(text.strip())
     try:
-        document = json.loads(fenced.group(1) if fenced else text)
-    except json.JSONDecodeError as error:
-        return None, [f"the answer is not JSON: {error}"]
+        document = strict_json(fenced.group(1) if fenced else text, "the answer")
+    except ClientError as error:
+        return None, [error.message]
     if not isinstance(document, dict):
         return None, [f"the answer is a JSON {type(document).__name__}, not an object"]
     return document, definition.validation_errors(document)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from functions.errors import ClientError
+from schemas.json_text import InvalidJson, strict_loads
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the API's bodies (sessions have their own, configurable limit)
@@ -39,17 +38,6 @@ def require_json_content_type(event: dict[str, Any], media_type: str = JSON) -> 
     if sent != media_type:
         shown = content_type or "none"
         raise ClientError("unsupported_media_type", f"content-type must be {media_type}, got {shown}", status=415)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ClientError("invalid_json", f"body is not valid JSON: {name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ClientError("invalid_json", f"body is not valid JSON: the number {text[:40]} is out of range")
-    return value
 
 
 def _check_values(data: Any) -> None:
@@ -84,22 +72,23 @@ def _check_text(text: str) -> None:
 
 
 def parse_json(data: bytes) -> Any:
+    """A request body's JSON (strict_json); ClientError invalid_encoding, empty_body or invalid_json."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ClientError("invalid_encoding", f"body is not valid UTF-8 (byte {exc.start})") from exc
     if not text.strip():
         raise ClientError("empty_body", "the request body is empty; send a JSON object")
+    return strict_json(text, "body")
+
+
+def strict_json(text: str, what: str) -> Any:
+    """`text` as JSON the API can keep (schemas.json_text.strict_loads), at most MAX_JSON_DEPTH levels deep, with
+    valid Unicode. Raises ClientError invalid_json naming `what` (e.g. "body") and the problem."""
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError as exc:
-        raise ClientError("invalid_json", "JSON is nested too deeply") from exc
-    except json.JSONDecodeError as exc:
-        raise ClientError(
-            "invalid_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    except ValueError as exc:  # e.g. an integer literal longer than Python converts
-        raise ClientError("invalid_json", f"body is not valid JSON: {exc}") from exc
+        parsed = strict_loads(text)
+    except InvalidJson as exc:
+        raise ClientError("invalid_json", f"{what} is not valid JSON: {exc}") from exc
     _check_values(parsed)
     return parsed
 

@@ -60,7 +60,24 @@ def test_an_answer_that_breaks_the_schema_names_the_problems(world):
 def test_an_answer_that_is_not_json_is_reported_as_such(world):
     world.summarizer.script = [summary_result("Here is the JSON you asked for.")]
     answer = ask(world)
-    assert answer.document is None and answer.problems[0].startswith("the answer is not JSON")
+    assert answer.document is None and answer.problems[0].startswith("the answer is not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"title": "Dentist", "n": NaN}', "NaN is not a JSON number"),
+        ('{"title": "Dentist", "n": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"title": "Dentist", "n": 1e999}', "the number 1e999 is out of range"),
+        ('{"title": "Dentist", "n": ' + "9" * 5000 + "}", "Exceeds the limit"),
+        ('{"title": "Dentist", "n": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ],
+)
+def test_an_answer_the_api_could_not_keep_is_a_problem_not_a_crash_nor_valid_data(world, text, problem):
+    world.summarizer.script = [summary_result(text)]
+    answer = ask(world)
+    assert answer.document is None and problem in answer.problems[0], answer.problems
+    assert ask(world) == answer and len(world.summarizer.prompts) == 1  # paid once; the retry reads the same
 
 
 def test_unknown_summaries_and_systems_are_404s_and_cost_nothing(world):
