@@ -199,7 +199,7 @@ class Reads:
         (null when no call of the day or model had a price).
         """
         end = _day(params.get("to"), "to") or _today()
-        start = _day(params.get("from"), "from") or end - timedelta(days=29)
+        start = _day(params.get("from"), "from") or date.fromordinal(max(1, end.toordinal() - 29))
         if start > end or (end - start).days >= MAX_USAGE_DAYS:
             raise ClientError("invalid_range", f"from..to must be a range of 1 to {MAX_USAGE_DAYS} days")
         days: list[dict[str, Any]] = []

@@ -154,3 +154,10 @@ def test_usage_totals_per_day_and_model(world):
         with pytest.raises(ClientError) as error:
             world.reads.usage_totals(params)
         assert error.value.code == "invalid_range"
+
+
+@pytest.mark.parametrize("to", ["0001-01-01", "0001-01-29", "0001-01-30"])
+def test_usage_up_to_the_first_days_of_the_calendar_starts_at_its_first_day(world, to):
+    totals = world.reads.usage_totals({"to": to})
+    assert totals["from"] == max("0001-01-01", to[:-2] + f"{int(to[-2:]) - 29:02d}") and totals["to"] == to
+    assert [day["calls"] for day in totals["days"]] == [0] * len(totals["days"])
