@@ -94,8 +94,11 @@ class Turn(Contract):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"additionalProperties": True})
 
     role: Role
-    content: TurnText | Annotated[list[ContentBlock], Field(min_length=1, max_length=MAX_BLOCKS)] | None = Field(
-        description="Text, or a list of content blocks; null only in an assistant message that calls tools."
+    content: (
+        TurnText | Literal[""] | Annotated[list[ContentBlock], Field(min_length=1, max_length=MAX_BLOCKS)] | None
+    ) = Field(
+        description="Text, or a list of content blocks; null or empty only in a message that calls tools, and "
+        "empty in a tool's result."
     )
     timestamp: DateTime | None = None
     name: str | None = Field(default=None, min_length=1, max_length=256, exclude_if=_omitted)
@@ -125,8 +128,11 @@ class Turn(Contract):
 
     @model_validator(mode="after")
     def _has_content(self) -> Turn:
-        if self.content is None and not (self.tool_calls or self.function_call):
+        calls = bool(self.tool_calls or self.function_call)
+        if self.content is None and not calls:
             raise ValueError("content is required (it may be null only in a message that calls tools)")
+        if self.content == "" and not (calls or self.role in ("tool", "function")):
+            raise ValueError("content is empty (it may be empty only in a message that calls tools or a tool's result)")
         return self
 
 

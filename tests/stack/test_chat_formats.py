@@ -142,9 +142,32 @@ def test_openai_messages_become_turns_without_losing_a_field(stack, client, back
     assert again.status_code == 200 and again.json()["status"] == "SUMMARIZED", again.text
 
 
+def test_sdk_tool_call_messages_with_empty_content_are_taken(stack, client, backend):
+    """Several SDKs send content "" (not null) beside tool_calls, and a tool may return nothing."""
+    messages = [
+        {"role": "user", "content": "Weather in Vienna?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": ""},
+        {"role": "assistant", "content": "No forecast came back."},
+    ]
+    body = {**{k: v for k, v in session_body("fmt-empty").items() if k != "turns"}, "messages": messages}
+    posted = client.post("/sessions", json=body)
+    assert posted.status_code == 202, posted.text
+    assert stored_raw(stack, "fmt-empty")["turns"] == [without_turn_metadata(m) for m in messages]
+    prompt = prompt_for(stack, backend, client, "fmt-empty")
+    assert "[tool call get_weather (id call_1): {}]" in prompt and "[result of tool call call_1]" in prompt
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
+        ({"turns": [{"role": "user", "content": ""}]}, "turns.0"),
         ({"turns": [{"role": "user", "content": [{"type": "text"}]}]}, "turns.0.content"),
         ({"turns": [{"role": "user", "content": [{"text": "no type"}]}]}, "turns.0.content"),
         ({"turns": [{"role": "assistant", "content": None}]}, "turns.0"),
