@@ -28,7 +28,10 @@ BASE = {
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"turns": [{"role": "user", "content": ""}]}, "turns.0.content: String should have at least 1 character"),
+        (
+            {"turns": [{"role": "user", "content": ""}]},
+            "turns.0: content is empty (it may be empty only in a message that calls tools or a tool's result)",
+        ),
         (
             {"turns": [{"role": "user", "content": "x" * 100_001}]},
             "turns.0.content: String should have at most 100000 characters",
