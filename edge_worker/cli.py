@@ -14,6 +14,7 @@ import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from schemas.stdout_pipe import quiet_when_reader_leaves
 
@@ -155,9 +156,22 @@ def discovered_registrars() -> list[Register]:
     return registrars
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """Unrecognized arguments are reported with the usage of the command they were given to."""
+
+    commands: Any = None  # the subparsers action
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = self.commands.choices.get(getattr(parsed, "command", None)) if self.commands else None
+            (command or self).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+
 def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssp-edge", description="Session summary pipeline: edge worker")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = _CommandParser(prog="ssp-edge", description="Session summary pipeline: edge worker")
+    parser.commands = subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     if registrars is None:
         registrars = [register_model_commands, register_systems_command, *discovered_registrars()]
     for register in registrars:

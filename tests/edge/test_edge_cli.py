@@ -127,3 +127,11 @@ def test_import_gguf_names_a_directory_given_as_the_file(tmp_path: Path, capsys:
     assert main(["import-gguf", str(tmp_path), str(tmp_path / "out")]) == 1
     assert f"{tmp_path}: is a directory, not a GGUF file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_option_is_reported_with_its_commands_usage(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["systems", "--bogus"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "usage: ssp-edge systems" in err and "ssp-edge systems: error: unrecognized arguments: --bogus" in err
