@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from schemas.json_text import json_type
+
 SHOWN_DEAD_LETTERS = 10
 
 
@@ -102,7 +104,7 @@ def _status_file(path: Path, broken: list[str]) -> dict[str, Any]:
         broken.append(f"{path}: unreadable ({getattr(error, 'strerror', None) or error})")
         return {}
     if not isinstance(status, dict):
-        broken.append(f"{path}: unreadable (a JSON {type(status).__name__}, not an object)")
+        broken.append(f"{path}: unreadable (a JSON {json_type(status)}, not an object)")
         return {}
     return status
 

@@ -14,9 +14,10 @@ class InvalidJson(ValueError):
 
 def strict_loads(text: str) -> Any:
     """`text` parsed as JSON. Raises InvalidJson for a syntax error, NaN or Infinity, a number out of range, an
-    integer longer than Python converts, or nesting deeper than the parser's recursion limit."""
+    integer longer than Python converts, a key repeated in one object (RFC 8259 §4: names SHOULD be unique; readers
+    then disagree on which value holds), or nesting deeper than the parser's recursion limit."""
     try:
-        return json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+        return json.loads(text, parse_constant=_not_a_number, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -25,6 +26,25 @@ def strict_loads(text: str) -> Any:
         raise
     except ValueError as exc:  # an integer literal longer than Python converts
         raise InvalidJson(str(exc)) from None
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, boolean or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise InvalidJson(f"the key {key[:80]!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _not_a_number(name: str) -> Any:

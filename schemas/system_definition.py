@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from schemas.bullet_items import Count, Part, parts, per_bullet_problems
 from schemas.date_grounding import grounded
-from schemas.json_text import InvalidJson, strict_loads
+from schemas.json_text import InvalidJson, json_type, strict_loads
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
 from schemas.section_gate import by_property, empty_properties, gate_problems, list_properties, without_items
@@ -252,7 +252,7 @@ class SystemDefinition:
         """Validate a definition given as data; raises SystemDefinitionError."""
         where = Path(source) if source is not None else Path("<definition>")
         if not isinstance(data, dict):
-            raise SystemDefinitionError(where, f"expected a JSON object, got {type(data).__name__}")
+            raise SystemDefinitionError(where, f"expected a JSON object, got {json_type(data)}")
         try:
             parsed = _DefinitionFile.model_validate(data)
         except ValidationError as exc:

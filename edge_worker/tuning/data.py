@@ -16,6 +16,7 @@ from typing import Any
 from edge_worker.config import ssp_home
 from edge_worker.prompting import SystemPrompt, compact_json
 from edge_worker.quality.items import normal_text
+from schemas.json_text import json_type
 from schemas.lineage import canonical_json
 
 TRAIN_SPLIT = "train"
@@ -96,7 +97,7 @@ def _row(path: Path, number: int, line: str | bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise DistilledDataError(f"{path}, line {number}: not valid JSON ({exc})") from None
     if not isinstance(row, dict):
-        raise DistilledDataError(f"{path}, line {number}: must be a JSON object, not {type(row).__name__}")
+        raise DistilledDataError(f"{path}, line {number}: must be a JSON object, not {json_type(row)}")
     problems = [name for name in ("summary_id", "text") if not isinstance(row.get(name), str)]
     problems += [] if "document" in row else ["document"]
     if problems:

@@ -26,6 +26,7 @@ from functions.summarize.pricing import UnknownModelError, cost_usd, price_for
 from functions.summarize.summarizer import SummarizerError, SummaryResult
 from schemas.contracts import TokenUsage
 from schemas.edge_api import DistillAnswer, DistillRequest
+from schemas.json_text import json_type
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
 
 logger = Logger(child=True)
@@ -67,7 +68,7 @@ def read_document(text: str, definition: SystemDefinition) -> tuple[dict[str, An
     except ClientError as error:
         return None, [error.message]
     if not isinstance(document, dict):
-        return None, [f"the answer is a JSON {type(document).__name__}, not an object"]
+        return None, [f"the answer is a JSON {json_type(document)}, not an object"]
     return document, definition.validation_errors(document)
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from functions.errors import ClientError
-from schemas.json_text import InvalidJson, strict_loads
+from schemas.json_text import InvalidJson, json_type, strict_loads
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the API's bodies (sessions have their own, configurable limit)
@@ -113,7 +113,7 @@ def _schema_name(part: str | int) -> bool:
 
 def parse_contract(model: type[Model], data: Any) -> Model:
     if not isinstance(data, dict):
-        raise ClientError("invalid_body", f"body must be a JSON object, got {type(data).__name__}", status=422)
+        raise ClientError("invalid_body", f"body must be a JSON object, got {json_type(data)}", status=422)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

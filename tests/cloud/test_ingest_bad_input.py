@@ -24,6 +24,15 @@ CASES = [
     # name, raw body bytes, content-type, expected status, expected error code, text the message must contain
     ("malformed JSON", b'{"session_id": "x", ', "application/json", 400, "invalid_json", "not valid JSON"),
     (
+        "a key twice",
+        json.dumps(session_body("bad-twice")).replace('"session_id"', '"session_id": "bad-once", "session_id"').encode(),
+        "application/json",
+        400,
+        "invalid_json",
+        "the key 'session_id' appears twice in one object",
+    ),
+    ("null body", b"null", "application/json", 422, "invalid_body", "body must be a JSON object, got null"),
+    (
         "missing field",
         json.dumps(_without("user_id")).encode(),
         "application/json",

@@ -124,7 +124,7 @@ def test_status_names_unreadable_local_files_and_still_reports(tmp_path):
     (home / "edge").mkdir(parents=True)
     (home / "edge" / "outbox.sqlite3").write_text("junk\n")
     env = {**OFFLINE, "SSP_HOME": str(home), "SSP_EDGE_STATE_DIR": ""}
-    for broken, problem in (("{trunc", "Expecting property name"), ("[1, 2]", "a JSON list, not an object")):
+    for broken, problem in (("{trunc", "Expecting property name"), ("[1, 2]", "a JSON array, not an object")):
         (home / "edge" / "status.json").write_text(broken)
         result = _edge("status", env=env)
         assert result.returncode == 1
