@@ -31,3 +31,13 @@ def unknown_system(name: str) -> ClientError:
         "GET /systems lists the published ones)",
         status=404,
     )
+
+
+def content_too_large(what: str, size: int, limit: int) -> ClientError:
+    """413 for content kept as one DynamoDB item that would be `size` bytes, over `limit` (bytes as DynamoDB
+    counts them: functions.stores.dynamo.item_size)."""
+    return ClientError(
+        "content_too_large",
+        f"{what} would be stored as {size:,} bytes; the limit is {limit:,} bytes (one DynamoDB item holds 400 KB)",
+        status=413,
+    )

@@ -143,7 +143,8 @@ class EdgeSync:
         return RecordStored(outcome="proposed", version=version)
 
     def put_registry(self, version_id: str, upload: RegistryUpload) -> RegistryStored:
-        """Store a registry entry whose id is its content's hash; 422 if it is not."""
+        """Store a registry entry whose id is its content's hash; 422 if it is not, 413 (content_too_large) when it
+        is larger than one registry item holds (nothing is stored)."""
         expected = content_version(upload.kind, upload.content)
         if version_id != expected:
             raise ClientError(
@@ -171,7 +172,10 @@ class EdgeSync:
         return SystemRetired(name=name, definition_version=str(pointer.get("definition_version", "")))
 
     def publish_system(self, name: str, data: Any) -> SystemPublished:
-        """Make a system definition the active one; a changed definition queues a backfill of every summary."""
+        """Make a system definition the active one; a changed definition queues a backfill of every summary.
+
+        Raises 422 (invalid definition, name mismatch, unstorable number) or 413 (content_too_large: its schema or
+        definition entry is larger than one registry item holds) before anything is stored."""
         try:
             definition = SystemDefinition.from_dict(data, source=f"{name}.json")
         except SystemDefinitionError as error:

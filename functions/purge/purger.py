@@ -81,7 +81,7 @@ class Purger:
         """History and feed entries first, the record last: a repeat still finds what is left through it."""
         records = {record["system"]: record for record in self.records.for_summary(session_id)}
         for system in sorted(systems | set(records)):
-            history = self.records.history_items(session_id, system)
+            history = self.records.history_items(session_id, system, patches=False)
             self.changes.forget(system, [int(entry["seq"]) for entry in history if "seq" in entry])
             self.records.forget_history(session_id, system, [int(entry["version"]) for entry in history])
             if system in records:

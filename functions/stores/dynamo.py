@@ -4,14 +4,15 @@ and the number codec (to_dynamo on the way in, plain on the way out) every store
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError as BotoClientError
 
-from functions.errors import ClientError
+from functions.errors import ClientError, content_too_large
 from functions.http.validation import shown
 
 BATCH_GET_LIMIT = 100
@@ -147,3 +148,47 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+# DynamoDB's item size limit, 400 KB with 1 KB = 1024 bytes (Amazon DynamoDB Developer Guide, "Constraints": Items).
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB counts for an item of boto3 values (str, int, float, Decimal, bytes, Binary, bool, None,
+    maps, lists, sets): each attribute's UTF-8 name plus its value.
+
+    The formula of the Amazon DynamoDB Developer Guide, "DynamoDB item sizes and formats": a string is its UTF-8
+    bytes, a number 1 byte per two significant digits plus 1, binary its raw bytes, null or a boolean 1, a list or
+    map 3 bytes plus 1 per element plus the elements (a map's keys counted as names); a set is its elements.
+    """
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Any) -> int:
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, (bytes, bytearray, Binary)):
+        return len(value.value if isinstance(value, Binary) else value)
+    if isinstance(value, (int, float, Decimal)):
+        digits = list((Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).as_tuple().digits)
+        while len(digits) > 1 and digits[-1] == 0:  # leading zeros never reach the tuple; trailing ones are trimmed
+            digits.pop()
+        return (len(digits) + 1) // 2 + 1
+    if isinstance(value, Mapping):
+        return 3 + sum(len(str(k).encode("utf-8")) + _value_size(v) + 1 for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return sum(_value_size(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return 3 + sum(_value_size(v) + 1 for v in value)
+    raise TypeError(f"no DynamoDB type for {type(value).__name__}")
+
+
+def check_item_size(what: str, item: Mapping[str, Any]) -> None:
+    """Raise a 413 ClientError (content_too_large) naming `what`, its size and the limit when `item` (as written,
+    after to_dynamo) is larger than one DynamoDB item can be."""
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise content_too_large(what, size, MAX_ITEM_BYTES)

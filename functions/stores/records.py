@@ -2,6 +2,8 @@
 
 A new version is written all-or-nothing with its history entry, the session item's per-system state and its
 entry in the system's change feed (functions.stores.changes); so is a record's deletion with its "deleted" entry.
+A document or patch over INLINE_LIMIT_BYTES is put in S3 first (the items point to it) and removed again when
+the transaction is refused.
 """
 
 from __future__ import annotations
@@ -14,21 +16,32 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.clock import utc_now
 from functions.errors import ClientError, not_found
 from functions.stores.changes import ChangeLog
-from functions.stores.dynamo import batch_delete, cancellation_reasons, conditionally, query_all, table, to_dynamo
-from functions.stores.paging import Page, query_page
+from functions.stores.dynamo import (
+    batch_delete,
+    cancellation_reasons,
+    check_item_size,
+    conditionally,
+    query_all,
+    table,
+    to_dynamo,
+)
+from functions.stores.paging import Page, encode_token, query_page
 from functions.stores.sessions import SessionStore
 from functions.stores.versions import delete_versions
 from schemas.changes import Author
 from schemas.contracts import Lineage, SystemState
 from schemas.lineage import canonical_json
 
-INLINE_LIMIT_BYTES = 100_000  # larger documents live in S3 with a pointer in the item
+INLINE_LIMIT_BYTES = 100_000  # larger documents and patches live in S3 with a pointer in the item
+PAGE_PATCH_BYTES = 4 * 1024 * 1024  # a history page stops early past this much patch text (a Lambda answers 6 MB)
 MAX_APPEND_ATTEMPTS = 50  # writers of one system racing for the next change number
 SESSION_WRITE = 2  # a version's transaction: the record, its history entry, then the session's per-system state
 BY_SYSTEM = "by_system"
@@ -40,6 +53,9 @@ BY_LINEAGE = {
 }
 
 
+logger = Logger(child=True)
+
+
 def document_hash(document: Any) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
@@ -49,12 +65,40 @@ def record_key(summary_id: str, system: str) -> str:
 
 
 def document_prefix(summary_id: str) -> str:
-    """Where a summary's large record documents live in the data bucket."""
+    """Where a summary's large record documents, patches and proposals live in the data bucket."""
     return f"records/{summary_id}/"
 
 
 def document_key(summary_id: str, system: str, version: int) -> str:
     return f"{document_prefix(summary_id)}{system}/{version}.json"
+
+
+def patch_key(summary_id: str, system: str, version: int) -> str:
+    """Where a version's large patch (from the previous version) lives, beside its documents."""
+    return f"{document_prefix(summary_id)}{system}/{version}.patch.json"
+
+
+def refused(error: ClientError | BotoClientError) -> bool:
+    """True when a write was answered with a refusal, so nothing was stored: this module's ClientErrors (decided
+    from a cancelled transaction) and DynamoDB's 4xx. A 5xx may follow a commit, so it is not a refusal."""
+    if isinstance(error, ClientError):
+        return True
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+    return 400 <= int(status) < 500
+
+
+def patch_page(items: list[dict[str, Any]], token: str | None, with_patch: Callable[[dict], dict]) -> Page:
+    """History items with their patches (`with_patch`), cut short once their patch text passes PAGE_PATCH_BYTES
+    (one item at least); the token then resumes after the last item kept."""
+    shown: list[dict[str, Any]] = []
+    size = 0
+    for item in items:
+        full = with_patch(item)
+        size += len(full["patch"].encode("utf-8"))
+        if shown and size > PAGE_PATCH_BYTES:
+            return shown, encode_token({k: shown[-1][k] for k in ("record_key", "version")})
+        shown.append(full)
+    return shown, token
 
 
 def stale_version(message: str) -> ClientError:
@@ -120,11 +164,14 @@ class RecordStore:
         `keep`: attributes of the current item to carry over (a proposal waiting beside a user's edit);
         `translate_ms`: how long the edge took to translate the document, when it says; `translated_with`: the
         lineage the session's state keeps naming (a user's edit leaves the edge's last translation as it was).
-        Raises a 409 ClientError (stale_version) when another writer got there first, and a 404 when the session
-        is not SUMMARIZED (deleted, or being deleted).
+        A document or patch over INLINE_LIMIT_BYTES goes to S3 (document_key, patch_key) and is deleted again
+        when the write is refused. Raises a 409 ClientError (stale_version) when another writer got there first,
+        a 404 when the session is not SUMMARIZED (deleted, or being deleted), and a 413 (content_too_large) when
+        an item would still exceed MAX_ITEM_BYTES (nothing is written then).
         """
         version, now, doc_hash = expected_version + 1, utc_now(), document_hash(document)
-        text = canonical_json(document)
+        text, patch_text = canonical_json(document), json.dumps(patch)
+        offloaded: dict[str, bytes] = {}  # S3 key -> JSON, put before the transaction
         item: dict[str, Any] = {
             "summary_id": summary_id,
             "system": system,
@@ -139,9 +186,7 @@ class RecordStore:
         }
         if len(text.encode("utf-8")) > INLINE_LIMIT_BYTES:
             item["document_key"] = document_key(summary_id, system, version)
-            self.s3.put_object(
-                Bucket=self.bucket, Key=item["document_key"], Body=text.encode("utf-8"), ContentType="application/json"
-            )
+            offloaded[item["document_key"]] = text.encode("utf-8")
         else:
             item["document"] = text
         condition = "attribute_not_exists(summary_id)" if expected_version == 0 else "version = :expected"
@@ -150,13 +195,17 @@ class RecordStore:
             "record_key": record_key(summary_id, system),
             "version": version,
             "created_at": now,
-            "patch": json.dumps(patch),
             "document_hash": doc_hash,
             "request_id": request_id or "",
             "author": author,
             "author_name": author_name,
             **lineage.model_dump(),
         }
+        if len(patch_text.encode("utf-8")) > INLINE_LIMIT_BYTES:
+            history["patch_key"] = patch_key(summary_id, system, version)
+            offloaded[history["patch_key"]] = patch_text.encode("utf-8")
+        else:
+            history["patch"] = patch_text
         state = SystemState(
             version=version, updated_at=now, document_hash=doc_hash, **(translated_with or lineage).model_dump()
         )
@@ -192,10 +241,45 @@ class RecordStore:
                 self.sessions.system_state_update(summary_id, system, state),
             ]
 
-        self._write_with_change(
-            system, change, writes, f"{summary_id}/{system} is no longer at version {expected_version}"
-        )
+        where = f"{summary_id}/{system} version {version}"
+        for what, written in (("record", item), ("history entry", {**history, "seq": 0}), ("change entry", change)):
+            check_item_size(f"the {what} of {where}", to_dynamo(written))
+        objects = self._put_objects(offloaded)
+        try:
+            self._write_with_change(
+                system, change, writes, f"{summary_id}/{system} is no longer at version {expected_version}"
+            )
+        except (ClientError, BotoClientError) as error:
+            if refused(error):
+                self._delete_objects(objects)
+            raise
         return item
+
+    def _put_objects(self, bodies: dict[str, bytes]) -> list[dict[str, str]]:
+        """Put each JSON body at its key; the {Key, VersionId} of each version made (no VersionId when the bucket
+        is not versioned). When one put fails, the versions made are deleted and the error raised."""
+        made: list[dict[str, str]] = []
+        try:
+            for key, body in bodies.items():
+                put = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+                made.append({"Key": key, **({"VersionId": put["VersionId"]} if put.get("VersionId") else {})})
+        except (BotoClientError, BotoCoreError):
+            self._delete_objects(made)
+            raise
+        return made
+
+    def _delete_objects(self, objects: list[dict[str, str]]) -> None:
+        """Delete exactly these object versions (another writer's version of the same key stays); a failure is
+        logged, not raised, so the caller's error is the one reported."""
+        if not objects:
+            return
+        try:
+            response = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+            errors = response.get("Errors", [])
+        except (BotoClientError, BotoCoreError) as error:
+            errors = [{"Message": str(error)}]
+        if errors:
+            logger.warning("objects of a refused version left in S3", objects=objects, errors=errors)
 
     def remove(self, item: dict[str, Any]) -> bool:
         """Delete a record (its session is being deleted) and append its "deleted" change; False if it was gone."""
@@ -252,10 +336,19 @@ class RecordStore:
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer took the number
         raise ClientError("busy", f"the {system} change feed is busy; try again", status=503)
 
-    def history_items(self, summary_id: str, system: str) -> list[dict[str, Any]]:
-        """Every version's history entry, oldest first (deletion and export)."""
+    def history_items(self, summary_id: str, system: str, patches: bool = True) -> list[dict[str, Any]]:
+        """Every version's history entry, oldest first (deletion and export), each with its "patch" (JSON text,
+        read from S3 when it was stored there); with patches=False as stored (a large patch named by "patch_key")."""
         key = Key("record_key").eq(record_key(summary_id, system))
-        return list(query_all(self.history, KeyConditionExpression=key, ConsistentRead=True))
+        items = query_all(self.history, KeyConditionExpression=key, ConsistentRead=True)
+        return [self._with_patch(item) for item in items] if patches else list(items)
+
+    def _with_patch(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A history item with "patch" inline, as if it had always been (its "patch_key" replaced)."""
+        if "patch_key" not in item:
+            return item
+        body = self.s3.get_object(Bucket=self.bucket, Key=item["patch_key"])["Body"].read().decode("utf-8")
+        return {**{k: v for k, v in item.items() if k != "patch_key"}, "patch": body}
 
     def delete_documents(self, summary_id: str) -> int:
         """Every version of the summary's large documents and proposals in S3."""
@@ -303,11 +396,13 @@ class RecordStore:
         return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def history_page(self, summary_id: str, system: str, limit: int, next_token: str | None) -> Page:
-        """Newest version first."""
-        return query_page(
+        """Newest version first, each with its "patch" (as history_items); fewer than `limit` when the patches are
+        large (patch_page)."""
+        items, token = query_page(
             self.history,
             limit=limit,
             next_token=next_token,
             ScanIndexForward=False,
             KeyConditionExpression=Key("record_key").eq(record_key(summary_id, system)),
         )
+        return patch_page(items, token, self._with_patch)

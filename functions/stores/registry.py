@@ -4,6 +4,9 @@ Entries hold client JSON: written through to_dynamo and read back as plain JSON 
 
 Pointers are overwritten: the active definition of each published system, the edge's embedding model with the
 time it last reported (its heartbeat), and each edge's last report of its work.
+
+Each entry or pointer is one DynamoDB item: one larger than MAX_ITEM_BYTES is refused with a 413 before it is
+written.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from functions.clock import utc_now
-from functions.stores.dynamo import conditionally, plain, query_all, table, to_dynamo
+from functions.stores.dynamo import check_item_size, conditionally, plain, query_all, table, to_dynamo
 from functions.stores.paging import Page, query_page
 from schemas.lineage import RegistryEntry
 
@@ -42,17 +45,26 @@ class RegistryStore:
         self.table = table(table_name)
 
     def put(self, entry: RegistryEntry) -> bool:
-        """Store an entry; False if that version was already known (content-addressed, so nothing changes)."""
-        return conditionally(
-            self.table.put_item, Item=to_dynamo(entry.model_dump()), ConditionExpression=Attr("version_id").not_exists()
-        )
+        """Store an entry; False if that version was already known (content-addressed, so nothing changes).
+        Raises 422 (unstorable_number) or 413 (content_too_large) before writing anything."""
+        return self._put_new(self._storable(entry))
 
     def put_all(self, entries: Iterable[RegistryEntry]) -> list[bool]:
-        """Store several entries, each checked storable first: a 422 (unstorable_number) leaves none of them."""
-        entries = list(entries)
-        for entry in entries:
-            to_dynamo(entry.model_dump())
-        return [self.put(entry) for entry in entries]
+        """Store several entries, each checked storable first: a 422 (unstorable_number) or 413 (content_too_large)
+        leaves none of them."""
+        items = [self._storable(entry) for entry in entries]
+        return [self._put_new(item) for item in items]
+
+    @staticmethod
+    def _storable(entry: RegistryEntry) -> dict[str, Any]:
+        """The entry's item as written; raises 422 (unstorable_number) or 413 (content_too_large: its size and the
+        limit)."""
+        item = to_dynamo(entry.model_dump())
+        check_item_size(f"the {entry.kind} registry entry {entry.version_id}", item)
+        return item
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        return conditionally(self.table.put_item, Item=item, ConditionExpression=Attr("version_id").not_exists())
 
     def get(self, version_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"version_id": version_id}).get("Item")
@@ -76,8 +88,13 @@ class RegistryStore:
         return [plain(item) for item in items], token
 
     def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
-        item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
-        self.table.put_item(Item=to_dynamo(item))
+        """Overwrite a pointer; raises 422 (unstorable_number) or 413 (content_too_large) before writing."""
+        item = to_dynamo({"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()})
+        check_item_size(f"the {kind} pointer {version_id}", item)
+        self._put_pointer(item)
+
+    def _put_pointer(self, item: dict[str, Any]) -> None:
+        self.table.put_item(Item=item)
 
     def _all_of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
         items = query_all(self.table, IndexName=BY_KIND, KeyConditionExpression=Key("kind").eq(kind))

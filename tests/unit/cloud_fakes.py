@@ -21,10 +21,18 @@ from botocore.exceptions import ClientError as BotoClientError
 from functions.clock import utc_now
 from functions.errors import ClientError, not_found
 from functions.search.index import SearchIndex
-from functions.stores.dynamo import plain, to_dynamo
+from functions.stores.dynamo import check_item_size, plain, to_dynamo
 from functions.stores.embeddings import pack, unpack
 from functions.stores.paging import decode_token, encode_token
-from functions.stores.records import INLINE_LIMIT_BYTES, document_hash, document_key, document_prefix, stale_version
+from functions.stores.records import (
+    INLINE_LIMIT_BYTES,
+    document_hash,
+    document_key,
+    document_prefix,
+    patch_key,
+    patch_page,
+    stale_version,
+)
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import (
     BATCH_PENDING,
@@ -54,7 +62,7 @@ from schemas.contracts import (
     TranslateRequest,
     session_day,
 )
-from schemas.lineage import RegistryEntry, canonical_json
+from schemas.lineage import canonical_json
 from schemas.user_data import DeletionRequest
 
 
@@ -426,14 +434,6 @@ class FakeRecordStore:
             return json.loads(self.objects[item["document_key"]])
         return json.loads(item["document"])
 
-    def _stored(self, summary_id: str, system: str, version: int, document: Any) -> dict[str, str]:
-        text = canonical_json(document)
-        if len(text.encode()) <= INLINE_LIMIT_BYTES:
-            return {"document": text}
-        key = document_key(summary_id, system, version)
-        self.objects[key] = text.encode()
-        return {"document_key": key}
-
     def store_version(
         self,
         *,
@@ -450,13 +450,14 @@ class FakeRecordStore:
         translate_ms=None,
         translated_with: Lineage | None = None,
     ):
-        current = self.items.get((summary_id, system))
-        if (int(current["version"]) if current else 0) != expected_version:
-            raise stale_version(f"{summary_id}/{system} is no longer at version {expected_version}")
-        if not self.sessions.can_record(summary_id):
-            raise not_found(f"no summarized session {summary_id}")
         version, now = expected_version + 1, utc_now()
-        stored = self._stored(summary_id, system, version, document)
+        text, patch_text = canonical_json(document), json.dumps(patch)
+        stored = {"document_key": document_key(summary_id, system, version)}
+        if len(text.encode()) <= INLINE_LIMIT_BYTES:
+            stored = {"document": text}
+        patched = {"patch_key": patch_key(summary_id, system, version)}
+        if len(patch_text.encode()) <= INLINE_LIMIT_BYTES:
+            patched = {"patch": patch_text}
         item = {
             "summary_id": summary_id,
             "system": system,
@@ -480,23 +481,32 @@ class FakeRecordStore:
             **lineage.model_dump(),
             **stored,
         }
-        seq = self.changes.add(system, change)
+        history = {
+            "record_key": f"{summary_id}#{system}",
+            "version": version,
+            "created_at": now,
+            **patched,
+            "request_id": request_id or "",
+            "author": author,
+            "author_name": author_name,
+            "seq": 0,
+            **lineage.model_dump(),
+        }
+        where = f"{summary_id}/{system} version {version}"
+        for what, written in (("record", item), ("history entry", history), ("change entry", change)):
+            check_item_size(f"the {what} of {where}", dynamo(written))
+        current = self.items.get((summary_id, system))
+        if (int(current["version"]) if current else 0) != expected_version:
+            raise stale_version(f"{summary_id}/{system} is no longer at version {expected_version}")
+        if not self.sessions.can_record(summary_id):
+            raise not_found(f"no summarized session {summary_id}")
+        if "document_key" in stored:
+            self.objects[stored["document_key"]] = text.encode()
+        if "patch_key" in patched:
+            self.objects[patched["patch_key"]] = patch_text.encode()
+        history["seq"] = self.changes.add(system, change)
         self.items[(summary_id, system)] = dynamo(item)
-        self.history.append(
-            dynamo(
-                {
-                    "record_key": f"{summary_id}#{system}",
-                    "version": version,
-                    "created_at": now,
-                    "patch": json.dumps(patch),
-                    "request_id": request_id or "",
-                    "author": author,
-                    "author_name": author_name,
-                    "seq": seq,
-                    **lineage.model_dump(),
-                }
-            )
-        )
+        self.history.append(dynamo(history))
         state = SystemState(
             version=version,
             updated_at=now,
@@ -517,10 +527,19 @@ class FakeRecordStore:
 
     def history_page(self, summary_id: str, system: str, limit: int, next_token: str | None):
         items = [h for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
-        return page(items[::-1], ("record_key", "version"), limit, next_token)
+        return patch_page(*page(items[::-1], ("record_key", "version"), limit, next_token), self._with_patch)
 
-    def history_items(self, summary_id: str, system: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(h) for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
+    def history_items(self, summary_id: str, system: str, patches: bool = True) -> list[dict[str, Any]]:
+        items = [copy.deepcopy(h) for h in self.history if h["record_key"] == f"{summary_id}#{system}"]
+        return [self._with_patch(h) for h in items] if patches else items
+
+    def _with_patch(self, item: dict[str, Any]) -> dict[str, Any]:
+        if "patch_key" not in item:
+            return item
+        return {
+            **{k: v for k, v in item.items() if k != "patch_key"},
+            "patch": self.objects[item["patch_key"]].decode(),
+        }
 
     def forget_history(self, summary_id: str, system: str, versions: list[int]) -> None:
         key = f"{summary_id}#{system}"
@@ -564,10 +583,10 @@ class FakeRegistryStore(RegistryStore):
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
-    def put(self, entry: RegistryEntry) -> bool:
-        if entry.version_id in self.items:
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        if item["version_id"] in self.items:
             return False
-        self.items[entry.version_id] = dynamo(entry.model_dump())
+        self.items[item["version_id"]] = copy.deepcopy(item)
         return True
 
     def get(self, version_id: str) -> dict[str, Any] | None:
@@ -577,9 +596,8 @@ class FakeRegistryStore(RegistryStore):
     def page(self, kind: str, limit: int, next_token: str | None):
         return page(self._all_of_kind(kind)[::-1], ("version_id", "kind", "created_at"), limit, next_token)
 
-    def _set_pointer(self, version_id: str, kind: str, content: dict[str, Any]) -> None:
-        item = {"version_id": version_id, "kind": kind, "content": content, "created_at": utc_now()}
-        self.items[version_id] = dynamo(item)
+    def _put_pointer(self, item: dict[str, Any]) -> None:
+        self.items[item["version_id"]] = copy.deepcopy(item)
 
     def _drop_pointer(self, version_id: str) -> dict[str, Any] | None:
         held = self.items.pop(version_id, None)
