@@ -8,6 +8,7 @@ a new version authored by the user; it keeps the lineage of the version it chang
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
@@ -18,7 +19,7 @@ from functions.errors import ClientError, not_found, unknown_system
 from functions.http.auth import Principal
 from functions.http.validation import clipped, shown
 from functions.http.views import record_view
-from functions.stores.records import RecordStore, document_hash
+from functions.stores.records import RecordStore, document_hash, stale_version
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas.contracts import Lineage, lineage_of
@@ -115,7 +116,9 @@ class RecordEdits:
         check_document(self.registry, current["schema_version"], changed)
         if document_hash(changed) == current["document_hash"]:
             return self._view(current)
-        item = self.records.store_version(
+        item = self._at_version(
+            current,
+            self.records.store_version,
             summary_id=summary_id,
             system=system,
             expected_version=int(current["version"]),
@@ -130,6 +133,20 @@ class RecordEdits:
         )
         return self._view(item)
 
+    @staticmethod
+    def _at_version(current: dict[str, Any], write: Callable[..., dict], **fields: Any) -> dict:
+        """`write(**fields)` of the version after `current`; another writer's version stored since it was read is
+        a 412, as when If-Match named an old version (the store's own answer is a 409 stale_version)."""
+        try:
+            return write(**fields)
+        except ClientError as error:
+            if error.code != "stale_version":
+                raise
+            where, version = f"{current['summary_id']}/{current['system']}", current["version"]
+            raise ClientError(
+                "precondition_failed", f"{where} is no longer at version {version}; read it again", status=412
+            ) from error
+
     def accept_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
         """Make the waiting model output the record's next version. Raises 404, 412 or 428."""
         current = self._current(summary_id, system, if_match)
@@ -137,7 +154,9 @@ class RecordEdits:
         if not proposal:
             raise not_found(f"{summary_id}/{system} has no proposal waiting")
         document, previous = self.records.proposal_document(proposal), self.records.document(current)
-        item = self.records.store_version(
+        item = self._at_version(
+            current,
+            self.records.store_version,
             summary_id=summary_id,
             system=system,
             expected_version=int(current["version"]),
@@ -153,9 +172,16 @@ class RecordEdits:
     def dismiss_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
         """Drop the waiting model output; the user's version stays. Raises 404, 412 or 428."""
         current = self._current(summary_id, system, if_match)
-        if not current.get("proposal") or not self.records.clear_proposal(summary_id, system, int(current["version"])):
+        if not current.get("proposal"):
             raise not_found(f"{summary_id}/{system} has no proposal waiting at version {current['version']}")
+        self._at_version(current, self._cleared, item=current)
         return self._view(self.records.get(summary_id, system) or current)
+
+    def _cleared(self, item: dict[str, Any]) -> dict:
+        """`item` without its proposal; ClientError stale_version when the record changed since it was read."""
+        if not self.records.clear_proposal(item["summary_id"], item["system"], int(item["version"])):
+            raise stale_version(f"{item['summary_id']}/{item['system']} is no longer at version {item['version']}")
+        return item
 
     def _view(self, item: dict[str, Any]) -> dict:
         proposal = item.get("proposal")

@@ -254,3 +254,27 @@ def test_a_refusal_quotes_a_huge_value_by_its_start_and_length(world, operations
     shown = error.value.message + "".join(d["problem"] for d in error.value.details or [])
     assert len(shown) < 2_000, shown[:300]
     assert "characters)" in error.value.message, error.value.message
+
+
+@pytest.mark.parametrize("action", ["edit", "accept", "dismiss"])
+def test_a_writer_that_got_in_after_the_read_makes_it_a_412_like_an_old_if_match(world, action):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)  # v2, the user's
+    world.edge.put_record("s-1", "planner", upload({"title": "Dentist at 8"}, 2), "local-edge")  # a proposal
+    write = world.records.store_version if action != "dismiss" else world.records.clear_proposal
+
+    def rival_first(*args, **kwargs):  # another request stores v3 between this one's read and its write
+        world.records.store_version = real_store
+        world.records.clear_proposal = real_clear
+        other = [{"op": "replace", "path": "/title", "value": "Rival"}]
+        world.edits.edit("s-1", "planner", other, '"2"', Principal("other", frozenset({"edit"}), None))
+        return write(*args, **kwargs)
+
+    real_store, real_clear = world.records.store_version, world.records.clear_proposal
+    setattr(world.records, "store_version" if action != "dismiss" else "clear_proposal", rival_first)
+    call = {
+        "edit": lambda: world.edits.edit("s-1", "planner", [RENAME[0] | {"value": "Mine"}], '"2"', ME),
+        "accept": lambda: world.edits.accept_proposal("s-1", "planner", '"2"'),
+        "dismiss": lambda: world.edits.dismiss_proposal("s-1", "planner", '"2"'),
+    }[action]
+    assert refused(call) == (412, "precondition_failed")
+    assert stored(world)[1] == {"title": "Rival"}
