@@ -57,16 +57,17 @@ class IngestService:
         return Accepted(True, item)
 
     def status(self, session_id: str, caller: Principal) -> dict[str, Any]:
-        """The session's item; a token without the read scope sees only its own source's sessions."""
+        """The session's item; a token without the read scope sees only its own source's sessions (another
+        source's is a 404, as an unknown id: a subsystem does not learn which ids the others use)."""
         item = self._get(session_id)
         if not caller.has("read"):
-            caller.require_source(item["source"])
+            self._own(item, caller)
         return item
 
     def retry(self, session_id: str, caller: Principal) -> dict[str, Any]:
-        """Queue a FAILED session again (409 for any other status)."""
+        """Queue a FAILED session again (409 for any other status; 404 for another source's session)."""
         item = self._get(session_id)
-        caller.require_source(item["source"])
+        self._own(item, caller)
         if not self.sessions.reopen_failed(session_id):
             raise ClientError(
                 "not_failed",
@@ -75,6 +76,13 @@ class IngestService:
             )
         self.queue.send(SummarizeRequest(session_id=session_id, content_hash=item["content_hash"]))
         return self.sessions.get(session_id) or item
+
+    @staticmethod
+    def _own(item: dict[str, Any], caller: Principal) -> None:
+        try:
+            caller.require_source(item["source"])
+        except ClientError:
+            raise not_found(f"no session {item['session_id']}") from None
 
     def _get(self, session_id: str) -> dict[str, Any]:
         item = self.sessions.get(session_id)

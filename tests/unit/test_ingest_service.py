@@ -108,7 +108,7 @@ def test_status_is_for_readers_and_for_the_source_that_posted(service):
     assert service.status("s-1", PLANNER)["source"] == "planner"
     with pytest.raises(ClientError) as error:
         service.status("s-1", NUDGE)
-    assert error.value.status == 403
+    assert (error.value.status, error.value.message) == (404, "no session s-1")  # as an unknown id
     with pytest.raises(ClientError) as missing:
         service.status("s-2", READER)
     assert missing.value.status == 404
@@ -123,8 +123,9 @@ def test_retry_requeues_only_a_failed_session(service, sessions, queue):
     item = service.retry("s-1", PLANNER)
     assert item["status"] == "RECEIVED" and item["attempts"] == 0 and "error" not in item
     assert len(queue.sent) == 2 and queue.sent[-1].session_id == "s-1"
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as other:
         service.retry("s-1", NUDGE)
+    assert other.value.status == 404
 
 
 def test_a_session_being_deleted_cannot_be_posted_again_until_it_is_gone():
