@@ -159,13 +159,17 @@ class Reads:
 
     def system_changes(self, system: str, since: str, limit: int) -> ChangePage:
         """The system's changes after the cursor `since`, in order (GET SYSTEM_RECORDS?since=...); 400 for a
-        malformed cursor, 404 for a system never published."""
+        malformed cursor or one past the last change, 404 for a system never published."""
         if not (since.isascii() and since.isdigit() and int(since) < MAX_CURSOR):
             raise ClientError(
                 "invalid_cursor", f"since must be a change number from a previous page, got {shown(since)}"
             )
         self._published(system)
         entries, more = self.changes.page(system, int(since), limit)
+        if not entries and int(since) > (last := self.changes.last_seq(system)):
+            raise ClientError(
+                "invalid_cursor", f"since {since} is past {system}'s last change, {last}: a cursor from another feed?"
+            )
         live = self._live({e["summary_id"] for e in entries if e["change"] != "deleted"})
         items = [
             change_view(entry, self.records.document(entry) if "document" in entry or "document_key" in entry else None)

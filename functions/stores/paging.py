@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.conditions import And, Equals
 from botocore.exceptions import ClientError as BotoClientError
 
 from functions.errors import ClientError
@@ -87,10 +88,30 @@ def _query(table: Any, query: dict[str, Any]) -> dict[str, Any]:
         raise
 
 
+def _pinned(condition: Any) -> dict[str, Any]:
+    """The attributes a boto3 KeyConditionExpression holds equal to one value (its partition key, and a sort key
+    given exactly): name -> value."""
+    if isinstance(condition, Equals):
+        attribute, value = condition.get_expression()["values"]
+        return {attribute.name: value}
+    if isinstance(condition, And):
+        return {k: v for part in condition.get_expression()["values"] for k, v in _pinned(part).items()}
+    return {}
+
+
+def _check_same_partition(query: dict[str, Any], start: dict[str, Any]) -> None:
+    """A token is for the partition it was issued in: one from another (e.g. another kind) is not ours. DynamoDB
+    refuses some such start keys and answers others with an empty page."""
+    for name, value in _pinned(query.get("KeyConditionExpression")).items():
+        if name in start and start[name] != value:
+            raise _not_ours()
+
+
 def query_page(table: Any, *, limit: int, next_token: str | None, **query: Any) -> Page:
     start = decode_token(next_token)
     if start:
         _check_start_key(table, query.get("IndexName"), start)
+        _check_same_partition(query, start)
         query["ExclusiveStartKey"] = start
     page = _query(table, {"Limit": limit, **query})
     return page.get("Items", []), encode_token(page.get("LastEvaluatedKey"))
@@ -120,6 +141,7 @@ def merged_query_page(
         request = {**query, "Limit": limit}
         if isinstance(place, dict):
             _check_start_key(table, query.get("IndexName"), place)
+            _check_same_partition(query, place)
             request["ExclusiveStartKey"] = place
         page = _query(table, request)
         fetched += [(name, item) for item in page.get("Items", [])]

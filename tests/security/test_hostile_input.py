@@ -581,6 +581,22 @@ def test_read_forged_next_tokens(stack, client, tokens, world, listing, token):
     assert response.json()["error"] == "invalid_next_token"
 
 
+def test_a_registry_token_is_only_for_the_kind_it_was_issued_for(stack, client, tokens, world):
+    from schemas.lineage import content_version
+
+    for n in range(2):  # two entries of one kind: its first page of one has a token
+        content = {"name": f"paging-{n}", "text": "a prompt"}
+        url = f"/edge/registry/{content_version('translator-prompt', content)}"
+        body = {"kind": "translator-prompt", "content": content}
+        assert client.put(url, json=body, headers={"authorization": f"Bearer {tokens['edge']}"}).status_code < 300
+    reader = {"authorization": f"Bearer {tokens['read']}"}
+    first = client.get("/registry", params={"kind": "translator-prompt", "limit": "1"}, headers=reader).json()
+    assert first["next"], first
+    params = {"kind": "system", "limit": "1", "next": first["next"]}  # used to answer an empty page, 200
+    response = refused(stack, client, "GET /registry", "GET", "/registry", token=tokens["read"], params=params)
+    assert response.json()["error"] == "invalid_next_token"
+
+
 @HYPOTHESIS
 @given(param=st.sampled_from(["limit", "status", "from", "to", "kind"]), value=st.text(min_size=1, max_size=60))
 def test_read_bad_query_parameters(stack, client, tokens, world, param, value):

@@ -64,6 +64,12 @@ def test_pages_follow_the_cursor_in_order_without_gaps_or_repeats(world):
     assert read_all(world, since="12") == []
     tail = world.reads.system_changes("planner", "12", 5)
     assert (tail.items, tail.next, tail.more) == ([], "12", False)
+    with pytest.raises(ClientError) as past:  # a cursor of another feed would skip changes 13 to 1000 unseen
+        world.reads.system_changes("planner", "1000", 5)
+    assert (past.value.code, past.value.message) == (
+        "invalid_cursor",
+        "since 1000 is past planner's last change, 12: a cursor from another feed?",
+    )
 
 
 def test_a_session_being_deleted_is_hidden_and_its_deletion_shows(world):
