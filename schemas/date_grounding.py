@@ -3,7 +3,8 @@
 
 `grounded(schema, summary)` narrows every `format: date` string to an enum of the summary's dates and every
 `format: date-time` to a pattern whose date part is one of them, at any time, with one of the UTC offsets the
-summary writes (Z when it writes none); every document the narrowed schema admits is valid against the original.
+summary writes (Z when it writes none), or to no value when the summary writes no date; every document the
+narrowed schema admits is valid against the original.
 """
 
 from __future__ import annotations
@@ -49,14 +50,15 @@ def summary_times(text: str) -> list[str]:
 
 
 def grounded(schema: dict[str, Any], summary: str, bullet: str | None = None) -> dict[str, Any]:
-    """`schema` with its date and date-time strings limited to the dates `summary` writes; the schema itself when
-    it writes none (nothing to ground on) or the schema has no date. With `bullet` (one line of the summary, read
+    """`schema` with its date and date-time strings limited to the dates `summary` writes (none when it writes
+    none: a date the model wrote would be invented); the schema itself when it has no date, or when it writes none
+    and every document must hold a date. With `bullet` (one line of the summary, read
     alone: schemas.bullet_items), the dates are the bullet's own, and a date-time's time is one the bullet writes
     when it writes any; a bullet that writes no date leaves them no value (the `false` schema: a nullable date is
     null, an `anyOf` takes another branch), as the summarizer writes every date it resolves."""
     dates = summary_dates(summary)
-    if not dates:
-        return schema
+    if not dates and needs_date(schema, schema):
+        return schema  # a document that must hold a date: nothing in the summary to ground it on
     dates = summary_dates(bullet) if bullet is not None else dates
     offsets = "|".join(re.escape(offset) for offset in summary_offsets(summary))
     times = summary_times(bullet) if bullet is not None else []

@@ -218,6 +218,8 @@ def worst_case_tokens(schema: Any) -> int | None:
 
 
 def _worst_case_bytes(schema: Any) -> int | None:
+    if schema is False:
+        return 0  # admits nothing (e.g. a date the summary gives no value for): it writes no byte
     if schema is True or not isinstance(schema, dict):
         return None
     if any(key in schema for key in ("$ref", "allOf", "not", "if", "patternProperties", "prefixItems")):
@@ -231,7 +233,8 @@ def _worst_case_bytes(schema: Any) -> int | None:
         sizes = [
             _worst_case_bytes({**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}, **o})
             for o in options
-        ]
+            if o is not False
+        ] or [0]
         return None if any(size is None for size in sizes) else max(sizes)  # type: ignore[type-var]
     kind = schema.get("type")
     if isinstance(kind, list):
@@ -260,6 +263,8 @@ def _worst_case_bytes(schema: Any) -> int | None:
             return None
         total = 2
         for name, sub in schema.get("properties", {}).items():
+            if sub is False:
+                continue  # a property that cannot be written
             value = _worst_case_bytes(sub)
             if value is None:
                 return None

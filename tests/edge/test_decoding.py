@@ -21,6 +21,7 @@ from edge_worker.jobs import TranslationJob
 from edge_worker.model_store import ModelInfo
 from edge_worker.prompting import PromptFormatError, build_system_prompt
 from edge_worker.translator import Translation, Translator, for_this_device
+from schemas.date_grounding import grounded
 from schemas.system_definition import load_systems, output_validator
 
 SYSTEMS = [load_systems().systems[name] for name in ("planner", "synapse", "nudge")]
@@ -195,3 +196,14 @@ def test_rows_joining_in_finished_rows_slots_decode_as_they_do_alone(tiny_model,
     assert all(seq.error is None for seq in alone + batched)
     assert [seq.tokens for seq in batched] == [seq.tokens for seq in alone]
     assert placed  # some rows joined in place, not by filter and extend
+
+
+def test_the_worst_case_of_a_schema_grounding_left_no_date_counts_what_can_still_be_written():
+    due = {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
+    item = {"type": "object", "additionalProperties": False, "properties": {"due": due}}
+    schema = {"type": "object", "additionalProperties": False, "properties": {"d": {"type": "array", "maxItems": 2}}}
+    schema["properties"]["d"]["items"] = item
+    undated = grounded(schema, "No date written.")  # the date branch becomes `false`
+    assert undated["properties"]["d"]["items"]["properties"]["due"]["anyOf"][0] is False
+    assert worst_case_tokens(undated) < worst_case_tokens(schema)  # the null branch only
+    assert worst_case_tokens({**schema, "properties": {"d": False}}) == worst_case_tokens({**schema, "properties": {}})

@@ -26,6 +26,9 @@ def test_summary_dates_and_offsets_are_the_ones_written_in_order_once_each():
     assert summary_offsets("From 10:00 to 11:00, no offset.") == ["Z"]
 
 
+TASK = {"title": "Book the dentist", "priority": "medium", "status": "todo"}
+
+
 def test_dates_and_date_times_are_narrowed_to_the_summarys_dates_and_stay_valid_against_the_original():
     planner = SystemDefinition.from_dict(_planner())
     narrowed = grounded(planner.schema, SUMMARY)
@@ -45,7 +48,12 @@ def test_dates_and_date_times_are_narrowed_to_the_summarys_dates_and_stay_valid_
         {"tasks": [{"title": "x", "due": "2025-03-18", "priority": "low", "status": "todo"}], "events": []}
     )
     assert planner.validation_errors({"tasks": [], "events": [event]}) == []
-    assert grounded(planner.schema, "No dates here.") is planner.schema
+    undated = grounded(planner.schema, "No dates here.")  # any date the model wrote would be invented
+    assert Draft202012Validator(undated).is_valid({"tasks": [{**TASK, "due": None}], "events": []})
+    assert not Draft202012Validator(undated).is_valid({"tasks": [{**TASK, "due": "2025-09-11"}], "events": []})
+    assert not Draft202012Validator(undated).is_valid({"tasks": [], "events": [event]})  # its start needs a date
+    dated_root = {"type": "object", "properties": {"day": {"type": "string", "format": "date"}}, "required": ["day"]}
+    assert grounded(dated_root, "No dates here.") is dated_root  # a document that must hold a date is left free
     assert "format" in planner.schema["properties"]["events"]["items"]["properties"]["start"]  # left as it was
 
 
@@ -128,7 +136,8 @@ def test_a_bullet_read_alone_grounds_on_its_own_dates_and_times():
     assert validator.is_valid({"trigger": {"every": "daily"}, "due": None})
     assert not validator.is_valid({"trigger": {"at": "2025-03-17T18:00:00+01:00"}})
     assert not validator.is_valid({"trigger": {"every": "daily"}, "due": "2025-03-17"})
-    assert grounded(trigger, "Overview\nNo date.", "Call Ana.") == trigger  # a summary with no date: not grounded
+    # a summary with no date at all grounds as a bullet without one: no date can be written
+    assert grounded(trigger, "Overview\nNo date.", "Call Ana.") == grounded(trigger, summary, "Call Ana every day.")
 
 
 def test_needs_date_follows_required_properties_branches_items_and_refs():
