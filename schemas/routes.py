@@ -73,6 +73,7 @@ ROUTE_KEYS = frozenset(
         f"GET {SUMMARY}",
         f"GET {SUMMARY_CONVERSATION}",
         f"GET {RECORD_HISTORY}",
+        f"GET {RECORD}",
         f"PATCH {RECORD}",
         f"DELETE {RECORD_PROPOSAL}",
         f"POST {RECORD_PROPOSAL_ACCEPT}",

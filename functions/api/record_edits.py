@@ -36,7 +36,7 @@ def expected_version(if_match: str | None) -> int:
     if not if_match:
         raise ClientError(
             "precondition_required",
-            'send If-Match: "<version>" with the record version you changed (GET the summary for it)',
+            'send If-Match: "<version>" with the record version you changed (GET the record for it)',
             status=428,
         )
     text = if_match.strip().strip('"')
@@ -84,19 +84,28 @@ class RecordEdits:
     def __init__(self, sessions: SessionStore, records: RecordStore, registry: RegistryStore) -> None:
         self.sessions, self.records, self.registry = sessions, records, registry
 
+    def view(self, summary_id: str, system: str) -> dict:
+        """The record as it is now (its version is the ETag an edit names in If-Match); 404 when there is none."""
+        self.sessions.summarized(summary_id)
+        return self._view(self._record(summary_id, system))
+
     def _current(self, summary_id: str, system: str, if_match: str | None) -> dict[str, Any]:
         return self._read(summary_id, system, if_match)[1]
+
+    def _record(self, summary_id: str, system: str) -> dict[str, Any]:
+        current = self.records.get(summary_id, system)
+        if not current:
+            if not self.registry.active_system(system):
+                raise unknown_system(system)
+            raise not_found(f"session {summary_id} has no {system} record")
+        return current
 
     def _read(self, summary_id: str, system: str, if_match: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(session item, current record) for a write at the version `if_match` names; the session is read first,
         so a translation stored between the two reads is in the record read (its proposal is kept)."""
         version = expected_version(if_match)
         session = self.sessions.summarized(summary_id)
-        current = self.records.get(summary_id, system)
-        if not current:
-            if not self.registry.active_system(system):
-                raise unknown_system(system)
-            raise not_found(f"session {summary_id} has no {system} record")
+        current = self._record(summary_id, system)
         if int(current["version"]) != version:
             raise ClientError(
                 "precondition_failed",

@@ -25,6 +25,7 @@ ROUTE_SCOPES: dict[str, frozenset[str]] = {
     "DELETE /users/{user_id}": frozenset({"delete"}),
     "GET /users/{user_id}/deletion": frozenset({"delete", "read"}),
     "GET /users/{user_id}/export": frozenset({"read"}),
+    "GET /summaries/{summary_id}/systems/{system}": frozenset({"read", "edit"}),
     "PATCH /summaries/{summary_id}/systems/{system}": frozenset({"edit"}),
     "POST /summaries/{summary_id}/systems/{system}/proposal/accept": frozenset({"edit"}),
     "DELETE /summaries/{summary_id}/systems/{system}/proposal": frozenset({"edit"}),

@@ -73,6 +73,8 @@ def test_an_edit_survives_retranslation_as_the_users_version(stack, client, line
     )
 
     assert client.patch(url, content=json.dumps(rename), headers={"content-type": PATCH}).status_code == 428
+    current = client.get(url)  # the record where it is edited, its version the ETag to send back
+    assert (current.status_code, current.headers["etag"], current.json()["version"]) == (200, '"1"', 1), current.text
     assert client.patch(url, json=rename, headers={"if-match": '"1"'}).status_code == 415
     stale = client.patch(url, content=json.dumps(rename), headers={"content-type": PATCH, "if-match": '"7"'})
     assert stale.status_code == 412 and stale.json()["error"] == "precondition_failed"

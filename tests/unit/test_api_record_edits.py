@@ -278,3 +278,12 @@ def test_a_writer_that_got_in_after_the_read_makes_it_a_412_like_an_old_if_match
     }[action]
     assert refused(call) == (412, "precondition_failed")
     assert stored(world)[1] == {"title": "Rival"}
+
+
+def test_the_record_is_read_where_it_is_edited_with_the_version_to_name(world):
+    view = world.edits.view("s-1", "planner")
+    assert (view["version"], view["document"], view["author"]) == (1, {"title": "Dentist"}, "edge")
+    world.edits.edit("s-1", "planner", RENAME, f'"{view["version"]}"', ME)
+    assert world.edits.view("s-1", "planner")["version"] == 2
+    assert refused(lambda: world.edits.view("s-1", "nudge")) == (404, "unknown_system")
+    assert refused(lambda: world.edits.view("s-404", "planner")) == (404, "not_found")

@@ -21,6 +21,10 @@ def build(edits: RecordEdits) -> Router:
     def answer(view: dict) -> Response:
         return json_response(view, headers={"ETag": record_etag(view["version"])})
 
+    @router.get(rule(routes.RECORD), middlewares=scoped("read", "edit"))
+    def get_record(summary_id: str, system: str) -> Response:
+        return answer(edits.view(summary_id, system))
+
     @router.patch(rule(routes.RECORD), middlewares=scoped("edit"))
     def edit_record(summary_id: str, system: str) -> Response:
         operations = json_body(router.current_event.raw_event, MAX_BODY_BYTES, media_type=JSON_PATCH)
