@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge_worker.config import PRIVATE_UMASK
 from schemas.stdout_pipe import quiet_when_reader_leaves
 
 Register = Callable[[argparse._SubParsersAction], None]
@@ -182,10 +183,13 @@ def build_parser(registrars: Sequence[Register] | None = None) -> argparse.Argum
 @quiet_when_reader_leaves
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = os.umask(PRIVATE_UMASK)  # models, caches, training data and adapters are the user's only
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":

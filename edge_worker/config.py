@@ -5,11 +5,14 @@ Precedence: an `SSP_*` environment variable, then `$SSP_HOME/edge.json`, then th
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,12 +24,75 @@ TOKEN_VARIABLE = "SSP_API_TOKEN"
 KEYRING_SERVICE = "session-summary-pipeline"
 KEYRING_USER = "api-token"
 LOOPBACK_HOSTS = ("localhost", "::1")
+PRIVATE_UMASK = 0o077  # what this process creates is its user's only: folders 0700, files 0600
 
 
 def ssp_home(environ: Mapping[str, str] | None = None) -> Path:
     """The state directory: $SSP_HOME, else ~/.session-summary-pipeline (models, settings, queues' local state)."""
     env = os.environ if environ is None else environ
     return Path(env.get(HOME_VARIABLE) or Path.home() / ".session-summary-pipeline").expanduser()
+
+
+# ----- private files: everything under $SSP_HOME (data, tokens, logs) is readable by its user only -----
+def _tighten(path: Path) -> bool:
+    """Take group and other access off `path` (never through a symlink); True if it had any."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode) or not mode & 0o077:
+        return False
+    os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+    return True
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` and its missing parents as 0700 folders; an existing `path` loses group and other access."""
+    missing, folder = [], path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            created.mkdir(mode=0o700)
+    if not missing and not path.is_dir():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))  # as mkdir(exist_ok=True)
+    if not missing:
+        _tighten(path)
+
+
+def _private_opener(path: str, flags: int) -> int:
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    return fd
+
+
+def open_private(path: Path, mode: str = "a", **options: Any) -> IO[Any]:
+    """`open(path, mode, ...)` with the file made 0600 (its folder is made private too)."""
+    private_dir(path.parent)
+    return open(path, mode, opener=_private_opener, **options)
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Replace `path` whole with `data` (text as UTF-8), mode 0600, through a temporary file beside it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open_private(temporary, "wb") as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(temporary, path)
+
+
+def private_home(home: Path | None = None) -> list[Path]:
+    """Set this process's umask to PRIVATE_UMASK and take group and other access off `home` (default $SSP_HOME)
+    and everything in it (an older version left them open); returns the paths it tightened."""
+    os.umask(PRIVATE_UMASK)
+    home = home or ssp_home()
+    if not home.exists():
+        private_dir(home)
+        return []
+    tightened = [home] if _tighten(home) else []
+    for folder, dirs, files in os.walk(home):  # symlinks are left as they are, and not followed
+        for name in dirs + files:
+            with contextlib.suppress(OSError):  # gone since the listing, or not this user's
+                if _tighten(Path(folder) / name):
+                    tightened.append(Path(folder) / name)
+    return tightened
 
 
 class ConfigError(ValueError):

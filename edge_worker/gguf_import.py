@@ -7,6 +7,7 @@ triples with group size 32, so the weights are renamed, not requantized.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -308,7 +309,9 @@ def import_gguf(
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        staging.chmod(0o755)
+        current = os.umask(0)
+        os.umask(current)
+        staging.chmod(0o777 & ~current)  # as a folder made with mkdir (mkdtemp makes it 0700)
         progress("writing model.safetensors")
         mx.save_safetensors(str(staging / "model.safetensors"), weights, metadata={"format": "mlx"})
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -9,7 +9,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge_worker.config import BLAS_VARIABLE, ENVIRONMENT, HOME_VARIABLE, ssp_home
+from edge_worker.config import (
+    BLAS_VARIABLE,
+    ENVIRONMENT,
+    HOME_VARIABLE,
+    PRIVATE_UMASK,
+    private_dir,
+    ssp_home,
+    write_private,
+)
 
 LABEL = "dev.session-summary-pipeline.edge"
 PASSED_VARIABLES = (BLAS_VARIABLE, *ENVIRONMENT.values())  # never the API token
@@ -17,6 +25,10 @@ PASSED_VARIABLES = (BLAS_VARIABLE, *ENVIRONMENT.values())  # never the API token
 
 def plist_path() -> Path:
     return Path.home() / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+
+
+def logs_dir() -> Path:
+    return Path.home() / "Library" / "Logs" / "session-summary-pipeline"
 
 
 def agent_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -29,7 +41,7 @@ def agent_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
 
 def agent_plist(python: str = sys.executable, environ: Mapping[str, str] | None = None) -> bytes:
     """The agent's plist: runs `python -m edge_worker run` with agent_environment(environ)."""
-    logs = Path.home() / "Library" / "Logs" / "session-summary-pipeline"
+    logs = logs_dir()
     return plistlib.dumps(
         {
             "Label": LABEL,
@@ -38,6 +50,7 @@ def agent_plist(python: str = sys.executable, environ: Mapping[str, str] | None 
             "RunAtLoad": True,
             "KeepAlive": {"SuccessfulExit": False},
             "ProcessType": "Background",
+            "Umask": PRIVATE_UMASK,  # the worker's files (outbox, caches, its log) are the user's only
             "StandardOutPath": str(logs / "edge.log"),
             "StandardErrorPath": str(logs / "edge.log"),
         }
@@ -47,8 +60,8 @@ def agent_plist(python: str = sys.executable, environ: Mapping[str, str] | None 
 def install() -> Path:
     path = plist_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    (Path.home() / "Library" / "Logs" / "session-summary-pipeline").mkdir(parents=True, exist_ok=True)
-    path.write_bytes(agent_plist())
+    private_dir(logs_dir())
+    write_private(path, agent_plist())
     subprocess.run(["launchctl", "load", "-w", str(path)], check=True)
     return path
 

@@ -3,6 +3,7 @@ letters beside them: requests the API refused for good, set aside so the rest ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -10,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from edge_worker.config import open_private, private_dir
 
 _COLUMNS = "id, method, path, body, attempts, retry_at"
 _ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0"}
@@ -46,9 +49,13 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         """Open (or create) the outbox at `path`; OutboxError when its folder or file is not usable."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
         except OSError as exc:
             raise OutboxError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+        for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if own == path or own.exists():  # SQLite gives its -wal and -shm files the database's mode
+                with contextlib.suppress(OSError), open_private(own, "ab"):  # not a file: sqlite3 says so below
+                    pass
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_worker.config import write_private
+
 
 @dataclass
 class WorkerStatus:
@@ -49,7 +51,4 @@ class StatusFile:
             "updated_at": time.time(),
         }
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2))
-            tmp.replace(self.path)
+            write_private(self.path, json.dumps(data, indent=2))

@@ -14,8 +14,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from edge_worker.config import config_path, ssp_home
-from local_stack.console import Console, logs_dir, new_log_path
+from edge_worker.config import config_path, private_home, ssp_home
+from local_stack.console import Console, logs_dir, new_log_path, redact_old_logs
 from local_stack.data_lock import DataInUse, data_lock
 from local_stack.edge_settings import edge_settings, edge_token_path, write_edge_settings
 from local_stack.local_tokens import local_tokens, state_dir, tokens_path
@@ -29,6 +29,7 @@ PORT_VARIABLE = "SSP_LOCAL_PORT"
 DEFAULT_PORT = 8080
 HIGHEST_PORT = 65535
 EDGE_GRACE_S = 2.0  # a translation in flight gets this long, then its message goes back to the queue
+REDACTED_TOKEN = "ssp_…(redacted; see tokens.json)"  # how the log file shows a token the terminal shows
 
 
 def _chosen_port(args: argparse.Namespace) -> tuple[int, str | None]:
@@ -112,10 +113,12 @@ def _up_locked(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    home = ssp_home()
+    args.tightened = private_home(home)  # umask 0o077 from here on: data, tokens and logs are the user's only
+    args.redacted_logs = redact_old_logs(home, REDACTED_TOKEN)
     if args.reset:
         removed = reset_local_data()
         print(f"--reset: removed the local data ({len(removed)} item(s) under {state_dir()})", flush=True)
-    home = ssp_home()
     stop = threading.Event()
     console = Console(new_log_path(home), verbose=args.verbose, on_terminal_gone=stop.set)  # as Ctrl-C would
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -134,6 +137,13 @@ def _up_locked(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) -> int:
     say = console.say
     say(f"starting the local stack (logs: {console.log_path})")
+    done = []
+    if args.tightened:
+        done.append(f"made {len(args.tightened)} file(s) and folder(s) under {ssp_home()} readable by you only")
+    if args.redacted_logs:
+        done.append(f"took the tokens out of {len(args.redacted_logs)} older log file(s)")
+    if done:  # once: the next start finds nothing left to change
+        say(f"{' and '.join(done)} (an older version left them open to other users)")
     if args.llm != "scripted":
         say("preparing the summarizer...")
     summarizer = choose_summarizer(args.llm)
@@ -162,6 +172,8 @@ def _serve(args: argparse.Namespace, console: Console, stop: threading.Event) ->
             raise
         os.environ.update(stack.aws_environment())
         tokens, kept = local_tokens(stack.resolved("TokensTable"))
+        for token in tokens.values():
+            console.redact(token, REDACTED_TOKEN)
         edge_config = edge_settings(stack, args.edge_model)
         written = write_edge_settings(edge_config, tokens["edge"])
         _banner(say, stack, summarizer.description, tokens, kept, written, args)

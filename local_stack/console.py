@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -17,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from edge_worker.config import open_private, private_dir, write_private
 from local_stack.progress import Progress, parse
 
 KEPT_RUNS = 10  # log files of older runs are deleted
+TOKEN = re.compile(rb"ssp_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")  # functions.stores.tokens: prefix + token_urlsafe(32)
 
 
 def logs_dir(home: Path) -> Path:
@@ -29,7 +32,7 @@ def logs_dir(home: Path) -> Path:
 def new_log_path(home: Path, now: float | None = None) -> Path:
     """`$SSP_HOME/logs/local-stack-YYYYmmdd-HHMMSS.log` for this run; older runs beyond KEPT_RUNS are deleted."""
     folder = logs_dir(home)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     runs = sorted(folder.glob("local-stack-*.log"))
     for old in runs[: max(0, len(runs) - KEPT_RUNS + 1)]:
         with contextlib.suppress(OSError):
@@ -40,6 +43,22 @@ def new_log_path(home: Path, now: float | None = None) -> Path:
         n += 1
         path = folder / f"local-stack-{stamp}-{n}.log"
     return path
+
+
+def redact_old_logs(home: Path, shown: str) -> list[Path]:
+    """Rewrite the log files of earlier runs that hold a token (older versions logged the dashboard link) with
+    `shown` in its place; returns the files rewritten."""
+    rewritten = []
+    for path in sorted(logs_dir(home).glob("local-stack-*.log")):
+        try:
+            text = path.read_bytes()
+            redacted = TOKEN.sub(shown.encode(), text)
+            if redacted != text:
+                write_private(path, redacted)
+                rewritten.append(path)
+        except OSError:
+            continue  # deleted meanwhile, or not this user's
+    return rewritten
 
 
 class Console:
@@ -63,9 +82,23 @@ class Console:
         self._terminal: IO[str] | None = None
         self._saved: dict[int, int] = {}
         self._reader: threading.Thread | None = None
+        self._redacted: dict[str, str] = {}
+
+    def redact(self, secret: str, shown: str) -> None:
+        """From now on write `secret` to the log file as `shown`; the terminal still shows it."""
+        if secret:
+            with self._lock:
+                self._redacted[secret] = shown
+
+    def _to_log(self, text: str) -> None:
+        """Write a line to the log file (the lock held), its secrets redacted."""
+        assert self._log is not None
+        for secret, shown in self._redacted.items():
+            text = text.replace(secret, shown)
+        self._log.write(text + "\n")
 
     def __enter__(self) -> Console:
-        self._log = open(self.log_path, "a", encoding="utf-8", buffering=1)
+        self._log = open_private(self.log_path, "a", encoding="utf-8", buffering=1)
         sys.stdout.flush()
         sys.stderr.flush()
         self._saved = {fd: os.dup(fd) for fd in (1, 2)}
@@ -103,7 +136,7 @@ class Console:
             elif not self.terminal_gone:
                 print(text, flush=True)
             if self._log:
-                self._log.write(text + "\n")
+                self._to_log(text)
 
     def _to_terminal(self, text: str) -> None:
         """Write a line to the terminal (the lock held); a reader that went away ends the terminal, not the logs."""
@@ -125,7 +158,7 @@ class Console:
         record = parse(line)
         with self._lock:
             if self._log:
-                self._log.write(line + "\n")
+                self._to_log(line)
             if self.verbose and self._terminal:
                 self._to_terminal(line)
         try:

@@ -9,6 +9,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from edge_worker.config import open_private, private_dir
+
 LOCK_FILE = "up.lock"
 
 
@@ -28,8 +30,8 @@ class DataInUse(RuntimeError):
 def data_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (created if missing) while the block runs; the lock file keeps the
     holder's pid. Raises DataInUse at once if another process holds it. The OS frees the lock if the holder dies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as handle:
+    private_dir(folder)
+    with open_private(folder / LOCK_FILE, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from edge_worker.config import config_path
-from local_stack.local_tokens import state_dir, write_private
+from edge_worker.config import config_path, write_private
+from local_stack.local_tokens import state_dir
 from local_stack.provision import REGION
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -59,6 +59,5 @@ def write_edge_settings(settings: dict[str, Any], token: str, path: Path | None 
     write_private(Path(settings["token_file"]), token)
     if not written_by_local_stack(path):
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    write_private(path, json.dumps(settings, indent=2) + "\n")
     return path

@@ -7,10 +7,9 @@ dashboard tab opened before a restart keeps working; `--reset` makes new ones.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from edge_worker.config import ssp_home
+from edge_worker.config import ssp_home, write_private
 from functions.stores.tokens import TokenStore
 
 SAMPLE_SOURCES = ("synapse", "planner", "nudge")
@@ -23,16 +22,6 @@ def state_dir() -> Path:
 
 def tokens_path() -> Path:
     return state_dir() / "tokens.json"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by its owner only (mode 0600), replacing it whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(temporary, path)
 
 
 def _kept_tokens(store: TokenStore) -> dict[str, str] | None:

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency.persistence.base import STATUS_CONSTANTS
 from botocore.exceptions import ClientError
 
+from edge_worker.config import private_dir, write_private
 from local_stack.moto_process import QUEUE_MESSAGES_PATH
 from local_stack.provision import Provisioned, aws_client
 
@@ -103,7 +103,8 @@ class StateStore:
         delivered (by event source, "<function> <table>"; delivered first on the next start); returns what it holds. Raises OSError or botocore errors (the
         previous snapshot is then left as it was)."""
         with self._lock:
-            (self.folder / "objects").mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)
+            private_dir(self.folder / "objects")
             snapshot = {
                 "format": FORMAT,
                 "tables": self._tables(),
@@ -113,9 +114,7 @@ class StateStore:
                     source: _binary_to_json(records) for source, records in (stream_backlog or {}).items() if records
                 },
             }
-            temporary = self.folder / f".{SNAPSHOT_FILE}.{os.getpid()}.tmp"
-            temporary.write_text(json.dumps(snapshot), encoding="utf-8")
-            os.replace(temporary, self.path)
+            write_private(self.path, json.dumps(snapshot))
             self._drop_unused_objects(snapshot)
             return _counts(snapshot)
 
@@ -174,9 +173,7 @@ class StateStore:
             digest = hashlib.sha256(body).hexdigest()
             blob = self.folder / "objects" / digest
             if not blob.exists():
-                partial = blob.with_name(f".{digest}.tmp")
-                partial.write_bytes(body)
-                os.replace(partial, blob)
+                write_private(blob, body)
             self._known[known] = {
                 "sha256": digest,
                 "content_type": response.get("ContentType", ""),

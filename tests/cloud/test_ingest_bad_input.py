@@ -25,7 +25,9 @@ CASES = [
     ("malformed JSON", b'{"session_id": "x", ', "application/json", 400, "invalid_json", "not valid JSON"),
     (
         "a key twice",
-        json.dumps(session_body("bad-twice")).replace('"session_id"', '"session_id": "bad-once", "session_id"').encode(),
+        json.dumps(session_body("bad-twice"))
+        .replace('"session_id"', '"session_id": "bad-once", "session_id"')
+        .encode(),
         "application/json",
         400,
         "invalid_json",
