@@ -2,7 +2,7 @@
 
 import { Api, ApiError, describeError } from "./api.js";
 import * as credentials from "./credentials.js";
-import { byId } from "./dom.js";
+import { byId, isolateText, replace } from "./dom.js";
 import { EdgeBadge } from "./edge-badge.js";
 import { LiveUpdates } from "./live.js";
 import { RecordView } from "./record-view.js";
@@ -20,7 +20,7 @@ const LIVE_DEBOUNCE_MS = 150;
 
 function showAlert(message) {
   const alert = byId("alert");
-  alert.textContent = message || "";
+  replace(alert, message || "");
   alert.hidden = !message;
 }
 
@@ -44,9 +44,10 @@ function askForToken(message) {
 }
 
 function title(route) {
-  const names = { sessions: route.filters?.q ? `Search “${route.filters.q}”` : "Sessions",
-    session: `Session ${route.sessionId}`, record: `${route.system} record · ${route.sessionId}`,
-    entry: route.versionId, systems: "Systems", registry: "Registry", costs: "Costs" };
+  const own = isolateText; // the address names them
+  const names = { sessions: route.filters?.q ? `Search “${own(route.filters.q)}”` : "Sessions",
+    session: `Session ${own(route.sessionId)}`, record: `${own(route.system)} record · ${own(route.sessionId)}`,
+    entry: own(route.versionId), systems: "Systems", registry: "Registry", costs: "Costs" };
   return `${names[route.view]} · Session summaries`;
 }
 

@@ -1,5 +1,7 @@
 // RFC 6902 patches made readable: each op becomes added / removed / changed lines.
 
+import { escapeBidi } from "./dom.js";
+
 const clone = (value) => (value === undefined ? undefined : structuredClone(value));
 
 export function parsePointer(pointer) {
@@ -7,9 +9,9 @@ export function parsePointer(pointer) {
   return pointer.slice(1).split("/").map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
 }
 
-// "/tasks/0/title" -> "tasks[0].title"; the root is "(whole document)".
+// "/tasks/0/title" -> "tasks[0].title"; the root is "(whole document)". Bidi controls in keys are escaped.
 export function readablePath(pointer) {
-  const parts = parsePointer(pointer);
+  const parts = parsePointer(escapeBidi(pointer));
   if (!parts.length) return "(whole document)";
   return parts.map((part, i) => {
     if (part === "-") return "[end]";
@@ -74,8 +76,8 @@ export function describePatch(patch, before) {
     if (op.op === "add") lines.push({ kind: "added", path, value: op.value });
     else if (op.op === "remove") lines.push({ kind: "removed", path, value: old });
     else if (op.op === "replace") lines.push({ kind: "changed", path, from: old, value: op.value });
-    else if (op.op === "copy") lines.push({ kind: "added", path, note: `copied from ${readablePath(op.from)}` });
-    else if (op.op === "move") lines.push({ kind: "changed", path, note: `moved from ${readablePath(op.from)}` });
+    else if (op.op === "copy") lines.push({ kind: "added", path, note: "copied from", from: readablePath(op.from) });
+    else if (op.op === "move") lines.push({ kind: "changed", path, note: "moved from", from: readablePath(op.from) });
     if (doc !== null) {
       try { doc = applyOp(doc, op); } catch { doc = null; }
     }
@@ -97,8 +99,10 @@ export function explainHistory(entries) {
   return explained.reverse();
 }
 
+// One line of JSON, at most `max` characters, its bidi controls escaped ("\u202e": shown, not obeyed).
 export function shortJson(value, max = 160) {
   if (value === undefined) return "";
-  const text = JSON.stringify(value);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  const text = escapeBidi(JSON.stringify(value));
+  if (text.length <= max) return text;
+  return `${text.slice(0, max - 1).replace(/\\u[0-9a-f]{0,3}$|[\ud800-\udbff]$/, "")}…`; // no half escape or pair
 }

@@ -2,7 +2,7 @@
 // model), its queue and the job in flight. Read from GET /edges when the API has it, again on every live change and
 // once a minute (so "last seen" stays true).
 
-import { h, replace } from "./dom.js";
+import { h, replace, userText } from "./dom.js";
 
 const TICK_MS = 60000;
 
@@ -75,8 +75,8 @@ export class EdgeBadge {
     const waiting = (queue.edge ?? 0) + (queue.backfill ?? 0);
     replace(this.el,
       h("span", { class: "edge-state" },
-        edge.online ? `Edge ${edge.name} online` : `Edge ${edge.name} last seen ${seenText(edge.seen_seconds_ago)}`),
-      edge.model_id ? h("span", { class: "edge-model" }, edge.model_id,
+        "Edge ", userText(edge.name), edge.online ? " online" : ` last seen ${seenText(edge.seen_seconds_ago)}`),
+      edge.model_id ? h("span", { class: "edge-model" }, userText(edge.model_id),
         edge.offline_demo_model ? h("span", { class: "demo-model-tag" }, "offline demo model") : null) : null,
       edge.queue ? h("span", { class: "edge-queue" }, `queue ${waiting}`) : null,
       edge.online ? h("span", { class: "edge-job" }, jobText(edge.job)) : null);

@@ -1,22 +1,27 @@
 // A record's version history rendered as readable diffs.
 
 import { explainHistory, shortJson } from "./diff.js";
-import { formatTime, h, replace } from "./dom.js";
+import { formatTime, h, jsonNodes, replace, userText } from "./dom.js";
 import { RECORD_FIELDS, lineageLinks } from "./lineage.js";
 
 const SIGN = { added: "+", removed: "−", changed: "~" };
 
+// A line's text: its path, then its note or values; paths and JSON strings each isolated (user- or model-written).
+function diffText(line) {
+  const path = userText(line.path, { class: "diff-path" });
+  if (line.note) return [path, ` (${line.note} `, userText(line.from, { class: "diff-path" }), ")"];
+  if (line.kind === "changed") {
+    return line.from === undefined ? [path, ": ", jsonNodes(shortJson(line.value))]
+      : [path, ": ", jsonNodes(shortJson(line.from)), " → ", jsonNodes(shortJson(line.value))];
+  }
+  return line.value === undefined ? [path] : [path, ": ", jsonNodes(shortJson(line.value))];
+}
+
 function diffLine(line) {
-  let text;
-  if (line.note) text = `${line.path} (${line.note})`;
-  else if (line.kind === "changed") {
-    text = line.from === undefined ? `${line.path}: ${shortJson(line.value)}`
-      : `${line.path}: ${shortJson(line.from)} → ${shortJson(line.value)}`;
-  } else text = line.value === undefined ? line.path : `${line.path}: ${shortJson(line.value)}`;
   return h("li", { class: `diff-line diff-${line.kind}`, dataset: { kind: line.kind } },
     h("span", { class: "diff-sign", "aria-hidden": "true" }, SIGN[line.kind]),
     h("span", { class: "visually-hidden" }, `${line.kind}: `),
-    h("span", { class: "diff-text" }, text));
+    h("span", { class: "diff-text" }, diffText(line)));
 }
 
 function historyEntry(entry) {
@@ -27,7 +32,7 @@ function historyEntry(entry) {
       h("strong", {}, `Version ${entry.version}`),
       h("time", { datetime: entry.created_at, class: "muted" }, formatTime(entry.created_at)),
       h("span", { class: "author-badge", dataset: { author: entry.author || "edge" } },
-        entry.author === "user" ? `edited by ${entry.author_name || "you"}` : "translated"),
+        entry.author === "user" ? ["edited by ", userText(entry.author_name || "you")] : "translated"),
       entry.request_id ? h("code", { class: "muted" }, entry.request_id) : null),
     lineageLinks(entry, RECORD_FIELDS, `Lineage of version ${entry.version}`),
     h("ul", { class: "diff", "aria-label": `Changes in version ${entry.version}` }, lines));

@@ -1,5 +1,7 @@
 // Live updates over the WebSocket API: small change messages, reconnect with backoff.
 
+import { replace } from "./dom.js";
+
 const MAX_BACKOFF_MS = 30000;
 
 export class LiveUpdates {
@@ -65,6 +67,6 @@ export class LiveUpdates {
 
   show(state, text) {
     this.statusEl.dataset.state = state;
-    this.statusEl.textContent = text;
+    replace(this.statusEl, text); // an error names the URL from the sign-in link
   }
 }

@@ -1,7 +1,7 @@
 // A system record's document, readable (rendered from the schema its record names) with a raw-JSON toggle.
 
 import { describeError } from "./api.js";
-import { between, formatDuration, h, prettyJson, replace, timeTag } from "./dom.js";
+import { between, formatDuration, h, jsonNodes, prettyJson, replace, timeTag } from "./dom.js";
 import { renderDocument } from "./schema-view.js";
 
 const showingRaw = new Set(); // "<session>/<system>" whose raw JSON is shown, kept across re-renders
@@ -18,7 +18,8 @@ function withoutSchema(document, level, message) {
 export function recordDocument(api, sessionId, record, { level = 5 } = {}) {
   const key = `${sessionId}/${record.system}`;
   const host = h("div", { class: "readable-host" });
-  const raw = h("pre", { class: "json", tabindex: 0, "aria-label": `${record.system} JSON` }, prettyJson(record.document));
+  const raw = h("pre", { class: "json", tabindex: 0, "aria-label": `${record.system} JSON` },
+    jsonNodes(prettyJson(record.document)));
   const toggle = h("button", { type: "button", class: "secondary toggle-raw", dataset: { focusKey: `raw-${record.system}` },
     onclick: () => show(!showingRaw.has(key)) });
 

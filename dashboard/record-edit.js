@@ -2,7 +2,7 @@
 // Every change names the version it was made against, so a change made elsewhere first is never overwritten.
 
 import { describeError } from "./api.js";
-import { formatTime, h, prettyJson, replace } from "./dom.js";
+import { formatTime, h, prettyJson, replace, userText } from "./dom.js";
 import { recordDocument } from "./record-doc.js";
 
 function failure(error) {
@@ -22,7 +22,7 @@ export function proposalCard(api, summaryId, record, onChange) {
       onChange();
     } catch (error) {
       message.dataset.kind = "error";
-      message.textContent = failure(error);
+      replace(message, failure(error));
       if (error.status === 412) onChange();
       else buttons.forEach((button) => { button.disabled = false; });
     }
@@ -58,7 +58,7 @@ export function editControl(api, summaryId, record, onChange) {
       document = JSON.parse(area.value);
     } catch (error) {
       message.dataset.kind = "error";
-      message.textContent = `Not valid JSON: ${error.message}`;
+      replace(message, `Not valid JSON: ${error.message}`); // the message quotes the text
       return;
     }
     save.disabled = true;
@@ -67,7 +67,7 @@ export function editControl(api, summaryId, record, onChange) {
       onChange();
     } catch (error) {
       message.dataset.kind = "error";
-      message.textContent = failure(error);
+      replace(message, failure(error));
       if (error.status === 412) onChange();
     } finally {
       save.disabled = false;
@@ -102,5 +102,5 @@ export function reopenDraft(container, text) {
 export function authorNote(record) {
   if (record.author !== "user") return null;
   return h("span", { class: "author-badge", dataset: { author: "user" } },
-    record.author_name ? `edited by ${record.author_name}` : "edited by you");
+    "edited by ", record.author_name ? userText(record.author_name) : "you");
 }

@@ -2,7 +2,7 @@
 // version's changes.
 
 import { describeError } from "./api.js";
-import { byId, h, replace, setState } from "./dom.js";
+import { byId, h, isolateText, replace, setState, userText } from "./dom.js";
 import { renderHistory } from "./history.js";
 import { recordLineageLinks } from "./lineage.js";
 import { recordDocument, recordTiming } from "./record-doc.js";
@@ -25,10 +25,10 @@ export class RecordView {
   async open(sessionId, system) {
     this.sessionId = sessionId;
     this.system = system;
-    this.heading.textContent = `${system} record`;
+    replace(this.heading, userText(system), " record"); // the address names the system
     const crumb = byId("record-crumb-session");
     crumb.href = sessionHref(sessionId);
-    crumb.textContent = `Session ${sessionId}`;
+    crumb.textContent = `Session ${isolateText(sessionId)}`; // a flex box: one text, not a text and a <bdi>
     replace(this.body);
     await this.load();
   }
@@ -46,8 +46,8 @@ export class RecordView {
       if (sessionId !== this.sessionId || system !== this.system) return;
       const record = (summary.records || []).find((r) => r.system === system);
       const active = systems.items.find((s) => s.name === system);
-      if (record) setState(this.state, "", "");
-      else setState(this.state, "empty", `Session ${sessionId} has no ${system} record yet.`);
+      const missing = `Session ${isolateText(sessionId)} has no ${isolateText(system)} record yet.`;
+      setState(this.state, record ? "" : "empty", record ? "" : missing);
       this.render(summary, record, active);
     } catch (error) {
       if (sessionId !== this.sessionId) return;
@@ -63,7 +63,7 @@ export class RecordView {
     const refresh = h("button", { type: "button", class: "refresh-system", dataset: { focusKey: "refresh" },
       disabled: summary.status !== "SUMMARIZED",
       onclick: (event) => this.tracker.request({ summary_id: summary.session_id, system: this.system },
-        event.currentTarget) }, `Refresh ${this.system}`);
+        event.currentTarget) }, `Refresh ${isolateText(this.system)}`);
     const changed = () => this.load();
     replace(this.body,
       record?.proposal ? proposalCard(this.api, summary.session_id, record, changed) : null,

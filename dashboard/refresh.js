@@ -3,7 +3,7 @@
 // follows them again. Polls back off while nothing changes; a live change asks again at once.
 
 import { ApiError, describeError } from "./api.js";
-import { byId, h, replace } from "./dom.js";
+import { byId, h, isolateText, replace } from "./dom.js";
 import { FOLLOW_PARAM } from "./router.js";
 
 const STORE_KEY = "ssp.refresh";
@@ -15,7 +15,8 @@ const WORDS = { queued: "queued", in_progress: "in progress", done: "done" };
 const OPEN = ["queued", "in_progress", "sending", "checking"];
 
 function describeSelector(selector = {}) {
-  return Object.entries(selector).map(([key, value]) => `${key.replaceAll("_", " ")} ${value}`).join(" · ");
+  return Object.entries(selector).map(([key, value]) => `${key.replaceAll("_", " ")} ${isolateText(value)}`)
+    .join(" · ");
 }
 
 function stored() {

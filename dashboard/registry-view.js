@@ -1,7 +1,9 @@
 // The registry: entries of one kind, and one entry by its version id (what a lineage link opens).
 
 import { describeError } from "./api.js";
-import { byId, formatTime, h, navLink, prettyJson, replace, setState } from "./dom.js";
+import {
+  byId, formatTime, h, isolateText, jsonNodes, navLink, prettyJson, replace, setState, userText,
+} from "./dom.js";
 import { entryHref, href } from "./router.js";
 import { renderDocument, schemaOutline } from "./schema-view.js";
 
@@ -66,10 +68,11 @@ export class RegistryList {
 // One line saying what an entry is, e.g. "SmolLM2 · weights 1a2b…" or "Planner record: tasks, events".
 function gist(entry) {
   const content = entry.content || {};
-  if (entry.kind === "schema") return `${content.title || "Schema"}: ${Object.keys(content.properties || {}).join(", ")}`;
-  if (entry.kind === "system") return `${content.name}: ${content.description || ""}`;
+  const names = (object) => Object.keys(object || {}).flatMap((key, i) => [i ? ", " : "", userText(key)]);
+  if (entry.kind === "schema") return [userText(content.title || "Schema"), ": ", names(content.properties)];
+  if (entry.kind === "system") return [userText(content.name), ": ", userText(content.description || "")];
   const named = content.model_id || content.name || content.system || content.title;
-  return named ? String(named) : Object.keys(content).join(", ");
+  return named ? userText(String(named)) : names(content);
 }
 
 function entryContent(entry) {
@@ -100,14 +103,14 @@ export class EntryView {
 
   async show(versionId) {
     this.versionId = versionId;
-    this.heading.textContent = versionId;
+    replace(this.heading, userText(versionId)); // from the address
     replace(this.body);
     setState(this.state, "loading", "Looking up the registry…");
     try {
       const entry = await this.api.registryEntry(versionId);
       if (versionId !== this.versionId) return;
       if (!entry) {
-        setState(this.state, "empty", `No registry entry ${versionId} (yet).`);
+        setState(this.state, "empty", `No registry entry ${isolateText(versionId)} (yet).`);
         return;
       }
       setState(this.state, "", "");
@@ -120,7 +123,7 @@ export class EntryView {
   render(entry) {
     const readable = h("div", { class: "readable-host" }, entryContent(entry));
     const raw = h("pre", { class: "json", tabindex: 0, hidden: true, "aria-label": "Entry JSON" },
-      prettyJson(entry.content));
+      jsonNodes(prettyJson(entry.content)));
     const toggle = h("button", { type: "button", class: "secondary toggle-raw", "aria-pressed": "false",
       onclick: () => {
         const rawShown = toggle.getAttribute("aria-pressed") !== "true";

@@ -2,7 +2,7 @@
 // objects as items led by their title-like field, `format: date`/`date-time` in the reader's time zone, enum values
 // as labels, optional fields only when present. Without a schema the document's own key order is used.
 
-import { formatDate, formatDateTime, h } from "./dom.js";
+import { formatDate, formatDateTime, h, isolated, isolateText, userText } from "./dom.js";
 
 const TITLE_KEYS = ["title", "name", "text", "label", "summary", "subject"];
 const LONG_TEXT = 120;
@@ -121,7 +121,7 @@ function scalar(value, s) {
   const labels = constLabels(s);
   if (labels || Array.isArray(s.enum) || "const" in s) {
     const text = labels?.get(JSON.stringify(value)) || humanize(value);
-    return h("span", { class: "enum", dataset: { value: String(value) } }, text);
+    return isolated("span", { class: "enum", dataset: { value: String(value) } }, text);
   }
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "number") return value.toLocaleString();
@@ -129,9 +129,10 @@ function scalar(value, s) {
   const text = s.format === "date-time" ? formatDateTime(value) : s.format === "date" ? formatDate(value) : null;
   if (text) return h("time", { datetime: value, title: value }, text);
   if (s.format === "uri" && /^https?:\/\//i.test(value)) {
-    return h("a", { href: value, rel: "noopener noreferrer", target: "_blank" }, value);
+    return h("a", { href: value, rel: "noopener noreferrer", target: "_blank" }, userText(value));
   }
-  return value.length > LONG_TEXT || value.includes("\n") ? h("span", { class: "long-text" }, value) : value;
+  return value.length > LONG_TEXT || value.includes("\n") ? isolated("span", { class: "long-text" }, value)
+    : userText(value);
 }
 
 function fieldList(object, s, root, skip) {
@@ -140,7 +141,7 @@ function fieldList(object, s, root, skip) {
   return h("dl", { class: "fields" }, keys.map((key) => {
     const propertySchema = (s.properties || {})[key] || {};
     return h("div", { class: "field-row", dataset: { key } },
-      h("dt", {}, label(key, propertySchema, root)),
+      h("dt", {}, userText(label(key, propertySchema, root))),
       h("dd", {}, renderValue(object[key], propertySchema, root)));
   }));
 }
@@ -150,7 +151,7 @@ function item(value, itemSchema, root) {
   if (jsonType(value) !== "object") return h("li", { class: "item" }, renderValue(value, itemSchema, root));
   const key = titleKey(value, s, root);
   return h("li", { class: "item" },
-    key ? h("p", { class: "item-title", dataset: { key } }, value[key]) : null,
+    key ? isolated("p", { class: "item-title", dataset: { key } }, value[key]) : null,
     fieldList(value, s, root, key));
 }
 
@@ -182,7 +183,7 @@ export function renderDocument(document, schema, { level = 5 } = {}) {
   return h("div", { class: "readable" }, orderedKeys(document, s).map((key) => {
     const propertySchema = (s.properties || {})[key] || {};
     return h("section", { class: "readable-section", dataset: { key } },
-      h(`h${Math.min(Math.max(level, 2), 6)}`, {}, label(key, propertySchema, root)),
+      h(`h${Math.min(Math.max(level, 2), 6)}`, {}, userText(label(key, propertySchema, root))),
       renderValue(document[key], propertySchema, root));
   }));
 }
@@ -190,14 +191,15 @@ export function renderDocument(document, schema, { level = 5 } = {}) {
 function describeType(schema, root) {
   const s = resolve(schema, root);
   const labels = constLabels(s);
-  if (labels) return `one of ${[...labels.keys()].map((v) => labels.get(v) || humanize(JSON.parse(v))).join(", ")}`;
-  if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => humanize(v)).join(", ")}`;
+  const named = (v) => isolateText(labels.get(v) || humanize(JSON.parse(v)));
+  if (labels) return `one of ${[...labels.keys()].map(named).join(", ")}`;
+  if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => isolateText(humanize(v))).join(", ")}`;
   const options = branches(s);
   if (options) return options.map((option) => describeType(option, root)).join(" or ");
   const type = Array.isArray(s.type) ? s.type.join(" or ") : s.type || "any value";
   if (type === "array") return `list of ${describeType(s.items || {}, root)}`;
-  if (type === "object") return s.title ? `object (${s.title})` : "object";
-  return s.format ? `${type} (${s.format})` : type;
+  if (type === "object") return s.title ? `object (${isolateText(s.title)})` : "object";
+  return s.format ? `${type} (${isolateText(s.format)})` : type;
 }
 
 function objectBranches(schema, root) {
@@ -214,7 +216,7 @@ export function schemaOutline(schema, root = schema) {
   return objects.map((s) => h("ul", { class: "outline" }, Object.entries(s.properties).map(([key, property]) => {
     const nested = objectBranches(property, root);
     return h("li", { dataset: { key } },
-      h("code", {}, key), ` — ${describeType(property, root)}`,
+      h("code", {}, userText(key)), ` — ${describeType(property, root)}`,
       (s.required || []).includes(key) ? null : h("span", { class: "muted" }, " (optional)"),
       nested.length ? schemaOutline(property, root) : null);
   })));

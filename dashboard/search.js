@@ -2,7 +2,7 @@
 // each with a text snippet whose matched words are highlighted.
 
 import { describeError } from "./api.js";
-import { formatTime, h, navLink, replace, setState } from "./dom.js";
+import { formatTime, h, isolated, navLink, replace, setState } from "./dom.js";
 import { sessionHref } from "./router.js";
 
 const SNIPPET_CHARS = 320;
@@ -112,7 +112,7 @@ function resultRow(item, rank, words) {
     h("span", { class: "result-score" },
       h("span", { class: "score-total" }, `score ${score(item.score)}`),
       h("span", { class: "score-parts" }, ` words ${score(item.lexical)} · embeddings ${score(item.semantic)}`)),
-    snippet ? h("p", { class: "snippet", dataset: { from: snippet.source } }, snippet.parts) : null);
+    snippet ? isolated("p", { class: "snippet", dataset: { from: snippet.source } }, snippet.parts) : null);
 }
 
 // Add each hit's summary ({text, user_id, status}) when the answer lacks a snippet or a field `needs` names.

@@ -3,7 +3,7 @@
 
 import { describeError } from "./api.js";
 import {
-  between, byId, formatCost, formatCount, formatDuration, h, navLink, replace, setState, timeTag,
+  between, byId, formatCost, formatCount, formatDuration, h, isolated, navLink, replace, setState, timeTag, userText,
 } from "./dom.js";
 import { lineageLinks, recordLineageLinks } from "./lineage.js";
 import { pipelineBadge } from "./pipeline.js";
@@ -23,8 +23,9 @@ function step(name, title, ...body) {
 
 function turn(item) {
   return h("li", { class: "turn", dataset: { role: item.role } },
-    h("p", { class: "turn-head" }, h("strong", {}, item.role), item.timestamp ? [" · ", timeTag(item.timestamp)] : null),
-    h("p", { class: "turn-text" }, item.content));
+    h("p", { class: "turn-head" }, h("strong", {}, userText(item.role)),
+      item.timestamp ? [" · ", timeTag(item.timestamp)] : null),
+    isolated("p", { class: "turn-text" }, item.content));
 }
 
 // The original conversation, loaded on request when the API links to it.
@@ -69,7 +70,7 @@ function receivedStep(api, summary) {
 function summaryText(text) {
   const lines = text.split(/\n+/).map((line) => line.trim()).filter(Boolean);
   return h("div", { class: "summary-text" }, lines.map((line) => (SECTION_HEADING.test(line)
-    ? h("h4", { class: "summary-heading" }, line.replace(/:$/, "")) : h("p", {}, line))));
+    ? isolated("h4", { class: "summary-heading" }, line.replace(/:$/, "")) : isolated("p", {}, line))));
 }
 
 function summaryStep(summary) {
@@ -90,7 +91,7 @@ function summaryStep(summary) {
         : `${formatCount(usage.input_tokens)} in · ${formatCount(usage.output_tokens)} out` +
           ` · ${formatCount(usage.cache_read_input_tokens)} cache read · ${formatCount(usage.cache_creation_input_tokens)} cache write`),
       fact("Attempts", summary.attempts),
-      summary.error ? fact("Error", h("span", { class: "row-error" }, summary.error)) : null),
+      summary.error ? fact("Error", isolated("span", { class: "row-error" }, summary.error)) : null),
     lineageLinks(summary, ["summarizer_model_version", "summarizer_prompt_version"], "Summary lineage"),
     text);
 }
@@ -108,7 +109,7 @@ export class SessionView {
 
   async open(sessionId) {
     this.sessionId = sessionId;
-    this.heading.textContent = `Session ${sessionId}`;
+    replace(this.heading, "Session ", userText(sessionId)); // from the address
     this.similar.reset(sessionId);
     replace(this.body);
     await this.load();

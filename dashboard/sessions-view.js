@@ -1,7 +1,7 @@
 // The Sessions page: one search box with its filters. Without words it lists sessions (GET /summaries); with words
 // it ranks summaries (GET /search). Either way the filters are in the address, so the page can be linked and reloaded.
 
-import { byId, filledFields, replace, setState } from "./dom.js";
+import { byId, filledFields, isolateText, replace, setState, userText } from "./dom.js";
 import { href, LIST_FILTERS } from "./router.js";
 import { showAnswer, showError, withSummaries } from "./search.js";
 import { scopeText, SummaryList } from "./summaries.js";
@@ -49,15 +49,15 @@ export class SessionsView {
     }
     this.asked += 1;
     replace(this.results);
-    this.scope.textContent = scopeText(filters);
+    replace(this.scope, scopeText(filters));
     return this.list.show(filters);
   }
 
   async search(filters) {
     const asked = ++this.asked;
     const { q, source, from, to, user, status } = filters;
-    this.scope.textContent = `Summaries ranked by how well they match “${q}”.` +
-      (user || status ? " The user and status filters apply to the top hits." : "");
+    replace(this.scope, "Summaries ranked by how well they match “", userText(q), "”.",
+      user || status ? " The user and status filters apply to the top hits." : "");
     setState(this.state, "loading", "Searching…");
     try {
       const answer = await this.api.search({ q, k: user || status ? 50 : SEARCH_K, source, from, to, user });
@@ -67,7 +67,7 @@ export class SessionsView {
       const items = enriched.filter((item) => searchHitMatches(item, filters)).slice(0, SEARCH_K);
       const filtered = FILTERS.some((name) => filters[name]);
       showAnswer(this.state, this.results, answer, { query: q, items,
-        noMatches: `No matches for “${q}”${filtered ? " with these filters" : ""}.` });
+        noMatches: `No matches for “${isolateText(q)}”${filtered ? " with these filters" : ""}.` });
       return null;
     } catch (error) {
       if (asked === this.asked) showError(this.state, this.results, error);

@@ -2,7 +2,7 @@
 // the same filters. The last loaded filters stay cached, so Back shows them at once.
 
 import { describeError } from "./api.js";
-import { byId, formatCost, formatTime, h, navLink, replace, setState } from "./dom.js";
+import { byId, formatCost, formatTime, h, isolated, isolateText, navLink, replace, setState } from "./dom.js";
 import { pipelineBadge } from "./pipeline.js";
 import { sessionHref } from "./router.js";
 
@@ -26,10 +26,10 @@ export function matchesFilters(item, filters) {
 }
 
 export function scopeText(filters) {
-  const what = [filters.status && `status ${filters.status}`, filters.source && `source ${filters.source}`,
-    filters.user && `user ${filters.user}`].filter(Boolean).join(", ");
-  const range = filters.from || filters.to
-    ? ` that took place ${filters.from || "…"} to ${filters.to || "…"} (each session's own date)` : "";
+  const named = (key) => filters[key] && `${key} ${isolateText(filters[key])}`; // the address names them
+  const what = ["status", "source", "user"].map(named).filter(Boolean).join(", ");
+  const [from, to] = [filters.from, filters.to].map((day) => (day ? isolateText(day) : "…"));
+  const range = filters.from || filters.to ? ` that took place ${from} to ${to} (each session's own date)` : "";
   return `Sessions${what ? ` with ${what}` : ""}${range}, newest first.`;
 }
 
@@ -141,7 +141,7 @@ export class SummaryList {
         navLink(sessionHref(id), { class: "open-summary", "aria-label": `Open session ${id}` }, id)),
       h("td", { "data-label": "Source", class: "cell-source" }, item.source || "—"),
       h("td", { "data-label": "Status", class: "cell-status" }, status, pipelineBadge(item.pipeline),
-        item.error ? h("span", { class: "row-error" }, item.error) : null),
+        item.error ? isolated("span", { class: "row-error" }, item.error) : null),
       h("td", { "data-label": "Received", class: "cell-received" },
         h("time", { datetime: item.received_at }, formatTime(item.received_at))),
       h("td", { "data-label": "Systems", class: "cell-systems" }, systemsCell(item.systems, item.pipeline)),

@@ -1,7 +1,7 @@
 // The published systems: what each one records, its definition and schema versions, and re-translation by system.
 
 import { describeError } from "./api.js";
-import { byId, formatTime, h, replace, setState } from "./dom.js";
+import { byId, formatTime, h, isolated, replace, setState } from "./dom.js";
 import { lineageLinks } from "./lineage.js";
 
 export class SystemsView {
@@ -29,7 +29,7 @@ export class SystemsView {
     const refresh = (selector) => (event) => this.tracker.request(selector, event.currentTarget);
     return h("article", { class: "card", dataset: { system: system.name }, "aria-labelledby": `system-${system.name}` },
       h("h3", { id: `system-${system.name}` }, system.name),
-      h("p", {}, system.description),
+      isolated("p", {}, system.description),
       lineageLinks(system, ["definition_version", "schema_version"], `${system.name} versions`),
       h("p", { class: "muted" }, `Published ${formatTime(system.updated_at)}`),
       h("div", { class: "record-actions" },

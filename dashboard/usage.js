@@ -1,7 +1,9 @@
 // The cost panel: totals, a small inline SVG bar chart per day, and a per-model table.
 
 import { describeError } from "./api.js";
-import { byId, daysAgoUtc, filledFields, formatCost, formatCount, h, replace, setState, todayUtc } from "./dom.js";
+import {
+  byId, daysAgoUtc, filledFields, formatCost, formatCount, h, replace, setState, todayUtc, userText,
+} from "./dom.js";
 import { href } from "./router.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -63,7 +65,7 @@ function modelTable(models) {
     h("caption", {}, "By model"),
     h("thead", {}, h("tr", {}, ["Model", "Calls", "Input", "Output", "Cost"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, models.map((m) => h("tr", {},
-      h("th", { scope: "row" }, m.model_id),
+      h("th", { scope: "row" }, userText(m.model_id)),
       h("td", { class: "num" }, formatCount(m.calls)),
       h("td", { class: "num" }, formatCount(m.input_tokens)),
       h("td", { class: "num" }, formatCount(m.output_tokens)),

@@ -169,16 +169,20 @@ class Translations:
         started = time.perf_counter()
         jobs = [TranslationJob(request.summary_id, summary.text, todo) for _, request, summary, todo in work]
         pairs = sum(len(job.systems) for job in jobs)
+        reasons = {request.reason for _, request, _, _ in work}
+        reason = "refresh" if "refresh" in reasons else "new" if "new" in reasons else "backfill"
+        # The systems each summary's request asked for (and still needed), for the terminal's "(1/1 systems)".
+        logger.info("translating", systems={job.summary_id: [s.name for s in job.systems] for job in jobs})
         if self.progress:
-            reasons = {request.reason for _, request, _, _ in work}
-            reason = "refresh" if "refresh" in reasons else "new" if "new" in reasons else "backfill"
             self.progress.start([(job.summary_id, len(job.systems)) for job in jobs], reason)
+        kept: dict[str, int] = {}  # summary id -> systems stored (or kept for sending)
+        dropped: dict[str, int] = {}  # summary id -> results dropped because the summary was deleted meanwhile
         try:
             # Not capped at the pairs: a pair decoded bullet by bullet brings several sequences.
             outcomes = self.translator.translate_many(jobs, checkpoint=self.between_steps, batch_size=batch_size)
             for (index, request, summary, todo), translated in zip(work, outcomes, strict=True):
                 try:
-                    results[index] = self._store(request, summary, todo, translated)
+                    results[index] = self._store(request, summary, todo, translated, kept, dropped)
                 except Cancelled:
                     raise
                 except Exception as error:
@@ -190,7 +194,9 @@ class Translations:
             "translated",
             summaries=[request.summary_id for _, request, _, _ in work],
             pairs=pairs,
-            reason=sorted({request.reason for _, request, _, _ in work}),
+            stored=kept,
+            dropped=dropped,
+            reason=sorted(reasons),
             seconds=round(time.perf_counter() - started, 3),
         )
         self.on_done()
@@ -221,9 +227,11 @@ class Translations:
         summary: EdgeSummary,
         todo: list[SystemDefinition],
         translated: Sequence[Any],
+        kept: dict[str, int],
+        dropped: dict[str, int],
     ) -> int:
         """Store each translated system; a system that failed (or that the cloud refused) is reported by name and
-        the others are stored."""
+        the others are stored. Counts into `kept` what is stored and into `dropped` what a deletion threw away."""
         stored = {name: state.model_dump() for name, state in summary.systems.items()}
         count, gone = 0, False
         for definition, outcome in zip(todo, translated, strict=True):
@@ -236,6 +244,7 @@ class Translations:
             count += 1
             self.status.translated += 1
             if gone:
+                dropped[request.summary_id] += 1
                 continue
             try:
                 outcome_ = self.records.store(
@@ -250,9 +259,11 @@ class Translations:
                 gone = rejected.summary_gone  # deleted while it was being translated: the other results go too
                 if gone:
                     logger.info("summary gone: results dropped", summary_id=request.summary_id, status=rejected.status)
+                    dropped[request.summary_id] = dropped.get(request.summary_id, 0) + 1
                     continue
                 self.on_error(f"storing {definition.name} for {request.summary_id}: {rejected}")
                 continue
+            kept[request.summary_id] = kept.get(request.summary_id, 0) + 1
             if self.progress:
                 self.progress.stored(request.summary_id)
             if outcome_ == "kept":

@@ -40,7 +40,9 @@ class Progress:
         self.clock = clock
         self.started: OrderedDict[str, float] = OrderedDict()  # request id -> when it (or its last summary) started
         self.systems: list[str] = []
-        self.stored: dict[str, set[str]] = {}  # summary id -> systems stored this run
+        self.stored: dict[str, set[str]] = {}  # summary id -> systems stored for its latest request
+        self.asked: dict[str, int] = {}  # summary id -> systems its latest request asked for (the edge's job)
+        self.resumed: dict[str, set[str]] = {}  # summary id -> systems a resumed refresh stored before a stop
         self.told: dict[str, int] = {}  # request id -> its records whose failure was told by their own log line
 
     def describe(self, record: Record) -> str | None:
@@ -87,19 +89,35 @@ class Progress:
             self.systems.append(str(record.get("system")))
         return f"system {record.get('system')} published to the registry"
 
+    def _translating(self, record: Record) -> None:
+        """The edge starts a job: each summary's count starts again, out of the systems its request asked for (and
+        those a resumed refresh stored before a stop)."""
+        for summary_id, systems in (record.get("systems") or {}).items():
+            resumed = self.resumed.pop(str(summary_id), set())
+            self.stored[str(summary_id)] = set(resumed)
+            self.asked[str(summary_id)] = len(resumed) + len(systems or [])
+
     def _translated(self, record: Record) -> str:
-        summaries = record.get("summaries") or []
-        reasons = ", ".join(record.get("reason") or [])
-        return (
-            f"translated {', '.join(summaries)}: {record.get('pairs')} system document(s) in "
-            f"{float(record.get('seconds') or 0):.1f} s ({reasons})"
+        took = f"in {float(record.get('seconds') or 0):.1f} s ({', '.join(record.get('reason') or [])})"
+        stored, dropped = record.get("stored"), record.get("dropped") or {}
+        if not isinstance(stored, dict):  # an edge from before `stored`: what it translated
+            stored = {", ".join(record.get("summaries") or []): record.get("pairs") or 0}
+        line = (
+            f"translated {', '.join(stored)}: {sum(stored.values())} system document(s) {took}"
+            if stored
+            else f"translated {took}, nothing stored"
         )
+        if dropped:  # deleted while translated: only what was stored is counted above
+            whose = "their summary was" if len(dropped) == 1 else f"their {len(dropped)} summaries were"
+            line += f"; {sum(dropped.values())} dropped: {whose} deleted meanwhile ({', '.join(dropped)})"
+        return line
 
     def _stored(self, record: Record) -> str:
         summary_id, system = str(record.get("summary_id")), str(record.get("system"))
         done = self.stored.setdefault(summary_id, set())
         done.add(system)
-        count = f" ({len(done)}/{len(self.systems)} systems)" if self.systems else ""
+        total = self.asked.get(summary_id, len(self.systems))
+        count = f" ({len(done)}/{max(total, len(done))} systems)" if total else ""
         outcome = record.get("outcome")
         verb = {"unchanged": "unchanged:", "proposed": "proposed"}.get(str(outcome), "stored")
         return f"{verb} {system} v{record.get('version')} for {summary_id}{count}"
@@ -107,6 +125,7 @@ class Progress:
     def _resumed(self, record: Record) -> str:
         systems = [str(name) for name in record.get("systems") or []]
         self.stored.setdefault(str(record.get("summary_id")), set()).update(systems)
+        self.resumed[str(record.get("summary_id"))] = set(systems)
         return f"refresh of {record.get('summary_id')} goes on: {', '.join(systems)} stored before the stop"
 
     def _embedded(self, record: Record) -> str:
@@ -209,6 +228,7 @@ _HANDLERS: dict[str, Callable[[Progress, Record], str | None]] = {
     "summarized": Progress._summarized,
     "edge worker started": Progress._edge_started,
     "system published": Progress._published,
+    "translating": Progress._translating,
     "translated": Progress._translated,
     "record stored": Progress._stored,
     "refresh resumed": Progress._resumed,

@@ -67,6 +67,47 @@ def test_each_pipeline_step_reads_as_one_sentence():
     assert said == ["system fitness published to the registry", "stored fitness v1 for s-2 (4/4 systems)"]
 
 
+def test_a_batch_counts_and_names_only_what_it_stored_and_says_what_deletions_dropped():
+    progress = Progress(Clock())
+    progress.describe({"message": "edge worker started", "model": "tiny", "systems": ["nudge", "planner", "synapse"]})
+    summaries = ["s-1", "t-3", "t-4"]
+    progress.describe({"message": "translating", "systems": {i: ["nudge", "planner", "synapse"] for i in summaries}})
+    for gone in ("t-3", "t-4"):
+        assert progress.describe({"message": "summary gone: results dropped", "summary_id": gone}) is None
+    batch = {"message": "translated", "summaries": summaries, "pairs": 9, "reason": ["new"], "seconds": 296.71}
+    assert progress.describe({**batch, "stored": {"s-1": 3}, "dropped": {"t-3": 3, "t-4": 3}}) == (
+        "translated s-1: 3 system document(s) in 296.7 s (new); 6 dropped: their 2 summaries were deleted "
+        "meanwhile (t-3, t-4)"
+    )
+    assert progress.describe({**batch, "stored": {}, "dropped": {"t-3": 1}}) == (
+        "translated in 296.7 s (new), nothing stored; 1 dropped: their summary was deleted meanwhile (t-3)"
+    )
+    assert progress.describe({**batch, "stored": {"s-1": 3, "t-3": 2}, "dropped": {}}) == (
+        "translated s-1, t-3: 5 system document(s) in 296.7 s (new)"
+    )
+
+
+def test_a_refresh_counts_the_systems_it_asked_for():
+    progress = Progress(Clock())
+    progress.describe({"message": "edge worker started", "model": "tiny", "systems": ["nudge", "planner", "synapse"]})
+
+    def stored(summary_id: str, system: str, outcome: str = "created", version: int = 1) -> str | None:
+        record = lambda_log("record stored", summary_id=summary_id, system=system, outcome=outcome, version=version)
+        return progress.describe(record)
+
+    progress.describe({"message": "translating", "systems": {"s-1": ["nudge", "planner", "synapse"]}})
+    assert [stored("s-1", name) for name in ("nudge", "planner", "synapse")] == [
+        "stored nudge v1 for s-1 (1/3 systems)",
+        "stored planner v1 for s-1 (2/3 systems)",
+        "stored synapse v1 for s-1 (3/3 systems)",
+    ]
+    progress.describe({"message": "translating", "systems": {"s-1": ["planner"]}})  # a one-system refresh
+    assert stored("s-1", "planner", "proposed", 10) == "proposed planner v10 for s-1 (1/1 systems)"
+    progress.describe({"message": "refresh resumed", "summary_id": "s-1", "systems": ["nudge", "planner"]})
+    progress.describe({"message": "translating", "systems": {"s-1": ["synapse"]}})  # the rest of a refresh of all
+    assert stored("s-1", "synapse", "updated", 2) == "stored synapse v2 for s-1 (3/3 systems)"
+
+
 def test_errors_are_said_in_plain_words():
     progress = Progress(Clock())
     failed = platform("platform.report", status="error", errorType="ValueError", errorMessage="bad session")

@@ -100,3 +100,31 @@ def test_a_translation_without_timing_uploads_none(tmp_path):
         assert {upload.translate_ms for upload in rig.api.uploads} == {None}
     finally:
         rig.worker.stop(grace_s=5)
+
+
+def logged(caplog, message: str) -> list:
+    return [record for record in caplog.records if record.getMessage() == message]
+
+
+def test_a_batch_logs_what_each_request_asked_for_what_it_stored_and_what_a_deletion_dropped(rig, caplog):
+    rig.api.add_summary("s1")
+    rig.api.add_summary("s2")
+
+    def deleted_meanwhile(summary_id: str, system: str) -> None:
+        if summary_id == "s2":
+            rig.api.summaries.pop("s2", None)
+
+    rig.api.before_record = deleted_meanwhile
+    rig.worker.translations.process_many([request("s1"), request("s2")])
+    [started] = logged(caplog, "translating")
+    assert started.systems == {"s1": NAMES, "s2": NAMES}
+    [done] = logged(caplog, "translated")  # only s1's records were stored; s2's were all dropped
+    assert (done.stored, done.dropped, done.pairs) == ({"s1": len(NAMES)}, {"s2": len(NAMES)}, 2 * len(NAMES))
+
+    caplog.clear()
+    rig.worker.translations.process(
+        TranslateRequest(summary_id="s1", system="planner", reason="refresh", request_id="rf-1")
+    )
+    [started] = logged(caplog, "translating")
+    [done] = logged(caplog, "translated")
+    assert (started.systems, done.stored, done.dropped) == ({"s1": ["planner"]}, {"s1": 1}, {})
