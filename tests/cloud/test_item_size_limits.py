@@ -68,6 +68,19 @@ def document(size: int, word: str = "note") -> dict[str, Any]:
     return {"title": "Big", "notes": [f"{word} {n:06d} " + "x" * 90 for n in range(size // 110)]}
 
 
+def store_version(records: Any, lineage: Lineage, summary_id: str, expected: int, old: dict, new: dict) -> Any:
+    """The edge's next version of SYSTEM's record straight through the store (old -> new)."""
+    return records.store_version(
+        summary_id=summary_id,
+        system=SYSTEM,
+        expected_version=expected,
+        document=new,
+        patch=jsonpatch.make_patch(old, new).patch,
+        lineage=lineage,
+        request_id=None,
+    )
+
+
 # ----- DynamoDB's item size limit, which moto checks only roughly -----
 def written_items(operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The items (wire format) a write request stores; for an update, its key and values (a lower bound)."""
@@ -255,15 +268,7 @@ def test_a_version_refused_after_its_objects_were_put_leaves_none_in_s3(cloud, p
 
     def store(summary_id: str, expected: int, new: dict) -> Any:
         with pytest.raises(ClientError) as refused:
-            records.store_version(
-                summary_id=summary_id,
-                system=SYSTEM,
-                expected_version=expected,
-                document=new,
-                patch=jsonpatch.make_patch(doc, new).patch,
-                lineage=lineage,
-                request_id=None,
-            )
+            store_version(records, lineage, summary_id, expected, doc, new)
         return refused.value.status
 
     assert store(sid, 0, late) == 409  # a writer that lost the race for version 1: same document key
@@ -315,17 +320,7 @@ def scenario(sessions: Any, records: Any, registry: Any, published: dict) -> lis
     lineage = Lineage(**LINEAGE, schema_version=published["schema_version"])
 
     def store(expected: int, new: dict, old: dict) -> Any:
-        return outcome(
-            lambda: records.store_version(
-                summary_id=sid,
-                system=SYSTEM,
-                expected_version=expected,
-                document=new,
-                patch=jsonpatch.make_patch(old, new).patch,
-                lineage=lineage,
-                request_id=None,
-            )["version"]
-        )
+        return outcome(lambda: store_version(records, lineage, sid, expected, old, new)["version"])
 
     seen += [store(0, doc, {}), store(0, document(300_000, word="late"), {}), store(1, {"title": "small"}, doc)]
     seen.append(records.document(records.get(sid, SYSTEM)))

@@ -5,63 +5,25 @@ an older version left open is tightened on start, said once."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from local_up import edge_command, up
+
 SAMPLE_IDS = ("sample-nudge-0001", "sample-planner-0001", "sample-synapse-0001")
-UNSET = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-UNSET += ("SSP_API_URL", "SSP_EDGE_QUEUE_URL", "SSP_API_TOKEN", "SSP_LOCAL_PORT", "ANTHROPIC_API_KEY")
-UNSET += ("SSP_EDGE_STATE_DIR",)
 TIGHTENED = "readable by you only"
 
 
-def _environment(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in UNSET}
-    return {**env, "SSP_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-
-
 def _up(home: Path, *flags: str, wait_for: tuple[str, ...] = ()) -> list[str]:
-    """Run `up` (with a common umask, 022) until Ready and each of `wait_for` is on the terminal, then Ctrl-C it;
-    returns its terminal lines."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-edge", *flags],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_environment(home),
-        start_new_session=True,
-        umask=0o022,
-    )
-    lines: list[str] = []
-    try:
-        for text in ("Ready.", *wait_for):
-            while not any(text in line for line in lines):
-                line = process.stdout.readline()
-                assert line and len(lines) < 400, "".join(lines)
-                lines.append(line)
-        status = subprocess.run(  # the edge's commands open its outbox under $SSP_HOME
-            [sys.executable, "-m", "edge_worker", "status"],
-            cwd=ROOT,
-            env=_environment(home),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            umask=0o022,
-        )
+    """Run `up` (with a common umask, 022) until Ready and each of `wait_for` is on the terminal, open the edge's
+    outbox with `edge_worker status`, then Ctrl-C it; returns its terminal lines."""
+    with up(home, *flags, umask=0o022) as run:
+        for text in wait_for:
+            run.read_until(text)
+        status = edge_command(home, "status", umask=0o022)  # the edge's commands open its outbox under $SSP_HOME
         assert status.returncode == 0, status.stderr
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
-        lines += rest.splitlines(keepends=True)
-    assert process.returncode == 0, "".join(lines)
-    return lines
+    assert run.process.returncode == 0, "".join(run.lines)
+    return run.lines
 
 
 def _open_to_others(home: Path) -> list[str]:

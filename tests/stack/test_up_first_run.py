@@ -4,75 +4,17 @@ variables, and a taken port named with how to choose another."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
+from local_up import ROOT, edge_command, environment, up
 from stack_helpers import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_IDS = {"sample-nudge-0001", "sample-planner-0001", "sample-synapse-0001"}
-# Not inherited from the test run: a newcomer's shell has none of these.
-UNSET = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-UNSET += ("SSP_API_URL", "SSP_EDGE_QUEUE_URL", "SSP_API_TOKEN", "SSP_LOCAL_PORT", "ANTHROPIC_API_KEY")
-
-
-def _environment(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in UNSET}
-    return {**env, "SSP_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-
-
-class Run:
-    def __init__(self, process: subprocess.Popen, lines: list[str]) -> None:
-        self.process, self.lines = process, lines
-
-    def line(self, label: str) -> str:
-        return next(line for line in self.lines if line.strip().startswith(label))
-
-    @property
-    def api_url(self) -> str:
-        return self.line("HTTP API").split()[-1]
-
-    def read_until(self, text: str, limit: int = 400) -> list[str]:
-        """Terminal lines up to the first one containing `text` (fails at EOF)."""
-        while not any(text in line for line in self.lines):
-            line = self.process.stdout.readline()
-            assert line and len(self.lines) < limit, "".join(self.lines)
-            self.lines.append(line)
-        return self.lines
-
-
-@contextlib.contextmanager
-def up(home: Path, *flags: str) -> Iterator[Run]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_stack", "up", "--port", "0", "--llm", "scripted", "--no-edge", *flags],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_environment(home),
-        start_new_session=True,
-    )
-    run = Run(process, [])
-    try:
-        run.read_until("Ready.")
-        yield run
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-        if process.stdout.closed:  # the test played a terminal whose reader went away
-            process.wait(timeout=60)
-        else:
-            rest, _ = process.communicate(timeout=60)
-            run.lines += rest.splitlines(keepends=True)
 
 
 def _summaries(api_url: str, token: str) -> httpx.Response:
@@ -101,14 +43,7 @@ def test_restart_keeps_data_and_token_reset_starts_clean_and_the_edge_commands_r
         assert stat.S_IMODE((home / "local" / "edge-token").stat().st_mode) == 0o600
         assert edge_json["queue_url"] in first.line("Edge queue")
         assert edge_json["backfill_queue_url"] and edge_json["query_queue_url"] and edge_json["region"]
-        status = subprocess.run(
-            [sys.executable, "-m", "edge_worker", "status"],
-            cwd=ROOT,
-            env=_environment(home),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        status = edge_command(home, "status")
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert "queue_error" not in report, report
@@ -151,7 +86,7 @@ def test_a_taken_port_is_named_with_how_to_choose_another(tmp_path):
         result = subprocess.run(
             [sys.executable, "-m", "local_stack", "up", "--llm", "scripted", "--no-edge"],
             cwd=ROOT,
-            env={**_environment(tmp_path), "SSP_LOCAL_PORT": str(port)},
+            env={**environment(tmp_path), "SSP_LOCAL_PORT": str(port)},
             capture_output=True,
             text=True,
             timeout=60,
