@@ -633,12 +633,15 @@ def _is_date(text: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("which", ["read", "edge", "refresh", "conversation", "entry"])  # each route every run
+@pytest.mark.parametrize(
+    "which", ["read", "record", "edge", "refresh", "conversation", "entry"]
+)  # each route every run
 @FEW
 @given(summary_id=hostile_ids)
 def test_read_hostile_ids_in_the_path(stack, client, tokens, world, summary_id, which):
     route, path, scope = {
         "read": ("GET /summaries/{summary_id}", "/summaries/{}", "read"),
+        "record": ("GET /summaries/{summary_id}/systems/{system}", "/summaries/{}/systems/planner", "read"),
         "edge": ("GET /edge/summaries/{summary_id}", "/edge/summaries/{}", "edge"),
         "refresh": ("GET /refresh/{request_id}", "/refresh/{}", "refresh"),
         "conversation": ("GET /summaries/{summary_id}/conversation", "/summaries/{}/conversation", "read"),

@@ -232,5 +232,5 @@ def test_ingest_binds_tokens_to_their_source(ingest):
     accepted = ingest("POST", "/sessions", scopes="ingest", source="planner", body=session)
     assert accepted["statusCode"] == 202 and accepted["headers"]["Location"] == "/sessions/s-9"
     assert ingest("POST", "/sessions", scopes="ingest", source="planner", body=session)["statusCode"] == 200
-    assert ingest("GET", "/sessions/s-9", scopes="ingest", source="nudge")["statusCode"] == 403
+    assert ingest("GET", "/sessions/s-9", scopes="ingest", source="nudge")["statusCode"] == 404  # as an unknown id
     assert json.loads(ingest("GET", "/sessions/s-9", scopes="read")["body"])["status"] == "RECEIVED"

@@ -159,16 +159,16 @@ def test_evaluate_system_aggregates_items_dates_invented_and_repeats_over_a_spli
     empty = {"tasks": [], "events": []}
     task = {"title": "Pay rent", "due": "2025-02-01", "priority": "high", "status": "todo"}
     examples = [
-        {"summary": "rent", "expected": {"tasks": [task], "events": []}, "split": "eval"},
+        {"summary": "rent on 2025-02-01", "expected": {"tasks": [task], "events": []}, "split": "eval"},
         {"summary": "nothing", "expected": empty, "split": "eval"},
         {"summary": "quiet", "expected": empty, "split": "eval"},
-        {"summary": "fails", "expected": {"tasks": [task], "events": []}, "split": "eval"},
+        {"summary": "fails on 2025-02-01", "expected": {"tasks": [task], "events": []}, "split": "eval"},
         {"summary": "shown", "expected": empty, "split": "prompt"},
     ]
     invented = {"tasks": [task | {"title": "Buy milk"}], "events": []}
     translator = ScriptedTranslator(
-        {"rent": {"tasks": [task], "events": []}, "nothing": invented, "quiet": empty},
-        stats={"rent": {"duplicates_suppressed": 1}},
+        {"rent on 2025-02-01": {"tasks": [task], "events": []}, "nothing": invented, "quiet": empty},
+        stats={"rent on 2025-02-01": {"duplicates_suppressed": 1}},
     )
     progress: list[str] = []
     result = evaluate_system(translator, _planner_with(examples), progress=progress.append)
