@@ -71,9 +71,9 @@ class RefreshService:
             if item["status"] != "done" or not self.store.reclaim(digest, request_id, earlier, now, self.window):
                 return False, item
         if backfill:
-            targets = [
-                t for t in targets if self.store.claim_queued(_piece(*t), request_id, now, now + RETENTION_SECONDS)
-            ]
+            finished: dict[str, bool] = {}  # earlier backfills holding pieces: done or not
+            expires = now + RETENTION_SECONDS
+            targets = [t for t in targets if self.store.claim_queued(_piece(*t), request_id, now, expires, finished)]
         item = {
             "request_id": request_id,
             "selector": selection,

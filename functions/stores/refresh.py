@@ -160,9 +160,12 @@ class RefreshStore:
             in self.table.get_item(Key={"request_id": f"{DONE_PREFIX}{request_id}:{piece}"}, ConsistentRead=True)
         }
 
-    def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
+    def claim_queued(
+        self, piece: str, request_id: str, now_s: int, expires_at: int, finished: dict[str, bool] | None = None
+    ) -> bool:
         """Mark `piece` as queued by the backfill `request_id`; False when an earlier backfill still has it queued
-        (a piece held by a request that is done was dropped from it, and is taken over)."""
+        (a piece held by a request that is done was dropped from it, and is taken over). `finished`: request id ->
+        done, what the caller learnt of the holders so far (one read per holder for a whole backfill)."""
         item = {"request_id": QUEUED_PREFIX + piece, "current": request_id, "expires_at": expires_at}
         if conditionally(
             self.table.put_item,
@@ -171,8 +174,10 @@ class RefreshStore:
         ):
             return True
         mark = self.table.get_item(Key={"request_id": QUEUED_PREFIX + piece}, ConsistentRead=True).get("Item")
-        holder = self.get(str(mark["current"])) if mark else None
-        if mark is None or (holder or {}).get("status") == "done":
+        finished = {} if finished is None else finished
+        if mark and str(mark["current"]) not in finished:
+            finished[str(mark["current"])] = (self.get(str(mark["current"])) or {}).get("status") == "done"
+        if mark is None or finished[str(mark["current"])]:
             return conditionally(
                 self.table.put_item,
                 Item=item,

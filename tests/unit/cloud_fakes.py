@@ -686,7 +686,9 @@ class FakeRefreshStore:
     def counted(self, request_id: str, pieces: list[str]) -> set[str]:
         return {piece for piece in pieces if f"done:{request_id}:{piece}" in self.items}
 
-    def claim_queued(self, piece: str, request_id: str, now_s: int, expires_at: int) -> bool:
+    def claim_queued(
+        self, piece: str, request_id: str, now_s: int, expires_at: int, finished: dict[str, bool] | None = None
+    ) -> bool:
         key = "queued:" + piece
         held = self.items.get(key)
         if held and held["expires_at"] >= now_s and (self.items.get(held["current"]) or {}).get("status") != "done":
