@@ -78,20 +78,28 @@ def write_private(path: Path, data: str | bytes) -> None:
     os.replace(temporary, path)
 
 
+# What the pipeline keeps in $SSP_HOME: when SSP_HOME is the user's own home folder, only these are tightened.
+OWN_ENTRIES = ("local", "logs", "edge", "edge.json", "models", "prefix-cache", "training", "adapters")
+
+
 def private_home(home: Path | None = None) -> list[Path]:
     """Set this process's umask to PRIVATE_UMASK and take group and other access off `home` (default $SSP_HOME)
-    and everything in it (an older version left them open); returns the paths it tightened."""
+    and everything in it (an older version left them open); returns the paths it tightened. A home that is the
+    user's home folder (or /) keeps its mode, and only its OWN_ENTRIES are tightened."""
     os.umask(PRIVATE_UMASK)
     home = home or ssp_home()
     if not home.exists():
         private_dir(home)
         return []
-    tightened = [home] if _tighten(home) else []
-    for folder, dirs, files in os.walk(home):  # symlinks are left as they are, and not followed
-        for name in dirs + files:
-            with contextlib.suppress(OSError):  # gone since the listing, or not this user's
-                if _tighten(Path(folder) / name):
-                    tightened.append(Path(folder) / name)
+    shared = home.resolve() in (Path.home().resolve(), Path("/"))
+    roots = [home / name for name in OWN_ENTRIES if (home / name).exists()] if shared else [home]
+    tightened = [root for root in roots if _tighten(root)]
+    for root in roots:
+        for folder, dirs, files in os.walk(root):  # symlinks are left as they are, and not followed
+            for name in dirs + files:
+                with contextlib.suppress(OSError):  # gone since the listing, or not this user's
+                    if _tighten(Path(folder) / name):
+                        tightened.append(Path(folder) / name)
     return tightened
 
 

@@ -119,3 +119,16 @@ def test_tokens_an_older_version_logged_are_taken_out_of_its_log_files(tmp_path)
     ).read_text() == 'Dashboard http://h/#token=ssp_…(redacted)&ws=x\n{"k": "ssp_…(redacted)"}\n'
     assert mode(logs / "local-stack-1.log") == 0o600
     assert redact_old_logs(tmp_path, "ssp_…(redacted)") == []
+
+
+def test_a_home_that_is_the_users_home_folder_keeps_its_other_files_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "public.txt").write_text("shared on purpose")
+    (tmp_path / "public.txt").chmod(0o644)
+    tmp_path.chmod(0o755)
+    (tmp_path / "logs").mkdir(mode=0o755)
+    (tmp_path / "logs" / "local-stack-20260101-000000.log").write_text("a log")
+    tightened = private_home(tmp_path)
+    assert (mode(tmp_path), mode(tmp_path / "public.txt")) == (0o755, 0o644)
+    assert mode(tmp_path / "logs") == 0o700 and mode(tmp_path / "logs" / "local-stack-20260101-000000.log") == 0o600
+    assert sorted(path.name for path in tightened) == ["local-stack-20260101-000000.log", "logs"]
