@@ -8,7 +8,6 @@ a new version authored by the user; it keeps the lineage of the version it chang
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
@@ -19,7 +18,7 @@ from functions.errors import ClientError, not_found, unknown_system
 from functions.http.auth import Principal
 from functions.http.validation import clipped, shown
 from functions.http.views import record_view
-from functions.stores.records import RecordStore, document_hash, stale_version
+from functions.stores.records import RecordStore, document_hash
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas.contracts import Lineage, lineage_of
@@ -29,6 +28,14 @@ MAX_REASON_CHARS = 200
 
 def record_etag(version: int) -> str:
     return f'"{version}"'
+
+
+def _moved_on(current: dict[str, Any]) -> ClientError:
+    """412: the record is no longer at the version `current` (read for this request) has."""
+    where = f"{current['summary_id']}/{current['system']}"
+    return ClientError(
+        "precondition_failed", f"{where} is no longer at version {current['version']}; read it again", status=412
+    )
 
 
 def expected_version(if_match: str | None) -> int:
@@ -125,12 +132,8 @@ class RecordEdits:
         check_document(self.registry, current["schema_version"], changed)
         if document_hash(changed) == current["document_hash"]:
             return self._view(current)
-        item = self._at_version(
+        item = self._store_next(
             current,
-            self.records.store_version,
-            summary_id=summary_id,
-            system=system,
-            expected_version=int(current["version"]),
             document=changed,
             patch=jsonpatch.make_patch(document, changed).patch,
             lineage=lineage_of(current),
@@ -142,19 +145,20 @@ class RecordEdits:
         )
         return self._view(item)
 
-    @staticmethod
-    def _at_version(current: dict[str, Any], write: Callable[..., dict], **fields: Any) -> dict:
-        """`write(**fields)` of the version after `current`; another writer's version stored since it was read is
-        a 412, as when If-Match named an old version (the store's own answer is a 409 stale_version)."""
+    def _store_next(self, current: dict[str, Any], **fields: Any) -> dict:
+        """Store the version after `current` (RecordStore.store_version's other `fields`); another writer's version
+        stored since it was read is a 412, as when If-Match named an old version (the store answers 409)."""
         try:
-            return write(**fields)
+            return self.records.store_version(
+                summary_id=current["summary_id"],
+                system=current["system"],
+                expected_version=int(current["version"]),
+                **fields,
+            )
         except ClientError as error:
             if error.code != "stale_version":
                 raise
-            where, version = f"{current['summary_id']}/{current['system']}", current["version"]
-            raise ClientError(
-                "precondition_failed", f"{where} is no longer at version {version}; read it again", status=412
-            ) from error
+            raise _moved_on(current) from error
 
     def accept_proposal(self, summary_id: str, system: str, if_match: str | None) -> dict:
         """Make the waiting model output the record's next version. Raises 404, 412 or 428."""
@@ -163,12 +167,8 @@ class RecordEdits:
         if not proposal:
             raise not_found(f"{summary_id}/{system} has no proposal waiting")
         document, previous = self.records.proposal_document(proposal), self.records.document(current)
-        item = self._at_version(
+        item = self._store_next(
             current,
-            self.records.store_version,
-            summary_id=summary_id,
-            system=system,
-            expected_version=int(current["version"]),
             document=document,
             patch=jsonpatch.make_patch(previous, document).patch,
             lineage=Lineage(**proposal["lineage"]),
@@ -183,14 +183,9 @@ class RecordEdits:
         current = self._current(summary_id, system, if_match)
         if not current.get("proposal"):
             raise not_found(f"{summary_id}/{system} has no proposal waiting at version {current['version']}")
-        self._at_version(current, self._cleared, item=current)
+        if not self.records.clear_proposal(summary_id, system, int(current["version"])):
+            raise _moved_on(current)
         return self._view(self.records.get(summary_id, system) or current)
-
-    def _cleared(self, item: dict[str, Any]) -> dict:
-        """`item` without its proposal; ClientError stale_version when the record changed since it was read."""
-        if not self.records.clear_proposal(item["summary_id"], item["system"], int(item["version"])):
-            raise stale_version(f"{item['summary_id']}/{item['system']} is no longer at version {item['version']}")
-        return item
 
     def _view(self, item: dict[str, Any]) -> dict:
         proposal = item.get("proposal")

@@ -53,7 +53,7 @@ class RefreshStore:
         self.table.put_item(Item=to_dynamo(request))
         if request.get("status") != "done":
             for system in request.get("queued_by_system") or {}:
-                self._open_item(system, request["request_id"], "ADD", int(request.get("expires_at", 0)))
+                self._open_item(system, {request["request_id"]}, "ADD", int(request.get("expires_at", 0)))
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         if request_id.startswith(_INTERNAL):
@@ -108,14 +108,14 @@ class RefreshStore:
         ):
             item = self.get(request_id) or {}
             for system in item.get("queued_by_system") or {}:
-                self._open_item(system, request_id, "DELETE")
+                self._open_item(system, {request_id}, "DELETE")
 
-    def _open_item(self, system: str, request_id: str, action: str, expires_at: int = 0) -> None:
-        """ADD `request_id` to (or DELETE it from) the set of unfinished requests with pieces of `system`."""
+    def _open_item(self, system: str, request_ids: set[str], action: str, expires_at: int = 0) -> None:
+        """ADD `request_ids` to (or DELETE them from) the set of unfinished requests with pieces of `system`."""
         self.table.update_item(
             Key={"request_id": OPEN_PREFIX + system},
-            UpdateExpression=f"{action} requests :id" + (" SET expires_at = :e" if action == "ADD" else ""),
-            ExpressionAttributeValues={":id": {request_id}} | ({":e": expires_at} if action == "ADD" else {}),
+            UpdateExpression=f"{action} requests :ids" + (" SET expires_at = :e" if action == "ADD" else ""),
+            ExpressionAttributeValues={":ids": request_ids} | ({":e": expires_at} if action == "ADD" else {}),
         )
 
     def drop_system(self, system: str) -> list[str]:
@@ -124,9 +124,10 @@ class RefreshStore:
         had pieces dropped. A backfill's queued pieces of it are freed lazily: claim_queued takes over a piece whose
         request is done."""
         held = self.table.get_item(Key={"request_id": OPEN_PREFIX + system}, ConsistentRead=True).get("Item") or {}
-        dropped = [request_id for request_id in sorted(held.get("requests") or ()) if self._drop(request_id, system)]
-        for request_id in held.get("requests") or ():
-            self._open_item(system, request_id, "DELETE")
+        listed = set(held.get("requests") or ())
+        dropped = [request_id for request_id in sorted(listed) if self._drop(request_id, system)]
+        if listed:
+            self._open_item(system, listed, "DELETE")  # those done before, and those just dropped
         return dropped
 
     def _drop(self, request_id: str, system: str) -> bool:
