@@ -914,7 +914,7 @@ def embedding_version(client, tokens, world) -> str:
         st.just({"q": "x" * 1001}),
         st.builds(
             lambda k: {"q": "dentist", "k": k},
-            st.text(min_size=1, max_size=8).filter(lambda k: not (k.isdigit() and 1 <= int(k) <= 50)),
+            st.text(min_size=1, max_size=8).filter(lambda k: not (k.isascii() and k.isdigit() and 1 <= int(k) <= 50)),
         ),
         st.builds(
             lambda name, value: {"q": "dentist", name: value},
