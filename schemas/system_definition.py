@@ -412,6 +412,26 @@ def _pattern_properties(
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[SchemaViolation]:
+    """additionalProperties, with the names patternProperties covers matched as ECMA-262 (jsonschema's own helper
+    uses Python's re, so "a\\n" would count as matched by ^a$ and escape a false additionalProperties)."""
+    if not validator.is_type(instance, "object"):
+        return
+    named = schema.get("properties", {})
+    patterns = [ecma_regex(pattern) for pattern in schema.get("patternProperties", {})]
+    extras = [key for key in instance if key not in named and not any(p.find(key) is not None for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], additional, path=key)
+    elif additional is False and extras:
+        names = ", ".join(map(repr, sorted(extras)))
+        yield SchemaViolation(
+            f"Additional properties are not allowed ({names} {'was' if len(extras) == 1 else 'were'} unexpected)"
+        )
+
+
 # The metaschema's checker, with the "regex" format (pattern, patternProperties' names) checked as ECMA-262.
 SCHEMA_FORMAT_CHECKER = FormatChecker()
 SCHEMA_FORMAT_CHECKER.checks("regex", raises=regress.RegressError)(
@@ -420,7 +440,12 @@ SCHEMA_FORMAT_CHECKER.checks("regex", raises=regress.RegressError)(
 
 OutputValidator = validators.extend(
     Draft202012Validator,
-    {"multipleOf": _multiple_of, "pattern": _pattern, "patternProperties": _pattern_properties},
+    {
+        "additionalProperties": _additional_properties,
+        "multipleOf": _multiple_of,
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+    },
 )
 
 

@@ -345,3 +345,12 @@ def test_a_pattern_that_is_not_ecma_262_is_refused_naming_it_and_pattern_propert
     keyed = output_validator({"type": "object", "patternProperties": {"^a$": {"type": "integer"}}})
     assert [error.message for error in keyed.iter_errors({"a": "x"})] == ["'x' is not of type 'integer'"]
     assert list(keyed.iter_errors({"a\n": "x"})) == []  # "a\n" is not matched by ^a$ in ECMA-262
+    closed = output_validator({"type": "object", "patternProperties": {"^a$": {}}, "additionalProperties": False})
+    assert list(closed.iter_errors({"a": 1})) == []
+    assert [error.message for error in closed.iter_errors({"a\n": 1})] == [
+        "Additional properties are not allowed ('a\\n' was unexpected)"
+    ]
+    typed = output_validator(
+        {"type": "object", "patternProperties": {"^\\d$": {}}, "additionalProperties": {"type": "null"}}
+    )
+    assert [error.message for error in typed.iter_errors({"\u0663": 1, "3": 1})] == ["1 is not of type 'null'"]
