@@ -9,6 +9,7 @@ OpenAI Chat Completions API's message parts (their API references).
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
@@ -239,6 +240,12 @@ def tool_call_text(calls: list[ToolCall] | None, legacy: FunctionCall | None = N
     if legacy:
         lines.append(f"[function call {legacy.name}: {_shown(legacy.arguments)}]")
     return lines
+
+
+def is_blank(text: str) -> bool:
+    """True for text a reader sees nothing in: only whitespace, control and format characters (zero-width space,
+    byte order mark, bidi marks)."""
+    return all(char.isspace() or unicodedata.category(char) in ("Cc", "Cf") for char in text)
 
 
 Role = Literal["user", "assistant", "system", "developer", "tool", "function"]

@@ -25,7 +25,16 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.chat import MAX_BLOCKS, ContentBlock, FunctionCall, Role, ToolCall
+from schemas.chat import (
+    MAX_BLOCKS,
+    ContentBlock,
+    FunctionCall,
+    Role,
+    ToolCall,
+    is_blank,
+    readable_content,
+    tool_call_text,
+)
 from schemas.patterns import (
     DAY_PATTERN,
     EMBEDDING_VERSION_PATTERN,
@@ -126,6 +135,10 @@ class Turn(Contract):
         known = {key: value for key, value in data.items() if key in cls.model_fields}
         return {**known, "metadata": {**(metadata or {}), **unknown}}
 
+    def readable_parts(self) -> list[str]:
+        """The turn's content as text, then its tool calls, each as a readable placeholder (schemas.chat)."""
+        return [readable_content(self.content), *tool_call_text(self.tool_calls, self.function_call)]
+
     @model_validator(mode="after")
     def _has_content(self) -> Turn:
         calls = bool(self.tool_calls or self.function_call)
@@ -168,6 +181,11 @@ class Session(Contract):
         if not self.turns:
             raise ValueError("a session needs at least one turn (turns, or messages)")
         return self
+
+    def says_nothing(self) -> bool:
+        """True when no turn has anything to read (blank text only, no tool call or other part): nothing to
+        summarize. Checked when a session is accepted, not when a stored one is read back."""
+        return all(is_blank(part) for turn in self.turns for part in turn.readable_parts())
 
     def content_hash(self) -> str:
         """sha256 hex of the canonical JSON (sorted keys, compact, UTF-8) of this session."""

@@ -25,8 +25,8 @@ class IngestService:
     def accept(self, session: Session, caller: Principal) -> Accepted:
         """Store, record and queue a new session; the same content again is accepted once.
 
-        Raises 403 (token bound to another source), 413 (too many turns), 409 (same id, other content, or a
-        session of that id being deleted).
+        Raises 403 (token bound to another source), 413 (too many turns), 422 (every turn blank), 409 (same id,
+        other content, or a session of that id being deleted).
         """
         caller.require_source(session.source)
         if len(session.turns) > self.max_turns:
@@ -37,6 +37,12 @@ class IngestService:
         existing = self.sessions.get(session.session_id)
         if existing:
             return Accepted(False, self._same_or_conflict(existing, content_hash))
+        if session.says_nothing():
+            raise ClientError(
+                "empty_session",
+                "every turn is blank (only whitespace or invisible characters): there is nothing to summarize",
+                status=422,
+            )
         key, version = self.sessions.put_raw(session, content_hash)
         try:
             item = self.sessions.create(session, content_hash, key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from schemas.chat import readable_content, tool_call_text
 from schemas.contracts import Session, Turn
 from schemas.lineage import content_version
 
@@ -88,7 +87,7 @@ def _json_line(value: dict[str, Any]) -> str:
 def turn_line(number: int, turn: Turn) -> dict[str, Any]:
     """One turn for the summarizer: its text, with tool calls, images and other parts as readable placeholders."""
     data = turn.model_dump(mode="json")
-    parts = [readable_content(turn.content), *tool_call_text(turn.tool_calls, turn.function_call)]
+    parts = turn.readable_parts()
     if turn.tool_call_id:
         parts.insert(0, f"[result of tool call {turn.tool_call_id}]")
     line = {"turn": number, "role": turn.role, "at": data["timestamp"], "content": "\n".join(p for p in parts if p)}

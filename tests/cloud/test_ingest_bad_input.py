@@ -77,6 +77,22 @@ CASES = [
         "validation_failed",
         "content",
     ),
+    (
+        "blank turns",
+        json.dumps(
+            _with(
+                turns=[
+                    {"role": "user", "content": "  \n\t\u3000"},
+                    {"role": "assistant", "content": "\u200b\u200e\ufeff"},
+                    {"role": "user", "content": [{"type": "text", "text": " "}]},
+                ]
+            )
+        ).encode(),
+        "application/json",
+        422,
+        "empty_session",
+        "nothing to summarize",
+    ),
     ("non-UTF-8", b'{"session_id": "caf\xe9"}', "application/json", 400, "invalid_encoding", "UTF-8"),
     ("empty body", b"", "application/json", 400, "empty_body", "empty"),
     ("JSON array", b"[1, 2]", "application/json", 422, "invalid_body", "object"),

@@ -8,7 +8,7 @@ from cloud_fakes import FakeSessionStore, FakeSummarizeQueue, make_session
 from functions.errors import ClientError
 from functions.http.auth import Principal
 from functions.ingest.service import IngestService
-from schemas.contracts import SummarizeRequest
+from schemas.contracts import Session, SummarizeRequest
 
 PLANNER = Principal("planner-service", frozenset({"ingest"}), "planner")
 NUDGE = Principal("nudge-service", frozenset({"ingest"}), "nudge")
@@ -100,6 +100,30 @@ def test_too_many_turns_is_413(sessions, queue):
     with pytest.raises(ClientError) as error:
         service.accept(make_session("s-1"), PLANNER)
     assert (error.value.status, error.value.code) == (413, "too_many_turns") and sessions.items == {}
+
+
+def _turns(*contents) -> Session:
+    data = make_session("s-blank").model_dump(mode="json")
+    return Session.model_validate({**data, "turns": [{"role": "user", "content": c} for c in contents]})
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [(" ", "\n\t"), ("\u200b", "\u2066\u2069\ufeff"), ([{"type": "text", "text": "\u3000"}],)],
+)
+def test_a_session_of_blank_turns_is_422_with_nothing_stored_or_queued(service, sessions, queue, contents):
+    with pytest.raises(ClientError) as error:
+        service.accept(_turns(*contents), PLANNER)
+    assert (error.value.status, error.value.code) == (422, "empty_session")
+    assert sessions.items == {} and queue.sent == []
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [(" ", "ok"), ("\u200bx",), ([{"type": "image", "source": {"type": "url", "url": "https://e.test/a.png"}}],)],
+)
+def test_one_turn_with_something_to_read_is_enough(service, contents):
+    assert service.accept(_turns(*contents), PLANNER).created
 
 
 def test_status_is_for_readers_and_for_the_source_that_posted(service):
