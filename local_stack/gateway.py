@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from local_stack.apigw_events import authorizer_event, http_event, http_response
@@ -135,12 +139,12 @@ class LocalHttpApi:
             disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK wait
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > MAX_PAYLOAD_BYTES:
-                    status, headers, body = _message(413, "Request Entity Too Large")
+                try:
+                    raw = _request_body(self.headers, self.rfile)
+                except _BodyRefused as refused:
                     self.close_connection = True
+                    status, headers, body = _message(refused.status, refused.message)
                 else:
-                    raw = self.rfile.read(length) if length else b""
                     try:
                         status, headers, body = api.handle(
                             self.command, self.path, list(self.headers.items()), raw, self.client_address[0]
@@ -162,10 +166,56 @@ class LocalHttpApi:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own refusals (a request line over 64 KiB, headers too large, a malformed request
+                line, an unknown method) as API Gateway words its own: JSON {"message": ...}, not HTML."""
+                status, headers, body = _message(code, message or HTTPStatus(code).phrase)
+                self.close_connection = True
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
             def log_message(self, format: str, *args) -> None:
                 pass
 
         return Handler
+
+
+class _BodyRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _request_body(headers: Message, stream: BinaryIO) -> bytes:
+    """The request's body, by Content-Length or chunked Transfer-Encoding (RFC 9112 §7.1), at most
+    MAX_PAYLOAD_BYTES. Raises _BodyRefused: 400 for a malformed length or chunk, 413 for a body over the limit."""
+    if "chunked" in (headers.get("transfer-encoding") or "").lower():
+        body = bytearray()
+        while True:
+            size_line = stream.readline(1024).split(b";", 1)[0].strip()
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_line):
+                raise _BodyRefused(400, "Bad Request: malformed chunk size")
+            size = int(size_line, 16)
+            if len(body) + size > MAX_PAYLOAD_BYTES:
+                raise _BodyRefused(413, "Request Entity Too Large")
+            if size == 0:
+                while stream.readline(8192).strip():  # trailer fields, then the blank line
+                    pass
+                return bytes(body)
+            body += stream.read(size)
+            stream.readline(8)  # the CRLF after the chunk
+    length_text = (headers.get("content-length") or "0").strip()
+    if not length_text.isascii() or not length_text.isdigit():
+        raise _BodyRefused(400, f"Bad Request: Content-Length {length_text[:40]!r} is not a number of bytes")
+    length = int(length_text)
+    if length > MAX_PAYLOAD_BYTES:
+        raise _BodyRefused(413, "Request Entity Too Large")
+    return stream.read(length) if length else b""
 
 
 def _message(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
