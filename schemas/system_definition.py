@@ -18,6 +18,9 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from schemas.bullet_items import Count, Part, parts, per_bullet_problems
 from schemas.date_grounding import grounded
@@ -68,6 +71,7 @@ if _missing:
 FORMAT_CHECKER = FormatChecker(CHECKED_FORMATS)
 # Regular expression features a grammar cannot express: look-around (\b included) and backreferences.
 _UNENFORCEABLE_PATTERN = re.compile(r"\(\?<?[=!]|\\[1-9bBk]")
+_SCHEMA_URI = "urn:session-summary-pipeline:system-schema"
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
 _ONE_SCHEMA = (
@@ -389,11 +393,21 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: dict[str, 
         yield SchemaViolation(f"{instance!r} is not a multiple of {divisor}")
 
 
+_PROPERTY_ESCAPE = re.compile(r"\\[pP]\{")
+
+
 @functools.lru_cache(maxsize=1024)
 def ecma_regex(pattern: str) -> regress.Regex:
-    """`pattern` compiled in JSON Schema's dialect, ECMA-262 (Python's re differs: its `$` also matches before a
-    final newline, its `\\d` matches any Unicode digit). Raises regress.RegressError for a pattern that is not one."""
-    return regress.Regex(pattern)
+    """`pattern` compiled in JSON Schema's dialect, ECMA-262 with the "u" flag as draft 2020-12 asks, so `\\p{L}`
+    is any letter, as the edge's decoder reads it (Python's re differs: its `$` also matches before a final newline,
+    its `\\d` matches any Unicode digit). A pattern valid only without "u" (`\\-` outside a class) is read without
+    it, unless it uses `\\p{...}`. Raises regress.RegressError for a pattern that is neither."""
+    try:
+        return regress.Regex(pattern, "u")
+    except regress.RegressError:
+        if _PROPERTY_ESCAPE.search(pattern):
+            raise
+        return regress.Regex(pattern)
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[SchemaViolation]:
@@ -450,8 +464,9 @@ OutputValidator = validators.extend(
 
 
 def grammar_problems(schema: Any) -> list[str]:
-    """What in `schema` constrained decoding cannot enforce, one line each: a keyword with no grammar (uniqueItems),
-    a format it does not know, a pattern with look-around or backreferences. Empty when the schema can be enforced.
+    """What in `schema` constrained decoding cannot enforce or the cloud cannot check, one line each: a keyword with
+    no grammar (uniqueItems), a format it does not know, a pattern with look-around or backreferences or with a
+    repeat inside a repeat (ReDoS), a `$ref` to anything outside the schema. Empty when the schema can be enforced.
 
     The one check every loader of a definition applies (the edge's CLI and worker, the cloud's publish route).
     """
@@ -462,9 +477,122 @@ def grammar_problems(schema: Any) -> list[str]:
             problems.append(f"{keyword} at {where}")
         if isinstance(node.get("format"), str) and node["format"] not in ENFORCEABLE_FORMATS:
             problems.append(f"format {node['format']!r} at {where} (known: {', '.join(sorted(ENFORCEABLE_FORMATS))})")
-        if isinstance(node.get("pattern"), str) and _UNENFORCEABLE_PATTERN.search(node["pattern"]):
-            problems.append(f"pattern {node['pattern']!r} at {where} uses look-around or a backreference")
+        patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        if isinstance(node.get("patternProperties"), dict):
+            patterns += list(node["patternProperties"])
+        for pattern in patterns:
+            if _UNENFORCEABLE_PATTERN.search(pattern):
+                problems.append(f"pattern {pattern!r} at {where} uses look-around or a backreference")
+            if nested_repeat(pattern):
+                problems.append(
+                    f"pattern {pattern!r} at {where} repeats a group that itself repeats without bound: matching can "
+                    "take exponential time (ReDoS); repeat the inner part once, e.g. ([a-z]+)+ as [a-z]+"
+                )
+        if isinstance(node.get("$ref"), str):
+            problems += _ref_problems(schema, node["$ref"], where)
     return problems
+
+
+def _ref_problems(schema: dict[str, Any], ref: str, where: str) -> list[str]:
+    """A `$ref` must name a part of the schema itself: the edge's decoder fetches nothing, and the cloud's validator
+    would fail on every document that reaches it."""
+    if not ref.startswith("#"):
+        return [f"$ref {ref!r} at {where} points outside the schema (only refs within it, such as #/$defs/item)"]
+    registry = Registry().with_resource(_SCHEMA_URI, DRAFT202012.create_resource(schema)).crawl()
+    try:
+        registry.resolver(_SCHEMA_URI).lookup(ref)
+    except Unresolvable:
+        return [f"$ref {ref!r} at {where} names nothing in the schema"]
+    return []
+
+
+def nested_repeat(pattern: str) -> bool:
+    """True when `pattern` repeats without bound (*, +, {n,}) a group whose every match can be split into repeats in
+    many ways: one required part that itself repeats ((a+)+, (\\w+\\s?)*), or only optional parts that repeat
+    ((a*)*). The shape that makes a backtracking engine's time exponential (OWASP, "Regular expression Denial of
+    Service"); a group with a second required part, such as (-[a-z]+)* or ([a-z]+\\.)+, is left alone."""
+    frames = [_Branches()]
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "(":
+            frames.append(_Branches())
+            index += 1
+            if pattern.startswith("?", index):  # (?: (?<name> (?= ...: the group's kind, not an atom
+                close = (
+                    pattern.find(">", index)
+                    if pattern.startswith("?<", index) and pattern[index + 2] not in "=!"
+                    else -1
+                )
+                index = close + 1 if close > 0 else index + 2
+            continue
+        if char == "|":
+            frames[-1].next_branch()
+            index += 1
+            continue
+        if char == ")" and len(frames) > 1:
+            repeats_freely = frames.pop().close()
+            index += 1
+        elif char == "\\":
+            brace = index + 2 < len(pattern) and pattern[index + 1] in "pPux" and pattern[index + 2] == "{"
+            index = pattern.find("}", index) + 1 if brace else index + 2
+            repeats_freely = False
+        elif char == "[":
+            index, repeats_freely = _class_end(pattern, index), False
+        elif char in "^$":
+            index += 1
+            continue
+        else:
+            index, repeats_freely = index + 1, False
+        least, unbounded, index = _quantifier(pattern, index)
+        if unbounded and repeats_freely:
+            return True
+        frames[-1].atom(required=least > 0, varies=unbounded or repeats_freely)
+    return False
+
+
+class _Branches:
+    """One group's alternatives, as nested_repeat reads them: does any match split into repeats in many ways?"""
+
+    def __init__(self) -> None:
+        self.free, self.required, self.required_varying, self.optional_varying = False, 0, 0, False
+
+    def atom(self, required: bool, varies: bool) -> None:
+        if required:
+            self.required += 1
+            self.required_varying += varies
+        else:
+            self.optional_varying = self.optional_varying or varies
+
+    def next_branch(self) -> None:
+        self.free = self.close()
+        self.required, self.required_varying, self.optional_varying = 0, 0, False
+
+    def close(self) -> bool:
+        branch = (self.required == 1 and self.required_varying == 1) or (self.required == 0 and self.optional_varying)
+        return self.free or branch
+
+
+def _quantifier(pattern: str, index: int) -> tuple[int, bool, int]:
+    """The quantifier at `index`, if any: (least repeats, unbounded?, index after it, past a lazy "?")."""
+    found = re.match(r"[*+?]|\{(\d+)(,(\d*))?\}", pattern[index:])
+    if not found:
+        return 1, False, index
+    text = found.group(0)
+    if text in "*+?":
+        least, unbounded = (0 if text in "*?" else 1), text != "?"
+    else:
+        least, unbounded = int(found.group(1)), found.group(2) is not None and not found.group(3)
+    index += len(text)
+    return least, unbounded, index + 1 if pattern.startswith("?", index) else index
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index just past the character class that opens at `start` (ECMA-262: "]" first in it is a closing one)."""
+    index = start + 1
+    while index < len(pattern) and pattern[index] != "]":
+        index += 2 if pattern[index] == "\\" else 1
+    return index + 1
 
 
 def _subschemas(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -112,7 +112,32 @@ def grammar_schema(schema: Any) -> Any:
     out = {key: grammar_schema(value) for key, value in schema.items()}
     if out.get("format") in STRICT_FORMATS and "pattern" not in out:
         out["pattern"] = STRICT_FORMATS[out.pop("format")]
+    if isinstance(out.get("pattern"), str):
+        out["pattern"] = ecma_dots(out["pattern"])
     return out
+
+
+_ECMA_DOT = "[^\n\r\u2028\u2029]"
+
+
+def ecma_dots(pattern: str) -> str:
+    """`pattern` with each `.` outside a character class spelled as the class ECMA-262 gives it (any character but
+    \\n, \\r, U+2028 and U+2029); llguidance's `.` also takes the last three, which the cloud's validator refuses."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == ".":
+            out.append(_ECMA_DOT)
+            continue
+        out.append(char)
+    return "".join(out)
 
 
 def compile_schema(schema: dict[str, Any], gtok: GrammarTokenizer, *, system: str) -> str:

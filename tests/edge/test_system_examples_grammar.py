@@ -11,7 +11,7 @@ from mlx_lm.utils import load_tokenizer
 
 from edge_worker.constrained import compile_schema, grammar_tokenizer
 from edge_worker.model_store import prepare_default_model
-from schemas.system_definition import load_systems
+from schemas.system_definition import load_systems, output_validator
 
 SYSTEMS = load_systems().systems
 
@@ -65,3 +65,32 @@ def test_grammar_accepts_every_labelled_example_within_the_token_budget(tokenize
 def test_grammar_rejects_documents_outside_the_schema(tokenizer, grammars, name, document):
     assert SYSTEMS[name].validation_errors(document) != []
     assert not _accepts(grammars, name, _tokens(tokenizer, document))
+
+
+# Patterns and strings on which the edge's decoder (llguidance) and the cloud's validator (ECMA-262 with "u")
+# must agree: a string the edge writes and the cloud refuses is a record that can never be stored. Where the
+# edge is stricter (llguidance's \s leaves out U+FEFF) it only writes less.
+EDGE_STRICTER = {"\ufeffxa!x"}
+AGREEMENT = [
+    ("^\\p{L}+$", ["Ana", "école", "p{L}", "a1", "日本"]),
+    ("^\\d\\d:\\d\\d$", ["09:30", "09:30\n", "٠٩:٣٠"]),
+    ("^a$", ["a", "a\n", "ab"]),
+    ("^[a-z\\-]+$", ["a-b", "A"]),
+    ("^.$", ["x", "😀", "\u2028", "\u2029", "\r", "\n"]),
+    ("^\\s\\S\\w\\W\\D$", ["\u00a0xa!x", "\ufeffxa!x", " x_ é", "\u3000éaéé", "\u2028x1-x"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "values"), AGREEMENT)
+def test_the_edge_grammar_and_the_cloud_validator_read_a_pattern_alike(tokenizer, pattern, values):
+    schema = {"type": "object", "required": ["v"], "properties": {"v": {"type": "string", "pattern": pattern}}}
+    gtok = grammar_tokenizer(tokenizer)
+    grammar = compile_schema(schema, gtok, system="agreement")
+    validator = output_validator(schema)
+    for value in values:
+        matcher = llguidance.LLMatcher(gtok.ll_tokenizer, grammar)
+        tokens = _tokens(tokenizer, {"v": value})
+        edge = bool(matcher.consume_tokens(tokens)) and not matcher.is_error() and matcher.is_accepting()
+        cloud = validator.is_valid({"v": value})
+        assert (edge, cloud) != (True, False), f"the edge writes {value!r} for {pattern!r}; the cloud refuses it"
+        assert edge == cloud or value in EDGE_STRICTER, (pattern, value, edge, cloud)

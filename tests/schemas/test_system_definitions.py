@@ -11,6 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import regress
 from llguidance import LLMatcher
 
 from schemas.lineage import content_version
@@ -20,6 +21,7 @@ from schemas.system_definition import (
     SystemDefinitionError,
     check_llguidance_grammar,
     default_systems_dir,
+    ecma_regex,
     grammar_problems,
     load_system,
     load_systems,
@@ -250,6 +252,43 @@ def test_a_definition_no_grammar_can_enforce_is_refused_by_every_loader_naming_t
     assert sorted(loaded.systems) == list(SHIPPED) and [e.path.name for e in loaded.errors] == ["tagged.json"]
 
 
+# Schemas the decoder might compile but the cloud cannot check safely: each is refused at load, naming the part.
+UNCHECKABLE = {
+    "nested repeat (ReDoS)": ({"type": "string", "pattern": "^([a-zA-Z0-9_.-]+)+@example\\.com$"}, "ReDoS"),
+    "nested repeat in a key pattern": ({"type": "object", "patternProperties": {"^(a*)*$": {}}}, "ReDoS"),
+    "remote $ref": ({"type": "array", "items": {"$ref": "https://example.com/item.json"}}, "outside the schema"),
+    "missing $defs entry": ({"$ref": "#/$defs/missing"}, "names nothing"),
+    "missing anchor": ({"$ref": "#nowhere"}, "names nothing"),
+    "urn $ref": ({"$ref": "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"}, "outside the schema"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNCHECKABLE))
+def test_a_schema_the_cloud_cannot_check_safely_is_refused_naming_it(case):
+    sub, words = UNCHECKABLE[case]
+    refused = _planner_data() | {"name": "refused", "examples": []}
+    refused["schema"] = _wrapped(sub)
+    with pytest.raises(SystemDefinitionError, match="/properties/field") as caught:
+        SystemDefinition.from_dict(refused)
+    assert words in str(caught.value)
+
+
+def test_refs_within_the_schema_and_bounded_or_single_repeats_still_load():
+    fine = _planner_data() | {"name": "fine", "examples": [], "key_fields": {}}
+    del fine["summary_sections"], fine["item_per_bullet"], fine["skip_bullets"]  # they named the planner's arrays
+    fine["schema"] = {
+        "type": "object",
+        "$defs": {"item": {"$anchor": "item", "type": "string", "pattern": "^(\\d{3}-)*\\d{4}$|^[a-z]+(?:-[a-z]+)*$"}},
+        "properties": {
+            "a": {"$ref": "#/$defs/item"},
+            "b": {"$ref": "#item"},
+            "c": {"type": "string", "pattern": "^(ab)+$"},
+        },
+    }
+    assert grammar_problems(fine["schema"]) == []
+    SystemDefinition.from_dict(fine)
+
+
 # The shipped labelled sets: the data every quality figure is measured on.
 
 
@@ -354,3 +393,12 @@ def test_a_pattern_that_is_not_ecma_262_is_refused_naming_it_and_pattern_propert
         {"type": "object", "patternProperties": {"^\\d$": {}}, "additionalProperties": {"type": "null"}}
     )
     assert [error.message for error in typed.iter_errors({"\u0663": 1, "3": 1})] == ["1 is not of type 'null'"]
+
+
+def test_patterns_are_read_with_the_unicode_flag_and_an_older_pattern_valid_only_without_it_still_loads():
+    letters = output_validator({"type": "string", "pattern": "^\\p{L}+$"})
+    assert letters.is_valid("école") and letters.is_valid("日本") and not letters.is_valid("p{L}")
+    dashed = output_validator({"type": "string", "pattern": "^a\\-b$"})  # "\\-" is an error under "u"
+    assert dashed.is_valid("a-b") and not dashed.is_valid("a\\-b")
+    with pytest.raises(regress.RegressError):
+        ecma_regex("^\\p{L}\\-$")  # \\p needs "u", "\\-" refuses it: neither reading is safe
