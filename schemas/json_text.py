@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 
@@ -15,9 +16,10 @@ class InvalidJson(ValueError):
 def strict_loads(text: str) -> Any:
     """`text` parsed as JSON. Raises InvalidJson for a syntax error, NaN or Infinity, a number out of range, an
     integer longer than Python converts, a key repeated in one object (RFC 8259 §4: names SHOULD be unique; readers
-    then disagree on which value holds), or nesting deeper than the parser's recursion limit."""
+    then disagree on which value holds), a string with an unpaired surrogate escape ("\\ud83d", which no UTF-8 store
+    can keep), or nesting deeper than the parser's recursion limit."""
     try:
-        return json.loads(text, parse_constant=_not_a_number, parse_float=_finite, object_pairs_hook=_unique_keys)
+        value = json.loads(text, parse_constant=_not_a_number, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -26,6 +28,37 @@ def strict_loads(text: str) -> Any:
         raise
     except ValueError as exc:  # an integer literal longer than Python converts
         raise InvalidJson(str(exc)) from None
+    surrogate = _unpaired_surrogate(value)
+    if surrogate:
+        raise InvalidJson(
+            f"a string holds an unpaired surrogate (\\u{ord(surrogate):04x}); strings must be valid Unicode"
+        )
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str a surrogate is always unpaired (pairs are decoded)
+
+
+def without_unpaired_surrogates(text: str) -> str:
+    """`text` with each unpaired surrogate (which UTF-8 cannot encode) replaced by U+FFFD, as a decoder would."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _unpaired_surrogate(value: Any) -> str | None:
+    """The first unpaired surrogate in any string or key of a parsed JSON value, else None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return found.group(0)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def json_type(value: Any) -> str:

@@ -40,35 +40,16 @@ def require_json_content_type(event: dict[str, Any], media_type: str = JSON) -> 
         raise ClientError("unsupported_media_type", f"content-type must be {media_type}, got {shown}", status=415)
 
 
-def _check_values(data: Any) -> None:
-    """Reject nesting deeper than MAX_JSON_DEPTH and strings holding unpaired surrogates (\\ud800)."""
+def _check_depth(data: Any) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, str):
-            _check_text(value)
-            continue
         if not isinstance(value, (dict, list)):
             continue
         if depth > MAX_JSON_DEPTH:
             raise ClientError("invalid_json", f"JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
-        if isinstance(value, dict):
-            for key in value:
-                _check_text(key)
-            stack.extend((item, depth + 1) for item in value.values())
-        else:
-            stack.extend((item, depth + 1) for item in value)
-
-
-def _check_text(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ClientError(
-            "invalid_json",
-            f"a string holds an unpaired surrogate escape "
-            f"(\\u{ord(text[exc.start]):04x}); strings must be valid Unicode",
-        ) from exc
+        stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
 
 
 def parse_json(data: bytes) -> Any:
@@ -89,7 +70,7 @@ def strict_json(text: str, what: str) -> Any:
         parsed = strict_loads(text)
     except InvalidJson as exc:
         raise ClientError("invalid_json", f"{what} is not valid JSON: {exc}") from exc
-    _check_values(parsed)
+    _check_depth(parsed)
     return parsed
 
 

@@ -25,6 +25,7 @@ from functions.summarize.summarizer import (
     total_usage,
 )
 from schemas.contracts import Session, TokenUsage
+from schemas.json_text import without_unpaired_surrogates
 
 SECRET_CACHE_SECONDS = 300
 # Error types in a batch result that may succeed when the request is sent again.
@@ -207,6 +208,7 @@ class AnthropicSummarizer:
         """The summary in `message`, answered within `budget` output tokens; SummarizerError (not retryable, with
         the stop reason and every token paid for) when the answer is not a finished summary."""
         text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text").strip()
+        text = without_unpaired_surrogates(text)  # half an emoji cut by the model; UTF-8 cannot store it
         usage = total_usage([*paid_before, _usage(message)])
         model_id, stop_reason = message.model or self.model_id, message.stop_reason
         where = f"{self.provider} model {model_id}"

@@ -20,6 +20,7 @@ from local_stack.messages_server import (
     hang,
     overloaded,
     rate_limited,
+    reply,
     start_messages_server,
     truncated,
 )
@@ -328,3 +329,10 @@ def test_no_call_is_made_when_the_invocation_has_no_time_left_for_one(server, ba
     with pytest.raises(SummarizerError, match="call not made") as late:
         make_summarizer(server).summarize(make_session(), deadline=time.monotonic() + RESERVE_SECONDS / 2)
     assert late.value.retryable and backend.calls == 0
+
+
+def test_half_an_emoji_in_the_answer_is_kept_as_a_replacement_character_not_retried(server, backend):
+    backend.script([reply("Overview\nThe user booked the café \ud83d for Friday.")])
+    result = make_summarizer(server).summarize(make_session())
+    assert result.text == "Overview\nThe user booked the café \ufffd for Friday."
+    assert result.text.encode("utf-8") and backend.calls == 1

@@ -71,6 +71,8 @@ def test_an_answer_that_is_not_json_is_reported_as_such(world):
         ('{"title": "Dentist", "n": 1e999}', "the number 1e999 is out of range"),
         ('{"title": "Dentist", "n": ' + "9" * 5000 + "}", "Exceeds the limit"),
         ('{"title": "Dentist", "n": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+        ('{"title": "Dentist \\ud83d"}', "unpaired surrogate (\\ud83d)"),
+        ('{"title": "Dentist", "\\udc00": 1}', "unpaired surrogate (\\udc00)"),
     ],
 )
 def test_an_answer_the_api_could_not_keep_is_a_problem_not_a_crash_nor_valid_data(world, text, problem):
