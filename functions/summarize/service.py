@@ -87,7 +87,11 @@ class SummarizeService:
             raise SessionGone(f"session {request.session_id} was deleted")
         logger.info("summarizing", session_id=request.session_id)
         result = self.summarizer().summarize(self.sessions.read_raw(item["raw_key"]), deadline=deadline)
-        summary_key = self.sessions.put_summary_text(request.session_id, result.text)
+        try:
+            summary_key = self.sessions.put_summary_text(request.session_id, result.text)
+        except Exception:  # the call was paid for all the same; the next attempt pays again
+            self._count(result.model_id, result.usage, self._cost(result.model_id, [(result.usage, False)]))
+            raise
         logger.info(
             "summarized",
             session_id=request.session_id,

@@ -171,6 +171,18 @@ def test_bookkeeping_that_fails_after_the_paid_call_does_not_fail_the_session(wo
     assert world.sessions.record("s-1").status.value == "SUMMARIZED"
 
 
+def test_a_call_whose_summary_cannot_be_stored_is_still_counted_as_paid(world):
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("S3 unreachable")
+
+    request = world.accept()
+    world.sessions.put_summary_text = unreachable
+    with pytest.raises(SessionFailed):
+        world.handle(request, 1)
+    [row] = world.usage.day(utc_now()[:10])
+    assert (row["calls"], row["output_tokens"]) == (1, 200) and row["cost_usd"] > 0
+
+
 def test_a_session_deleted_during_its_call_is_not_recorded_or_translated(world):
     request = world.accept()
 
