@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from functions.search.text import has_unspaced, term_of, token_spans
+from functions.search.text import canonical, has_unspaced, term_of, token_spans
 
 MAX_CHARS = 240
 LEAD_CHARS = 60  # kept before the first match when the line is cut
@@ -36,7 +36,7 @@ def snippet(text: str, query_terms: list[int], max_chars: int = MAX_CHARS) -> di
     its first line that is not a heading) and the lines after it that fit, cut to at most max_chars with "…" where
     text was left out."""
     wanted = set(query_terms)
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in canonical(text).splitlines()]
     lines = [line for line in lines if line and line != _EMPTY_SECTION and not _heading(line)]
     if not lines:
         return {"text": "", "highlights": []}

@@ -8,6 +8,7 @@ characters is then found inside any run that holds it, and ranks by how many of 
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from functools import lru_cache
@@ -208,7 +209,13 @@ def _term(word: str) -> int:
 def tokens(text: str) -> list[str]:
     """Lowercase word tokens of two or more characters, stopwords and possessive 's removed; a run of a script
     written without spaces gives its overlapping character pairs (a lone character stays whole)."""
-    return list(_tokens(_POSSESSIVE.sub("", text.lower())))
+    return list(_tokens(_POSSESSIVE.sub("", canonical(text).lower())))
+
+
+def canonical(text: str) -> str:
+    """`text` in Unicode's composed form (NFC): "José" typed on a phone and "Jose\u0301" as macOS writes it are one
+    word. Indexed text, queries and snippets all go through it."""
+    return unicodedata.normalize("NFC", text)
 
 
 def _tokens(text: str) -> Iterator[str]:
@@ -231,7 +238,8 @@ def term_of(token: str) -> int:
 
 
 def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, token) of each token tokens() finds in `text`, offsets into `text` itself (code points)."""
+    """(start, end, token) of each token tokens() finds in `text`, offsets into `text` itself (code points); `text`
+    is expected in canonical() form."""
     for match in _WORD.finditer(text):
         run, start = match[0].lower(), match.start()
         if match["unspaced"]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.search.snippets import snippet
 from functions.search.text import stem, terms, tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,15 @@ def test_tokens_are_lowercase_words_without_stopwords_possessives_or_single_char
     ]
     assert tokens("Lucía suggested the subjunctive") == ["lucía", "suggested", "subjunctive"]
     assert tokens("") == [] and tokens("it is what it is, and so on") == []
+
+
+def test_composed_and_decomposed_accents_are_one_word_and_a_snippet_marks_either():
+    decomposed = "Meet Jose\u0301 at the cafe\u0301 in Zu\u0308rich"  # as macOS file names and some keyboards write it
+    assert terms(decomposed) == terms("Meet José at the café in Zürich")
+    assert set(terms("josé zürich")) <= set(terms(decomposed))
+    found = snippet(decomposed, terms("josé"))
+    [[start, end]] = found["highlights"]
+    assert found["text"][start:end] == "José"
 
 
 @pytest.mark.parametrize(
