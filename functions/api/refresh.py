@@ -17,13 +17,12 @@ from functions.clock import epoch_seconds, utc_now
 from functions.errors import ClientError, not_found, unknown_system
 from functions.queues import BackfillQueue, EdgeQueue
 from functions.stores.records import RecordStore
-from functions.stores.refresh import RefreshStore
+from functions.stores.refresh import RETENTION_SECONDS, RefreshStore
 from functions.stores.registry import RegistryStore
 from functions.stores.sessions import SessionStore
 from schemas.contracts import RefreshSelector, TranslateRequest
 from schemas.lineage import canonical_json
 
-RETENTION_SECONDS = 7 * 24 * 3600
 PROMPT_PAGES = 4  # registry pages searched for a system's newest translator prompt
 
 
@@ -88,6 +87,11 @@ class RefreshService:
         if backfill:
             item["kind"] = "backfill"
         self.store.put(item)
+        by_summary: dict[str, set[str]] = {}
+        for summary_id, system in targets:
+            by_summary.setdefault(summary_id, set()).add(f"{request_id}|{system or 'embed'}")
+        for summary_id, entries in by_summary.items():
+            self.store.mark_pending(summary_id, entries, now + RETENTION_SECONDS)
         queue = self.backfill_queue if backfill else self.edge_queue
         for summary_id, system in targets:
             queue.send(
@@ -121,8 +125,11 @@ class RefreshService:
         key = _piece(summary_id, piece)
         expires = epoch_seconds() + RETENTION_SECONDS
         backfill = self.store.release_queued(key) if piece != "embed" else None
-        for counted in {request_id, backfill} - {None}:
-            self.store.complete_one(str(counted), key, expires)
+        counted = {str(request) for request in {request_id, backfill} - {None}}
+        for request in counted:
+            self.store.complete_one(request, key, expires)
+        if counted:
+            self.store.clear_pending(summary_id, {f"{request}|{piece}" for request in counted})
 
     def drop_system(self, system: str) -> list[str]:
         """`system` was retired: unfinished requests stop waiting for its pieces (they count as `dropped`) and a

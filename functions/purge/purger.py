@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.clock import utc_now
+from functions.clock import epoch_seconds, utc_now
 from functions.queues import DeletionQueue
 from functions.stores.changes import ChangeLog
 from functions.stores.deletions import DeletionStore
@@ -21,6 +21,7 @@ from functions.stores.exports import ExportArchives
 from functions.stores.idempotency import DistillIdempotency, SummaryIdempotency
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
+from functions.stores.refresh import RETENTION_SECONDS, RefreshStore
 from functions.stores.sessions import DELETING, SessionStore, distill_keys
 from schemas.user_data import DeletionRequest
 
@@ -43,6 +44,7 @@ class Purger:
     archives: ExportArchives
     jobs: DeletionStore
     queue: DeletionQueue
+    refresh: RefreshStore
 
     def handle(self, request: DeletionRequest) -> str:
         return self.purge_session(request) if request.task == "session" else self.list_user(request)
@@ -73,6 +75,9 @@ class Purger:
         for key in distilled:  # the cloud model's answers kept as distillation records
             self.distills.forget(key)
         self.archives.delete_for_user(item["user_id"])  # an earlier export holds this session too
+        waited = self.refresh.drop_summary(session_id, epoch_seconds() + RETENTION_SECONDS)
+        if waited:
+            logger.info("refresh requests stop waiting for the deleted session", session_id=session_id, requests=waited)
         self._remove_item(item)
         logger.info("session purged", session_id=session_id, job_id=item.get("deletion_job"), objects=objects)
         return "purged"

@@ -14,6 +14,7 @@ from functions.stores.exports import ExportArchives
 from functions.stores.idempotency import DistillIdempotency, SummaryIdempotency
 from functions.stores.index_file import IndexFile
 from functions.stores.records import RecordStore
+from functions.stores.refresh import RefreshStore
 from functions.stores.sessions import SessionStore
 
 REQUIRED = (
@@ -26,6 +27,7 @@ REQUIRED = (
     Settings.deletions_table,
     Settings.data_bucket,
     Settings.deletion_queue_url,
+    Settings.refresh_table,
 )
 
 
@@ -44,4 +46,5 @@ def build(environ: Mapping[str, str] | None = None) -> Purger:
         archives=ExportArchives(settings.data_bucket),
         jobs=DeletionStore(settings.deletions_table),
         queue=DeletionQueue(settings.deletion_queue_url),
+        refresh=RefreshStore(settings.refresh_table),
     )

@@ -9,11 +9,13 @@ from boto3.dynamodb.conditions import Attr
 
 from functions.stores.dynamo import conditionally, plain, table, to_dynamo
 
+RETENTION_SECONDS = 7 * 24 * 3600  # how long a request, its marks and counts are kept
 KEY_PREFIX = "key:"  # a coalescing key's item, beside the requests (rf-...) in the same table
 DONE_PREFIX = "done:"  # one item per counted piece of a request: a re-sent upload counts once
 QUEUED_PREFIX = "queued:"  # one item per piece a backfill has queued and not seen stored yet
 OPEN_PREFIX = "open:"  # one item per system: the set of unfinished requests with pieces of it
-_INTERNAL = (KEY_PREFIX, DONE_PREFIX, QUEUED_PREFIX, OPEN_PREFIX)
+PENDING_PREFIX = "pending:"  # one item per summary: "request_id|system" for each of its pieces not yet counted
+_INTERNAL = (KEY_PREFIX, DONE_PREFIX, QUEUED_PREFIX, OPEN_PREFIX, PENDING_PREFIX)
 
 
 class RefreshStore:
@@ -151,6 +153,70 @@ class RefreshStore:
                 self._done_when_complete(request_id)
                 return True
         return False
+
+    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int) -> None:
+        """Note the summary's pieces a request waits for ("request_id|system", "embed" for its vector), so a
+        deletion of the summary can drop them (drop_summary)."""
+        self.table.update_item(
+            Key={"request_id": PENDING_PREFIX + summary_id},
+            UpdateExpression="ADD entries :e SET expires_at = :x",
+            ExpressionAttributeValues={":e": entries, ":x": expires_at},
+        )
+
+    def clear_pending(self, summary_id: str, entries: set[str]) -> None:
+        """The pieces were counted: nothing waits for them any more."""
+        conditionally(
+            self.table.update_item,
+            Key={"request_id": PENDING_PREFIX + summary_id},
+            UpdateExpression="DELETE entries :e",
+            ConditionExpression=Attr("request_id").exists(),
+            ExpressionAttributeValues={":e": entries},
+        )
+
+    def drop_summary(self, summary_id: str, expires_at: int) -> list[str]:
+        """The summary was deleted: every request still waiting for a piece of it counts that piece as `dropped`
+        (and a backfill's queued mark of it is cleared), so the request can end `done`. The ids of those requests."""
+        key = {"request_id": PENDING_PREFIX + summary_id}
+        held = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        dropped = []
+        for entry in sorted(held.get("entries") or ()):
+            request_id, system = str(entry).split("|", 1)
+            piece = f"{summary_id}/{system}"
+            if system != "embed":
+                self.release_queued(piece)
+            if self._drop_piece(request_id, piece, system, expires_at):
+                dropped.append(request_id)
+        self.table.delete_item(Key=key)
+        return dropped
+
+    def _drop_piece(self, request_id: str, piece: str, system: str, expires_at: int) -> bool:
+        """Count `piece` of a request as dropped, once (an upload of it afterwards is not counted)."""
+        first = conditionally(
+            self.table.put_item,
+            Item={"request_id": f"{DONE_PREFIX}{request_id}:{piece}", "dropped": True, "expires_at": expires_at},
+            ConditionExpression=Attr("request_id").not_exists(),
+        )
+        if not first:
+            return False
+        waiting = Attr("request_id").exists() & Attr("status").ne("done")
+        dropped = conditionally(
+            self.table.update_item,
+            Key={"request_id": request_id},
+            UpdateExpression="SET queued = queued - :one, queued_by_system.#n = queued_by_system.#n - :one, "
+            "dropped = if_not_exists(dropped, :zero) + :one",
+            ConditionExpression=waiting & Attr(f"queued_by_system.{system}").gt(0),
+            ExpressionAttributeNames={"#n": system},
+            ExpressionAttributeValues={":one": 1, ":zero": 0},
+        ) or conditionally(  # a request made before the per-system counts
+            self.table.update_item,
+            Key={"request_id": request_id},
+            UpdateExpression="SET queued = queued - :one, dropped = if_not_exists(dropped, :zero) + :one",
+            ConditionExpression=waiting & Attr("queued_by_system").not_exists() & Attr("queued").gt(0),
+            ExpressionAttributeValues={":one": 1, ":zero": 0},
+        )
+        if dropped:
+            self._done_when_complete(request_id)
+        return dropped
 
     def counted(self, request_id: str, pieces: list[str]) -> set[str]:
         """Which of `pieces` were already counted towards `request_id` (complete_one)."""

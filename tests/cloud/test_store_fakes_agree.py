@@ -265,6 +265,24 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(refresh.drop_system(retired))  # nothing left to drop
     seen.append(refresh.complete_one(f"rf-{prefix}-x", f"s-1/{kept}", 9999))
     seen.append(refresh.get(f"rf-{prefix}-x"))
+    # a deleted summary: the pieces requests wait for are dropped, once; one already counted is not
+    gone, other = f"{prefix}-gone", f"{prefix}-kept"
+    refresh.put(
+        {"request_id": f"rf-{prefix}-d", "queued": 3, "completed": 0, "status": "queued"}
+        | {"queued_by_system": {"planner": 2, "embed": 1}, "completed_by_system": {}, "expires_at": 9999}
+    )
+    refresh.mark_pending(gone, {f"rf-{prefix}-d|planner", f"rf-{prefix}-d|embed"}, 9999)
+    refresh.mark_pending(other, {f"rf-{prefix}-d|planner"}, 9999)
+    seen.append(refresh.claim_queued(f"{gone}/planner", f"rf-{prefix}-d", 1000, 9999))
+    seen.append(refresh.complete_one(f"rf-{prefix}-d", f"{gone}/embed", 9999))
+    refresh.clear_pending(gone, {f"rf-{prefix}-d|embed"})
+    seen.append(refresh.drop_summary(gone, 9999))
+    seen.append(refresh.get(f"rf-{prefix}-d"))  # 1 counted, 1 dropped: waits for the kept summary only
+    seen.append(refresh.drop_summary(gone, 9999))  # nothing left to drop
+    seen.append(refresh.claim_queued(f"{gone}/planner", "rf-new", 1001, 9999))  # its mark was cleared
+    seen.append(refresh.complete_one(f"rf-{prefix}-d", f"{gone}/planner", 9999))  # dropped: not counted again
+    seen.append(refresh.drop_summary(other, 9999))
+    seen.append(refresh.get(f"rf-{prefix}-d"))
     return seen
 
 

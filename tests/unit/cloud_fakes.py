@@ -646,7 +646,7 @@ class FakeRefreshStore:
         self.items[request["request_id"]] = dynamo(request)
 
     def get(self, request_id: str) -> dict[str, Any] | None:
-        if request_id.startswith(("key:", "done:", "queued:")):
+        if request_id.startswith(("key:", "done:", "queued:", "open:", "pending:")):
             return None
         item = self.items.get(request_id)
         return plain(item) if item else None
@@ -670,7 +670,7 @@ class FakeRefreshStore:
         dropped = []
         for key in sorted(self.items):
             item = self.items[key]
-            if key.startswith(("key:", "done:", "queued:")) or item.get("status") == "done":
+            if key.startswith(("key:", "done:", "queued:", "pending:")) or item.get("status") == "done":
                 continue
             queued = (item.get("queued_by_system") or {}).get(system, 0)
             completed = (item.get("completed_by_system") or {}).get(system, 0)
@@ -681,6 +681,43 @@ class FakeRefreshStore:
                 if item.get("completed", 0) >= item["queued"]:
                     item["status"] = "done"
                 dropped.append(key)
+        return dropped
+
+    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int) -> None:
+        held = self.items.setdefault("pending:" + summary_id, {"request_id": "pending:" + summary_id, "entries": set()})
+        held["entries"] |= entries
+        held["expires_at"] = expires_at
+
+    def clear_pending(self, summary_id: str, entries: set[str]) -> None:
+        held = self.items.get("pending:" + summary_id)
+        if held:
+            held["entries"] -= entries
+
+    def drop_summary(self, summary_id: str, expires_at: int) -> list[str]:
+        held = self.items.pop("pending:" + summary_id, None) or {"entries": set()}
+        dropped = []
+        for entry in sorted(held["entries"]):
+            request_id, system = entry.split("|", 1)
+            piece = f"{summary_id}/{system}"
+            done = f"done:{request_id}:{piece}"
+            if system != "embed":
+                self.release_queued(piece)
+            if done in self.items:
+                continue
+            self.items[done] = {"request_id": done, "dropped": True, "expires_at": expires_at}
+            item = self.items.get(request_id)
+            if item is None or item.get("status") == "done":
+                continue
+            by_system = item.get("queued_by_system")
+            if (by_system.get(system, 0) if by_system is not None else item["queued"]) <= 0:
+                continue
+            item["queued"] -= 1
+            if by_system is not None:
+                by_system[system] -= 1
+            item["dropped"] = item.get("dropped", 0) + 1
+            if item.get("completed", 0) >= item["queued"]:
+                item["status"] = "done"
+            dropped.append(request_id)
         return dropped
 
     def counted(self, request_id: str, pieces: list[str]) -> set[str]:
@@ -1211,6 +1248,7 @@ class UserDataWorld:
             archives=self.archives,
             jobs=self.jobs,
             queue=self.queue,
+            refresh=api.refresh_store,
         )
 
     def drain(self, limit: int = 10_000) -> list[str]:

@@ -8,6 +8,7 @@ from cloud_fakes import UserDataWorld, add_summarized, make_session, system_defi
 
 from functions.search.index import IndexedDocument, SearchIndex
 from functions.stores.changes import entry_document
+from schemas.contracts import RefreshSelector
 from schemas.edge_api import RecordUpload
 from schemas.system_definition import SystemDefinition
 from schemas.user_data import DeletionRequest
@@ -84,6 +85,29 @@ def test_a_deleted_session_leaves_nothing_but_its_deletion_in_the_feed(world):
     assert world.archives.objects == {}
     assert world.api.index_file.old_versions == 0
     assert traces(world, "s-2") == kept
+
+
+def test_a_refresh_waiting_for_a_deleted_session_counts_its_pieces_dropped_and_ends(world):
+    for session_id in ("s-1", "s-2"):
+        add_summarized(world.api.sessions, session_id)
+    created, request = world.api.refresh.request(RefreshSelector(system="planner"))
+    assert created and request["queued"] == 2
+    world.api.edge.put_record(
+        "s-2",
+        "planner",
+        RecordUpload(document={"title": "Kept"}, lineage=LINEAGE, expected_version=0, request_id=request["request_id"]),
+    )
+    world.deletions.delete_session("s-1", caller=_caller())
+    assert world.drain() == ["purged"]
+    after = world.api.refresh.get(request["request_id"])
+    assert {k: after[k] for k in ("status", "completed", "queued", "dropped")} == {
+        "status": "done",
+        "completed": 1,
+        "queued": 1,
+        "dropped": 1,
+    }
+    again, _ = world.api.refresh.request(RefreshSelector(system="planner"))
+    assert again  # the same selection is new work, not the finished request coalesced
 
 
 def test_a_summary_in_flight_is_waited_for_with_growing_delays(world):
