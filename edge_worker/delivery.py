@@ -2,6 +2,7 @@
 
 An entry the API refuses (4xx), or fails on its side (5xx) try after try, is set aside as a dead letter so the
 entries behind it keep flowing; while the API is unreachable or busy (429) everything waits and nothing is counted.
+An entry for a summary deleted meanwhile (404/410) is dropped: a deletion leaves no copy on the Mac either.
 """
 
 from __future__ import annotations
@@ -10,13 +11,30 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable, body_of
 from edge_worker.outbox import Entry, Outbox
 from edge_worker.ports import CloudApi
 from schemas import routes
 from schemas.edge_api import EmbeddingUpload, RecordUpload, RegistryUpload
+
+SUMMARY_PATHS = routes.EDGE_SUMMARY.split("{", 1)[0]  # a summary's record and embedding uploads
+
+
+def summary_of(path: str) -> str | None:
+    """The summary id an upload's path names ("/edge/summaries/s%2F1/systems/planner" -> "s/1"), else None."""
+    if not path.startswith(SUMMARY_PATHS):
+        return None
+    return unquote(path[len(SUMMARY_PATHS) :].split("/", 1)[0])
+
+
+class Replayed(NamedTuple):
+    sent: int
+    set_aside: list[str]  # one "METHOD path: reason" line per entry set aside now
+    dropped: int = 0  # entries for summaries deleted meanwhile
+
 
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_RETRY_BASE_S = 5.0
@@ -113,12 +131,9 @@ class Delivery:
                 self._sent_once.add(upload.path)
         return Sent(delivered=True, answer=answer)
 
-    def replay(self) -> tuple[int, list[str]]:
-        """Send the outbox oldest first; stop when the API is unreachable, busy, or failed the head again.
-
-        Returns (entries sent, one "METHOD path: reason" line per entry set aside now).
-        """
-        sent, set_aside = 0, []
+    def replay(self) -> Replayed:
+        """Send the outbox oldest first; stop when the API is unreachable, busy, or failed the head again."""
+        sent, set_aside, dropped = 0, [], 0
         while (entry := self.outbox.oldest()) is not None and entry.retry_at <= self.clock():
             try:
                 self.api.send(entry.method, entry.path, entry.body)
@@ -130,11 +145,15 @@ class Delivery:
                     break
                 set_aside.append(self._set_aside(entry, f"{_reason(entry, error)} ({attempts} tries)"))
             except ApiRejected as error:
-                set_aside.append(self._set_aside(entry, str(error)))
+                if error.summary_gone and entry.path.startswith(SUMMARY_PATHS):
+                    self.outbox.remove(entry)
+                    dropped += 1
+                else:
+                    set_aside.append(self._set_aside(entry, str(error)))
             else:
                 self.outbox.remove(entry)
                 sent += 1
-        return sent, set_aside
+        return Replayed(sent, set_aside, dropped)
 
     def _set_aside(self, entry: Entry, reason: str) -> str:
         self.outbox.set_aside(entry, reason)

@@ -150,6 +150,17 @@ class Outbox:
             self._db.execute("COMMIT")
         return int(moved)
 
+    def drop_dead_letters(self, path_prefixes: list[str]) -> int:
+        """Delete the dead letters whose path starts with one of `path_prefixes` (a deleted summary's uploads);
+        returns how many."""
+        with self._lock:
+            return sum(
+                self._db.execute(
+                    "DELETE FROM dead_letters WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+                ).rowcount
+                for prefix in path_prefixes
+            )
+
     def size(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

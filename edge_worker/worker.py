@@ -19,7 +19,7 @@ from typing import Any
 from edge_worker.api_client import ApiRejected, ApiUnavailable
 from edge_worker.catalog import SystemCatalog
 from edge_worker.config import EdgeConfig
-from edge_worker.delivery import Delivery
+from edge_worker.delivery import Delivery, summary_of
 from edge_worker.distill import forget_deleted
 from edge_worker.leases import QueueLeases
 from edge_worker.logs import logger
@@ -32,6 +32,7 @@ from edge_worker.records import RecordStore
 from edge_worker.search_sync import SearchSync
 from edge_worker.status import StatusFile, WorkerStatus
 from edge_worker.translations import Translations
+from schemas import routes
 from schemas.contracts import TranslateRequest
 from schemas.edge_api import Heartbeat
 from schemas.system_definition import SystemDefinition, SystemDefinitionError
@@ -326,25 +327,27 @@ class EdgeWorker:
 
     def flush_outbox(self) -> int:
         """Replay the outbox now; returns how many entries left it (sent, or set aside as dead letters)."""
-        sent, set_aside = self.delivery.replay()
+        sent, set_aside, dropped = self.delivery.replay()
         for problem in set_aside:
             self._error(f"outbox entry set aside as a dead letter: {problem}")
-        if sent or set_aside:
+        if sent or set_aside or dropped:
             logger.info(
                 "outbox flushed",
                 sent=sent,
                 set_aside=len(set_aside),
+                dropped_for_deleted_summaries=dropped,
                 remaining=self.outbox.size(),
                 dead_letters=self.outbox.dead_letter_count(),
             )
             self._write_status()
-        return sent + len(set_aside)
+        return sent + len(set_aside) + dropped
 
     def _reconcile_loop(self) -> None:
         while not self.stop_event.is_set():
             try:
                 self.translations.reconcile()
                 self.forget_deleted_distillations()
+                self.forget_deleted_dead_letters()
             except ApiUnavailable as error:
                 self._error(f"reconcile: {error}")
             except Cancelled:
@@ -359,6 +362,23 @@ class EdgeWorker:
         dropped = forget_deleted(self.api, self.translations.listed)
         if dropped:
             logger.info("distilled rows of deleted summaries dropped", systems=dropped)
+        return dropped
+
+    def forget_deleted_dead_letters(self) -> int:
+        """Drop the outbox's dead letters for summaries deleted in the cloud (404/410), asking once for each summary
+        the last reconcile pass did not list; returns how many were dropped."""
+        listed = self.translations.listed or set()
+        named = {summary_of(letter.path) for letter in self.outbox.dead_letters(limit=100_000)}
+        gone = []
+        for summary_id in sorted(named - {None} - listed):
+            try:
+                self.api.summary(summary_id)
+            except ApiRejected as error:
+                if error.summary_gone:
+                    gone.append(summary_id)
+        dropped = self.outbox.drop_dead_letters([routes.path(routes.EDGE_SUMMARY, summary_id=s) + "/" for s in gone])
+        if dropped:
+            logger.info("dead letters of deleted summaries dropped", summaries=gone, dead_letters=dropped)
         return dropped
 
     def _heartbeat_loop(self) -> None:

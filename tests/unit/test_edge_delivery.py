@@ -6,7 +6,7 @@ import pytest
 from edge_fakes import FakeApi
 
 from edge_worker.api_client import ApiRejected, ApiUnavailable
-from edge_worker.delivery import Delivery
+from edge_worker.delivery import Delivery, summary_of
 from edge_worker.outbox import Outbox
 from schemas.contracts import Lineage
 from schemas.edge_api import EmbeddingUpload, RecordUpload
@@ -104,11 +104,11 @@ def test_replay_sends_oldest_first_and_stops_at_the_first_unreachable_send(api, 
     for name in ("a", "b", "c"):
         delivery.outbox.add("PUT", f"/edge/systems/{name}", {"name": name})
     api.available = False
-    assert delivery.replay() == (0, [])
+    assert delivery.replay() == (0, [], 0)
     assert delivery.outbox.size() == 3
     api.available = True
     api.rejections["/edge/systems/b"] = (422, "broken")
-    sent, set_aside = delivery.replay()
+    sent, set_aside, _ = delivery.replay()
     assert (sent, delivery.outbox.size()) == (2, 0)
     assert set_aside == ["PUT /edge/systems/b: HTTP 422: broken"]
     assert [path for _, path in api.sent] == ["/edge/systems/a", "/edge/systems/b", "/edge/systems/c"]
@@ -151,12 +151,12 @@ def test_between_tries_the_failing_head_waits_and_everything_behind_it_keeps_its
     delivery.outbox.add("PUT", "/edge/systems/a", {"name": "a"})
     delivery.outbox.add("PUT", "/edge/systems/b", {"name": "b"})
     api.rejections["/edge/systems/a"] = (502, "Bad Gateway")
-    assert delivery.replay() == (0, [])
-    assert delivery.replay() == (0, [])  # too soon: the head is not tried again yet
+    assert delivery.replay() == (0, [], 0)
+    assert delivery.replay() == (0, [], 0)  # too soon: the head is not tried again yet
     assert api.sent == [("PUT", "/edge/systems/a")]
     del api.rejections["/edge/systems/a"]
     clock.now += 5
-    assert delivery.replay() == (2, []) and list(api.systems) == ["a", "b"]
+    assert delivery.replay() == (2, [], 0) and list(api.systems) == ["a", "b"]
     delivery.outbox.close()
 
 
@@ -171,10 +171,10 @@ def test_an_unreachable_or_busy_api_never_sets_anything_aside(api, tmp_path):
         else:
             api.available, api.rejections["/edge/systems/a"] = True, (429, "Too Many Requests")
         for _ in range(20):
-            assert delivery.replay() == (0, [])
+            assert delivery.replay() == (0, [], 0)
             clock.now += 3600
     api.rejections.clear()
-    assert delivery.replay() == (2, []) and list(api.systems) == ["a", "b"]
+    assert delivery.replay() == (2, [], 0) and list(api.systems) == ["a", "b"]
     assert delivery.outbox.dead_letter_count() == 0
     delivery.outbox.close()
 
@@ -185,7 +185,7 @@ def test_a_send_the_api_fails_waits_in_the_outbox_with_its_first_try_counted(api
     api.rejections["/edge/systems/a"] = (500, "Internal Server Error")
     assert not delivery.send(delivery.system("a", {"name": "a"}), delivery.system("b", {"name": "b"})).delivered
     clock.now += 5
-    assert delivery.replay() == (1, ["PUT /edge/systems/a: HTTP 500: Internal Server Error (2 tries)"])
+    assert delivery.replay() == (1, ["PUT /edge/systems/a: HTTP 500: Internal Server Error (2 tries)"], 0)
     assert list(api.systems) == ["b"] and delivery.outbox.dead_letter_count() == 1
     delivery.outbox.close()
 
@@ -214,7 +214,7 @@ def test_what_waits_is_replayed_as_the_api_methods_would_have_sent_it(api, deliv
     delivery.send(*kept, delivery.record("s1", "planner", record))
     api.available = True
     api.rejections["/edge/summaries/s1/systems/planner"] = (422, "unknown_version")  # routed to the record
-    assert delivery.replay() == (2, ["PUT /edge/summaries/s1/systems/planner: HTTP 422: unknown_version"])
+    assert delivery.replay() == (2, ["PUT /edge/summaries/s1/systems/planner: HTTP 422: unknown_version"], 0)
     assert api.systems == {"planner": {"name": "planner"}} and api.summaries["s1"]["embedding_version"] == E9
 
 
@@ -227,3 +227,28 @@ def test_the_outbox_survives_a_restart_in_order(tmp_path):
     oldest = again.oldest()
     assert (oldest.path, oldest.body, again.size()) == ("/edge/systems/a", {"n": 1}, 2)
     again.close()
+
+
+def test_what_waits_for_a_summary_deleted_meanwhile_is_dropped_not_kept_as_a_dead_letter(api, delivery):
+    api.available = False
+    lineage = Lineage(translator_model_version="m", translator_prompt_version="p", schema_version="s")
+    record = RecordUpload(document={"title": "Call Bob, pin 4321"}, lineage=lineage, expected_version=0)
+    delivery.send(delivery.record("s1", "planner", record), delivery.system("planner", {"name": "planner"}))
+    api.available = True
+    api.rejections["/edge/summaries/s1/systems/planner"] = (404, "no summarized session s1", "not_found")
+    api.rejections["/edge/systems/planner"] = (404, "gone too", "unknown_system")  # not a summary: kept
+    assert delivery.replay() == (0, ["PUT /edge/systems/planner: HTTP 404: gone too"], 1)
+    assert [letter.path for letter in delivery.outbox.dead_letters()] == ["/edge/systems/planner"]
+
+
+def test_dead_letters_of_a_summary_are_dropped_by_its_path_and_only_its_own(delivery):
+    for path in (
+        "/edge/summaries/s%2F1/systems/planner",
+        "/edge/summaries/s%2F1/embedding",
+        "/edge/summaries/s%2F10/embedding",
+    ):
+        delivery.outbox.add("PUT", path, {})
+        delivery.outbox.set_aside(delivery.outbox.oldest(), "HTTP 500")
+    assert [summary_of(letter.path) for letter in delivery.outbox.dead_letters()] == ["s/1", "s/1", "s/10"]
+    assert delivery.outbox.drop_dead_letters(["/edge/summaries/s%2F1/"]) == 2
+    assert [letter.path for letter in delivery.outbox.dead_letters()] == ["/edge/summaries/s%2F10/embedding"]

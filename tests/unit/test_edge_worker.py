@@ -463,3 +463,14 @@ def test_a_system_that_fails_is_reported_by_name_and_the_others_are_stored(rig):
     assert set(versions(rig, "s1")) == set(NAMES) - {"planner"}
     assert rig.worker.status.failed == 1
     assert "system planner" in rig.worker.status.last_error and "did not complete" in rig.worker.status.last_error
+
+
+def test_the_reconcile_pass_drops_dead_letters_of_summaries_deleted_in_the_cloud(rig):
+    for summary_id in ("s1", "s2"):
+        rig.api.add_summary(summary_id)
+        rig.worker.outbox.add("PUT", f"/edge/summaries/{summary_id}/systems/{NAMES[0]}", {"document": {"pin": 4321}})
+        rig.worker.outbox.set_aside(rig.worker.outbox.oldest(), "HTTP 500: boom (8 tries)")
+    del rig.api.summaries["s1"]  # deleted in the cloud; s2 is still there
+    assert rig.worker.forget_deleted_dead_letters() == 1
+    assert [letter.path for letter in rig.worker.outbox.dead_letters()] == [f"/edge/summaries/s2/systems/{NAMES[0]}"]
+    assert rig.worker.forget_deleted_dead_letters() == 0
