@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from functions.settings import SettingError, Settings
@@ -179,6 +181,8 @@ def _revoke(args: argparse.Namespace) -> int:
 
 @quiet_when_reader_leaves
 def main(argv: Sequence[str] | None = None) -> int:
+    if os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+        boto3.setup_default_session(region_name=os.environ["AWS_REGION"])  # botocore reads only the latter
     try:
         args = build_parser().parse_args(argv)
         return {"create": _create, "list": _list, "revoke": _revoke}[args.command](args)
@@ -191,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except NoRegionError:
-        print("error: no AWS region set (AWS_REGION or a profile's region)", file=sys.stderr)
+        print("error: no AWS region set (AWS_REGION, AWS_DEFAULT_REGION or a profile's region)", file=sys.stderr)
         return 1
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")

@@ -170,3 +170,18 @@ def test_no_table_anywhere_is_exit_2(cli, monkeypatch):
     monkeypatch.delenv("TOKENS_TABLE")
     status, out, err = cli("tokens", "list")
     assert status == 2 and out == "" and "TOKENS_TABLE" in err
+
+
+def test_aws_region_alone_names_the_region(stack):
+    env = {**os.environ, **stack.aws_environment()}
+    env["AWS_REGION"] = env.pop("AWS_DEFAULT_REGION", None) or env["AWS_REGION"]
+    table = stack.resolved("TokensTable")
+    done = subprocess.run(
+        [sys.executable, "-m", "functions.admin", "tokens", "list", "--table", table],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
