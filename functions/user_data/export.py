@@ -37,6 +37,7 @@ SUMMARY_FIELDS = (
     "usage",
     "cost_usd",
     "latency_ms",
+    "stop_reason",
 )
 
 

@@ -1145,6 +1145,7 @@ def add_summarized(
         usage=TokenUsage(input_tokens=10, output_tokens=5),
         cost_usd=0.0001,
         latency_ms=7,
+        stop_reason="end_turn",
     )
     assert sessions.mark_summarized(session_id, content_hash, made)
     return content_hash

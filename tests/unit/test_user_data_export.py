@@ -63,7 +63,7 @@ def test_the_archive_holds_every_session_summary_record_and_version(world):
     assert (link.sessions, link.records, link.history) == (2, 1, 2) and lines[-1]["sessions"] == 2
     session = Session.model_validate(lines[1]["session"])
     assert session.content_hash() == lines[1]["content_hash"] == world.api.sessions.items["s-1"]["content_hash"]
-    assert lines[2]["text"] == "Overview: dentist."
+    assert (lines[2]["text"], lines[2]["stop_reason"]) == ("Overview: dentist.", "end_turn")
     assert (lines[3]["document"], lines[3]["author"], lines[3]["lineage"]) == ({"title": "B"}, "user", LINEAGE)
     assert [(h["version"], h["author"]) for h in lines[4:6]] == [(1, "edge"), (2, "user")]
     assert lines[5]["patch"] == [{"op": "replace", "path": "/title", "value": "B"}]
