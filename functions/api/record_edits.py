@@ -81,6 +81,14 @@ def applied(document: Any, operations: Any) -> Any:
     return result
 
 
+def _still_proposed(current: dict[str, Any], edited: Any) -> dict[str, Any] | None:
+    """The proposal kept beside a user's edit: none when the edit made the record say what it proposes."""
+    proposal = current.get("proposal")
+    if not proposal or proposal.get("document_hash") == document_hash(edited):
+        return None
+    return {"proposal": proposal}
+
+
 def last_translation(session: dict[str, Any], system: str) -> Lineage | None:
     """The lineage the session's state names for the system's record (the edge's last translation of it), if any."""
     state = session.get("systems", {}).get(system)
@@ -140,7 +148,7 @@ class RecordEdits:
             request_id=None,
             author="user",
             author_name=caller.name,
-            keep={"proposal": current["proposal"]} if "proposal" in current else None,
+            keep=_still_proposed(current, changed),
             translated_with=last_translation(session, system),
         )
         return self._view(item)
@@ -166,6 +174,10 @@ class RecordEdits:
         proposal = current.get("proposal")
         if not proposal:
             raise not_found(f"{summary_id}/{system} has no proposal waiting")
+        if proposal.get("document_hash") == current["document_hash"]:  # the user's version already says the same
+            if not self.records.clear_proposal(summary_id, system, int(current["version"])):
+                raise _moved_on(current)
+            return self._view(self.records.get(summary_id, system) or current)
         document, previous = self.records.proposal_document(proposal), self.records.document(current)
         item = self._store_next(
             current,

@@ -8,7 +8,7 @@ from cloud_fakes import ApiWorld, add_summarized, system_definition
 
 from functions.errors import ClientError
 from functions.http.auth import Principal
-from schemas.contracts import RefreshSelector
+from schemas.contracts import Lineage, RefreshSelector
 from schemas.edge_api import RecordUpload
 from schemas.system_definition import SystemDefinition
 
@@ -207,6 +207,36 @@ def test_an_edit_keeps_a_waiting_proposal(world):
     world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
     view = world.edits.edit("s-1", "planner", [{"op": "replace", "path": "/title", "value": "Mine"}], '"2"', ME)
     assert view["proposal"]["document"] == {"title": "Model title"}
+
+
+def test_an_edit_that_makes_the_record_say_what_the_proposal_says_settles_it(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
+    view = world.edits.edit(
+        "s-1", "planner", [{"op": "replace", "path": "", "value": {"title": "Model title"}}], '"2"', ME
+    )
+    assert (view["version"], "proposal" in view) == (3, False)
+    assert "proposal" not in world.records.get("s-1", "planner")
+
+
+def test_accepting_a_proposal_the_record_already_says_stores_no_empty_version(world):
+    world.edits.edit("s-1", "planner", RENAME, '"1"', ME)
+    world.edge.put_record("s-1", "planner", upload({"title": "Model title"}, 2))
+    record = world.records.get("s-1", "planner")  # as a record stored before edits settled an equal proposal
+    world.records.store_version(
+        summary_id="s-1",
+        system="planner",
+        expected_version=2,
+        document={"title": "Model title"},
+        patch=[],
+        lineage=Lineage(**LINEAGE),
+        request_id=None,
+        author="user",
+        keep={"proposal": record["proposal"]},
+    )
+    history = len(world.records.history)
+    view = world.edits.accept_proposal("s-1", "planner", '"3"')
+    assert (view["version"], "proposal" in view, len(world.records.history)) == (3, False, history)
 
 
 def test_a_forced_refresh_replaces_the_users_version(world):
