@@ -370,7 +370,7 @@ class EdgeWorker:
         listed = self.translations.listed or set()
         named = {summary_of(letter.path) for letter in self.outbox.dead_letters(limit=100_000)}
         gone = []
-        for summary_id in sorted(named - {None} - listed):
+        for summary_id in sorted({name for name in named if name is not None} - listed):
             try:
                 self.api.summary(summary_id)
             except ApiRejected as error:
