@@ -33,6 +33,14 @@ def raw_body(event: dict[str, Any], max_bytes: int) -> bytes:
 
 
 def require_json_content_type(event: dict[str, Any], media_type: str = JSON) -> None:
+    """415 unless the body is `media_type`, sent as it is (no Content-Encoding such as gzip)."""
+    encoding = (event.get("headers") or {}).get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ClientError(
+            "unsupported_media_type",
+            f"content-encoding {encoding[:40]!r} is not taken; send the body uncompressed",
+            status=415,
+        )
     content_type = (event.get("headers") or {}).get("content-type", "")
     sent = content_type.split(";", 1)[0].strip().lower()
     if sent != media_type:

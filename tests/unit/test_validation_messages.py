@@ -3,12 +3,15 @@ value the client sent is quoted by its start and length."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+
 import pytest
 from cloud_fakes import ApiWorld
 
 from functions.api.assets import serve
 from functions.errors import ClientError
-from functions.http.request_body import parse_contract
+from functions.http.request_body import json_body, parse_contract
 from functions.http.routing import checked_path_parameter
 from functions.http.validation import clipped, shown
 from functions.search.service import parse_filters, parse_k, parse_user
@@ -79,3 +82,18 @@ def test_a_refused_query_or_path_value_is_shown_by_its_start_and_length(refuse):
     with pytest.raises(ClientError) as refused:
         refuse(ApiWorld())
     assert len(refused.value.message) < 400 and "characters)" in refused.value.message, refused.value.message[:400]
+
+
+def test_a_compressed_body_is_refused_naming_its_content_encoding():
+    event = {
+        "headers": {"content-type": "application/json", "content-encoding": "gzip"},
+        "body": base64.b64encode(gzip.compress(b'{"a": 1}')).decode(),
+        "isBase64Encoded": True,
+    }
+    with pytest.raises(ClientError) as refused:
+        json_body(event, 1024)
+    assert (refused.value.status, refused.value.code) == (415, "unsupported_media_type")
+    assert "content-encoding 'gzip'" in refused.value.message
+    event["headers"]["content-encoding"] = "identity"
+    event["body"], event["isBase64Encoded"] = '{"a": 1}', False
+    assert json_body(event, 1024) == {"a": 1}
