@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from stack_helpers import api_client, make_token, running_stack, session_body, wait_for_stack
+from stack_helpers import api_client, make_token, running_stack, session_body, wait_for, wait_for_stack
 
 from local_stack.messages_server import ScriptedBackend, hang, reply
 
@@ -47,7 +47,9 @@ def test_a_worker_that_died_while_idle_is_replaced_by_a_cold_start_without_a_fai
             assert wait_for_stack(stack, lambda: _ended(client, session_id)) == "SUMMARIZED"
 
         summarized("idle-0")
-        for pid in stack.runtimes["SummarizeFunction"].worker_pids():
+        runtime = stack.runtimes["SummarizeFunction"]
+        wait_for(lambda: runtime.running == 0)  # SUMMARIZED is written before the invocation returns
+        for pid in runtime.worker_pids():
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         for n in (1, 2):  # the environments take turns: one of these meets the dead worker's
