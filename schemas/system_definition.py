@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 
 from schemas.bullet_items import Count, Part, parts, per_bullet_problems
 from schemas.date_grounding import grounded
+from schemas.ecma_re2 import UncheckablePattern, linear_regex
 from schemas.json_text import InvalidJson, json_type, strict_loads
 from schemas.lineage import content_version
 from schemas.patterns import SYSTEM_NAME_PATTERN as NAME_PATTERN
@@ -411,7 +412,7 @@ def ecma_regex(pattern: str) -> regress.Regex:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[SchemaViolation]:
-    if validator.is_type(instance, "string") and ecma_regex(pattern).find(instance) is None:
+    if validator.is_type(instance, "string") and linear_regex(pattern).search(instance) is None:
         yield SchemaViolation(f"{instance!r} does not match {pattern!r}")
 
 
@@ -422,7 +423,7 @@ def _pattern_properties(
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if ecma_regex(pattern).find(key) is not None:
+            if linear_regex(pattern).search(key) is not None:
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -434,8 +435,8 @@ def _additional_properties(
     if not validator.is_type(instance, "object"):
         return
     named = schema.get("properties", {})
-    patterns = [ecma_regex(pattern) for pattern in schema.get("patternProperties", {})]
-    extras = [key for key in instance if key not in named and not any(p.find(key) is not None for p in patterns)]
+    patterns = [linear_regex(pattern) for pattern in schema.get("patternProperties", {})]
+    extras = [key for key in instance if key not in named and not any(p.search(key) is not None for p in patterns)]
     if validator.is_type(additional, "object"):
         for key in extras:
             yield from validator.descend(instance[key], additional, path=key)
@@ -465,8 +466,9 @@ OutputValidator = validators.extend(
 
 def grammar_problems(schema: Any) -> list[str]:
     """What in `schema` constrained decoding cannot enforce or the cloud cannot check, one line each: a keyword with
-    no grammar (uniqueItems), a format it does not know, a pattern with look-around or backreferences or with a
-    repeat inside a repeat (ReDoS), a `$ref` to anything outside the schema. Empty when the schema can be enforced.
+    no grammar (uniqueItems), a format it does not know, a pattern with look-around or backreferences or one RE2
+    cannot check in linear time (schemas.ecma_re2), a `$ref` to anything outside the schema. Empty when the schema
+    can be enforced.
 
     The one check every loader of a definition applies (the edge's CLI and worker, the cloud's publish route).
     """
@@ -483,11 +485,11 @@ def grammar_problems(schema: Any) -> list[str]:
         for pattern in patterns:
             if _UNENFORCEABLE_PATTERN.search(pattern):
                 problems.append(f"pattern {pattern!r} at {where} uses look-around or a backreference")
-            if nested_repeat(pattern):
-                problems.append(
-                    f"pattern {pattern!r} at {where} repeats a group that itself repeats without bound: matching can "
-                    "take exponential time (ReDoS); repeat the inner part once, e.g. ([a-z]+)+ as [a-z]+"
-                )
+                continue
+            try:
+                linear_regex(pattern)
+            except UncheckablePattern as exc:
+                problems.append(f"pattern {pattern!r} at {where} cannot be checked in linear time: {exc}")
         if isinstance(node.get("$ref"), str):
             problems += _ref_problems(schema, node["$ref"], where)
     return problems
@@ -504,95 +506,6 @@ def _ref_problems(schema: dict[str, Any], ref: str, where: str) -> list[str]:
     except Unresolvable:
         return [f"$ref {ref!r} at {where} names nothing in the schema"]
     return []
-
-
-def nested_repeat(pattern: str) -> bool:
-    """True when `pattern` repeats without bound (*, +, {n,}) a group whose every match can be split into repeats in
-    many ways: one required part that itself repeats ((a+)+, (\\w+\\s?)*), or only optional parts that repeat
-    ((a*)*). The shape that makes a backtracking engine's time exponential (OWASP, "Regular expression Denial of
-    Service"); a group with a second required part, such as (-[a-z]+)* or ([a-z]+\\.)+, is left alone."""
-    frames = [_Branches()]
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "(":
-            frames.append(_Branches())
-            index += 1
-            if pattern.startswith("?", index):  # (?: (?<name> (?= ...: the group's kind, not an atom
-                close = (
-                    pattern.find(">", index)
-                    if pattern.startswith("?<", index) and pattern[index + 2] not in "=!"
-                    else -1
-                )
-                index = close + 1 if close > 0 else index + 2
-            continue
-        if char == "|":
-            frames[-1].next_branch()
-            index += 1
-            continue
-        if char == ")" and len(frames) > 1:
-            repeats_freely = frames.pop().close()
-            index += 1
-        elif char == "\\":
-            brace = index + 2 < len(pattern) and pattern[index + 1] in "pPux" and pattern[index + 2] == "{"
-            index = pattern.find("}", index) + 1 if brace else index + 2
-            repeats_freely = False
-        elif char == "[":
-            index, repeats_freely = _class_end(pattern, index), False
-        elif char in "^$":
-            index += 1
-            continue
-        else:
-            index, repeats_freely = index + 1, False
-        least, unbounded, index = _quantifier(pattern, index)
-        if unbounded and repeats_freely:
-            return True
-        frames[-1].atom(required=least > 0, varies=unbounded or repeats_freely)
-    return False
-
-
-class _Branches:
-    """One group's alternatives, as nested_repeat reads them: does any match split into repeats in many ways?"""
-
-    def __init__(self) -> None:
-        self.free, self.required, self.required_varying, self.optional_varying = False, 0, 0, False
-
-    def atom(self, required: bool, varies: bool) -> None:
-        if required:
-            self.required += 1
-            self.required_varying += varies
-        else:
-            self.optional_varying = self.optional_varying or varies
-
-    def next_branch(self) -> None:
-        self.free = self.close()
-        self.required, self.required_varying, self.optional_varying = 0, 0, False
-
-    def close(self) -> bool:
-        branch = (self.required == 1 and self.required_varying == 1) or (self.required == 0 and self.optional_varying)
-        return self.free or branch
-
-
-def _quantifier(pattern: str, index: int) -> tuple[int, bool, int]:
-    """The quantifier at `index`, if any: (least repeats, unbounded?, index after it, past a lazy "?")."""
-    found = re.match(r"[*+?]|\{(\d+)(,(\d*))?\}", pattern[index:])
-    if not found:
-        return 1, False, index
-    text = found.group(0)
-    if text in "*+?":
-        least, unbounded = (0 if text in "*?" else 1), text != "?"
-    else:
-        least, unbounded = int(found.group(1)), found.group(2) is not None and not found.group(3)
-    index += len(text)
-    return least, unbounded, index + 1 if pattern.startswith("?", index) else index
-
-
-def _class_end(pattern: str, start: int) -> int:
-    """The index just past the character class that opens at `start` (ECMA-262: "]" first in it is a closing one)."""
-    index = start + 1
-    while index < len(pattern) and pattern[index] != "]":
-        index += 2 if pattern[index] == "\\" else 1
-    return index + 1
 
 
 def _subschemas(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -254,8 +254,11 @@ def test_a_definition_no_grammar_can_enforce_is_refused_by_every_loader_naming_t
 
 # Schemas the decoder might compile but the cloud cannot check safely: each is refused at load, naming the part.
 UNCHECKABLE = {
-    "nested repeat (ReDoS)": ({"type": "string", "pattern": "^([a-zA-Z0-9_.-]+)+@example\\.com$"}, "ReDoS"),
-    "nested repeat in a key pattern": ({"type": "object", "patternProperties": {"^(a*)*$": {}}}, "ReDoS"),
+    "repeat over RE2's limit": ({"type": "string", "pattern": "^a{2000}$"}, "linear time: a repeat count over 1000"),
+    "in a key pattern": (
+        {"type": "object", "patternProperties": {"^\\p{Script_Extensions=Greek}$": {}}},
+        "linear time",
+    ),
     "remote $ref": ({"type": "array", "items": {"$ref": "https://example.com/item.json"}}, "outside the schema"),
     "missing $defs entry": ({"$ref": "#/$defs/missing"}, "names nothing"),
     "missing anchor": ({"$ref": "#nowhere"}, "names nothing"),
@@ -271,6 +274,28 @@ def test_a_schema_the_cloud_cannot_check_safely_is_refused_naming_it(case):
     with pytest.raises(SystemDefinitionError, match="/properties/field") as caught:
         SystemDefinition.from_dict(refused)
     assert words in str(caught.value)
+
+
+# Patterns a backtracking engine takes exponential time on (OWASP's "Regular expression Denial of Service" and
+# its kin), each with a text that almost matches.
+EXPONENTIAL = [
+    ("^([a-zA-Z0-9_.-]+)+@example\\.com$", "a" * 4000 + "@example.org", False),
+    ("^(a+)+$", "a" * 4000 + "!", False),
+    ("^(\\d|\\w)+$", "1" * 4000 + "!", False),
+    ("^(a|aa)+$", "a" * 4000 + "!", False),
+    ("^(([a-z])+.)+[A-Z]([a-z])+$", "a" * 4000 + "!", False),
+    ("(.*a){12}", "b" * 4000 + "a" * 11, False),
+    ("(.*a){12}", "b" * 4000 + "a" * 12, True),
+]
+
+
+@pytest.mark.parametrize(("pattern", "text", "matches"), EXPONENTIAL)
+def test_a_pattern_is_checked_in_linear_time_and_answers_as_ecma_262_does(pattern, text, matches):
+    schema = {"type": "object", "properties": {"v": {"type": "string", "pattern": pattern}}}
+    assert grammar_problems(schema) == []
+    assert output_validator(schema).is_valid({"v": text}) is matches  # a backtracking engine would not return
+    short = text[-14:]  # short enough for regress, the ECMA-262 reference
+    assert output_validator(schema).is_valid({"v": short}) is (ecma_regex(pattern).find(short) is not None)
 
 
 def test_refs_within_the_schema_and_bounded_or_single_repeats_still_load():
