@@ -199,14 +199,15 @@ class RefreshStore:
         if not first:
             return False
         waiting = Attr("request_id").exists() & Attr("status").ne("done")
-        dropped = conditionally(
+        dropped = conditionally(  # a piece of it still uncounted (a retired system's were dropped already)
             self.table.update_item,
             Key={"request_id": request_id},
             UpdateExpression="SET queued = queued - :one, queued_by_system.#n = queued_by_system.#n - :one, "
             "dropped = if_not_exists(dropped, :zero) + :one",
-            ConditionExpression=waiting & Attr(f"queued_by_system.{system}").gt(0),
-            ExpressionAttributeNames={"#n": system},
-            ExpressionAttributeValues={":one": 1, ":zero": 0},
+            ConditionExpression="attribute_exists(request_id) AND #s <> :done AND (queued_by_system.#n > "
+            "completed_by_system.#n OR (attribute_not_exists(completed_by_system.#n) AND queued_by_system.#n > :zero))",
+            ExpressionAttributeNames={"#n": system, "#s": "status"},
+            ExpressionAttributeValues={":one": 1, ":zero": 0, ":done": "done"},
         ) or conditionally(  # a request made before the per-system counts
             self.table.update_item,
             Key={"request_id": request_id},

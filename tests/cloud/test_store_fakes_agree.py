@@ -283,6 +283,16 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
     seen.append(refresh.complete_one(f"rf-{prefix}-d", f"{gone}/planner", 9999))  # dropped: not counted again
     seen.append(refresh.drop_summary(other, 9999))
     seen.append(refresh.get(f"rf-{prefix}-d"))
+    # a retired system's pieces were dropped already: deleting a summary later does not drop them again
+    refresh.put(
+        {"request_id": f"rf-{prefix}-r", "queued": 3, "completed": 0, "status": "queued"}
+        | {"queued_by_system": {retired: 2, kept: 1}, "completed_by_system": {}, "expires_at": 9999}
+    )
+    refresh.mark_pending(gone, {f"rf-{prefix}-r|{retired}", f"rf-{prefix}-r|{kept}"}, 9999)
+    seen.append(refresh.complete_one(f"rf-{prefix}-r", f"{other}/{retired}", 9999))
+    seen.append(refresh.drop_system(retired))
+    seen.append(refresh.drop_summary(gone, 9999))
+    seen.append(refresh.get(f"rf-{prefix}-r"))  # done: 1 counted, 1 dropped at retirement, 1 at deletion
     return seen
 
 

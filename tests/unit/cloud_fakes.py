@@ -709,7 +709,8 @@ class FakeRefreshStore:
             if item is None or item.get("status") == "done":
                 continue
             by_system = item.get("queued_by_system")
-            if (by_system.get(system, 0) if by_system is not None else item["queued"]) <= 0:
+            counted = (item.get("completed_by_system") or {}).get(system, 0)
+            if (by_system.get(system, 0) - counted if by_system is not None else item["queued"]) <= 0:
                 continue
             item["queued"] -= 1
             if by_system is not None:

@@ -110,6 +110,27 @@ def test_a_refresh_waiting_for_a_deleted_session_counts_its_pieces_dropped_and_e
     assert again  # the same selection is new work, not the finished request coalesced
 
 
+def test_a_piece_a_retired_system_dropped_is_not_dropped_again_when_its_session_is_deleted(world):
+    world.api.edge.publish_system("mood", system_definition("mood"))
+    for session_id in ("s-1", "s-2"):
+        add_summarized(world.api.sessions, session_id)
+    _, request = world.api.refresh.request(RefreshSelector())  # 2 sessions x 2 systems
+    stored = RecordUpload(
+        document={"title": "Kept"}, lineage=LINEAGE, expected_version=0, request_id=request["request_id"]
+    )
+    world.api.edge.put_record("s-2", "planner", stored)
+    world.api.edge.retire_system("planner")
+    world.deletions.delete_session("s-1", caller=_caller())
+    assert world.drain() == ["purged"]
+    after = world.api.refresh.get(request["request_id"])
+    assert {k: after[k] for k in ("status", "queued", "completed", "dropped")} == {
+        "status": "in_progress",  # s-2's mood piece is still to come
+        "queued": 2,
+        "completed": 1,
+        "dropped": 2,
+    }
+
+
 def test_a_summary_in_flight_is_waited_for_with_growing_delays(world):
     add_summarized(world.api.sessions, "s-1")
     content_hash = world.api.sessions.items["s-1"]["content_hash"]
