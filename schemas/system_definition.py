@@ -490,22 +490,53 @@ def grammar_problems(schema: Any) -> list[str]:
                 linear_regex(pattern)
             except UncheckablePattern as exc:
                 problems.append(f"pattern {pattern!r} at {where} cannot be checked in linear time: {exc}")
+        if at and "$id" in node:
+            problems.append(f"$id at {where}: one schema, its refs read from its root (give $id at the root only)")
         if isinstance(node.get("$ref"), str):
             problems += _ref_problems(schema, node["$ref"], where)
     return problems
 
 
 def _ref_problems(schema: dict[str, Any], ref: str, where: str) -> list[str]:
-    """A `$ref` must name a part of the schema itself: the edge's decoder fetches nothing, and the cloud's validator
-    would fail on every document that reaches it."""
+    """A `$ref` must name a part of the schema itself (the edge's decoder fetches nothing, and the cloud's validator
+    would fail on every document that reaches it), and must not lead back to itself before the document goes one
+    level deeper (`#/$defs/a` = `{"$ref": "#/$defs/b"}`, b = a; or `{"anyOf": [..., {"$ref": <itself>}]}`):
+    validation would never end."""
     if not ref.startswith("#"):
         return [f"$ref {ref!r} at {where} points outside the schema (only refs within it, such as #/$defs/item)"]
-    registry = Registry().with_resource(_SCHEMA_URI, DRAFT202012.create_resource(schema)).crawl()
+    resolver = Registry().with_resource(_SCHEMA_URI, DRAFT202012.create_resource(schema)).crawl().resolver(_SCHEMA_URI)
     try:
-        registry.resolver(_SCHEMA_URI).lookup(ref)
+        target = resolver.lookup(ref).contents
+        if _loops(resolver, target, [_node_at(schema, where)], set()):
+            return [f"$ref {ref!r} at {where} leads into a loop of refs before the document goes one level deeper"]
     except Unresolvable:
         return [f"$ref {ref!r} at {where} names nothing in the schema"]
     return []
+
+
+def _loops(resolver: Any, node: Any, path: list[Any], settled: set[int]) -> bool:
+    """Whether `node` reaches a schema on `path` (or a loop) through what applies at the same place of the document:
+    its `$ref` and its allOf/anyOf/oneOf branches (properties and items go one level deeper). `settled`: ids of
+    schemas known to reach no loop."""
+    if not isinstance(node, dict) or id(node) in settled:
+        return False
+    if any(node is on_path for on_path in path):
+        return True
+    nexts = [resolver.lookup(node["$ref"]).contents] if isinstance(node.get("$ref"), str) else []
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        nexts += node[keyword] if isinstance(node.get(keyword), list) else []
+    if any(_loops(resolver, each, [*path, node], settled) for each in nexts):
+        return True
+    settled.add(id(node))
+    return False
+
+
+def _node_at(schema: dict[str, Any], pointer: str) -> Any:
+    """The schema object at a JSON Pointer `_subschemas` gave ("(root)" is the root)."""
+    node: Any = schema
+    for part in [] if pointer == "(root)" else pointer.lstrip("/").split("/"):
+        node = node[int(part)] if isinstance(node, list) else node[part.replace("~1", "/").replace("~0", "~")]
+    return node
 
 
 def _subschemas(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -109,12 +109,24 @@ def grammar_schema(schema: Any) -> Any:
         return [grammar_schema(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: grammar_schema(value) for key, value in schema.items()}
+    out = {key: _keyword(key, value) for key, value in schema.items()}
     if out.get("format") in STRICT_FORMATS and "pattern" not in out:
         out["pattern"] = STRICT_FORMATS[out.pop("format")]
     if isinstance(out.get("pattern"), str):
         out["pattern"] = ecma_dots(out["pattern"])
     return out
+
+
+_DATA = ("enum", "const", "default", "examples")  # keywords whose values are data, not schemas
+_NAMED = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")  # name -> schema maps
+
+
+def _keyword(key: str, value: Any) -> Any:
+    if key in _DATA:
+        return value
+    if key in _NAMED and isinstance(value, dict):
+        return {name: grammar_schema(sub) for name, sub in value.items()}
+    return grammar_schema(value)
 
 
 _ECMA_DOT = "[^\n\r\u2028\u2029]"

@@ -10,6 +10,7 @@ import pytest
 from mlx_lm.utils import load_tokenizer
 
 from edge_worker.constrained import compile_schema, grammar_tokenizer
+from edge_worker.constrained.grammar import STRICT_FORMATS, grammar_schema
 from edge_worker.model_store import prepare_default_model
 from schemas.system_definition import load_systems, output_validator
 
@@ -94,3 +95,15 @@ def test_the_edge_grammar_and_the_cloud_validator_read_a_pattern_alike(tokenizer
         cloud = validator.is_valid({"v": value})
         assert (edge, cloud) != (True, False), f"the edge writes {value!r} for {pattern!r}; the cloud refuses it"
         assert edge == cloud or value in EDGE_STRICTER, (pattern, value, edge, cloud)
+
+
+def test_a_const_that_looks_like_a_schema_is_forced_as_written(tokenizer):
+    const = {"pattern": "a.b", "format": "date"}
+    named = {"type": "string", "format": "date"}  # a property named like a data keyword is still a schema
+    schema = {"type": "object", "required": ["v"], "properties": {"v": {"const": const}, "default": named}}
+    gtok = grammar_tokenizer(tokenizer)
+    matcher = llguidance.LLMatcher(gtok.ll_tokenizer, compile_schema(schema, gtok, system="data"))
+    tokens = _tokens(tokenizer, {"v": const})
+    assert matcher.consume_tokens(tokens) and not matcher.is_error() and matcher.is_accepting()
+    assert output_validator(schema).is_valid({"v": const})
+    assert grammar_schema(schema)["properties"]["default"] == {"type": "string", "pattern": STRICT_FORMATS["date"]}

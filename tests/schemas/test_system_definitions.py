@@ -263,6 +263,9 @@ UNCHECKABLE = {
     "missing $defs entry": ({"$ref": "#/$defs/missing"}, "names nothing"),
     "missing anchor": ({"$ref": "#nowhere"}, "names nothing"),
     "urn $ref": ({"$ref": "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"}, "outside the schema"),
+    "a $ref to itself": ({"$ref": "#/properties/field"}, "loop of refs"),
+    "a loop through anyOf": ({"anyOf": [{"type": "null"}, {"$ref": "#/properties/field"}]}, "loop of refs"),
+    "$id below the root": ({"$id": "https://example.com/field", "type": "string"}, "$id at /properties/field"),
 }
 
 
@@ -298,16 +301,20 @@ def test_a_pattern_is_checked_in_linear_time_and_answers_as_ecma_262_does(patter
     assert output_validator(schema).is_valid({"v": short}) is (ecma_regex(pattern).find(short) is not None)
 
 
-def test_refs_within_the_schema_and_bounded_or_single_repeats_still_load():
+def test_refs_within_the_schema_a_recursive_tree_and_patterns_still_load():
     fine = _planner_data() | {"name": "fine", "examples": [], "key_fields": {}}
     del fine["summary_sections"], fine["item_per_bullet"], fine["skip_bullets"]  # they named the planner's arrays
     fine["schema"] = {
         "type": "object",
-        "$defs": {"item": {"$anchor": "item", "type": "string", "pattern": "^(\\d{3}-)*\\d{4}$|^[a-z]+(?:-[a-z]+)*$"}},
+        "$defs": {
+            "item": {"$anchor": "item", "type": "string", "pattern": "^(\\d{3}-)*\\d{4}$|^[a-z]+(?:-[a-z]+)*$"},
+            "node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}},
+        },
         "properties": {
             "a": {"$ref": "#/$defs/item"},
             "b": {"$ref": "#item"},
             "c": {"type": "string", "pattern": "^(ab)+$"},
+            "tree": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/node"}, {"$ref": "#/$defs/node"}]},
         },
     }
     assert grammar_problems(fine["schema"]) == []
