@@ -64,9 +64,10 @@ class ApiRejected(RuntimeError):
 
     @property
     def summary_gone(self) -> bool:
-        """The summary was deleted (or never was): its work is dropped, not an error (404/410, not unknown_system)."""
+        """The summary was deleted (or never was): its work is dropped, not an error. A 404/410 of the API's own
+        (an `error` code, not unknown_system): API Gateway's bare {"message": "Not Found"} means a wrong URL."""
         code = self.body.get("error") if isinstance(self.body, dict) else None
-        return self.status in (404, 410) and code != "unknown_system"
+        return self.status in (404, 410) and code is not None and code != "unknown_system"
 
 
 def body_of(upload: BaseModel) -> dict[str, Any]:

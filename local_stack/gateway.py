@@ -193,8 +193,12 @@ class _BodyRefused(Exception):
 
 def _request_body(headers: Message, stream: BinaryIO) -> bytes:
     """The request's body, by Content-Length or chunked Transfer-Encoding (RFC 9112 §7.1), at most
-    MAX_PAYLOAD_BYTES. Raises _BodyRefused: 400 for a malformed length or chunk, 413 for a body over the limit."""
-    if "chunked" in (headers.get("transfer-encoding") or "").lower():
+    MAX_PAYLOAD_BYTES. Raises _BodyRefused: 400 for a malformed length or chunk, 413 for a body over the limit, 501
+    for a transfer coding other than chunked."""
+    codings = [c.strip().lower() for c in (headers.get("transfer-encoding") or "").split(",") if c.strip()]
+    if codings and codings != ["chunked"]:
+        raise _BodyRefused(501, f"Not Implemented: Transfer-Encoding {', '.join(codings)[:60]}")
+    if codings:
         body = bytearray()
         while True:
             size_line = stream.readline(1024).split(b";", 1)[0].strip()
@@ -208,7 +212,8 @@ def _request_body(headers: Message, stream: BinaryIO) -> bytes:
                     pass
                 return bytes(body)
             body += stream.read(size)
-            stream.readline(8)  # the CRLF after the chunk
+            if stream.readline(8) not in (b"\r\n", b"\n"):  # a chunk is its size's bytes, then CRLF
+                raise _BodyRefused(400, "Bad Request: a chunk is longer than its size")
     length_text = (headers.get("content-length") or "0").strip()
     if not length_text.isascii() or not length_text.isdigit():
         raise _BodyRefused(400, f"Bad Request: Content-Length {length_text[:40]!r} is not a number of bytes")

@@ -242,10 +242,16 @@ def tool_call_text(calls: list[ToolCall] | None, legacy: FunctionCall | None = N
     return lines
 
 
+# Characters that render as nothing though Unicode does not class them as spaces or format characters: Hangul
+# fillers, the braille blank, the combining grapheme joiner and variation selectors (Unicode's
+# Default_Ignorable_Code_Point, DerivedCoreProperties.txt, and the blank-looking fillers).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | {chr(c) for c in range(0xFE00, 0xFE10)}
+
+
 def is_blank(text: str) -> bool:
     """True for text a reader sees nothing in: only whitespace, control and format characters (zero-width space,
-    byte order mark, bidi marks)."""
-    return all(char.isspace() or unicodedata.category(char) in ("Cc", "Cf") for char in text)
+    byte order mark, bidi marks) and the few others that render as nothing (_INVISIBLE)."""
+    return all(char.isspace() or char in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cf") for char in text)
 
 
 Role = Literal["user", "assistant", "system", "developer", "tool", "function"]

@@ -183,9 +183,9 @@ class Session(Contract):
         return self
 
     def says_nothing(self) -> bool:
-        """True when no turn has anything to read (blank text only, no tool call or other part): nothing to
-        summarize. Checked when a session is accepted, not when a stored one is read back."""
-        return all(is_blank(part) for turn in self.turns for part in turn.readable_parts())
+        """True when no turn has anything to read (blank text only, no tool call, other part or field of its own):
+        nothing to summarize. Checked when a session is accepted, not when a stored one is read back."""
+        return all(not turn.metadata and all(is_blank(part) for part in turn.readable_parts()) for turn in self.turns)
 
     def content_hash(self) -> str:
         """sha256 hex of the canonical JSON (sorted keys, compact, UTF-8) of this session."""

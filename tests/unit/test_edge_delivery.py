@@ -252,3 +252,11 @@ def test_dead_letters_of_a_summary_are_dropped_by_its_path_and_only_its_own(deli
     assert [summary_of(letter.path) for letter in delivery.outbox.dead_letters()] == ["s/1", "s/1", "s/10"]
     assert delivery.outbox.drop_dead_letters(["/edge/summaries/s%2F1/"]) == 2
     assert [letter.path for letter in delivery.outbox.dead_letters()] == ["/edge/summaries/s%2F10/embedding"]
+
+
+def test_only_the_apis_own_404_says_a_summary_is_gone_not_api_gateways_for_a_wrong_url():
+    assert ApiRejected(404, {"error": "not_found", "message": "no summarized session s1"}).summary_gone
+    assert ApiRejected(410, {"error": "gone", "message": "deleted"}).summary_gone
+    assert not ApiRejected(404, {"message": "Not Found"}).summary_gone  # API Gateway: no such route or stage
+    assert not ApiRejected(404, {"error": "unknown_system", "message": "system x has not been published"}).summary_gone
+    assert not ApiRejected(422, {"error": "not_found", "message": "?"}).summary_gone

@@ -109,7 +109,12 @@ def _turns(*contents) -> Session:
 
 @pytest.mark.parametrize(
     "contents",
-    [(" ", "\n\t"), ("\u200b", "\u2066\u2069\ufeff"), ([{"type": "text", "text": "\u3000"}],)],
+    [
+        (" ", "\n\t"),
+        ("\u200b", "\u2066\u2069\ufeff"),
+        ([{"type": "text", "text": "\u3000"}],),
+        ("\u3164\u115f\u1160\uffa0", "\u2800\u034f\ufe0f"),
+    ],
 )
 def test_a_session_of_blank_turns_is_422_with_nothing_stored_or_queued(service, sessions, queue, contents):
     with pytest.raises(ClientError) as error:
@@ -124,6 +129,12 @@ def test_a_session_of_blank_turns_is_422_with_nothing_stored_or_queued(service, 
 )
 def test_one_turn_with_something_to_read_is_enough(service, contents):
     assert service.accept(_turns(*contents), PLANNER).created
+
+
+def test_a_blank_turn_with_fields_of_its_own_has_something_to_read(service):
+    data = _turns(" ").model_dump(mode="json")
+    data["turns"][0]["refusal"] = "I cannot help with that."  # kept in the turn's metadata; the summarizer reads it
+    assert service.accept(Session.model_validate(data), PLANNER).created
 
 
 def test_status_is_for_readers_and_for_the_source_that_posted(service):

@@ -55,6 +55,8 @@ def test_a_chunked_body_is_read_whole(api):
             "Too Large",
         ),
         (b"BREW /echo HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Unsupported method"),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiXX\r\n0\r\n\r\n", 400, "longer"),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, "gzip"),
         (b"GET /echo HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431, "Too many headers"),
     ],
 )
