@@ -81,6 +81,7 @@ REQUIRED = {
         "DELETIONS_TABLE",
         "DATA_BUCKET",
         "DELETION_QUEUE_URL",
+        "REFRESH_TABLE",
     },
     "ChangeFeedFunction": {"CHANGE_BUS_NAME", "DATA_BUCKET"},
     "IndexFunction": {"SESSIONS_TABLE", "EMBEDDINGS_TABLE", "REGISTRY_TABLE", "DATA_BUCKET"},
