@@ -55,6 +55,7 @@ class RefreshService:
         an unknown summary or system, 409 when no system is published yet.
         """
         backfill = backfill_of is not None
+        read_at = epoch_seconds()
         self._check_exists(selector)
         # before any write: a refused request leaves nothing
         targets = list(self._backfill_targets(selector) if backfill else self._targets(selector))
@@ -91,7 +92,8 @@ class RefreshService:
         for summary_id, system in targets:
             by_summary.setdefault(summary_id, set()).add(f"{request_id}|{system or 'embed'}")
         for summary_id, entries in by_summary.items():
-            self.store.mark_pending(summary_id, entries, now + RETENTION_SECONDS)
+            if not self.store.mark_pending(summary_id, entries, now + RETENTION_SECONDS, read_at):
+                self.store.drop_pieces(summary_id, entries, now + RETENTION_SECONDS)  # purged meanwhile
         queue = self.backfill_queue if backfill else self.edge_queue
         for summary_id, system in targets:
             queue.send(

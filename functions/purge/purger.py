@@ -75,7 +75,8 @@ class Purger:
         for key in distilled:  # the cloud model's answers kept as distillation records
             self.distills.forget(key)
         self.archives.delete_for_user(item["user_id"])  # an earlier export holds this session too
-        waited = self.refresh.drop_summary(session_id, epoch_seconds() + RETENTION_SECONDS)
+        now = epoch_seconds()
+        waited = self.refresh.drop_summary(session_id, now, now + RETENTION_SECONDS)
         if waited:
             logger.info("refresh requests stop waiting for the deleted session", session_id=session_id, requests=waited)
         self._remove_item(item)

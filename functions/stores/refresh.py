@@ -154,12 +154,15 @@ class RefreshStore:
                 return True
         return False
 
-    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int) -> None:
+    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int, read_at: int) -> bool:
         """Note the summary's pieces a request waits for ("request_id|system", "embed" for its vector), so a
-        deletion of the summary can drop them (drop_summary)."""
-        self.table.update_item(
+        deletion of the summary can drop them (drop_summary). False when the summary was purged at or after
+        `read_at` (epoch seconds: when the request read its targets): nothing is noted, the caller drops them."""
+        return conditionally(
+            self.table.update_item,
             Key={"request_id": PENDING_PREFIX + summary_id},
             UpdateExpression="ADD entries :e SET expires_at = :x",
+            ConditionExpression=Attr("gone_at").not_exists() | Attr("gone_at").lt(read_at),
             ExpressionAttributeValues={":e": entries, ":x": expires_at},
         )
 
@@ -173,20 +176,26 @@ class RefreshStore:
             ExpressionAttributeValues={":e": entries},
         )
 
-    def drop_summary(self, summary_id: str, expires_at: int) -> list[str]:
+    def drop_summary(self, summary_id: str, now_s: int, expires_at: int) -> list[str]:
         """The summary was deleted: every request still waiting for a piece of it counts that piece as `dropped`
         (and a backfill's queued mark of it is cleared), so the request can end `done`. The ids of those requests."""
         key = {"request_id": PENDING_PREFIX + summary_id}
         held = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        # kept as a mark of when it went, so a request that read it as a target just before does not wait for it
+        self.table.put_item(Item={**key, "gone_at": now_s, "expires_at": expires_at})
+        return self.drop_pieces(summary_id, {str(entry) for entry in held.get("entries") or ()}, expires_at)
+
+    def drop_pieces(self, summary_id: str, entries: set[str], expires_at: int) -> list[str]:
+        """Count each of a deleted summary's pieces ("request_id|system") as dropped by its request; the ids of the
+        requests that had one dropped."""
         dropped = []
-        for entry in sorted(held.get("entries") or ()):
-            request_id, system = str(entry).split("|", 1)
+        for entry in sorted(entries):
+            request_id, system = entry.split("|", 1)
             piece = f"{summary_id}/{system}"
             if system != "embed":
                 self.release_queued(piece)
             if self._drop_piece(request_id, piece, system, expires_at):
                 dropped.append(request_id)
-        self.table.delete_item(Key=key)
         return dropped
 
     def _drop_piece(self, request_id: str, piece: str, system: str, expires_at: int) -> bool:

@@ -271,28 +271,32 @@ def records_and_registry(stores: dict[str, Any], prefix: str) -> list[Any]:
         {"request_id": f"rf-{prefix}-d", "queued": 3, "completed": 0, "status": "queued"}
         | {"queued_by_system": {"planner": 2, "embed": 1}, "completed_by_system": {}, "expires_at": 9999}
     )
-    refresh.mark_pending(gone, {f"rf-{prefix}-d|planner", f"rf-{prefix}-d|embed"}, 9999)
-    refresh.mark_pending(other, {f"rf-{prefix}-d|planner"}, 9999)
+    refresh.mark_pending(gone, {f"rf-{prefix}-d|planner", f"rf-{prefix}-d|embed"}, 9999, 1000)
+    refresh.mark_pending(other, {f"rf-{prefix}-d|planner"}, 9999, 1000)
     seen.append(refresh.claim_queued(f"{gone}/planner", f"rf-{prefix}-d", 1000, 9999))
     seen.append(refresh.complete_one(f"rf-{prefix}-d", f"{gone}/embed", 9999))
     refresh.clear_pending(gone, {f"rf-{prefix}-d|embed"})
-    seen.append(refresh.drop_summary(gone, 9999))
+    seen.append(refresh.drop_summary(gone, 2000, 9999))
     seen.append(refresh.get(f"rf-{prefix}-d"))  # 1 counted, 1 dropped: waits for the kept summary only
-    seen.append(refresh.drop_summary(gone, 9999))  # nothing left to drop
+    seen.append(refresh.drop_summary(gone, 2000, 9999))  # nothing left to drop
     seen.append(refresh.claim_queued(f"{gone}/planner", "rf-new", 1001, 9999))  # its mark was cleared
     seen.append(refresh.complete_one(f"rf-{prefix}-d", f"{gone}/planner", 9999))  # dropped: not counted again
-    seen.append(refresh.drop_summary(other, 9999))
+    seen.append(refresh.drop_summary(other, 2000, 9999))
     seen.append(refresh.get(f"rf-{prefix}-d"))
     # a retired system's pieces were dropped already: deleting a summary later does not drop them again
     refresh.put(
         {"request_id": f"rf-{prefix}-r", "queued": 3, "completed": 0, "status": "queued"}
         | {"queued_by_system": {retired: 2, kept: 1}, "completed_by_system": {}, "expires_at": 9999}
     )
-    refresh.mark_pending(gone, {f"rf-{prefix}-r|{retired}", f"rf-{prefix}-r|{kept}"}, 9999)
+    refresh.mark_pending(gone, {f"rf-{prefix}-r|{retired}", f"rf-{prefix}-r|{kept}"}, 9999, 2500)  # posted again
     seen.append(refresh.complete_one(f"rf-{prefix}-r", f"{other}/{retired}", 9999))
     seen.append(refresh.drop_system(retired))
-    seen.append(refresh.drop_summary(gone, 9999))
+    seen.append(refresh.drop_summary(gone, 2600, 9999))
     seen.append(refresh.get(f"rf-{prefix}-r"))  # done: 1 counted, 1 dropped at retirement, 1 at deletion
+    # a request that read its targets before the purge finds the summary gone; one made after it does not
+    seen.append(refresh.mark_pending(gone, {"rf-late|planner"}, 9999, 2600))
+    seen.append(refresh.mark_pending(gone, {"rf-again|planner"}, 9999, 2601))
+    seen.append(refresh.drop_summary(gone, 3000, 9999))
     return seen
 
 

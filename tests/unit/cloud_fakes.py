@@ -683,20 +683,28 @@ class FakeRefreshStore:
                 dropped.append(key)
         return dropped
 
-    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int) -> None:
-        held = self.items.setdefault("pending:" + summary_id, {"request_id": "pending:" + summary_id, "entries": set()})
-        held["entries"] |= entries
+    def mark_pending(self, summary_id: str, entries: set[str], expires_at: int, read_at: int) -> bool:
+        held = self.items.setdefault("pending:" + summary_id, {"request_id": "pending:" + summary_id})
+        if held.get("gone_at") is not None and held["gone_at"] >= read_at:
+            return False
+        held["entries"] = held.get("entries", set()) | entries
         held["expires_at"] = expires_at
+        return True
 
     def clear_pending(self, summary_id: str, entries: set[str]) -> None:
         held = self.items.get("pending:" + summary_id)
-        if held:
+        if held and "entries" in held:
             held["entries"] -= entries
 
-    def drop_summary(self, summary_id: str, expires_at: int) -> list[str]:
-        held = self.items.pop("pending:" + summary_id, None) or {"entries": set()}
+    def drop_summary(self, summary_id: str, now_s: int, expires_at: int) -> list[str]:
+        held = self.items.get("pending:" + summary_id) or {}
+        entries = set(held.get("entries") or ())
+        self.items["pending:" + summary_id] = {"request_id": "pending:" + summary_id, "gone_at": now_s}
+        return self.drop_pieces(summary_id, entries, expires_at)
+
+    def drop_pieces(self, summary_id: str, entries: set[str], expires_at: int) -> list[str]:
         dropped = []
-        for entry in sorted(held["entries"]):
+        for entry in sorted(entries):
             request_id, system = entry.split("|", 1)
             piece = f"{summary_id}/{system}"
             done = f"done:{request_id}:{piece}"

@@ -131,6 +131,22 @@ def test_a_piece_a_retired_system_dropped_is_not_dropped_again_when_its_session_
     }
 
 
+def test_a_refresh_that_read_a_session_just_before_it_was_purged_does_not_wait_for_it(world, monkeypatch):
+    add_summarized(world.api.sessions, "s-1")
+    store = world.api.refresh_store
+    mark = store.mark_pending
+
+    def purged_first(*args):  # the purge runs between reading the targets and noting them
+        world.deletions.delete_session("s-1", caller=_caller())
+        world.drain()
+        return mark(*args)
+
+    monkeypatch.setattr(store, "mark_pending", purged_first)
+    _, request = world.api.refresh.request(RefreshSelector(summary_id="s-1", system="planner"))
+    after = world.api.refresh.get(request["request_id"])
+    assert {k: after[k] for k in ("status", "queued", "dropped")} == {"status": "done", "queued": 0, "dropped": 1}
+
+
 def test_a_summary_in_flight_is_waited_for_with_growing_delays(world):
     add_summarized(world.api.sessions, "s-1")
     content_hash = world.api.sessions.items["s-1"]["content_hash"]
