@@ -36,6 +36,13 @@ _SUBJECT = ("the", "user")  # how the summarizer opens the user's own commitment
 _AFTER_SUBJECT = frozenset("will would shall should can could may might must has have had is was".split())  # noqa: SIM905
 _AFTER_SUBJECT |= frozenset(("already", "also", "still", "needs", "wants", "plans", "hopes", "like", "to"))
 _REPORTED = ("that", "whether")  # words that open a reported clause ("The user learned that ...")
+# words a quoted run does not end on: "The reception is", "Send the slides to", "So" are not titles or labels
+_FUNCTION_WORDS = (
+    "a an the and or but so nor yet of to in on at by for with from into onto as than that which who whom whose "
+    "is are was were be been being am has have had do does did will would shall should can could may might must "
+    "their his her its our your my"
+)
+_NO_END = frozenset(_FUNCTION_WORDS.split())
 MAX_WORDS = 60  # words in one quoted run: each nests a group, and llguidance allows 250 levels
 _DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")  # a date, a time of day or a UTC offset
 # words that join a date phrase when the word after them is in it ("on Friday 2025-03-14 at 15:00 (+01:00)")
@@ -45,7 +52,7 @@ _DATE_JOINERS = frozenset(_WEEKDAYS + _JOINERS)
 _FIXED = ("enum", "const", "pattern", "format")  # a string shaped by these is not quoted
 # how bullets are read; a change here is a new prompt version, so records are translated again
 BULLET_RULES = (
-    "quotes: word runs from a sentence, clause or reported clause start; "
+    "quotes: word runs from a sentence, clause or reported clause start, not ending on a function word; "
     "titles of items with dates: no date phrase, one clause, not the user as subject; "
     "a bullet without a date gives no date"
 )
@@ -85,7 +92,7 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
 def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case. A run starts only where the bullet, a clause (`clause_starts`) or its reported clause
+    either case, ending on no function word ("is", "the", "so", ...) unless every run would. A run starts only where the bullet, a clause (`clause_starts`) or its reported clause
     (`reported_start`) does, read from punctuation and a few words, not at any word (a free start lets a model begin
     with a likely capital, "A", and be held to whatever word follows it, "Allowance of"). With `title` (the key text of an item with date fields: a phrase, not a sentence), a
     run holds no word of a date phrase (`date_phrase_words`: the date fields hold it), does not go past a word ending
@@ -99,9 +106,10 @@ def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -
         opening = {next((k for k in range(i, len(words)) if k not in dated), i) for i in clause_starts(words)}
     else:
         opening = {0, *clause_starts(words), *reported_start(words)}
-    starts = []
+    runs: list[tuple[list[str], list[bool]]] = []
     for i, (first, first_end) in enumerate(words):
         length, run = len(first) + len(first_end), [_word(first, first_end, capital=True)]
+        ends = [first.casefold() not in _NO_END]
         if i in dated or i not in opening or (max_length is not None and length > max_length):
             continue
         for j, (core, end) in enumerate(words[i + 1 : i + MAX_WORDS], start=i + 1):
@@ -111,11 +119,25 @@ def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -
             if max_length is not None and length > max_length:
                 break
             run.append(_word(core, end))
-        tail = ""
-        for word in reversed(run[1:]):
-            tail = f"(?: {word}{tail})?"
-        starts.append(run[0] + tail)
+            ends.append(core.casefold() not in _NO_END)
+        runs.append((run, ends))
+    starts = [run[0] + tail for run, ends in runs if (tail := _tail(run, ends)) is not None]
+    if not starts:  # every run ends on a function word ("The user will"): take them as they are
+        starts = [run[0] + tail for run, ends in runs if (tail := _tail(run, [True] * len(run))) is not None]
     return f"^(?:{'|'.join(dict.fromkeys(starts))})$" if starts else None
+
+
+def _tail(run: Sequence[str], ends: Sequence[bool]) -> str | None:
+    """What may follow the first word of `run` so that the quote ends on a word it may end on (`ends`); None when
+    none can."""
+    after: str | None = "" if ends[-1] else None
+    for k in range(len(run) - 2, -1, -1):
+        go_on = None if after is None else f" {run[k + 1]}{after}"
+        if go_on is None:
+            after = "" if ends[k] else None
+        else:
+            after = f"(?:{go_on})?" if ends[k] else f"(?:{go_on})"
+    return after
 
 
 def clause_starts(words: Sequence[tuple[str, str]]) -> set[int]:
