@@ -39,6 +39,12 @@ def cli(stack, capsys, monkeypatch):
     return run
 
 
+def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`python -m functions.admin tokens ARGS` in a process of its own with `env`."""
+    command = [sys.executable, "-m", "functions.admin", "tokens", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
 def _table_items(stack) -> list[dict]:
     return stack.client("dynamodb").scan(TableName=stack.resolved("TokensTable"))["Items"]
 
@@ -46,31 +52,22 @@ def _table_items(stack) -> list[dict]:
 def test_create_prints_the_token_once_and_it_works(stack):
     env = {**os.environ, **stack.aws_environment()}
     env.pop("TOKENS_TABLE", None)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "functions.admin",
-            "tokens",
-            "create",
-            "--table",
-            stack.resolved("TokensTable"),
-            "--name",
-            "cli-planner",
-            "--scope",
-            "ingest",
-            "--scope",
-            "read",
-            "--source",
-            "planner",
-            "--ttl-days",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    table = stack.resolved("TokensTable")
+    done = _run_cli(
+        env,
+        "create",
+        "--table",
+        table,
+        "--name",
+        "cli-planner",
+        "--scope",
+        "ingest",
+        "--scope",
+        "read",
+        "--source",
+        "planner",
+        "--ttl-days",
+        "30",
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -175,13 +172,5 @@ def test_no_table_anywhere_is_exit_2(cli, monkeypatch):
 def test_aws_region_alone_names_the_region(stack):
     env = {**os.environ, **stack.aws_environment()}
     env["AWS_REGION"] = env.pop("AWS_DEFAULT_REGION", None) or env["AWS_REGION"]
-    table = stack.resolved("TokensTable")
-    done = subprocess.run(
-        [sys.executable, "-m", "functions.admin", "tokens", "list", "--table", table],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = _run_cli(env, "list", "--table", stack.resolved("TokensTable"))
     assert done.returncode == 0, done.stderr
