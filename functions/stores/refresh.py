@@ -179,10 +179,14 @@ class RefreshStore:
     def drop_summary(self, summary_id: str, now_s: int, expires_at: int) -> list[str]:
         """The summary was deleted: every request still waiting for a piece of it counts that piece as `dropped`
         (and a backfill's queued mark of it is cleared), so the request can end `done`. The ids of those requests."""
-        key = {"request_id": PENDING_PREFIX + summary_id}
-        held = self.table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
-        # kept as a mark of when it went, so a request that read it as a target just before does not wait for it
-        self.table.put_item(Item={**key, "gone_at": now_s, "expires_at": expires_at})
+        # one write takes the entries and leaves a mark of when it went, so a request that read it as a target
+        # just before does not wait for it
+        held = self.table.update_item(
+            Key={"request_id": PENDING_PREFIX + summary_id},
+            UpdateExpression="SET gone_at = :now, expires_at = :x REMOVE entries",
+            ExpressionAttributeValues={":now": now_s, ":x": expires_at},
+            ReturnValues="ALL_OLD",
+        ).get("Attributes") or {}
         return self.drop_pieces(summary_id, {str(entry) for entry in held.get("entries") or ()}, expires_at)
 
     def drop_pieces(self, summary_id: str, entries: set[str], expires_at: int) -> list[str]:
