@@ -92,12 +92,13 @@ def bullet_summary(summary: str, heading: str, bullet: str) -> str:
 def quoted(bullet: str, max_length: int | None = None, *, title: bool = False) -> str | None:
     """A regular expression matching every run of at most MAX_WORDS words of `bullet`, at most `max_length`
     characters long: quotes dropped, each word's trailing punctuation optional, the first word's first letter in
-    either case, ending on no function word ("is", "the", "so", ...) unless every run would. A run starts only where the bullet, a clause (`clause_starts`) or its reported clause
-    (`reported_start`) does, read from punctuation and a few words, not at any word (a free start lets a model begin
-    with a likely capital, "A", and be held to whatever word follows it, "Allowance of"). With `title` (the key text of an item with date fields: a phrase, not a sentence), a
-    run holds no word of a date phrase (`date_phrase_words`: the date fields hold it), does not go past a word ending
-    in "," ";" or ":", and starts where a clause does (`clause_starts`), or at the first word after a date phrase
-    there. None when no run is left (a bullet without words, only a date phrase with `title`, or no start whose
+    either case, ending on no function word ("is", "the", "so", ...) unless every run would. A run starts only
+    where the bullet, a clause (`clause_starts`) or its reported clause (`reported_start`) does, read from
+    punctuation and a few words, not at any word (a free start lets a model begin with a likely capital, "A", and be
+    held to whatever word follows it, "Allowance of"). With `title` (the key text of an item with date fields: a
+    phrase, not a sentence), a run holds no word of a date phrase (`date_phrase_words`: the date fields hold it),
+    does not go past a word ending in "," ";" or ":", and starts where a clause does (`clause_starts`), or at the
+    first word after a date phrase there. None when no run is left (a bullet without words, only a date phrase with `title`, or no start whose
     first word fits `max_length`)."""
     split = [_TRAILING.match(word).groups() for word in _DROPPED.sub("", bullet).split()]  # type: ignore[union-attr]
     words: list[tuple[str, str]] = [(core, end) for core, end in split if core or end]
