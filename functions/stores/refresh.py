@@ -181,12 +181,15 @@ class RefreshStore:
         (and a backfill's queued mark of it is cleared), so the request can end `done`. The ids of those requests."""
         # one write takes the entries and leaves a mark of when it went, so a request that read it as a target
         # just before does not wait for it
-        held = self.table.update_item(
-            Key={"request_id": PENDING_PREFIX + summary_id},
-            UpdateExpression="SET gone_at = :now, expires_at = :x REMOVE entries",
-            ExpressionAttributeValues={":now": now_s, ":x": expires_at},
-            ReturnValues="ALL_OLD",
-        ).get("Attributes") or {}
+        held = (
+            self.table.update_item(
+                Key={"request_id": PENDING_PREFIX + summary_id},
+                UpdateExpression="SET gone_at = :now, expires_at = :x REMOVE entries",
+                ExpressionAttributeValues={":now": now_s, ":x": expires_at},
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+            or {}
+        )
         return self.drop_pieces(summary_id, {str(entry) for entry in held.get("entries") or ()}, expires_at)
 
     def drop_pieces(self, summary_id: str, entries: set[str], expires_at: int) -> list[str]:
